@@ -1,0 +1,278 @@
+using System.Buffers;
+using System.Diagnostics.CodeAnalysis;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
+
+namespace FeedbackLoop.Contracts;
+
+/// <summary>
+/// The one place that turns events into their EVENTS.md JSON form and back. The SDK, the collector and
+/// the extractors all use it, so the wire format cannot drift between producer and consumer.
+/// </summary>
+public static class EventJson
+{
+    private static readonly JsonWriterOptions WriterOptions = new() { SkipValidation = true };
+
+    /// <summary>Serializes one event as compact UTF-8 JSON.</summary>
+    public static byte[] SerializeToUtf8Bytes(FeedbackEvent evt)
+    {
+        var buffer = new ArrayBufferWriter<byte>(256);
+        Write(buffer, evt);
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    /// <summary>Writes one event as compact UTF-8 JSON into <paramref name="output"/>.</summary>
+    public static void Write(IBufferWriter<byte> output, FeedbackEvent evt)
+    {
+        using var writer = new Utf8JsonWriter(output, WriterOptions);
+        writer.WriteStartObject();
+        writer.WriteString("event_id"u8, evt.EventId);
+        writer.WriteString("type"u8, evt.Type);
+        writer.WriteNumber("v"u8, evt.V);
+        writer.WriteString("app_id"u8, evt.AppId);
+        writer.WriteString("session_id"u8, evt.SessionId);
+        writer.WriteString("user_id"u8, evt.UserId);
+        writer.WriteString("occurred_at"u8, FormatTimestamp(evt.OccurredAt));
+        writer.WritePropertyName("data"u8);
+        JsonSerializer.Serialize(writer, evt.Data, TypeInfoFor(evt.Data.Type)!);
+        writer.WriteEndObject();
+    }
+
+    /// <summary>RFC 3339 in UTC with microseconds, the resolution the datasets keep.</summary>
+    public static string FormatTimestamp(DateTimeOffset value) =>
+        value.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// Parses and validates one event. Never throws on bad input: returns false with the field at fault
+    /// and a reason a person can act on.
+    /// </summary>
+    public static bool TryParse(
+        ReadOnlySpan<byte> utf8,
+        [NotNullWhen(true)] out FeedbackEvent? evt,
+        [NotNullWhen(false)] out EventRejection? rejection)
+    {
+        evt = null;
+        if (utf8.Length > EventLimits.MaxEventBytes)
+        {
+            rejection = new EventRejection("$", $"event is {utf8.Length} bytes; the limit is {EventLimits.MaxEventBytes}");
+            return false;
+        }
+
+        try
+        {
+            rejection = ParseEnvelope(utf8, out evt);
+            return rejection is null;
+        }
+        catch (JsonException ex)
+        {
+            rejection = new EventRejection("$", "not valid JSON: " + ex.Message);
+            return false;
+        }
+    }
+
+    private static EventRejection? ParseEnvelope(ReadOnlySpan<byte> utf8, out FeedbackEvent? evt)
+    {
+        evt = null;
+        var reader = new Utf8JsonReader(utf8, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Disallow, MaxDepth = 32 });
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            return new EventRejection("$", "an event must be a JSON object");
+
+        string? eventId = null, type = null, appId = null, sessionId = null, userId = null, occurredAtText = null;
+        int? version = null;
+        var dataStart = -1L;
+        var dataEnd = -1L;
+        var seen = 0;
+
+        while (reader.Read())
+        {
+            if (reader.TokenType == JsonTokenType.EndObject) break;
+            var field = Match(ref reader);
+            if (field == EnvelopeField.Unknown)
+                return new EventRejection(reader.GetString() ?? "?", "unknown top-level field (v1 allows only event_id, type, v, app_id, session_id, user_id, occurred_at, data)");
+            var bit = 1 << (int)field;
+            if ((seen & bit) != 0) return new EventRejection(NameOf(field), "appears twice");
+            seen |= bit;
+            reader.Read();
+
+            if (field == EnvelopeField.Data)
+            {
+                if (reader.TokenType != JsonTokenType.StartObject) return new EventRejection("data", "must be an object");
+                dataStart = reader.TokenStartIndex;
+                reader.Skip();
+                dataEnd = reader.BytesConsumed;
+                continue;
+            }
+            if (field == EnvelopeField.V)
+            {
+                if (reader.TokenType != JsonTokenType.Number || !reader.TryGetInt32(out var v))
+                    return new EventRejection("v", "must be an integer");
+                version = v;
+                continue;
+            }
+            if (reader.TokenType != JsonTokenType.String) return new EventRejection(NameOf(field), "must be a string");
+            var text = reader.GetString()!;
+            switch (field)
+            {
+                case EnvelopeField.EventId: eventId = text; break;
+                case EnvelopeField.Type: type = text; break;
+                case EnvelopeField.AppId: appId = text; break;
+                case EnvelopeField.SessionId: sessionId = text; break;
+                case EnvelopeField.UserId: userId = text; break;
+                case EnvelopeField.OccurredAt: occurredAtText = text; break;
+                default: break;
+            }
+        }
+
+        // A second value or stray bytes after the object would otherwise be accepted unread (Read throws on garbage).
+        if (reader.Read()) return new EventRejection("$", "unexpected content after the event object");
+
+        foreach (var required in RequiredFields)
+        {
+            if ((seen & (1 << (int)required)) == 0) return new EventRejection(NameOf(required), "required field is missing");
+        }
+
+        if (LengthRejection("event_id", eventId!, 64) is { } e1) return e1;
+        if (LengthRejection("app_id", appId!, 64) is { } e2) return e2;
+        if (!IsAppId(appId!)) return new EventRejection("app_id", "may only hold a-z, 0-9, '.', '_' and '-'");
+        if (LengthRejection("session_id", sessionId!, 128) is { } e3) return e3;
+        if (LengthRejection("user_id", userId!, 128) is { } e4) return e4;
+        if (version != EventLimits.Version) return new EventRejection("v", $"unsupported version {version}; this pipeline reads v{EventLimits.Version}");
+        if (!TryParseTimestamp(occurredAtText!, out var occurredAt))
+            return new EventRejection("occurred_at", "must be an RFC 3339 UTC timestamp such as 2026-01-31T12:00:00Z");
+        var typeInfo = TypeInfoFor(type!);
+        if (typeInfo is null) return new EventRejection("type", $"unknown event type '{Truncate(type!)}'");
+
+        EventData? data;
+        try
+        {
+            data = (EventData?)JsonSerializer.Deserialize(utf8[(int)dataStart..(int)dataEnd], typeInfo);
+        }
+        catch (JsonException ex)
+        {
+            return DataRejection(ex);
+        }
+        if (data is null) return new EventRejection("data", "must be an object");
+        if (data.Validate() is { } invalid) return invalid;
+
+        evt = new FeedbackEvent(eventId!, appId!, sessionId!, userId!, occurredAt, data);
+        return null;
+    }
+
+    /// <summary>Turns a System.Text.Json failure inside <c>data</c> into a field and a reason.</summary>
+    private static EventRejection DataRejection(JsonException ex)
+    {
+        var message = ex.Message;
+        // ex.Path is the JSON path ($.input[0].content); the message names C# parameters, so build fields from the path.
+        var path = ex.Path is { Length: > 1 } p ? "data" + p[1..] : "data";
+        const string missingMarker = "missing required properties including: '";
+        var missing = message.IndexOf(missingMarker, StringComparison.Ordinal);
+        if (missing >= 0)
+        {
+            var start = missing + missingMarker.Length;
+            var end = message.IndexOf('\'', start);
+            return new EventRejection(path + "." + message[start..end], "required field is missing");
+        }
+        if (message.Contains("parameter '", StringComparison.Ordinal) && message.Contains("null", StringComparison.Ordinal))
+            return new EventRejection(path, "must not be null");
+        return new EventRejection(path, "has the wrong type or value");
+    }
+
+    private static EventRejection? LengthRejection(string field, string value, int max) =>
+        value.Length is >= 1 && value.Length <= max ? null : new EventRejection(field, $"must be 1 to {max} characters");
+
+    private static bool IsAppId(string value)
+    {
+        foreach (var c in value)
+        {
+            if (!(c is (>= 'a' and <= 'z') or (>= '0' and <= '9') or '.' or '_' or '-')) return false;
+        }
+        return true;
+    }
+
+    /// <summary>Accepts RFC 3339 date-times whose offset is UTC (<c>Z</c> or <c>+00:00</c>).</summary>
+    public static bool TryParseTimestamp(string text, out DateTimeOffset value)
+    {
+        value = default;
+        if (text.Length < 20 || text[10] is not ('T' or 't')) return false;
+        if (!(text.EndsWith('Z') || text.EndsWith('z') || text.EndsWith("+00:00", StringComparison.Ordinal))) return false;
+        if (!DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out value))
+            return false;
+        return value.Offset == TimeSpan.Zero;
+    }
+
+    private static string Truncate(string s) => s.Length <= 40 ? s : s[..40] + "…";
+
+    /// <summary>The source-generated metadata for a type's <c>data</c>, or null for an unknown type.</summary>
+    private static JsonTypeInfo? TypeInfoFor(string type) => type switch
+    {
+        EventTypes.GenerationShown => EventJsonContext.Default.GenerationShown,
+        EventTypes.FeedbackThumb => EventJsonContext.Default.ThumbGiven,
+        EventTypes.FeedbackRating => EventJsonContext.Default.RatingGiven,
+        EventTypes.GenerationRegenerated => EventJsonContext.Default.GenerationRegenerated,
+        EventTypes.GenerationEdited => EventJsonContext.Default.GenerationEdited,
+        EventTypes.GenerationCopied => EventJsonContext.Default.GenerationCopied,
+        EventTypes.GenerationAccepted => EventJsonContext.Default.GenerationAccepted,
+        EventTypes.GenerationRejected => EventJsonContext.Default.GenerationRejected,
+        EventTypes.ComparisonChosen => EventJsonContext.Default.ComparisonChosen,
+        EventTypes.GenerationDwell => EventJsonContext.Default.GenerationDwell,
+        EventTypes.SessionEnded => EventJsonContext.Default.SessionEnded,
+        _ => null,
+    };
+
+    /// <summary>Top-level envelope fields, matched on the raw UTF-8 name without allocating.</summary>
+    private enum EnvelopeField { Unknown = -1, EventId, Type, V, AppId, SessionId, UserId, OccurredAt, Data }
+
+    private static readonly EnvelopeField[] RequiredFields =
+    [
+        EnvelopeField.EventId, EnvelopeField.Type, EnvelopeField.V, EnvelopeField.AppId,
+        EnvelopeField.SessionId, EnvelopeField.UserId, EnvelopeField.OccurredAt, EnvelopeField.Data,
+    ];
+
+    private static string NameOf(EnvelopeField field) => field switch
+    {
+        EnvelopeField.EventId => "event_id",
+        EnvelopeField.Type => "type",
+        EnvelopeField.V => "v",
+        EnvelopeField.AppId => "app_id",
+        EnvelopeField.SessionId => "session_id",
+        EnvelopeField.UserId => "user_id",
+        EnvelopeField.OccurredAt => "occurred_at",
+        EnvelopeField.Data => "data",
+        _ => "?",
+    };
+
+    private static EnvelopeField Match(ref Utf8JsonReader reader)
+    {
+        if (reader.ValueTextEquals("event_id"u8)) return EnvelopeField.EventId;
+        if (reader.ValueTextEquals("type"u8)) return EnvelopeField.Type;
+        if (reader.ValueTextEquals("v"u8)) return EnvelopeField.V;
+        if (reader.ValueTextEquals("app_id"u8)) return EnvelopeField.AppId;
+        if (reader.ValueTextEquals("session_id"u8)) return EnvelopeField.SessionId;
+        if (reader.ValueTextEquals("user_id"u8)) return EnvelopeField.UserId;
+        if (reader.ValueTextEquals("occurred_at"u8)) return EnvelopeField.OccurredAt;
+        if (reader.ValueTextEquals("data"u8)) return EnvelopeField.Data;
+        return EnvelopeField.Unknown;
+    }
+}
+
+/// <summary>Source-generated System.Text.Json metadata for every v1 <c>data</c> type (snake_case).</summary>
+[JsonSourceGenerationOptions(
+    PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    RespectNullableAnnotations = true,
+    RespectRequiredConstructorParameters = true,
+    NumberHandling = JsonNumberHandling.Strict)]
+[JsonSerializable(typeof(GenerationShown))]
+[JsonSerializable(typeof(ThumbGiven))]
+[JsonSerializable(typeof(RatingGiven))]
+[JsonSerializable(typeof(GenerationRegenerated))]
+[JsonSerializable(typeof(GenerationEdited))]
+[JsonSerializable(typeof(GenerationCopied))]
+[JsonSerializable(typeof(GenerationAccepted))]
+[JsonSerializable(typeof(GenerationRejected))]
+[JsonSerializable(typeof(ComparisonChosen))]
+[JsonSerializable(typeof(GenerationDwell))]
+[JsonSerializable(typeof(SessionEnded))]
+internal sealed partial class EventJsonContext : JsonSerializerContext;

@@ -1,0 +1,136 @@
+using FeedbackLoop.Contracts.Datasets;
+
+namespace FeedbackLoop.Core.Extraction;
+
+/// <summary>What an engagement event adds to its window.</summary>
+internal enum EngagementMetric
+{
+    Shown, ThumbsUp, ThumbsDown, Regenerated, Edited, Copied, Accepted, Rejected, ComparisonsWon, ComparisonsLost, Dwell,
+}
+
+/// <summary>
+/// One-minute event-time windows per (app, model version, variant). Accumulators are kept per source
+/// partition, so a partition's share can be dropped on a rebalance and rebuilt by its next owner; the
+/// shares of one window are merged into one row when the window closes. A window closes once the
+/// watermark (the latest event time seen) passes its end plus the allowed lateness; an event for a
+/// window already due is late, counted, and not added, so a written window is final.
+/// </summary>
+internal sealed class EngagementAggregator(ExtractionSettings settings, ExtractionCounters counters, ExtractionOutput output)
+{
+    private readonly Dictionary<(WindowKey Key, int Partition), Accumulator> _open = [];
+
+    public DateTimeOffset Watermark { get; private set; } = DateTimeOffset.MinValue;
+
+    public void Observe(DateTimeOffset eventTime)
+    {
+        if (eventTime > Watermark) Watermark = eventTime;
+    }
+
+    public void Add(string appId, ShownGeneration generation, DateTimeOffset at, int partition, long offset, EngagementMetric metric, long dwellMs = 0)
+    {
+        var start = WindowStart(at);
+        var end = start + settings.EngagementWindow;
+        if (end + settings.EngagementAllowedLateness <= Watermark)
+        {
+            counters.LateEngagementEvents++;
+            return;
+        }
+        var key = new WindowKey(appId, generation.ModelVersion, generation.Variant, start.UtcTicks);
+        if (!_open.TryGetValue((key, partition), out var accumulator))
+        {
+            accumulator = new Accumulator(offset);
+            _open[(key, partition)] = accumulator;
+        }
+        accumulator.Counts[(int)metric]++;
+        if (metric == EngagementMetric.Dwell)
+        {
+            if (accumulator.Dwell.Count < settings.MaxDwellSamplesPerWindow) accumulator.Dwell.Add(dwellMs);
+            else counters.DwellSamplesOverCap++;
+        }
+    }
+
+    /// <summary>Closes every window that is due and appends one merged row per window to the output.</summary>
+    public void CloseDue(bool all = false)
+    {
+        if (_open.Count == 0) return;
+        var due = new Dictionary<WindowKey, List<Accumulator>>();
+        foreach (var ((key, _), accumulator) in _open)
+        {
+            var end = new DateTimeOffset(key.StartTicks, TimeSpan.Zero) + settings.EngagementWindow;
+            if (!all && end + settings.EngagementAllowedLateness > Watermark) continue;
+            if (!due.TryGetValue(key, out var shares)) due[key] = shares = [];
+            shares.Add(accumulator);
+        }
+        foreach (var (key, shares) in due.OrderBy(d => d.Key.StartTicks).ThenBy(d => d.Key.AppId, StringComparer.Ordinal)
+                     .ThenBy(d => d.Key.ModelVersion, StringComparer.Ordinal).ThenBy(d => d.Key.Variant, StringComparer.Ordinal))
+        {
+            output.Windows.Add(ToRow(key, shares));
+            counters.EngagementWindowsClosed++;
+        }
+        foreach (var entry in _open.Where(e => due.ContainsKey(e.Key.Key)).Select(e => e.Key).ToList()) _open.Remove(entry);
+    }
+
+    /// <summary>The smallest offset of <paramref name="partition"/> that an open window still needs, if any.</summary>
+    public long? MinOpenOffset(int partition)
+    {
+        long? min = null;
+        foreach (var ((_, p), accumulator) in _open)
+        {
+            if (p == partition && (min is null || accumulator.FirstOffset < min)) min = accumulator.FirstOffset;
+        }
+        return min;
+    }
+
+    /// <summary>Forgets a partition's shares (it was revoked; its next owner rebuilds them from the committed offset).</summary>
+    public void DropPartition(int partition)
+    {
+        foreach (var key in _open.Keys.Where(k => k.Partition == partition).ToList()) _open.Remove(key);
+    }
+
+    public int OpenWindows => _open.Count;
+
+    private DateTimeOffset WindowStart(DateTimeOffset at)
+    {
+        var ticks = settings.EngagementWindow.Ticks;
+        return new DateTimeOffset(at.UtcTicks - (at.UtcTicks % ticks), TimeSpan.Zero);
+    }
+
+    private EngagementWindow ToRow(WindowKey key, List<Accumulator> shares)
+    {
+        var counts = new long[Enum.GetValues<EngagementMetric>().Length];
+        var dwell = new List<long>();
+        foreach (var share in shares)
+        {
+            for (var i = 0; i < counts.Length; i++) counts[i] += share.Counts[i];
+            dwell.AddRange(share.Dwell);
+        }
+        dwell.Sort();
+        var start = new DateTimeOffset(key.StartTicks, TimeSpan.Zero);
+        return new EngagementWindow(
+            StableId.Of("engagement", key.AppId, string.Join('\u001f', key.ModelVersion, key.Variant, key.StartTicks.ToString(System.Globalization.CultureInfo.InvariantCulture))),
+            key.AppId, key.ModelVersion, key.Variant, start, start + settings.EngagementWindow,
+            counts[(int)EngagementMetric.Shown], counts[(int)EngagementMetric.ThumbsUp], counts[(int)EngagementMetric.ThumbsDown],
+            counts[(int)EngagementMetric.Regenerated], counts[(int)EngagementMetric.Edited], counts[(int)EngagementMetric.Copied],
+            counts[(int)EngagementMetric.Accepted], counts[(int)EngagementMetric.Rejected],
+            counts[(int)EngagementMetric.ComparisonsWon], counts[(int)EngagementMetric.ComparisonsLost],
+            counts[(int)EngagementMetric.Dwell],
+            Percentile(dwell, 0.50), Percentile(dwell, 0.90), Percentile(dwell, 0.99));
+    }
+
+    /// <summary>Nearest-rank percentile of sorted values; null when there are none.</summary>
+    internal static double? Percentile(List<long> sorted, double q)
+    {
+        if (sorted.Count == 0) return null;
+        var rank = (int)Math.Ceiling(q * sorted.Count);
+        return sorted[Math.Clamp(rank, 1, sorted.Count) - 1];
+    }
+
+    private readonly record struct WindowKey(string AppId, string ModelVersion, string Variant, long StartTicks);
+
+    private sealed class Accumulator(long firstOffset)
+    {
+        public long FirstOffset { get; } = firstOffset;
+        public long[] Counts { get; } = new long[Enum.GetValues<EngagementMetric>().Length];
+        public List<long> Dwell { get; } = [];
+    }
+}

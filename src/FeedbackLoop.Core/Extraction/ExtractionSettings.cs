@@ -1,0 +1,50 @@
+using FeedbackLoop.Contracts.Datasets;
+
+namespace FeedbackLoop.Core.Extraction;
+
+/// <summary>
+/// The extractors' knobs. Defaults are EVENTS.md's rules; pipelines (<c>pipelines/*.yaml</c>) may change
+/// weights and switch rules off. Every bound here is a limit whose hits are counted in <see cref="ExtractionCounters"/>.
+/// </summary>
+public sealed record ExtractionSettings
+{
+    /// <summary>A session with no event for this long (event time) is resolved.</summary>
+    public TimeSpan SessionTimeout { get; init; } = TimeSpan.FromMinutes(30);
+
+    /// <summary>Edit pairs only when the normalized edit distance is at least this (smaller is a typo fix).</summary>
+    public double MinEditDistance { get; init; } = 0.05;
+
+    /// <summary>Edit pairs only when the normalized edit distance is at most this (larger is a rewrite).</summary>
+    public double MaxEditDistance { get; init; } = 0.80;
+
+    /// <summary>Weight per pair signal; a signal missing here has weight 1.0.</summary>
+    public IReadOnlyDictionary<string, double> Weights { get; init; } = new Dictionary<string, double>();
+
+    /// <summary>Signals (rules 1–4) that produce pairs; all four by default.</summary>
+    public IReadOnlySet<string> EnabledSignals { get; init; } =
+        new HashSet<string> { PairSignals.Comparison, PairSignals.Edit, PairSignals.Regenerate, PairSignals.Thumbs };
+
+    /// <summary>Whether rule 5 (unpaired labels) is on.</summary>
+    public bool LabelsEnabled { get; init; } = true;
+
+    /// <summary>Open sessions kept per partition; past it the least recently active are resolved early.</summary>
+    public int MaxOpenSessionsPerPartition { get; init; } = 100_000;
+
+    /// <summary>Generations remembered per session; shown events past it are not tracked.</summary>
+    public int MaxGenerationsPerSession { get; init; } = 10_000;
+
+    /// <summary>Event ids remembered per partition for de-duplication (oldest forgotten first).</summary>
+    public int DeduplicationWindow { get; init; } = 200_000;
+
+    /// <summary>Engagement window length (event time).</summary>
+    public TimeSpan EngagementWindow { get; init; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>How long after its end a window still takes late events before it is closed and written.</summary>
+    public TimeSpan EngagementAllowedLateness { get; init; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>Dwell values kept per window for percentiles; further values are counted, not kept.</summary>
+    public int MaxDwellSamplesPerWindow { get; init; } = 10_000;
+
+    /// <summary>The weight of a signal's pairs.</summary>
+    public double WeightOf(string signal) => Weights.TryGetValue(signal, out var w) ? w : 1.0;
+}

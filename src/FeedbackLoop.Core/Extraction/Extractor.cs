@@ -1,0 +1,221 @@
+using FeedbackLoop.Contracts;
+
+namespace FeedbackLoop.Core.Extraction;
+
+/// <summary>The outcome of offering one event to the extractor.</summary>
+public enum ProcessOutcome
+{
+    /// <summary>The event was new and was applied.</summary>
+    Processed,
+    /// <summary>An event with the same event_id was already applied in this partition; it was skipped.</summary>
+    Duplicate,
+}
+
+/// <summary>
+/// The preference and engagement extractors over a stream of valid events, with no broker: the Kafka
+/// loop feeds it records and writes what it drains, and tests feed it lists (the TopologyTestDriver idea).
+/// State is kept per source partition (a session never spans partitions because session_id is the key)
+/// and only for open sessions. Single-threaded by design: the consume loop owns it.
+/// </summary>
+public sealed class Extractor
+{
+    private readonly ExtractionSettings _settings;
+    private readonly SessionRules _rules;
+    private readonly EngagementAggregator _engagement;
+    private readonly Dictionary<int, PartitionState> _partitions = [];
+
+    /// <summary>Creates an extractor with the given rules and limits.</summary>
+    public Extractor(ExtractionSettings? settings = null)
+    {
+        _settings = settings ?? new ExtractionSettings();
+        _rules = new SessionRules(_settings, Counters, Output);
+        _engagement = new EngagementAggregator(_settings, Counters, Output);
+    }
+
+    /// <summary>What was done and every limit that was hit.</summary>
+    public ExtractionCounters Counters { get; } = new();
+
+    /// <summary>Rows produced since the host last drained them.</summary>
+    public ExtractionOutput Output { get; } = new();
+
+    /// <summary>Sessions currently open over all partitions.</summary>
+    public int OpenSessions => _partitions.Values.Sum(p => p.Sessions.Count);
+
+    /// <summary>Engagement window shares currently open.</summary>
+    public int OpenEngagementWindows => _engagement.OpenWindows;
+
+    /// <summary>Applies one valid event read at <paramref name="offset"/> of <paramref name="partition"/>.</summary>
+    public ProcessOutcome Process(int partition, long offset, FeedbackEvent evt)
+    {
+        var state = Partition(partition);
+        if (!state.Deduplication.Add(evt.EventId))
+        {
+            Counters.DuplicateEvents++;
+            return ProcessOutcome.Duplicate;
+        }
+        Counters.EventsProcessed++;
+
+        var key = (evt.AppId, evt.SessionId);
+        if (state.Sessions.TryGetValue(key, out var session) && IsExpired(session, state.Watermark))
+        {
+            ResolveSession(state, key, session);
+            Counters.SessionsTimedOut++;
+            session = null;
+        }
+        if (evt.OccurredAt > state.Watermark) state.Watermark = evt.OccurredAt;
+        _engagement.Observe(evt.OccurredAt);
+
+        if (session is null)
+        {
+            if (state.Sessions.Count >= _settings.MaxOpenSessionsPerPartition) EvictLeastRecentlyActive(state);
+            session = new SessionState(evt.AppId, evt.SessionId, offset, evt.OccurredAt);
+            state.Sessions[key] = session;
+        }
+        if (evt.OccurredAt > session.LastEventAt) session.LastEventAt = evt.OccurredAt;
+
+        _rules.Apply(session, evt);
+        CountEngagement(session, evt, partition, offset);
+
+        if (evt.Data is SessionEnded)
+        {
+            ResolveSession(state, key, session);
+            Counters.SessionsEnded++;
+        }
+        return ProcessOutcome.Processed;
+    }
+
+    /// <summary>
+    /// Resolves sessions idle past the timeout (event time) and closes due engagement windows. Calling it
+    /// more or less often changes when rows appear, never which rows.
+    /// </summary>
+    public void Sweep()
+    {
+        foreach (var state in _partitions.Values)
+        {
+            foreach (var (key, session) in state.Sessions.Where(s => IsExpired(s.Value, state.Watermark)).ToList())
+            {
+                ResolveSession(state, key, session);
+                Counters.SessionsTimedOut++;
+            }
+        }
+        _engagement.CloseDue();
+    }
+
+    /// <summary>
+    /// Resolves every open session and closes every window now, as if the stream had ended. For finite
+    /// inputs (tests, backfills); a live extractor keeps them open across restarts instead.
+    /// </summary>
+    public void ResolveAll()
+    {
+        foreach (var state in _partitions.Values)
+        {
+            foreach (var (key, session) in state.Sessions.ToList()) ResolveSession(state, key, session);
+        }
+        _engagement.CloseDue(all: true);
+    }
+
+    /// <summary>
+    /// The offset from which <paramref name="partition"/> must be re-read to rebuild the state that is not
+    /// yet in any written row: the first offset of its oldest open session or window, else
+    /// <paramref name="nextOffset"/>. Committing this (after the drained rows are durable) loses nothing.
+    /// </summary>
+    public long CommittableOffset(int partition, long nextOffset)
+    {
+        var min = nextOffset;
+        if (_partitions.TryGetValue(partition, out var state))
+        {
+            foreach (var session in state.Sessions.Values) min = Math.Min(min, session.FirstOffset);
+        }
+        if (_engagement.MinOpenOffset(partition) is { } windowOffset) min = Math.Min(min, windowOffset);
+        return min;
+    }
+
+    /// <summary>Forgets a revoked partition; its next owner rebuilds the state from the committed offset.</summary>
+    public void DropPartition(int partition)
+    {
+        _partitions.Remove(partition);
+        _engagement.DropPartition(partition);
+    }
+
+    private bool IsExpired(SessionState session, DateTimeOffset watermark) =>
+        watermark - session.LastEventAt > _settings.SessionTimeout;
+
+    private void ResolveSession(PartitionState state, (string, string) key, SessionState session)
+    {
+        _rules.Resolve(session);
+        state.Sessions.Remove(key);
+    }
+
+    private void EvictLeastRecentlyActive(PartitionState state)
+    {
+        // Resolve the least recently active 1% at once so the sort is amortized over many new sessions.
+        var count = Math.Max(1, state.Sessions.Count / 100);
+        foreach (var (key, session) in state.Sessions.OrderBy(s => s.Value.LastEventAt).Take(count).ToList())
+        {
+            ResolveSession(state, key, session);
+            Counters.SessionsEvictedAtCapacity++;
+        }
+    }
+
+    private void CountEngagement(SessionState session, FeedbackEvent evt, int partition, long offset)
+    {
+        if (evt.Data is SessionEnded) return;
+        if (evt.Data is ComparisonChosen chosen)
+        {
+            if (!session.Shown.TryGetValue(chosen.ChosenGenerationId, out var winner))
+            {
+                Counters.UnattributedEngagementEvents++;
+                return;
+            }
+            _engagement.Add(session.AppId, winner, evt.OccurredAt, partition, offset, EngagementMetric.ComparisonsWon);
+            if (session.CandidateSets.TryGetValue(chosen.CandidateSetId, out var members))
+            {
+                foreach (var member in members)
+                {
+                    if (member != winner.GenerationId)
+                        _engagement.Add(session.AppId, session.Shown[member], evt.OccurredAt, partition, offset, EngagementMetric.ComparisonsLost);
+                }
+            }
+            return;
+        }
+
+        var generationId = evt.Data.SubjectGenerationId!;
+        if (!session.Shown.TryGetValue(generationId, out var generation))
+        {
+            Counters.UnattributedEngagementEvents++;
+            return;
+        }
+        var metric = evt.Data switch
+        {
+            GenerationShown => EngagementMetric.Shown,
+            ThumbGiven { Value: ThumbValue.Up } => EngagementMetric.ThumbsUp,
+            ThumbGiven => EngagementMetric.ThumbsDown,
+            GenerationRegenerated => EngagementMetric.Regenerated,
+            GenerationEdited => EngagementMetric.Edited,
+            GenerationCopied => EngagementMetric.Copied,
+            GenerationAccepted => EngagementMetric.Accepted,
+            GenerationRejected => EngagementMetric.Rejected,
+            GenerationDwell => EngagementMetric.Dwell,
+            _ => (EngagementMetric?)null,
+        };
+        if (metric is { } m)
+            _engagement.Add(session.AppId, generation, evt.OccurredAt, partition, offset, m, (evt.Data as GenerationDwell)?.VisibleMs ?? 0);
+    }
+
+    private PartitionState Partition(int partition)
+    {
+        if (!_partitions.TryGetValue(partition, out var state))
+        {
+            state = new PartitionState(_settings.DeduplicationWindow);
+            _partitions[partition] = state;
+        }
+        return state;
+    }
+
+    private sealed class PartitionState(int deduplicationWindow)
+    {
+        public Dictionary<(string AppId, string SessionId), SessionState> Sessions { get; } = [];
+        public DeduplicationWindow Deduplication { get; } = new(deduplicationWindow);
+        public DateTimeOffset Watermark { get; set; } = DateTimeOffset.MinValue;
+    }
+}

@@ -1,0 +1,285 @@
+using FeedbackLoop.Contracts;
+using FeedbackLoop.Contracts.Datasets;
+
+namespace FeedbackLoop.Core.Extraction;
+
+/// <summary>
+/// EVENTS.md rules 1–5 applied to one session's events, in arrival order. Pure: it reads and updates the
+/// session state and appends rows to the output; it does no I/O and reads no clock.
+/// Rules 1–3 fire as soon as every generation they name has been shown; rules 4 and 5 depend on final
+/// thumbs ("latest wins"), so they fire when the session resolves.
+/// </summary>
+internal sealed class SessionRules(ExtractionSettings settings, ExtractionCounters counters, ExtractionOutput output)
+{
+    private const int MaxChainLength = 1_000;
+
+    public void Apply(SessionState session, FeedbackEvent evt)
+    {
+        switch (evt.Data)
+        {
+            case GenerationShown shown:
+                OnShown(session, shown);
+                break;
+            case ThumbGiven thumb:
+                RecordLatest(session.Thumbs, (thumb.GenerationId, evt.UserId), new FinalFeedback(thumb.Value == ThumbValue.Up, evt.OccurredAt, true));
+                if (thumb.Value == ThumbValue.Up) OnPositive(session, thumb.GenerationId, evt);
+                break;
+            case RatingGiven rating:
+                var key = (rating.GenerationId, evt.UserId);
+                if (!session.Ratings.TryGetValue(key, out var previous) || evt.OccurredAt >= previous.At)
+                    session.Ratings[key] = (rating.Score, evt.OccurredAt);
+                if (rating.Score >= 4) OnPositive(session, rating.GenerationId, evt);
+                break;
+            case GenerationCopied copied:
+                OnPositive(session, copied.GenerationId, evt);
+                break;
+            case GenerationAccepted accepted:
+                OnPositive(session, accepted.GenerationId, evt);
+                break;
+            case GenerationRegenerated regenerated:
+                session.ReplacedBy[regenerated.GenerationId] = regenerated.ReplacementGenerationId;
+                session.Replaces[regenerated.ReplacementGenerationId] = regenerated.GenerationId;
+                // The replacement may have been praised before this event arrived (clocks, retries).
+                TryFireChain(session, regenerated.ReplacementGenerationId);
+                break;
+            case GenerationEdited:
+                session.PendingEdits.Add(evt);
+                TryFireEdits(session);
+                break;
+            case ComparisonChosen chosen:
+                session.Choices[chosen.CandidateSetId] = (chosen.ChosenGenerationId, evt.OccurredAt, evt.UserId);
+                TryFireComparison(session, chosen.CandidateSetId);
+                break;
+            default:
+                // dwell, rejected and session.ended carry no preference by themselves.
+                break;
+        }
+    }
+
+    /// <summary>Rules 4 and 5 over the session's final thumbs and ratings. Called once, when it resolves.</summary>
+    public void Resolve(SessionState session)
+    {
+        if (settings.EnabledSignals.Contains(PairSignals.Thumbs)) EmitThumbContrasts(session);
+        if (settings.LabelsEnabled) EmitLabels(session);
+        counters.SignalsNeverResolved += session.PendingEdits.Count;
+        foreach (var choice in session.Choices.Values)
+        {
+            if (!session.Shown.ContainsKey(choice.GenerationId)) counters.SignalsNeverResolved++;
+        }
+        foreach (var generationId in session.Positive.Keys)
+        {
+            if (session.Replaces.ContainsKey(generationId) && !session.ReplacedBy.ContainsKey(generationId) && !ChainFullyShown(session, generationId))
+                counters.SignalsNeverResolved++;
+        }
+    }
+
+    private void OnShown(SessionState session, GenerationShown shown)
+    {
+        if (session.Shown.ContainsKey(shown.GenerationId)) return;
+        if (session.Shown.Count >= settings.MaxGenerationsPerSession)
+        {
+            counters.GenerationsOverSessionLimit++;
+            return;
+        }
+        session.Shown[shown.GenerationId] = new ShownGeneration(
+            shown.GenerationId, shown.ModelVersion, shown.Variant ?? string.Empty, shown.Input,
+            InputKey(shown.Input), shown.Output, shown.CandidateSetId);
+
+        if (shown.CandidateSetId is { } setId)
+        {
+            if (!session.CandidateSets.TryGetValue(setId, out var members)) session.CandidateSets[setId] = members = [];
+            members.Add(shown.GenerationId);
+            TryFireComparison(session, setId);
+        }
+        if (session.PendingEdits.Count > 0) TryFireEdits(session);
+
+        // A chain whose members were not all shown yet may be complete now.
+        if (session.Positive.Count > 0)
+        {
+            foreach (var last in LastMembersTouching(session, shown.GenerationId)) TryFireChain(session, last);
+        }
+    }
+
+    private void OnPositive(SessionState session, string generationId, FeedbackEvent evt)
+    {
+        session.Positive.TryAdd(generationId, (evt.OccurredAt, evt.UserId));
+        TryFireChain(session, generationId);
+    }
+
+    /// <summary>Rule 1: the chosen generation against every other shown member of its set.</summary>
+    private void TryFireComparison(SessionState session, string setId)
+    {
+        if (!settings.EnabledSignals.Contains(PairSignals.Comparison)) return;
+        if (!session.Choices.TryGetValue(setId, out var choice)) return;
+        if (!session.Shown.TryGetValue(choice.GenerationId, out var chosen)) return;
+        if (!session.CandidateSets.TryGetValue(setId, out var members)) return;
+        foreach (var memberId in members)
+        {
+            if (memberId == chosen.GenerationId) continue;
+            var rejected = session.Shown[memberId];
+            Emit(session, PairSignals.Comparison, chosen.Input, chosen.GenerationId, chosen.Output, chosen.ModelVersion,
+                rejected, choice.UserId, choice.At);
+        }
+    }
+
+    /// <summary>Rule 2: the user's edit preferred over the original, inside the edit-distance band.</summary>
+    private void TryFireEdits(SessionState session)
+    {
+        for (var i = session.PendingEdits.Count - 1; i >= 0; i--)
+        {
+            var evt = session.PendingEdits[i];
+            var edit = (GenerationEdited)evt.Data;
+            if (!session.Shown.TryGetValue(edit.GenerationId, out var original)) continue;
+            session.PendingEdits.RemoveAt(i);
+            if (!settings.EnabledSignals.Contains(PairSignals.Edit)) continue;
+            var distance = EditDistance.Normalized(edit.EditedOutput, original.Output);
+            if (distance < settings.MinEditDistance || distance > settings.MaxEditDistance)
+            {
+                counters.EditsOutsideBand++;
+                continue;
+            }
+            Emit(session, PairSignals.Edit, original.Input, evt.EventId, edit.EditedOutput, PreferencePair.UserEditModelVersion,
+                original, evt.UserId, evt.OccurredAt);
+        }
+    }
+
+    /// <summary>Rule 3: when the last member of a regenerate chain got a positive signal, it beats every earlier member.</summary>
+    private void TryFireChain(SessionState session, string lastId)
+    {
+        if (!settings.EnabledSignals.Contains(PairSignals.Regenerate)) return;
+        if (!session.Positive.TryGetValue(lastId, out var positive)) return;
+        if (session.ReplacedBy.ContainsKey(lastId)) return; // not the end of its chain
+        if (!session.Replaces.ContainsKey(lastId)) return; // no chain
+        if (!ChainFullyShown(session, lastId)) return;
+        var winner = session.Shown[lastId];
+        foreach (var earlierId in Predecessors(session, lastId))
+        {
+            Emit(session, PairSignals.Regenerate, winner.Input, winner.GenerationId, winner.Output, winner.ModelVersion,
+                session.Shown[earlierId], positive.UserId, positive.At);
+        }
+    }
+
+    private static bool ChainFullyShown(SessionState session, string lastId)
+    {
+        if (!session.Shown.ContainsKey(lastId)) return false;
+        foreach (var id in Predecessors(session, lastId))
+        {
+            if (!session.Shown.ContainsKey(id)) return false;
+        }
+        return true;
+    }
+
+    /// <summary>g(n-1), …, g1 of the chain ending at <paramref name="lastId"/>; cycles and absurd lengths stop the walk.</summary>
+    private static IEnumerable<string> Predecessors(SessionState session, string lastId)
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal) { lastId };
+        var current = lastId;
+        while (seen.Count <= MaxChainLength && session.Replaces.TryGetValue(current, out var previous) && seen.Add(previous))
+        {
+            yield return previous;
+            current = previous;
+        }
+    }
+
+    /// <summary>The chain ends reachable forward from <paramref name="generationId"/> (at most one per chain).</summary>
+    private static IEnumerable<string> LastMembersTouching(SessionState session, string generationId)
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal) { generationId };
+        var current = generationId;
+        while (seen.Count <= MaxChainLength && session.ReplacedBy.TryGetValue(current, out var next) && seen.Add(next)) current = next;
+        yield return current;
+    }
+
+    /// <summary>Rule 4: identical input, one final thumb up and one final thumb down (same user).</summary>
+    private void EmitThumbContrasts(SessionState session)
+    {
+        var ups = new List<(ShownGeneration Generation, string UserId, DateTimeOffset At)>();
+        var downs = new List<(ShownGeneration Generation, string UserId, DateTimeOffset At)>();
+        foreach (var ((generationId, userId), thumb) in session.Thumbs)
+        {
+            if (!session.Shown.TryGetValue(generationId, out var generation)) continue;
+            (thumb.Positive ? ups : downs).Add((generation, userId, thumb.At));
+        }
+        if (ups.Count == 0 || downs.Count == 0) return;
+        foreach (var up in ups)
+        {
+            foreach (var down in downs)
+            {
+                if (up.UserId != down.UserId || up.Generation.InputKey != down.Generation.InputKey) continue;
+                if (!SameInput(up.Generation.Input, down.Generation.Input)) continue;
+                var firedAt = up.At > down.At ? up.At : down.At;
+                Emit(session, PairSignals.Thumbs, up.Generation.Input, up.Generation.GenerationId, up.Generation.Output,
+                    up.Generation.ModelVersion, down.Generation, up.UserId, firedAt);
+            }
+        }
+    }
+
+    /// <summary>Rule 5: one row per (generation, user) with a final thumb, else a rating other than 3.</summary>
+    private void EmitLabels(SessionState session)
+    {
+        foreach (var ((generationId, userId), thumb) in session.Thumbs)
+        {
+            if (session.Shown.TryGetValue(generationId, out var generation))
+                EmitLabel(session, generation, userId, thumb.Positive, thumb.At);
+        }
+        foreach (var ((generationId, userId), rating) in session.Ratings)
+        {
+            if (rating.Score == 3 || session.Thumbs.ContainsKey((generationId, userId))) continue;
+            if (session.Shown.TryGetValue(generationId, out var generation))
+                EmitLabel(session, generation, userId, rating.Score >= 4, rating.At);
+        }
+    }
+
+    private void EmitLabel(SessionState session, ShownGeneration generation, string userId, bool label, DateTimeOffset at)
+    {
+        counters.LabelsEmitted++;
+        output.Labels.Add(new FeedbackLabel(
+            StableId.Label(generation.GenerationId, userId), session.AppId, generation.Input,
+            new ChatMessage("assistant", generation.Output), label, generation.GenerationId, generation.ModelVersion,
+            session.SessionId, userId, at));
+    }
+
+    private void Emit(
+        SessionState session, string signal, IReadOnlyList<ChatMessage> prompt,
+        string chosenId, string chosenText, string chosenModelVersion,
+        ShownGeneration rejected, string userId, DateTimeOffset at)
+    {
+        var pairId = StableId.Pair(signal, chosenId, rejected.GenerationId);
+        if (!session.EmittedPairs.Add(pairId)) return;
+        counters.PairsEmitted++;
+        output.Pairs.Add(new PreferencePair(
+            pairId, session.AppId, prompt,
+            new ChatMessage("assistant", chosenText), new ChatMessage("assistant", rejected.Output),
+            signal, settings.WeightOf(signal), chosenId, rejected.GenerationId, chosenModelVersion, rejected.ModelVersion,
+            session.SessionId, userId, at));
+    }
+
+    private static void RecordLatest(
+        Dictionary<(string, string), FinalFeedback> finals, (string, string) key, FinalFeedback candidate)
+    {
+        if (!finals.TryGetValue(key, out var current) || candidate.At >= current.At) finals[key] = candidate;
+    }
+
+    /// <summary>A cheap grouping key for identical inputs; equality is then confirmed message by message.</summary>
+    private static int InputKey(IReadOnlyList<ChatMessage> input)
+    {
+        var hash = new HashCode();
+        foreach (var message in input)
+        {
+            hash.Add(message.Role, StringComparer.Ordinal);
+            hash.Add(message.Content, StringComparer.Ordinal);
+        }
+        return hash.ToHashCode();
+    }
+
+    private static bool SameInput(IReadOnlyList<ChatMessage> a, IReadOnlyList<ChatMessage> b)
+    {
+        if (ReferenceEquals(a, b)) return true;
+        if (a.Count != b.Count) return false;
+        for (var i = 0; i < a.Count; i++)
+        {
+            if (a[i].Role != b[i].Role || a[i].Content != b[i].Content) return false;
+        }
+        return true;
+    }
+}

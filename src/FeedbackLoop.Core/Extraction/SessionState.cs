@@ -1,0 +1,59 @@
+using FeedbackLoop.Contracts;
+
+namespace FeedbackLoop.Core.Extraction;
+
+/// <summary>A generation as it was shown: what the rules need to build rows from it.</summary>
+internal sealed record ShownGeneration(
+    string GenerationId,
+    string ModelVersion,
+    string Variant,
+    IReadOnlyList<ChatMessage> Input,
+    int InputKey,
+    string Output,
+    string? CandidateSetId);
+
+/// <summary>The latest thumb or rating of one (generation, user), by occurred_at (ties: the later record wins).</summary>
+internal readonly record struct FinalFeedback(bool Positive, DateTimeOffset At, bool IsThumb);
+
+/// <summary>
+/// Everything one open session remembers. It lives only until the session resolves, which is what keeps
+/// memory proportional to open sessions rather than to history.
+/// </summary>
+internal sealed class SessionState(string appId, string sessionId, long firstOffset, DateTimeOffset firstEventAt)
+{
+    public string AppId { get; } = appId;
+    public string SessionId { get; } = sessionId;
+
+    /// <summary>Offset of the first event still needed to rebuild this state: offsets below the minimum over
+    /// open sessions can be committed.</summary>
+    public long FirstOffset { get; } = firstOffset;
+
+    public DateTimeOffset LastEventAt { get; set; } = firstEventAt;
+
+    public Dictionary<string, ShownGeneration> Shown { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Final thumb per (generation id, user id).</summary>
+    public Dictionary<(string GenerationId, string UserId), FinalFeedback> Thumbs { get; } = [];
+
+    /// <summary>Final rating per (generation id, user id); a rating of 3 is stored as neither.</summary>
+    public Dictionary<(string GenerationId, string UserId), (int Score, DateTimeOffset At)> Ratings { get; } = [];
+
+    /// <summary>g → its replacement, and the reverse, for regenerate chains.</summary>
+    public Dictionary<string, string> ReplacedBy { get; } = new(StringComparer.Ordinal);
+    public Dictionary<string, string> Replaces { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Generations that got a positive signal: (time, user) of the first one.</summary>
+    public Dictionary<string, (DateTimeOffset At, string UserId)> Positive { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Members of each candidate set, in the order they were shown.</summary>
+    public Dictionary<string, List<string>> CandidateSets { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>The chosen generation of each candidate set, with the choice's time and user.</summary>
+    public Dictionary<string, (string GenerationId, DateTimeOffset At, string UserId)> Choices { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Edits waiting for their generation's shown event.</summary>
+    public List<FeedbackEvent> PendingEdits { get; } = [];
+
+    /// <summary>Pair ids this session already emitted, so re-evaluating a rule never repeats a row.</summary>
+    public HashSet<string> EmittedPairs { get; } = new(StringComparer.Ordinal);
+}

@@ -1,0 +1,91 @@
+using System.Runtime.InteropServices;
+
+namespace FeedbackLoop.Datasets;
+
+/// <summary>
+/// Write-then-rename with fsync: a reader (or a restarted extractor) sees either the whole file or none
+/// of it, and once <see cref="WriteAsync"/> returns the file survives a power loss.
+/// </summary>
+internal static partial class DurableFile
+{
+    public const string PartialSuffix = ".partial";
+
+    public static async Task WriteAsync(string finalPath, Func<Stream, Task> write, CancellationToken cancellationToken)
+    {
+        var directory = Path.GetDirectoryName(finalPath)!;
+        var temporary = Path.Combine(directory, "." + Path.GetFileName(finalPath) + "." + Guid.NewGuid().ToString("N")[..8] + PartialSuffix);
+        try
+        {
+            await using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16, FileOptions.Asynchronous))
+            {
+                await write(stream).ConfigureAwait(false);
+                await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
+                stream.Flush(flushToDisk: true);
+            }
+            File.Move(temporary, finalPath, overwrite: true);
+            SyncDirectory(directory);
+        }
+        catch
+        {
+            TryDelete(temporary);
+            throw;
+        }
+    }
+
+    /// <summary>Removes temporaries a crash left behind; they were never renamed, so no offset covers them.</summary>
+    public static int RemoveLeftovers(string directory)
+    {
+        if (!Directory.Exists(directory)) return 0;
+        var removed = 0;
+        foreach (var path in Directory.EnumerateFiles(directory, "*" + PartialSuffix))
+        {
+            TryDelete(path);
+            removed++;
+        }
+        return removed;
+    }
+
+    /// <summary>Creates a folder readable by the owner and group only: datasets hold user text.</summary>
+    public static void CreatePrivateDirectory(string path)
+    {
+        if (OperatingSystem.IsWindows()) Directory.CreateDirectory(path);
+        else Directory.CreateDirectory(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute);
+    }
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (IOException)
+        {
+            // Best effort: a leftover temporary is removed again at the next start.
+        }
+    }
+
+    /// <summary>fsync on the folder makes the rename itself durable (POSIX); Windows has no equivalent need.</summary>
+    private static void SyncDirectory(string directory)
+    {
+        if (OperatingSystem.IsWindows()) return;
+        var fd = Open(directory, 0 /* O_RDONLY */);
+        if (fd < 0) return;
+        try
+        {
+            _ = Fsync(fd);
+        }
+        finally
+        {
+            _ = Close(fd);
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int Open(string path, int flags);
+
+    [LibraryImport("libc", EntryPoint = "fsync")]
+    private static partial int Fsync(int fd);
+
+    [LibraryImport("libc", EntryPoint = "close")]
+    private static partial int Close(int fd);
+}
