@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Serialization;
 
 namespace FeedbackLoop.Contracts;
@@ -64,14 +65,34 @@ public sealed record GenerationShown(
     }
 }
 
-/// <summary>Thumb direction.</summary>
-[JsonConverter(typeof(JsonStringEnumConverter<ThumbValue>))]
+/// <summary>Thumb direction; on the wire exactly <c>"up"</c> or <c>"down"</c>.</summary>
+[JsonConverter(typeof(ThumbValueConverter))]
 public enum ThumbValue
 {
     /// <summary>Thumb up: a positive signal.</summary>
-    [JsonStringEnumMemberName("up")] Up,
+    Up,
     /// <summary>Thumb down: a negative signal.</summary>
-    [JsonStringEnumMemberName("down")] Down,
+    Down,
+}
+
+/// <summary>
+/// Reads only the exact strings <c>"up"</c> and <c>"down"</c>. The stock enum converter also takes numbers,
+/// padded text and flag lists, which the schema (and therefore other producers' validators) reject.
+/// </summary>
+internal sealed class ThumbValueConverter : JsonConverter<ThumbValue>
+{
+    public override ThumbValue Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+    {
+        if (reader.TokenType == JsonTokenType.String)
+        {
+            if (reader.ValueTextEquals("up"u8)) return ThumbValue.Up;
+            if (reader.ValueTextEquals("down"u8)) return ThumbValue.Down;
+        }
+        throw new JsonException("thumb value must be \"up\" or \"down\"");
+    }
+
+    public override void Write(Utf8JsonWriter writer, ThumbValue value, JsonSerializerOptions options) =>
+        writer.WriteStringValue(value == ThumbValue.Up ? "up"u8 : "down"u8);
 }
 
 /// <summary><c>feedback.thumb</c>. The latest by <c>occurred_at</c> wins per (generation, user).</summary>

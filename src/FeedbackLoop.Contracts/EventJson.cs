@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using System.Text.Json.Serialization;
 using System.Text.Json.Serialization.Metadata;
 
@@ -11,7 +12,7 @@ namespace FeedbackLoop.Contracts;
 /// The one place that turns events into their EVENTS.md JSON form and back. The SDK, the collector and
 /// the extractors all use it, so the wire format cannot drift between producer and consumer.
 /// </summary>
-public static class EventJson
+public static partial class EventJson
 {
     private static readonly JsonWriterOptions WriterOptions = new() { SkipValidation = true };
 
@@ -191,16 +192,21 @@ public static class EventJson
         return true;
     }
 
-    /// <summary>Accepts RFC 3339 date-times whose offset is UTC (<c>Z</c> or <c>+00:00</c>).</summary>
+    /// <summary>
+    /// Accepts RFC 3339 date-times whose offset is UTC (<c>Z</c> or <c>+00:00</c>): the shape is checked with
+    /// the same pattern as the JSON Schemas, because <see cref="DateTimeOffset.TryParse(string, IFormatProvider?, DateTimeStyles, out DateTimeOffset)"/> alone is looser.
+    /// </summary>
     public static bool TryParseTimestamp(string text, out DateTimeOffset value)
     {
         value = default;
-        if (text.Length < 20 || text[10] is not ('T' or 't')) return false;
-        if (!(text.EndsWith('Z') || text.EndsWith('z') || text.EndsWith("+00:00", StringComparison.Ordinal))) return false;
+        if (!Rfc3339Utc().IsMatch(text)) return false;
         if (!DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out value))
             return false;
         return value.Offset == TimeSpan.Zero;
     }
+
+    [GeneratedRegex(@"\A[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-5][0-9](\.[0-9]+)?([Zz]|\+00:00)\z", RegexOptions.CultureInvariant)]
+    private static partial Regex Rfc3339Utc();
 
     private static string Truncate(string s) => s.Length <= 40 ? s : s[..40] + "…";
 
