@@ -1,6 +1,7 @@
 using System.CommandLine;
 using FeedbackLoop.Cli.Commands;
 
-var root = new RootCommand("FeedbackLoop: user feedback on model outputs → preference datasets → better models.");
+var root = new RootCommand("FeedbackLoop: what users do with model outputs → preference datasets → better models.");
 root.Subcommands.Add(BrokerCommand.Create());
+root.Subcommands.Add(ExtractCommand.Create());
 return await root.Parse(args).InvokeAsync().ConfigureAwait(false);

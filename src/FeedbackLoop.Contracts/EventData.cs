@@ -88,7 +88,7 @@ internal sealed class ThumbValueConverter : JsonConverter<ThumbValue>
             if (reader.ValueTextEquals("up"u8)) return ThumbValue.Up;
             if (reader.ValueTextEquals("down"u8)) return ThumbValue.Down;
         }
-        throw new JsonException("thumb value must be \"up\" or \"down\"");
+        throw new JsonException("must be \"up\" or \"down\"");
     }
 
     public override void Write(Utf8JsonWriter writer, ThumbValue value, JsonSerializerOptions options) =>

@@ -68,7 +68,8 @@ public static partial class EventJson
         }
         catch (JsonException ex)
         {
-            rejection = new EventRejection("$", "not valid JSON: " + ex.Message);
+            // Position only: the parser's own message quotes the input, and reasons end up in logs.
+            rejection = new EventRejection("$", $"not valid JSON (line {(ex.LineNumber ?? 0) + 1}, byte {(ex.BytePositionInLine ?? 0) + 1})");
             return false;
         }
     }
@@ -177,7 +178,9 @@ public static partial class EventJson
         }
         if (message.Contains("parameter '", StringComparison.Ordinal) && message.Contains("null", StringComparison.Ordinal))
             return new EventRejection(path, "must not be null");
-        return new EventRejection(path, "has the wrong type or value");
+        // Our own converters throw with the rule ("must be ..."); System.Text.Json's own messages quote input.
+        var reason = message.StartsWith("must be", StringComparison.Ordinal) ? message.Split(" Path:")[0] : "has the wrong type or value";
+        return new EventRejection(path, reason);
     }
 
     private static EventRejection? LengthRejection(string field, string value, int max) =>

@@ -7,13 +7,6 @@ using Parquet.Serialization;
 
 namespace FeedbackLoop.Datasets;
 
-/// <summary>What one <see cref="DatasetStore.WriteAsync"/> did.</summary>
-public sealed record DatasetWriteResult(int PairsWritten, int LabelsWritten, int WindowsWritten, int RowsAlreadyPresent, IReadOnlyList<string> Files)
-{
-    /// <summary>Nothing was written.</summary>
-    public static DatasetWriteResult Empty { get; } = new(0, 0, 0, 0, []);
-}
-
 /// <summary>
 /// The datasets under <c>&lt;data&gt;/datasets/&lt;app_id&gt;/&lt;kind&gt;/</c>. Each write adds at most one
 /// file per (app, kind), written atomically (temporary name, fsync, rename, folder fsync). Rows whose id is
@@ -21,7 +14,7 @@ public sealed record DatasetWriteResult(int PairsWritten, int LabelsWritten, int
 /// file and committing offsets, never adds a row twice. File names are derived from their rows' ids, so
 /// the same rows always get the same name.
 /// </summary>
-public sealed class DatasetStore(string dataRoot)
+public sealed class DatasetStore(string dataRoot) : IExtractionSink
 {
     private readonly Dictionary<(string AppId, string Kind), HashSet<string>> _committedIds = [];
 
@@ -39,9 +32,9 @@ public sealed class DatasetStore(string dataRoot)
     public string FolderOf(string appId, string kind) => DatasetPaths.Folder(DataRoot, appId, kind);
 
     /// <summary>Writes the rows not already present, one file per (app, kind), and remembers their ids.</summary>
-    public async Task<DatasetWriteResult> WriteAsync(ExtractionOutput output, CancellationToken cancellationToken = default)
+    public async Task<ExtractionWriteResult> WriteAsync(ExtractionOutput output, CancellationToken cancellationToken = default)
     {
-        if (output.IsEmpty) return DatasetWriteResult.Empty;
+        if (output.IsEmpty) return ExtractionWriteResult.Empty;
         var files = new List<string>();
         var skipped = 0;
         var pairs = 0;
@@ -75,7 +68,7 @@ public sealed class DatasetStore(string dataRoot)
             Remember(group.Key, DatasetKinds.Engagement, fresh.Select(w => w.WindowId));
             windows += fresh.Count;
         }
-        return new DatasetWriteResult(pairs, labels, windows, skipped, files);
+        return new ExtractionWriteResult(pairs, labels, windows, skipped, files);
     }
 
     private async Task<(List<T> Fresh, int Duplicates)> FreshAsync<T>(

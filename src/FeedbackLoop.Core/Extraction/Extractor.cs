@@ -55,6 +55,10 @@ public sealed class Extractor
         }
         Counters.EventsProcessed++;
 
+        // The watermark moves first: an event more than the timeout after its session's last one finds that
+        // session resolved, whether or not other sessions' traffic moved the watermark in between.
+        if (evt.OccurredAt > state.Watermark) state.Watermark = evt.OccurredAt;
+        _engagement.Observe(evt.OccurredAt);
         var key = (evt.AppId, evt.SessionId);
         if (state.Sessions.TryGetValue(key, out var session) && IsExpired(session, state.Watermark))
         {
@@ -62,8 +66,6 @@ public sealed class Extractor
             Counters.SessionsTimedOut++;
             session = null;
         }
-        if (evt.OccurredAt > state.Watermark) state.Watermark = evt.OccurredAt;
-        _engagement.Observe(evt.OccurredAt);
 
         if (session is null)
         {

@@ -39,8 +39,9 @@ internal sealed class SessionRules(ExtractionSettings settings, ExtractionCounte
             case GenerationRegenerated regenerated:
                 session.ReplacedBy[regenerated.GenerationId] = regenerated.ReplacementGenerationId;
                 session.Replaces[regenerated.ReplacementGenerationId] = regenerated.GenerationId;
-                // The replacement may have been praised before this event arrived (clocks, retries).
-                TryFireChain(session, regenerated.ReplacementGenerationId);
+                // The chain's end may have been praised before this link arrived (clocks, retries), and the
+                // link may join earlier members to a chain that already ends further on (g1→g2 after g2→g3).
+                foreach (var last in LastMembersTouching(session, regenerated.ReplacementGenerationId)) TryFireChain(session, last);
                 break;
             case GenerationEdited:
                 session.PendingEdits.Add(evt);

@@ -1,0 +1,42 @@
+using FeedbackLoop.Contracts;
+using FeedbackLoop.Core.Extraction;
+
+namespace FeedbackLoop.Kafka.Extraction;
+
+/// <summary>How the extractor consumes, flushes and stops. Defaults suit the embedded mode.</summary>
+public sealed record ExtractionLoopOptions
+{
+    /// <summary>Kafka bootstrap servers, <c>host:port,...</c>.</summary>
+    public required string BootstrapServers { get; init; }
+
+    /// <summary>Folder for the per-partition progress marks (see <see cref="ProgressMarks"/>).</summary>
+    public required string StateDirectory { get; init; }
+
+    /// <summary>The consumer group; every extractor instance of one deployment shares it.</summary>
+    public string GroupId { get; init; } = "feedbackloop-extractors";
+
+    /// <summary>The topic to read.</summary>
+    public string Topic { get; init; } = KafkaTopics.Events;
+
+    /// <summary>Where invalid records go.</summary>
+    public string DeadLetterTopic { get; init; } = KafkaTopics.DeadLetters;
+
+    /// <summary>Rows are written and offsets committed at least this often while events flow.</summary>
+    public TimeSpan FlushInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Also flush once this many events were read since the last flush (bounds memory and replay).</summary>
+    public int MaxEventsPerFlush { get; init; } = 250_000;
+
+    /// <summary>When set, stop once nothing new arrived for this long and everything read is committed.</summary>
+    public TimeSpan? UntilIdle { get; init; }
+
+    /// <summary>
+    /// How long the group waits for a silent member before reassigning its partitions. librdkafka's
+    /// in-process cluster does not act on a closing member's leave request, so a restarted extractor waits
+    /// about this long for its partitions; 6 s is the smallest value a default Kafka broker accepts.
+    /// </summary>
+    public TimeSpan ConsumerSessionTimeout { get; init; } = TimeSpan.FromSeconds(6);
+
+    /// <summary>The rules and their limits.</summary>
+    public ExtractionSettings Settings { get; init; } = new();
+}
