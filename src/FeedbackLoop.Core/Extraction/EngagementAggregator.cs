@@ -19,18 +19,14 @@ internal sealed class EngagementAggregator(ExtractionSettings settings, Extracti
 {
     private readonly Dictionary<(WindowKey Key, int Partition), Accumulator> _open = [];
 
-    public DateTimeOffset Watermark { get; private set; } = DateTimeOffset.MinValue;
-
-    public void Observe(DateTimeOffset eventTime)
-    {
-        if (eventTime > Watermark) Watermark = eventTime;
-    }
+    /// <summary>Windows ending (plus lateness) at or before this were closed; events for them are late.</summary>
+    public DateTimeOffset ClosedThrough { get; private set; } = DateTimeOffset.MinValue;
 
     public void Add(string appId, ShownGeneration generation, DateTimeOffset at, int partition, long offset, EngagementMetric metric, long dwellMs = 0)
     {
         var start = WindowStart(at);
         var end = start + settings.EngagementWindow;
-        if (end + settings.EngagementAllowedLateness <= Watermark)
+        if (end + settings.EngagementAllowedLateness <= ClosedThrough)
         {
             counters.LateEngagementEvents++;
             return;
@@ -49,15 +45,19 @@ internal sealed class EngagementAggregator(ExtractionSettings settings, Extracti
         }
     }
 
-    /// <summary>Closes every window that is due and appends one merged row per window to the output.</summary>
-    public void CloseDue(bool all = false)
+    /// <summary>
+    /// Closes every window whose end plus the allowed lateness is at or before <paramref name="watermark"/>
+    /// (every window when it is <see cref="DateTimeOffset.MaxValue"/>) and appends one merged row per window.
+    /// </summary>
+    public void CloseDue(DateTimeOffset watermark)
     {
+        if (watermark > ClosedThrough) ClosedThrough = watermark;
         if (_open.Count == 0) return;
         var due = new Dictionary<WindowKey, List<Accumulator>>();
         foreach (var ((key, _), accumulator) in _open)
         {
             var end = new DateTimeOffset(key.StartTicks, TimeSpan.Zero) + settings.EngagementWindow;
-            if (!all && end + settings.EngagementAllowedLateness > Watermark) continue;
+            if (end + settings.EngagementAllowedLateness > ClosedThrough) continue;
             if (!due.TryGetValue(key, out var shares)) due[key] = shares = [];
             shares.Add(accumulator);
         }

@@ -58,7 +58,7 @@ public sealed class Extractor
         // The watermark moves first: an event more than the timeout after its session's last one finds that
         // session resolved, whether or not other sessions' traffic moved the watermark in between.
         if (evt.OccurredAt > state.Watermark) state.Watermark = evt.OccurredAt;
-        _engagement.Observe(evt.OccurredAt);
+        state.CaughtUp = false;
         var key = (evt.AppId, evt.SessionId);
         if (state.Sessions.TryGetValue(key, out var session) && IsExpired(session, state.Watermark))
         {
@@ -100,7 +100,39 @@ public sealed class Extractor
                 Counters.SessionsTimedOut++;
             }
         }
-        _engagement.CloseDue();
+        _engagement.CloseDue(EngagementWatermark());
+    }
+
+    /// <summary>
+    /// Registers a partition this extractor now reads. Until it yields an event or is caught up, it holds
+    /// engagement windows open, because its backlog may still hold events for them.
+    /// </summary>
+    public void TrackPartition(int partition) => Partition(partition);
+
+    /// <summary>
+    /// The partition has been read to its end for now. A caught-up partition no longer holds windows open:
+    /// an event that arrives there later for a closed window is late (counted, not added).
+    /// </summary>
+    public void MarkCaughtUp(int partition) => Partition(partition).CaughtUp = true;
+
+    /// <summary>
+    /// Event time up to which every partition has been read: the minimum over partitions still reading a
+    /// backlog (a partition that is ahead must not make the others' events late), or the maximum when all
+    /// are caught up. Deterministic given the records, unlike a wall-clock idle timeout.
+    /// </summary>
+    private DateTimeOffset EngagementWatermark()
+    {
+        var min = DateTimeOffset.MaxValue;
+        var max = DateTimeOffset.MinValue;
+        var reading = false;
+        foreach (var state in _partitions.Values)
+        {
+            if (state.Watermark > max) max = state.Watermark;
+            if (state.CaughtUp) continue;
+            reading = true;
+            if (state.Watermark < min) min = state.Watermark;
+        }
+        return reading ? min : max;
     }
 
     /// <summary>
@@ -113,7 +145,7 @@ public sealed class Extractor
         {
             foreach (var (key, session) in state.Sessions.ToList()) ResolveSession(state, key, session);
         }
-        _engagement.CloseDue(all: true);
+        _engagement.CloseDue(DateTimeOffset.MaxValue);
     }
 
     /// <summary>
@@ -219,5 +251,6 @@ public sealed class Extractor
         public Dictionary<(string AppId, string SessionId), SessionState> Sessions { get; } = [];
         public DeduplicationWindow Deduplication { get; } = new(deduplicationWindow);
         public DateTimeOffset Watermark { get; set; } = DateTimeOffset.MinValue;
+        public bool CaughtUp { get; set; }
     }
 }

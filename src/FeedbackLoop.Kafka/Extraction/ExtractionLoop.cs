@@ -40,7 +40,9 @@ public sealed partial class ExtractionLoop
         _sink = sink;
         _logger = logger;
         _extractor = new Extractor(options.Settings);
-        _marks = new ProgressMarks(Path.Combine(options.StateDirectory, Sanitize(options.GroupId)));
+        // Keyed by topic, not group: a data folder that already dead-lettered a record must not do it again,
+        // even when a new group replays the topic into it.
+        _marks = new ProgressMarks(Path.Combine(options.StateDirectory, Sanitize(options.Topic)));
     }
 
     /// <summary>Totals so far; safe to read from another thread.</summary>
@@ -67,6 +69,8 @@ public sealed partial class ExtractionLoop
             EnableAutoOffsetStore = false,
             PartitionAssignmentStrategy = PartitionAssignmentStrategy.RoundRobin,
             ClientId = "feedbackloop-extractor",
+            // End-of-partition markers tell the extractor a partition is caught up (engagement watermark).
+            EnablePartitionEof = true,
             SessionTimeoutMs = (int)_options.ConsumerSessionTimeout.TotalMilliseconds,
         };
         var producerConfig = new ProducerConfig
@@ -107,7 +111,11 @@ public sealed partial class ExtractionLoop
                     continue;
                 }
 
-                if (result is { IsPartitionEOF: false, Message: not null })
+                if (result is { IsPartitionEOF: true })
+                {
+                    _extractor.MarkCaughtUp(result.Partition.Value);
+                }
+                else if (result is { Message: not null })
                 {
                     Handle(result, producer);
                     lastRecord.Restart();
@@ -248,6 +256,7 @@ public sealed partial class ExtractionLoop
         {
             _assigned.Add(tp.Partition.Value);
             _marks.Forget(tp.Partition.Value);
+            _extractor.TrackPartition(tp.Partition.Value);
         }
         if (_logger.IsEnabled(LogLevel.Information)) LogAssigned(_logger, string.Join(',', partitions.Select(p => p.Partition.Value)));
     }
