@@ -4,4 +4,5 @@ using FeedbackLoop.Cli.Commands;
 var root = new RootCommand("FeedbackLoop: what users do with model outputs → preference datasets → better models.");
 root.Subcommands.Add(BrokerCommand.Create());
 root.Subcommands.Add(ExtractCommand.Create());
+root.Subcommands.Add(BenchCommand.Create());
 return await root.Parse(args).InvokeAsync().ConfigureAwait(false);

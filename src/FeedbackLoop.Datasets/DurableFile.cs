@@ -45,11 +45,23 @@ internal static partial class DurableFile
         return removed;
     }
 
-    /// <summary>Creates a folder readable by the owner and group only: datasets hold user text.</summary>
+    /// <summary>
+    /// Creates a folder, and every missing folder above it, readable by the owner and group only: datasets
+    /// hold user text, and even the app ids in the path are nobody else's business.
+    /// (<see cref="Directory.CreateDirectory(string, UnixFileMode)"/> applies the mode to the last level only.)
+    /// </summary>
     public static void CreatePrivateDirectory(string path)
     {
-        if (OperatingSystem.IsWindows()) Directory.CreateDirectory(path);
-        else Directory.CreateDirectory(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute);
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(path);
+            return;
+        }
+        var missing = new Stack<string>();
+        for (var current = Path.GetFullPath(path); !Directory.Exists(current); current = Path.GetDirectoryName(current)!)
+            missing.Push(current);
+        while (missing.TryPop(out var folder))
+            Directory.CreateDirectory(folder, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute);
     }
 
     private static void TryDelete(string path)

@@ -19,14 +19,23 @@ internal sealed class EngagementAggregator(ExtractionSettings settings, Extracti
 {
     private readonly Dictionary<(WindowKey Key, int Partition), Accumulator> _open = [];
 
-    /// <summary>Windows ending (plus lateness) at or before this were closed; events for them are late.</summary>
-    public DateTimeOffset ClosedThrough { get; private set; } = DateTimeOffset.MinValue;
+    /// <summary>
+    /// Event time the input has reached (never moves back). Windows ending, plus the allowed lateness, at
+    /// or before it are due: events for them are late whether or not a sweep has closed them yet, so how
+    /// often the host sweeps changes when rows appear, never which rows.
+    /// </summary>
+    public DateTimeOffset Watermark { get; private set; } = DateTimeOffset.MinValue;
+
+    public void Advance(DateTimeOffset watermark)
+    {
+        if (watermark > Watermark) Watermark = watermark;
+    }
 
     public void Add(string appId, ShownGeneration generation, DateTimeOffset at, int partition, long offset, EngagementMetric metric, long dwellMs = 0)
     {
         var start = WindowStart(at);
         var end = start + settings.EngagementWindow;
-        if (end + settings.EngagementAllowedLateness <= ClosedThrough)
+        if (end + settings.EngagementAllowedLateness <= Watermark)
         {
             counters.LateEngagementEvents++;
             return;
@@ -45,19 +54,15 @@ internal sealed class EngagementAggregator(ExtractionSettings settings, Extracti
         }
     }
 
-    /// <summary>
-    /// Closes every window whose end plus the allowed lateness is at or before <paramref name="watermark"/>
-    /// (every window when it is <see cref="DateTimeOffset.MaxValue"/>) and appends one merged row per window.
-    /// </summary>
-    public void CloseDue(DateTimeOffset watermark)
+    /// <summary>Closes every due window and appends one merged row per window to the output.</summary>
+    public void CloseDue()
     {
-        if (watermark > ClosedThrough) ClosedThrough = watermark;
         if (_open.Count == 0) return;
         var due = new Dictionary<WindowKey, List<Accumulator>>();
         foreach (var ((key, _), accumulator) in _open)
         {
             var end = new DateTimeOffset(key.StartTicks, TimeSpan.Zero) + settings.EngagementWindow;
-            if (end + settings.EngagementAllowedLateness > ClosedThrough) continue;
+            if (end + settings.EngagementAllowedLateness > Watermark) continue;
             if (!due.TryGetValue(key, out var shares)) due[key] = shares = [];
             shares.Add(accumulator);
         }

@@ -76,6 +76,7 @@ public sealed class Extractor
         if (evt.OccurredAt > session.LastEventAt) session.LastEventAt = evt.OccurredAt;
 
         _rules.Apply(session, evt);
+        _engagement.Advance(EngagementWatermark());
         CountEngagement(session, evt, partition, offset);
 
         if (evt.Data is SessionEnded)
@@ -100,7 +101,8 @@ public sealed class Extractor
                 Counters.SessionsTimedOut++;
             }
         }
-        _engagement.CloseDue(EngagementWatermark());
+        _engagement.Advance(EngagementWatermark());
+        _engagement.CloseDue();
     }
 
     /// <summary>
@@ -145,7 +147,8 @@ public sealed class Extractor
         {
             foreach (var (key, session) in state.Sessions.ToList()) ResolveSession(state, key, session);
         }
-        _engagement.CloseDue(DateTimeOffset.MaxValue);
+        _engagement.Advance(DateTimeOffset.MaxValue);
+        _engagement.CloseDue();
     }
 
     /// <summary>

@@ -13,6 +13,7 @@ public sealed class ExtractionProgress
     private long _rowsAlreadyPresent;
     private long _replayedRecords;
     private long _flushes;
+    private long _firstRecordTimestamp;
 
     /// <summary>Kafka records read (valid or not).</summary>
     public long RecordsRead => Interlocked.Read(ref _recordsRead);
@@ -31,7 +32,13 @@ public sealed class ExtractionProgress
     /// <summary>Completed write-and-commit cycles.</summary>
     public long Flushes => Interlocked.Read(ref _flushes);
 
-    internal void RecordRead() => Interlocked.Increment(ref _recordsRead);
+    /// <summary><see cref="System.Diagnostics.Stopwatch.GetTimestamp"/> when the first record was read; 0 before.</summary>
+    public long FirstRecordTimestamp => Interlocked.Read(ref _firstRecordTimestamp);
+
+    internal void RecordRead()
+    {
+        if (Interlocked.Increment(ref _recordsRead) == 1) Interlocked.Exchange(ref _firstRecordTimestamp, System.Diagnostics.Stopwatch.GetTimestamp());
+    }
     internal void RecordReplayed() => Interlocked.Increment(ref _replayedRecords);
     internal void RecordDeadLetter() => Interlocked.Increment(ref _deadLettered);
 

@@ -1,0 +1,192 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Confluent.Kafka;
+using FeedbackLoop.Cli.Simulation;
+using FeedbackLoop.Contracts;
+using FeedbackLoop.Datasets;
+using FeedbackLoop.Kafka.Embedded;
+using FeedbackLoop.Kafka.Extraction;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace FeedbackLoop.Cli.Commands;
+
+/// <summary>
+/// <c>feedbackloop bench extract</c>: the extractor's sustained throughput from the embedded cluster, with
+/// the raw consume rate of the same records beside it. Both read records that were produced beforehand,
+/// so neither competes with a producer for the two cores.
+/// </summary>
+internal static class BenchCommand
+{
+    public static Command Create()
+    {
+        var events = new Option<int>("--sessions") { Description = "Synthetic sessions to produce (about 5.6 events each).", DefaultValueFactory = _ => 40_000 };
+        var partitions = new Option<int>("--partitions")
+        {
+            Description = "Partitions of the bench topic. The in-process cluster keeps only ~5 MiB per partition, so records are spread thin.",
+            DefaultValueFactory = _ => 48,
+        };
+        var runs = new Option<int>("--runs") { Description = "Measured runs of each kind; the median is reported.", DefaultValueFactory = _ => 3 };
+        var output = new Option<FileInfo>("--out") { Description = "Where to write the JSON result.", DefaultValueFactory = _ => new FileInfo("bench-results/extract.json") };
+
+        var extract = new Command("extract", "Measure extractor throughput (events/s) against the raw consume rate of the same records.")
+        {
+            events, partitions, runs, output,
+        };
+        extract.SetAction((parse, ct) => RunExtractAsync(parse.GetValue(events), parse.GetValue(partitions), parse.GetValue(runs), parse.GetValue(output)!,
+            parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct));
+        return new Command("bench", "Benchmarks of the project's hot paths; results go to bench-results/ and docs/BENCHMARKS.md.") { extract };
+    }
+
+    private static async Task<int> RunExtractAsync(int sessions, int partitions, int runs, FileInfo output, TextWriter stdout, TextWriter stderr, CancellationToken ct)
+    {
+        if (sessions < 1 || partitions < 1 || runs < 1)
+        {
+            await stderr.WriteLineAsync("--sessions, --partitions and --runs must be positive.").ConfigureAwait(false);
+            return 2;
+        }
+        using var cluster = EmbeddedKafkaCluster.Start(brokers: 3);
+        const string topic = "bench.events";
+        cluster.CreateTopic(topic, partitions, 3);
+        cluster.CreateTopic(topic + ".dlq", 1, 3);
+
+        await stderr.WriteLineAsync($"Producing {sessions:N0} synthetic sessions to {partitions} partitions…").ConfigureAwait(false);
+        var (produced, bytes) = Produce(cluster.BootstrapServers, topic, sessions);
+        await stderr.WriteLineAsync($"  {produced:N0} events, {bytes / 1024.0 / 1024.0:0.0} MiB ({bytes / (double)produced:0} B/event)").ConfigureAwait(false);
+
+        var raw = new List<double>();
+        var extracted = new List<double>();
+        for (var run = 1; run <= runs; run++)
+        {
+            ct.ThrowIfCancellationRequested();
+            var rawRate = RawConsume(cluster.BootstrapServers, topic, produced, $"bench-raw-{run}");
+            raw.Add(rawRate);
+            await stderr.WriteLineAsync($"  run {run}: raw consume {rawRate:N0} events/s").ConfigureAwait(false);
+            var (rate, rows) = await ExtractAsync(cluster.BootstrapServers, topic, produced, $"bench-extract-{run}").ConfigureAwait(false);
+            extracted.Add(rate);
+            await stderr.WriteLineAsync($"  run {run}: extractor  {rate:N0} events/s ({rows:N0} rows written)").ConfigureAwait(false);
+        }
+
+        var result = new JsonObject
+        {
+            ["events"] = produced,
+            ["bytes_per_event"] = Math.Round(bytes / (double)produced),
+            ["partitions"] = partitions,
+            ["runs"] = runs,
+            ["raw_consume_events_per_s"] = Math.Round(Median(raw)),
+            ["extract_events_per_s"] = Math.Round(Median(extracted)),
+            ["raw_consume_runs"] = new JsonArray(raw.Select(r => (JsonNode)Math.Round(r)).ToArray()),
+            ["extract_runs"] = new JsonArray(extracted.Select(r => (JsonNode)Math.Round(r)).ToArray()),
+            ["machine"] = Machine(),
+            ["measured_at"] = DateTimeOffset.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture),
+        };
+        output.Directory?.Create();
+        await File.WriteAllTextAsync(output.FullName, result.ToJsonString(new JsonSerializerOptions { WriteIndented = true }), ct).ConfigureAwait(false);
+        await stdout.WriteLineAsync($"| {produced:N0} events | {Median(raw):N0} events/s raw consume | {Median(extracted):N0} events/s extract | {Median(extracted) / Median(raw):P0} of raw | {Machine()} |").ConfigureAwait(false);
+        await stderr.WriteLineAsync($"Wrote {output.FullName}").ConfigureAwait(false);
+        return 0;
+    }
+
+    private static (long Count, long Bytes) Produce(string bootstrap, string topic, int sessions)
+    {
+        using var producer = new ProducerBuilder<byte[], byte[]>(new ProducerConfig
+        {
+            BootstrapServers = bootstrap, EnableIdempotence = true, Acks = Acks.All, LingerMs = 20, BatchSize = 1 << 20,
+        }).Build();
+        long count = 0, bytes = 0, errors = 0;
+        foreach (var evt in SyntheticTraffic.Sessions(sessions))
+        {
+            var value = EventJson.SerializeToUtf8Bytes(evt);
+            bytes += value.Length;
+            count++;
+            while (true)
+            {
+                try
+                {
+                    producer.Produce(topic, new Message<byte[], byte[]> { Key = Encoding.UTF8.GetBytes(evt.SessionId), Value = value },
+                        r => { if (r.Error.IsError) Interlocked.Increment(ref errors); });
+                    break;
+                }
+                catch (ProduceException<byte[], byte[]> ex) when (ex.Error.Code == ErrorCode.Local_QueueFull)
+                {
+                    producer.Poll(TimeSpan.FromMilliseconds(50));
+                }
+            }
+        }
+        if (producer.Flush(TimeSpan.FromMinutes(2)) > 0 || errors > 0) throw new InvalidOperationException($"bench data not fully produced ({errors} errors)");
+        return (count, bytes);
+    }
+
+    private static double RawConsume(string bootstrap, string topic, long expected, string group)
+    {
+        using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(new ConsumerConfig
+        {
+            BootstrapServers = bootstrap, GroupId = group, AutoOffsetReset = AutoOffsetReset.Earliest, EnableAutoCommit = false,
+        }).Build();
+        consumer.Subscribe(topic);
+        long read = 0, checksum = 0, first = 0;
+        var deadline = Stopwatch.StartNew();
+        while (read < expected && deadline.Elapsed < TimeSpan.FromMinutes(3))
+        {
+            var result = consumer.Consume(TimeSpan.FromMilliseconds(100));
+            if (result?.Message?.Value is not { } value) continue;
+            if (read++ == 0) first = Stopwatch.GetTimestamp();
+            checksum += value.Length; // touch the bytes, as any real consumer would
+        }
+        var elapsed = Stopwatch.GetElapsedTime(first);
+        consumer.Close();
+        if (read < expected) throw new InvalidOperationException($"raw consume read {read} of {expected} records; the in-process cluster may have dropped old segments (use more --partitions)");
+        GC.KeepAlive(checksum);
+        return read / elapsed.TotalSeconds;
+    }
+
+    private static async Task<(double Rate, long Rows)> ExtractAsync(string bootstrap, string topic, long expected, string group)
+    {
+        var data = Path.Combine(Path.GetTempPath(), "feedbackloop-bench-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var loop = new ExtractionLoop(new ExtractionLoopOptions
+            {
+                BootstrapServers = bootstrap, StateDirectory = Path.Combine(data, "state"), GroupId = group,
+                Topic = topic, DeadLetterTopic = topic + ".dlq",
+            }, new DatasetStore(data), NullLogger.Instance);
+            using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+            var run = loop.RunAsync(stop.Token);
+            while (loop.Progress.RecordsRead < expected && !run.IsCompleted) await Task.Delay(20).ConfigureAwait(false);
+            await stop.CancelAsync().ConfigureAwait(false);
+            await run.ConfigureAwait(false); // includes the final write and commit
+            var elapsed = Stopwatch.GetElapsedTime(loop.Progress.FirstRecordTimestamp);
+            if (loop.Counters.EventsProcessed != expected || loop.Progress.DeadLettered != 0)
+                throw new InvalidOperationException($"extractor processed {loop.Counters.EventsProcessed} of {expected} events ({loop.Progress.DeadLettered} dead-lettered)");
+            return (expected / elapsed.TotalSeconds, loop.Progress.PairsWritten + loop.Progress.LabelsWritten + loop.Progress.WindowsWritten);
+        }
+        finally
+        {
+            try { Directory.Delete(data, recursive: true); } catch (IOException) { }
+        }
+    }
+
+    private static double Median(List<double> values)
+    {
+        var sorted = values.Order().ToList();
+        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
+    }
+
+    internal static string Machine()
+    {
+        var cpu = "unknown CPU";
+        try
+        {
+            cpu = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? cpu;
+        }
+        catch (IOException)
+        {
+            // Not Linux: the core count and OS below still say what ran it.
+        }
+        return $"{Environment.ProcessorCount} cores, {cpu}, {RuntimeInformation.OSDescription}, .NET {Environment.Version}";
+    }
+}

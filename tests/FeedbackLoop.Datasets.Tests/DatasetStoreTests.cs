@@ -1,0 +1,241 @@
+using FeedbackLoop.Contracts.Datasets;
+using FeedbackLoop.Core.Extraction;
+
+namespace FeedbackLoop.Datasets.Tests;
+
+/// <summary>The store against a real folder: round trips, idempotent writes, restarts and crash leftovers.</summary>
+public sealed class DatasetStoreTests : IDisposable
+{
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "feedbackloop-datasets-" + Guid.NewGuid().ToString("N"));
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_root)) Directory.Delete(_root, recursive: true);
+    }
+
+    [Fact]
+    public async Task Written_pairs_read_back_equal_with_timestamps_truncated_to_microseconds()
+    {
+        var output = Samples.Output();
+
+        await new DatasetStore(_root).WriteAsync(output);
+        var read = await DatasetReader.ReadPairsAsync(_root, Samples.Shop);
+
+        var expected = output.Pairs.Where(p => p.AppId == Samples.Shop).OrderBy(p => p.PairId, StringComparer.Ordinal).ToList();
+        var actual = read.OrderBy(p => p.PairId, StringComparer.Ordinal).ToList();
+        Assert.Equal(expected.Count, actual.Count);
+        foreach (var (e, a) in expected.Zip(actual))
+        {
+            Assert.Equal(e.Prompt, a.Prompt);
+            Assert.Equal(Samples.ToMicroseconds(e.CreatedAt), a.CreatedAt);
+            Assert.Equal(TimeSpan.Zero, a.CreatedAt.Offset);
+            Assert.Equal(e with { Prompt = a.Prompt, CreatedAt = a.CreatedAt }, a);
+        }
+    }
+
+    [Fact]
+    public async Task Written_labels_read_back_equal_with_timestamps_truncated_to_microseconds()
+    {
+        var output = Samples.Output();
+
+        await new DatasetStore(_root).WriteAsync(output);
+        var read = await DatasetReader.ReadLabelsAsync(_root, Samples.Shop);
+
+        var expected = output.Labels.Where(l => l.AppId == Samples.Shop).OrderBy(l => l.LabelId, StringComparer.Ordinal).ToList();
+        var actual = read.OrderBy(l => l.LabelId, StringComparer.Ordinal).ToList();
+        Assert.Equal(expected.Count, actual.Count);
+        foreach (var (e, a) in expected.Zip(actual))
+        {
+            Assert.Equal(e.Prompt, a.Prompt);
+            Assert.Equal(Samples.ToMicroseconds(e.CreatedAt), a.CreatedAt);
+            Assert.Equal(e with { Prompt = a.Prompt, CreatedAt = a.CreatedAt }, a);
+        }
+    }
+
+    [Fact]
+    public async Task Written_engagement_windows_read_back_equal()
+    {
+        var output = Samples.Output();
+
+        await new DatasetStore(_root).WriteAsync(output);
+        var read = await DatasetReader.ReadEngagementAsync(_root, Samples.Shop);
+
+        Assert.Equal(
+            output.Windows.Where(w => w.AppId == Samples.Shop).OrderBy(w => w.WindowId, StringComparer.Ordinal),
+            read.OrderBy(w => w.WindowId, StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task Each_app_gets_its_own_datasets()
+    {
+        var output = Samples.Output();
+
+        var result = await new DatasetStore(_root).WriteAsync(output);
+
+        Assert.Equal(output.Pairs.Count, result.PairsWritten);
+        Assert.Equal(output.Labels.Count, result.LabelsWritten);
+        Assert.Equal(output.Windows.Count, result.WindowsWritten);
+        Assert.Equal(0, result.RowsAlreadyPresent);
+        Assert.Equal(6, result.Files.Count); // three kinds for each of the two apps
+        Assert.Equal([Samples.Docs, Samples.Shop], DatasetPaths.Apps(_root));
+        var docsPair = Assert.Single(await DatasetReader.ReadPairsAsync(_root, Samples.Docs));
+        Assert.Equal(output.Pairs.Single(p => p.AppId == Samples.Docs).PairId, docsPair.PairId);
+        Assert.All(result.Files, file => Assert.StartsWith(Path.Combine(_root, "datasets"), file, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Writing_the_same_output_twice_adds_no_rows_and_no_files()
+    {
+        var output = Samples.Output();
+        var store = new DatasetStore(_root);
+        await store.WriteAsync(output);
+        var filesBefore = AllFiles();
+
+        var again = await store.WriteAsync(output);
+
+        Assert.Equal(ExtractionWriteResult.Empty with { RowsAlreadyPresent = Samples.RowCount(output), Files = again.Files }, again);
+        Assert.Empty(again.Files);
+        Assert.Equal(filesBefore, AllFiles());
+        await AssertEachRowOnce(output);
+    }
+
+    [Fact]
+    public async Task A_restarted_store_skips_the_ids_already_on_disk()
+    {
+        var output = Samples.Output();
+        await new DatasetStore(_root).WriteAsync(output);
+        var filesBefore = AllFiles();
+
+        var afterRestart = await new DatasetStore(_root).WriteAsync(output);
+
+        Assert.Equal((0, 0, 0), (afterRestart.PairsWritten, afterRestart.LabelsWritten, afterRestart.WindowsWritten));
+        Assert.Equal(Samples.RowCount(output), afterRestart.RowsAlreadyPresent);
+        Assert.Empty(afterRestart.Files);
+        Assert.Equal(filesBefore, AllFiles());
+        await AssertEachRowOnce(output);
+    }
+
+    [Fact]
+    public async Task A_write_that_overlaps_an_earlier_one_adds_only_the_new_rows()
+    {
+        var first = Samples.Output();
+        await new DatasetStore(_root).WriteAsync(first);
+
+        var second = Samples.Output();
+        var extra = Samples.Pair(Samples.Shop, "extra", SessionStart);
+        second.Pairs.Add(extra);
+        var result = await new DatasetStore(_root).WriteAsync(second);
+
+        Assert.Equal(1, result.PairsWritten);
+        Assert.Equal(Samples.RowCount(first), result.RowsAlreadyPresent);
+        Assert.Single(result.Files);
+        var pairs = await DatasetReader.ReadPairsAsync(_root, Samples.Shop);
+        Assert.Equal(first.Pairs.Count(p => p.AppId == Samples.Shop) + 1, pairs.Count);
+        Assert.Single(pairs, p => p.PairId == extra.PairId);
+    }
+
+    [Fact]
+    public async Task Rows_repeated_within_one_write_are_written_once()
+    {
+        var output = new ExtractionOutput();
+        var pair = Samples.Pair(Samples.Shop, "a", SessionStart);
+        output.Pairs.Add(pair);
+        output.Pairs.Add(pair);
+
+        var result = await new DatasetStore(_root).WriteAsync(output);
+
+        Assert.Equal((1, 1), (result.PairsWritten, result.RowsAlreadyPresent));
+        Assert.Single(await DatasetReader.ReadPairsAsync(_root, Samples.Shop));
+    }
+
+    [Fact]
+    public async Task Empty_output_writes_nothing()
+    {
+        var result = await new DatasetStore(_root).WriteAsync(new ExtractionOutput());
+
+        Assert.Same(ExtractionWriteResult.Empty, result);
+        Assert.False(Directory.Exists(_root));
+    }
+
+    [Fact]
+    public async Task Leftover_partial_file_is_ignored_by_readers_and_removed_by_the_next_store()
+    {
+        var output = Samples.Output();
+        await new DatasetStore(_root).WriteAsync(output);
+        var folder = DatasetPaths.Folder(_root, Samples.Shop, DatasetKinds.PreferencePairs);
+        var committed = Directory.GetFiles(folder).Single();
+        // What a crash between creating the temporary and renaming it leaves: a half-written file.
+        var hidden = Path.Combine(folder, "." + Path.GetFileName(committed) + ".1a2b3c4d.partial");
+        var plain = Path.Combine(folder, "part-00000000000000000000.parquet.partial");
+        File.WriteAllBytes(hidden, [0x50, 0x41, 0x52, 0x31, 0x00]);
+        File.WriteAllBytes(plain, [0x50, 0x41, 0x52, 0x31, 0x00]);
+
+        Assert.Equal([committed], DatasetPaths.Files(folder));
+        var beforeRestart = await DatasetReader.ReadPairsAsync(_root, Samples.Shop);
+        Assert.Equal(output.Pairs.Count(p => p.AppId == Samples.Shop), beforeRestart.Count);
+
+        var result = await new DatasetStore(_root).WriteAsync(output);
+
+        Assert.False(File.Exists(hidden));
+        Assert.False(File.Exists(plain));
+        Assert.Equal(Samples.RowCount(output), result.RowsAlreadyPresent);
+        Assert.Equal([committed], Directory.GetFiles(folder));
+        Assert.Equal(beforeRestart.Count, (await DatasetReader.ReadPairsAsync(_root, Samples.Shop)).Count);
+    }
+
+    [Fact]
+    public async Task Cancelled_write_leaves_no_file_and_the_next_write_adds_every_row()
+    {
+        var output = Samples.Output();
+        var store = new DatasetStore(_root);
+        using var cancelled = new CancellationTokenSource();
+        await cancelled.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => store.WriteAsync(output, cancelled.Token));
+
+        Assert.Empty(Directory.Exists(_root) ? AllFiles() : []);
+        var result = await store.WriteAsync(output);
+        Assert.Equal(Samples.RowCount(output), result.PairsWritten + result.LabelsWritten + result.WindowsWritten);
+        await AssertEachRowOnce(output);
+    }
+
+    [Fact]
+    public async Task Reading_an_app_without_datasets_gives_no_rows()
+    {
+        Assert.Empty(await DatasetReader.ReadPairsAsync(_root, "nobody"));
+        Assert.Empty(await DatasetReader.ReadLabelsAsync(_root, "nobody"));
+        Assert.Empty(await DatasetReader.ReadEngagementAsync(_root, "nobody"));
+    }
+
+    [Fact]
+    public async Task Dataset_folders_are_created_without_world_permissions()
+    {
+        await new DatasetStore(_root).WriteAsync(Samples.Output());
+
+        if (OperatingSystem.IsWindows()) return; // Unix permission bits only
+        foreach (var kind in new[] { DatasetKinds.PreferencePairs, DatasetKinds.FeedbackLabels, DatasetKinds.Engagement })
+        {
+            var mode = File.GetUnixFileMode(DatasetPaths.Folder(_root, Samples.Shop, kind));
+            Assert.Equal(UnixFileMode.None, mode & (UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute));
+            Assert.True(mode.HasFlag(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute));
+        }
+    }
+
+    private static DateTimeOffset SessionStart => Samples.Start;
+
+    private string[] AllFiles() =>
+        Directory.GetFiles(_root, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal).ToArray();
+
+    private async Task AssertEachRowOnce(ExtractionOutput output)
+    {
+        foreach (var app in new[] { Samples.Shop, Samples.Docs })
+        {
+            var pairs = await DatasetReader.ReadPairsAsync(_root, app);
+            var labels = await DatasetReader.ReadLabelsAsync(_root, app);
+            var windows = await DatasetReader.ReadEngagementAsync(_root, app);
+            Assert.Equal(output.Pairs.Where(p => p.AppId == app).Select(p => p.PairId).Order(StringComparer.Ordinal), pairs.Select(p => p.PairId).Order(StringComparer.Ordinal));
+            Assert.Equal(output.Labels.Where(l => l.AppId == app).Select(l => l.LabelId).Order(StringComparer.Ordinal), labels.Select(l => l.LabelId).Order(StringComparer.Ordinal));
+            Assert.Equal(output.Windows.Where(w => w.AppId == app).Select(w => w.WindowId).Order(StringComparer.Ordinal), windows.Select(w => w.WindowId).Order(StringComparer.Ordinal));
+        }
+    }
+}

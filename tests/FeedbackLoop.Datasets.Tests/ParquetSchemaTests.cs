@@ -1,0 +1,107 @@
+using FeedbackLoop.Contracts.Datasets;
+using Parquet;
+using Parquet.Schema;
+
+namespace FeedbackLoop.Datasets.Tests;
+
+/// <summary>The files are loadable as TRL's conversational formats: EVENTS.md's snake_case columns, nested messages, real timestamps.</summary>
+public sealed class ParquetSchemaTests : IDisposable
+{
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "feedbackloop-schema-" + Guid.NewGuid().ToString("N"));
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_root)) Directory.Delete(_root, recursive: true);
+    }
+
+    [Fact]
+    public async Task Preference_pairs_have_the_columns_of_the_contract()
+    {
+        var schema = await SchemaOf(DatasetKinds.PreferencePairs);
+
+        Assert.Equal(
+            ["pair_id", "app_id", "prompt", "chosen", "rejected", "signal", "weight", "chosen_generation_id", "rejected_generation_id",
+             "chosen_model_version", "rejected_model_version", "session_id", "user_id", "created_at"],
+            schema.Fields.Select(f => f.Name));
+        foreach (var messages in new[] { "prompt", "chosen", "rejected" }) AssertMessageList(schema, messages);
+        AssertUtf8String(schema.Fields.Single(f => f.Name == "pair_id"));
+        AssertUtf8String(schema.Fields.Single(f => f.Name == "signal"));
+        AssertDataField<double>(schema, "weight");
+    }
+
+    [Fact]
+    public async Task Feedback_labels_have_the_columns_of_the_contract()
+    {
+        var schema = await SchemaOf(DatasetKinds.FeedbackLabels);
+
+        Assert.Equal(
+            ["label_id", "app_id", "prompt", "completion", "label", "generation_id", "model_version", "session_id", "user_id", "created_at"],
+            schema.Fields.Select(f => f.Name));
+        AssertMessageList(schema, "prompt");
+        AssertMessageList(schema, "completion");
+        AssertDataField<bool>(schema, "label");
+    }
+
+    [Fact]
+    public async Task Engagement_has_snake_case_count_and_percentile_columns()
+    {
+        var schema = await SchemaOf(DatasetKinds.Engagement);
+
+        Assert.Equal(
+            ["window_id", "app_id", "model_version", "variant", "window_start", "window_end", "shown", "thumbs_up", "thumbs_down",
+             "regenerated", "edited", "copied", "accepted", "rejected", "comparisons_won", "comparisons_lost", "dwell_samples",
+             "dwell_p50_ms", "dwell_p90_ms", "dwell_p99_ms"],
+            schema.Fields.Select(f => f.Name));
+        AssertDataField<long>(schema, "shown");
+        AssertDataField<double>(schema, "dwell_p50_ms");
+        Assert.True(((DataField)schema.Fields.Single(f => f.Name == "dwell_p50_ms")).IsNullable);
+    }
+
+    [Theory]
+    [InlineData(DatasetKinds.PreferencePairs, "created_at")]
+    [InlineData(DatasetKinds.FeedbackLabels, "created_at")]
+    [InlineData(DatasetKinds.Engagement, "window_start")]
+    [InlineData(DatasetKinds.Engagement, "window_end")]
+    public async Task Timestamps_are_int64_utc_microseconds_not_int96(string kind, string column)
+    {
+        var file = await WrittenFile(kind);
+        var reader = await ParquetReader.CreateAsync(file);
+        await using var _ = reader;
+
+        var field = Assert.IsType<DateTimeDataField>(reader.Schema.Fields.Single(f => f.Name == column));
+        Assert.True(field.IsAdjustedToUTC);
+        var element = reader.Metadata!.Schema.Single(e => e.Name == column);
+        Assert.Equal(Parquet.Meta.Type.INT64, element.Type);
+        Assert.NotNull(element.LogicalType?.TIMESTAMP);
+        Assert.True(element.LogicalType!.TIMESTAMP!.IsAdjustedToUTC);
+        Assert.NotNull(element.LogicalType.TIMESTAMP.Unit.MICROS);
+    }
+
+    private static void AssertMessageList(ParquetSchema schema, string name)
+    {
+        var list = Assert.IsType<ListField>(schema.Fields.Single(f => f.Name == name));
+        var message = Assert.IsType<StructField>(list.Item);
+        Assert.Equal(["role", "content"], message.Fields.Select(f => f.Name));
+        Assert.All(message.Fields, AssertUtf8String);
+    }
+
+    /// <summary>A UTF-8 string column as Arrow/pandas read it (Parquet.Net may surface it as ReadOnlyMemory&lt;char&gt;).</summary>
+    private static void AssertUtf8String(Field field)
+    {
+        var element = Assert.IsAssignableFrom<DataField>(field).SchemaElement;
+        Assert.NotNull(element);
+        Assert.Equal(Parquet.Meta.Type.BYTE_ARRAY, element.Type);
+        Assert.True(element.LogicalType?.STRING is not null || element.ConvertedType == Parquet.Meta.ConvertedType.UTF8);
+    }
+
+    private static void AssertDataField<T>(ParquetSchema schema, string name) =>
+        Assert.Equal(typeof(T), Assert.IsAssignableFrom<DataField>(schema.Fields.Single(f => f.Name == name)).ClrType);
+
+    private async Task<ParquetSchema> SchemaOf(string kind) => await ParquetReader.ReadSchemaAsync(await WrittenFile(kind));
+
+    private async Task<string> WrittenFile(string kind)
+    {
+        await new DatasetStore(_root).WriteAsync(Samples.Output());
+        return Assert.Single(DatasetPaths.Files(DatasetPaths.Folder(_root, Samples.Shop, kind)));
+    }
+}
