@@ -2,7 +2,6 @@ using System.Buffers;
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Text.Json;
-using System.Text.RegularExpressions;
 using System.Text.Json.Serialization;
 using System.Text.Json.Serialization.Metadata;
 
@@ -81,7 +80,10 @@ public static partial class EventJson
         if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
             return new EventRejection("$", "an event must be a JSON object");
 
-        string? eventId = null, type = null, appId = null, sessionId = null, userId = null, occurredAtText = null;
+        string? eventId = null, type = null, appId = null, sessionId = null, userId = null;
+        DateTimeOffset? occurredAt = null;
+        var occurredAtValid = false;
+        JsonTypeInfo? typeInfo = null;
         int? version = null;
         var dataStart = -1L;
         var dataEnd = -1L;
@@ -114,16 +116,24 @@ public static partial class EventJson
                 continue;
             }
             if (reader.TokenType != JsonTokenType.String) return new EventRejection(NameOf(field), "must be a string");
-            var text = reader.GetString()!;
             switch (field)
             {
-                case EnvelopeField.EventId: eventId = text; break;
-                case EnvelopeField.Type: type = text; break;
-                case EnvelopeField.AppId: appId = text; break;
-                case EnvelopeField.SessionId: sessionId = text; break;
-                case EnvelopeField.UserId: userId = text; break;
-                case EnvelopeField.OccurredAt: occurredAtText = text; break;
-                default: break;
+                case EnvelopeField.Type:
+                    // Matched on the raw bytes: the hot path allocates no string for a known type.
+                    (type, typeInfo) = MatchType(ref reader);
+                    type ??= reader.GetString()!;
+                    break;
+                case EnvelopeField.OccurredAt:
+                    occurredAtValid = !reader.ValueIsEscaped && IsRfc3339Utc(reader.ValueSpan) && reader.TryGetDateTimeOffset(out var parsed) && parsed.Offset == TimeSpan.Zero;
+                    if (occurredAtValid) occurredAt = reader.GetDateTimeOffset();
+                    break;
+                default:
+                    var text = reader.GetString()!;
+                    if (field == EnvelopeField.EventId) eventId = text;
+                    else if (field == EnvelopeField.AppId) appId = text;
+                    else if (field == EnvelopeField.SessionId) sessionId = text;
+                    else if (field == EnvelopeField.UserId) userId = text;
+                    break;
             }
         }
 
@@ -141,9 +151,8 @@ public static partial class EventJson
         if (LengthRejection("session_id", sessionId!, 128) is { } e3) return e3;
         if (LengthRejection("user_id", userId!, 128) is { } e4) return e4;
         if (version != EventLimits.Version) return new EventRejection("v", $"unsupported version {version}; this pipeline reads v{EventLimits.Version}");
-        if (!TryParseTimestamp(occurredAtText!, out var occurredAt))
+        if (!occurredAtValid)
             return new EventRejection("occurred_at", "must be an RFC 3339 UTC timestamp such as 2026-01-31T12:00:00Z");
-        var typeInfo = TypeInfoFor(type!);
         if (typeInfo is null) return new EventRejection("type", $"unknown event type '{Truncate(type!)}'");
 
         EventData? data;
@@ -158,7 +167,7 @@ public static partial class EventJson
         if (data is null) return new EventRejection("data", "must be an object");
         if (data.Validate() is { } invalid) return invalid;
 
-        evt = new FeedbackEvent(eventId!, appId!, sessionId!, userId!, occurredAt, data);
+        evt = new FeedbackEvent(eventId!, appId!, sessionId!, userId!, occurredAt!.Value, data);
         return null;
     }
 
@@ -202,14 +211,42 @@ public static partial class EventJson
     public static bool TryParseTimestamp(string text, out DateTimeOffset value)
     {
         value = default;
-        if (!Rfc3339Utc().IsMatch(text)) return false;
-        if (!DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out value))
-            return false;
-        return value.Offset == TimeSpan.Zero;
+        Span<byte> utf8 = stackalloc byte[64];
+        if (text.Length > 64 || System.Text.Encoding.UTF8.GetBytes(text, utf8) is var n && !IsRfc3339Utc(utf8[..n])) return false;
+        return DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out value)
+            && value.Offset == TimeSpan.Zero;
     }
 
-    [GeneratedRegex(@"\A[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-5][0-9](\.[0-9]+)?([Zz]|\+00:00)\z", RegexOptions.CultureInvariant)]
-    private static partial Regex Rfc3339Utc();
+    /// <summary>
+    /// The shape <c>YYYY-MM-DDTHH:MM:SS[.fraction](Z|+00:00)</c>, exactly the JSON Schemas' pattern, checked by
+    /// hand because it runs for every event and a regex here cost more than the rest of the parse.
+    /// </summary>
+    private static bool IsRfc3339Utc(ReadOnlySpan<byte> s)
+    {
+        static bool Digits(ReadOnlySpan<byte> span)
+        {
+            foreach (var b in span)
+            {
+                if (b is < (byte)'0' or > (byte)'9') return false;
+            }
+            return true;
+        }
+        if (s.Length < 20) return false;
+        if (!Digits(s[..4]) || s[4] != '-' || !Digits(s[5..7]) || s[7] != '-' || !Digits(s[8..10]) || s[10] is not ((byte)'T' or (byte)'t')
+            || !Digits(s[11..13]) || s[13] != ':' || !Digits(s[14..16]) || s[16] != ':' || s[17] is < (byte)'0' or > (byte)'5' || !Digits(s[18..19]))
+        {
+            return false;
+        }
+        var rest = s[19..];
+        if (rest[0] == '.')
+        {
+            var digits = 1;
+            while (digits < rest.Length && rest[digits] is >= (byte)'0' and <= (byte)'9') digits++;
+            if (digits == 1) return false;
+            rest = rest[digits..];
+        }
+        return rest.Length == 1 ? rest[0] is (byte)'Z' or (byte)'z' : rest.SequenceEqual("+00:00"u8);
+    }
 
     private static string Truncate(string s) => s.Length <= 40 ? s : s[..40] + "…";
 
@@ -229,6 +266,15 @@ public static partial class EventJson
         EventTypes.SessionEnded => EventJsonContext.Default.SessionEnded,
         _ => null,
     };
+
+    private static (string? Type, JsonTypeInfo? Info) MatchType(ref Utf8JsonReader reader)
+    {
+        foreach (var type in EventTypes.All)
+        {
+            if (reader.ValueTextEquals(type)) return (type, TypeInfoFor(type));
+        }
+        return (null, null);
+    }
 
     /// <summary>Top-level envelope fields, matched on the raw UTF-8 name without allocating.</summary>
     private enum EnvelopeField { Unknown = -1, EventId, Type, V, AppId, SessionId, UserId, OccurredAt, Data }

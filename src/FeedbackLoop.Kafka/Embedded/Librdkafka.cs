@@ -101,7 +101,8 @@ internal static class Librdkafka
         failures.Add($"'{LibraryName}' through the default probe: not loadable or lacks {RequiredExport}");
         throw new DllNotFoundException(
             $"Could not load librdkafka for the embedded Kafka cluster ({RuntimeInformation.RuntimeIdentifier}). "
-            + "Reference the librdkafka.redist package (Confluent.Kafka brings it) so its runtimes/ folder is copied to the output. Tried:"
+            + "Reference the librdkafka.redist package (Confluent.Kafka brings it) so its runtimes/ folder is copied to the output; "
+            + "on Linux, librdkafka.so also needs libsasl2.so.3 while centos8-librdkafka.so does not. Tried:"
             + Environment.NewLine + "  " + string.Join(Environment.NewLine + "  ", failures));
     }
 

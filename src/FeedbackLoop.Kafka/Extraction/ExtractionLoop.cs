@@ -30,6 +30,8 @@ public sealed partial class ExtractionLoop
     private readonly ProgressMarks _marks;
     private readonly Dictionary<int, long> _nextOffsets = [];
     private readonly HashSet<int> _assigned = [];
+    private static readonly TimeSpan MarksInterval = TimeSpan.FromSeconds(10);
+    private readonly Stopwatch _sinceMarks = Stopwatch.StartNew();
     private long _readSinceFlush;
     private string? _deliveryError;
 
@@ -139,7 +141,7 @@ public sealed partial class ExtractionLoop
                     break;
                 }
             }
-            Flush(consumer, producer);
+            Flush(consumer, producer, final: true);
         }
         finally
         {
@@ -212,7 +214,7 @@ public sealed partial class ExtractionLoop
     }
 
     /// <summary>Write rows durably, make sure dead letters landed, then commit: the order is the guarantee.</summary>
-    private void Flush(IConsumer<byte[]?, byte[]?> consumer, IProducer<byte[]?, byte[]?> producer)
+    private void Flush(IConsumer<byte[]?, byte[]?> consumer, IProducer<byte[]?, byte[]?> producer, bool final = false)
     {
         _extractor.Sweep();
         if (!_extractor.Output.IsEmpty)
@@ -239,13 +241,17 @@ public sealed partial class ExtractionLoop
             if (!_assigned.Contains(partition)) continue;
             offsets.Add(new TopicPartitionOffset(_options.Topic, partition, _extractor.CommittableOffset(partition, next)));
         }
-        if (offsets.Count > 0)
+        if (offsets.Count > 0) consumer.Commit(offsets);
+        // Progress marks only stop a replay from re-sending dead letters, so they are written every few
+        // seconds rather than at every flush (one fsync per partition is costly); a crash in between can
+        // re-send a dead letter (at-least-once), never lose a row.
+        if (final || _sinceMarks.Elapsed >= MarksInterval)
         {
-            consumer.Commit(offsets);
             foreach (var (partition, next) in _nextOffsets)
             {
                 if (_assigned.Contains(partition)) _marks.Set(partition, next);
             }
+            _sinceMarks.Restart();
         }
         _readSinceFlush = 0;
     }
@@ -264,7 +270,7 @@ public sealed partial class ExtractionLoop
     private void OnRevoked(IConsumer<byte[]?, byte[]?> consumer, IProducer<byte[]?, byte[]?> producer, List<TopicPartitionOffset> partitions)
     {
         // Hand over cleanly: what was read is written and committed before another member takes it.
-        Flush(consumer, producer);
+        Flush(consumer, producer, final: true);
         foreach (var tp in partitions) Release(tp.Partition.Value);
     }
 
