@@ -15,6 +15,18 @@ public sealed class ExtractionOutput
     /// <summary>Whether there is anything to write.</summary>
     public bool IsEmpty => Pairs.Count == 0 && Labels.Count == 0 && Windows.Count == 0;
 
+    /// <summary>Moves every row into a new output and leaves this one empty, so rows can be written
+    /// elsewhere while extraction goes on.</summary>
+    public ExtractionOutput TakeAll()
+    {
+        var taken = new ExtractionOutput();
+        taken.Pairs.AddRange(Pairs);
+        taken.Labels.AddRange(Labels);
+        taken.Windows.AddRange(Windows);
+        Clear();
+        return taken;
+    }
+
     /// <summary>Empties the output after it was written.</summary>
     public void Clear()
     {

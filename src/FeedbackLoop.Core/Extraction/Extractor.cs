@@ -23,6 +23,8 @@ public sealed class Extractor
     private readonly SessionRules _rules;
     private readonly EngagementAggregator _engagement;
     private readonly Dictionary<int, PartitionState> _partitions = [];
+    // The same states as a list: the engagement watermark scans them for every event.
+    private readonly List<PartitionState> _partitionList = [];
 
     /// <summary>Creates an extractor with the given rules and limits.</summary>
     public Extractor(ExtractionSettings? settings = null)
@@ -127,7 +129,7 @@ public sealed class Extractor
         var min = DateTimeOffset.MaxValue;
         var max = DateTimeOffset.MinValue;
         var reading = false;
-        foreach (var state in _partitions.Values)
+        foreach (var state in _partitionList)
         {
             if (state.Watermark > max) max = state.Watermark;
             if (state.CaughtUp) continue;
@@ -170,7 +172,7 @@ public sealed class Extractor
     /// <summary>Forgets a revoked partition; its next owner rebuilds the state from the committed offset.</summary>
     public void DropPartition(int partition)
     {
-        _partitions.Remove(partition);
+        if (_partitions.Remove(partition, out var state)) _partitionList.Remove(state);
         _engagement.DropPartition(partition);
     }
 
@@ -245,6 +247,7 @@ public sealed class Extractor
         {
             state = new PartitionState(_settings.DeduplicationWindow);
             _partitions[partition] = state;
+            _partitionList.Add(state);
         }
         return state;
     }

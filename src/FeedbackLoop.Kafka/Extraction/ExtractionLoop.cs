@@ -33,6 +33,7 @@ public sealed partial class ExtractionLoop
     private static readonly TimeSpan MarksInterval = TimeSpan.FromSeconds(10);
     private readonly Stopwatch _sinceMarks = Stopwatch.StartNew();
     private long _readSinceFlush;
+    private PendingWrite? _pendingWrite;
     private string? _deliveryError;
 
     /// <summary>Creates the loop; nothing connects until <see cref="RunAsync"/>.</summary>
@@ -129,6 +130,7 @@ public sealed partial class ExtractionLoop
                     lastRecord.Restart();
                 }
 
+                if (_pendingWrite is { Write.IsCompleted: true }) CompletePendingWrite(consumer, producer);
                 if (lastFlush.Elapsed >= _options.FlushInterval || _readSinceFlush >= _options.MaxEventsPerFlush)
                 {
                     Flush(consumer, producer);
@@ -213,20 +215,39 @@ public sealed partial class ExtractionLoop
             });
     }
 
-    /// <summary>Write rows durably, make sure dead letters landed, then commit: the order is the guarantee.</summary>
+    /// <summary>
+    /// Drains the extractor and starts writing the rows in the background, so reading goes on while Parquet
+    /// is written (one write in flight). The offsets committed for a write are the ones computed when its
+    /// rows were drained, and they are committed only after that write is durable.
+    /// </summary>
     private void Flush(IConsumer<byte[]?, byte[]?> consumer, IProducer<byte[]?, byte[]?> producer, bool final = false)
     {
         _extractor.Sweep();
-        if (!_extractor.Output.IsEmpty)
+        var rows = _extractor.Output.TakeAll();
+        var offsets = new List<TopicPartitionOffset>();
+        var marks = new List<(int Partition, long Next)>();
+        foreach (var (partition, next) in _nextOffsets)
         {
-            var written = _sink.WriteAsync(_extractor.Output).GetAwaiter().GetResult();
-            _extractor.Output.Clear();
-            Progress.RecordWrite(written);
+            if (!_assigned.Contains(partition)) continue;
+            offsets.Add(new TopicPartitionOffset(_options.Topic, partition, _extractor.CommittableOffset(partition, next)));
+            marks.Add((partition, next));
         }
-        else
-        {
-            Progress.RecordWrite(ExtractionWriteResult.Empty);
-        }
+
+        CompletePendingWrite(consumer, producer);
+        var write = rows.IsEmpty ? Task.FromResult(ExtractionWriteResult.Empty) : Task.Run(() => _sink.WriteAsync(rows));
+        _pendingWrite = new PendingWrite(write, offsets, marks);
+        if (final) CompletePendingWrite(consumer, producer, final: true);
+        _readSinceFlush = 0;
+    }
+
+    /// <summary>Waits for the write in flight, makes sure dead letters landed, then commits: the order is the guarantee.</summary>
+    private void CompletePendingWrite(IConsumer<byte[]?, byte[]?> consumer, IProducer<byte[]?, byte[]?> producer, bool final = false)
+    {
+        if (_pendingWrite is not { } pending) return;
+        _pendingWrite = null;
+        // A failed write throws here and stops the loop before anything is committed; a restart redoes it.
+        var written = pending.Write.GetAwaiter().GetResult();
+        Progress.RecordWrite(written);
 
         producer.Flush(TimeSpan.FromSeconds(30));
         if (_deliveryError is { } error || producer.Flush(TimeSpan.Zero) > 0)
@@ -235,26 +256,22 @@ public sealed partial class ExtractionLoop
             throw new KafkaException(new Error(ErrorCode.Local_MsgTimedOut, "dead-letter delivery failed: " + (_deliveryError ?? "timed out")));
         }
 
-        var offsets = new List<TopicPartitionOffset>();
-        foreach (var (partition, next) in _nextOffsets)
-        {
-            if (!_assigned.Contains(partition)) continue;
-            offsets.Add(new TopicPartitionOffset(_options.Topic, partition, _extractor.CommittableOffset(partition, next)));
-        }
+        var offsets = pending.Offsets.Where(o => _assigned.Contains(o.Partition.Value)).ToList();
         if (offsets.Count > 0) consumer.Commit(offsets);
         // Progress marks only stop a replay from re-sending dead letters, so they are written every few
-        // seconds rather than at every flush (one fsync per partition is costly); a crash in between can
+        // seconds rather than at every commit (one fsync per partition is costly); a crash in between can
         // re-send a dead letter (at-least-once), never lose a row.
         if (final || _sinceMarks.Elapsed >= MarksInterval)
         {
-            foreach (var (partition, next) in _nextOffsets)
+            foreach (var (partition, next) in pending.Marks)
             {
                 if (_assigned.Contains(partition)) _marks.Set(partition, next);
             }
             _sinceMarks.Restart();
         }
-        _readSinceFlush = 0;
     }
+
+    private sealed record PendingWrite(Task<ExtractionWriteResult> Write, List<TopicPartitionOffset> Offsets, List<(int Partition, long Next)> Marks);
 
     private void OnAssigned(List<TopicPartition> partitions)
     {
