@@ -5,4 +5,5 @@ var root = new RootCommand("FeedbackLoop: what users do with model outputs → p
 root.Subcommands.Add(BrokerCommand.Create());
 root.Subcommands.Add(ExtractCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
+root.Subcommands.Add(DemoCommand.Create());
 return await root.Parse(args).InvokeAsync().ConfigureAwait(false);
