@@ -40,6 +40,7 @@ public sealed class DatasetStore(string dataRoot) : IExtractionSink
         var pairs = 0;
         var labels = 0;
         var windows = 0;
+        var pairsByApp = new Dictionary<string, int>(StringComparer.Ordinal);
 
         foreach (var group in output.Pairs.GroupBy(p => p.AppId, StringComparer.Ordinal))
         {
@@ -49,6 +50,7 @@ public sealed class DatasetStore(string dataRoot) : IExtractionSink
             files.Add(await WriteFileAsync(group.Key, DatasetKinds.PreferencePairs, fresh.Select(PreferencePairRow.From).ToList(), fresh.Select(p => p.PairId), cancellationToken).ConfigureAwait(false));
             Remember(group.Key, DatasetKinds.PreferencePairs, fresh.Select(p => p.PairId));
             pairs += fresh.Count;
+            pairsByApp[group.Key] = fresh.Count;
         }
         foreach (var group in output.Labels.GroupBy(l => l.AppId, StringComparer.Ordinal))
         {
@@ -68,7 +70,7 @@ public sealed class DatasetStore(string dataRoot) : IExtractionSink
             Remember(group.Key, DatasetKinds.Engagement, fresh.Select(w => w.WindowId));
             windows += fresh.Count;
         }
-        return new ExtractionWriteResult(pairs, labels, windows, skipped, files);
+        return new ExtractionWriteResult(pairs, labels, windows, skipped, files) { PairsByApp = pairsByApp };
     }
 
     private async Task<(List<T> Fresh, int Duplicates)> FreshAsync<T>(

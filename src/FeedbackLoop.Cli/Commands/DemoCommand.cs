@@ -1,65 +1,102 @@
 using System.CommandLine;
 using FeedbackLoop.Cli.Simulation;
-using FeedbackLoop.Contracts.Datasets;
-using FeedbackLoop.Datasets;
-using FeedbackLoop.Kafka.Embedded;
-using FeedbackLoop.Kafka.Extraction;
-using FeedbackLoop.Sdk;
-using FeedbackLoop.Sdk.Kafka;
+using FeedbackLoop.Orchestration.Pipelines;
+using FeedbackLoop.Orchestration.Registry;
+using Spectre.Console;
 
 namespace FeedbackLoop.Cli.Commands;
 
 /// <summary>
-/// <c>feedbackloop demo</c>: the whole first half of the loop in one process — the embedded Kafka cluster,
-/// a scripted app reporting through the real SDK, the extractors, and Parquet datasets on disk.
+/// <c>feedbackloop demo</c>: the closed loop in one process with a simulated chat app — SDK → embedded
+/// Kafka → extractors → Parquet → retrain trigger → ML.NET reward model → eval gate → promotion → the app
+/// switches model. Writes report.json, report.png, the datasets and the model registry.
 /// </summary>
 internal static class DemoCommand
 {
     public static Command Create()
     {
-        var output = new Option<DirectoryInfo>("--out") { Description = "Folder for the datasets and the extractor state.", DefaultValueFactory = _ => new DirectoryInfo("demo-out") };
-        var sessions = new Option<int>("--sessions") { Description = "Scripted chat sessions to send through the SDK.", DefaultValueFactory = _ => 500 };
-        var command = new Command("demo", "Run the embedded pipeline end to end: SDK → Kafka → extractors → Parquet.") { output, sessions };
-        command.SetAction((parse, ct) => RunAsync(parse.GetValue(output)!, parse.GetValue(sessions), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct));
+        var output = new Option<DirectoryInfo>("--out") { Description = "Folder for report.json, report.png, datasets/, models/ and registry.db.", DefaultValueFactory = _ => new DirectoryInfo("demo-out") };
+        var seed = new Option<int>("--seed") { Description = "Seed of the simulated users, prompts and reactions.", DefaultValueFactory = _ => 7 };
+        var users = new Option<int>("--users") { Description = "Simulated users, each with hidden tastes.", DefaultValueFactory = _ => 400 };
+        var generations = new Option<int>("--generations") { Description = "Stop after this many promoted models (or when --rounds run out).", DefaultValueFactory = _ => 3 };
+        var rounds = new Option<int>("--rounds") { Description = "At most this many rounds of traffic.", DefaultValueFactory = _ => 40 };
+        var prompts = new Option<int>("--prompts-per-round") { Description = "Prompts answered per round; the app checks for a newly promoted model between rounds.", DefaultValueFactory = _ => 250 };
+        var pipeline = new Option<FileInfo?>("--pipeline") { Description = "Pipeline file (YAML); the demo's built-in settings when absent." };
+        var command = new Command("demo", "Run the closed loop on a simulated chat app and report how each model generation did.")
+        {
+            output, seed, users, generations, rounds, prompts, pipeline,
+        };
+        command.SetAction((parse, ct) => RunAsync(parse.GetValue(output)!, parse.GetValue(seed), parse.GetValue(users), parse.GetValue(generations),
+            parse.GetValue(rounds), parse.GetValue(prompts), parse.GetValue(pipeline), ct));
         return command;
     }
 
-    private static async Task<int> RunAsync(DirectoryInfo output, int sessions, TextWriter stdout, TextWriter stderr, CancellationToken ct)
+    /// <summary>The demo's pipeline when no file is given: retrain every 150 new pairs, hold out a quarter.</summary>
+    internal static PipelineDefinition DemoPipeline { get; } = new("built-in demo pipeline", AppPipeline.Builtin with
     {
-        if (sessions < 1)
+        Retrain = new RetrainSettings(150),
+        Split = new SplitSettings(0.25),
+        Gate = new GateSettings(0.02, RequireSignoff: false),
+    }, new Dictionary<string, AppPipeline>());
+
+    private static async Task<int> RunAsync(DirectoryInfo output, int seed, int users, int generations, int rounds, int prompts, FileInfo? pipelineFile, CancellationToken ct)
+    {
+        if (users < 1 || generations < 1 || rounds < 1 || prompts < 10)
         {
-            await stderr.WriteLineAsync("--sessions must be at least 1.").ConfigureAwait(false);
+            await Console.Error.WriteLineAsync("--users, --generations and --rounds must be positive and --prompts-per-round at least 10.").ConfigureAwait(false);
             return 2;
         }
-        await stdout.WriteLineAsync("FeedbackLoop demo: a scripted chat app (a simulation, not real users) reports what its users did with each answer.").ConfigureAwait(false);
-        using var cluster = EmbeddedKafkaCluster.StartWithFeedbackLoopTopics();
-        await stdout.WriteLineAsync($"Embedded Kafka cluster up at {cluster.BootstrapServers}").ConfigureAwait(false);
-
-        var events = SyntheticTraffic.Sessions(sessions, appId: "demo", start: DateTimeOffset.UtcNow.AddHours(-1)).ToList();
-        await using (var client = new FeedbackClient(new FeedbackClientOptions { AppId = "demo" }, new KafkaFeedbackTransport(cluster.BootstrapServers)))
+        PipelineDefinition pipeline;
+        try
         {
-            foreach (var evt in events) client.Track(evt);
-            var delivered = await client.FlushAsync(TimeSpan.FromSeconds(60), ct).ConfigureAwait(false);
-            await stdout.WriteLineAsync($"SDK: {client.Counters.Sent} events sent ({client.Counters.DroppedQueueFull} dropped){(delivered ? "" : " — not all were delivered")}").ConfigureAwait(false);
+            pipeline = pipelineFile is null ? DemoPipeline : PipelineLoader.Load(pipelineFile.FullName);
+        }
+        catch (PipelineException ex)
+        {
+            await Console.Error.WriteLineAsync(ex.Message).ConfigureAwait(false);
+            return 2;
         }
 
+        AnsiConsole.MarkupLine("[bold]FeedbackLoop demo[/] — [yellow]a simulation[/]: a chat app whose synthetic users have hidden tastes in answers.");
+        AnsiConsole.MarkupLine("The app shows the answer its current reward model ranks best (random before any model); users' reactions flow");
+        AnsiConsole.MarkupLine("through the real SDK → embedded Kafka → extractors → Parquet → tuning → eval gate → promotion → the app.");
         using var logging = CliLogging.Create();
-        var loop = new ExtractionLoop(new ExtractionLoopOptions
-        {
-            BootstrapServers = cluster.BootstrapServers,
-            StateDirectory = Path.Combine(output.FullName, "state", "extract"),
-            UntilIdle = TimeSpan.FromSeconds(2),
-        }, new DatasetStore(output.FullName), logging.CreateLogger("extract"));
-        await loop.RunAsync(ct).ConfigureAwait(false);
-        await stdout.WriteLineAsync($"Extractors: {loop.Counters.EventsProcessed} events processed, {loop.Progress.DeadLettered} dead-lettered").ConfigureAwait(false);
+        var runner = new DemoRunner(new DemoOptions(output.FullName, seed, users, generations, prompts, rounds, 4, pipeline), logging);
+        DemoReport? report = null;
+        await AnsiConsole.Progress()
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
+            .StartAsync(async progress =>
+            {
+                var task = progress.AddTask("starting", maxValue: rounds);
+                report = await runner.RunAsync(p =>
+                {
+                    task.Value = p.Round;
+                    task.Description = Markup.Escape($"round {p.Round}/{p.Rounds} · serving {p.ModelVersion} · {p.EventsEmitted:N0} events · {p.Pairs:N0} pairs");
+                }, ct).ConfigureAwait(false);
+                task.Value = task.MaxValue;
+            }).ConfigureAwait(false);
 
-        foreach (var kind in new[] { DatasetKinds.PreferencePairs, DatasetKinds.FeedbackLabels, DatasetKinds.Engagement })
+        var table = new Table().AddColumns("generation", "model", "shown", "thumbs-up rate", "train pairs", "gate");
+        for (var i = 0; i < report!.Generations.Count; i++)
         {
-            var folder = DatasetPaths.Folder(output.FullName, "demo", kind);
-            long rows = 0;
-            foreach (var file in DatasetPaths.Files(folder)) rows += await DatasetReader.CountRowsAsync(file, ct).ConfigureAwait(false);
-            await stdout.WriteLineAsync($"  {kind,-17} {rows,7} rows  {folder}").ConfigureAwait(false);
+            var g = report.Generations[i];
+            table.AddRow(i.ToString(System.Globalization.CultureInfo.InvariantCulture), Markup.Escape(g.ModelVersion), g.Shown.ToString("N0", System.Globalization.CultureInfo.InvariantCulture),
+                g.ThumbsUpRate.ToString("0.000", System.Globalization.CultureInfo.InvariantCulture), g.TrainPairs.ToString("N0", System.Globalization.CultureInfo.InvariantCulture),
+                Markup.Escape(g.Eval?.Reason ?? "— (no model yet: random choice)"));
         }
+        AnsiConsole.Write(table);
+
+        var registry = new ModelRegistry(Path.Combine(output.FullName, "registry.db"));
+        var rejected = registry.ListModels("demo").Where(m => m.Model.Status == ModelStatus.Rejected).ToList();
+        foreach (var r in rejected) AnsiConsole.MarkupLine($"[grey]rejected {Markup.Escape(r.Model.Version)}: {Markup.Escape(r.Decision?.Reason ?? "")}[/]");
+
+        var jsonPath = Path.Combine(output.FullName, "report.json");
+        var pngPath = Path.Combine(output.FullName, "report.png");
+        await File.WriteAllTextAsync(jsonPath, report.ToJson(), ct).ConfigureAwait(false);
+        report.SavePlot(pngPath);
+        AnsiConsole.MarkupLine($"random chooser {report.RandomThumbsUpRate:0.000} · oracle {report.OracleThumbsUpRate:0.000} · events emitted {report.EventsEmitted:N0}, ingested {report.EventsIngested:N0}, dead-lettered {report.EventsDeadLettered:N0} · {report.ElapsedSeconds:0.0} s");
+        AnsiConsole.MarkupLine($"report: {Markup.Escape(jsonPath)}, {Markup.Escape(pngPath)}");
+        AnsiConsole.MarkupLine($"datasets: {Markup.Escape(Path.Combine(output.FullName, "datasets", "demo"))} · registry: {Markup.Escape(registry.DatabasePath)}");
         return 0;
     }
 }

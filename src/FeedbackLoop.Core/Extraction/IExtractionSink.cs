@@ -15,4 +15,7 @@ public sealed record ExtractionWriteResult(int PairsWritten, int LabelsWritten, 
 {
     /// <summary>Nothing was written.</summary>
     public static ExtractionWriteResult Empty { get; } = new(0, 0, 0, 0, []);
+
+    /// <summary>New preference pairs per app (apps with none are absent).</summary>
+    public IReadOnlyDictionary<string, int> PairsByApp { get; init; } = new Dictionary<string, int>();
 }

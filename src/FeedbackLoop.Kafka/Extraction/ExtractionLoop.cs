@@ -258,6 +258,7 @@ public sealed partial class ExtractionLoop
 
         var offsets = pending.Offsets.Where(o => _assigned.Contains(o.Partition.Value)).ToList();
         if (offsets.Count > 0) consumer.Commit(offsets);
+        if (written.PairsWritten + written.LabelsWritten + written.WindowsWritten > 0) _options.Committed?.Invoke(written);
         // Progress marks only stop a replay from re-sending dead letters, so they are written every few
         // seconds rather than at every commit (one fsync per partition is costly); a crash in between can
         // re-send a dead letter (at-least-once), never lose a row.

@@ -37,6 +37,12 @@ public sealed record ExtractionLoopOptions
     /// </summary>
     public TimeSpan ConsumerSessionTimeout { get; init; } = TimeSpan.FromSeconds(6);
 
+    /// <summary>
+    /// Called on the consume thread after a write is durable and its offsets are committed, e.g. to publish
+    /// DatasetCommitted. Keep it short: the loop waits for it.
+    /// </summary>
+    public Action<ExtractionWriteResult>? Committed { get; init; }
+
     /// <summary>The rules and their limits.</summary>
     public ExtractionSettings Settings { get; init; } = new();
 }

@@ -1,0 +1,239 @@
+using System.Diagnostics;
+using FeedbackLoop.Contracts;
+using FeedbackLoop.Contracts.Bus;
+using FeedbackLoop.Datasets;
+using FeedbackLoop.Kafka.Embedded;
+using FeedbackLoop.Kafka.Extraction;
+using FeedbackLoop.Orchestration.Bus;
+using FeedbackLoop.Orchestration.Pipelines;
+using FeedbackLoop.Orchestration.Registry;
+using FeedbackLoop.Sdk;
+using FeedbackLoop.Sdk.Kafka;
+using FeedbackLoop.Training.Adapters;
+using FeedbackLoop.Training.Rewards;
+using MassTransit;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace FeedbackLoop.Cli.Simulation;
+
+/// <summary>Settings of one demo run.</summary>
+internal sealed record DemoOptions(string OutputDirectory, int Seed, int Users, int Generations, int PromptsPerRound, int Rounds, int CandidatesPerPrompt, PipelineDefinition Pipeline);
+
+/// <summary>Progress the terminal shows while the demo runs.</summary>
+internal sealed record DemoProgress(int Round, int Rounds, string ModelVersion, long EventsEmitted, long Pairs, string? LastDecision);
+
+/// <summary>
+/// The closed loop in one process: a simulated chat app serves responses chosen by the currently promoted
+/// reward model, its synthetic users react, and their events go through the real SDK → embedded Kafka →
+/// extractors → Parquet → retrain trigger → ML.NET tuning → evaluation gate → promotion, after which the
+/// app serves the new model.
+/// </summary>
+internal sealed class DemoRunner(DemoOptions options, ILoggerFactory logging)
+{
+    private const string AppId = "demo";
+    private static readonly DateTimeOffset SimulatedStart = new(2026, 1, 5, 9, 0, 0, TimeSpan.Zero);
+
+    public async Task<DemoReport> RunAsync(Action<DemoProgress> progress, CancellationToken ct)
+    {
+        var clock = Stopwatch.StartNew();
+        var output = Path.GetFullPath(options.OutputDirectory);
+        Directory.CreateDirectory(output);
+        var registry = new ModelRegistry(Path.Combine(output, "registry.db"));
+        var world = new ChatWorld(options.Users, options.Seed);
+        var random = new Random(options.Seed);
+
+        using var cluster = EmbeddedKafkaCluster.StartWithFeedbackLoopTopics();
+        var services = new ServiceCollection()
+            .AddSingleton(logging)
+            .AddLogging()
+            .AddFeedbackLoopOrchestration(registry, options.Pipeline, new LoopPaths(Path.Combine(output, "models")),
+                new DatasetSnapshots(output), new MlNetRewardTrainer(), new MlNetPairwiseEvaluator());
+        await using var provider = services.BuildServiceProvider();
+        var bus = provider.GetRequiredService<IBusControl>();
+        await bus.StartAsync(ct).ConfigureAwait(false);
+        try
+        {
+            var extraction = new ExtractionLoop(new ExtractionLoopOptions
+            {
+                BootstrapServers = cluster.BootstrapServers,
+                StateDirectory = Path.Combine(output, "state", "extract"),
+                FlushInterval = TimeSpan.FromMilliseconds(250),
+                Settings = options.Pipeline.For(AppId).ToExtractionSettings(),
+                Committed = written =>
+                {
+                    foreach (var (app, pairs) in written.PairsByApp) bus.Publish(new DatasetCommitted(app, pairs), ct).GetAwaiter().GetResult();
+                },
+            }, new DatasetStore(output), logging.CreateLogger("extract"));
+            using var stopExtraction = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            var extracting = extraction.RunAsync(stopExtraction.Token);
+
+            var generations = new List<GenerationTally>();
+            long emitted = 0;
+            double randomRate = 0, oracleRate = 0;
+            long promptsScored = 0;
+            string? lastDecision = null;
+
+            await using (var client = new FeedbackClient(new FeedbackClientOptions { AppId = AppId, MaxQueueLength = 100_000 }, new KafkaFeedbackTransport(cluster.BootstrapServers)))
+            {
+                RewardModel? model = null;
+                var tally = new GenerationTally("random", 0, null);
+                generations.Add(tally);
+                var promptIndex = 0;
+                for (var round = 0; round < options.Rounds; round++)
+                {
+                    // The app picks up whatever the gate promoted: this is where the loop closes.
+                    var current = registry.CurrentModel(AppId);
+                    if (current is not null && current.Version != tally.ModelVersion)
+                    {
+                        model = await RewardModel.LoadAsync(current.ArtifactPath, ct).ConfigureAwait(false);
+                        var decision = registry.ListModels(AppId).Single(m => m.Model.Version == current.Version).Decision;
+                        tally = new GenerationTally(current.Version, TrainPairsOf(current), decision is null ? null
+                            : new GenerationEval(decision.CandidateAccuracy, decision.IncumbentAccuracy, decision.Promoted, decision.Reason));
+                        generations.Add(tally);
+                        lastDecision = decision?.Reason;
+                    }
+
+                    var roundStart = SimulatedStart + TimeSpan.FromMinutes(3 * round);
+                    for (var i = 0; i < options.PromptsPerRound; i++, promptIndex++)
+                    {
+                        var user = random.Next(world.Users);
+                        var session = $"s-{options.Seed}-{promptIndex}";
+                        var at = roundStart + TimeSpan.FromMilliseconds(20.0 * i);
+                        var candidates = ChatWorld.Candidates(promptIndex, options.CandidatesPerPrompt, options.Seed);
+                        var likes = candidates.Select(c => world.LikeProbability(user, c.Traits)).ToArray();
+                        randomRate += likes.Average();
+                        oracleRate += likes.Max();
+                        promptsScored++;
+                        emitted += SimulatePrompt(client, model, tally, random, session, $"u-{user}", at, promptIndex, candidates, likes);
+                    }
+
+                    if (!await client.FlushAsync(TimeSpan.FromSeconds(60), ct).ConfigureAwait(false))
+                        throw new InvalidOperationException("the SDK could not deliver the round's events within 60 s");
+                    // Wait until the extractors wrote this round, then until a run it triggered (if any) is decided.
+                    await WaitUntilAsync(() => extraction.Progress.RecordsRead >= emitted, TimeSpan.FromSeconds(60), "extraction", ct).ConfigureAwait(false);
+                    var flushes = extraction.Progress.Flushes;
+                    await WaitUntilAsync(() => extraction.Progress.Flushes >= flushes + 2, TimeSpan.FromSeconds(30), "dataset write", ct).ConfigureAwait(false);
+                    await WaitUntilAsync(() => !registry.ListRuns(AppId).Any(r => r.Status == RunStatus.Running), TimeSpan.FromMinutes(2), "tuning run", ct).ConfigureAwait(false);
+                    progress(new DemoProgress(round + 1, options.Rounds, tally.ModelVersion, emitted, extraction.Progress.PairsWritten, lastDecision));
+                    if (generations.Count - 1 >= options.Generations && tally.Shown >= options.PromptsPerRound / 2) break;
+                }
+            }
+
+            await stopExtraction.CancelAsync().ConfigureAwait(false);
+            await extracting.ConfigureAwait(false);
+
+            var pairs = await DatasetReader.ReadPairsAsync(output, AppId, ct).ConfigureAwait(false);
+            var labels = await DatasetReader.ReadLabelsAsync(output, AppId, ct).ConfigureAwait(false);
+            return new DemoReport(
+                generations.Select(g => g.ToRow()).ToList(),
+                emitted,
+                extraction.Counters.EventsProcessed,
+                extraction.Progress.DeadLettered,
+                pairs.Count,
+                labels.Count,
+                randomRate / promptsScored,
+                oracleRate / promptsScored,
+                clock.Elapsed.TotalSeconds);
+        }
+        finally
+        {
+            await bus.StopAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>One prompt of one user: what the app shows and what the user does, as SDK calls. Returns events emitted.</summary>
+    private static int SimulatePrompt(
+        FeedbackClient client, RewardModel? model, GenerationTally tally, Random random, string session, string user, DateTimeOffset at,
+        int promptIndex, IReadOnlyList<Candidate> candidates, double[] likes)
+    {
+        var prompt = ChatWorld.Prompt(promptIndex);
+        var ranked = Rank(model, prompt, candidates, random);
+        var version = tally.ModelVersion;
+        var events = 0;
+        bool Send(EventData data)
+        {
+            at += TimeSpan.FromSeconds(1);
+            events++;
+            return client.Track(new FeedbackEvent(Guid.CreateVersion7().ToString(), AppId, session, user, at, data));
+        }
+        string Show(int candidate, string? set = null, int? position = null)
+        {
+            var id = $"{session}-g{candidate}";
+            Send(new GenerationShown(id, version, prompt, candidates[candidate].Text, Variant: "default", CandidateSetId: set, Position: position));
+            return id;
+        }
+
+        if (random.NextDouble() < 0.2)
+        {
+            // Side by side: the model's pick against another candidate; the user prefers by hidden taste.
+            var other = ranked[1 + random.Next(ranked.Count - 1)];
+            var set = session + "-set";
+            var a = Show(ranked[0], set, 0);
+            var b = Show(other, set, 1);
+            var pickA = random.NextDouble() < likes[ranked[0]] / (likes[ranked[0]] + likes[other]);
+            Send(new ComparisonChosen(set, pickA ? a : b));
+        }
+        else
+        {
+            var first = ranked[0];
+            var shown = Show(first);
+            var liked = random.NextDouble() < likes[first];
+            tally.Shown++;
+            Send(new GenerationDwell(shown, liked ? 4000 + random.Next(4000) : 800 + random.Next(1500)));
+            if (liked)
+            {
+                tally.ThumbsUp++;
+                Send(new ThumbGiven(shown, ThumbValue.Up));
+                if (random.NextDouble() < 0.5) Send(new GenerationCopied(shown));
+            }
+            else if (random.NextDouble() < 0.5)
+            {
+                Send(new ThumbGiven(shown, ThumbValue.Down));
+            }
+            else
+            {
+                var next = ranked[1];
+                var replacement = $"{session}-g{next}";
+                Send(new GenerationRegenerated(shown, replacement));
+                Show(next);
+                if (random.NextDouble() < likes[next]) Send(new GenerationCopied(replacement));
+                else Send(new ThumbGiven(replacement, ThumbValue.Down));
+            }
+        }
+        Send(SessionEnded.Instance);
+        return events;
+    }
+
+    /// <summary>Candidates best first by the reward model; a uniformly random order before any model exists.</summary>
+    private static List<int> Rank(RewardModel? model, IReadOnlyList<ChatMessage> prompt, IReadOnlyList<Candidate> candidates, Random random)
+    {
+        var order = Enumerable.Range(0, candidates.Count).OrderBy(_ => random.Next()).ToList();
+        return model is null ? order : order.OrderByDescending(i => model.Score(prompt, candidates[i].Text)).ToList();
+    }
+
+    private static int TrainPairsOf(ModelVersionRecord model)
+    {
+        using var doc = System.Text.Json.JsonDocument.Parse(model.TrainMetricsJson);
+        return doc.RootElement.TryGetProperty("train_pairs", out var v) ? v.GetInt32() : 0;
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition, TimeSpan timeout, string what, CancellationToken ct)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (!condition())
+        {
+            if (deadline.Elapsed > timeout) throw new TimeoutException($"the demo waited {timeout.TotalSeconds:0} s for the {what} to finish");
+            await Task.Delay(20, ct).ConfigureAwait(false);
+        }
+    }
+
+    private sealed class GenerationTally(string modelVersion, int trainPairs, GenerationEval? eval)
+    {
+        public string ModelVersion { get; } = modelVersion;
+        public int Shown { get; set; }
+        public int ThumbsUp { get; set; }
+
+        public GenerationRow ToRow() => new(ModelVersion, Shown, Shown == 0 ? 0 : (double)ThumbsUp / Shown, trainPairs, eval);
+    }
+}

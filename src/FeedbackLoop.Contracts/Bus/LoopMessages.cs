@@ -1,0 +1,69 @@
+namespace FeedbackLoop.Contracts.Bus;
+
+// Bus messages of the closed loop. Events are in the past tense, commands imperative; every message
+// carries the ids that make its handler idempotent (run id, candidate version).
+
+/// <summary>New preference rows of an app are durable in its dataset.</summary>
+/// <param name="AppId">The app.</param>
+/// <param name="PairsWritten">Pairs added by this write.</param>
+public sealed record DatasetCommitted(string AppId, int PairsWritten);
+
+/// <summary>A run's snapshot file (wire form).</summary>
+/// <param name="Path">Absolute path of the Parquet file.</param>
+/// <param name="Rows">Rows it held when the snapshot was taken.</param>
+public sealed record SnapshotFileRef(string Path, long Rows);
+
+/// <summary>Command: train a candidate on the run's snapshot.</summary>
+/// <param name="RunId">The run (idempotency key).</param>
+/// <param name="AppId">The app.</param>
+/// <param name="CandidateVersion">The version the candidate will be registered under.</param>
+/// <param name="ParentVersion">The promoted model at the time the run started, if any.</param>
+/// <param name="Files">The frozen snapshot.</param>
+/// <param name="Seed">Trainer seed.</param>
+/// <param name="EvalFraction">Share of pairs held out for evaluation (by pair_id hash).</param>
+public sealed record TuneModel(string RunId, string AppId, string CandidateVersion, string? ParentVersion, IReadOnlyList<SnapshotFileRef> Files, int Seed, double EvalFraction);
+
+/// <summary>The candidate was trained and stored.</summary>
+/// <param name="RunId">The run.</param>
+/// <param name="AppId">The app.</param>
+/// <param name="CandidateVersion">The candidate.</param>
+/// <param name="TrainPairs">Pairs it was trained on.</param>
+/// <param name="TrainAccuracy">Accuracy on its own training pairs.</param>
+public sealed record TuningCompleted(string RunId, string AppId, string CandidateVersion, int TrainPairs, double TrainAccuracy);
+
+/// <summary>Training failed; the run ends without a candidate.</summary>
+/// <param name="RunId">The run.</param>
+/// <param name="AppId">The app.</param>
+/// <param name="Reason">Why, for people.</param>
+public sealed record TuningFailed(string RunId, string AppId, string Reason);
+
+/// <summary>Command: evaluate the candidate against the incumbent on the run's held-out pairs.</summary>
+/// <param name="RunId">The run.</param>
+/// <param name="AppId">The app.</param>
+/// <param name="CandidateVersion">The candidate.</param>
+public sealed record EvaluateCandidate(string RunId, string AppId, string CandidateVersion);
+
+/// <summary>The candidate and incumbent were scored on the same held-out pairs and the gate decided.</summary>
+/// <param name="RunId">The run.</param>
+/// <param name="AppId">The app.</param>
+/// <param name="CandidateVersion">The candidate.</param>
+/// <param name="IncumbentVersion">The incumbent, if any.</param>
+/// <param name="EvalPairs">Held-out pairs scored.</param>
+/// <param name="CandidateAccuracy">Candidate's pairwise accuracy.</param>
+/// <param name="IncumbentAccuracy">Incumbent's, if any.</param>
+/// <param name="Promote">The gate's decision.</param>
+/// <param name="Reason">The gate's reason, with numbers.</param>
+public sealed record EvaluationCompleted(string RunId, string AppId, string CandidateVersion, string? IncumbentVersion, int EvalPairs, double CandidateAccuracy, double? IncumbentAccuracy, bool Promote, string Reason);
+
+/// <summary>The candidate is now the app's model.</summary>
+/// <param name="AppId">The app.</param>
+/// <param name="Version">The promoted version.</param>
+/// <param name="PreviousVersion">The one it replaced.</param>
+/// <param name="ArtifactPath">Where the model is stored.</param>
+public sealed record ModelPromoted(string AppId, string Version, string? PreviousVersion, string ArtifactPath);
+
+/// <summary>The gate kept the incumbent.</summary>
+/// <param name="AppId">The app.</param>
+/// <param name="Version">The rejected candidate.</param>
+/// <param name="Reason">The gate's reason, with numbers.</param>
+public sealed record CandidateRejected(string AppId, string Version, string Reason);

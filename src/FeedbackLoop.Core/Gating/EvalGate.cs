@@ -1,0 +1,85 @@
+using System.Globalization;
+
+namespace FeedbackLoop.Core.Gating;
+
+/// <summary>
+/// Decides whether a candidate model replaces the incumbent. Both are judged on the same eval pairs and compared
+/// pair by pair: the paired difference cancels the pairs both get right (or both get wrong), so a real gain shows
+/// with far fewer pairs than comparing two independent accuracies would need.
+/// </summary>
+public static class EvalGate
+{
+    // Two-sided 95% normal quantile.
+    private const double Z95 = 1.96;
+
+    /// <summary>
+    /// Promotes when there is no incumbent; otherwise promotes iff the mean paired difference (candidate − incumbent)
+    /// is at least <paramref name="margin"/> AND the lower end of its 95% interval is above 0. An empty eval set
+    /// never promotes: a model nobody measured must not reach users.
+    /// </summary>
+    /// <exception cref="ArgumentException">The two outcome sets are not over the same pair ids.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The margin is not a finite number.</exception>
+    public static GateDecision Decide(PairwiseOutcomes candidate, PairwiseOutcomes? incumbent, double margin)
+    {
+        ArgumentNullException.ThrowIfNull(candidate);
+        if (!double.IsFinite(margin))
+        {
+            throw new ArgumentOutOfRangeException(nameof(margin), margin, "The margin must be a finite number.");
+        }
+        if (incumbent is not null && !candidate.CoversSamePairsAs(incumbent))
+        {
+            throw new ArgumentException(
+                $"Candidate ({candidate.Count} pairs) and incumbent ({incumbent.Count} pairs) were not evaluated on the same pair ids.",
+                nameof(incumbent));
+        }
+
+        if (candidate.Count == 0)
+        {
+            return new GateDecision(false, candidate.Accuracy, incumbent?.Accuracy, 0, null,
+                "the eval set is empty: nothing to judge the candidate on");
+        }
+        if (incumbent is null)
+        {
+            return new GateDecision(true, candidate.Accuracy, null, 0, null,
+                $"candidate {Acc(candidate.Accuracy)} on {candidate.Count} eval pairs; no incumbent to beat");
+        }
+
+        var n = candidate.Count;
+        var sum = 0;
+        var sumOfSquares = 0;
+        foreach (var outcome in candidate.Outcomes)
+        {
+            var d = (outcome.Correct ? 1 : 0) - (incumbent.IsCorrect(outcome.PairId) ? 1 : 0);
+            sum += d;
+            sumOfSquares += d * d;
+        }
+        var mean = (double)sum / n;
+        var head = $"candidate {Acc(candidate.Accuracy)} vs incumbent {Acc(incumbent.Accuracy)}: {Signed(mean)}";
+        var meetsMargin = mean >= margin;
+        var marginClause = meetsMargin ? $"≥ margin {Plain(margin)}" : $"< margin {Plain(margin)}";
+
+        // The sample variance needs two pairs; with one, any "interval" would be made up.
+        if (n < 2)
+        {
+            return new GateDecision(false, candidate.Accuracy, incumbent.Accuracy, mean, null,
+                $"{head} {marginClause}, but 1 eval pair is too few for a 95% interval");
+        }
+
+        // Sample variance of d from the integer sums, exact up to the final division.
+        var variance = Math.Max(0, (sumOfSquares - (n * mean * mean)) / (n - 1));
+        var lower95 = mean - (Z95 * Math.Sqrt(variance / n));
+        var excludesZero = lower95 > 0;
+        var boundClause = excludesZero
+            ? $"95% lower bound {Signed(lower95)} > 0"
+            : $"95% lower bound {Signed(lower95)} ≤ 0";
+        var joiner = meetsMargin == excludesZero ? "and" : "but";
+        return new GateDecision(meetsMargin && excludesZero, candidate.Accuracy, incumbent.Accuracy, mean, lower95,
+            $"{head} {marginClause} {joiner} {boundClause}");
+    }
+
+    private static string Acc(double value) => value.ToString("0.000", CultureInfo.InvariantCulture);
+
+    private static string Signed(double value) => value.ToString("+0.000;-0.000;0.000", CultureInfo.InvariantCulture);
+
+    private static string Plain(double value) => value.ToString("0.###", CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,44 @@
+using FeedbackLoop.Contracts.Datasets;
+using FeedbackLoop.Core.Gating;
+
+namespace FeedbackLoop.Core.Tuning;
+
+/// <summary>One dataset file of a frozen snapshot, with the rows it held when the snapshot was taken.</summary>
+public sealed record SnapshotFile(string Path, long Rows);
+
+/// <summary>
+/// The exact preference-pair files (and row counts) a run trains and evaluates on. Files are immutable
+/// once renamed into place, so rows written later cannot leak into a run.
+/// </summary>
+public sealed record DatasetSnapshot(string AppId, IReadOnlyList<SnapshotFile> Files)
+{
+    /// <summary>Rows over all files.</summary>
+    public long TotalPairs => Files.Sum(f => f.Rows);
+}
+
+/// <summary>Takes snapshots of an app's committed preference pairs and reads them back.</summary>
+public interface ISnapshotSource
+{
+    /// <summary>The app's committed preference-pair files as of now.</summary>
+    Task<DatasetSnapshot> CaptureAsync(string appId, CancellationToken cancellationToken = default);
+
+    /// <summary>The pairs of exactly the snapshot's files.</summary>
+    Task<IReadOnlyList<PreferencePair>> ReadAsync(DatasetSnapshot snapshot, CancellationToken cancellationToken = default);
+}
+
+/// <summary>Trains a candidate reward model and stores it as an artifact folder.</summary>
+public interface IRewardModelTrainer
+{
+    /// <summary>Trains on <paramref name="train"/> and writes the artifact to <paramref name="artifactDirectory"/>.</summary>
+    Task<TrainingMetrics> TrainAsync(IReadOnlyList<PreferencePair> train, int seed, string version, string artifactDirectory, CancellationToken cancellationToken = default);
+}
+
+/// <summary>Scores a stored model on held-out pairs.</summary>
+public interface IPairwiseEvaluator
+{
+    /// <summary>Per-pair correctness of the model stored in <paramref name="artifactDirectory"/>.</summary>
+    Task<PairwiseOutcomes> EvaluateAsync(string artifactDirectory, IReadOnlyList<PreferencePair> evalPairs, CancellationToken cancellationToken = default);
+}
+
+/// <summary>What training reports about itself.</summary>
+public sealed record TrainingMetrics(int TrainPairs, double TrainAccuracy, double Seconds);

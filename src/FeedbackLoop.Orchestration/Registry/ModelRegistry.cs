@@ -1,0 +1,429 @@
+using System.Text.Json;
+using Microsoft.Data.Sqlite;
+
+namespace FeedbackLoop.Orchestration.Registry;
+
+/// <summary>
+/// The durable record of tuning runs and model versions: which run trained what on which data, what the gate
+/// decided, and which version each app serves. Every write is keyed by a caller-chosen id and repeats as a
+/// no-op, so an at-least-once delivered message can never double a row. Each call opens its own connection,
+/// which makes the registry safe to share between concurrent consumers (SQLite serializes the writes).
+/// </summary>
+public sealed class ModelRegistry
+{
+    private readonly string _connectionString;
+    private readonly TimeProvider _clock;
+
+    /// <summary>Opens (creating when missing) the registry file, its folder and its tables.</summary>
+    /// <param name="databasePath">The SQLite file.</param>
+    /// <param name="clock">The clock of run starts/ends and status changes; the system clock by default.</param>
+    /// <exception cref="InvalidDataException">The file was written by a newer build (a higher schema version).</exception>
+    public ModelRegistry(string databasePath, TimeProvider? clock = null)
+    {
+        DatabasePath = Path.GetFullPath(databasePath);
+        _clock = clock ?? TimeProvider.System;
+        if (Path.GetDirectoryName(DatabasePath) is { Length: > 0 } folder)
+        {
+            Directory.CreateDirectory(folder);
+        }
+
+        // No pooling: no handle outlives a call, so the file can be copied or removed once the registry is idle.
+        _connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = DatabasePath,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Pooling = false,
+            ForeignKeys = true,
+        }.ToString();
+        CreateSchema();
+    }
+
+    /// <summary>The full path of the registry file.</summary>
+    public string DatabasePath { get; }
+
+    /// <summary>
+    /// Starts run <paramref name="runId"/> on <paramref name="snapshot"/> unless the app already has a run in flight.
+    /// </summary>
+    /// <returns>
+    /// True when the run is in flight: started now, or started by an earlier delivery of this same start and still
+    /// running (so the redelivered trigger can safely resend its work). False, inserting nothing, when another run
+    /// of the app is running, or this run has already ended.
+    /// </returns>
+    /// <exception cref="InvalidOperationException"><paramref name="runId"/> already names a run of another app.</exception>
+    public bool TryStartRun(string runId, string appId, RunSnapshot snapshot)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(runId);
+        ArgumentException.ThrowIfNullOrEmpty(appId);
+        ArgumentOutOfRangeException.ThrowIfNegative(snapshot.TotalPairs);
+
+        using var connection = Open();
+        using var transaction = connection.BeginTransaction();
+        using (var existing = Reader(connection, transaction, "SELECT app_id, status FROM runs WHERE run_id = @run_id", ("@run_id", runId)))
+        {
+            if (existing.Read())
+            {
+                var existingApp = existing.GetString(0);
+                return existingApp == appId
+                    ? RegistryText.ParseRunStatus(existing.GetString(1)) == RunStatus.Running
+                    : throw new InvalidOperationException($"run id '{runId}' already belongs to app '{existingApp}', not '{appId}'");
+            }
+        }
+
+        // A conflict here can only be the one-running-run-per-app index: the run id was just checked.
+        var inserted = Execute(connection, transaction,
+            """
+            INSERT INTO runs (run_id, app_id, status, snapshot, total_pairs, started_at, completed_at, reason)
+            VALUES (@run_id, @app_id, @status, @snapshot, @total_pairs, @started_at, NULL, NULL)
+            ON CONFLICT DO NOTHING
+            """,
+            ("@run_id", runId), ("@app_id", appId), ("@status", RegistryText.Status(RunStatus.Running)),
+            ("@snapshot", RegistryText.Snapshot(snapshot)), ("@total_pairs", snapshot.TotalPairs),
+            ("@started_at", RegistryText.Timestamp(_clock.GetUtcNow())));
+        transaction.Commit();
+        return inserted == 1;
+    }
+
+    /// <summary>Starts run <paramref name="runId"/>, or confirms an earlier delivery of this same start started it.</summary>
+    /// <exception cref="InvalidOperationException">The app has another run in flight, or this run already ended.</exception>
+    public void StartRun(string runId, string appId, RunSnapshot snapshot)
+    {
+        if (!TryStartRun(runId, appId, snapshot))
+        {
+            throw new InvalidOperationException($"run '{runId}' cannot start: app '{appId}' has another run in flight, or this run already ended");
+        }
+    }
+
+    /// <summary>Ends a running run with <paramref name="status"/> and <paramref name="reason"/>.</summary>
+    /// <returns>True when this call ended it; false when it had already ended (the first ending is kept).</returns>
+    /// <exception cref="InvalidOperationException">The run is unknown.</exception>
+    public bool CompleteRun(string runId, RunStatus status, string? reason)
+    {
+        if (status == RunStatus.Running)
+        {
+            throw new ArgumentOutOfRangeException(nameof(status), status, "a run ends as completed or failed");
+        }
+
+        using var connection = Open();
+        var updated = Execute(connection, null,
+            """
+            UPDATE runs SET status = @status, completed_at = @completed_at, reason = @reason
+            WHERE run_id = @run_id AND status = @running
+            """,
+            ("@status", RegistryText.Status(status)), ("@completed_at", RegistryText.Timestamp(_clock.GetUtcNow())),
+            ("@reason", reason), ("@run_id", runId), ("@running", RegistryText.Status(RunStatus.Running)));
+        if (updated == 0 && GetRun(runId) is null)
+        {
+            throw new InvalidOperationException($"run '{runId}' is unknown");
+        }
+
+        return updated == 1;
+    }
+
+    /// <summary>The run, or null when unknown.</summary>
+    public RunRecord? GetRun(string runId)
+    {
+        using var connection = Open();
+        using var reader = Reader(connection, null, $"{RunColumns} WHERE run_id = @run_id", ("@run_id", runId));
+        return reader.Read() ? ReadRun(reader) : null;
+    }
+
+    /// <summary>The app's runs, oldest first.</summary>
+    public IReadOnlyList<RunRecord> ListRuns(string appId)
+    {
+        using var connection = Open();
+        using var reader = Reader(connection, null, $"{RunColumns} WHERE app_id = @app_id ORDER BY started_at, run_id", ("@app_id", appId));
+        var runs = new List<RunRecord>();
+        while (reader.Read())
+        {
+            runs.Add(ReadRun(reader));
+        }
+
+        return runs;
+    }
+
+    /// <summary>
+    /// The <see cref="RunSnapshot.TotalPairs"/> of the app's latest run, whatever its outcome, or 0 before its first.
+    /// A failed run counts too: otherwise a broken trainer would be retried on every dataset commit.
+    /// </summary>
+    public long LastRunPairCount(string appId)
+    {
+        using var connection = Open();
+        var total = Scalar(connection, null,
+            "SELECT total_pairs FROM runs WHERE app_id = @app_id ORDER BY started_at DESC, run_id DESC LIMIT 1",
+            ("@app_id", appId));
+        return total is null ? 0 : Convert.ToInt64(total, System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>Registers a trained candidate; its <see cref="ModelVersionRecord.Status"/> must be <see cref="ModelStatus.Candidate"/>.</summary>
+    /// <returns>True when registered now; false when this version was already registered (kept as it was).</returns>
+    /// <exception cref="ArgumentException">The status is not candidate, or a JSON field is not JSON.</exception>
+    /// <exception cref="InvalidOperationException">The version is already registered for another app or run.</exception>
+    public bool RegisterCandidate(ModelVersionRecord candidate)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(candidate.Version);
+        ArgumentException.ThrowIfNullOrEmpty(candidate.AppId);
+        if (candidate.Status != ModelStatus.Candidate)
+        {
+            // Promotion goes through Promote, which keeps one promoted version per app.
+            throw new ArgumentException($"a new version registers as a candidate, not as {candidate.Status}", nameof(candidate));
+        }
+
+        RequireJson(candidate.SnapshotJson, nameof(ModelVersionRecord.SnapshotJson));
+        RequireJson(candidate.TrainMetricsJson, nameof(ModelVersionRecord.TrainMetricsJson));
+
+        using var connection = Open();
+        using var transaction = connection.BeginTransaction();
+        var createdAt = RegistryText.Timestamp(candidate.CreatedAt);
+        var inserted = Execute(connection, transaction,
+            """
+            INSERT INTO model_versions (version, app_id, parent_version, run_id, snapshot, artifact_path, train_metrics,
+                                        status, created_at, status_changed_at)
+            VALUES (@version, @app_id, @parent_version, @run_id, @snapshot, @artifact_path, @train_metrics,
+                    @status, @created_at, @created_at)
+            ON CONFLICT (version) DO NOTHING
+            """,
+            ("@version", candidate.Version), ("@app_id", candidate.AppId), ("@parent_version", candidate.ParentVersion),
+            ("@run_id", candidate.RunId), ("@snapshot", candidate.SnapshotJson), ("@artifact_path", candidate.ArtifactPath),
+            ("@train_metrics", candidate.TrainMetricsJson), ("@status", RegistryText.Status(ModelStatus.Candidate)),
+            ("@created_at", createdAt));
+        if (inserted == 0)
+        {
+            var existing = ReadModel(connection, transaction, candidate.Version)!;
+            if (existing.AppId != candidate.AppId || existing.RunId != candidate.RunId)
+            {
+                throw new InvalidOperationException(
+                    $"version '{candidate.Version}' is already registered for app '{existing.AppId}', run '{existing.RunId}'");
+            }
+        }
+
+        transaction.Commit();
+        return inserted == 1;
+    }
+
+    /// <summary>
+    /// Records the gate's decision on a candidate. A rejection also marks the version rejected; a pass leaves it a
+    /// candidate until <see cref="Promote"/>, which may wait for a person's sign-off.
+    /// </summary>
+    /// <returns>True when recorded now; false when the version already had a decision (the first is kept).</returns>
+    /// <exception cref="InvalidOperationException">The version is unknown.</exception>
+    public bool RecordDecision(
+        string version, bool promoted, double candidateAccuracy, double? incumbentAccuracy, double difference, double? lower95,
+        string reason, DateTimeOffset decidedAt)
+    {
+        using var connection = Open();
+        using var transaction = connection.BeginTransaction();
+        _ = ReadModel(connection, transaction, version) ?? throw new InvalidOperationException($"model version '{version}' is unknown");
+        var inserted = Execute(connection, transaction,
+            """
+            INSERT INTO gate_decisions (version, promoted, candidate_accuracy, incumbent_accuracy, difference, lower95, reason, decided_at)
+            VALUES (@version, @promoted, @candidate_accuracy, @incumbent_accuracy, @difference, @lower95, @reason, @decided_at)
+            ON CONFLICT (version) DO NOTHING
+            """,
+            ("@version", version), ("@promoted", promoted ? 1 : 0), ("@candidate_accuracy", candidateAccuracy),
+            ("@incumbent_accuracy", incumbentAccuracy), ("@difference", difference), ("@lower95", lower95),
+            ("@reason", reason), ("@decided_at", RegistryText.Timestamp(decidedAt)));
+        if (inserted == 1 && !promoted)
+        {
+            SetStatus(connection, transaction, version, ModelStatus.Rejected, onlyFrom: ModelStatus.Candidate, RegistryText.Timestamp(_clock.GetUtcNow()));
+        }
+
+        transaction.Commit();
+        return inserted == 1;
+    }
+
+    /// <summary>
+    /// Makes <paramref name="version"/> its app's current model and retires the one it replaces, in one transaction,
+    /// so readers never see an app with two current models or none in between. A retired version may be promoted
+    /// again (a rollback); a rejected one may not.
+    /// </summary>
+    /// <returns>True when promoted now; false when it already was the current model.</returns>
+    /// <exception cref="InvalidOperationException">The version is unknown or was rejected.</exception>
+    public bool Promote(string version)
+    {
+        using var connection = Open();
+        using var transaction = connection.BeginTransaction();
+        var model = ReadModel(connection, transaction, version) ?? throw new InvalidOperationException($"model version '{version}' is unknown");
+        switch (model.Status)
+        {
+            case ModelStatus.Promoted:
+                return false;
+            case ModelStatus.Rejected:
+                throw new InvalidOperationException($"model version '{version}' was rejected and cannot be promoted");
+        }
+
+        var now = RegistryText.Timestamp(_clock.GetUtcNow());
+
+        // Retire first: the one-promoted-per-app index would refuse the promotion while the old one is still current.
+        Execute(connection, transaction,
+            "UPDATE model_versions SET status = @retired, status_changed_at = @now WHERE app_id = @app_id AND status = @promoted",
+            ("@retired", RegistryText.Status(ModelStatus.Retired)), ("@now", now), ("@app_id", model.AppId),
+            ("@promoted", RegistryText.Status(ModelStatus.Promoted)));
+        SetStatus(connection, transaction, version, ModelStatus.Promoted, onlyFrom: model.Status, now);
+        transaction.Commit();
+        return true;
+    }
+
+    /// <summary>The model version, or null when unknown.</summary>
+    public ModelVersionRecord? GetModel(string version)
+    {
+        using var connection = Open();
+        return ReadModel(connection, null, version);
+    }
+
+    /// <summary>The app's promoted model, or null when it has none yet.</summary>
+    public ModelVersionRecord? CurrentModel(string appId)
+    {
+        using var connection = Open();
+        using var reader = Reader(connection, null, $"{ModelColumns} WHERE app_id = @app_id AND status = @promoted",
+            ("@app_id", appId), ("@promoted", RegistryText.Status(ModelStatus.Promoted)));
+        return reader.Read() ? ReadModel(reader) : null;
+    }
+
+    /// <summary>Every version of the app, oldest first, each with its gate decision (null until decided).</summary>
+    public IReadOnlyList<ModelHistoryEntry> ListModels(string appId)
+    {
+        using var connection = Open();
+        using var reader = Reader(connection, null,
+            $"""
+            SELECT {ModelColumnList}, m.status_changed_at,
+                   d.promoted, d.candidate_accuracy, d.incumbent_accuracy, d.difference, d.lower95, d.reason, d.decided_at
+            FROM model_versions m LEFT JOIN gate_decisions d ON d.version = m.version
+            WHERE m.app_id = @app_id
+            ORDER BY m.created_at, m.version
+            """,
+            ("@app_id", appId));
+        var models = new List<ModelHistoryEntry>();
+        while (reader.Read())
+        {
+            var model = ReadModel(reader);
+            var decision = reader.IsDBNull(10) ? null : new GateDecisionRecord(
+                model.Version,
+                reader.GetInt64(10) == 1,
+                reader.GetDouble(11),
+                reader.IsDBNull(12) ? null : reader.GetDouble(12),
+                reader.GetDouble(13),
+                reader.IsDBNull(14) ? null : reader.GetDouble(14),
+                reader.GetString(15),
+                RegistryText.ParseTimestamp(reader.GetString(16)));
+            models.Add(new ModelHistoryEntry(model, decision, RegistryText.ParseTimestamp(reader.GetString(9))));
+        }
+
+        return models;
+    }
+
+    private const string RunColumns =
+        "SELECT run_id, app_id, status, snapshot, started_at, completed_at, reason FROM runs";
+
+    private const string ModelColumnList =
+        "m.version, m.app_id, m.parent_version, m.run_id, m.snapshot, m.artifact_path, m.train_metrics, m.status, m.created_at";
+
+    private const string ModelColumns = $"SELECT {ModelColumnList} FROM model_versions m";
+
+    private void CreateSchema()
+    {
+        using var connection = Open();
+
+        // WAL lets readers (the review UI, the CLI) read while the orchestrator writes; it is a property of the
+        // file, so setting it once here holds for every later connection. It is the one SQLite-only statement.
+        Execute(connection, null, "PRAGMA journal_mode = WAL");
+
+        using var transaction = connection.BeginTransaction();
+        foreach (var statement in RegistrySchema.Statements)
+        {
+            Execute(connection, transaction, statement);
+        }
+
+        Execute(connection, transaction,
+            "INSERT INTO schema_version (version, applied_at) VALUES (@version, @applied_at) ON CONFLICT (version) DO NOTHING",
+            ("@version", RegistrySchema.Version), ("@applied_at", RegistryText.Timestamp(_clock.GetUtcNow())));
+        var newest = Convert.ToInt64(Scalar(connection, transaction, "SELECT MAX(version) FROM schema_version"),
+            System.Globalization.CultureInfo.InvariantCulture);
+        if (newest > RegistrySchema.Version)
+        {
+            throw new InvalidDataException(
+                $"{DatabasePath} has registry schema version {newest}; this build knows up to {RegistrySchema.Version}");
+        }
+
+        transaction.Commit();
+    }
+
+    private SqliteConnection Open()
+    {
+        var connection = new SqliteConnection(_connectionString);
+        connection.Open();
+        return connection;
+    }
+
+    private static int Execute(SqliteConnection connection, SqliteTransaction? transaction, string sql, params (string Name, object? Value)[] parameters)
+    {
+        using var command = Command(connection, transaction, sql, parameters);
+        return command.ExecuteNonQuery();
+    }
+
+    private static object? Scalar(SqliteConnection connection, SqliteTransaction? transaction, string sql, params (string Name, object? Value)[] parameters)
+    {
+        using var command = Command(connection, transaction, sql, parameters);
+        var value = command.ExecuteScalar();
+        return value is DBNull ? null : value;
+    }
+
+    // The command is left to the connection, which disposes its commands when it closes at the end of the call.
+    private static SqliteDataReader Reader(SqliteConnection connection, SqliteTransaction? transaction, string sql, params (string Name, object? Value)[] parameters) =>
+        Command(connection, transaction, sql, parameters).ExecuteReader();
+
+    private static SqliteCommand Command(SqliteConnection connection, SqliteTransaction? transaction, string sql, (string Name, object? Value)[] parameters)
+    {
+        var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.AddWithValue(name, value ?? DBNull.Value);
+        }
+
+        return command;
+    }
+
+    private static void SetStatus(SqliteConnection connection, SqliteTransaction transaction, string version, ModelStatus status, ModelStatus onlyFrom, string now) =>
+        Execute(connection, transaction,
+            "UPDATE model_versions SET status = @status, status_changed_at = @now WHERE version = @version AND status = @from",
+            ("@status", RegistryText.Status(status)), ("@now", now), ("@version", version), ("@from", RegistryText.Status(onlyFrom)));
+
+    private static ModelVersionRecord? ReadModel(SqliteConnection connection, SqliteTransaction? transaction, string version)
+    {
+        using var reader = Reader(connection, transaction, $"{ModelColumns} WHERE m.version = @version", ("@version", version));
+        return reader.Read() ? ReadModel(reader) : null;
+    }
+
+    private static ModelVersionRecord ReadModel(SqliteDataReader reader) => new(
+        reader.GetString(0),
+        reader.GetString(1),
+        reader.IsDBNull(2) ? null : reader.GetString(2),
+        reader.GetString(3),
+        reader.GetString(4),
+        reader.GetString(5),
+        reader.GetString(6),
+        RegistryText.ParseModelStatus(reader.GetString(7)),
+        RegistryText.ParseTimestamp(reader.GetString(8)));
+
+    private static RunRecord ReadRun(SqliteDataReader reader) => new(
+        reader.GetString(0),
+        reader.GetString(1),
+        RegistryText.ParseRunStatus(reader.GetString(2)),
+        RegistryText.ParseSnapshot(reader.GetString(3)),
+        RegistryText.ParseTimestamp(reader.GetString(4)),
+        reader.IsDBNull(5) ? null : RegistryText.ParseTimestamp(reader.GetString(5)),
+        reader.IsDBNull(6) ? null : reader.GetString(6));
+
+    private static void RequireJson(string json, string field)
+    {
+        try
+        {
+            using var _ = JsonDocument.Parse(json);
+        }
+        catch (JsonException e)
+        {
+            throw new ArgumentException($"{field} is not JSON: {e.Message}", field, e);
+        }
+    }
+}

@@ -1,0 +1,101 @@
+namespace FeedbackLoop.Orchestration.Registry;
+
+/// <summary>One dataset file a run trains on, with the rows it had when the run was frozen.</summary>
+public sealed record SnapshotFile(string Path, long Rows);
+
+/// <summary>
+/// The frozen input of a run: the exact files and row counts, so a run (and a later re-evaluation) reads the same
+/// data however much has been committed since.
+/// </summary>
+/// <param name="Files">The dataset files, as the dataset store names them.</param>
+/// <param name="TotalPairs">The app's committed preference pairs at freezing time: the "since the last run" baseline.</param>
+public sealed record RunSnapshot(IReadOnlyList<SnapshotFile> Files, long TotalPairs);
+
+/// <summary>Where a tuning run is.</summary>
+public enum RunStatus
+{
+    /// <summary>Started, not finished: the app's one run in flight.</summary>
+    Running,
+
+    /// <summary>Trained and evaluated; the candidate was promoted or rejected.</summary>
+    Completed,
+
+    /// <summary>Stopped by an error; the reason says which.</summary>
+    Failed,
+}
+
+/// <summary>One tuning run as the registry holds it.</summary>
+/// <param name="RunId">The run id (deterministic per trigger, so a redelivered trigger names the same run).</param>
+/// <param name="AppId">The app whose model the run tunes.</param>
+/// <param name="Status">Running, completed or failed.</param>
+/// <param name="Snapshot">The frozen data it trains and evaluates on.</param>
+/// <param name="StartedAt">When it started (registry clock).</param>
+/// <param name="CompletedAt">When it ended (registry clock); null while running.</param>
+/// <param name="Reason">Why it ended (the gate's reason or the error); null while running.</param>
+public sealed record RunRecord(
+    string RunId,
+    string AppId,
+    RunStatus Status,
+    RunSnapshot Snapshot,
+    DateTimeOffset StartedAt,
+    DateTimeOffset? CompletedAt,
+    string? Reason);
+
+/// <summary>Where a model version is in its life.</summary>
+public enum ModelStatus
+{
+    /// <summary>Trained, not yet decided.</summary>
+    Candidate,
+
+    /// <summary>The app's current model; at most one per app.</summary>
+    Promoted,
+
+    /// <summary>The gate (or a person) turned it down.</summary>
+    Rejected,
+
+    /// <summary>Was promoted, then replaced by a newer promotion.</summary>
+    Retired,
+}
+
+/// <summary>One model version.</summary>
+/// <param name="Version">The version id, unique across apps.</param>
+/// <param name="AppId">The app it serves.</param>
+/// <param name="ParentVersion">The model that was current when its run started; null for an app's first model.</param>
+/// <param name="RunId">The run that trained it.</param>
+/// <param name="SnapshotJson">The data it was trained on, as JSON (stored as given).</param>
+/// <param name="ArtifactPath">Where the trained model lies.</param>
+/// <param name="TrainMetricsJson">The trainer's metrics, as a JSON object (stored as given).</param>
+/// <param name="Status">Where it is in its life; a registration is always <see cref="ModelStatus.Candidate"/>.</param>
+/// <param name="CreatedAt">When training produced it.</param>
+public sealed record ModelVersionRecord(
+    string Version,
+    string AppId,
+    string? ParentVersion,
+    string RunId,
+    string SnapshotJson,
+    string ArtifactPath,
+    string TrainMetricsJson,
+    ModelStatus Status,
+    DateTimeOffset CreatedAt);
+
+/// <summary>The eval gate's decision on a candidate, as recorded.</summary>
+/// <param name="Version">The candidate version decided on.</param>
+/// <param name="Promoted">Whether the gate let the candidate through.</param>
+/// <param name="CandidateAccuracy">The candidate's metric on the eval pairs.</param>
+/// <param name="IncumbentAccuracy">The incumbent's metric on the same pairs; null when the app had no model.</param>
+/// <param name="Difference">Candidate minus incumbent.</param>
+/// <param name="Lower95">Lower end of the 95 % interval of the difference; null when there is none.</param>
+/// <param name="Reason">The gate's reason in words.</param>
+/// <param name="DecidedAt">When the gate decided.</param>
+public sealed record GateDecisionRecord(
+    string Version,
+    bool Promoted,
+    double CandidateAccuracy,
+    double? IncumbentAccuracy,
+    double Difference,
+    double? Lower95,
+    string Reason,
+    DateTimeOffset DecidedAt);
+
+/// <summary>A model version with its gate decision (null until decided) and when its status last changed.</summary>
+public sealed record ModelHistoryEntry(ModelVersionRecord Model, GateDecisionRecord? Decision, DateTimeOffset StatusChangedAt);

@@ -1,0 +1,33 @@
+using System.Diagnostics;
+using FeedbackLoop.Contracts.Datasets;
+using FeedbackLoop.Core.Gating;
+using FeedbackLoop.Core.Tuning;
+using FeedbackLoop.Training.Rewards;
+
+namespace FeedbackLoop.Training.Adapters;
+
+/// <summary>The <c>mlnet-reward</c> trainer behind the orchestration's <see cref="IRewardModelTrainer"/> port.</summary>
+public sealed class MlNetRewardTrainer : IRewardModelTrainer
+{
+    /// <inheritdoc />
+    public async Task<TrainingMetrics> TrainAsync(IReadOnlyList<PreferencePair> train, int seed, string version, string artifactDirectory, CancellationToken cancellationToken = default)
+    {
+        var clock = Stopwatch.StartNew();
+        // Training is CPU-bound and synchronous in ML.NET; run it off the bus's thread.
+        var model = await Task.Run(() => RewardModelTrainer.Train(train, new RewardTrainingOptions { Version = version, Seed = seed }), cancellationToken).ConfigureAwait(false);
+        await model.SaveAsync(artifactDirectory, cancellationToken).ConfigureAwait(false);
+        var trainAccuracy = PairwiseEvaluator.Evaluate(model, train).Accuracy;
+        return new TrainingMetrics(train.Count, trainAccuracy, clock.Elapsed.TotalSeconds);
+    }
+}
+
+/// <summary>Pairwise accuracy of a stored reward model, behind the <see cref="IPairwiseEvaluator"/> port.</summary>
+public sealed class MlNetPairwiseEvaluator : IPairwiseEvaluator
+{
+    /// <inheritdoc />
+    public async Task<PairwiseOutcomes> EvaluateAsync(string artifactDirectory, IReadOnlyList<PreferencePair> evalPairs, CancellationToken cancellationToken = default)
+    {
+        var model = await RewardModel.LoadAsync(artifactDirectory, cancellationToken).ConfigureAwait(false);
+        return PairwiseEvaluator.Evaluate(model, evalPairs);
+    }
+}
