@@ -151,7 +151,7 @@ public sealed class RewardModelTrainerTests
             Assert.Equal(model.TrainedPairs, loaded.TrainedPairs);
             // No temporary files are left behind.
             Assert.Equal(
-                [RewardModel.FeaturizerFileName, RewardModel.ManifestFileName],
+                [RewardModel.ModelFileName, RewardModel.ManifestFileName],
                 Directory.GetFiles(directory).Select(f => Path.GetFileName(f)).Order(StringComparer.Ordinal).ToArray());
         }
         finally
@@ -168,6 +168,25 @@ public sealed class RewardModelTrainerTests
         try
         {
             await Assert.ThrowsAsync<FileNotFoundException>(() => RewardModel.LoadAsync(directory));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Loading_a_model_saved_in_another_format_is_refused()
+    {
+        var model = RewardModelTrainer.Train(StylePairs.Tiny(5), Options);
+        var directory = Path.Combine(Path.GetTempPath(), $"feedbackloop-reward-{Guid.NewGuid():N}");
+        try
+        {
+            await model.SaveAsync(directory);
+            var manifest = Path.Combine(directory, RewardModel.ManifestFileName);
+            await File.WriteAllTextAsync(manifest, (await File.ReadAllTextAsync(manifest)).Replace(".v1", ".v0", StringComparison.Ordinal));
+
+            await Assert.ThrowsAsync<InvalidDataException>(() => RewardModel.LoadAsync(directory));
         }
         finally
         {

@@ -109,16 +109,13 @@ internal sealed partial class EvaluationConsumer(
 
         registry.RecordDecision(job.CandidateVersion, decision.Promote, decision.Candidate, decision.Incumbent, decision.Difference, decision.Lower95, decision.Reason, clock.GetUtcNow());
         LogDecision(logger, job.CandidateVersion, decision.Promote ? "promoted" : "rejected", decision.Reason);
-        if (decision.Promote)
-        {
-            registry.Promote(job.CandidateVersion);
-            await context.Publish(new ModelPromoted(job.AppId, job.CandidateVersion, incumbent?.Version, candidate.ArtifactPath)).ConfigureAwait(false);
-        }
-        else
-        {
-            await context.Publish(new CandidateRejected(job.AppId, job.CandidateVersion, decision.Reason)).ConfigureAwait(false);
-        }
+        // The registry is the source of truth: it is complete before anyone hears about the outcome.
+        if (decision.Promote) registry.Promote(job.CandidateVersion);
         registry.CompleteRun(job.RunId, RunStatus.Completed, decision.Reason);
+        if (decision.Promote)
+            await context.Publish(new ModelPromoted(job.AppId, job.CandidateVersion, incumbent?.Version, candidate.ArtifactPath)).ConfigureAwait(false);
+        else
+            await context.Publish(new CandidateRejected(job.AppId, job.CandidateVersion, decision.Reason)).ConfigureAwait(false);
         await context.Publish(new EvaluationCompleted(job.RunId, job.AppId, job.CandidateVersion, incumbent?.Version, eval.Count,
             decision.Candidate, decision.Incumbent, decision.Promote, decision.Reason)).ConfigureAwait(false);
     }

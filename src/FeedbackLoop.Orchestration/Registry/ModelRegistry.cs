@@ -57,7 +57,7 @@ public sealed class ModelRegistry
         ArgumentOutOfRangeException.ThrowIfNegative(snapshot.TotalPairs);
 
         using var connection = Open();
-        using var transaction = connection.BeginTransaction();
+        using var transaction = BeginWrite(connection);
         using (var existing = Reader(connection, transaction, "SELECT app_id, status FROM runs WHERE run_id = @run_id", ("@run_id", runId)))
         {
             if (existing.Read())
@@ -172,7 +172,7 @@ public sealed class ModelRegistry
         RequireJson(candidate.TrainMetricsJson, nameof(ModelVersionRecord.TrainMetricsJson));
 
         using var connection = Open();
-        using var transaction = connection.BeginTransaction();
+        using var transaction = BeginWrite(connection);
         var createdAt = RegistryText.Timestamp(candidate.CreatedAt);
         var inserted = Execute(connection, transaction,
             """
@@ -211,7 +211,7 @@ public sealed class ModelRegistry
         string reason, DateTimeOffset decidedAt)
     {
         using var connection = Open();
-        using var transaction = connection.BeginTransaction();
+        using var transaction = BeginWrite(connection);
         _ = ReadModel(connection, transaction, version) ?? throw new InvalidOperationException($"model version '{version}' is unknown");
         var inserted = Execute(connection, transaction,
             """
@@ -241,7 +241,7 @@ public sealed class ModelRegistry
     public bool Promote(string version)
     {
         using var connection = Open();
-        using var transaction = connection.BeginTransaction();
+        using var transaction = BeginWrite(connection);
         var model = ReadModel(connection, transaction, version) ?? throw new InvalidOperationException($"model version '{version}' is unknown");
         switch (model.Status)
         {
@@ -327,7 +327,7 @@ public sealed class ModelRegistry
         // file, so setting it once here holds for every later connection. It is the one SQLite-only statement.
         Execute(connection, null, "PRAGMA journal_mode = WAL");
 
-        using var transaction = connection.BeginTransaction();
+        using var transaction = BeginWrite(connection);
         foreach (var statement in RegistrySchema.Statements)
         {
             Execute(connection, transaction, statement);
@@ -353,6 +353,10 @@ public sealed class ModelRegistry
         connection.Open();
         return connection;
     }
+
+    // IMMEDIATE: take the write lock at BEGIN, so a transaction that reads then writes cannot fail half-way with
+    // SQLITE_BUSY when another writer got in between (it waits for the lock instead).
+    private static SqliteTransaction BeginWrite(SqliteConnection connection) => connection.BeginTransaction(deferred: false);
 
     private static int Execute(SqliteConnection connection, SqliteTransaction? transaction, string sql, params (string Name, object? Value)[] parameters)
     {

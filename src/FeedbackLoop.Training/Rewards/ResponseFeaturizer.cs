@@ -6,7 +6,7 @@ using Microsoft.ML.Transforms.Text;
 namespace FeedbackLoop.Training.Rewards;
 
 /// <summary>
-/// The fitted ML.NET text featurizer (word and character n-grams, L2-normalized) that turns a response into a
+/// The fitted ML.NET text featurizer (word n-grams, optionally character n-grams, L2-normalized) that turns a response into a
 /// sparse feature vector. Thread-safe: an ML.NET <see cref="PredictionEngine{TSrc, TDst}"/> is not, so each call
 /// rents one from a pool (at most one engine per concurrent caller is ever built) and returns it afterwards.
 /// </summary>
@@ -20,6 +20,8 @@ internal sealed class ResponseFeaturizer
     // Engines are built on first use per concurrent caller and reused: building one costs milliseconds,
     // running one costs microseconds.
     private readonly ConcurrentBag<Engine> _engines = [];
+    // MLContext makes no promise about concurrent use, so engines are built one at a time (rarely: once per caller).
+    private readonly Lock _engineCreation = new();
 
     private ResponseFeaturizer(MLContext mlContext, ITransformer transformer, DataViewSchema inputSchema, int featureCount)
     {
@@ -29,7 +31,7 @@ internal sealed class ResponseFeaturizer
         FeatureCount = featureCount;
     }
 
-    /// <summary>The fitted ML.NET transformer, saved as the model zip.</summary>
+    /// <summary>The fitted ML.NET transformer: response text in, <c>Features</c> vector out.</summary>
     internal ITransformer Transformer { get; }
 
     /// <summary>Length of the feature vector (vocabulary of n-grams seen when fitting).</summary>
@@ -86,7 +88,10 @@ internal sealed class ResponseFeaturizer
     {
         if (!_engines.TryTake(out var engine))
         {
-            engine = new Engine(_mlContext.Model.CreatePredictionEngine<ResponseText, ResponseFeatures>(Transformer, _inputSchema));
+            lock (_engineCreation)
+            {
+                engine = new Engine(_mlContext.Model.CreatePredictionEngine<ResponseText, ResponseFeatures>(Transformer, _inputSchema));
+            }
         }
         try
         {
@@ -100,8 +105,8 @@ internal sealed class ResponseFeaturizer
         }
     }
 
-    /// <summary>Saves the transformer as an ML.NET model zip.</summary>
-    internal void Save(Stream stream) => _mlContext.Model.Save(Transformer, _inputSchema, stream);
+    /// <summary>Saves a model that starts with this featurizer (so takes the same input) as an ML.NET model zip.</summary>
+    internal void Save(ITransformer model, Stream stream) => _mlContext.Model.Save(model, _inputSchema, stream);
 
     /// <summary>A prediction engine with its own input and output objects, used by one caller at a time.</summary>
     private sealed class Engine(PredictionEngine<ResponseText, ResponseFeatures> prediction)

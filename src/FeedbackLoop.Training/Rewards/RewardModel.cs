@@ -1,7 +1,9 @@
 using System.Text.Json;
-using System.Text.Json.Serialization;
 using FeedbackLoop.Contracts;
 using Microsoft.ML;
+using Microsoft.ML.Calibrators;
+using Microsoft.ML.Data;
+using Microsoft.ML.Trainers;
 
 namespace FeedbackLoop.Training.Rewards;
 
@@ -12,32 +14,34 @@ namespace FeedbackLoop.Training.Rewards;
 /// </summary>
 public sealed class RewardModel
 {
-    /// <summary>File name of the ML.NET featurizer zip inside a saved model's directory.</summary>
-    public const string FeaturizerFileName = "featurizer.zip";
+    /// <summary>File name of the ML.NET model zip (featurizer and linear model) inside a saved model's directory.</summary>
+    public const string ModelFileName = "model.zip";
 
-    /// <summary>File name of the weights and metadata inside a saved model's directory; written last, so its presence means a complete model.</summary>
+    /// <summary>File name of the metadata inside a saved model's directory; written last, so its presence means a complete model.</summary>
     public const string ManifestFileName = "reward-model.json";
 
-    private const string Format = "feedbackloop.reward-model.v1";
-
-    private static readonly JsonSerializerOptions ManifestJson = new() { WriteIndented = false };
+    private static readonly JsonSerializerOptions ManifestJson = new() { WriteIndented = true };
 
     private readonly ResponseFeaturizer _featurizer;
+    // Featurizer + linear model as one ML.NET model; kept only to be saved.
+    private readonly ITransformer _chain;
+    // w, dense over the feature space: the score is a sparse-times-dense dot product with no lookups.
     private readonly float[] _weights;
-    private readonly RewardModelInfo _info;
+    private readonly RewardModelManifest _manifest;
 
-    internal RewardModel(ResponseFeaturizer featurizer, float[] weights, RewardModelInfo info)
+    internal RewardModel(ResponseFeaturizer featurizer, ITransformer chain, float[] weights, RewardModelManifest manifest)
     {
         _featurizer = featurizer;
+        _chain = chain;
         _weights = weights;
-        _info = info;
+        _manifest = manifest;
     }
 
     /// <summary>The model version given in <see cref="RewardTrainingOptions.Version"/> (kept through save and load).</summary>
-    public string Version => _info.Version;
+    public string Version => _manifest.Version;
 
-    /// <summary>Number of preference pairs the model was trained on.</summary>
-    public int TrainedPairs => _info.TrainedPairs;
+    /// <summary>Number of distinct preference pairs the model was trained on.</summary>
+    public int TrainedPairs => _manifest.TrainedPairs;
 
     /// <summary>
     /// The reward of <paramref name="response"/> as an answer to <paramref name="prompt"/>. This model scores the response
@@ -51,7 +55,7 @@ public sealed class RewardModel
     }
 
     /// <summary>
-    /// Writes <see cref="FeaturizerFileName"/> and then <see cref="ManifestFileName"/> into <paramref name="directory"/>
+    /// Writes <see cref="ModelFileName"/> and then <see cref="ManifestFileName"/> into <paramref name="directory"/>
     /// (created if missing), each through a temporary file, flushed to disk and renamed into place.
     /// </summary>
     public async Task SaveAsync(string directory, CancellationToken cancellationToken = default)
@@ -59,36 +63,58 @@ public sealed class RewardModel
         Directory.CreateDirectory(directory);
 
         using var zip = new MemoryStream();
-        _featurizer.Save(zip);
-        await WriteDurablyAsync(Path.Combine(directory, FeaturizerFileName), zip.ToArray(), cancellationToken).ConfigureAwait(false);
+        _featurizer.Save(_chain, zip);
+        await WriteDurablyAsync(Path.Combine(directory, ModelFileName), zip.ToArray(), cancellationToken).ConfigureAwait(false);
 
-        var manifest = new Manifest(Format, _info.Version, _info.Seed, _info.TrainedPairs, _weights.Length, _weights);
-        var json = JsonSerializer.SerializeToUtf8Bytes(manifest, ManifestJson);
+        var json = JsonSerializer.SerializeToUtf8Bytes(_manifest, ManifestJson);
         await WriteDurablyAsync(Path.Combine(directory, ManifestFileName), json, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Loads a model written by <see cref="SaveAsync"/>; it gives the same scores as the model that was saved.</summary>
+    /// <exception cref="FileNotFoundException">A file of the model is missing.</exception>
     /// <exception cref="InvalidDataException">The files are not a reward model of this format, or do not match each other.</exception>
     public static async Task<RewardModel> LoadAsync(string directory, CancellationToken cancellationToken = default)
     {
         var json = await File.ReadAllBytesAsync(Path.Combine(directory, ManifestFileName), cancellationToken).ConfigureAwait(false);
-        var manifest = JsonSerializer.Deserialize<Manifest>(json, ManifestJson);
-        if (manifest is null || manifest.Format != Format || manifest.Weights is null || manifest.Version is null)
+        var manifest = JsonSerializer.Deserialize<RewardModelManifest>(json, ManifestJson);
+        if (manifest is null || manifest.Format != RewardModelManifest.CurrentFormat || manifest.Version is null)
         {
-            throw new InvalidDataException($"{ManifestFileName} in '{directory}' is not a {Format} manifest.");
+            throw new InvalidDataException($"{ManifestFileName} in '{directory}' is not a {RewardModelManifest.CurrentFormat} manifest.");
         }
 
-        var zip = await File.ReadAllBytesAsync(Path.Combine(directory, FeaturizerFileName), cancellationToken).ConfigureAwait(false);
+        var zip = await File.ReadAllBytesAsync(Path.Combine(directory, ModelFileName), cancellationToken).ConfigureAwait(false);
         var mlContext = new MLContext(manifest.Seed);
         using var stream = new MemoryStream(zip, writable: false);
-        var transformer = mlContext.Model.Load(stream, out var inputSchema);
-        var featurizer = ResponseFeaturizer.FromTransformer(mlContext, transformer, inputSchema);
-        if (featurizer.FeatureCount != manifest.FeatureCount || manifest.Weights.Length != manifest.FeatureCount)
+        var loaded = mlContext.Model.Load(stream, out var inputSchema);
+
+        // Expected shape: a chain of [featurizer, calibrated linear binary classifier], as RewardModelTrainer builds it.
+        var parts = (loaded as TransformerChain<ITransformer>)?.ToArray() ?? [];
+        var linear = parts.Length == 2
+            ? (parts[1] as ISingleFeaturePredictionTransformer<object>)?.Model as CalibratedModelParametersBase<LinearBinaryModelParameters, PlattCalibrator>
+            : null;
+        if (linear is null)
+        {
+            throw new InvalidDataException($"{ModelFileName} in '{directory}' is not a featurizer followed by a linear reward model.");
+        }
+        var featurizer = ResponseFeaturizer.FromTransformer(mlContext, parts[0], inputSchema);
+        if (featurizer.FeatureCount != manifest.FeatureCount)
         {
             throw new InvalidDataException(
-                $"The featurizer in '{directory}' has {featurizer.FeatureCount} features but the manifest has {manifest.Weights.Length} weights.");
+                $"The model in '{directory}' has {featurizer.FeatureCount} features but its manifest says {manifest.FeatureCount}.");
         }
-        return new RewardModel(featurizer, manifest.Weights, new RewardModelInfo(manifest.Version, manifest.Seed, manifest.TrainedPairs));
+        return new RewardModel(featurizer, loaded, DenseWeights(linear.SubModel, featurizer.FeatureCount), manifest);
+    }
+
+    /// <summary>The linear model's weights as a dense array over the featurizer's feature space.</summary>
+    internal static float[] DenseWeights(LinearBinaryModelParameters linear, int featureCount)
+    {
+        var weights = new float[featureCount];
+        var trained = linear.Weights;
+        for (var i = 0; i < weights.Length && i < trained.Count; i++)
+        {
+            weights[i] = trained[i];
+        }
+        return weights;
     }
 
     private static async Task WriteDurablyAsync(string path, byte[] content, CancellationToken cancellationToken)
@@ -102,15 +128,4 @@ public sealed class RewardModel
         }
         File.Move(temporary, path, overwrite: true);
     }
-
-    /// <summary>
-    /// The JSON next to the zip. Weights are written as shortest round-trip floats, so loading restores them bit for bit.
-    /// </summary>
-    private sealed record Manifest(
-        [property: JsonPropertyName("format")] string Format,
-        [property: JsonPropertyName("version")] string Version,
-        [property: JsonPropertyName("seed")] int Seed,
-        [property: JsonPropertyName("trained_pairs")] int TrainedPairs,
-        [property: JsonPropertyName("feature_count")] int FeatureCount,
-        [property: JsonPropertyName("weights")] float[] Weights);
 }

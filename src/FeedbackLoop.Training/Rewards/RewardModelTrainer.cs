@@ -8,7 +8,7 @@ namespace FeedbackLoop.Training.Rewards;
 /// <summary>
 /// Trains a linear reward model on preference pairs (Bradley–Terry): P(chosen ≻ rejected) = σ(w·(x_chosen − x_rejected)),
 /// where x is the response's n-gram features. Each pair becomes two rows, the difference with label true and the
-/// reversed difference with label false; the data are then symmetric, so the fitted bias is zero and only w matters.
+/// reversed difference with label false; the data are then symmetric, so the fitted bias is zero (up to the optimizer's tolerance) and only w matters.
 /// Prompt features are left out on purpose: both responses of a pair share the prompt, so they would cancel in the
 /// difference and a linear model could never learn from them.
 /// </summary>
@@ -17,8 +17,7 @@ public static class RewardModelTrainer
     /// <summary>
     /// Trains on the pairs in their given order. Deterministic: the same pairs in the same order with the same options
     /// give a model with identical scores (one optimizer thread, no sampling). A pair id seen twice is the same pair
-    /// delivered twice (pair ids are
-    /// deterministic, see StableId), so only its first occurrence counts.
+    /// delivered twice (pair ids are deterministic, see StableId), so only its first occurrence counts.
     /// </summary>
     /// <exception cref="ArgumentException">There are no pairs, a pair's weight is negative or not finite, or every weight is zero.</exception>
     public static RewardModel Train(IReadOnlyList<PreferencePair> train, RewardTrainingOptions options)
@@ -74,13 +73,13 @@ public static class RewardModelTrainer
         });
         var fitted = trainer.Fit(data);
 
-        var weights = new float[featurizer.FeatureCount];
-        var trainedWeights = fitted.Model.SubModel.Weights;
-        for (var i = 0; i < weights.Length && i < trainedWeights.Count; i++)
-        {
-            weights[i] = trainedWeights[i];
-        }
-        return new RewardModel(featurizer, weights, new RewardModelInfo(options.Version, options.Seed, train.Count));
+        // The linear model reads the featurizer's "Features" column, so the two chain into one ML.NET model that
+        // is saved as one zip (and that ML.NET tooling could run on its own).
+        var chain = new TransformerChain<ITransformer>(featurizer.Transformer, fitted);
+        var manifest = new RewardModelManifest(
+            RewardModelManifest.CurrentFormat, options.Version, options.Seed, train.Count, featurizer.FeatureCount,
+            options.WordNgramLength, options.CharNgramLength, options.L2Regularization, fitted.Model.SubModel.Bias);
+        return new RewardModel(featurizer, chain, RewardModel.DenseWeights(fitted.Model.SubModel, featurizer.FeatureCount), manifest);
     }
 
     private static void Validate(IReadOnlyList<PreferencePair> train, RewardTrainingOptions options)

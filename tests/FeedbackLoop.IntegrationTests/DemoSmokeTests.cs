@@ -1,0 +1,54 @@
+using DuckDB.NET.Data;
+using FeedbackLoop.Cli.Commands;
+using FeedbackLoop.Cli.Simulation;
+using FeedbackLoop.Orchestration.Registry;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace FeedbackLoop.IntegrationTests;
+
+/// <summary>The demo with small settings: the report agrees with the Parquet files and the registry.</summary>
+public sealed class DemoSmokeTests : IDisposable
+{
+    private readonly string _out = Path.Combine(Path.GetTempPath(), "feedbackloop-demo-" + Guid.NewGuid().ToString("N"));
+
+    [Fact]
+    public async Task A_small_demo_closes_the_loop_and_its_report_matches_the_datasets()
+    {
+        var runner = new DemoRunner(new DemoOptions(_out, Seed: 3, Users: 60, Generations: 2, PromptsPerRound: 150, Rounds: 8, CandidatesPerPrompt: 4, DemoCommand.DemoPipeline), NullLoggerFactory.Instance);
+
+        var report = await runner.RunAsync(_ => { }, CancellationToken.None);
+        File.WriteAllText(Path.Combine(_out, "report.json"), report.ToJson());
+        report.SavePlot(Path.Combine(_out, "report.png"));
+
+        var reread = DemoReport.FromJson(File.ReadAllText(Path.Combine(_out, "report.json")));
+        Assert.Equal(report.EventsEmitted, reread.EventsIngested);
+        Assert.Equal(0, reread.EventsDeadLettered);
+        Assert.True(reread.Generations.Count >= 2, "at least one promotion");
+        Assert.Equal("random", reread.Generations[0].ModelVersion);
+        Assert.Null(reread.Generations[0].Eval);
+        Assert.All(reread.Generations.Skip(1), g => Assert.True(g.Eval!.Promoted));
+        Assert.InRange(reread.RandomThumbsUpRate, 0.0, reread.OracleThumbsUpRate);
+        Assert.True(new FileInfo(Path.Combine(_out, "report.png")).Length > 10_000);
+
+        using var connection = new DuckDBConnection("Data Source=:memory:");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT count(*), count(DISTINCT pair_id) FROM read_parquet('{_out}/datasets/demo/preference-pairs/*.parquet')";
+        using var reader = command.ExecuteReader();
+        Assert.True(reader.Read());
+        Assert.Equal(reread.PairsCommitted, reader.GetInt64(0));
+        Assert.Equal(reader.GetInt64(0), reader.GetInt64(1));
+
+        var registry = new ModelRegistry(Path.Combine(_out, "registry.db"));
+        var models = registry.ListModels("demo");
+        Assert.NotEmpty(models);
+        Assert.All(models, m => Assert.NotNull(m.Decision));
+        Assert.All(models, m => Assert.Contains("path", m.Model.SnapshotJson, StringComparison.Ordinal));
+        Assert.Equal(reread.Generations.Count - 1, models.Count(m => m.Model.Status is ModelStatus.Promoted or ModelStatus.Retired));
+    }
+
+    public void Dispose()
+    {
+        try { Directory.Delete(_out, recursive: true); } catch (IOException) { }
+    }
+}

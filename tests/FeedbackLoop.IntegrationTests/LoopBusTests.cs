@@ -1,0 +1,152 @@
+using FeedbackLoop.Contracts;
+using FeedbackLoop.Contracts.Bus;
+using FeedbackLoop.Contracts.Datasets;
+using FeedbackLoop.Core.Extraction;
+using FeedbackLoop.Datasets;
+using FeedbackLoop.Orchestration.Bus;
+using FeedbackLoop.Orchestration.Pipelines;
+using FeedbackLoop.Orchestration.Registry;
+using FeedbackLoop.Training.Adapters;
+using MassTransit;
+using MassTransit.Testing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace FeedbackLoop.IntegrationTests;
+
+/// <summary>
+/// The trigger → tune → evaluate → gate workflow on MassTransit's test harness, with the real dataset
+/// store, SQLite registry and ML.NET trainer (small data, so each run takes about a second).
+/// </summary>
+public sealed class LoopBusTests : IAsyncLifetime
+{
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "feedbackloop-bus-" + Guid.NewGuid().ToString("N"));
+    private ServiceProvider _provider = null!;
+    private ITestHarness _harness = null!;
+    private ModelRegistry _registry = null!;
+    private DatasetStore _store = null!;
+    private int _pairCounter;
+
+    private static readonly PipelineDefinition Pipeline = new("test", AppPipeline.Builtin with
+    {
+        Retrain = new RetrainSettings(60),
+        Split = new SplitSettings(0.25),
+        Gate = new GateSettings(0.02, RequireSignoff: false),
+    }, new Dictionary<string, AppPipeline>());
+
+    public async Task InitializeAsync()
+    {
+        Directory.CreateDirectory(_root);
+        _registry = new ModelRegistry(Path.Combine(_root, "registry.db"));
+        _store = new DatasetStore(_root);
+        _provider = new ServiceCollection()
+            .AddLoopServices(_registry, Pipeline, new LoopPaths(Path.Combine(_root, "models")), new DatasetSnapshots(_root), new MlNetRewardTrainer(), new MlNetPairwiseEvaluator())
+            .AddMassTransitTestHarness(bus =>
+            {
+                bus.AddLoopConsumers();
+                bus.UsingInMemory((context, cfg) => cfg.ConfigureLoopEndpoints(context));
+            })
+            .BuildServiceProvider(true);
+        _harness = _provider.GetRequiredService<ITestHarness>();
+        _harness.TestTimeout = TimeSpan.FromSeconds(60);
+        await _harness.Start();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _harness.Stop();
+        await _provider.DisposeAsync();
+        try { Directory.Delete(_root, recursive: true); } catch (IOException) { }
+    }
+
+    [Fact]
+    public async Task Committed_pairs_below_the_threshold_start_no_run()
+    {
+        await CommitPairsAsync(40);
+
+        await _harness.Bus.Publish(new DatasetCommitted("demo", 40));
+
+        Assert.True(await _harness.Consumed.Any<DatasetCommitted>());
+        Assert.False(await _harness.Sent.Any<TuneModel>(new CancellationTokenSource(TimeSpan.FromSeconds(1)).Token));
+        Assert.Empty(_registry.ListRuns("demo"));
+    }
+
+    [Fact]
+    public async Task Reaching_the_threshold_tunes_evaluates_and_promotes_the_first_candidate()
+    {
+        await CommitPairsAsync(120);
+
+        await _harness.Bus.Publish(new DatasetCommitted("demo", 120));
+
+        Assert.True(await _harness.Published.Any<ModelPromoted>());
+        var run = Assert.Single(_registry.ListRuns("demo"));
+        Assert.Equal(RunStatus.Completed, run.Status);
+        Assert.Equal(120, run.Snapshot.TotalPairs);
+        var model = Assert.Single(_registry.ListModels("demo"));
+        Assert.Equal(ModelStatus.Promoted, model.Model.Status);
+        Assert.NotNull(model.Decision);
+        Assert.Null(model.Decision!.IncumbentAccuracy);
+        Assert.True(model.Decision.CandidateAccuracy > 0.6, $"accuracy {model.Decision.CandidateAccuracy}");
+        Assert.Equal(model.Model.Version, _registry.CurrentModel("demo")!.Version);
+    }
+
+    [Fact]
+    public async Task A_later_candidate_is_gated_against_the_incumbent_on_the_same_pairs_and_the_decision_is_recorded()
+    {
+        await CommitPairsAsync(120);
+        await _harness.Bus.Publish(new DatasetCommitted("demo", 120));
+        Assert.True(await _harness.Published.Any<ModelPromoted>());
+
+        await CommitPairsAsync(120);
+        await _harness.Bus.Publish(new DatasetCommitted("demo", 120));
+
+        Assert.True(await _harness.Published.Any<EvaluationCompleted>(m => m.Context.Message.IncumbentVersion is not null));
+        var second = _harness.Published.Select<EvaluationCompleted>().Select(m => m.Context.Message).Single(m => m.IncumbentVersion is not null);
+        Assert.NotNull(second.IncumbentAccuracy);
+        Assert.Contains("incumbent", second.Reason, StringComparison.Ordinal);
+        var models = _registry.ListModels("demo");
+        Assert.Equal(2, models.Count);
+        Assert.All(models, m => Assert.NotNull(m.Decision));
+        Assert.Equal(2, _registry.ListRuns("demo").Count(r => r.Status == RunStatus.Completed));
+        // The second run's snapshot froze 240 pairs; nothing written later can be in it.
+        Assert.Contains(_registry.ListRuns("demo"), r => r.Snapshot.TotalPairs == 240);
+    }
+
+    [Fact]
+    public async Task The_same_trigger_delivered_twice_starts_one_run()
+    {
+        await CommitPairsAsync(120);
+
+        await _harness.Bus.Publish(new DatasetCommitted("demo", 120));
+        await _harness.Bus.Publish(new DatasetCommitted("demo", 120));
+
+        Assert.True(await _harness.Published.Any<ModelPromoted>());
+        Assert.True(await _harness.Consumed.Any<DatasetCommitted>(m => true));
+        await WaitForConsumedAsync<DatasetCommitted>(2);
+        Assert.Single(_registry.ListRuns("demo"));
+        Assert.Single(_registry.ListModels("demo"));
+    }
+
+    private async Task WaitForConsumedAsync<T>(int count) where T : class
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (_harness.Consumed.Select<T>().Count() < count && DateTime.UtcNow < deadline) await Task.Delay(20);
+        Assert.Equal(count, _harness.Consumed.Select<T>().Count());
+    }
+
+    /// <summary>Writes pairs where the concise answer with an example beats the rambling one, as the extractors would.</summary>
+    private async Task CommitPairsAsync(int count)
+    {
+        var output = new ExtractionOutput();
+        for (var i = 0; i < count; i++)
+        {
+            var n = Interlocked.Increment(ref _pairCounter);
+            var topic = $"topic {n % 13}";
+            output.Pairs.Add(new PreferencePair(
+                StableId.Pair("comparison", $"c{n}", $"r{n}"), "demo", [new ChatMessage("user", $"How do I handle {topic}?")],
+                new ChatMessage("assistant", $"Do this for {topic}. For example, start small."),
+                new ChatMessage("assistant", $"There are, of course, many considerations about {topic} that may or may not apply in general."),
+                "comparison", 1.0, $"c{n}", $"r{n}", "m1", "m1", $"s{n}", "u1", DateTimeOffset.UnixEpoch.AddMinutes(n)));
+        }
+        await _store.WriteAsync(output);
+    }
+}
