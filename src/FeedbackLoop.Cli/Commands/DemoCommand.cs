@@ -19,8 +19,8 @@ internal static class DemoCommand
         var seed = new Option<int>("--seed") { Description = "Seed of the simulated users, prompts and reactions.", DefaultValueFactory = _ => 7 };
         var users = new Option<int>("--users") { Description = "Simulated users, each with hidden tastes.", DefaultValueFactory = _ => 400 };
         var generations = new Option<int>("--generations") { Description = "Stop after this many promoted models (or when --rounds run out).", DefaultValueFactory = _ => 3 };
-        var rounds = new Option<int>("--rounds") { Description = "At most this many rounds of traffic.", DefaultValueFactory = _ => 40 };
-        var prompts = new Option<int>("--prompts-per-round") { Description = "Prompts answered per round; the app checks for a newly promoted model between rounds.", DefaultValueFactory = _ => 250 };
+        var rounds = new Option<int>("--rounds") { Description = "At most this many rounds of traffic.", DefaultValueFactory = _ => 60 };
+        var prompts = new Option<int>("--prompts-per-round") { Description = "Prompts answered per round; the app checks for a newly promoted model between rounds.", DefaultValueFactory = _ => 150 };
         var pipeline = new Option<FileInfo?>("--pipeline") { Description = "Pipeline file (YAML); the demo's built-in settings when absent." };
         var command = new Command("demo", "Run the closed loop on a simulated chat app and report how each model generation did.")
         {
@@ -31,10 +31,10 @@ internal static class DemoCommand
         return command;
     }
 
-    /// <summary>The demo's pipeline when no file is given: retrain every 150 new pairs, hold out a quarter.</summary>
+    /// <summary>The demo's pipeline when no file is given: retrain every 30 new pairs (small on purpose: the first models are weak, so the loop has room to show progress), hold out a quarter.</summary>
     internal static PipelineDefinition DemoPipeline { get; } = new("built-in demo pipeline", AppPipeline.Builtin with
     {
-        Retrain = new RetrainSettings(150),
+        Retrain = new RetrainSettings(30),
         Split = new SplitSettings(0.25),
         Gate = new GateSettings(0.02, RequireSignoff: false),
     }, new Dictionary<string, AppPipeline>());

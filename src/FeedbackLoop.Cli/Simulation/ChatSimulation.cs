@@ -2,24 +2,14 @@ using FeedbackLoop.Contracts;
 
 namespace FeedbackLoop.Cli.Simulation;
 
-/// <summary>The style traits a simulated response can have; users have hidden tastes over them.</summary>
-[Flags]
-internal enum Traits
-{
-    None = 0,
-    Concise = 1,
-    Example = 2,
-    Friendly = 4,
-    Structured = 8,
-}
-
-/// <summary>A candidate response: its text and the traits the text was built from.</summary>
-internal sealed record Candidate(string Text, Traits Traits);
+/// <summary>A candidate response: its text and the style traits (a bit set) the text was built from.</summary>
+internal sealed record Candidate(string Text, int Traits);
 
 /// <summary>
 /// A simulated chat app's world: topics, a fixed candidate generator that offers K responses per prompt,
-/// and users whose preferences over response traits are hidden from the pipeline. Everything is seeded,
-/// so the same seed replays the same users, prompts and reactions.
+/// and users whose preferences over response traits are hidden from the pipeline. Eight traits of similar
+/// weight, each worded several ways, make preferences learnable but not from a handful of pairs, so the
+/// loop has room to show progress. Everything is seeded: the same seed replays the same world.
 /// </summary>
 internal sealed class ChatWorld
 {
@@ -31,11 +21,21 @@ internal sealed class ChatWorld
         "write a SQL join", "negotiate a salary", "understand compound interest",
     ];
 
-    // The population's taste: concise answers with a concrete example, well structured, are liked most.
-    private static readonly (Traits Trait, double Weight)[] PopulationTaste =
-        [(Traits.Concise, 1.3), (Traits.Example, 1.1), (Traits.Structured, 0.8), (Traits.Friendly, 0.3)];
+    /// <summary>Per trait: the population's mean taste, and wordings with and without the trait.</summary>
+    private static readonly (double Taste, string[] With, string[] Without)[] TraitTable =
+    [
+        (0.9, ["Keep it short.", "In brief:", "Quick answer:", "Short version:"], ["Let me walk you through the whole background first, at some length.", "There is a lot of ground to cover here, so bear with me.", "Before anything else, a long preamble is in order.", "Allow me to start from the very beginning."]),
+        (0.8, ["For example, a friend did this in ten minutes.", "For instance, try it on a small case first.", "Say you start today: step one takes five minutes.", "Case in point: most people finish in an hour."], ["Examples vary too much to give one.", "No single example would do it justice.", "Specifics depend on your situation.", "It is hard to be concrete here."]),
+        (0.7, ["- first step\n- second step\n- check the result", "1. first step\n2. second step\n3. check the result", "Steps: (a) start, (b) continue, (c) verify.", "Checklist: start, continue, verify."], ["You start, then you continue, and at some point you verify.", "Do the first part and the rest follows naturally.", "Work through it in whatever order feels right.", "Just go step by step in prose."]),
+        (0.6, ["Here is a source you can check: the official guide.", "Documented in the official manual.", "See the vendor's reference page.", "The standard reference covers this."], ["Trust me on this one.", "Everybody knows this.", "It is common knowledge.", "No need to look it up."]),
+        (0.5, ["Watch out: back up your data first.", "One caveat: it can fail if offline.", "Careful: this resets your settings.", "Note the risk: changes are permanent."], ["Nothing can go wrong.", "There are no risks at all.", "It always works.", "No caveats apply."]),
+        (0.4, ["Happy to help!", "Great question!", "Glad you asked!", "Sure thing!"], ["Certainly.", "As requested.", "Noted.", "Understood."]),
+        (0.35, ["Want me to go deeper on any step?", "Shall I tailor this to your setup?", "I can expand on any part.", "Ask if you want more detail."], ["That is all.", "End of answer.", "Nothing further.", "Done."]),
+        (0.3, ["Summary: start small, then verify.", "TL;DR: do it in two steps.", "Bottom line: it takes an hour.", "In one line: back up, then proceed."], ["", "", "", ""]),
+    ];
 
-    private const double LikeThreshold = 1.6;
+    public const int TraitCount = 8;
+    private const double LikeThreshold = 2.3;
 
     private readonly double[][] _userTastes;
 
@@ -44,7 +44,7 @@ internal sealed class ChatWorld
         var random = new Random(seed);
         _userTastes = new double[users][];
         for (var u = 0; u < users; u++)
-            _userTastes[u] = PopulationTaste.Select(t => t.Weight + Gaussian(random) * 0.35).ToArray();
+            _userTastes[u] = TraitTable.Select(t => t.Taste + Gaussian(random) * 0.3).ToArray();
     }
 
     public int Users => _userTastes.Length;
@@ -54,40 +54,38 @@ internal sealed class ChatWorld
     public static IReadOnlyList<ChatMessage> Prompt(int promptIndex) =>
         [new ChatMessage("user", $"How do I {Topic(promptIndex)}? (request {promptIndex % 97})")];
 
-    /// <summary>The fixed candidate generator: K responses with distinct trait mixes, seeded by the prompt.</summary>
+    /// <summary>The fixed candidate generator: K responses with distinct random trait mixes, seeded by the prompt.</summary>
     public static IReadOnlyList<Candidate> Candidates(int promptIndex, int k, int seed)
     {
         var random = new Random(HashCode.Combine(seed, promptIndex));
-        var mixes = Enumerable.Range(0, 16).OrderBy(_ => random.Next()).Take(k).Select(m => (Traits)m).ToList();
-        return mixes.Select(t => new Candidate(Render(Topic(promptIndex), t), t)).ToList();
+        var mixes = new HashSet<int>();
+        while (mixes.Count < k) mixes.Add(random.Next(1 << TraitCount));
+        return mixes.Select(t => new Candidate(Render(Topic(promptIndex), t, random), t)).ToList();
     }
 
     /// <summary>The probability that user <paramref name="user"/> likes a response with these traits.</summary>
-    public double LikeProbability(int user, Traits traits)
+    public double LikeProbability(int user, int traits)
     {
         var taste = _userTastes[user];
         var utility = 0.0;
-        for (var i = 0; i < PopulationTaste.Length; i++)
+        for (var i = 0; i < TraitCount; i++)
         {
-            if (traits.HasFlag(PopulationTaste[i].Trait)) utility += taste[i];
+            if ((traits & (1 << i)) != 0) utility += taste[i];
         }
-        return 1 / (1 + Math.Exp(-2.2 * (utility - LikeThreshold)));
+        return 1 / (1 + Math.Exp(-2.5 * (utility - LikeThreshold)));
     }
 
-    private static string Render(string topic, Traits traits)
+    private static string Render(string topic, int traits, Random random)
     {
-        var parts = new List<string>
+        var lines = new List<string> { $"About how to {topic}:" };
+        // Trait order is shuffled per response, so position carries no signal, only wording does.
+        foreach (var i in Enumerable.Range(0, TraitCount).OrderBy(_ => random.Next()))
         {
-            traits.HasFlag(Traits.Friendly) ? "Happy to help! " : "Certainly. ",
-        };
-        if (traits.HasFlag(Traits.Structured))
-            parts.Add($"To {topic}:\n- first, check what you already have\n- then, take the main step\n- finally, verify the result");
-        else
-            parts.Add($"To {topic}, start by checking what you already have, then take the main step and verify the result.");
-        if (traits.HasFlag(Traits.Example)) parts.Add($"\nFor example, someone who wanted to {topic} did exactly this in ten minutes.");
-        if (!traits.HasFlag(Traits.Concise))
-            parts.Add("\nThere are, of course, many further considerations, caveats and alternative perspectives that may or may not apply, depending on circumstances, preferences and context, which is worth keeping in mind in general.");
-        return string.Concat(parts);
+            var options = (traits & (1 << i)) != 0 ? TraitTable[i].With : TraitTable[i].Without;
+            var line = options[random.Next(options.Length)];
+            if (line.Length > 0) lines.Add(line);
+        }
+        return string.Join('\n', lines);
     }
 
     private static double Gaussian(Random random) =>
