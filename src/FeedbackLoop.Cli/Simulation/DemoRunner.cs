@@ -117,7 +117,7 @@ internal sealed class DemoRunner(DemoOptions options, ILoggerFactory logging)
                     await WaitUntilAsync(() => !registry.ListRuns(AppId).Any(r => r.Status == RunStatus.Running), TimeSpan.FromMinutes(2), "tuning run", ct).ConfigureAwait(false);
                     progress(new DemoProgress(round + 1, options.Rounds, tally.ModelVersion, emitted, extraction.Progress.PairsWritten, lastDecision));
                     // Serve the last promoted model for a few rounds, so its thumbs-up rate is measured on enough prompts.
-                    if (generations.Count - 1 >= options.Generations && tally.Shown >= 3 * options.PromptsPerRound / 2) break;
+                    if (generations.Count - 1 >= options.Generations && tally.Shown >= 5 * options.PromptsPerRound / 2) break;
                 }
             }
 
