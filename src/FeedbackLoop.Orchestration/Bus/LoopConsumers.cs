@@ -105,7 +105,13 @@ internal sealed partial class EvaluationConsumer(
         var candidateOutcomes = await evaluator.EvaluateAsync(candidate.ArtifactPath, eval, context.CancellationToken).ConfigureAwait(false);
         var incumbent = registry.CurrentModel(job.AppId);
         var incumbentOutcomes = incumbent is null ? null : await evaluator.EvaluateAsync(incumbent.ArtifactPath, eval, context.CancellationToken).ConfigureAwait(false);
-        var decision = EvalGate.Decide(candidateOutcomes, incumbentOutcomes, app.Gate.Margin);
+        var gate = EvalGate.Decide(candidateOutcomes, incumbentOutcomes, app.Gate.Margin);
+        // The standard errors go into the recorded reason, so the registry shows how sure each number is.
+        var decision = gate with
+        {
+            Reason = string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"{gate.Reason} (n={candidateOutcomes.Count}; SE candidate {candidateOutcomes.StandardError:0.000}{(incumbentOutcomes is null ? "" : $", incumbent {incumbentOutcomes.StandardError:0.000}")})"),
+        };
 
         registry.RecordDecision(job.CandidateVersion, decision.Promote, decision.Candidate, decision.Incumbent, decision.Difference, decision.Lower95, decision.Reason, clock.GetUtcNow());
         LogDecision(logger, job.CandidateVersion, decision.Promote ? "promoted" : "rejected", decision.Reason);
