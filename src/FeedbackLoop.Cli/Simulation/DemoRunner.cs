@@ -51,6 +51,8 @@ internal sealed class DemoRunner(DemoOptions options, ILoggerFactory logging)
                 new DatasetSnapshots(output), new MlNetRewardTrainer(), new MlNetPairwiseEvaluator());
         await using var provider = services.BuildServiceProvider();
         var bus = provider.GetRequiredService<IBusControl>();
+        var triggers = new TriggerTally();
+        using var observing = bus.ConnectConsumeMessageObserver(triggers);
         await bus.StartAsync(ct).ConfigureAwait(false);
         try
         {
@@ -62,7 +64,13 @@ internal sealed class DemoRunner(DemoOptions options, ILoggerFactory logging)
                 Settings = options.Pipeline.For(AppId).ToExtractionSettings(),
                 Committed = written =>
                 {
-                    foreach (var (app, pairs) in written.PairsByApp) bus.Publish(new DatasetCommitted(app, pairs), ct).GetAwaiter().GetResult();
+                    // The demo stops publishing once it is wrapping up, so no model is promoted after the report.
+                    if (!triggers.Open) return;
+                    foreach (var (app, pairs) in written.PairsByApp)
+                    {
+                        triggers.Published();
+                        bus.Publish(new DatasetCommitted(app, pairs), ct).GetAwaiter().GetResult();
+                    }
                 },
             }, new DatasetStore(output), logging.CreateLogger("extract"));
             using var stopExtraction = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -82,6 +90,8 @@ internal sealed class DemoRunner(DemoOptions options, ILoggerFactory logging)
                 var promptIndex = 0;
                 for (var round = 0; round < options.Rounds; round++)
                 {
+                    // The last round's data must not promote a model the app would never serve.
+                    if (round == options.Rounds - 1) triggers.Close();
                     // The app picks up whatever the gate promoted: this is where the loop closes.
                     var current = registry.CurrentModel(AppId);
                     if (current is not null && current.Version != tally.ModelVersion)
@@ -114,10 +124,17 @@ internal sealed class DemoRunner(DemoOptions options, ILoggerFactory logging)
                     await WaitUntilAsync(() => extraction.Progress.RecordsRead >= emitted, TimeSpan.FromSeconds(60), "extraction", ct).ConfigureAwait(false);
                     var flushes = extraction.Progress.Flushes;
                     await WaitUntilAsync(() => extraction.Progress.Flushes >= flushes + 2, TimeSpan.FromSeconds(30), "dataset write", ct).ConfigureAwait(false);
+                    await WaitUntilAsync(() => triggers.AllHandled, TimeSpan.FromSeconds(30), "retrain triggers", ct).ConfigureAwait(false);
                     await WaitUntilAsync(() => !registry.ListRuns(AppId).Any(r => r.Status == RunStatus.Running), TimeSpan.FromMinutes(2), "tuning run", ct).ConfigureAwait(false);
                     progress(new DemoProgress(round + 1, options.Rounds, tally.ModelVersion, emitted, extraction.Progress.PairsWritten, lastDecision));
                     // Serve the last promoted model for a few rounds, so its thumbs-up rate is measured on enough prompts.
-                    if (generations.Count - 1 >= options.Generations && tally.Shown >= 5 * options.PromptsPerRound / 2) break;
+                    if (generations.Count - 1 >= options.Generations && tally.Shown >= 5 * options.PromptsPerRound / 2)
+                    {
+                        // Wrap up: no new triggers; a run this round already started is decided by now (waited
+                        // above). If it promoted a model, serve it for a while too, so the report holds every promotion.
+                        triggers.Close();
+                        if (registry.CurrentModel(AppId)?.Version == tally.ModelVersion) break;
+                    }
                 }
             }
 
@@ -226,6 +243,34 @@ internal sealed class DemoRunner(DemoOptions options, ILoggerFactory logging)
         {
             if (deadline.Elapsed > timeout) throw new TimeoutException($"the demo waited {timeout.TotalSeconds:0} s for the {what} to finish");
             await Task.Delay(20, ct).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Counts DatasetCommitted published and handled, so the demo can wait until every trigger was seen.</summary>
+    private sealed class TriggerTally : IConsumeMessageObserver<DatasetCommitted>
+    {
+        private long _published;
+        private long _handled;
+        private int _closed;
+
+        public bool Open => Volatile.Read(ref _closed) == 0;
+        public bool AllHandled => Interlocked.Read(ref _handled) >= Interlocked.Read(ref _published);
+
+        public void Published() => Interlocked.Increment(ref _published);
+        public void Close() => Interlocked.Exchange(ref _closed, 1);
+
+        public Task PreConsume(ConsumeContext<DatasetCommitted> context) => Task.CompletedTask;
+
+        public Task PostConsume(ConsumeContext<DatasetCommitted> context)
+        {
+            Interlocked.Increment(ref _handled);
+            return Task.CompletedTask;
+        }
+
+        public Task ConsumeFault(ConsumeContext<DatasetCommitted> context, Exception exception)
+        {
+            Interlocked.Increment(ref _handled);
+            return Task.CompletedTask;
         }
     }
 
