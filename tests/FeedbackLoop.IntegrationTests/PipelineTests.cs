@@ -171,6 +171,30 @@ public sealed class PipelineTests(ClusterFixture fixture) : IClassFixture<Cluste
         }
     }
 
+    [Fact]
+    public async Task A_write_that_fails_once_stops_the_loop_and_a_restart_loses_nothing()
+    {
+        using var harness = new PipelineHarness(fixture.Cluster);
+        harness.Produce(KnownSessions.All());
+        var cleanRoot = Path.Combine(harness.DataRoot, "clean");
+        await harness.ExtractAsync(group: "clean-run", dataRoot: cleanRoot);
+
+        var flakyRoot = Path.Combine(harness.DataRoot, "flaky");
+        // The first write with rows fails (a full disk, say) and later ones succeed: the loop must stop
+        // without committing offsets over the rows it could not write, and the next run must redo them.
+        var flaky = new FailFirstWrite(new DatasetStore(flakyRoot));
+        await Assert.ThrowsAsync<IOException>(() => harness.ExtractAsync(group: "flaky", dataRoot: flakyRoot, sink: flaky));
+
+        await harness.ExtractAsync(group: "flaky", dataRoot: flakyRoot);
+
+        var clean = (await DatasetReader.ReadPairsAsync(cleanRoot, "demo")).Select(p => p.PairId).Order(StringComparer.Ordinal);
+        var recovered = (await DatasetReader.ReadPairsAsync(flakyRoot, "demo")).Select(p => p.PairId).Order(StringComparer.Ordinal);
+        Assert.Equal(clean, recovered);
+        var cleanLabels = (await DatasetReader.ReadLabelsAsync(cleanRoot, "demo")).Select(l => l.LabelId).Order(StringComparer.Ordinal);
+        var recoveredLabels = (await DatasetReader.ReadLabelsAsync(flakyRoot, "demo")).Select(l => l.LabelId).Order(StringComparer.Ordinal);
+        Assert.Equal(cleanLabels, recoveredLabels);
+    }
+
     /// <summary>File names and content hashes of every dataset file.</summary>
     private static SortedDictionary<string, string> Snapshot(string root)
     {
@@ -195,4 +219,16 @@ public sealed class PipelineTests(ClusterFixture fixture) : IClassFixture<Cluste
     }
 
     private sealed class SimulatedCrashException() : Exception("simulated crash after the write, before the commit");
+
+    /// <summary>The real store, except that the first write with rows fails before touching the disk.</summary>
+    private sealed class FailFirstWrite(DatasetStore store) : IExtractionSink
+    {
+        private int _failed;
+
+        public Task<ExtractionWriteResult> WriteAsync(ExtractionOutput output, CancellationToken cancellationToken = default)
+        {
+            if (!output.IsEmpty && Interlocked.Exchange(ref _failed, 1) == 0) throw new IOException("simulated: no space left on device");
+            return store.WriteAsync(output, cancellationToken);
+        }
+    }
 }

@@ -34,6 +34,7 @@ public sealed partial class ExtractionLoop
     private readonly Stopwatch _sinceMarks = Stopwatch.StartNew();
     private long _readSinceFlush;
     private PendingWrite? _pendingWrite;
+    private bool _broken;
     private string? _deliveryError;
 
     /// <summary>Creates the loop; nothing connects until <see cref="RunAsync"/>.</summary>
@@ -222,6 +223,9 @@ public sealed partial class ExtractionLoop
     /// </summary>
     private void Flush(IConsumer<byte[]?, byte[]?> consumer, IProducer<byte[]?, byte[]?> producer, bool final = false)
     {
+        // After a failed write or dead letter nothing may be committed any more (the consumer's close still
+        // runs the revoke handler): a later commit would cover rows that never became durable.
+        if (_broken) return;
         _extractor.Sweep();
         var rows = _extractor.Output.TakeAll();
         var offsets = new List<TopicPartitionOffset>();
@@ -245,14 +249,24 @@ public sealed partial class ExtractionLoop
     {
         if (_pendingWrite is not { } pending) return;
         _pendingWrite = null;
-        // A failed write throws here and stops the loop before anything is committed; a restart redoes it.
-        var written = pending.Write.GetAwaiter().GetResult();
+        ExtractionWriteResult written;
+        try
+        {
+            // A failed write throws here and stops the loop before anything is committed; a restart redoes it.
+            written = pending.Write.GetAwaiter().GetResult();
+        }
+        catch
+        {
+            _broken = true;
+            throw;
+        }
         Progress.RecordWrite(written);
 
         producer.Flush(TimeSpan.FromSeconds(30));
         if (_deliveryError is { } error || producer.Flush(TimeSpan.Zero) > 0)
         {
             // Committing now could lose a dead letter: stop and let the next run redo this stretch.
+            _broken = true;
             throw new KafkaException(new Error(ErrorCode.Local_MsgTimedOut, "dead-letter delivery failed: " + (_deliveryError ?? "timed out")));
         }
 
