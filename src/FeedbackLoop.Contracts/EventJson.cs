@@ -205,21 +205,9 @@ public static partial class EventJson
     }
 
     /// <summary>
-    /// Accepts RFC 3339 date-times whose offset is UTC (<c>Z</c> or <c>+00:00</c>): the shape is checked with
-    /// the same pattern as the JSON Schemas, because <see cref="DateTimeOffset.TryParse(string, IFormatProvider?, DateTimeStyles, out DateTimeOffset)"/> alone is looser.
-    /// </summary>
-    public static bool TryParseTimestamp(string text, out DateTimeOffset value)
-    {
-        value = default;
-        Span<byte> utf8 = stackalloc byte[64];
-        if (text.Length > 64 || System.Text.Encoding.UTF8.GetBytes(text, utf8) is var n && !IsRfc3339Utc(utf8[..n])) return false;
-        return DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out value)
-            && value.Offset == TimeSpan.Zero;
-    }
-
-    /// <summary>
     /// The shape <c>YYYY-MM-DDTHH:MM:SS[.fraction](Z|+00:00)</c>, exactly the JSON Schemas' pattern, checked by
-    /// hand because it runs for every event and a regex here cost more than the rest of the parse.
+    /// hand because it runs for every event and a regex here cost more than the rest of the parse. The
+    /// value itself is then parsed by <see cref="Utf8JsonReader.TryGetDateTimeOffset(out DateTimeOffset)"/>.
     /// </summary>
     private static bool IsRfc3339Utc(ReadOnlySpan<byte> s)
     {

@@ -8,15 +8,8 @@ namespace FeedbackLoop.Datasets;
 public static class DatasetReader
 {
     /// <summary>Every preference pair of an app, file by file in name order.</summary>
-    public static async Task<IReadOnlyList<PreferencePair>> ReadPairsAsync(string dataRoot, string appId, CancellationToken cancellationToken = default)
-    {
-        var rows = new List<PreferencePair>();
-        foreach (var file in DatasetPaths.Files(DatasetPaths.Folder(dataRoot, appId, DatasetKinds.PreferencePairs)))
-        {
-            rows.AddRange((await ReadFileAsync<PreferencePairRow>(file, cancellationToken).ConfigureAwait(false)).Select(r => r.ToRecord()));
-        }
-        return rows;
-    }
+    public static Task<IReadOnlyList<PreferencePair>> ReadPairsAsync(string dataRoot, string appId, CancellationToken cancellationToken = default) =>
+        ReadPairFilesAsync(DatasetPaths.Files(DatasetPaths.Folder(dataRoot, appId, DatasetKinds.PreferencePairs)), cancellationToken);
 
     /// <summary>The preference pairs of the given files only (a frozen snapshot).</summary>
     public static async Task<IReadOnlyList<PreferencePair>> ReadPairFilesAsync(IEnumerable<string> files, CancellationToken cancellationToken = default)

@@ -21,7 +21,7 @@ namespace FeedbackLoop.Cli.Simulation;
 internal sealed record DemoOptions(string OutputDirectory, int Seed, int Users, int Generations, int PromptsPerRound, int Rounds, int CandidatesPerPrompt, PipelineDefinition Pipeline);
 
 /// <summary>Progress the terminal shows while the demo runs.</summary>
-internal sealed record DemoProgress(int Round, int Rounds, string ModelVersion, long EventsEmitted, long Pairs, string? LastDecision);
+internal sealed record DemoProgress(int Round, int Rounds, string ModelVersion, long EventsEmitted, long Pairs);
 
 /// <summary>
 /// The closed loop in one process: a simulated chat app serves responses chosen by the currently promoted
@@ -80,7 +80,6 @@ internal sealed class DemoRunner(DemoOptions options, ILoggerFactory logging)
             long emitted = 0;
             double randomRate = 0, oracleRate = 0;
             long promptsScored = 0;
-            string? lastDecision = null;
 
             await using (var client = new FeedbackClient(new FeedbackClientOptions { AppId = AppId, MaxQueueLength = 100_000 }, new KafkaFeedbackTransport(cluster.BootstrapServers)))
             {
@@ -101,7 +100,6 @@ internal sealed class DemoRunner(DemoOptions options, ILoggerFactory logging)
                         tally = new GenerationTally(current.Version, TrainPairsOf(current), decision is null ? null
                             : new GenerationEval(decision.CandidateAccuracy, decision.IncumbentAccuracy, decision.Promoted, decision.Reason));
                         generations.Add(tally);
-                        lastDecision = decision?.Reason;
                     }
 
                     var roundStart = SimulatedStart + TimeSpan.FromMinutes(3 * round);
@@ -126,7 +124,7 @@ internal sealed class DemoRunner(DemoOptions options, ILoggerFactory logging)
                     await WaitUntilAsync(() => extraction.Progress.Flushes >= flushes + 2, TimeSpan.FromSeconds(30), "dataset write", ct).ConfigureAwait(false);
                     await WaitUntilAsync(() => triggers.AllHandled, TimeSpan.FromSeconds(30), "retrain triggers", ct).ConfigureAwait(false);
                     await WaitUntilAsync(() => !registry.ListRuns(AppId).Any(r => r.Status == RunStatus.Running), TimeSpan.FromMinutes(2), "tuning run", ct).ConfigureAwait(false);
-                    progress(new DemoProgress(round + 1, options.Rounds, tally.ModelVersion, emitted, extraction.Progress.PairsWritten, lastDecision));
+                    progress(new DemoProgress(round + 1, options.Rounds, tally.ModelVersion, emitted, extraction.Progress.PairsWritten));
                     // Serve the last promoted model for a few rounds, so its thumbs-up rate is measured on enough prompts.
                     if (generations.Count - 1 >= options.Generations && tally.Shown >= 5 * options.PromptsPerRound / 2)
                     {
