@@ -3,6 +3,7 @@ using FeedbackLoop.Contracts.Bus;
 using FeedbackLoop.Contracts.Datasets;
 using FeedbackLoop.Core.Extraction;
 using FeedbackLoop.Datasets;
+using FeedbackLoop.IntegrationTests.Support;
 using FeedbackLoop.Orchestration.Bus;
 using FeedbackLoop.Orchestration.Pipelines;
 using FeedbackLoop.Orchestration.Registry;
@@ -77,7 +78,9 @@ public sealed class LoopBusTests : IAsyncLifetime
 
         await _harness.Bus.Publish(new DatasetCommitted("demo", 120));
 
-        Assert.True(await _harness.Published.Any<ModelPromoted>());
+        await RunsCompletedAsync(1);
+        await WaitForPublishedAsync<ModelPromoted>(1);
+        Assert.Single(_harness.Published.Select<ModelPromoted>());
         var run = Assert.Single(_registry.ListRuns("demo"));
         Assert.Equal(RunStatus.Completed, run.Status);
         Assert.Equal(120, run.Snapshot.TotalPairs);
@@ -94,12 +97,13 @@ public sealed class LoopBusTests : IAsyncLifetime
     {
         await CommitPairsAsync(120);
         await _harness.Bus.Publish(new DatasetCommitted("demo", 120));
-        Assert.True(await _harness.Published.Any<ModelPromoted>());
+        await RunsCompletedAsync(1);
 
         await CommitPairsAsync(120);
         await _harness.Bus.Publish(new DatasetCommitted("demo", 120));
+        await RunsCompletedAsync(2);
 
-        Assert.True(await _harness.Published.Any<EvaluationCompleted>(m => m.Context.Message.IncumbentVersion is not null));
+        await WaitForPublishedAsync<EvaluationCompleted>(2);
         var second = _harness.Published.Select<EvaluationCompleted>().Select(m => m.Context.Message).Single(m => m.IncumbentVersion is not null);
         Assert.NotNull(second.IncumbentAccuracy);
         Assert.Contains("incumbent", second.Reason, StringComparison.Ordinal);
@@ -119,18 +123,26 @@ public sealed class LoopBusTests : IAsyncLifetime
         await _harness.Bus.Publish(new DatasetCommitted("demo", 120));
         await _harness.Bus.Publish(new DatasetCommitted("demo", 120));
 
-        Assert.True(await _harness.Published.Any<ModelPromoted>());
         await WaitForConsumedAsync<DatasetCommitted>(2);
+        await RunsCompletedAsync(1);
+        await WaitForPublishedAsync<ModelPromoted>(1);
+        Assert.Single(_harness.Published.Select<ModelPromoted>());
         Assert.Single(_registry.ListRuns("demo"));
         Assert.Single(_registry.ListModels("demo"));
     }
 
-    private async Task WaitForConsumedAsync<T>(int count) where T : class
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (_harness.Consumed.Select<T>().Count() < count && DateTime.UtcNow < deadline) await Task.Delay(20);
-        Assert.Equal(count, _harness.Consumed.Select<T>().Count());
-    }
+    // The registry is the source of truth, so the tests wait on it (with a deadline) rather than on the
+    // harness's Any(), which gives up after the bus has been quiet for a while — and it is quiet while a
+    // candidate trains.
+    private async Task RunsCompletedAsync(int count) =>
+        Assert.True(await Eventually.TrueAsync(() => _registry.ListRuns("demo").Count(r => r.Status != RunStatus.Running) >= count, TimeSpan.FromSeconds(60)),
+            $"{count} run(s) did not finish in time");
+
+    private async Task WaitForConsumedAsync<T>(int count) where T : class =>
+        Assert.True(await Eventually.TrueAsync(() => _harness.Consumed.Select<T>().Count() >= count, TimeSpan.FromSeconds(30)), $"{count} {typeof(T).Name} not consumed");
+
+    private async Task WaitForPublishedAsync<T>(int count) where T : class =>
+        Assert.True(await Eventually.TrueAsync(() => _harness.Published.Select<T>().Count() >= count, TimeSpan.FromSeconds(30)), $"{count} {typeof(T).Name} not published");
 
     /// <summary>Writes pairs where the concise answer with an example beats the rambling one, as the extractors would.</summary>
     private async Task CommitPairsAsync(int count)
