@@ -34,13 +34,13 @@ public sealed class KafkaFeedbackTransport : IFeedbackTransport
     }
 
     /// <inheritdoc />
-    public Task SendAsync(IReadOnlyList<SerializedEvent> batch, CancellationToken cancellationToken)
+    public async Task<SendResult> SendAsync(IReadOnlyList<SerializedEvent> batch, CancellationToken cancellationToken)
     {
-        if (batch.Count == 0) return Task.CompletedTask;
+        if (batch.Count == 0) return default;
         var completion = new BatchCompletion(batch.Count);
         foreach (var item in batch)
         {
-            var message = new Message<byte[], byte[]> { Key = Encoding.UTF8.GetBytes(item.Event.SessionId), Value = item.Json.ToArray() };
+            var message = new Message<byte[], byte[]> { Key = Encoding.UTF8.GetBytes(item.SessionId), Value = item.Json.ToArray() };
             try
             {
                 _producer.Produce(_topic, message, completion.OnDelivered);
@@ -50,7 +50,8 @@ public sealed class KafkaFeedbackTransport : IFeedbackTransport
                 completion.OnFailed(ex.Error.Reason);
             }
         }
-        return completion.Task.WaitAsync(cancellationToken);
+        await completion.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        return SendResult.AllDelivered(batch.Count);
     }
 
     /// <inheritdoc />

@@ -22,6 +22,7 @@ public sealed partial class FeedbackClient : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private TaskCompletionSource _progress = NewSignal();
     private int _disposed;
+    private long _queuedCount;
 
     /// <summary>Creates a client sending through <paramref name="transport"/>, which it owns from now on.</summary>
     public FeedbackClient(FeedbackClientOptions options, IFeedbackTransport transport, ILogger<FeedbackClient>? logger = null)
@@ -37,6 +38,7 @@ public sealed partial class FeedbackClient : IAsyncDisposable
             SingleReader = true,
             SingleWriter = false,
         });
+        Counters.ObserveQueue(() => Interlocked.Read(ref _queuedCount), () => _queue.Reader.Count);
         _sender = Task.Run(SendLoopAsync);
     }
 
@@ -106,10 +108,10 @@ public sealed partial class FeedbackClient : IAsyncDisposable
     {
         if (_queue.Writer.TryWrite(evt))
         {
-            Counters.AddAccepted();
+            Interlocked.Increment(ref _queuedCount);
             return true;
         }
-        Counters.AddDroppedQueueFull();
+        Counters.AddDropped(DropReason.QueueFull);
         return false;
     }
 
@@ -119,7 +121,7 @@ public sealed partial class FeedbackClient : IAsyncDisposable
     /// </summary>
     public async Task<bool> FlushAsync(TimeSpan timeout, CancellationToken cancellationToken = default)
     {
-        var target = Counters.Accepted;
+        var target = Interlocked.Read(ref _queuedCount);
         var failedBefore = Counters.Failed + Counters.DroppedOversized;
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(timeout);
@@ -150,14 +152,14 @@ public sealed partial class FeedbackClient : IAsyncDisposable
         }
         catch (TimeoutException)
         {
-            LogShutdownTimedOut(_logger, Counters.InFlight);
+            LogShutdownTimedOut(_logger, Interlocked.Read(ref _queuedCount) - Settled());
             await _stopping.CancelAsync().ConfigureAwait(false);
         }
         await _transport.DisposeAsync().ConfigureAwait(false);
         _stopping.Dispose();
     }
 
-    private long Settled() => Counters.Sent + Counters.Failed + Counters.DroppedOversized;
+    private long Settled() => Counters.Sent + Counters.Spooled + Counters.Rejected + Counters.Failed + Counters.DroppedOversized;
 
     private async Task SendLoopAsync()
     {
@@ -174,11 +176,11 @@ public sealed partial class FeedbackClient : IAsyncDisposable
                     EventJson.Write(buffer, evt);
                     if (buffer.WrittenCount > EventLimits.MaxEventBytes)
                     {
-                        Counters.AddDroppedOversized();
+                        Counters.AddDropped(DropReason.Oversized);
                         LogOversized(_logger, evt.Type, buffer.WrittenCount);
                         continue;
                     }
-                    batch.Add(new SerializedEvent(evt, buffer.WrittenSpan.ToArray()));
+                    batch.Add(new SerializedEvent(evt.EventId, evt.SessionId, buffer.WrittenSpan.ToArray()));
                 }
                 if (batch.Count > 0) await SendAsync(batch).ConfigureAwait(false);
                 Signal();
@@ -199,8 +201,10 @@ public sealed partial class FeedbackClient : IAsyncDisposable
     {
         try
         {
-            await _transport.SendAsync(batch, _stopping.Token).ConfigureAwait(false);
-            Counters.AddSent(batch.Count);
+            var result = await _transport.SendAsync(batch, _stopping.Token).ConfigureAwait(false);
+            Counters.AddSent(result.Delivered);
+            Counters.AddSpooled(result.Spooled);
+            Counters.AddRejected(result.Rejected);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {

@@ -1,32 +1,114 @@
 namespace FeedbackLoop.Sdk;
 
-/// <summary>What the client did with the events it was given; every event ends in exactly one of
-/// sent, dropped or failed.</summary>
+/// <summary>Why an event was dropped. Every drop is counted under exactly one reason.</summary>
+public enum DropReason
+{
+    /// <summary>The in-memory queue held <see cref="FeedbackClientOptions.MaxQueueLength"/> events.</summary>
+    QueueFull,
+    /// <summary>The in-memory queue held <see cref="FeedbackClientOptions.MaxQueueBytes"/> bytes.</summary>
+    QueueBytes,
+    /// <summary>The event serializes to more than the contract's 32 KiB.</summary>
+    Oversized,
+    /// <summary>The client was shut down when the event arrived.</summary>
+    ShutDown,
+    /// <summary>The sender failed on the event's batch before any transport saw it (a bug or a throwing redactor).</summary>
+    SenderError,
+    /// <summary>The disk spool was at its byte cap.</summary>
+    SpoolFull,
+    /// <summary>A spooled record failed its checksum or was cut short; it is never sent.</summary>
+    SpoolCorrupt,
+}
+
+/// <summary>
+/// What the client and its transports did with the events they were given. Every event received ends
+/// in exactly one of: sampled out, dropped (by reason), rejected, failed, or sent; spooled events are
+/// counted as spooled and later once more as sent, rejected or dropped (the spool never gives up on
+/// its own).
+/// </summary>
+/// <remarks>
+/// These are plain atomic counts so the hot path pays one interlocked add at most; the
+/// <c>FeedbackLoop.Sdk</c> meter observes them.
+/// </remarks>
 public sealed class FeedbackClientCounters
 {
-    private long _accepted;
-    private long _droppedQueueFull;
-    private long _droppedOversized;
-    private long _sent;
-    private long _failed;
+    private static readonly int ReasonCount = Enum.GetValues<DropReason>().Length;
 
-    /// <summary>Events accepted into the queue.</summary>
-    public long Accepted => Interlocked.Read(ref _accepted);
-    /// <summary>Events dropped because the queue was full.</summary>
-    public long DroppedQueueFull => Interlocked.Read(ref _droppedQueueFull);
-    /// <summary>Events dropped because they serialize to more than the 32 KiB limit.</summary>
-    public long DroppedOversized => Interlocked.Read(ref _droppedOversized);
-    /// <summary>Events the transport acknowledged.</summary>
+    private readonly long[] _dropped = new long[ReasonCount];
+    private long _sampledOut;
+    private long _sent;
+    private long _spooled;
+    private long _rejected;
+    private long _failed;
+    private long _retried;
+    private long _senderRestarts;
+    private Func<long>? _queued;
+    private Func<long>? _queueDepth;
+    private Func<long>? _spoolBytes;
+
+    /// <summary>Events handed to the client (every call, kept or not).</summary>
+    public long Received => Queued + SampledOut + Dropped(DropReason.QueueFull) + Dropped(DropReason.QueueBytes) + Dropped(DropReason.ShutDown);
+
+    /// <summary>Events that entered the in-memory queue.</summary>
+    public long Queued => _queued?.Invoke() ?? 0;
+
+    /// <summary>Events left out by sampling (their whole session is left out).</summary>
+    public long SampledOut => Interlocked.Read(ref _sampledOut);
+
+    /// <summary>Events the destination acknowledged.</summary>
     public long Sent => Interlocked.Read(ref _sent);
-    /// <summary>Events the transport failed to deliver.</summary>
+
+    /// <summary>Events written to the disk spool (each is later also counted as sent, rejected, failed or dropped).</summary>
+    public long Spooled => Interlocked.Read(ref _spooled);
+
+    /// <summary>Events the destination refused for good (HTTP 413 or another 4xx); never retried.</summary>
+    public long Rejected => Interlocked.Read(ref _rejected);
+
+    /// <summary>Events given up on after the retry time budget (without a spool).</summary>
     public long Failed => Interlocked.Read(ref _failed);
 
-    internal void AddAccepted() => Interlocked.Increment(ref _accepted);
-    internal void AddDroppedQueueFull() => Interlocked.Increment(ref _droppedQueueFull);
-    internal void AddDroppedOversized() => Interlocked.Increment(ref _droppedOversized);
-    internal void AddSent(int count) => Interlocked.Add(ref _sent, count);
-    internal void AddFailed(int count) => Interlocked.Add(ref _failed, count);
+    /// <summary>Events sent again after a transient failure (one per event per retry).</summary>
+    public long Retried => Interlocked.Read(ref _retried);
 
-    /// <summary>Events accepted and not yet settled (sent, failed or dropped as oversized).</summary>
-    internal long InFlight => Accepted - Sent - Failed - DroppedOversized;
+    /// <summary>Times the background sender failed unexpectedly and was restarted.</summary>
+    public long SenderRestarts => Interlocked.Read(ref _senderRestarts);
+
+    /// <summary>Events waiting in the in-memory queue now.</summary>
+    public long QueueDepth => _queueDepth?.Invoke() ?? 0;
+
+    /// <summary>Bytes in the disk spool now (0 without a spool).</summary>
+    public long SpoolBytes => _spoolBytes?.Invoke() ?? 0;
+
+    /// <summary>Events dropped for <paramref name="reason"/>.</summary>
+    public long Dropped(DropReason reason) => Interlocked.Read(ref _dropped[(int)reason]);
+
+    /// <summary>Events dropped for any reason.</summary>
+    public long DroppedTotal()
+    {
+        long total = 0;
+        for (var i = 0; i < _dropped.Length; i++) total += Interlocked.Read(ref _dropped[i]);
+        return total;
+    }
+
+    /// <summary>Events dropped because the queue was full (by count or by bytes).</summary>
+    public long DroppedQueueFull => Dropped(DropReason.QueueFull) + Dropped(DropReason.QueueBytes);
+
+    /// <summary>Events dropped because they serialize to more than 32 KiB.</summary>
+    public long DroppedOversized => Dropped(DropReason.Oversized);
+
+    internal void AddSampledOut() => Interlocked.Increment(ref _sampledOut);
+    internal void AddDropped(DropReason reason, long count = 1) => Interlocked.Add(ref _dropped[(int)reason], count);
+    internal void AddSent(long count) => Interlocked.Add(ref _sent, count);
+    internal void AddSpooled(long count) => Interlocked.Add(ref _spooled, count);
+    internal void AddRejected(long count) => Interlocked.Add(ref _rejected, count);
+    internal void AddFailed(long count) => Interlocked.Add(ref _failed, count);
+    internal void AddRetried(long count) => Interlocked.Add(ref _retried, count);
+    internal void AddSenderRestart() => Interlocked.Increment(ref _senderRestarts);
+
+    internal void ObserveQueue(Func<long> queued, Func<long> depth)
+    {
+        _queued = queued;
+        _queueDepth = depth;
+    }
+
+    internal void ObserveSpool(Func<long> bytes) => _spoolBytes = bytes;
 }

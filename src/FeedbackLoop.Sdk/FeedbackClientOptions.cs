@@ -5,6 +5,8 @@ public sealed record FeedbackClientOptions
 {
     /// <summary>Default for <see cref="MaxQueueLength"/>.</summary>
     public const int DefaultMaxQueueLength = 10_000;
+    /// <summary>Default for <see cref="MaxQueueBytes"/>: 32 MiB.</summary>
+    public const long DefaultMaxQueueBytes = 32L << 20;
     /// <summary>Default for <see cref="MaxBatchSize"/>.</summary>
     public const int DefaultMaxBatchSize = 500;
 
@@ -14,13 +16,25 @@ public sealed record FeedbackClientOptions
     /// <summary>Events waiting to be sent; when full, new events are dropped and counted (never blocks).</summary>
     public int MaxQueueLength { get; init; } = DefaultMaxQueueLength;
 
-    /// <summary>Events handed to the transport at once.</summary>
+    /// <summary>Estimated bytes of the events waiting to be sent (their strings); when full, new events are dropped and counted.</summary>
+    public long MaxQueueBytes { get; init; } = DefaultMaxQueueBytes;
+
+    /// <summary>Events handed to the transport at once. The sender also sends as soon as this many are waiting.</summary>
     public int MaxBatchSize { get; init; } = DefaultMaxBatchSize;
 
-    /// <summary>How long <see cref="FeedbackClient.DisposeAsync"/> waits for queued events to be delivered.</summary>
+    /// <summary>How long an event may wait for its batch to fill before it is sent anyway.</summary>
+    public TimeSpan FlushInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>How long <see cref="FeedbackClient.DisposeAsync"/> waits for queued events to be delivered or spooled.</summary>
     public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>The clock that stamps <c>occurred_at</c>; tests pass a fake one.</summary>
+    /// <summary>Retry of transient delivery faults; null turns retries off.</summary>
+    public RetryOptions? Retry { get; init; } = new();
+
+    /// <summary>The opt-in disk spool; null (the default) keeps events in memory only.</summary>
+    public SpoolOptions? Spool { get; init; }
+
+    /// <summary>The clock that stamps <c>occurred_at</c> and paces retries; tests pass a fake one.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 
     internal void Validate()
@@ -28,6 +42,64 @@ public sealed record FeedbackClientOptions
         if (string.IsNullOrEmpty(AppId) || AppId.Length > 64 || !AppId.All(c => c is (>= 'a' and <= 'z') or (>= '0' and <= '9') or '.' or '_' or '-'))
             throw new ArgumentException("AppId must be 1-64 characters of a-z, 0-9, '.', '_' or '-'.", nameof(AppId));
         if (MaxQueueLength < 1) throw new ArgumentOutOfRangeException(nameof(MaxQueueLength), MaxQueueLength, "must be at least 1");
+        if (MaxQueueBytes < 1024) throw new ArgumentOutOfRangeException(nameof(MaxQueueBytes), MaxQueueBytes, "must be at least 1024");
         if (MaxBatchSize < 1) throw new ArgumentOutOfRangeException(nameof(MaxBatchSize), MaxBatchSize, "must be at least 1");
+        if (FlushInterval <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(FlushInterval), FlushInterval, "must be positive");
+        if (ShutdownTimeout < TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(ShutdownTimeout), ShutdownTimeout, "must not be negative");
+        Retry?.Validate();
+        Spool?.Validate();
+    }
+}
+
+/// <summary>
+/// Retry of transient faults (timeouts, HTTP 408/429/5xx but 501/505, broker errors): exponential backoff
+/// with full jitter, at least what the destination asked for in <c>Retry-After</c>, until the time budget
+/// is spent. Permanent refusals (HTTP 413 and other 4xx) are never retried.
+/// </summary>
+public sealed record RetryOptions
+{
+    /// <summary>The first backoff; each further one doubles, up to <see cref="MaxBackoff"/>.</summary>
+    public TimeSpan InitialBackoff { get; init; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>The longest single wait between tries.</summary>
+    public TimeSpan MaxBackoff { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long one batch may be retried in total before it is given up on (or left in the spool).</summary>
+    public TimeSpan TimeBudget { get; init; } = TimeSpan.FromMinutes(2);
+
+    internal void Validate()
+    {
+        if (InitialBackoff <= TimeSpan.Zero) throw new ArgumentOutOfRangeException("Retry." + nameof(InitialBackoff), InitialBackoff, "must be positive");
+        if (MaxBackoff < InitialBackoff) throw new ArgumentOutOfRangeException("Retry." + nameof(MaxBackoff), MaxBackoff, "must be at least Retry.InitialBackoff");
+        if (TimeBudget < TimeSpan.Zero) throw new ArgumentOutOfRangeException("Retry." + nameof(TimeBudget), TimeBudget, "must not be negative");
+    }
+}
+
+/// <summary>
+/// The opt-in disk spool: every batch is written (checksummed, one fsync per batch) to a private folder
+/// before it is sent, and sent from there, so events survive broker or network outages and app restarts.
+/// </summary>
+public sealed record SpoolOptions
+{
+    /// <summary>Default for <see cref="MaxBytes"/>: 256 MiB.</summary>
+    public const long DefaultMaxBytes = 256L << 20;
+
+    /// <summary>
+    /// The spool folder. It must be given explicitly and not be the shared temp folder; it is created with
+    /// owner-only permissions, and an existing folder others can read is refused.
+    /// </summary>
+    public required string Directory { get; init; }
+
+    /// <summary>The most bytes the spool may hold; when full, new events are dropped and counted.</summary>
+    public long MaxBytes { get; init; } = DefaultMaxBytes;
+
+    /// <summary>Size at which the spool starts a new segment file (delivered segments are deleted whole).</summary>
+    public long SegmentBytes { get; init; } = 4L << 20;
+
+    internal void Validate()
+    {
+        if (string.IsNullOrWhiteSpace(Directory)) throw new ArgumentException("Spool.Directory must be set to a private folder.", "Spool." + nameof(Directory));
+        if (MaxBytes < 64 * 1024) throw new ArgumentOutOfRangeException("Spool." + nameof(MaxBytes), MaxBytes, "must be at least 65536");
+        if (SegmentBytes < 4096 || SegmentBytes > MaxBytes) throw new ArgumentOutOfRangeException("Spool." + nameof(SegmentBytes), SegmentBytes, "must be between 4096 and Spool.MaxBytes");
     }
 }

@@ -93,7 +93,7 @@ public sealed class FeedbackClientTests
 
         Assert.False(await client.FlushAsync(TimeSpan.FromSeconds(10)));
         Assert.Equal(1, client.Counters.DroppedOversized);
-        Assert.Equal(EventTypes.GenerationCopied, Assert.Single(transport.Events).Event.Type);
+        Assert.Equal(EventTypes.GenerationCopied, Parse(Assert.Single(transport.Events).Json.Span)!.Type);
     }
 
     [Theory]
@@ -114,10 +114,11 @@ public sealed class FeedbackClientTests
 
         public IReadOnlyList<SerializedEvent> Events => [.. _events];
 
-        public async Task SendAsync(IReadOnlyList<SerializedEvent> batch, CancellationToken cancellationToken)
+        public async Task<SendResult> SendAsync(IReadOnlyList<SerializedEvent> batch, CancellationToken cancellationToken)
         {
             if (delay is { } d) await Task.Delay(d, cancellationToken);
             foreach (var e in batch) _events.Enqueue(e);
+            return SendResult.AllDelivered(batch.Count);
         }
 
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
@@ -127,8 +128,11 @@ public sealed class FeedbackClientTests
     {
         public bool Disposed { get; private set; }
 
-        public Task SendAsync(IReadOnlyList<SerializedEvent> batch, CancellationToken cancellationToken) =>
-            Task.Delay(Timeout.Infinite, cancellationToken);
+        public async Task<SendResult> SendAsync(IReadOnlyList<SerializedEvent> batch, CancellationToken cancellationToken)
+        {
+            await Task.Delay(Timeout.Infinite, cancellationToken);
+            return default;
+        }
 
         public ValueTask DisposeAsync()
         {
@@ -139,7 +143,7 @@ public sealed class FeedbackClientTests
 
     private sealed class FailingTransport : IFeedbackTransport
     {
-        public Task SendAsync(IReadOnlyList<SerializedEvent> batch, CancellationToken cancellationToken) =>
+        public Task<SendResult> SendAsync(IReadOnlyList<SerializedEvent> batch, CancellationToken cancellationToken) =>
             throw new IOException("broker unreachable");
 
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
