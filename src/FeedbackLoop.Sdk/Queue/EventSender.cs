@@ -152,7 +152,7 @@ internal sealed partial class EventSender : IDisposable
 
     private async Task PumpAsync()
     {
-        var batch = new List<SerializedEvent>(_options.MaxBatchSize);
+        var batch = new List<SerializedEvent>(Math.Min(_options.MaxBatchSize, 1024));
         var buffer = new ArrayBufferWriter<byte>(4096);
         while (true)
         {
