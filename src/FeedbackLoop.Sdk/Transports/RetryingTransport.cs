@@ -16,14 +16,15 @@ internal sealed partial class RetryingTransport(
         var pending = batch;
         // Original batch position of each pending event; null while the whole batch is pending.
         int[]? origin = null;
-        int delivered = 0, spooled = 0, rejected = 0;
+        // Events delivered by earlier tries that failed part-way.
+        var delivered = 0;
         for (var retry = 0; ; retry++)
         {
             Exception failure;
             try
             {
                 var result = await inner.SendAsync(pending, cancellationToken).ConfigureAwait(false);
-                return new SendResult(delivered + result.Delivered, spooled + result.Spooled, rejected + result.Rejected);
+                return result with { Delivered = delivered + result.Delivered };
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
@@ -41,7 +42,7 @@ internal sealed partial class RetryingTransport(
             if (transportFailure is { Retryable: false })
             {
                 LogRefused(logger, undeliveredCount, failure.GetType().Name, transportFailure.StatusCode);
-                return new SendResult(delivered, spooled, rejected + undeliveredCount);
+                return new SendResult(delivered, Rejected: undeliveredCount);
             }
 
             if (undelivered is not null)
@@ -56,7 +57,7 @@ internal sealed partial class RetryingTransport(
                 origin = nextOrigin;
                 pending = nextPending;
             }
-            if (pending.Count == 0) return new SendResult(delivered, spooled, rejected);
+            if (pending.Count == 0) return new SendResult(delivered);
 
             var elapsed = time.GetElapsedTime(started);
             var delay = RetryBackoff.NextDelay(options, retry, transportFailure?.RetryAfter, elapsed, Random.Shared.NextDouble());
