@@ -1,0 +1,54 @@
+using System.Text;
+
+namespace FeedbackLoop.Sdk.Transports;
+
+/// <summary>Settings of an <see cref="HttpFeedbackTransport"/>.</summary>
+public sealed record HttpTransportOptions
+{
+    /// <summary>Default for <see cref="RequestTimeout"/>: 10 seconds.</summary>
+    public static readonly TimeSpan DefaultRequestTimeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>The longest <see cref="RequestTimeout"/> accepted: one day.</summary>
+    public static readonly TimeSpan MaxRequestTimeout = TimeSpan.FromDays(1);
+
+    /// <summary>
+    /// The collector's events URL (absolute, <c>http</c> or <c>https</c>, without user info). Use
+    /// <c>https</c> anywhere the network is not private: the write key travels in a header.
+    /// </summary>
+    public required Uri Endpoint { get; init; }
+
+    /// <summary>
+    /// The app's write key, sent as <c>Authorization: Bearer &lt;key&gt;</c>. It is never logged, never
+    /// put in an exception message, and left out of <see cref="ToString"/>.
+    /// </summary>
+    public required string WriteKey { get; init; }
+
+    /// <summary>How long one request may take, from sending to the response headers; then it counts as a transient fault.</summary>
+    public TimeSpan RequestTimeout { get; init; } = DefaultRequestTimeout;
+
+    /// <summary>Whether request bodies are gzip-compressed (<c>Content-Encoding: gzip</c>).</summary>
+    public bool Compress { get; init; } = true;
+
+    internal void Validate()
+    {
+        if (Endpoint is null || !Endpoint.IsAbsoluteUri || (Endpoint.Scheme != Uri.UriSchemeHttp && Endpoint.Scheme != Uri.UriSchemeHttps))
+            throw new ArgumentException("Endpoint must be an absolute http or https URL.", nameof(Endpoint));
+        if (!string.IsNullOrEmpty(Endpoint.UserInfo))
+            throw new ArgumentException("Endpoint must not carry user info; the write key goes in WriteKey.", nameof(Endpoint));
+        // Visible ASCII only: anything else cannot travel in a header, and HttpClient's own complaint would quote the value.
+        if (string.IsNullOrEmpty(WriteKey) || !WriteKey.All(c => c is > ' ' and <= '~'))
+            throw new ArgumentException("WriteKey must be non-empty visible ASCII without spaces.", nameof(WriteKey));
+        if (RequestTimeout <= TimeSpan.Zero || RequestTimeout > MaxRequestTimeout)
+            throw new ArgumentOutOfRangeException(nameof(RequestTimeout), RequestTimeout, "must be positive and at most one day");
+    }
+
+    // Replaces the generated member list so that the key never reaches a log through ToString.
+    private bool PrintMembers(StringBuilder builder)
+    {
+        builder.Append("Endpoint = ").Append(Endpoint)
+            .Append(", WriteKey = ***")
+            .Append(", RequestTimeout = ").Append(RequestTimeout)
+            .Append(", Compress = ").Append(Compress);
+        return true;
+    }
+}
