@@ -1,15 +1,26 @@
 using System.Text;
 using Confluent.Kafka;
 using FeedbackLoop.Contracts;
+using FeedbackLoop.Sdk.DependencyInjection;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace FeedbackLoop.Sdk.Kafka;
 
 /// <summary>
 /// Sends events straight to Kafka: an idempotent producer with <c>acks=all</c>, key = <c>session_id</c> so a
-/// session stays on one partition and in order. A batch completes when every record is acknowledged.
+/// session stays on one partition and in order. A batch completes when every record is acknowledged; when
+/// some are not (broker down past the delivery timeout), it throws a retryable
+/// <see cref="FeedbackTransportException"/> listing just those, so a retry or the spool resends only them.
 /// </summary>
 public sealed class KafkaFeedbackTransport : IFeedbackTransport
 {
+    /// <summary>
+    /// Default delivery timeout per record. librdkafka's own default is 5 minutes; shorter hands an outage
+    /// to the SDK's retry and spool, which can wait longer without holding records in the producer.
+    /// </summary>
+    public static readonly TimeSpan DefaultDeliveryTimeout = TimeSpan.FromSeconds(30);
+
     private readonly IProducer<byte[], byte[]> _producer;
     private readonly string _topic;
 
@@ -27,6 +38,7 @@ public sealed class KafkaFeedbackTransport : IFeedbackTransport
             LingerMs = 5,
             CompressionType = CompressionType.Lz4,
             ClientId = "feedbackloop-sdk",
+            MessageTimeoutMs = (int)DefaultDeliveryTimeout.TotalMilliseconds,
         };
         configure?.Invoke(config);
         _producer = new ProducerBuilder<byte[], byte[]>(config).Build();
@@ -38,19 +50,26 @@ public sealed class KafkaFeedbackTransport : IFeedbackTransport
     {
         if (batch.Count == 0) return default;
         var completion = new BatchCompletion(batch.Count);
-        foreach (var item in batch)
+        for (var i = 0; i < batch.Count; i++)
         {
+            var item = batch[i];
+            var position = i;
             var message = new Message<byte[], byte[]> { Key = Encoding.UTF8.GetBytes(item.SessionId), Value = item.Json.ToArray() };
             try
             {
-                _producer.Produce(_topic, message, completion.OnDelivered);
+                _producer.Produce(_topic, message, report => completion.Settle(position, report.Error.IsError ? report.Error.Reason : null));
             }
             catch (ProduceException<byte[], byte[]> ex)
             {
-                completion.OnFailed(ex.Error.Reason);
+                completion.Settle(position, ex.Error.Reason);
             }
         }
         await completion.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (completion.Failed() is { Count: > 0 } failed)
+        {
+            throw new FeedbackTransportException(
+                $"{failed.Count} of {batch.Count} records were not acknowledged: {completion.FirstError}", retryable: true, undelivered: failed);
+        }
         return SendResult.AllDelivered(batch.Count);
     }
 
@@ -62,32 +81,56 @@ public sealed class KafkaFeedbackTransport : IFeedbackTransport
         return ValueTask.CompletedTask;
     }
 
-    /// <summary>Counts delivery reports down to zero; the first error fails the whole batch.</summary>
+    /// <summary>Counts delivery reports down to zero, remembering which positions failed.</summary>
     private sealed class BatchCompletion(int count)
     {
         private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly bool[] _failed = new bool[count];
         private int _remaining = count;
-        private string? _error;
+        private string? _firstError;
 
         public Task Task => _done.Task;
 
-        public void OnDelivered(DeliveryReport<byte[], byte[]> report)
+        public string? FirstError => Volatile.Read(ref _firstError);
+
+        public void Settle(int position, string? error)
         {
-            if (report.Error.IsError) Interlocked.CompareExchange(ref _error, report.Error.Reason, null);
-            Settle();
+            if (error is not null)
+            {
+                _failed[position] = true;
+                Interlocked.CompareExchange(ref _firstError, error, null);
+            }
+            if (Interlocked.Decrement(ref _remaining) == 0) _done.TrySetResult();
         }
 
-        public void OnFailed(string reason)
+        public List<int> Failed()
         {
-            Interlocked.CompareExchange(ref _error, reason, null);
-            Settle();
+            var failed = new List<int>();
+            for (var i = 0; i < _failed.Length; i++)
+            {
+                if (_failed[i]) failed.Add(i);
+            }
+            return failed;
         }
+    }
+}
 
-        private void Settle()
+/// <summary>Chooses Kafka as the SDK's transport in dependency injection.</summary>
+public static class KafkaFeedbackLoopBuilderExtensions
+{
+    /// <summary>
+    /// Sends to Kafka at <paramref name="bootstrapServers"/>, or else at <c>FeedbackLoop:Kafka:BootstrapServers</c>
+    /// from the host's configuration; the topic is <c>FeedbackLoop:Kafka:Topic</c> or the contract's.
+    /// </summary>
+    public static FeedbackLoopBuilder UseKafka(this FeedbackLoopBuilder builder, string? bootstrapServers = null, Action<ProducerConfig>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        return builder.UseTransport(provider =>
         {
-            if (Interlocked.Decrement(ref _remaining) != 0) return;
-            if (_error is null) _done.TrySetResult();
-            else _done.TrySetException(new KafkaException(new Error(ErrorCode.Local_Fail, "delivery failed: " + _error)));
-        }
+            var section = provider.GetService<IConfiguration>()?.GetSection(FeedbackLoopOptions.SectionName + ":Kafka");
+            var servers = bootstrapServers ?? section?["BootstrapServers"]
+                ?? throw new InvalidOperationException("FeedbackLoop:Kafka:BootstrapServers is not set (or pass it to UseKafka).");
+            return new KafkaFeedbackTransport(servers, section?["Topic"] ?? KafkaTopics.Events, configure);
+        });
     }
 }

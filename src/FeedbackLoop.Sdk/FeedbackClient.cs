@@ -80,7 +80,7 @@ public sealed partial class FeedbackClient : IAsyncDisposable
         e.Small = position ?? -1;
         e.Number = latencyMs ?? -1;
         Publish(pos, ref e);
-        return generationId;
+        return generationId; // returned even when dropped: feedback on it is harmless and the app's flow stays simple
     }
 
     /// <summary>Thumb up or down; the latest per (generation, user) counts. False when the event was not queued (dropped or sampled out).</summary>
@@ -90,8 +90,7 @@ public sealed partial class FeedbackClient : IAsyncDisposable
         ref var e = ref Fill(pos, PendingKind.Thumb, sessionId, userId);
         e.A = generationId;
         e.Small = (int)value;
-        Publish(pos, ref e);
-        return true;
+        return Publish(pos, ref e);
     }
 
     /// <summary>A 1–5 rating. False when the event was not queued.</summary>
@@ -101,8 +100,7 @@ public sealed partial class FeedbackClient : IAsyncDisposable
         ref var e = ref Fill(pos, PendingKind.Rating, sessionId, userId);
         e.A = generationId;
         e.Small = score;
-        Publish(pos, ref e);
-        return true;
+        return Publish(pos, ref e);
     }
 
     /// <summary>The user asked for another output instead of <paramref name="generationId"/>. False when the event was not queued.</summary>
@@ -136,8 +134,7 @@ public sealed partial class FeedbackClient : IAsyncDisposable
         ref var e = ref Fill(pos, PendingKind.Dwell, sessionId, userId);
         e.A = generationId;
         e.Number = visibleMs;
-        Publish(pos, ref e);
-        return true;
+        return Publish(pos, ref e);
     }
 
     /// <summary>The session is over; the pipeline resolves it now rather than after 30 minutes. False when the event was not queued.</summary>
@@ -151,8 +148,7 @@ public sealed partial class FeedbackClient : IAsyncDisposable
         if (!TryClaim(PendingKind.Data, sessionId, out var pos, data.Type)) return false;
         ref var e = ref Fill(pos, PendingKind.Data, sessionId, userId);
         e.Object = data;
-        Publish(pos, ref e);
-        return true;
+        return Publish(pos, ref e);
     }
 
     /// <summary>Queues a complete event as it is (its id and time are kept). False when it was not queued.</summary>
@@ -162,8 +158,7 @@ public sealed partial class FeedbackClient : IAsyncDisposable
         if (!TryClaim(PendingKind.Event, evt.SessionId, out var pos, evt.Type)) return false;
         ref var e = ref Fill(pos, PendingKind.Event, evt.SessionId, evt.UserId);
         e.Object = evt;
-        Publish(pos, ref e);
-        return true;
+        return Publish(pos, ref e);
     }
 
     /// <summary>
@@ -208,8 +203,7 @@ public sealed partial class FeedbackClient : IAsyncDisposable
         ref var e = ref Fill(pos, kind, sessionId, userId);
         e.A = a;
         e.B = b;
-        Publish(pos, ref e);
-        return true;
+        return Publish(pos, ref e);
     }
 
     /// <summary>Sampling, then a queue position; counts the reason when there is none.</summary>
@@ -243,22 +237,24 @@ public sealed partial class FeedbackClient : IAsyncDisposable
     /// published as a tombstone the sender skips, and the event counts as dropped for bytes. (The slot was
     /// claimed first so the count bound is checked without a second atomic on the common path.)
     /// </summary>
-    private void Publish(long position, ref PendingEvent e)
+    private bool Publish(long position, ref PendingEvent e)
     {
         var bytes = e.EstimateBytes();
-        if (Interlocked.Add(ref _queuedBytes, bytes) > _options.MaxQueueBytes)
+        var fits = Interlocked.Add(ref _queuedBytes, bytes) <= _options.MaxQueueBytes;
+        if (fits)
+        {
+            e.Bytes = bytes;
+        }
+        else
         {
             Interlocked.Add(ref _queuedBytes, -bytes);
             e = default;
             e.Kind = PendingKind.Tombstone;
             Counters.AddDropped(DropReason.QueueBytes);
         }
-        else
-        {
-            e.Bytes = bytes;
-        }
         _ring.Publish(position);
         if ((position & _wakeMask) == _wakeMask) _sender.Wake();
+        return fits;
     }
 
     private void ReleaseBytes(long bytes) => Interlocked.Add(ref _queuedBytes, -bytes);

@@ -1,3 +1,4 @@
+using FeedbackLoop.Sdk.Transports;
 using Microsoft.Extensions.Logging;
 
 namespace FeedbackLoop.Sdk;
@@ -15,6 +16,7 @@ internal static class TransportPipeline
     public static IFeedbackTransport Build(IFeedbackTransport transport, FeedbackClientOptions options, FeedbackClientCounters counters, ILogger logger)
     {
         var pipeline = transport;
+        if (options.Retry is { } retry) pipeline = new RetryingTransport(pipeline, retry, counters, options.TimeProvider, logger);
         return pipeline;
     }
 }

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using FeedbackLoop.Contracts;
 
 namespace FeedbackLoop.Sdk.Tests;
@@ -55,12 +54,14 @@ public sealed class FeedbackClientTests
     public async Task A_failing_transport_never_throws_into_the_host_and_failures_are_counted()
     {
         var transport = new FailingTransport();
-        await using var client = new FeedbackClient(new FeedbackClientOptions { AppId = "app" }, transport);
+        var retry = new RetryOptions { InitialBackoff = TimeSpan.FromMilliseconds(5), MaxBackoff = TimeSpan.FromMilliseconds(20), TimeBudget = TimeSpan.FromMilliseconds(100) };
+        await using var client = new FeedbackClient(new FeedbackClientOptions { AppId = "app", Retry = retry }, transport);
 
         for (var i = 0; i < 20; i++) Assert.True(client.Accepted("s1", "u1", "g" + i));
 
         Assert.False(await client.FlushAsync(TimeSpan.FromSeconds(10)));
         Assert.Equal(20, client.Counters.Failed);
+        Assert.True(client.Counters.Retried >= 20, "the batch was retried before it was given up on");
         Assert.Equal(0, client.Counters.Sent);
         // The sender keeps going after a failure: later events are still attempted.
         Assert.True(client.Rejected("s1", "u1", "g-late"));
@@ -107,45 +108,4 @@ public sealed class FeedbackClientTests
     }
 
     private static FeedbackEvent? Parse(ReadOnlySpan<byte> json) => EventJson.TryParse(json, out var evt, out _) ? evt : null;
-
-    private sealed class RecordingTransport(TimeSpan? delay = null) : IFeedbackTransport
-    {
-        private readonly ConcurrentQueue<SerializedEvent> _events = new();
-
-        public IReadOnlyList<SerializedEvent> Events => [.. _events];
-
-        public async Task<SendResult> SendAsync(IReadOnlyList<SerializedEvent> batch, CancellationToken cancellationToken)
-        {
-            if (delay is { } d) await Task.Delay(d, cancellationToken);
-            foreach (var e in batch) _events.Enqueue(e);
-            return SendResult.AllDelivered(batch.Count);
-        }
-
-        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
-    }
-
-    private sealed class HangingTransport : IFeedbackTransport
-    {
-        public bool Disposed { get; private set; }
-
-        public async Task<SendResult> SendAsync(IReadOnlyList<SerializedEvent> batch, CancellationToken cancellationToken)
-        {
-            await Task.Delay(Timeout.Infinite, cancellationToken);
-            return default;
-        }
-
-        public ValueTask DisposeAsync()
-        {
-            Disposed = true;
-            return ValueTask.CompletedTask;
-        }
-    }
-
-    private sealed class FailingTransport : IFeedbackTransport
-    {
-        public Task<SendResult> SendAsync(IReadOnlyList<SerializedEvent> batch, CancellationToken cancellationToken) =>
-            throw new IOException("broker unreachable");
-
-        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
-    }
 }

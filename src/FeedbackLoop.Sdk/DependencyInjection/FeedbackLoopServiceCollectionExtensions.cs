@@ -1,6 +1,7 @@
 using System.Diagnostics.Metrics;
 using FeedbackLoop.Sdk.Privacy;
 using FeedbackLoop.Sdk.Sampling;
+using FeedbackLoop.Sdk.Transports;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -132,11 +133,14 @@ internal static class FeedbackLoopOptionsMapper
         };
     }
 
-    public static IFeedbackTransport? HttpTransport(FeedbackLoopOptions o) => null;
+    public static IFeedbackTransport? HttpTransport(FeedbackLoopOptions o) =>
+        o.Http.Endpoint is { } endpoint
+            ? new HttpFeedbackTransport(new HttpTransportOptions { Endpoint = endpoint, WriteKey = o.Http.WriteKey ?? "", RequestTimeout = o.Http.RequestTimeout, Compress = o.Http.Compress })
+            : null;
 
     private static SessionSampler? Sampler(FeedbackLoopOptions.SamplingSection s)
     {
-        if (s.Rate >= 1.0 && s.ByEventType.Count == 0) return null;
+        if (s.Rate == 1.0 && s.ByEventType.Count == 0) return null; // out-of-range rates go on to the sampler, which rejects them
         return new SessionSampler(s.Rate, s.ByEventType);
     }
 

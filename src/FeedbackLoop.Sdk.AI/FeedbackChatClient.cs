@@ -1,0 +1,138 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using Microsoft.Extensions.AI;
+using Contract = FeedbackLoop.Contracts;
+
+namespace FeedbackLoop.Sdk.AI;
+
+/// <summary>
+/// An <see cref="IChatClient"/> middleware that reports every response as <c>generation.shown</c> (input
+/// messages, output text, model, latency) and hands the app the event's <c>generation_id</c> in the
+/// response's <see cref="ChatResponse.AdditionalProperties"/> under <see cref="GenerationIdKey"/> — for
+/// streaming, on every update — so the app can later send thumbs, edits or copies for it. Reporting
+/// costs one queue write; it never throws into the call and never changes what the inner client returns.
+/// </summary>
+public sealed class FeedbackChatClient : DelegatingChatClient
+{
+    /// <summary>The key of the generation id in <c>AdditionalProperties</c>.</summary>
+    public const string GenerationIdKey = "feedbackloop.generation_id";
+
+    /// <summary>Where the app puts the session id on a call (<see cref="ChatOptions.AdditionalProperties"/>).</summary>
+    public const string SessionIdKey = "feedbackloop.session_id";
+
+    /// <summary>Where the app puts the user id on a call (<see cref="ChatOptions.AdditionalProperties"/>).</summary>
+    public const string UserIdKey = "feedbackloop.user_id";
+
+    private readonly FeedbackClient _feedback;
+    private readonly FeedbackChatClientOptions _options;
+
+    /// <summary>Wraps <paramref name="innerClient"/>, reporting through <paramref name="feedback"/>.</summary>
+    public FeedbackChatClient(IChatClient innerClient, FeedbackClient feedback, FeedbackChatClientOptions? options = null)
+        : base(innerClient)
+    {
+        _feedback = feedback ?? throw new ArgumentNullException(nameof(feedback));
+        _options = options ?? new FeedbackChatClientOptions();
+    }
+
+    /// <inheritdoc />
+    public override async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        var input = messages as IReadOnlyList<ChatMessage> ?? [.. messages];
+        var started = Stopwatch.GetTimestamp();
+        var response = await base.GetResponseAsync(input, options, cancellationToken).ConfigureAwait(false);
+        var generationId = NewGenerationId(options);
+        (response.AdditionalProperties ??= [])[GenerationIdKey] = generationId;
+        Report(input, options, response.Text, response.ModelId, generationId, Stopwatch.GetElapsedTime(started));
+        return response;
+    }
+
+    /// <inheritdoc />
+    public override async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(
+        IEnumerable<ChatMessage> messages, ChatOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var input = messages as IReadOnlyList<ChatMessage> ?? [.. messages];
+        var started = Stopwatch.GetTimestamp();
+        var generationId = NewGenerationId(options);
+        var updates = new List<ChatResponseUpdate>();
+        try
+        {
+            await foreach (var update in base.GetStreamingResponseAsync(input, options, cancellationToken).ConfigureAwait(false))
+            {
+                (update.AdditionalProperties ??= [])[GenerationIdKey] = generationId;
+                updates.Add(update);
+                yield return update;
+            }
+        }
+        finally
+        {
+            // Also when the app stops reading early: what was streamed is what the user saw.
+            if (updates.Count > 0)
+            {
+                var response = updates.ToChatResponse();
+                Report(input, options, response.Text, response.ModelId, generationId, Stopwatch.GetElapsedTime(started));
+            }
+        }
+    }
+
+    private static string NewGenerationId(ChatOptions? options) =>
+        options?.AdditionalProperties?.TryGetValue(GenerationIdKey, out var given) == true && given is string { Length: > 0 } id
+            ? id
+            : Guid.CreateVersion7().ToString();
+
+    private void Report(IReadOnlyList<ChatMessage> input, ChatOptions? options, string output, string? responseModel, string generationId, TimeSpan latency)
+    {
+        var sessionId = Property(options, SessionIdKey) ?? options?.ConversationId ?? generationId;
+        var userId = Property(options, UserIdKey) ?? _options.DefaultUserId;
+        var model = _options.ModelVersion ?? responseModel ?? options?.ModelId ?? "unknown";
+        _feedback.Shown(sessionId, userId, model, ToContract(input), output, generationId,
+            variant: _options.Variant, promptVersion: _options.PromptVersion, latencyMs: (long)latency.TotalMilliseconds);
+    }
+
+    private static string? Property(ChatOptions? options, string key) =>
+        options?.AdditionalProperties?.TryGetValue(key, out var value) == true ? value?.ToString() : null;
+
+    private static Contract.ChatMessage[] ToContract(IReadOnlyList<ChatMessage> messages)
+    {
+        var result = new Contract.ChatMessage[messages.Count];
+        for (var i = 0; i < messages.Count; i++) result[i] = new Contract.ChatMessage(RoleOf(messages[i].Role), messages[i].Text ?? "");
+        return result;
+    }
+
+    // EVENTS.md knows four roles; a provider-specific role is closest to what the user side said.
+    private static string RoleOf(ChatRole role) =>
+        role == ChatRole.System ? "system" : role == ChatRole.Assistant ? "assistant" : role == ChatRole.Tool ? "tool" : "user";
+}
+
+/// <summary>Settings of <see cref="FeedbackChatClient"/>.</summary>
+public sealed class FeedbackChatClientOptions
+{
+    /// <summary>The <c>model_version</c> to report; by default the response's model id (then the request's).</summary>
+    public string? ModelVersion { get; set; }
+
+    /// <summary>The <c>prompt_version</c> to report, if the app versions its prompts.</summary>
+    public string? PromptVersion { get; set; }
+
+    /// <summary>The experiment <c>variant</c> to report, if any.</summary>
+    public string? Variant { get; set; }
+
+    /// <summary>The <c>user_id</c> when a call names none (<see cref="FeedbackChatClient.UserIdKey"/>).</summary>
+    public string DefaultUserId { get; set; } = "anonymous";
+}
+
+/// <summary>Adds <see cref="FeedbackChatClient"/> to a <see cref="ChatClientBuilder"/> pipeline.</summary>
+public static class FeedbackChatClientBuilderExtensions
+{
+    /// <summary>
+    /// Reports every response of the pipeline as <c>generation.shown</c>. Uses <paramref name="feedback"/>, or
+    /// else the <see cref="FeedbackClient"/> registered with <c>services.AddFeedbackLoop(...)</c>.
+    /// </summary>
+    public static ChatClientBuilder UseFeedbackLoop(this ChatClientBuilder builder, FeedbackClient? feedback = null, Action<FeedbackChatClientOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var options = new FeedbackChatClientOptions();
+        configure?.Invoke(options);
+        return builder.Use((inner, services) =>
+            new FeedbackChatClient(inner, feedback ?? (FeedbackClient?)services.GetService(typeof(FeedbackClient))
+                ?? throw new InvalidOperationException("UseFeedbackLoop: pass a FeedbackClient or register one with services.AddFeedbackLoop(...)."), options));
+    }
+}
