@@ -33,6 +33,10 @@ internal sealed class SpoolingTransport : IFeedbackTransport
     /// <summary>Most JSON bytes handed to the inner transport at once (an event larger than this goes alone), below common 512 KiB request limits.</summary>
     internal const int MaxBatchJsonBytes = 450 * 1024;
 
+    // The writer's reusable buffer; one that grew past this for a batch of large events is let go after it.
+    private const int EncodeBufferBytes = 64 * 1024;
+    private const int MaxKeptEncodeBufferBytes = 1 << 20;
+
     // How long DisposeAsync waits for a pump whose transport ignores cancellation before it lets go.
     private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(10);
 
@@ -54,7 +58,7 @@ internal sealed class SpoolingTransport : IFeedbackTransport
 
     // The writer's own state, under _writeLock (SendAsync and DisposeAsync).
     private readonly Lock _writeLock = new();
-    private readonly ArrayBufferWriter<byte> _encoded = new(64 * 1024);
+    private ArrayBufferWriter<byte> _encoded = new(EncodeBufferBytes);
     private Segment? _live;
     private FileStream? _liveStream;
     private long _nextSegmentNumber;
@@ -236,6 +240,7 @@ internal sealed class SpoolingTransport : IFeedbackTransport
         }
 
         if (spooled > 0) Commit(batch.Count);
+        if (_encoded.Capacity > MaxKeptEncodeBufferBytes) _encoded = new ArrayBufferWriter<byte>(EncodeBufferBytes);
         if (full > 0) _counters.AddDropped(DropReason.SpoolFull, full);
         if (unrecordable > 0) SpoolLog.Unrecordable(_logger, unrecordable);
         if ((full > 0) != _full)

@@ -111,11 +111,13 @@ public sealed class SpoolingTransportTests : IDisposable
         var after = new ScriptedTransport();
         var counters = new FeedbackClientCounters();
         await using var second = Open(after, counters);
+        // New events go to a new segment, behind what was left.
+        Assert.Equal(5, (await second.SendAsync(ScriptedTransport.Events(120, 5), default)).Spooled);
         Assert.True(await second.DrainAsync(Patience, default));
 
         Assert.Equal(ScriptedTransport.Events(0, 50).Select(e => e.EventId), before.DeliveredIds);
-        Assert.Equal(ScriptedTransport.Events(50, 70).Select(e => e.EventId), after.DeliveredIds);
-        Assert.Equal(70, counters.Sent);
+        Assert.Equal(ScriptedTransport.Events(50, 70).Concat(ScriptedTransport.Events(120, 5)).Select(e => e.EventId), after.DeliveredIds);
+        Assert.Equal(75, counters.Sent);
     }
 
     [Fact]
