@@ -21,9 +21,10 @@ namespace FeedbackLoop.Sdk.Spool;
 /// the pump runs on its own task. They share only the segment list, the settled position and the byte
 /// count, under <c>_gate</c>. The pump reads no further than what the writer has fsynced, and the writer
 /// only ever appends whole records, so the pump never sees a half-written record of this run.</para>
-/// <para>Durability assumption: a new segment file's directory entry is made durable by the fsync of its
-/// first batch, which holds on the journaling file systems in use (ext4, xfs, btrfs, APFS, NTFS) but is
-/// not promised by POSIX; .NET offers no way to fsync a folder.</para>
+/// <para>Durability assumption: a new segment file's directory entry is taken to be made durable by the fsync
+/// of its first batch. The common Linux journaling file systems (ext4, xfs, btrfs) do so in practice, but
+/// POSIX does not promise it, and .NET offers no way to fsync a folder; only a power loss (not an app
+/// crash) right after a segment is created could lose that segment.</para>
 /// </remarks>
 internal sealed class SpoolingTransport : IFeedbackTransport
 {
@@ -65,7 +66,8 @@ internal sealed class SpoolingTransport : IFeedbackTransport
     private bool _full;
     private long _dataSyncs;
 
-    // The pump's own state: where it reads next, and offsets in that segment acknowledged before a restart.
+    // The pump's own state: where it reads next, and offsets beyond that in the same segment which the
+    // destination already acknowledged out of order (a partial delivery, in this run or before a restart).
     private SpoolPosition _read;
     private readonly HashSet<long> _ackedAhead = [];
     // Held while the pump writes the cursor, so DisposeAsync can shut the folder between two writes.
