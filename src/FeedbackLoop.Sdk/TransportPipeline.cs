@@ -1,3 +1,4 @@
+using FeedbackLoop.Sdk.Spool;
 using FeedbackLoop.Sdk.Transports;
 using Microsoft.Extensions.Logging;
 
@@ -17,6 +18,7 @@ internal static class TransportPipeline
     {
         var pipeline = transport;
         if (options.Retry is { } retry) pipeline = new RetryingTransport(pipeline, retry, counters, options.TimeProvider, logger);
+        if (options.Spool is { } spool) pipeline = new SpoolingTransport(pipeline, spool, counters, options.TimeProvider, logger);
         return pipeline;
     }
 }
