@@ -23,7 +23,7 @@ public sealed class SdkOutageTests : IDisposable
     public SdkOutageTests()
     {
         _cluster.CreateTopic(_topic, partitions: 3, replicationFactor: 3);
-        Directory.CreateDirectory(_root, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        Directory.CreateDirectory(_root);
     }
 
     [Fact]
