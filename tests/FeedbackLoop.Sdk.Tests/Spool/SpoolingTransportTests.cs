@@ -1,5 +1,6 @@
 using System.Runtime.Versioning;
 using FeedbackLoop.Sdk.Spool;
+using FeedbackLoop.Sdk.Tests.Transports;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
@@ -83,7 +84,7 @@ public sealed class SpoolingTransportTests : IDisposable
         {
             Assert.Equal(30, (await spool.SendAsync(chunk, default)).Spooled);
         }
-        Assert.True(await Eventually.TrueAsync(() => Advanced(() => inner.DeliveredIds.Count >= 300), Patience));
+        await Wait.UntilAsync(() => Advanced(() => inner.DeliveredIds.Count >= 300), Patience);
         Assert.True(await spool.DrainAsync(Patience, default));
 
         Assert.All(inner.DeliveredIds.GroupBy(id => id), group => Assert.Single(group));
@@ -103,7 +104,7 @@ public sealed class SpoolingTransportTests : IDisposable
         before.Down = true;
         var calls = before.Calls;
         await first.SendAsync(ScriptedTransport.Events(50, 70), default);
-        Assert.True(await Eventually.TrueAsync(() => before.Calls > calls, Patience));
+        await Wait.UntilAsync(() => before.Calls > calls, Patience);
         await first.DisposeAsync();
         Assert.True(before.Disposed);
         Assert.NotEmpty(Directory.GetFiles(_spoolFolder, "*.seg"));
@@ -133,7 +134,7 @@ public sealed class SpoolingTransportTests : IDisposable
         var first = Open(before, new FeedbackClientCounters());
         await first.SendAsync(events, default);
         // The acknowledged half is recorded in the cursor before the pump backs off.
-        Assert.True(await Eventually.TrueAsync(() => File.Exists(Path.Combine(_spoolFolder, "cursor")), Patience));
+        await Wait.UntilAsync(() => File.Exists(Path.Combine(_spoolFolder, "cursor")), Patience);
         await first.DisposeAsync();
 
         var after = new ScriptedTransport();
@@ -200,15 +201,15 @@ public sealed class SpoolingTransportTests : IDisposable
 
         var inner = new ScriptedTransport();
         var counters = new FeedbackClientCounters();
-        var logger = new ListLogger();
+        var logger = new RecordingLogger();
         await using var spool = Open(inner, counters, logger: logger);
         Assert.True(await spool.DrainAsync(Patience, default));
 
         Assert.Equal(events.Where((_, i) => i != 4).Select(e => e.EventId), inner.DeliveredIds);
         Assert.Equal(1, counters.Dropped(DropReason.SpoolCorrupt));
-        Assert.Contains(logger.Lines, line => line.Contains("failed its checksum", StringComparison.Ordinal));
+        Assert.Contains(logger.Entries.Select(e => e.Message), line => line.Contains("failed its checksum", StringComparison.Ordinal));
         // Log lines name positions, never event content.
-        Assert.DoesNotContain(logger.Lines, line => line.Contains("e0000", StringComparison.Ordinal) || line.Contains("xxxx", StringComparison.Ordinal));
+        Assert.DoesNotContain(logger.Entries.Select(e => e.Message), line => line.Contains("e0000", StringComparison.Ordinal) || line.Contains("xxxx", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -223,13 +224,13 @@ public sealed class SpoolingTransportTests : IDisposable
 
         var inner = new ScriptedTransport();
         var counters = new FeedbackClientCounters();
-        var logger = new ListLogger();
+        var logger = new RecordingLogger();
         await using var spool = Open(inner, counters, logger: logger);
         Assert.True(await spool.DrainAsync(Patience, default));
 
         Assert.Equal(events.Take(9).Select(e => e.EventId), inner.DeliveredIds);
         Assert.Equal(1, counters.Dropped(DropReason.SpoolCorrupt));
-        Assert.Contains(logger.Lines, line => line.Contains("skipped 50 damaged bytes", StringComparison.Ordinal));
+        Assert.Contains(logger.Entries.Select(e => e.Message), line => line.Contains("skipped 50 damaged bytes", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -257,7 +258,7 @@ public sealed class SpoolingTransportTests : IDisposable
         var inner = new ScriptedTransport { Down = true };
         await using var spool = Open(inner, new FeedbackClientCounters());
         await spool.SendAsync(ScriptedTransport.Events(0, 5), default);
-        Assert.True(await Eventually.TrueAsync(() => inner.Calls > 0, Patience));
+        await Wait.UntilAsync(() => inner.Calls > 0, Patience);
         Assert.False(await spool.DrainAsync(TimeSpan.FromMilliseconds(100), default));
 
         // The pump now waits out a backoff on a clock that never moves; only the drain can wake it.
