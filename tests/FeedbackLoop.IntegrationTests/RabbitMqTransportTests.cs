@@ -120,6 +120,8 @@ public sealed class RabbitMqTransportTests(RabbitMqBroker broker) : IDisposable
         Assert.Contains("cmd-1", Encoding.UTF8.GetString(failed.Body.Span), StringComparison.Ordinal);
         Assert.Equal(typeof(InvalidDataException).FullName, RabbitMqQueues.Header(failed, "MT-Fault-ExceptionType"));
         Assert.Equal(RejectingConsumer.Reason, RabbitMqQueues.Header(failed, "MT-Fault-Message"));
+        Assert.Equal(LoopTransport.RetryIntervals.Count.ToString(System.Globalization.CultureInfo.InvariantCulture), RabbitMqQueues.Header(failed, "MT-Fault-RetryCount"));
+        Assert.True(failed.BasicProperties.Persistent, "the error queue's copy is not persistent");
         Assert.Null(await RabbitMqQueues.TakeAsync(settings, errorQueue));
     }
 

@@ -35,7 +35,7 @@ internal sealed class RabbitMqLoop : IDisposable
 
     public RabbitMqLoop()
     {
-        Root = Path.Combine(Path.GetTempPath(), "feedbackloop-rabbitmq-loop-" + Guid.NewGuid().ToString("N"));
+        Root = Path.Combine(Path.GetTempPath(), "feedbackloop-rmqloop-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(Root);
         Registry = new ModelRegistry(Path.Combine(Root, "registry.db"));
         _store = new DatasetStore(Root);
