@@ -25,12 +25,13 @@ public sealed class RabbitMqSettingsTests
     [InlineData("amqp://loop:pw@mq/?heartbeat=10", "query or fragment")]
     [InlineData("mq:5672", "scheme 'mq'")]
     [InlineData("not a uri", "is not a RabbitMQ URI")]
+    [InlineData("amqp://loop:pw@with@at@mq/a/b", "'amqp://loop:***@mq/a/b' is not a RabbitMQ URI")]
     public void A_uri_that_is_not_a_plain_rabbitmq_address_is_refused_with_the_reason(string uri, string reason)
     {
         var error = Assert.Throws<FormatException>(() => RabbitMqSettings.Parse(uri));
 
         Assert.Contains(reason, error.Message, StringComparison.Ordinal);
-        Assert.DoesNotContain(":pw@", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("pw", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]

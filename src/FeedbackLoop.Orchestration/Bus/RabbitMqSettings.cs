@@ -115,14 +115,18 @@ public sealed record RabbitMqSettings
 
     private string HostForUri => Host.Contains(':', StringComparison.Ordinal) ? $"[{Host}]" : Host;
 
-    // Error messages may quote what they were given, but never a password inside it.
+    // Error messages may quote what they were given, but never a password inside it (which may itself hold
+    // an unescaped '@' or ':', so the login ends at the authority's last '@').
     private static string Redacted(string uri)
     {
-        var at = uri.IndexOf('@', StringComparison.Ordinal);
         var scheme = uri.IndexOf("://", StringComparison.Ordinal);
-        if (at < 0 || scheme < 0 || at < scheme) return uri;
-        var userInfo = uri[(scheme + 3)..at];
-        var colon = userInfo.IndexOf(':', StringComparison.Ordinal);
-        return colon < 0 ? uri : string.Concat(uri.AsSpan(0, scheme + 3), userInfo.AsSpan(0, colon), ":***", uri.AsSpan(at));
+        if (scheme < 0) return uri;
+        var authorityStart = scheme + 3;
+        var authorityEnd = uri.IndexOf('/', authorityStart);
+        var authority = authorityEnd < 0 ? uri[authorityStart..] : uri[authorityStart..authorityEnd];
+        var at = authority.LastIndexOf('@');
+        var colon = at < 0 ? -1 : authority.IndexOf(':', StringComparison.Ordinal);
+        if (colon < 0 || colon > at) return uri;
+        return string.Concat(uri.AsSpan(0, authorityStart + colon), ":***", uri.AsSpan(authorityStart + at));
     }
 }
