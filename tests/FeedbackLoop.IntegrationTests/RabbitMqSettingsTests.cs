@@ -44,6 +44,20 @@ public sealed class RabbitMqSettingsTests
         Assert.DoesNotContain("hunter2", settings.ToString(), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("/")]
+    [InlineData("feedback/prod")]
+    [InlineData("plain")]
+    public void Shown_settings_read_back_as_the_same_broker_and_login_without_the_password(string virtualHost)
+    {
+        var settings = new RabbitMqSettings("mq.internal", 5673, virtualHost, "loop user", "pw");
+
+        var readBack = RabbitMqSettings.Parse(settings.ToString());
+
+        Assert.Equal(settings, new RabbitMqSettings(readBack.Host, readBack.Port, readBack.VirtualHost, readBack.User, "pw"));
+        Assert.Equal("guest", readBack.Password);
+    }
+
     [Fact]
     public void Settings_outside_what_rabbitmq_accepts_are_refused()
     {

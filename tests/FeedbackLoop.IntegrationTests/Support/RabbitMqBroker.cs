@@ -127,6 +127,7 @@ public sealed class RabbitMqBroker : IAsyncLifetime
 
         using var deadline = new CancellationTokenSource(StartDeadline);
         var factory = ConnectionFactoryFor(Settings);
+        Exception? lastError = null;
         while (true)
         {
             if (_server.HasExited)
@@ -140,9 +141,10 @@ public sealed class RabbitMqBroker : IAsyncLifetime
                 LastStartDuration = clock.Elapsed;
                 return;
             }
-            catch (BrokerUnreachableException) when (!deadline.IsCancellationRequested)
+            catch (Exception ex) when (ex is IOException or RabbitMQClientException && !deadline.IsCancellationRequested)
             {
                 // Not listening yet, or listening but still booting: try again shortly.
+                lastError = ex;
             }
             catch (OperationCanceledException) when (deadline.IsCancellationRequested)
             {
@@ -152,7 +154,8 @@ public sealed class RabbitMqBroker : IAsyncLifetime
             {
                 await KillAsync();
                 throw new InvalidOperationException(
-                    $"RabbitMQ node {NodeName} did not accept connections on 127.0.0.1:{AmqpPort} within {StartDeadline.TotalSeconds:0} s.\n{LogTail()}");
+                    $"RabbitMQ node {NodeName} did not accept connections on 127.0.0.1:{AmqpPort} within {StartDeadline.TotalSeconds:0} s "
+                    + $"(last error: {lastError?.Message ?? "none"}).\n{LogTail()}");
             }
 
             await Task.Delay(ReadyPollInterval, CancellationToken.None);
@@ -276,6 +279,20 @@ public sealed class RabbitMqBroker : IAsyncLifetime
         return $"--- {LogFile} ---\n{Tail(LogFile, lines)}\n--- {ServerOutput} ---\n{Tail(ServerOutput, lines)}";
     }
 
+    /// <summary>
+    /// The environment a child process (a worker or orchestrator under test) needs to reach <paramref name="settings"/>
+    /// through <see cref="LoopTransport.FromEnvironment"/>: the URI without the password, and the password apart.
+    /// </summary>
+    public static IReadOnlyDictionary<string, string> EnvironmentFor(RabbitMqSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        return new Dictionary<string, string>
+        {
+            [RabbitMqSettings.UriVariable] = settings.ToString(),
+            [RabbitMqSettings.PasswordVariable] = settings.Password,
+        };
+    }
+
     /// <summary>A connection factory for <paramref name="settings"/> (for reading queues directly in tests).</summary>
     public static ConnectionFactory ConnectionFactoryFor(RabbitMqSettings settings)
     {
@@ -371,18 +388,57 @@ public sealed class RabbitMqBroker : IAsyncLifetime
             + $"(for a RabbitMQ installed elsewhere, set {ScriptsVariable} to the folder holding its scripts).");
     }
 
+    // Ports below the kernel's ephemeral range, so that no outgoing connection of another process can take one
+    // while the node is down between a stop and a start (it keeps its ports across restarts).
     private static int[] FreeLoopbackPorts(int count)
+    {
+        var ephemeralStart = 32768;
+        const string range = "/proc/sys/net/ipv4/ip_local_port_range";
+        if (File.Exists(range) && int.TryParse(File.ReadAllText(range).Split((char[])['\t', ' '], StringSplitOptions.RemoveEmptyEntries)[0], CultureInfo.InvariantCulture, out var start))
+            ephemeralStart = start;
+        const int lowest = 10_000;
+        if (ephemeralStart <= lowest + 1_000) return FreeEphemeralPorts(count); // an unusual range: let the kernel pick
+        var picked = new List<int>();
+        for (var attempt = 0; picked.Count < count; attempt++)
+        {
+            if (attempt == 1_000) throw new InvalidOperationException($"no {count} free loopback ports between {lowest} and {ephemeralStart}");
+            var port = Random.Shared.Next(lowest, ephemeralStart);
+            if (!picked.Contains(port) && IsFree(port)) picked.Add(port);
+        }
+
+        return [.. picked];
+    }
+
+    private static int[] FreeEphemeralPorts(int count)
     {
         // All listeners stay open until every port is picked, so the ports differ from one another.
         var listeners = Enumerable.Range(0, count).Select(_ => new TcpListener(IPAddress.Loopback, 0)).ToList();
         try
         {
             listeners.ForEach(l => l.Start());
-            return listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port).ToArray();
+            return [.. listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port)];
         }
         finally
         {
             listeners.ForEach(l => l.Stop());
+        }
+    }
+
+    private static bool IsFree(int port)
+    {
+        var listener = new TcpListener(IPAddress.Loopback, port);
+        try
+        {
+            listener.Start();
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+        finally
+        {
+            listener.Stop();
         }
     }
 
