@@ -1,7 +1,55 @@
 #!/usr/bin/env bash
-# Runs every test of the solution (unit, contract, Parquet and the integration tests against the
-# in-process Kafka cluster). Needs only the .NET 10 SDK.
+# Runs every test of the solution: unit, contract, Parquet, the integration tests against the in-process
+# Kafka cluster, and the RabbitMQ tests, which start a private RabbitMQ node of their own (own node name,
+# data folder and ports; a system RabbitMQ, if any, is neither used nor disturbed).
+# Needs the .NET 10 SDK and Debian's rabbitmq-server; when rabbitmq-server is missing this script installs
+# it with apt-get (as root, or through sudo) without starting its system service.
 set -euo pipefail
 cd "$(dirname "$0")"
+
+# Where Debian's package puts the scripts the tests run (FEEDBACKLOOP_RABBITMQ_SBIN points the tests
+# at a RabbitMQ installed some other way; then nothing is installed here).
+debian_rabbitmq=/usr/lib/rabbitmq/bin/rabbitmq-server
+
+install_rabbitmq() {
+    local sudo=()
+    if [ "$(id -u)" -ne 0 ]; then
+        if ! command -v sudo >/dev/null; then
+            echo "test.sh: rabbitmq-server is missing and this user can neither install it nor sudo;" >&2
+            echo "         run 'apt-get install -y rabbitmq-server' as root, then ./test.sh again." >&2
+            exit 1
+        fi
+        sudo=(sudo)
+    fi
+
+    echo "test.sh: installing Debian's rabbitmq-server (the RabbitMQ tests run a private node from it)..."
+    local log added_policy=""
+    log=$(mktemp)
+    # The tests never use the system service; policy-rc.d keeps the package from starting it (and from
+    # taking ports 5672 and 4369) while it installs. An existing policy-rc.d is left as it is.
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee /usr/sbin/policy-rc.d >/dev/null
+        "${sudo[@]}" chmod 755 /usr/sbin/policy-rc.d
+        added_policy=1
+    fi
+    local status=0
+    {
+        "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q &&
+        "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends rabbitmq-server
+    } >"$log" 2>&1 || status=$?
+    if [ -n "$added_policy" ]; then "${sudo[@]}" rm -f /usr/sbin/policy-rc.d; fi
+    if [ "$status" -ne 0 ] || [ ! -x "$debian_rabbitmq" ]; then
+        cat "$log" >&2
+        echo "test.sh: installing rabbitmq-server failed (apt output above)" >&2
+        rm -f "$log"
+        exit 1
+    fi
+    rm -f "$log"
+}
+
+if [ -z "${FEEDBACKLOOP_RABBITMQ_SBIN:-}" ] && [ ! -x "$debian_rabbitmq" ]; then
+    install_rabbitmq
+fi
+
 dotnet build FeedbackLoop.sln -c Release
 dotnet test FeedbackLoop.sln -c Release --no-build --logger "console;verbosity=minimal"
