@@ -13,6 +13,11 @@ public enum DropReason
     ShutDown,
     /// <summary>The sender failed on the event's batch before any transport saw it (a bug or a throwing redactor).</summary>
     SenderError,
+    /// <summary>
+    /// The event breaks the wire contract (an empty or over-long id, a rating outside 1–5, an unknown role):
+    /// the pipeline would only dead-letter it, so it is counted and logged with the field at fault instead.
+    /// </summary>
+    Invalid,
     /// <summary>The disk spool was at its byte cap.</summary>
     SpoolFull,
     /// <summary>A spooled record failed its checksum or was cut short; it is never sent.</summary>

@@ -15,7 +15,7 @@ internal sealed class FeedbackClientMetrics : IDisposable
     private static readonly (DropReason Reason, string Tag)[] Reasons =
     [
         (DropReason.QueueFull, "queue_full"), (DropReason.QueueBytes, "queue_bytes"), (DropReason.Oversized, "oversized"),
-        (DropReason.ShutDown, "shut_down"), (DropReason.SenderError, "sender_error"), (DropReason.SpoolFull, "spool_full"),
+        (DropReason.ShutDown, "shut_down"), (DropReason.SenderError, "sender_error"), (DropReason.Invalid, "invalid"), (DropReason.SpoolFull, "spool_full"),
         (DropReason.SpoolCorrupt, "spool_corrupt"),
     ];
 

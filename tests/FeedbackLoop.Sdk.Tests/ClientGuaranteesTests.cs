@@ -117,6 +117,24 @@ public sealed class ClientGuaranteesTests
     }
 
     [Fact]
+    public async Task An_event_that_breaks_the_contract_is_dropped_as_invalid_and_logged_with_its_field()
+    {
+        var transport = new RecordingTransport();
+        var logger = new RecordingLogger();
+        await using var client = new FeedbackClient(new FeedbackClientOptions { AppId = "app" }, transport, new TypedLogger(logger));
+
+        client.Rating("s1", "u1", "g1", 9);
+        client.Copied("", "u1", "g1");
+        client.Rating("s1", "u1", "g1", 4);
+
+        Assert.False(await client.FlushAsync(Deadline));
+        Assert.Equal(2, client.Counters.Dropped(DropReason.Invalid));
+        Assert.Equal(4, Assert.IsType<RatingGiven>(Assert.Single(transport.Parsed()).Data).Score);
+        Assert.Contains(logger.Entries, e => e.Message.Contains("data.score", StringComparison.Ordinal));
+        Assert.Contains(logger.Entries, e => e.Message.Contains("session_id", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Shutdown_delivers_what_is_queued_returns_true_and_later_calls_are_counted_as_shut_down()
     {
         var transport = new RecordingTransport(delay: TimeSpan.FromMilliseconds(2));
@@ -170,6 +188,16 @@ public sealed class ClientGuaranteesTests
         Assert.Equal(clock.GetUtcNow(), evt.OccurredAt);
         var id = Guid.Parse(evt.EventId);
         Assert.Equal(7, id.Version);
+    }
+
+    private sealed class TypedLogger(RecordingLogger inner) : ILogger<FeedbackClient>
+    {
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            inner.Log(logLevel, eventId, state, exception, formatter);
     }
 
     private static string? ParseType(SerializedEvent e) => EventJson.TryParse(e.Json.Span, out var evt, out _) ? evt!.Type : null;

@@ -230,6 +230,15 @@ internal sealed partial class EventSender : IDisposable
             TryLog(() => LogOversized(_logger, type, size, EventLimits.MaxEventBytes));
             return null;
         }
+        // The same check the pipeline runs, so a mistake shows up in the app's own log and counters (with the
+        // field at fault) instead of as a dead letter far away. It costs the sender a parse, not the caller.
+        if (!EventJson.TryParse(buffer.WrittenSpan, out _, out var rejection))
+        {
+            Lose(DropReason.Invalid, 1);
+            var (type, field, reason) = (evt.Type, rejection!.Field, rejection.Reason);
+            TryLog(() => LogInvalid(_logger, type, field, reason));
+            return null;
+        }
         return new SerializedEvent(evt.EventId, evt.SessionId, buffer.WrittenSpan.ToArray());
     }
 
@@ -304,6 +313,9 @@ internal sealed partial class EventSender : IDisposable
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "FeedbackLoop: dropped a {Type} event that could not be built ({ErrorType})")]
     private static partial void LogEventFailed(ILogger logger, string type, string errorType);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "FeedbackLoop: dropped a {Type} event that breaks the contract: {Field} {Reason}")]
+    private static partial void LogInvalid(ILogger logger, string type, string field, string reason);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "FeedbackLoop: the background sender failed; restarting in {BackoffMs} ms")]
     private static partial void LogSenderRestarting(ILogger logger, double backoffMs, Exception exception);
