@@ -13,23 +13,13 @@ public sealed record DatasetCommitted(string AppId, int PairsWritten);
 /// <param name="Rows">Rows it held when the snapshot was taken.</param>
 public sealed record SnapshotFileRef(string Path, long Rows);
 
-/// <summary>Command: train a candidate on the run's snapshot.</summary>
-/// <param name="RunId">The run (idempotency key).</param>
-/// <param name="AppId">The app.</param>
-/// <param name="CandidateVersion">The version the candidate will be registered under.</param>
-/// <param name="ParentVersion">The promoted model at the time the run started, if any.</param>
-/// <param name="Files">The frozen snapshot.</param>
-/// <param name="Seed">Trainer seed.</param>
-/// <param name="EvalFraction">Share of pairs held out for evaluation (by pair_id hash).</param>
-public sealed record TuneModel(string RunId, string AppId, string CandidateVersion, string? ParentVersion, IReadOnlyList<SnapshotFileRef> Files, int Seed, double EvalFraction);
-
 /// <summary>The candidate was trained and stored.</summary>
 /// <param name="RunId">The run.</param>
 /// <param name="AppId">The app.</param>
 /// <param name="CandidateVersion">The candidate.</param>
-/// <param name="TrainPairs">Pairs it was trained on.</param>
-/// <param name="TrainAccuracy">Accuracy on its own training pairs.</param>
-public sealed record TuningCompleted(string RunId, string AppId, string CandidateVersion, int TrainPairs, double TrainAccuracy);
+/// <param name="TrainPairs">Pairs it was trained on (the trainer's <c>train_pairs</c>; 0 when it does not say).</param>
+/// <param name="TrainAccuracy">Accuracy on its own training pairs, when the trainer reports one.</param>
+public sealed record TuningCompleted(string RunId, string AppId, string CandidateVersion, int TrainPairs, double? TrainAccuracy);
 
 /// <summary>Training failed; the run ends without a candidate.</summary>
 /// <param name="RunId">The run.</param>
@@ -37,11 +27,12 @@ public sealed record TuningCompleted(string RunId, string AppId, string Candidat
 /// <param name="Reason">Why, for people.</param>
 public sealed record TuningFailed(string RunId, string AppId, string Reason);
 
-/// <summary>Command: evaluate the candidate against the incumbent on the run's held-out pairs.</summary>
+/// <summary>The candidate could not be evaluated (its eval job failed or was cancelled); the run ends without a decision.</summary>
 /// <param name="RunId">The run.</param>
 /// <param name="AppId">The app.</param>
-/// <param name="CandidateVersion">The candidate.</param>
-public sealed record EvaluateCandidate(string RunId, string AppId, string CandidateVersion);
+/// <param name="CandidateVersion">The candidate, which stays undecided (a person may still promote it by hand).</param>
+/// <param name="Reason">Why, for people.</param>
+public sealed record EvaluationFailed(string RunId, string AppId, string CandidateVersion, string Reason);
 
 /// <summary>The candidate and incumbent were scored on the same held-out pairs and the gate decided.</summary>
 /// <param name="RunId">The run.</param>
@@ -61,6 +52,12 @@ public sealed record EvaluationCompleted(string RunId, string AppId, string Cand
 /// <param name="PreviousVersion">The one it replaced.</param>
 /// <param name="ArtifactPath">Where the model is stored.</param>
 public sealed record ModelPromoted(string AppId, string Version, string? PreviousVersion, string ArtifactPath);
+
+/// <summary>The candidate passed the gate, and the pipeline wants a person to approve it before it is promoted.</summary>
+/// <param name="AppId">The app.</param>
+/// <param name="Version">The candidate waiting for sign-off (<c>feedbackloop models approve</c>).</param>
+/// <param name="Reason">The gate's reason, with numbers.</param>
+public sealed record CandidateAwaitingSignoff(string AppId, string Version, string Reason);
 
 /// <summary>The gate kept the incumbent.</summary>
 /// <param name="AppId">The app.</param>

@@ -77,6 +77,70 @@ public static class EvalGate
             $"{head} {marginClause} {joiner} {boundClause}");
     }
 
+    /// <summary>
+    /// The same gate when only summaries are known (an external evaluator that reports accuracy, standard error and the
+    /// number of pairs, not each pair's outcome). Promotes when there is no incumbent; otherwise iff the difference is at
+    /// least <paramref name="margin"/> AND the lower end of its 95% interval is above 0, with the interval's standard
+    /// error √(SE_c² + SE_i²) as for two independent samples. Both were scored on the same pairs, whose errors agree
+    /// more often than chance, so this overstates the error: it can keep a real gain out, never let a spurious one in
+    /// more easily than the paired test.
+    /// </summary>
+    /// <exception cref="ArgumentException">The two were scored on different numbers of pairs, or a number is out of range.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The margin is not a finite number.</exception>
+    public static GateDecision DecideOnSummaries(AccuracySummary candidate, AccuracySummary? incumbent, double margin)
+    {
+        ArgumentNullException.ThrowIfNull(candidate);
+        if (!double.IsFinite(margin))
+        {
+            throw new ArgumentOutOfRangeException(nameof(margin), margin, "The margin must be a finite number.");
+        }
+
+        Validate(candidate, nameof(candidate));
+        if (incumbent is not null)
+        {
+            Validate(incumbent, nameof(incumbent));
+            if (incumbent.Count != candidate.Count)
+            {
+                throw new ArgumentException(
+                    $"Candidate ({candidate.Count} pairs) and incumbent ({incumbent.Count} pairs) were not scored on the same pairs.", nameof(incumbent));
+            }
+        }
+
+        if (candidate.Count == 0)
+        {
+            return new GateDecision(false, candidate.Accuracy, incumbent?.Accuracy, 0, null,
+                "the eval set is empty: nothing to judge the candidate on");
+        }
+
+        if (incumbent is null)
+        {
+            return new GateDecision(true, candidate.Accuracy, null, 0, null,
+                $"candidate {Acc(candidate.Accuracy)} on {candidate.Count} eval pairs; no incumbent to beat");
+        }
+
+        var difference = candidate.Accuracy - incumbent.Accuracy;
+        var head = $"candidate {Acc(candidate.Accuracy)} vs incumbent {Acc(incumbent.Accuracy)}: {Signed(difference)}";
+        var meetsMargin = difference >= margin;
+        var marginClause = meetsMargin ? $"≥ margin {Plain(margin)}" : $"< margin {Plain(margin)}";
+        var lower95 = difference - (Z95 * Math.Sqrt((candidate.StandardError * candidate.StandardError) + (incumbent.StandardError * incumbent.StandardError)));
+        var excludesZero = lower95 > 0;
+        var boundClause = excludesZero
+            ? $"95% lower bound {Signed(lower95)} > 0"
+            : $"95% lower bound {Signed(lower95)} ≤ 0";
+        var joiner = meetsMargin == excludesZero ? "and" : "but";
+        return new GateDecision(meetsMargin && excludesZero, candidate.Accuracy, incumbent.Accuracy, difference, lower95,
+            $"{head} {marginClause} {joiner} {boundClause} (unpaired: per-pair outcomes not reported)");
+    }
+
+    private static void Validate(AccuracySummary summary, string name)
+    {
+        if (!(summary.Accuracy is >= 0 and <= 1) || !(summary.StandardError >= 0 && double.IsFinite(summary.StandardError)) || summary.Count < 0)
+        {
+            throw new ArgumentException(
+                $"The {name}'s summary is out of range: accuracy {summary.Accuracy}, standard error {summary.StandardError}, {summary.Count} pairs.", name);
+        }
+    }
+
     private static string Acc(double value) => value.ToString("0.000", CultureInfo.InvariantCulture);
 
     private static string Signed(double value) => value.ToString("+0.000;-0.000;0.000", CultureInfo.InvariantCulture);

@@ -1,7 +1,8 @@
-using FeedbackLoop.Contracts.Bus;
 using FeedbackLoop.Core.Tuning;
+using FeedbackLoop.Orchestration.Jobs;
 using FeedbackLoop.Orchestration.Pipelines;
 using FeedbackLoop.Orchestration.Registry;
+using FeedbackLoop.Orchestration.Workers;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -12,10 +13,12 @@ public static class LoopQueues
 {
     /// <summary>Where DatasetCommitted is handled (the retrain trigger).</summary>
     public const string Triggers = "feedbackloop-triggers";
-    /// <summary>Where TuneModel commands go (tuning workers compete here).</summary>
-    public const string Tuning = "feedbackloop-tune-model";
-    /// <summary>Where EvaluateCandidate commands go.</summary>
-    public const string Evaluation = "feedbackloop-evaluate-candidate";
+
+    /// <summary>Where job offers wait for a worker (workers compete here).</summary>
+    public const string Jobs = "feedbackloop-jobs";
+
+    /// <summary>Where the workers' claims, heartbeats and results go to the orchestrator.</summary>
+    public const string JobReports = "feedbackloop-job-reports";
 }
 
 /// <summary>
@@ -26,8 +29,9 @@ public static class LoopQueues
 public static class LoopBus
 {
     /// <summary>
-    /// Adds the loop services and a MassTransit bus carrying the loop over <paramref name="transport"/>
-    /// (in memory, the embedded mode, when null). Start the bus with <see cref="StartLoopBusAsync"/>.
+    /// Adds the loop services (orchestrator and embedded worker, see <see cref="AddLoopServices(IServiceCollection, ModelRegistry, PipelineDefinition, LoopPaths, ISnapshotSource, IRewardModelTrainer, IPairwiseEvaluator, TimeProvider?)"/>)
+    /// and a MassTransit bus carrying the loop over <paramref name="transport"/> (in memory, the embedded mode, when
+    /// null). Start the bus with <see cref="StartLoopBusAsync"/>.
     /// </summary>
     public static IServiceCollection AddFeedbackLoopOrchestration(
         this IServiceCollection services, ModelRegistry registry, PipelineDefinition pipeline, LoopPaths paths,
@@ -97,43 +101,84 @@ public static class LoopBus
     private static void UseLoopRetry(this IBusFactoryConfigurator cfg) =>
         cfg.UseMessageRetry(r => r.Intervals([.. LoopTransport.RetryIntervals]));
 
-    /// <summary>The singletons the consumers depend on.</summary>
+
+    /// <summary>
+    /// The services of the embedded, all-in-one loop: the orchestrator on <paramref name="registry"/>'s file and one
+    /// worker with one CPU slot running the in-process ML.NET trainer (its folder beside the registry file).
+    /// </summary>
     public static IServiceCollection AddLoopServices(
         this IServiceCollection services, ModelRegistry registry, PipelineDefinition pipeline, LoopPaths paths,
         ISnapshotSource snapshots, IRewardModelTrainer trainer, IPairwiseEvaluator evaluator, TimeProvider? clock = null) =>
-        services.AddSingleton(registry).AddSingleton(pipeline).AddSingleton(paths).AddSingleton(snapshots)
-            .AddSingleton(trainer).AddSingleton(evaluator).AddSingleton(clock ?? TimeProvider.System);
+        services.AddLoopServices(new LoopHost
+        {
+            Roles = LoopRoles.All,
+            Registry = registry,
+            Pipeline = pipeline,
+            Paths = paths,
+            Snapshots = snapshots,
+            Trainers = new InProcessTrainers(snapshots, trainer, evaluator),
+            Worker = new WorkerOptions { WorkDirectory = Path.Combine(Path.GetDirectoryName(registry.DatabasePath)!, "worker") },
+            Clock = clock ?? TimeProvider.System,
+        });
 
-    /// <summary>Registers the loop's consumers and maps its commands to their queues.</summary>
+    /// <summary>The services of the roles <paramref name="host"/> names, and the bus observer that starts and stops them with the bus.</summary>
+    /// <exception cref="ArgumentException">A role lacks a part it needs (the orchestrator its registry, pipeline, paths and snapshot source).</exception>
+    public static IServiceCollection AddLoopServices(this IServiceCollection services, LoopHost host)
+    {
+        ArgumentNullException.ThrowIfNull(host);
+        services.AddSingleton(host).AddSingleton(host.Clock);
+        if (host.Roles.HasFlag(LoopRoles.Orchestrator))
+        {
+            var registry = host.Registry ?? throw new ArgumentException("the orchestrator needs a registry", nameof(host));
+            services.AddSingleton(registry)
+                .AddSingleton(host.Pipeline ?? throw new ArgumentException("the orchestrator needs a pipeline", nameof(host)))
+                .AddSingleton(host.Paths ?? throw new ArgumentException("the orchestrator needs its artifact paths", nameof(host)))
+                .AddSingleton(host.Snapshots ?? throw new ArgumentException("the orchestrator needs a snapshot source", nameof(host)))
+                .AddSingleton(host.Orchestrator)
+                .AddSingleton(_ => new JobStore(registry.DatabasePath, host.Clock))
+                .AddSingleton<RunReconciler>()
+                .AddSingleton<JobSupervisor>();
+        }
+
+        if (host.Roles.HasFlag(LoopRoles.Worker))
+        {
+            services.AddSingleton(host.Worker)
+                .AddSingleton(sp => new JobExecutor(host.Worker, host.Trainers))
+                .AddSingleton<JobWorker>();
+        }
+
+        services.AddBusObserver<LoopLifecycle>();
+        return services;
+    }
+
+    /// <summary>Registers the loop's consumers (only the endpoints of the host's roles use them).</summary>
     public static void AddLoopConsumers(this IBusRegistrationConfigurator bus)
     {
-        EndpointConvention.Map<TuneModel>(new Uri("queue:" + LoopQueues.Tuning));
-        EndpointConvention.Map<EvaluateCandidate>(new Uri("queue:" + LoopQueues.Evaluation));
         bus.AddConsumer<RetrainTriggerConsumer>();
-        bus.AddConsumer<TuningConsumer>();
-        bus.AddConsumer<EvaluationConsumer>();
+        bus.AddConsumer<JobReportConsumer>();
     }
 
     /// <summary>
-    /// One receive endpoint per step. One message at a time per queue: a trigger must see the previous
-    /// run's state, and one CPU training job at a time is what two cores can take.
+    /// The orchestrator's receive endpoints (a worker connects its own when it starts). Triggers one at a time: a
+    /// trigger must see the previous run's state. Reports in parallel: each is one short transaction.
     /// </summary>
     public static void ConfigureLoopEndpoints(this IReceiveConfigurator cfg, IBusRegistrationContext context)
     {
+        var roles = context.GetService<LoopHost>()?.Roles ?? LoopRoles.All;
+        if (!roles.HasFlag(LoopRoles.Orchestrator))
+        {
+            return;
+        }
+
         cfg.ReceiveEndpoint(LoopQueues.Triggers, e =>
         {
             e.ConcurrentMessageLimit = 1;
             e.ConfigureConsumer<RetrainTriggerConsumer>(context);
         });
-        cfg.ReceiveEndpoint(LoopQueues.Tuning, e =>
+        cfg.ReceiveEndpoint(LoopQueues.JobReports, e =>
         {
-            e.ConcurrentMessageLimit = 1;
-            e.ConfigureConsumer<TuningConsumer>(context);
-        });
-        cfg.ReceiveEndpoint(LoopQueues.Evaluation, e =>
-        {
-            e.ConcurrentMessageLimit = 1;
-            e.ConfigureConsumer<EvaluationConsumer>(context);
+            e.ConcurrentMessageLimit = 8;
+            e.ConfigureConsumer<JobReportConsumer>(context);
         });
     }
 }

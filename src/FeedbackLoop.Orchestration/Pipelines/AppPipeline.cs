@@ -3,7 +3,7 @@ using FeedbackLoop.Core.Extraction;
 namespace FeedbackLoop.Orchestration.Pipelines;
 
 /// <summary>What one app's feedback loop does: which pairs to extract, when to retrain, how to split,
-/// which trainer, how to evaluate, and what the gate requires before promotion.</summary>
+/// which trainer, how to evaluate, how jobs are retried, and what the gate requires before promotion.</summary>
 public sealed record AppPipeline(
     PairRules Rules,
     RetrainSettings Retrain,
@@ -12,6 +12,9 @@ public sealed record AppPipeline(
     EvalSettings Eval,
     GateSettings Gate)
 {
+    /// <summary>How the run's jobs are retried and watched.</summary>
+    public JobSettings Jobs { get; init; } = JobSettings.Builtin;
+
     /// <summary>The settings of an app that no file mentions; every documented default.</summary>
     public static AppPipeline Builtin { get; } = new(
         PairRules.Builtin, RetrainSettings.Builtin, SplitSettings.Builtin, TrainerSettings.Builtin, EvalSettings.Builtin, GateSettings.Builtin);

@@ -10,6 +10,9 @@ namespace FeedbackLoop.Orchestration.Pipelines;
 /// <param name="Apps">The settings of each listed app, keyed by app id.</param>
 public sealed record PipelineDefinition(string SourceName, AppPipeline Defaults, IReadOnlyDictionary<string, AppPipeline> Apps)
 {
+    /// <summary>The folder of the pipelines file: the value of <c>{pipeline_dir}</c> in commands.</summary>
+    public string Directory { get; init; } = Environment.CurrentDirectory;
+
     /// <summary>The settings that apply to <paramref name="appId"/>: its own section, else <see cref="Defaults"/>.</summary>
     public AppPipeline For(string appId) => Apps.TryGetValue(appId, out var pipeline) ? pipeline : Defaults;
 }

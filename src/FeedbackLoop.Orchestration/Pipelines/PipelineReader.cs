@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
+using FeedbackLoop.Orchestration.Jobs;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
@@ -16,20 +17,26 @@ internal sealed partial class PipelineReader(string sourceName)
     private const string Root = "(root)";
 
     private static readonly string[] RootFields = ["apps", "defaults"];
-    private static readonly string[] AppFields = ["rules", "retrain", "split", "trainer", "eval", "gate"];
+    private static readonly string[] AppFields = ["rules", "retrain", "split", "trainer", "eval", "jobs", "gate"];
     private static readonly string[] RuleFields = ["comparison", "edit", "regenerate", "thumbs", "labels"];
     private static readonly string[] SignalFields = ["enabled", "weight"];
     private static readonly string[] LabelFields = ["enabled"];
     private static readonly string[] RetrainFields = ["min_new_pairs"];
     private static readonly string[] SplitFields = ["eval_fraction"];
-    private static readonly string[] EvalFields = ["metric"];
+    private static readonly string[] EvalFields = ["metric", "command", "extra_commands", "timeout"];
+    private static readonly string[] JobFields = ["max_attempts", "retry_backoff", "heartbeat_timeout"];
     private static readonly string[] GateFields = ["margin", "require_signoff"];
 
-    // Each trainer kind brings its own fields; the `command` kind will add its own entry here.
+    // Each trainer kind brings its own fields.
     private static readonly Dictionary<string, string[]> TrainerFields = new(StringComparer.Ordinal)
     {
-        [TrainerSettings.MlNetReward] = ["kind", "seed"],
+        [TrainerSettings.MlNetReward] = ["kind", "seed", "timeout"],
+        [TrainerSettings.CommandKind] = ["kind", "seed", "timeout", "command", "base_model", "params"],
     };
+
+    // The longest a job may be allowed to run or wait: beyond a week a value is a typo, not a plan.
+    private static readonly TimeSpan MaxDuration = TimeSpan.FromDays(7);
+    private const int MaxAttemptsLimit = 100;
 
     public PipelineDefinition Read(string yaml)
     {
@@ -104,9 +111,21 @@ internal sealed partial class PipelineReader(string sourceName)
                 "split" => result with { Split = ReadSplit(field, result.Split) },
                 "trainer" => result with { Trainer = ReadTrainer(field, result.Trainer) },
                 "eval" => result with { Eval = ReadEval(field, result.Eval) },
+                "jobs" => result with { Jobs = ReadJobs(field, result.Jobs) },
                 "gate" => result with { Gate = ReadGate(field, result.Gate) },
                 _ => throw new InvalidOperationException($"unhandled field {field.Path}"),
             };
+        }
+
+        // Checked on the layered result: the trainer and its evaluator may come from different layers.
+        if (result.Trainer.Kind == TrainerSettings.CommandKind && result.Eval.Command is null)
+        {
+            Fail(section, "trainer.kind is command, so eval.command is needed: the command that scores {model} and writes {output}/metrics.json");
+        }
+
+        if (result.Trainer.Kind != TrainerSettings.CommandKind && result.Eval.Command is not null)
+        {
+            Fail(section, $"eval.command is used only with trainer kind command; trainer.kind is {result.Trainer.Kind}, which scores inside the worker (set eval.command: null to clear an inherited one)");
         }
 
         return result;
@@ -240,15 +259,26 @@ internal sealed partial class PipelineReader(string sourceName)
                 Fail(kindField, $"unknown trainer kind \"{kind}\"; valid kinds: {string.Join(", ", TrainerSettings.Kinds)}");
             }
 
-            result = kind == basis.Kind ? basis : TrainerSettings.Builtin with { Kind = kind };
+            result = kind == basis.Kind ? basis : TrainerSettings.DefaultsFor(kind);
         }
 
         foreach (var field in FieldsOf(map, section.Path, TrainerFields[result.Kind]).Values)
         {
-            if (field.Name == "seed")
+            result = field.Name switch
             {
-                result = result with { Seed = IntegerOf(field) };
-            }
+                "kind" => result,
+                "seed" => result with { Seed = IntegerOf(field) },
+                "timeout" => result with { Timeout = DurationOf(field) },
+                "command" => result with { Command = CommandOf(field, TemplateVariables.ForTrainer) },
+                "base_model" => result with { BaseModel = TextOf(field) },
+                "params" => result with { ParamsJson = ParamsOf(field) },
+                _ => throw new InvalidOperationException($"unhandled field {field.Path}"),
+            };
+        }
+
+        if (result.Kind == TrainerSettings.CommandKind && result.Command is null)
+        {
+            Fail(section, "trainer.kind is command, so trainer.command is needed: the program and arguments that train into {output}");
         }
 
         return result;
@@ -261,19 +291,70 @@ internal sealed partial class PipelineReader(string sourceName)
             return basis;
         }
 
-        var fields = FieldsOf(map, section.Path, EvalFields);
-        if (!fields.TryGetValue("metric", out var field))
+        var result = basis;
+        foreach (var field in FieldsOf(map, section.Path, EvalFields).Values)
+        {
+            switch (field.Name)
+            {
+                case "metric":
+                    var metric = TextOf(field);
+                    if (!EvalSettings.Metrics.Contains(metric, StringComparer.Ordinal))
+                    {
+                        Fail(field, $"unknown metric \"{metric}\"; valid metrics: {string.Join(", ", EvalSettings.Metrics)}");
+                    }
+
+                    result = result with { Metric = metric };
+                    break;
+                case "command":
+                    result = result with { Command = IsNull(field.Value) ? null : CommandOf(field, TemplateVariables.ForEval) };
+                    break;
+                case "extra_commands":
+                    result = result with { ExtraCommands = ExtraCommandsOf(field) };
+                    break;
+                case "timeout":
+                    result = result with { Timeout = DurationOf(field) };
+                    break;
+                default:
+                    throw new InvalidOperationException($"unhandled field {field.Path}");
+            }
+        }
+
+        return result;
+    }
+
+    private JobSettings ReadJobs(Field section, JobSettings basis)
+    {
+        if (MappingOf(section) is not { } map)
         {
             return basis;
         }
 
-        var metric = TextOf(field);
-        if (!EvalSettings.Metrics.Contains(metric, StringComparer.Ordinal))
+        var result = basis;
+        foreach (var field in FieldsOf(map, section.Path, JobFields).Values)
         {
-            Fail(field, $"unknown metric \"{metric}\"; valid metrics: {string.Join(", ", EvalSettings.Metrics)}");
+            switch (field.Name)
+            {
+                case "max_attempts":
+                    var attempts = IntegerOf(field);
+                    if (attempts is < 1 or > MaxAttemptsLimit)
+                    {
+                        Fail(field, $"must be between 1 and {MaxAttemptsLimit}, got {attempts.ToString(CultureInfo.InvariantCulture)}");
+                    }
+
+                    result = result with { MaxAttempts = attempts };
+                    break;
+                case "retry_backoff":
+                    result = result with { RetryBackoff = DurationOf(field) };
+                    break;
+                case "heartbeat_timeout":
+                    result = result with { HeartbeatTimeout = DurationOf(field) };
+                    break;
+                default:
+                    throw new InvalidOperationException($"unhandled field {field.Path}");
+            }
         }
 
-        return new EvalSettings(metric);
+        return result;
     }
 
     private GateSettings ReadGate(Field section, GateSettings basis)
@@ -328,6 +409,139 @@ internal sealed partial class PipelineReader(string sourceName)
         }
 
         return fields;
+    }
+
+    /// <summary>A command: a string split like a shell word list, or a list of arguments; only the given placeholders.</summary>
+    private CommandTemplate CommandOf(Field field, IReadOnlyList<string> placeholders) => CommandOf(field, field.Value, placeholders);
+
+    private CommandTemplate CommandOf(Field field, YamlNode node, IReadOnlyList<string> placeholders)
+    {
+        CommandTemplate command;
+        try
+        {
+            command = node switch
+            {
+                YamlScalarNode { Value: { } text } when !IsNull(node) => CommandTemplate.Parse(text),
+                YamlSequenceNode list => CommandTemplate.FromArguments(list.Children.Select(item => item is YamlScalarNode { Value: { } argument } && !IsNull(item)
+                    ? argument
+                    : throw Error(field, $"a command's arguments are strings, got {Describe(item)}"))),
+                _ => throw Error(field, $"expected a command (a string, or a list of arguments), got {Describe(node)}"),
+            };
+        }
+        catch (FormatException e)
+        {
+            throw Error(field, e.Message);
+        }
+
+        var unknown = command.Placeholders.Where(p => !placeholders.Contains(p, StringComparer.Ordinal)).Order(StringComparer.Ordinal).ToList();
+        if (unknown.Count > 0)
+        {
+            Fail(field, $"unknown placeholder {string.Join(", ", unknown.Select(p => "{" + p + "}"))}; valid here: {string.Join(" ", placeholders.Select(p => "{" + p + "}"))}");
+        }
+
+        return command;
+    }
+
+    private List<CommandTemplate> ExtraCommandsOf(Field field)
+    {
+        if (IsNull(field.Value))
+        {
+            return [];
+        }
+
+        if (field.Value is not YamlSequenceNode list)
+        {
+            throw Error(field, $"expected a list of commands, got {Describe(field.Value)}");
+        }
+
+        return list.Children.Select((item, i) => CommandOf(field with { Path = $"{field.Path}[{i}]", Key = item }, item, TemplateVariables.ForEval)).ToList();
+    }
+
+    /// <summary>A mapping turned into the JSON object the trainer gets as <c>{params}</c>.</summary>
+    private string ParamsOf(Field field)
+    {
+        if (IsNull(field.Value))
+        {
+            return "{}";
+        }
+
+        if (field.Value is not YamlMappingNode map)
+        {
+            throw Error(field, $"expected a mapping of trainer parameters, got {Describe(field.Value)}");
+        }
+
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var writer = new System.Text.Json.Utf8JsonWriter(buffer))
+        {
+            WriteJson(writer, map, field);
+        }
+
+        return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+
+    // Plain scalars keep their YAML 1.2 core type (number, true/false, null); quoted ones are strings.
+    private void WriteJson(System.Text.Json.Utf8JsonWriter writer, YamlNode node, Field field)
+    {
+        switch (node)
+        {
+            case YamlMappingNode map:
+                writer.WriteStartObject();
+                foreach (var (key, value) in map.Children)
+                {
+                    writer.WritePropertyName(key is YamlScalarNode { Value: { } name } ? name : throw Error(field, $"expected a plain key, got {Describe(key)}"));
+                    WriteJson(writer, value, field);
+                }
+
+                writer.WriteEndObject();
+                break;
+            case YamlSequenceNode list:
+                writer.WriteStartArray();
+                foreach (var item in list.Children)
+                {
+                    WriteJson(writer, item, field);
+                }
+
+                writer.WriteEndArray();
+                break;
+            case YamlScalarNode scalar when IsNull(scalar):
+                writer.WriteNullValue();
+                break;
+            case YamlScalarNode { Style: ScalarStyle.Plain, Value: "true" or "false" } boolean:
+                writer.WriteBooleanValue(boolean.Value == "true");
+                break;
+            case YamlScalarNode { Style: ScalarStyle.Plain, Value: { } text }
+                when double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var number) && double.IsFinite(number):
+                writer.WriteRawValue(long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var whole)
+                    ? whole.ToString(CultureInfo.InvariantCulture)
+                    : number.ToString("R", CultureInfo.InvariantCulture));
+                break;
+            case YamlScalarNode { Value: var text }:
+                writer.WriteStringValue(text ?? "");
+                break;
+            default:
+                throw Error(field, $"expected plain values, got {Describe(node)}");
+        }
+    }
+
+    /// <summary>A duration such as <c>500ms</c>, <c>90s</c>, <c>5m</c>, <c>1.5h</c>: more than 0 and at most 7 days.</summary>
+    private TimeSpan DurationOf(Field field)
+    {
+        if (field.Value is YamlScalarNode { Style: ScalarStyle.Plain, Value: { } text } && DurationPattern().Match(text) is { Success: true } match
+            && double.TryParse(match.Groups[1].Value, NumberStyles.Float, CultureInfo.InvariantCulture, out var amount))
+        {
+            var duration = match.Groups[2].Value switch
+            {
+                "ms" => TimeSpan.FromMilliseconds(amount),
+                "s" => TimeSpan.FromSeconds(amount),
+                "m" => TimeSpan.FromMinutes(amount),
+                _ => TimeSpan.FromHours(amount),
+            };
+            return duration > TimeSpan.Zero && duration <= MaxDuration
+                ? duration
+                : throw Error(field, $"must be more than 0 and at most 7 days, got {text}");
+        }
+
+        throw Error(field, $"expected a duration such as 500ms, 90s, 5m or 1.5h, got {Describe(field.Value)}");
     }
 
     /// <summary>The field's mapping, or null when the field is present but empty (which keeps every default).</summary>
@@ -416,6 +630,9 @@ internal sealed partial class PipelineReader(string sourceName)
 
     private PipelineException Error(Field field, string reason) =>
         new(sourceName, field.Key.Start.Line, field.Key.Start.Column, field.Path, reason);
+
+    [GeneratedRegex(@"^([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)$")]
+    private static partial Regex DurationPattern();
 
     // Matches app_id in schemas/events: the ids the extractors will ever see.
     [GeneratedRegex("^[a-z0-9._-]{1,64}$")]

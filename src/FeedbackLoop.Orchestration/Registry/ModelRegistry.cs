@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
+using static FeedbackLoop.Orchestration.Registry.Sql;
 
 namespace FeedbackLoop.Orchestration.Registry;
 
@@ -11,7 +12,7 @@ namespace FeedbackLoop.Orchestration.Registry;
 /// </summary>
 public sealed class ModelRegistry
 {
-    private readonly string _connectionString;
+    private readonly RegistryDatabase _database;
     private readonly TimeProvider _clock;
 
     /// <summary>Opens (creating when missing) the registry file, its folder and its tables.</summary>
@@ -20,26 +21,12 @@ public sealed class ModelRegistry
     /// <exception cref="InvalidDataException">The file was written by a newer build (a higher schema version).</exception>
     public ModelRegistry(string databasePath, TimeProvider? clock = null)
     {
-        DatabasePath = Path.GetFullPath(databasePath);
         _clock = clock ?? TimeProvider.System;
-        if (Path.GetDirectoryName(DatabasePath) is { Length: > 0 } folder)
-        {
-            Directory.CreateDirectory(folder);
-        }
-
-        // No pooling: no handle outlives a call, so the file can be copied or removed once the registry is idle.
-        _connectionString = new SqliteConnectionStringBuilder
-        {
-            DataSource = DatabasePath,
-            Mode = SqliteOpenMode.ReadWriteCreate,
-            Pooling = false,
-            ForeignKeys = true,
-        }.ToString();
-        CreateSchema();
+        _database = new RegistryDatabase(databasePath, _clock);
     }
 
     /// <summary>The full path of the registry file.</summary>
-    public string DatabasePath { get; }
+    public string DatabasePath => _database.FilePath;
 
     /// <summary>
     /// Starts run <paramref name="runId"/> on <paramref name="snapshot"/> unless the app already has a run in flight.
@@ -132,6 +119,21 @@ public sealed class ModelRegistry
     {
         using var connection = Open();
         using var reader = Reader(connection, null, $"{RunColumns} WHERE app_id = @app_id ORDER BY started_at, run_id", ("@app_id", appId));
+        var runs = new List<RunRecord>();
+        while (reader.Read())
+        {
+            runs.Add(ReadRun(reader));
+        }
+
+        return runs;
+    }
+
+    /// <summary>The runs in flight, of every app, oldest first.</summary>
+    public IReadOnlyList<RunRecord> RunningRuns()
+    {
+        using var connection = Open();
+        using var reader = Reader(connection, null, $"{RunColumns} WHERE status = @running ORDER BY started_at, run_id",
+            ("@running", RegistryText.Status(RunStatus.Running)));
         var runs = new List<RunRecord>();
         while (reader.Read())
         {
@@ -243,24 +245,134 @@ public sealed class ModelRegistry
         using var connection = Open();
         using var transaction = BeginWrite(connection);
         var model = ReadModel(connection, transaction, version) ?? throw new InvalidOperationException($"model version '{version}' is unknown");
-        switch (model.Status)
+        var promoted = PromoteIn(connection, transaction, model);
+        transaction.Commit();
+        return promoted;
+    }
+
+    /// <summary>
+    /// A person approves a candidate that passed the gate and waits for sign-off (<c>gate.require_signoff</c>): it is
+    /// promoted, and the approval is recorded with who gave it.
+    /// </summary>
+    /// <returns>The version it replaced, if any.</returns>
+    /// <exception cref="InvalidOperationException">The version is unknown, or is not a candidate waiting for sign-off (the message says what it is).</exception>
+    public string? Approve(string version, string actor, string? note = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(actor);
+        using var connection = Open();
+        using var transaction = BeginWrite(connection);
+        var model = ReadModel(connection, transaction, version) ?? throw new InvalidOperationException($"model version '{version}' is unknown");
+        var decision = ReadDecision(connection, transaction, version);
+        if (model.Status != ModelStatus.Candidate || decision is not { Promoted: true })
         {
-            case ModelStatus.Promoted:
-                return false;
-            case ModelStatus.Rejected:
-                throw new InvalidOperationException($"model version '{version}' was rejected and cannot be promoted");
+            throw new InvalidOperationException(model.Status != ModelStatus.Candidate
+                ? $"model version '{version}' is {RegistryText.Status(model.Status)}, not a candidate waiting for sign-off"
+                : decision is null
+                    ? $"model version '{version}' has no gate decision yet; only a candidate that passed the gate can be approved"
+                    : $"model version '{version}' did not pass the gate ({decision.Reason}); use 'models promote' to override the gate");
         }
 
-        var now = RegistryText.Timestamp(_clock.GetUtcNow());
-
-        // Retire first: the one-promoted-per-app index would refuse the promotion while the old one is still current.
-        Execute(connection, transaction,
-            "UPDATE model_versions SET status = @retired, status_changed_at = @now WHERE app_id = @app_id AND status = @promoted",
-            ("@retired", RegistryText.Status(ModelStatus.Retired)), ("@now", now), ("@app_id", model.AppId),
-            ("@promoted", RegistryText.Status(ModelStatus.Promoted)));
-        SetStatus(connection, transaction, version, ModelStatus.Promoted, onlyFrom: model.Status, now);
+        var previous = CurrentVersion(connection, transaction, model.AppId);
+        PromoteIn(connection, transaction, model);
+        RecordAction(connection, transaction, version, "approve", actor, note);
         transaction.Commit();
-        return true;
+        return previous;
+    }
+
+    /// <summary>
+    /// A person promotes a version by hand, whatever the gate said (a candidate, or a retired version), and the action
+    /// is recorded. A rejected version stays rejected.
+    /// </summary>
+    /// <returns>The version it replaced, if any.</returns>
+    /// <exception cref="InvalidOperationException">The version is unknown, rejected, or already the current model.</exception>
+    public string? PromoteByHand(string version, string actor, string? note = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(actor);
+        using var connection = Open();
+        using var transaction = BeginWrite(connection);
+        var model = ReadModel(connection, transaction, version) ?? throw new InvalidOperationException($"model version '{version}' is unknown");
+        var previous = CurrentVersion(connection, transaction, model.AppId);
+        if (!PromoteIn(connection, transaction, model))
+        {
+            throw new InvalidOperationException($"model version '{version}' already is the current model of app '{model.AppId}'");
+        }
+
+        RecordAction(connection, transaction, version, "promote", actor, note);
+        transaction.Commit();
+        return previous;
+    }
+
+    /// <summary>
+    /// Puts back the model the app served before its current one: <paramref name="toVersion"/> when given (it must be a
+    /// retired version of the app), else the most recently retired one. The action is recorded.
+    /// </summary>
+    /// <returns>The version now current.</returns>
+    /// <exception cref="InvalidOperationException">Nothing to roll back to, or <paramref name="toVersion"/> was never served by the app.</exception>
+    public string Rollback(string appId, string? toVersion, string actor, string? note = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(actor);
+        using var connection = Open();
+        using var transaction = BeginWrite(connection);
+        ModelVersionRecord target;
+        if (toVersion is not null)
+        {
+            target = ReadModel(connection, transaction, toVersion) ?? throw new InvalidOperationException($"model version '{toVersion}' is unknown");
+            if (target.AppId != appId || target.Status != ModelStatus.Retired)
+            {
+                throw new InvalidOperationException(
+                    $"model version '{toVersion}' is {RegistryText.Status(target.Status)} in app '{target.AppId}'; a rollback goes back to a retired version of app '{appId}'");
+            }
+        }
+        else
+        {
+            using var reader = Reader(connection, transaction,
+                $"{ModelColumns} WHERE m.app_id = @app_id AND m.status = @retired ORDER BY m.status_changed_at DESC, m.version DESC LIMIT 1",
+                ("@app_id", appId), ("@retired", RegistryText.Status(ModelStatus.Retired)));
+            target = reader.Read() ? ReadModel(reader) : throw new InvalidOperationException($"app '{appId}' has no retired model to roll back to");
+        }
+
+        PromoteIn(connection, transaction, target);
+        RecordAction(connection, transaction, target.Version, "rollback", actor, note);
+        transaction.Commit();
+        return target.Version;
+    }
+
+    /// <summary>What people did to a version (approvals, manual promotions, rollbacks), oldest first.</summary>
+    public IReadOnlyList<ModelActionRecord> ListActions(string version)
+    {
+        using var connection = Open();
+        using var reader = Reader(connection, null,
+            "SELECT version, action, actor, acted_at, note FROM model_actions WHERE version = @version ORDER BY acted_at, action_id",
+            ("@version", version));
+        var actions = new List<ModelActionRecord>();
+        while (reader.Read())
+        {
+            actions.Add(new ModelActionRecord(reader.GetString(0), reader.GetString(1), reader.GetString(2),
+                RegistryText.ParseTimestamp(reader.GetString(3)), reader.IsDBNull(4) ? null : reader.GetString(4)));
+        }
+
+        return actions;
+    }
+
+    /// <summary>The gate's decision on <paramref name="version"/>, or null until it decided.</summary>
+    public GateDecisionRecord? GetDecision(string version)
+    {
+        using var connection = Open();
+        return ReadDecision(connection, null, version);
+    }
+
+    /// <summary>The app ids that have at least one run or model, in order.</summary>
+    public IReadOnlyList<string> ListApps()
+    {
+        using var connection = Open();
+        using var reader = Reader(connection, null, "SELECT app_id FROM runs UNION SELECT app_id FROM model_versions ORDER BY 1");
+        var apps = new List<string>();
+        while (reader.Read())
+        {
+            apps.Add(reader.GetString(0));
+        }
+
+        return apps;
     }
 
     /// <summary>The model version, or null when unknown.</summary>
@@ -319,73 +431,48 @@ public sealed class ModelRegistry
 
     private const string ModelColumns = $"SELECT {ModelColumnList} FROM model_versions m";
 
-    private void CreateSchema()
+    private SqliteConnection Open() => _database.Open();
+
+    private bool PromoteIn(SqliteConnection connection, SqliteTransaction transaction, ModelVersionRecord model)
     {
-        using var connection = Open();
-
-        // WAL lets readers (the review UI, the CLI) read while the orchestrator writes; it is a property of the
-        // file, so setting it once here holds for every later connection. It is the one SQLite-only statement.
-        Execute(connection, null, "PRAGMA journal_mode = WAL");
-
-        using var transaction = BeginWrite(connection);
-        foreach (var statement in RegistrySchema.Statements)
+        switch (model.Status)
         {
-            Execute(connection, transaction, statement);
+            case ModelStatus.Promoted:
+                return false;
+            case ModelStatus.Rejected:
+                throw new InvalidOperationException($"model version '{model.Version}' was rejected and cannot be promoted");
         }
 
+        var now = RegistryText.Timestamp(_clock.GetUtcNow());
+
+        // Retire first: the one-promoted-per-app index would refuse the promotion while the old one is still current.
         Execute(connection, transaction,
-            "INSERT INTO schema_version (version, applied_at) VALUES (@version, @applied_at) ON CONFLICT (version) DO NOTHING",
-            ("@version", RegistrySchema.Version), ("@applied_at", RegistryText.Timestamp(_clock.GetUtcNow())));
-        var newest = Convert.ToInt64(Scalar(connection, transaction, "SELECT MAX(version) FROM schema_version"),
-            System.Globalization.CultureInfo.InvariantCulture);
-        if (newest > RegistrySchema.Version)
-        {
-            throw new InvalidDataException(
-                $"{DatabasePath} has registry schema version {newest}; this build knows up to {RegistrySchema.Version}");
-        }
-
-        transaction.Commit();
+            "UPDATE model_versions SET status = @retired, status_changed_at = @now WHERE app_id = @app_id AND status = @promoted",
+            ("@retired", RegistryText.Status(ModelStatus.Retired)), ("@now", now), ("@app_id", model.AppId),
+            ("@promoted", RegistryText.Status(ModelStatus.Promoted)));
+        SetStatus(connection, transaction, model.Version, ModelStatus.Promoted, onlyFrom: model.Status, now);
+        return true;
     }
 
-    private SqliteConnection Open()
+    private void RecordAction(SqliteConnection connection, SqliteTransaction transaction, string version, string action, string actor, string? note) =>
+        Execute(connection, transaction,
+            "INSERT INTO model_actions (action_id, version, action, actor, acted_at, note) VALUES (@id, @version, @action, @actor, @at, @note)",
+            ("@id", Guid.CreateVersion7().ToString()), ("@version", version), ("@action", action), ("@actor", actor),
+            ("@at", RegistryText.Timestamp(_clock.GetUtcNow())), ("@note", note));
+
+    private static string? CurrentVersion(SqliteConnection connection, SqliteTransaction transaction, string appId) =>
+        Scalar(connection, transaction, "SELECT version FROM model_versions WHERE app_id = @app_id AND status = @promoted",
+            ("@app_id", appId), ("@promoted", RegistryText.Status(ModelStatus.Promoted))) as string;
+
+    private static GateDecisionRecord? ReadDecision(SqliteConnection connection, SqliteTransaction? transaction, string version)
     {
-        var connection = new SqliteConnection(_connectionString);
-        connection.Open();
-        return connection;
-    }
-
-    // IMMEDIATE: take the write lock at BEGIN, so a transaction that reads then writes cannot fail half-way with
-    // SQLITE_BUSY when another writer got in between (it waits for the lock instead).
-    private static SqliteTransaction BeginWrite(SqliteConnection connection) => connection.BeginTransaction(deferred: false);
-
-    private static int Execute(SqliteConnection connection, SqliteTransaction? transaction, string sql, params (string Name, object? Value)[] parameters)
-    {
-        using var command = Command(connection, transaction, sql, parameters);
-        return command.ExecuteNonQuery();
-    }
-
-    private static object? Scalar(SqliteConnection connection, SqliteTransaction? transaction, string sql, params (string Name, object? Value)[] parameters)
-    {
-        using var command = Command(connection, transaction, sql, parameters);
-        var value = command.ExecuteScalar();
-        return value is DBNull ? null : value;
-    }
-
-    // The command is left to the connection, which disposes its commands when it closes at the end of the call.
-    private static SqliteDataReader Reader(SqliteConnection connection, SqliteTransaction? transaction, string sql, params (string Name, object? Value)[] parameters) =>
-        Command(connection, transaction, sql, parameters).ExecuteReader();
-
-    private static SqliteCommand Command(SqliteConnection connection, SqliteTransaction? transaction, string sql, (string Name, object? Value)[] parameters)
-    {
-        var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = sql;
-        foreach (var (name, value) in parameters)
-        {
-            command.Parameters.AddWithValue(name, value ?? DBNull.Value);
-        }
-
-        return command;
+        using var reader = Reader(connection, transaction,
+            "SELECT promoted, candidate_accuracy, incumbent_accuracy, difference, lower95, reason, decided_at FROM gate_decisions WHERE version = @version",
+            ("@version", version));
+        return reader.Read()
+            ? new GateDecisionRecord(version, reader.GetInt64(0) == 1, reader.GetDouble(1), reader.IsDBNull(2) ? null : reader.GetDouble(2),
+                reader.GetDouble(3), reader.IsDBNull(4) ? null : reader.GetDouble(4), reader.GetString(5), RegistryText.ParseTimestamp(reader.GetString(6)))
+            : null;
     }
 
     private static void SetStatus(SqliteConnection connection, SqliteTransaction transaction, string version, ModelStatus status, ModelStatus onlyFrom, string now) =>

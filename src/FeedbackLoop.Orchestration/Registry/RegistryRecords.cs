@@ -98,4 +98,19 @@ public sealed record GateDecisionRecord(
     DateTimeOffset DecidedAt);
 
 /// <summary>A model version with its gate decision (null until decided) and when its status last changed.</summary>
-public sealed record ModelHistoryEntry(ModelVersionRecord Model, GateDecisionRecord? Decision, DateTimeOffset StatusChangedAt);
+public sealed record ModelHistoryEntry(ModelVersionRecord Model, GateDecisionRecord? Decision, DateTimeOffset StatusChangedAt)
+{
+    /// <summary>A candidate that passed the gate and waits for a person's approval (<c>gate.require_signoff</c>).</summary>
+    public bool AwaitingSignoff => Model.Status == ModelStatus.Candidate && Decision is { Promoted: true };
+
+    /// <summary>The status as people read it: <c>awaiting_signoff</c> for a candidate that passed and waits.</summary>
+    public string StatusText => AwaitingSignoff ? "awaiting_signoff" : RegistryText.Status(Model.Status);
+}
+
+/// <summary>Something a person did to a model version.</summary>
+/// <param name="Version">The version acted on.</param>
+/// <param name="Action"><c>approve</c>, <c>promote</c> (by hand, over the gate) or <c>rollback</c>.</param>
+/// <param name="Actor">Who did it (the CLI's <c>--by</c>, default the OS user).</param>
+/// <param name="ActedAt">When.</param>
+/// <param name="Note">Why, if they said.</param>
+public sealed record ModelActionRecord(string Version, string Action, string Actor, DateTimeOffset ActedAt, string? Note);

@@ -1,0 +1,107 @@
+using FeedbackLoop.Contracts.Bus;
+using FeedbackLoop.Orchestration.Registry;
+using MassTransit;
+using Microsoft.Extensions.Logging;
+
+namespace FeedbackLoop.Orchestration.Jobs;
+
+/// <summary>How the orchestrator watches jobs.</summary>
+public sealed record OrchestratorOptions
+{
+    /// <summary>How often the supervisor looks for due offers, silent workers, cancel requests and runs to advance.</summary>
+    public TimeSpan SweepInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// An offer nobody claimed for this long is sent again (the same attempt). It covers an offer lost with an in-memory
+    /// bus; on RabbitMQ the first copy is still queued, and the copy that is claimed second is refused.
+    /// </summary>
+    public TimeSpan OfferAgainAfter { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>A stop sent for a cancelled job is sent again this often until its worker reports the attempt's end.</summary>
+    public TimeSpan StopAgainAfter { get; init; } = TimeSpan.FromSeconds(30);
+}
+
+/// <summary>
+/// The orchestrator's durable timer, standing in for a delayed-message scheduler (Debian's RabbitMQ has no
+/// delayed-exchange plugin): on each sweep it ends attempts whose workers fell silent or overran, carries out cancel
+/// requests, sends the offers that are due (first offers, retries after their backoff, offers nobody took) and advances
+/// every running run. It keeps no state of its own: a restarted orchestrator picks up from the store.
+/// </summary>
+internal sealed partial class JobSupervisor(
+    JobStore jobs, ModelRegistry registry, RunReconciler runs, OrchestratorOptions options, TimeProvider clock, ILogger<JobSupervisor> logger)
+{
+    /// <summary>One sweep; the loop calls it every <see cref="OrchestratorOptions.SweepInterval"/>, tests call it directly.</summary>
+    public async Task SweepAsync(IBus bus, CancellationToken cancellationToken)
+    {
+        var ended = jobs.ExpireAttempts().Concat(jobs.ApplyCancellations(options.StopAgainAfter)).ToList();
+        foreach (var order in ended)
+        {
+            LogAttemptEnded(logger, order.JobId, order.Attempt, order.Reason);
+            if (order.WorkerId is not null)
+            {
+                await bus.Publish(new StopJob(order.JobId, order.Attempt, order.WorkerId, order.Reason), cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        foreach (var jobId in jobs.DueForOffer())
+        {
+            await runs.OfferIfDueAsync(jobId, bus, cancellationToken).ConfigureAwait(false);
+        }
+
+        foreach (var run in registry.RunningRuns())
+        {
+            await runs.AdvanceAsync(run.RunId, bus, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Sweeps until <paramref name="stopping"/> is cancelled; a failed sweep is logged and the next one tries again.</summary>
+    public async Task RunAsync(IBus bus, CancellationToken stopping)
+    {
+        var watched = jobs.WatchAgain();
+        if (watched > 0)
+        {
+            LogResumed(logger, watched);
+        }
+
+        using var timer = new PeriodicTimer(options.SweepInterval, clock);
+        do
+        {
+            try
+            {
+                await SweepAsync(bus, stopping).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
+                return;
+            }
+#pragma warning disable CA1031 // The supervisor must outlive a failed sweep (a locked file, a broker blip): the next sweep retries.
+            catch (Exception e)
+#pragma warning restore CA1031
+            {
+                LogSweepFailed(logger, e);
+            }
+        }
+        while (await WaitAsync(timer, stopping).ConfigureAwait(false));
+    }
+
+    private static async Task<bool> WaitAsync(PeriodicTimer timer, CancellationToken stopping)
+    {
+        try
+        {
+            return await timer.WaitForNextTickAsync(stopping).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Attempt {Attempt} of job {JobId} ended: {Reason}")]
+    private static partial void LogAttemptEnded(ILogger logger, string jobId, int attempt, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Resumed watching {Count} running or offered job(s) from the store")]
+    private static partial void LogResumed(ILogger logger, int count);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "A supervisor sweep failed; the next one retries")]
+    private static partial void LogSweepFailed(ILogger logger, Exception exception);
+}
