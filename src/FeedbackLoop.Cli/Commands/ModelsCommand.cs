@@ -1,41 +1,201 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Text.Json;
 using FeedbackLoop.Orchestration.Registry;
 using Spectre.Console;
 
 namespace FeedbackLoop.Cli.Commands;
 
-/// <summary><c>feedbackloop models list</c>: every model version of an app with its run, snapshot, metrics and gate decision.</summary>
+/// <summary>
+/// <c>feedbackloop models list|show|promote|rollback|approve</c>: the model registry, and the actions people take on it
+/// (each recorded with who took it). They work on the durable store directly, so they need no running orchestrator.
+/// </summary>
 internal static class ModelsCommand
 {
     public static Command Create()
     {
-        var registry = new Option<FileInfo>("--registry") { Description = "The registry database (the demo writes <out>/registry.db).", DefaultValueFactory = _ => new FileInfo(Path.Combine("demo-out", "registry.db")) };
+        var registry = RegistryFile.Option();
         var app = new Option<string>("--app") { Description = "The app id.", DefaultValueFactory = _ => "demo" };
-        var list = new Command("list", "List every model version: status, snapshot size, training metrics and the gate's decision.") { registry, app };
-        list.SetAction(parse => List(parse.GetValue(registry)!, parse.GetValue(app)!));
-        return new Command("models", "Inspect the model registry.") { list };
+        var json = new Option<bool>("--json") { Description = "Print JSON instead of a table." };
+        var by = new Option<string>("--by") { Description = "Who takes the action (recorded); the OS user by default.", DefaultValueFactory = _ => Environment.UserName };
+        var note = new Option<string?>("--note") { Description = "Why (recorded with the action)." };
+        var version = new Argument<string>("version") { Description = "The model version." };
+        var to = new Option<string?>("--to") { Description = "The retired version to go back to; the most recently retired one by default." };
+
+        var list = new Command("list", "List every model version of an app: status, snapshot size, training metrics and the gate's decision.") { registry, app, json };
+        list.SetAction(parse => RegistryFile.Run(parse, registry, r => List(r, parse.GetValue(app)!, parse.GetValue(json))));
+
+        var show = new Command("show", "Show one version: its run, data, artifact, metrics, gate decision and the actions taken on it.") { version, registry, json };
+        show.SetAction(parse => RegistryFile.Run(parse, registry, r => Show(r, parse.GetValue(version)!, parse.GetValue(json))));
+
+        var promote = new Command("promote", "Make a version the app's current model by hand, whatever the gate said (a rejected one stays rejected).") { version, registry, by, note };
+        promote.SetAction(parse => RegistryFile.Run(parse, registry, r =>
+        {
+            var v = parse.GetValue(version)!;
+            var previous = r.PromoteByHand(v, parse.GetValue(by)!, parse.GetValue(note));
+            AnsiConsole.MarkupLine($"promoted [bold]{Markup.Escape(v)}[/] (replaces {Markup.Escape(previous ?? "nothing")})");
+            return 0;
+        }));
+
+        var rollback = new Command("rollback", "Put back the model the app served before its current one.") { registry, app, to, by, note };
+        rollback.SetAction(parse => RegistryFile.Run(parse, registry, r =>
+        {
+            var appId = parse.GetValue(app)!;
+            var previous = r.CurrentModel(appId)?.Version;
+            var now = r.Rollback(appId, parse.GetValue(to), parse.GetValue(by)!, parse.GetValue(note));
+            AnsiConsole.MarkupLine($"rolled back app {Markup.Escape(appId)} to [bold]{Markup.Escape(now)}[/] (was {Markup.Escape(previous ?? "nothing")})");
+            return 0;
+        }));
+
+        var approve = new Command("approve", "Approve a candidate that passed the gate and waits for sign-off (gate.require_signoff): it is promoted.") { version, registry, by, note };
+        approve.SetAction(parse => RegistryFile.Run(parse, registry, r =>
+        {
+            var v = parse.GetValue(version)!;
+            var previous = r.Approve(v, parse.GetValue(by)!, parse.GetValue(note));
+            AnsiConsole.MarkupLine($"approved and promoted [bold]{Markup.Escape(v)}[/] (replaces {Markup.Escape(previous ?? "nothing")})");
+            return 0;
+        }));
+
+        return new Command("models", "Inspect the model registry; promote, approve or roll back models.") { list, show, promote, rollback, approve };
     }
 
-    private static int List(FileInfo registryFile, string appId)
+    private static int List(ModelRegistry registry, string appId, bool json)
     {
-        if (!registryFile.Exists)
-        {
-            Console.Error.WriteLine($"No registry at {registryFile.FullName}: run the demo first, or pass --registry <path to registry.db>.");
-            return 2;
-        }
-        var registry = new ModelRegistry(registryFile.FullName);
         var runs = registry.ListRuns(appId).ToDictionary(r => r.RunId);
+        var models = registry.ListModels(appId);
+        var current = registry.CurrentModel(appId)?.Version;
+        if (json)
+        {
+            Console.WriteLine(JsonSerializer.Serialize(new
+            {
+                app = appId,
+                current,
+                models = models.Select(m => ModelJson(m, runs.GetValueOrDefault(m.Model.RunId))),
+            }, RegistryFile.Json));
+            return 0;
+        }
+
         var table = new Table().AddColumns("version", "status", "parent", "snapshot (files / pairs)", "train metrics", "gate decision");
-        foreach (var entry in registry.ListModels(appId))
+        foreach (var entry in models)
         {
             var model = entry.Model;
             var snapshot = runs.TryGetValue(model.RunId, out var run) ? $"{run.Snapshot.Files.Count} / {run.Snapshot.TotalPairs}" : "?";
-            table.AddRow(Markup.Escape(model.Version), model.Status.ToString().ToLowerInvariant(), Markup.Escape(model.ParentVersion ?? "—"),
+            table.AddRow(Markup.Escape(model.Version), Markup.Escape(entry.StatusText), Markup.Escape(model.ParentVersion ?? "—"),
                 snapshot, Markup.Escape(model.TrainMetricsJson), Markup.Escape(entry.Decision?.Reason ?? "(not decided)"));
         }
+
         AnsiConsole.Write(table);
-        AnsiConsole.MarkupLine(string.Create(CultureInfo.InvariantCulture, $"current: {Markup.Escape(registry.CurrentModel(appId)?.Version ?? "none")}"));
+        AnsiConsole.MarkupLine($"current: {Markup.Escape(current ?? "none")}");
+        var waiting = models.Where(m => m.AwaitingSignoff).Select(m => m.Model.Version).ToList();
+        if (waiting.Count > 0)
+        {
+            AnsiConsole.MarkupLine($"[yellow]awaiting sign-off[/]: {Markup.Escape(string.Join(", ", waiting))} (feedbackloop models approve <version>)");
+        }
+
         return 0;
+    }
+
+    private static int Show(ModelRegistry registry, string version, bool json)
+    {
+        var model = registry.GetModel(version) ?? throw new InvalidOperationException($"model version '{version}' is unknown");
+        var entry = registry.ListModels(model.AppId).Single(m => m.Model.Version == version);
+        var run = registry.GetRun(model.RunId);
+        var actions = registry.ListActions(version);
+        if (json)
+        {
+            Console.WriteLine(JsonSerializer.Serialize(new
+            {
+                model = ModelJson(entry, run),
+                actions = actions.Select(a => new { a.Action, a.Actor, acted_at = a.ActedAt, a.Note }),
+            }, RegistryFile.Json));
+            return 0;
+        }
+
+        var grid = new Grid().AddColumn().AddColumn();
+        void Row(string name, string? value) => grid.AddRow($"[bold]{name}[/]", Markup.Escape(value ?? "—"));
+        Row("version", model.Version);
+        Row("app", model.AppId);
+        Row("status", entry.StatusText);
+        Row("parent", model.ParentVersion);
+        Row("run", run is null ? model.RunId : $"{run.RunId} ({RegistryStatus(run.Status)}{(run.Reason is null ? "" : ": " + run.Reason)})");
+        Row("snapshot", run is null ? null : string.Create(CultureInfo.InvariantCulture, $"{run.Snapshot.Files.Count} files, {run.Snapshot.TotalPairs} pairs"));
+        Row("artifact", model.ArtifactPath);
+        Row("created", model.CreatedAt.ToString("u", CultureInfo.InvariantCulture));
+        Row("train metrics", model.TrainMetricsJson);
+        Row("gate", entry.Decision is null ? "(not decided)" : $"{(entry.Decision.Promoted ? "passed" : "rejected")}: {entry.Decision.Reason}");
+        foreach (var action in actions)
+        {
+            Row(action.Action, $"{action.Actor} at {action.ActedAt.ToString("u", CultureInfo.InvariantCulture)}{(action.Note is null ? "" : ": " + action.Note)}");
+        }
+
+        AnsiConsole.Write(grid);
+        return 0;
+    }
+
+    private static string RegistryStatus(RunStatus status) => status.ToString().ToLowerInvariant();
+
+    private static object ModelJson(ModelHistoryEntry entry, RunRecord? run)
+    {
+        var model = entry.Model;
+        using var metrics = JsonDocument.Parse(model.TrainMetricsJson);
+        return new
+        {
+            model.Version,
+            app = model.AppId,
+            status = entry.StatusText,
+            parent = model.ParentVersion,
+            run = model.RunId,
+            snapshot_pairs = run?.Snapshot.TotalPairs,
+            snapshot_files = run?.Snapshot.Files.Count,
+            artifact = model.ArtifactPath,
+            created_at = model.CreatedAt,
+            train_metrics = metrics.RootElement.Clone(),
+            decision = entry.Decision is { } d
+                ? new { passed = d.Promoted, candidate = d.CandidateAccuracy, incumbent = d.IncumbentAccuracy, d.Difference, d.Lower95, d.Reason, decided_at = d.DecidedAt }
+                : null,
+        };
+    }
+}
+
+/// <summary>The <c>--registry</c> option the registry and job commands share, and how they open it and report errors.</summary>
+internal static class RegistryFile
+{
+    public static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        WriteIndented = true,
+        Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
+    };
+
+    public static Option<FileInfo> Option() => new("--registry")
+    {
+        Description = "The registry database (the demo writes <out>/registry.db; `serve` keeps it at <data>/registry.db).",
+        DefaultValueFactory = _ => new FileInfo(Path.Combine("demo-out", "registry.db")),
+    };
+
+    /// <summary>Runs <paramref name="action"/> on the registry; a missing file or a refused action is a message and exit code 2, never a stack trace.</summary>
+    public static int Run(ParseResult parse, Option<FileInfo> option, Func<ModelRegistry, int> action)
+    {
+        var file = parse.GetValue(option)!;
+        if (!file.Exists)
+        {
+            Console.Error.WriteLine($"No registry at {file.FullName}: run the demo or `serve` first, or pass --registry <path to registry.db>.");
+            return 2;
+        }
+
+        try
+        {
+            return action(new ModelRegistry(file.FullName));
+        }
+        catch (InvalidOperationException e)
+        {
+            Console.Error.WriteLine(e.Message);
+            return 2;
+        }
+        catch (InvalidDataException e)
+        {
+            Console.Error.WriteLine($"{file.FullName}: {e.Message}");
+            return 2;
+        }
     }
 }

@@ -151,6 +151,11 @@ public static class LoopBus
         return services;
     }
 
+    /// <summary>Completes once the started bus's loop takes messages: at once for an orchestrator, when its endpoints are connected for a worker.</summary>
+    /// <exception cref="Exception">The worker could not start (the exception says why).</exception>
+    public static Task LoopReadyAsync(this IServiceProvider services, CancellationToken cancellationToken = default) =>
+        services.GetService<JobWorker>() is { } worker ? worker.Ready.WaitAsync(cancellationToken) : Task.CompletedTask;
+
     /// <summary>Registers the loop's consumers (only the endpoints of the host's roles use them).</summary>
     public static void AddLoopConsumers(this IBusRegistrationConfigurator bus)
     {

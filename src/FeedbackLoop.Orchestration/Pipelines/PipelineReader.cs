@@ -526,16 +526,8 @@ internal sealed partial class PipelineReader(string sourceName)
     /// <summary>A duration such as <c>500ms</c>, <c>90s</c>, <c>5m</c>, <c>1.5h</c>: more than 0 and at most 7 days.</summary>
     private TimeSpan DurationOf(Field field)
     {
-        if (field.Value is YamlScalarNode { Style: ScalarStyle.Plain, Value: { } text } && DurationPattern().Match(text) is { Success: true } match
-            && double.TryParse(match.Groups[1].Value, NumberStyles.Float, CultureInfo.InvariantCulture, out var amount))
+        if (field.Value is YamlScalarNode { Style: ScalarStyle.Plain, Value: { } text } && Durations.TryParse(text, out var duration))
         {
-            var duration = match.Groups[2].Value switch
-            {
-                "ms" => TimeSpan.FromMilliseconds(amount),
-                "s" => TimeSpan.FromSeconds(amount),
-                "m" => TimeSpan.FromMinutes(amount),
-                _ => TimeSpan.FromHours(amount),
-            };
             return duration > TimeSpan.Zero && duration <= MaxDuration
                 ? duration
                 : throw Error(field, $"must be more than 0 and at most 7 days, got {text}");
@@ -630,9 +622,6 @@ internal sealed partial class PipelineReader(string sourceName)
 
     private PipelineException Error(Field field, string reason) =>
         new(sourceName, field.Key.Start.Line, field.Key.Start.Column, field.Path, reason);
-
-    [GeneratedRegex(@"^([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)$")]
-    private static partial Regex DurationPattern();
 
     // Matches app_id in schemas/events: the ids the extractors will ever see.
     [GeneratedRegex("^[a-z0-9._-]{1,64}$")]

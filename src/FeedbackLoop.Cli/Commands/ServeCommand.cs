@@ -1,0 +1,187 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using FeedbackLoop.Datasets;
+using FeedbackLoop.Orchestration.Bus;
+using FeedbackLoop.Orchestration.Jobs;
+using FeedbackLoop.Orchestration.Pipelines;
+using FeedbackLoop.Orchestration.Registry;
+using FeedbackLoop.Orchestration.Workers;
+using FeedbackLoop.Training.Adapters;
+using MassTransit;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace FeedbackLoop.Cli.Commands;
+
+/// <summary>
+/// <c>feedbackloop serve --role orchestrator|worker|all</c>: one process of the loop. The orchestrator triggers runs on
+/// DatasetCommitted, keeps the durable store (runs, jobs, attempts, registry) and offers jobs; a worker runs them, one
+/// per GPU. Runs until SIGINT/SIGTERM; a worker stopped that way reports its running jobs as failed so they are retried.
+/// </summary>
+internal static class ServeCommand
+{
+    /// <summary>Prefix of the stdout line printed once the process takes messages; scripts and tests wait for it.</summary>
+    public const string ReadyLinePrefix = "ready ";
+
+    private const int MaxGpus = 64;
+
+    public static Command Create()
+    {
+        var role = new Option<string>("--role")
+        {
+            Description = "orchestrator, worker, or all (both in one process).",
+            DefaultValueFactory = _ => "all",
+        };
+        role.AcceptOnlyFromAmong("all", "orchestrator", "worker");
+        var data = new Option<DirectoryInfo>("--data")
+        {
+            Description = "Data folder: datasets/ (read), models/ and registry.db (orchestrator); the default worker folder is <data>/worker.",
+            DefaultValueFactory = _ => new DirectoryInfo("feedbackloop-data"),
+        };
+        var pipeline = new Option<FileInfo?>("--pipeline") { Description = "Pipelines file (YAML); built-in defaults when absent." };
+        var gpus = new Option<int>("--gpus") { Description = $"Worker: GPUs to use, one job per GPU (0..{MaxGpus}); 0 = one CPU slot.", DefaultValueFactory = _ => 0 };
+        var workerId = new Option<string?>("--worker-id") { Description = "Worker: its id (default <host>-<pid>)." };
+        var workDir = new Option<DirectoryInfo?>("--work-dir") { Description = "Worker: private folder for logs and job folders (default <data>/worker)." };
+        var heartbeat = new Option<string>("--heartbeat") { Description = "Worker: heartbeat interval while a job runs.", DefaultValueFactory = _ => "10s" };
+        var claimTimeout = new Option<string>("--claim-timeout") { Description = "Worker: a claim unanswered this long frees its slot.", DefaultValueFactory = _ => "60s" };
+        var sweep = new Option<string>("--sweep") { Description = "Orchestrator: how often due offers, silent workers and cancel requests are handled.", DefaultValueFactory = _ => "1s" };
+        var offerAgain = new Option<string>("--offer-again") { Description = "Orchestrator: an offer nobody claimed is sent again after this long.", DefaultValueFactory = _ => "5m" };
+        var verbose = new Option<bool>("--verbose") { Description = "Log every offer, claim, grant and attempt." };
+
+        var command = new Command("serve", "Run the loop's orchestrator, a worker, or both, until Ctrl+C or SIGTERM.")
+        {
+            role, data, pipeline, gpus, workerId, workDir, heartbeat, claimTimeout, sweep, offerAgain, verbose,
+        };
+        command.SetAction((parse, ct) => RunAsync(new ServeSettings(
+            parse.GetValue(role)!, parse.GetValue(data)!, parse.GetValue(pipeline), parse.GetValue(gpus), parse.GetValue(workerId),
+            parse.GetValue(workDir), parse.GetValue(heartbeat)!, parse.GetValue(claimTimeout)!, parse.GetValue(sweep)!, parse.GetValue(offerAgain)!,
+            parse.GetValue(verbose)), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct));
+        return command;
+    }
+
+    private static async Task<int> RunAsync(ServeSettings settings, TextWriter output, TextWriter error, CancellationToken stopping)
+    {
+        // Our own signal handlers, before anything is printed: a caller that reads the ready line and signals at once must
+        // get the graceful stop (see BrokerCommand for the window this closes).
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+        using var onSigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, RequestStop);
+        using var onSigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, RequestStop);
+
+        void RequestStop(PosixSignalContext context)
+        {
+            context.Cancel = true;
+            try
+            {
+                stop.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+                // Already on the way out.
+            }
+        }
+
+        LoopHost host;
+        try
+        {
+            host = Host(settings);
+        }
+        catch (ArgumentException e)
+        {
+            await error.WriteLineAsync(e.Message).ConfigureAwait(false);
+            return 2;
+        }
+        catch (Orchestration.Pipelines.PipelineException e)
+        {
+            await error.WriteLineAsync(e.Message).ConfigureAwait(false);
+            return 2;
+        }
+
+        using var logging = CliLogging.Create(settings.Verbose);
+        var services = new ServiceCollection()
+            .AddSingleton(logging)
+            .AddLogging()
+            .AddLoopServices(host);
+        services.AddMassTransit(bus =>
+        {
+            bus.AddLoopConsumers();
+            bus.UsingInMemory((context, cfg) => cfg.ConfigureLoopEndpoints(context));
+        });
+        await using var provider = services.BuildServiceProvider();
+        var busControl = provider.GetRequiredService<IBusControl>();
+        await busControl.StartAsync(stop.Token).ConfigureAwait(false);
+        try
+        {
+            await provider.LoopReadyAsync(stop.Token).ConfigureAwait(false);
+
+            // The first stdout line is the machine-readable contract.
+            await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                $"{ReadyLinePrefix}role={settings.Role} worker={(host.Roles.HasFlag(LoopRoles.Worker) ? host.Worker.WorkerId : "-")} slots={host.Worker.Slots} transport=in-memory")).ConfigureAwait(false);
+            await output.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+            await Task.Delay(Timeout.InfiniteTimeSpan, stop.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            // The normal way out.
+        }
+        finally
+        {
+            using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            await busControl.StopAsync(limit.Token).ConfigureAwait(false);
+        }
+
+        return 0;
+    }
+
+    /// <summary>The process's parts from the options; an <see cref="ArgumentException"/> says which option is wrong.</summary>
+    private static LoopHost Host(ServeSettings settings)
+    {
+        var roles = settings.Role switch
+        {
+            "orchestrator" => LoopRoles.Orchestrator,
+            "worker" => LoopRoles.Worker,
+            _ => LoopRoles.All,
+        };
+        if (settings.Gpus is < 0 or > MaxGpus)
+        {
+            throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"--gpus {settings.Gpus} is out of range: pass 0 (one CPU slot) to {MaxGpus}."));
+        }
+
+        var data = settings.Data.FullName;
+        var orchestrator = roles.HasFlag(LoopRoles.Orchestrator);
+        var pipeline = settings.Pipeline is null
+            ? new PipelineDefinition("built-in pipeline", AppPipeline.Builtin, new Dictionary<string, AppPipeline>())
+            : PipelineLoader.Load(settings.Pipeline.FullName);
+        var snapshots = new DatasetSnapshots(data);
+        return new LoopHost
+        {
+            Roles = roles,
+            Registry = orchestrator ? new ModelRegistry(Path.Combine(data, "registry.db")) : null,
+            Pipeline = pipeline,
+            Paths = new LoopPaths(Path.Combine(data, "models")),
+            Snapshots = snapshots,
+            Orchestrator = new OrchestratorOptions
+            {
+                SweepInterval = Duration(settings.Sweep, "--sweep"),
+                OfferAgainAfter = Duration(settings.OfferAgain, "--offer-again"),
+            },
+            Worker = new WorkerOptions
+            {
+                WorkerId = settings.WorkerId ?? new WorkerOptions().WorkerId,
+                Gpus = settings.Gpus,
+                WorkDirectory = settings.WorkDirectory?.FullName ?? Path.Combine(data, "worker"),
+                HeartbeatInterval = Duration(settings.Heartbeat, "--heartbeat"),
+                ClaimTimeout = Duration(settings.ClaimTimeout, "--claim-timeout"),
+            },
+            Trainers = new InProcessTrainers(snapshots, new MlNetRewardTrainer(), new MlNetPairwiseEvaluator()),
+        };
+    }
+
+    private static TimeSpan Duration(string text, string option) =>
+        Durations.TryParse(text, out var duration) && duration > TimeSpan.Zero
+            ? duration
+            : throw new ArgumentException($"{option} {text}: expected a duration above 0 such as 500ms, 10s, 5m or 1h.");
+
+    private sealed record ServeSettings(
+        string Role, DirectoryInfo Data, FileInfo? Pipeline, int Gpus, string? WorkerId, DirectoryInfo? WorkDirectory,
+        string Heartbeat, string ClaimTimeout, string Sweep, string OfferAgain, bool Verbose);
+}
