@@ -6,7 +6,8 @@ namespace FeedbackLoop.Orchestration.Workers;
 /// <summary>
 /// The log file of one attempt on a worker: the worker's own notes and every line the job's processes print (stdout and
 /// stderr, in arrival order), readable only by the worker's user. It is capped: past <see cref="MaxBytes"/> lines are
-/// counted, not written, and the count is noted at the end. The last line is kept as the attempt's progress.
+/// counted, not written (all of them: a log with holes would mislead), and the count is noted at the end. The job's
+/// last line is kept as the attempt's progress.
 /// </summary>
 internal sealed class AttemptLog : IDisposable
 {
@@ -53,7 +54,12 @@ internal sealed class AttemptLog : IDisposable
     }
 
     /// <summary>A line of the job's output.</summary>
-    public void Line(string? line)
+    public void Line(string? line) => Write(line, isProgress: true);
+
+    /// <summary>A note of the worker's own, marked so it stands out from the job's output (it is not progress).</summary>
+    public void Note(string note) => Write(string.Create(CultureInfo.InvariantCulture, $"== {DateTimeOffset.UtcNow:yyyy-MM-ddTHH:mm:ss.fffZ} {note}"), isProgress: false);
+
+    private void Write(string? line, bool isProgress)
     {
         if (line is null)
         {
@@ -62,13 +68,13 @@ internal sealed class AttemptLog : IDisposable
 
         lock (_lock)
         {
-            if (line.Trim() is { Length: > 0 } trimmed)
+            if (isProgress && line.Trim() is { Length: > 0 } trimmed)
             {
                 _lastLine = trimmed.Length > ProgressLength ? trimmed[..ProgressLength] : trimmed;
             }
 
             var bytes = Encoding.UTF8.GetByteCount(line) + 1;
-            if (_written + bytes > MaxBytes)
+            if (_droppedLines > 0 || _written + bytes > MaxBytes)
             {
                 _droppedLines++;
                 return;
@@ -78,9 +84,6 @@ internal sealed class AttemptLog : IDisposable
             _writer.WriteLine(line);
         }
     }
-
-    /// <summary>A note of the worker's own, marked so it stands out from the job's output.</summary>
-    public void Note(string note) => Line(string.Create(CultureInfo.InvariantCulture, $"== {DateTimeOffset.UtcNow:yyyy-MM-ddTHH:mm:ss.fffZ} {note}"));
 
     public void Dispose()
     {

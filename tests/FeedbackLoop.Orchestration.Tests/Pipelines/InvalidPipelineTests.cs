@@ -124,7 +124,7 @@ public sealed class InvalidPipelineTests
                 filters:
                   min_length: 3
             """,
-            "3:5: apps.demo.filters: unknown field; valid fields here: rules, retrain, split, trainer, eval, gate"),
+            "3:5: apps.demo.filters: unknown field; valid fields here: rules, retrain, split, trainer, eval, jobs, gate"),
         ["unknown top-level key"] = (
             """
             app:
@@ -145,15 +145,15 @@ public sealed class InvalidPipelineTests
                 labels: {enabled: true, weight: 2}
             """,
             "3:29: defaults.rules.labels.weight: unknown field; valid fields here: enabled"),
-        ["trainer kind not yet supported"] = (
+        ["unknown trainer kind"] = (
             """
             apps:
               demo:
                 trainer:
                   seed: 1
-                  kind: command
+                  kind: torch
             """,
-            "5:7: apps.demo.trainer.kind: unknown trainer kind \"command\"; valid kinds: mlnet-reward"),
+            "5:7: apps.demo.trainer.kind: unknown trainer kind \"torch\"; valid kinds: mlnet-reward, command"),
         ["field of another trainer kind"] = (
             """
             apps:
@@ -162,7 +162,127 @@ public sealed class InvalidPipelineTests
                   kind: mlnet-reward
                   command: python train.py
             """,
-            "5:7: apps.demo.trainer.command: unknown field; valid fields here: kind, seed"),
+            "5:7: apps.demo.trainer.command: unknown field; valid fields here: kind, seed, timeout"),
+        ["command trainer without its command"] = (
+            """
+            defaults:
+              trainer:
+                kind: command
+                base_model: /models/base
+            """,
+            "2:3: defaults.trainer: trainer.kind is command, so trainer.command is needed: the program and arguments that train into {output}"),
+        ["command trainer without an eval command"] = (
+            """
+            apps:
+              demo:
+                trainer:
+                  kind: command
+                  command: train --out {output}
+            """,
+            "2:3: apps.demo: trainer.kind is command, so eval.command is needed: the command that scores {model} and writes {output}/metrics.json"),
+        ["eval command with the in-process trainer"] = (
+            """
+            apps:
+              demo:
+                eval:
+                  command: score {model}
+            """,
+            "2:3: apps.demo: eval.command is used only with trainer kind command; trainer.kind is mlnet-reward, which scores inside the worker (set eval.command: null to clear an inherited one)"),
+        ["unknown placeholder"] = (
+            """
+            defaults:
+              trainer:
+                kind: command
+                command: train --data {dataset} --out {output}
+            """,
+            "4:5: defaults.trainer.command: unknown placeholder {dataset}; valid here: {app} {run_id} {job_id} {attempt} {version} {seed} {eval_fraction} {base_model} {params} {pipeline_dir} {data} {train} {eval} {output}"),
+        ["the model placeholder in a trainer command"] = (
+            """
+            defaults:
+              trainer:
+                kind: command
+                command: [train, "{model}"]
+            """,
+            "4:5: defaults.trainer.command: unknown placeholder {model}; valid here: {app} {run_id} {job_id} {attempt} {version} {seed} {eval_fraction} {base_model} {params} {pipeline_dir} {data} {train} {eval} {output}"),
+        ["unclosed quote in a command"] = (
+            """
+            defaults:
+              trainer:
+                kind: command
+                command: train --name 'run one
+            """,
+            "4:5: defaults.trainer.command: the single quote at character 14 is never closed"),
+        ["lone brace in a command"] = (
+            """
+            defaults:
+              trainer:
+                kind: command
+                command: 'train --params {"beta": 1}'
+            """,
+            "4:5: defaults.trainer.command: '{' at character 1 of argument \"{beta:\" does not start a {placeholder} (lowercase letters and '_'); write {{ for a literal brace"),
+        ["empty command"] = (
+            """
+            defaults:
+              trainer:
+                kind: command
+                command: "  "
+            """,
+            "4:5: defaults.trainer.command: the command names no program"),
+        ["extra check of the wrong type"] = (
+            """
+            defaults:
+              eval:
+                extra_commands: check.sh
+            """,
+            "3:5: defaults.eval.extra_commands: expected a list of commands, got check.sh"),
+        ["extra check with an unknown placeholder"] = (
+            """
+            defaults:
+              eval:
+                extra_commands:
+                  - check.sh {model}
+                  - check.sh {modle}
+            """,
+            "5:9: defaults.eval.extra_commands[1]: unknown placeholder {modle}; valid here: {app} {run_id} {job_id} {attempt} {version} {seed} {eval_fraction} {base_model} {params} {pipeline_dir} {data} {train} {eval} {output} {model} {candidate} {incumbent}"),
+        ["params that are not a mapping"] = (
+            """
+            defaults:
+              trainer:
+                kind: command
+                command: train {output}
+                params: beta=0.1
+            """,
+            "5:5: defaults.trainer.params: expected a mapping of trainer parameters, got beta=0.1"),
+        ["duration without a unit"] = (
+            """
+            defaults:
+              trainer: {timeout: 90}
+            """,
+            "2:13: defaults.trainer.timeout: expected a duration such as 500ms, 90s, 5m or 1.5h, got 90"),
+        ["duration of zero"] = (
+            """
+            defaults:
+              jobs: {heartbeat_timeout: 0s}
+            """,
+            "2:10: defaults.jobs.heartbeat_timeout: must be more than 0 and at most 7 days, got 0s"),
+        ["duration beyond a week"] = (
+            """
+            defaults:
+              eval: {timeout: 200h}
+            """,
+            "2:10: defaults.eval.timeout: must be more than 0 and at most 7 days, got 200h"),
+        ["no attempt at all"] = (
+            """
+            defaults:
+              jobs: {max_attempts: 0}
+            """,
+            "2:10: defaults.jobs.max_attempts: must be between 1 and 100, got 0"),
+        ["unknown jobs field"] = (
+            """
+            defaults:
+              jobs: {retries: 3}
+            """,
+            "2:10: defaults.jobs.retries: unknown field; valid fields here: max_attempts, retry_backoff, heartbeat_timeout"),
         ["unknown metric"] = (
             """
             defaults:

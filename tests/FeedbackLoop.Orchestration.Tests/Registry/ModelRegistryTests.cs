@@ -336,6 +336,8 @@ public sealed class ModelRegistryTests : IDisposable
         Assert.Equal("wal", mode.ExecuteScalar());
         Assert.True(reader.Read());
         Assert.Equal((1L, "2025-03-01T12:00:00.0000000Z"), (reader.GetInt64(0), reader.GetString(1)));
+        Assert.True(reader.Read());
+        Assert.Equal((2L, "2025-03-01T12:00:00.0000000Z"), (reader.GetInt64(0), reader.GetString(1)));
         Assert.False(reader.Read());
     }
 
@@ -347,7 +349,7 @@ public sealed class ModelRegistryTests : IDisposable
         {
             connection.Open();
             using var insert = connection.CreateCommand();
-            insert.CommandText = "INSERT INTO schema_version (version, applied_at) VALUES (2, '2030-01-01T00:00:00.0000000Z')";
+            insert.CommandText = "INSERT INTO schema_version (version, applied_at) VALUES (3, '2030-01-01T00:00:00.0000000Z')";
             insert.ExecuteNonQuery();
         }
 
