@@ -16,7 +16,8 @@ namespace FeedbackLoop.IntegrationTests;
 
 /// <summary>
 /// The trigger → tune → evaluate → gate workflow on MassTransit's test harness, with the real dataset
-/// store, SQLite registry and ML.NET trainer (small data, so each run takes about a second).
+/// store, SQLite registry and ML.NET trainer run as tune and eval jobs by the embedded worker (small data, so
+/// each run takes about a second).
 /// </summary>
 public sealed class LoopBusTests : IAsyncLifetime
 {
@@ -67,7 +68,7 @@ public sealed class LoopBusTests : IAsyncLifetime
         await _harness.Bus.Publish(new DatasetCommitted("demo", 40));
 
         Assert.True(await _harness.Consumed.Any<DatasetCommitted>());
-        Assert.False(await _harness.Sent.Any<TuneModel>(new CancellationTokenSource(TimeSpan.FromSeconds(1)).Token));
+        Assert.False(await _harness.Sent.Any<JobOffered>(new CancellationTokenSource(TimeSpan.FromSeconds(1)).Token));
         Assert.Empty(_registry.ListRuns("demo"));
     }
 

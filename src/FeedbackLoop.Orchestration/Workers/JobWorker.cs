@@ -155,6 +155,12 @@ internal sealed partial class JobWorker(WorkerOptions options, JobExecutor execu
         Slot? slot;
         lock (_lock)
         {
+            if (_slots.Any(s => s.Holds(offer.JobId, offer.Attempt)))
+            {
+                // A copy of an offer this worker already claimed (re-sent, or redelivered): one claim is enough.
+                return;
+            }
+
             slot = _stopping.IsCancellationRequested ? null : _slots.FirstOrDefault(s => s.State == SlotState.Free);
             slot?.Claim(offer, clock.GetUtcNow(), LogPathOf(offer));
         }

@@ -1,0 +1,252 @@
+using FeedbackLoop.Contracts.Bus;
+using FeedbackLoop.IntegrationTests.Support;
+using FeedbackLoop.Orchestration.Bus;
+using FeedbackLoop.Orchestration.Jobs;
+using FeedbackLoop.Orchestration.Registry;
+using MassTransit;
+using MassTransit.Testing;
+
+namespace FeedbackLoop.IntegrationTests;
+
+/// <summary>
+/// The job protocol end to end in one process over the in-memory bus: the orchestrator, real workers, and the stand-in
+/// trainer as a real child process. (The same protocol across processes and a real broker: the RabbitMQ job tests.)
+/// </summary>
+public sealed class JobLoopTests : IAsyncDisposable
+{
+    private readonly JobLoop _loop = new();
+
+    public ValueTask DisposeAsync() => _loop.DisposeAsync();
+
+    private static string Tune(RunRecord run) => JobIds.Tune(run.RunId);
+
+    [Fact]
+    public async Task A_run_trains_and_evaluates_through_worker_jobs_then_waits_for_sign_off_until_approved()
+    {
+        await _loop.StartAsync(JobLoop.Pipeline(_loop.Markers, requireSignoff: true));
+
+        await _loop.CommitAsync(120);
+
+        var run = await _loop.RunEndedAsync();
+        Assert.Equal(RunStatus.Completed, run.Status);
+        Assert.StartsWith("passed the gate; awaiting sign-off: candidate 0.800 on 400 eval pairs", run.Reason, StringComparison.Ordinal);
+        var candidate = Assert.Single(_loop.Registry.ListModels(JobLoop.AppId));
+        Assert.True(candidate.AwaitingSignoff);
+        Assert.Null(_loop.Registry.CurrentModel(JobLoop.AppId));
+        Assert.Contains("\"snapshot_files\"", candidate.Model.TrainMetricsJson, StringComparison.Ordinal);
+        Assert.EndsWith(Path.Combine("models", candidate.Model.Version, "tune-1"), candidate.Model.ArtifactPath, StringComparison.Ordinal);
+        Assert.True(await _loop.Harness.Published.Any<CandidateAwaitingSignoff>(m => m.Context.Message.Version == candidate.Model.Version));
+        Assert.Empty(_loop.Harness.Published.Select<ModelPromoted>());
+        foreach (var job in new[] { JobIds.Tune(run.RunId), JobIds.Eval(run.RunId) })
+        {
+            Assert.Equal(JobState.Succeeded, _loop.Jobs.Get(job)!.State);
+            var attempt = Assert.Single(_loop.Jobs.Attempts(job));
+            Assert.Equal((AttemptState.Succeeded, "w1"), (attempt.State, attempt.WorkerId));
+            Assert.True(File.Exists(attempt.LogPath), $"no log at {attempt.LogPath}");
+        }
+
+        _loop.Registry.Approve(candidate.Model.Version, "reviewer");
+
+        Assert.Equal(candidate.Model.Version, _loop.Registry.CurrentModel(JobLoop.AppId)!.Version);
+    }
+
+    [Fact]
+    public async Task A_later_candidate_is_gated_against_the_incumbent_scored_by_the_same_eval_command()
+    {
+        await _loop.StartAsync(JobLoop.Pipeline(_loop.Markers));
+        _loop.Marker("accuracy", "0.8");
+        await _loop.CommitAsync(120);
+        var first = await _loop.RunEndedAsync();
+
+        _loop.Marker("accuracy", "0.6");
+        await _loop.CommitAsync(120);
+        var second = await _loop.RunEndedAsync(2);
+
+        var firstModel = _loop.Registry.GetModel(_loop.Registry.ListModels(JobLoop.AppId)[0].Model.Version)!;
+        Assert.Equal(firstModel.Version, _loop.Registry.CurrentModel(JobLoop.AppId)!.Version);
+        Assert.Equal(RunStatus.Completed, second.Status);
+        Assert.StartsWith("candidate 0.600 vs incumbent 0.800: -0.200 < margin 0.02", second.Reason, StringComparison.Ordinal);
+        Assert.Contains("(unpaired: per-pair outcomes not reported)", second.Reason, StringComparison.Ordinal);
+        var evaluation = _loop.Harness.Published.Select<EvaluationCompleted>().Select(m => m.Context.Message).Single(m => m.RunId == second.RunId);
+        Assert.Equal((firstModel.Version, 400, false), (evaluation.IncumbentVersion, evaluation.EvalPairs, evaluation.Promote));
+        Assert.Equal(["tune", "eval", "tune", "eval", "eval"], _loop.Starts().Select(s => s.Mode));
+        Assert.Equal(RunStatus.Completed, first.Status);
+    }
+
+    [Fact]
+    public async Task A_failed_extra_check_rejects_the_candidate()
+    {
+        var checks = new[]
+        {
+            CommandTemplate.FromArguments(["/bin/sh", "-c", "test -d \"$1\"", "sh", "{model}"]),
+            CommandTemplate.FromArguments(["/bin/sh", "-c", "echo too toxic; exit 4"]),
+        };
+        await _loop.StartAsync(JobLoop.Pipeline(_loop.Markers, checks: checks));
+
+        await _loop.CommitAsync(120);
+
+        var run = await _loop.RunEndedAsync();
+        Assert.StartsWith("1 of 2 extra check(s) failed: /bin/sh -c 'echo too toxic; exit 4' exited 4", run.Reason, StringComparison.Ordinal);
+        Assert.Equal(ModelStatus.Rejected, Assert.Single(_loop.Registry.ListModels(JobLoop.AppId)).Model.Status);
+        Assert.Null(_loop.Registry.CurrentModel(JobLoop.AppId));
+    }
+
+    [Fact]
+    public async Task A_failing_trainer_is_retried_with_a_doubling_backoff_until_the_limit_and_the_run_fails_with_the_reason()
+    {
+        _loop.Marker("fail-always");
+        await _loop.StartAsync(JobLoop.Pipeline(_loop.Markers, maxAttempts: 3));
+
+        await _loop.CommitAsync(120);
+
+        var run = await _loop.RunEndedAsync();
+        Assert.Equal(RunStatus.Failed, run.Status);
+        Assert.Equal("tuning failed: attempt 3 of 3 failed: the trainer exited 3; last line: simulated crash", run.Reason);
+        var attempts = _loop.Jobs.Attempts(Tune(run));
+        Assert.Equal([AttemptState.Failed, AttemptState.Failed, AttemptState.Failed], attempts.Select(a => a.State));
+        Assert.All(attempts, a => Assert.Equal(3, a.ExitCode));
+        // Each retry waited at least its backoff after the failure before it: 200 ms, then 400 ms.
+        Assert.True(attempts[1].OfferedAt - attempts[0].EndedAt!.Value >= TimeSpan.FromMilliseconds(200));
+        Assert.True(attempts[2].OfferedAt - attempts[1].EndedAt!.Value >= TimeSpan.FromMilliseconds(400));
+        Assert.Equal(3, _loop.Starts().Count);
+        Assert.True(await _loop.Harness.Published.Any<TuningFailed>(m => m.Context.Message.RunId == run.RunId));
+        Assert.Empty(_loop.Registry.ListModels(JobLoop.AppId));
+    }
+
+    [Fact]
+    public async Task A_trainer_that_crashes_once_succeeds_on_its_second_attempt()
+    {
+        _loop.Marker("fail-next");
+        await _loop.StartAsync(JobLoop.Pipeline(_loop.Markers));
+
+        await _loop.CommitAsync(120);
+
+        var run = await _loop.RunEndedAsync();
+        Assert.Equal(RunStatus.Completed, run.Status);
+        Assert.Equal([AttemptState.Failed, AttemptState.Succeeded], _loop.Jobs.Attempts(Tune(run)).Select(a => a.State));
+        Assert.EndsWith("tune-2", _loop.Registry.CurrentModel(JobLoop.AppId)!.ArtifactPath, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_trainer_past_its_time_limit_is_killed_and_its_attempt_recorded_as_timed_out()
+    {
+        _loop.Marker("hold");
+        await _loop.StartAsync(JobLoop.Pipeline(_loop.Markers, maxAttempts: 1, trainerTimeout: TimeSpan.FromSeconds(1)));
+
+        await _loop.CommitAsync(120);
+
+        var run = await _loop.RunEndedAsync();
+        Assert.Equal("tuning failed: attempt 1 of 1 timed_out: stopped at its time limit of 1 s", run.Reason);
+        var attempt = Assert.Single(_loop.Jobs.Attempts(Tune(run)));
+        Assert.Equal((AttemptState.TimedOut, (int?)null), (attempt.State, attempt.ExitCode));
+        Assert.StartsWith("step ", attempt.Progress, StringComparison.Ordinal);
+        var (_, pid) = Assert.Single(_loop.Starts());
+        Assert.True(await Eventually.TrueAsync(() => !JobLoop.IsAlive(pid), TimeSpan.FromSeconds(10)), $"trainer {pid} still runs");
+    }
+
+    [Fact]
+    public async Task Cancelling_a_running_job_kills_its_process_and_ends_the_run_without_a_retry()
+    {
+        _loop.Marker("hold");
+        await _loop.StartAsync(JobLoop.Pipeline(_loop.Markers));
+        await _loop.CommitAsync(120);
+        var runId = await _loop.RunStartedAsync();
+        await _loop.RunningAsync(JobIds.Tune(runId));
+
+        _loop.Jobs.RequestCancel(JobIds.Tune(runId), "wrong snapshot");
+
+        var run = await _loop.RunEndedAsync();
+        Assert.Equal("tuning cancelled: cancelled: wrong snapshot", run.Reason);
+        var job = _loop.Jobs.Get(JobIds.Tune(runId))!;
+        Assert.Equal((JobState.Cancelled, 1), (job.State, job.Attempt));
+        Assert.Equal(AttemptState.Cancelled, Assert.Single(_loop.Jobs.Attempts(job.JobId)).State);
+        var (_, pid) = Assert.Single(_loop.Starts());
+        Assert.True(await Eventually.TrueAsync(() => !JobLoop.IsAlive(pid), TimeSpan.FromSeconds(10)), $"trainer {pid} still runs");
+        Assert.True(await _loop.Harness.Published.Any<StopJob>(m => m.Context.Message.JobId == job.JobId && m.Context.Message.WorkerId == "w1"));
+    }
+
+    [Fact]
+    public async Task A_worker_that_falls_silent_loses_its_attempt_and_another_worker_completes_the_job_once()
+    {
+        await _loop.StartAsync(JobLoop.Pipeline(_loop.Markers), LoopRoles.Orchestrator);
+        // A worker that claims the first offer and then dies: it never beats, never reports.
+        var ghost = _loop.Harness.Bus.ConnectReceiveEndpoint(LoopQueues.Jobs, e => e.Handler<JobOffered>(context =>
+            context.Publish(new JobClaimed(context.Message.JobId, context.Message.Attempt, "ghost", 0, "/nowhere/attempt.log"))));
+        await ghost.Ready;
+        await _loop.CommitAsync(120);
+        var runId = await _loop.RunStartedAsync();
+        Assert.True(await Eventually.TrueAsync(() => _loop.Jobs.Attempts(JobIds.Tune(runId)) is [{ State: AttemptState.Running, WorkerId: "ghost" }], TimeSpan.FromSeconds(30)));
+        await ghost.StopAsync();
+
+        await using var worker = await _loop.StartWorkerAsync("w2");
+        var run = await _loop.RunEndedAsync();
+
+        Assert.Equal(RunStatus.Completed, run.Status);
+        var attempts = _loop.Jobs.Attempts(JobIds.Tune(runId));
+        Assert.Equal([(AttemptState.Lost, "ghost"), (AttemptState.Succeeded, "w2")], attempts.Select(a => (a.State, a.WorkerId)));
+        Assert.StartsWith("no heartbeat from worker ghost for ", attempts[0].Reason, StringComparison.Ordinal);
+        Assert.Single(_loop.Starts(), s => s.Mode == "tune");
+        Assert.Single(_loop.Registry.ListModels(JobLoop.AppId));
+        Assert.True(await _loop.Harness.Published.Any<StopJob>(m => m.Context.Message.WorkerId == "ghost"));
+    }
+
+    [Fact]
+    public async Task A_rival_claim_of_a_running_attempt_is_refused_and_the_job_runs_once()
+    {
+        _loop.Marker("hold");
+        await _loop.StartAsync(JobLoop.Pipeline(_loop.Markers));
+        await _loop.CommitAsync(120);
+        var runId = await _loop.RunStartedAsync();
+        await _loop.RunningAsync(JobIds.Tune(runId));
+
+        // Another worker that got a copy of the offer (re-sent, or redelivered) claims it too.
+        await _loop.Harness.Bus.Publish(new JobClaimed(JobIds.Tune(runId), 1, "rival", 0, "/rival/attempt.log"));
+
+        Assert.True(await _loop.Harness.Published.Any<JobClaimRefused>(m => m.Context.Message is { WorkerId: "rival", Reason: "worker w1 has this attempt" }));
+        _loop.RemoveMarker("hold");
+        var run = await _loop.RunEndedAsync();
+        Assert.Equal(RunStatus.Completed, run.Status);
+        Assert.Single(_loop.Starts(), s => s.Mode == "tune");
+        Assert.Equal("w1", Assert.Single(_loop.Jobs.Attempts(JobIds.Tune(runId))).WorkerId);
+    }
+
+    [Fact]
+    public async Task A_worker_with_a_free_slot_ignores_a_copy_of_an_offer_it_already_runs()
+    {
+        _loop.Marker("hold");
+        await _loop.StartAsync(JobLoop.Pipeline(_loop.Markers), slots: 2);
+        await _loop.CommitAsync(120);
+        var runId = await _loop.RunStartedAsync();
+        await _loop.RunningAsync(JobIds.Tune(runId));
+        var offer = _loop.Harness.Sent.Select<JobOffered>().First().Context.Message;
+
+        await (await _loop.Harness.Bus.GetSendEndpoint(new Uri("queue:" + LoopQueues.Jobs))).Send(offer);
+
+        Assert.True(await Eventually.TrueAsync(() => _loop.Harness.Consumed.Select<JobOffered>().Count() >= 2, TimeSpan.FromSeconds(30)));
+        _loop.RemoveMarker("hold");
+        var run = await _loop.RunEndedAsync();
+        Assert.Equal(RunStatus.Completed, run.Status);
+        Assert.Single(_loop.Harness.Published.Select<JobClaimed>(), m => m.Context.Message.JobId == JobIds.Tune(runId));
+        Assert.Single(_loop.Starts(), s => s.Mode == "tune");
+    }
+
+    [Fact]
+    public async Task A_busy_worker_leaves_the_next_offer_queued_until_its_slot_is_free()
+    {
+        _loop.Marker("hold");
+        await _loop.StartAsync(JobLoop.Pipeline(_loop.Markers));
+        await _loop.CommitAsync(120);
+        await _loop.CommitAsync(120, "other");
+        Assert.True(await Eventually.TrueAsync(() => _loop.Jobs.List(state: JobState.Running).Count == 1 && _loop.Jobs.List(state: JobState.Offered).Count == 1,
+            TimeSpan.FromSeconds(30)), _loop.Describe());
+
+        // Held long enough for several heartbeats: the waiting offer stays unclaimed, the running job alive.
+        Assert.False(await Eventually.TrueAsync(() => _loop.Jobs.List(state: JobState.Offered).Count == 0, TimeSpan.FromSeconds(1)), _loop.Describe());
+        _loop.RemoveMarker("hold");
+
+        await _loop.RunEndedAsync();
+        await _loop.RunEndedAsync(appId: "other");
+        Assert.All(_loop.Jobs.List(), j => Assert.Equal(1, j.Attempt));
+        Assert.Equal(2, _loop.Starts().Count(s => s.Mode == "tune"));
+    }
+}
