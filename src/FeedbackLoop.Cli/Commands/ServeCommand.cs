@@ -16,7 +16,9 @@ namespace FeedbackLoop.Cli.Commands;
 /// <summary>
 /// <c>feedbackloop serve --role orchestrator|worker|all</c>: one process of the loop. The orchestrator triggers runs on
 /// DatasetCommitted, keeps the durable store (runs, jobs, attempts, registry) and offers jobs; a worker runs them, one
-/// per GPU. Runs until SIGINT/SIGTERM; a worker stopped that way reports its running jobs as failed so they are retried.
+/// per GPU. The roles meet on RabbitMQ when <c>FEEDBACKLOOP_RABBITMQ</c> is set (the password in
+/// <c>FEEDBACKLOOP_RABBITMQ_PASSWORD</c>, never on the command line); without it only <c>--role all</c> makes sense, in
+/// memory. Runs until SIGINT/SIGTERM; a worker stopped that way reports its running jobs as failed so they are retried.
 /// </summary>
 internal static class ServeCommand
 {
@@ -81,9 +83,22 @@ internal static class ServeCommand
         }
 
         LoopHost host;
+        LoopTransport transport;
         try
         {
+            transport = LoopTransport.FromEnvironment();
             host = Host(settings);
+            if (transport.Broker is null && host.Roles != LoopRoles.All)
+            {
+                throw new ArgumentException(
+                    $"--role {settings.Role} needs a broker to meet the other roles: set {RabbitMqSettings.UriVariable}=amqp://user@host:5672/vhost "
+                    + $"(and {RabbitMqSettings.PasswordVariable}), or run --role all in memory.");
+            }
+        }
+        catch (FormatException e)
+        {
+            await error.WriteLineAsync($"{RabbitMqSettings.UriVariable}: {e.Message}").ConfigureAwait(false);
+            return 2;
         }
         catch (ArgumentException e)
         {
@@ -104,18 +119,27 @@ internal static class ServeCommand
         services.AddMassTransit(bus =>
         {
             bus.AddLoopConsumers();
-            bus.UsingInMemory((context, cfg) => cfg.ConfigureLoopEndpoints(context));
+            bus.UsingLoopTransport(transport, (context, cfg) => cfg.ConfigureLoopEndpoints(context));
         });
         await using var provider = services.BuildServiceProvider();
         var busControl = provider.GetRequiredService<IBusControl>();
-        await busControl.StartAsync(stop.Token).ConfigureAwait(false);
+        try
+        {
+            await busControl.StartLoopBusAsync(transport, stop.Token).ConfigureAwait(false);
+        }
+        catch (LoopTransportException e)
+        {
+            await error.WriteLineAsync(e.Message).ConfigureAwait(false);
+            return 1;
+        }
+
         try
         {
             await provider.LoopReadyAsync(stop.Token).ConfigureAwait(false);
 
             // The first stdout line is the machine-readable contract.
             await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                $"{ReadyLinePrefix}role={settings.Role} worker={(host.Roles.HasFlag(LoopRoles.Worker) ? host.Worker.WorkerId : "-")} slots={host.Worker.Slots} transport=in-memory")).ConfigureAwait(false);
+                $"{ReadyLinePrefix}role={settings.Role} worker={(host.Roles.HasFlag(LoopRoles.Worker) ? host.Worker.WorkerId : "-")} slots={host.Worker.Slots} transport={transport}")).ConfigureAwait(false);
             await output.FlushAsync(CancellationToken.None).ConfigureAwait(false);
             await Task.Delay(Timeout.InfiniteTimeSpan, stop.Token).ConfigureAwait(false);
         }
