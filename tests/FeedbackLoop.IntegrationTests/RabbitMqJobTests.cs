@@ -16,11 +16,12 @@ public sealed class RabbitMqJobTests(RabbitMqBroker broker)
     public async Task A_run_completes_end_to_end_with_an_orchestrator_and_two_worker_processes()
     {
         await using var loop = new ServeJobProcesses(await broker.NewVirtualHostAsync("jobs-e2e"));
-        await loop.StartOrchestratorAsync();
+        // This orchestrator finds the new pairs by itself: nobody announces them.
+        await loop.StartOrchestratorAsync(pollDatasets: "300ms");
         await loop.StartWorkerAsync("w1");
         await loop.StartWorkerAsync("w2");
 
-        await loop.CommitAsync(120);
+        await loop.CommitAsync(120, announce: false);
 
         var run = await loop.RunEndedAsync();
         Assert.True(run.Status == RunStatus.Completed, $"{run.Reason}; {loop.Describe()}");

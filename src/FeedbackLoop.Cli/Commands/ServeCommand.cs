@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Runtime.InteropServices;
+using FeedbackLoop.Contracts.Bus;
 using FeedbackLoop.Datasets;
 using FeedbackLoop.Orchestration.Bus;
 using FeedbackLoop.Orchestration.Jobs;
@@ -48,16 +49,21 @@ internal static class ServeCommand
         var claimTimeout = new Option<string>("--claim-timeout") { Description = "Worker: a claim unanswered this long frees its slot.", DefaultValueFactory = _ => "60s" };
         var sweep = new Option<string>("--sweep") { Description = "Orchestrator: how often due offers, silent workers and cancel requests are handled.", DefaultValueFactory = _ => "1s" };
         var offerAgain = new Option<string>("--offer-again") { Description = "Orchestrator: an offer nobody claimed is sent again after this long.", DefaultValueFactory = _ => "5m" };
+        var pollDatasets = new Option<string>("--poll-datasets")
+        {
+            Description = "Orchestrator: also check every app's datasets for new pairs this often (off to rely on the extractors' DatasetCommitted alone).",
+            DefaultValueFactory = _ => "30s",
+        };
         var verbose = new Option<bool>("--verbose") { Description = "Log every offer, claim, grant and attempt." };
 
         var command = new Command("serve", "Run the loop's orchestrator, a worker, or both, until Ctrl+C or SIGTERM.")
         {
-            role, data, pipeline, gpus, workerId, workDir, heartbeat, claimTimeout, sweep, offerAgain, verbose,
+            role, data, pipeline, gpus, workerId, workDir, heartbeat, claimTimeout, sweep, offerAgain, pollDatasets, verbose,
         };
         command.SetAction((parse, ct) => RunAsync(new ServeSettings(
             parse.GetValue(role)!, parse.GetValue(data)!, parse.GetValue(pipeline), parse.GetValue(gpus), parse.GetValue(workerId),
             parse.GetValue(workDir), parse.GetValue(heartbeat)!, parse.GetValue(claimTimeout)!, parse.GetValue(sweep)!, parse.GetValue(offerAgain)!,
-            parse.GetValue(verbose)), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct));
+            parse.GetValue(pollDatasets)!, parse.GetValue(verbose)), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct));
         return command;
     }
 
@@ -84,10 +90,12 @@ internal static class ServeCommand
 
         LoopHost host;
         LoopTransport transport;
+        TimeSpan? poll;
         try
         {
             transport = LoopTransport.FromEnvironment();
             host = Host(settings);
+            poll = settings.PollDatasets == "off" ? null : Duration(settings.PollDatasets, "--poll-datasets");
             if (transport.Broker is null && host.Roles != LoopRoles.All)
             {
                 throw new ArgumentException(
@@ -136,12 +144,16 @@ internal static class ServeCommand
         try
         {
             await provider.LoopReadyAsync(stop.Token).ConfigureAwait(false);
+            var polling = host.Roles.HasFlag(LoopRoles.Orchestrator) && poll is { } every
+                ? PollDatasetsAsync(busControl, settings.Data.FullName, every, error, stop.Token)
+                : Task.CompletedTask;
 
             // The first stdout line is the machine-readable contract.
             await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
                 $"{ReadyLinePrefix}role={settings.Role} worker={(host.Roles.HasFlag(LoopRoles.Worker) ? host.Worker.WorkerId : "-")} slots={host.Worker.Slots} transport={transport}")).ConfigureAwait(false);
             await output.FlushAsync(CancellationToken.None).ConfigureAwait(false);
             await Task.Delay(Timeout.InfiniteTimeSpan, stop.Token).ConfigureAwait(false);
+            await polling.ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
@@ -154,6 +166,37 @@ internal static class ServeCommand
         }
 
         return 0;
+    }
+
+    /// <summary>
+    /// Announces every app's datasets to the orchestrator's own trigger every <paramref name="every"/>: the same check the
+    /// extractors' DatasetCommitted starts (idempotent: a run starts only when enough new pairs arrived), so a run is
+    /// never missed because no extractor announced its commit on this broker.
+    /// </summary>
+    private static async Task PollDatasetsAsync(IBus bus, string data, TimeSpan every, TextWriter error, CancellationToken stopping)
+    {
+        using var timer = new PeriodicTimer(every);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stopping).ConfigureAwait(false))
+            {
+                try
+                {
+                    foreach (var app in DatasetPaths.Apps(data))
+                    {
+                        await bus.Publish(new DatasetCommitted(app, 0), stopping).ConfigureAwait(false);
+                    }
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    await error.WriteLineAsync($"dataset poll failed (next one in {Durations.Format(every)}): {e.Message}").ConfigureAwait(false);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopping.
+        }
     }
 
     /// <summary>The process's parts from the options; an <see cref="ArgumentException"/> says which option is wrong.</summary>
@@ -207,5 +250,5 @@ internal static class ServeCommand
 
     private sealed record ServeSettings(
         string Role, DirectoryInfo Data, FileInfo? Pipeline, int Gpus, string? WorkerId, DirectoryInfo? WorkDirectory,
-        string Heartbeat, string ClaimTimeout, string Sweep, string OfferAgain, bool Verbose);
+        string Heartbeat, string ClaimTimeout, string Sweep, string OfferAgain, string PollDatasets, bool Verbose);
 }

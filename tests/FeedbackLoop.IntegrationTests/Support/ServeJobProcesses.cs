@@ -86,8 +86,9 @@ internal sealed class ServeJobProcesses : IAsyncDisposable
           gate: {margin: 0.02}
         """);
 
-    public Task<ServeProcess> StartOrchestratorAsync() =>
-        StartAsync("orchestrator", "orchestrator", "--sweep", "200ms", "--offer-again", "30s");
+    /// <summary>Starts <c>serve --role orchestrator</c>; it checks the datasets itself only when <paramref name="pollDatasets"/> is given.</summary>
+    public Task<ServeProcess> StartOrchestratorAsync(string pollDatasets = "off") =>
+        StartAsync("orchestrator", "orchestrator", "--sweep", "200ms", "--offer-again", "30s", "--poll-datasets", pollDatasets);
 
     public Task<ServeProcess> StartWorkerAsync(string workerId) =>
         StartAsync(workerId, "worker", "--worker-id", workerId, "--gpus", "0", "--heartbeat", "200ms", "--claim-timeout", "20s",
@@ -121,6 +122,9 @@ internal sealed class ServeJobProcesses : IAsyncDisposable
     public static async Task<(int ExitCode, string Output)> CliAsync(params string[] arguments)
     {
         var start = new ProcessStartInfo(DotnetHost()) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        // In memory unless a test says otherwise, whatever the environment of the test run.
+        start.Environment.Remove(RabbitMqSettings.UriVariable);
+        start.Environment.Remove(RabbitMqSettings.PasswordVariable);
         start.ArgumentList.Add(CliAssembly);
         foreach (var argument in arguments)
         {
@@ -135,8 +139,8 @@ internal sealed class ServeJobProcesses : IAsyncDisposable
         return (process.ExitCode, await stdout + await stderr);
     }
 
-    /// <summary>Writes pairs and announces them on the broker, as the extractors do.</summary>
-    public async Task CommitAsync(int count)
+    /// <summary>Writes pairs and (unless <paramref name="announce"/> is false) announces them on the broker, as the extractors do.</summary>
+    public async Task CommitAsync(int count, bool announce = true)
     {
         var output = new ExtractionOutput();
         for (var i = 0; i < count; i++)
@@ -149,6 +153,11 @@ internal sealed class ServeJobProcesses : IAsyncDisposable
         }
 
         await _store.WriteAsync(output);
+        if (!announce)
+        {
+            return;
+        }
+
         var transport = LoopTransport.RabbitMq(_broker);
         var services = new ServiceCollection().AddLogging().AddMassTransit(bus => bus.UsingLoopTransport(transport, (_, _) => { }));
         await using var publisher = await RunningBus.StartAsync(services, transport);
