@@ -42,6 +42,10 @@ internal static class ServeCommand
             DefaultValueFactory = _ => new DirectoryInfo("feedbackloop-data"),
         };
         var pipeline = new Option<FileInfo?>("--pipeline") { Description = "Pipelines file (YAML); built-in defaults when absent." };
+        var registry = new Option<FileInfo?>("--registry")
+        {
+            Description = "Orchestrator: the SQLite store of runs, jobs and models (default <data>/registry.db). Keep it on a local disk: SQLite's WAL mode does not work over a network filesystem.",
+        };
         var gpus = new Option<int>("--gpus") { Description = $"Worker: GPUs to use, one job per GPU (0..{MaxGpus}); 0 = one CPU slot.", DefaultValueFactory = _ => 0 };
         var workerId = new Option<string?>("--worker-id") { Description = "Worker: its id (default <host>-<pid>)." };
         var workDir = new Option<DirectoryInfo?>("--work-dir") { Description = "Worker: private folder for logs and job folders (default <data>/worker)." };
@@ -58,10 +62,10 @@ internal static class ServeCommand
 
         var command = new Command("serve", "Run the loop's orchestrator, a worker, or both, until Ctrl+C or SIGTERM.")
         {
-            role, data, pipeline, gpus, workerId, workDir, heartbeat, claimTimeout, sweep, offerAgain, pollDatasets, verbose,
+            role, data, pipeline, registry, gpus, workerId, workDir, heartbeat, claimTimeout, sweep, offerAgain, pollDatasets, verbose,
         };
         command.SetAction((parse, ct) => RunAsync(new ServeSettings(
-            parse.GetValue(role)!, parse.GetValue(data)!, parse.GetValue(pipeline), parse.GetValue(gpus), parse.GetValue(workerId),
+            parse.GetValue(role)!, parse.GetValue(data)!, parse.GetValue(pipeline), parse.GetValue(registry), parse.GetValue(gpus), parse.GetValue(workerId),
             parse.GetValue(workDir), parse.GetValue(heartbeat)!, parse.GetValue(claimTimeout)!, parse.GetValue(sweep)!, parse.GetValue(offerAgain)!,
             parse.GetValue(pollDatasets)!, parse.GetValue(verbose)), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct));
         return command;
@@ -222,7 +226,7 @@ internal static class ServeCommand
         return new LoopHost
         {
             Roles = roles,
-            Registry = orchestrator ? new ModelRegistry(Path.Combine(data, "registry.db")) : null,
+            Registry = orchestrator ? new ModelRegistry(settings.Registry?.FullName ?? Path.Combine(data, "registry.db")) : null,
             Pipeline = pipeline,
             Paths = new LoopPaths(Path.Combine(data, "models")),
             Snapshots = snapshots,
@@ -235,6 +239,7 @@ internal static class ServeCommand
             {
                 WorkerId = settings.WorkerId ?? new WorkerOptions().WorkerId,
                 Gpus = settings.Gpus,
+                GpuIds = GpuIds(settings.Gpus),
                 WorkDirectory = settings.WorkDirectory?.FullName ?? Path.Combine(data, "worker"),
                 HeartbeatInterval = Duration(settings.Heartbeat, "--heartbeat"),
                 ClaimTimeout = Duration(settings.ClaimTimeout, "--claim-timeout"),
@@ -243,12 +248,30 @@ internal static class ServeCommand
         };
     }
 
+    /// <summary>
+    /// The GPUs the slots use: the worker's own <c>CUDA_VISIBLE_DEVICES</c> when it is set (a node shared with other
+    /// work), else 0 … gpus−1. More slots than listed devices is an error, not a silent overlap.
+    /// </summary>
+    private static string[]? GpuIds(int gpus)
+    {
+        if (Environment.GetEnvironmentVariable("CUDA_VISIBLE_DEVICES") is not { Length: > 0 } visible || gpus == 0)
+        {
+            return null;
+        }
+
+        var ids = visible.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        return gpus <= ids.Length
+            ? ids[..gpus]
+            : throw new ArgumentException(string.Create(CultureInfo.InvariantCulture,
+                $"--gpus {gpus} is more than the {ids.Length} device(s) in CUDA_VISIBLE_DEVICES={visible}: one job per GPU."));
+    }
+
     private static TimeSpan Duration(string text, string option) =>
         Durations.TryParse(text, out var duration) && duration > TimeSpan.Zero
             ? duration
             : throw new ArgumentException($"{option} {text}: expected a duration above 0 such as 500ms, 10s, 5m or 1h.");
 
     private sealed record ServeSettings(
-        string Role, DirectoryInfo Data, FileInfo? Pipeline, int Gpus, string? WorkerId, DirectoryInfo? WorkDirectory,
+        string Role, DirectoryInfo Data, FileInfo? Pipeline, FileInfo? Registry, int Gpus, string? WorkerId, DirectoryInfo? WorkDirectory,
         string Heartbeat, string ClaimTimeout, string Sweep, string OfferAgain, string PollDatasets, bool Verbose);
 }

@@ -52,7 +52,7 @@ internal sealed class JobExecutor(WorkerOptions options, InProcessTrainers? trai
         var environment = new Dictionary<string, string>(StringComparer.Ordinal)
         {
             // One job per GPU: the slot's GPU is the only one the job sees; a CPU slot sees none.
-            ["CUDA_VISIBLE_DEVICES"] = options.Gpus == 0 ? "" : slot.ToString(CultureInfo.InvariantCulture),
+            ["CUDA_VISIBLE_DEVICES"] = options.DeviceOf(slot),
             ["FEEDBACKLOOP_JOB_ID"] = job.JobId,
             ["FEEDBACKLOOP_ATTEMPT"] = job.Attempt.ToString(CultureInfo.InvariantCulture),
             ["FEEDBACKLOOP_WORKER_ID"] = options.WorkerId,

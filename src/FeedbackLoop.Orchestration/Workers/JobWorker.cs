@@ -12,8 +12,18 @@ public sealed record WorkerOptions
     /// <summary>The worker's id in the store and in every message: unique among the running workers.</summary>
     public string WorkerId { get; init; } = string.Create(CultureInfo.InvariantCulture, $"{Environment.MachineName}-{Environment.ProcessId}");
 
-    /// <summary>GPUs the worker hands out, one job per GPU (slot i sees only GPU i); 0 means one CPU slot that sees no GPU.</summary>
+    /// <summary>GPUs the worker hands out, one job per GPU (slot i sees only GPU <see cref="GpuIds"/>[i]); 0 means one CPU slot that sees no GPU.</summary>
     public int Gpus { get; init; }
+
+    /// <summary>
+    /// The device ids the slots stand for, as <c>CUDA_VISIBLE_DEVICES</c> names them; by default 0 … Gpus−1. A worker
+    /// started with <c>CUDA_VISIBLE_DEVICES=2,3</c> passes those, so its slots use GPUs 2 and 3.
+    /// </summary>
+    public IReadOnlyList<string>? GpuIds { get; init; }
+
+    /// <summary>The device id of slot <paramref name="slot"/>; empty for the CPU slot (the job sees no GPU).</summary>
+    public string DeviceOf(int slot) =>
+        Gpus == 0 ? "" : GpuIds is { } ids && slot < ids.Count ? ids[slot] : slot.ToString(CultureInfo.InvariantCulture);
 
     /// <summary>The worker's private folder (mode 0700): attempt logs and the attempts' working folders.</summary>
     public string WorkDirectory { get; init; } = Path.Combine(Environment.CurrentDirectory, "feedbackloop-worker");

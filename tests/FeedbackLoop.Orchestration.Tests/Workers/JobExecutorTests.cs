@@ -75,6 +75,15 @@ public sealed class JobExecutorTests : IDisposable
     }
 
     [Fact]
+    public void Slots_stand_for_the_devices_the_worker_was_given()
+    {
+        var options = new WorkerOptions { Gpus = 2, GpuIds = ["2", "3"] };
+
+        Assert.Equal(("2", "3"), (options.DeviceOf(0), options.DeviceOf(1)));
+        Assert.Equal(("0", "1", ""), (new WorkerOptions { Gpus = 2 }.DeviceOf(0), new WorkerOptions { Gpus = 2 }.DeviceOf(1), new WorkerOptions().DeviceOf(0)));
+    }
+
+    [Fact]
     public async Task A_cpu_slot_hides_every_gpu()
     {
         var (_, log) = await RunAsync(Spec(JobKinds.Tune, Trainer("tune")), gpus: 0, slot: 0);
