@@ -219,7 +219,7 @@ public sealed class JobLoopTests : IAsyncDisposable
         await _loop.CommitAsync(120);
         var runId = await _loop.RunStartedAsync();
         await _loop.RunningAsync(JobIds.Tune(runId));
-        var offer = _loop.Harness.Sent.Select<JobOffered>().First().Context.Message;
+        var offer = new JobOffered(JobIds.Tune(runId), 1, _loop.Jobs.Get(JobIds.Tune(runId))!.Spec);
 
         var queue = await _loop.Harness.Bus.GetSendEndpoint(new Uri("queue:" + LoopQueues.Jobs));
         await queue.Send(offer);
@@ -232,6 +232,31 @@ public sealed class JobLoopTests : IAsyncDisposable
         Assert.Equal(RunStatus.Completed, run.Status);
         Assert.Single(_loop.Harness.Published.Select<JobClaimed>(), m => m.Context.Message.JobId == JobIds.Tune(runId));
         Assert.Single(_loop.Starts(), s => s.Mode == "tune");
+    }
+
+    [Fact]
+    public async Task A_claim_nobody_answers_is_sent_again_then_given_up_and_its_slot_freed()
+    {
+        // A worker alone: no orchestrator answers (as when a grant is lost in a broker restart).
+        await _loop.StartAsync(JobLoop.Pipeline(_loop.Markers), LoopRoles.Worker, claimTimeout: TimeSpan.FromSeconds(1.2));
+        var claims = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var listener = _loop.Harness.Bus.ConnectReceiveEndpoint("claims-" + Guid.NewGuid().ToString("N"),
+            e => e.Handler<JobClaimed>(context =>
+            {
+                claims.Enqueue(context.Message.JobId);
+                return Task.CompletedTask;
+            }));
+        await listener.Ready;
+        var queue = await _loop.Harness.Bus.GetSendEndpoint(new Uri("queue:" + LoopQueues.Jobs));
+        var spec = new JobSpec(JobKinds.Tune, JobRunners.Command, "r", JobLoop.AppId, "v", [], 0.25, 1, _loop.Root, ["true"], [],
+            new Dictionary<string, string>(), null, null, null, 60);
+
+        await queue.Send(new JobOffered("unanswered", 1, spec));
+
+        Assert.True(await Eventually.TrueAsync(() => claims.Count(id => id == "unanswered") >= 2, TimeSpan.FromSeconds(30)), "the claim was not sent again");
+        // Once given up, the only slot takes the next offer.
+        await queue.Send(new JobOffered("next", 1, spec));
+        Assert.True(await Eventually.TrueAsync(() => claims.Contains("next"), TimeSpan.FromSeconds(30)), "the slot was not freed");
     }
 
     [Fact]

@@ -51,6 +51,9 @@ public sealed record WorkerOptions
 internal sealed partial class JobWorker(WorkerOptions options, JobExecutor executor, TimeProvider clock, ILogger<JobWorker> logger)
     : IAsyncDisposable
 {
+    /// <summary>How long RabbitMQ keeps a worker's own queue without a consumer (a worker that is gone) before deleting it.</summary>
+    public static readonly TimeSpan ControlQueueExpiry = TimeSpan.FromMinutes(10);
+
     private readonly Lock _lock = new();
     private readonly Slot[] _slots = Enumerable.Range(0, options.Slots).Select(i => new Slot(i)).ToArray();
     private readonly SemaphoreSlim _intakeGate = new(1, 1);
@@ -83,9 +86,17 @@ internal sealed partial class JobWorker(WorkerOptions options, JobExecutor execu
         {
             CreatePrivateFolder(options.WorkDirectory);
 
-            // The worker's own endpoint first: a grant must never find nobody listening.
-            _control = bus.ConnectReceiveEndpoint(new TemporaryEndpointDefinition("feedbackloop-worker"), KebabCaseEndpointNameFormatter.Instance, e =>
+            // The worker's own endpoint first: a grant must never find nobody listening. A durable queue named after
+            // the worker, not a temporary one: a temporary queue vanishes with a broker restart, and a grant published
+            // before the worker has declared it again would be dropped. On RabbitMQ the queue of a worker that is gone
+            // is deleted once it has had no consumer for a while, so dead workers leave nothing behind.
+            _control = bus.ConnectReceiveEndpoint(ControlQueueOf(options.WorkerId), e =>
             {
+                if (e is IRabbitMqReceiveEndpointConfigurator rabbit)
+                {
+                    rabbit.QueueExpiration = ControlQueueExpiry;
+                }
+
                 e.Handler<JobAssigned>(context => OnAssignedAsync(context.Message));
                 e.Handler<JobClaimRefused>(context => OnRefusedAsync(context.Message));
                 e.Handler<StopJob>(context => OnStopAsync(context.Message));
@@ -378,23 +389,51 @@ internal sealed partial class JobWorker(WorkerOptions options, JobExecutor execu
         }
     }
 
-    /// <summary>Frees slots whose claims were never answered, every so often.</summary>
+    /// <summary>
+    /// Every so often: claims still unanswered are sent again (an answer lost in a broker restart is given again; the
+    /// orchestrator's answer to a duplicate claim is the same answer), and claims unanswered for the whole claim timeout
+    /// free their slots.
+    /// </summary>
     private async Task HousekeepingAsync(CancellationToken stopping)
     {
         var period = TimeSpan.FromTicks(Math.Max(TimeSpan.FromMilliseconds(50).Ticks, Math.Min(TimeSpan.FromSeconds(1).Ticks, options.ClaimTimeout.Ticks / 4)));
+        var claimAgainAfter = TimeSpan.FromTicks(Math.Clamp(options.ClaimTimeout.Ticks / 6, TimeSpan.FromMilliseconds(200).Ticks, TimeSpan.FromSeconds(10).Ticks));
         using var timer = new PeriodicTimer(period, clock);
         try
         {
             while (await timer.WaitForNextTickAsync(stopping).ConfigureAwait(false))
             {
                 var freed = false;
+                var again = new List<JobClaimed>();
                 lock (_lock)
                 {
-                    foreach (var slot in _slots.Where(s => s.State == SlotState.Claimed && clock.GetUtcNow() - s.ClaimedAt > options.ClaimTimeout))
+                    var now = clock.GetUtcNow();
+                    foreach (var slot in _slots.Where(s => s.State == SlotState.Claimed))
                     {
-                        LogClaimExpired(logger, slot.Offer!.JobId, slot.Offer.Attempt);
-                        slot.Free();
-                        freed = true;
+                        if (now - slot.ClaimedAt > options.ClaimTimeout)
+                        {
+                            LogClaimExpired(logger, slot.Offer!.JobId, slot.Offer.Attempt);
+                            slot.Free();
+                            freed = true;
+                        }
+                        else if (now - slot.ClaimSentAt > claimAgainAfter)
+                        {
+                            slot.ClaimSentAt = now;
+                            again.Add(new JobClaimed(slot.Offer!.JobId, slot.Offer.Attempt, options.WorkerId, slot.Index, slot.LogPath!));
+                        }
+                    }
+                }
+
+                foreach (var claim in again)
+                {
+                    try
+                    {
+                        await _bus!.Publish(claim, stopping).ConfigureAwait(false);
+                    }
+                    catch (Exception e) when (e is not OperationCanceledException)
+                    {
+                        // The next round tries again; the claim timeout bounds how long.
+                        LogHeartbeatFailed(logger, claim.JobId, e.Message);
                     }
                 }
 
@@ -453,6 +492,10 @@ internal sealed partial class JobWorker(WorkerOptions options, JobExecutor execu
         }
     }
 
+    /// <summary>The worker's own queue: its id, reduced to the characters every broker accepts in a queue name.</summary>
+    public static string ControlQueueOf(string workerId) =>
+        "feedbackloop-worker-" + new string(workerId.Select(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' ? c : '-').ToArray());
+
     private string LogPathOf(JobOffered offer) =>
         Path.Combine(options.WorkDirectory, "logs", offer.JobId, AttemptName(offer.Attempt) + ".log");
 
@@ -483,6 +526,7 @@ internal sealed partial class JobWorker(WorkerOptions options, JobExecutor execu
         public int Attempt { get; private set; }
         public string? LogPath { get; private set; }
         public DateTimeOffset ClaimedAt { get; private set; }
+        public DateTimeOffset ClaimSentAt { get; set; }
         public (string Outcome, string Reason) StopRequest { get; private set; }
         public CancellationToken StopToken => _stop?.Token ?? CancellationToken.None;
 
@@ -496,6 +540,7 @@ internal sealed partial class JobWorker(WorkerOptions options, JobExecutor execu
             Attempt = offer?.Attempt ?? 0;
             LogPath = logPath;
             ClaimedAt = at;
+            ClaimSentAt = at;
         }
 
         public void Start()
@@ -547,7 +592,7 @@ internal sealed partial class JobWorker(WorkerOptions options, JobExecutor execu
     [LoggerMessage(Level = LogLevel.Information, Message = "Stopping attempt {Attempt} of job {JobId}: {Reason}")]
     private static partial void LogStopping(ILogger logger, string jobId, int attempt, string reason);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Heartbeat of job {JobId} not sent: {Error}")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Heartbeat or claim of job {JobId} not sent: {Error}")]
     private static partial void LogHeartbeatFailed(ILogger logger, string jobId, string error);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Report {Report} not sent (try {Attempt}): {Error}")]

@@ -72,7 +72,7 @@ internal sealed class JobLoop : IAsyncDisposable
         };
 
     /// <summary>Starts the bus with the given roles; the worker (w1) gets <paramref name="slots"/> slots.</summary>
-    public async Task StartAsync(AppPipeline app, LoopRoles roles = LoopRoles.All, int slots = 1)
+    public async Task StartAsync(AppPipeline app, LoopRoles roles = LoopRoles.All, int slots = 1, TimeSpan? claimTimeout = null)
     {
         var host = new LoopHost
         {
@@ -87,7 +87,7 @@ internal sealed class JobLoop : IAsyncDisposable
                 OfferAgainAfter = TimeSpan.FromSeconds(30),
                 StopAgainAfter = TimeSpan.FromSeconds(1),
             },
-            Worker = WorkerOptions("w1", slots),
+            Worker = WorkerOptions("w1", slots) with { ClaimTimeout = claimTimeout ?? TimeSpan.FromSeconds(20) },
         };
         _provider = new ServiceCollection()
             .AddLogging()
