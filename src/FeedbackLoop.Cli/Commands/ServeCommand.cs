@@ -163,6 +163,12 @@ internal static class ServeCommand
         {
             // The normal way out.
         }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // The worker could not start (its folder, or the broker refused its queues): a message, not a stack trace.
+            await error.WriteLineAsync($"the worker could not start: {e.Message}").ConfigureAwait(false);
+            return 1;
+        }
         finally
         {
             using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(60));

@@ -135,15 +135,16 @@ internal sealed partial class JobWorker(WorkerOptions options, JobExecutor execu
         await _stopping.CancelAsync().ConfigureAwait(false);
         await ReconcileIntakeAsync().ConfigureAwait(false);
         Task[] attempts;
+        List<CancellationTokenSource> stops;
         lock (_lock)
         {
-            foreach (var slot in _slots.Where(s => s.State == SlotState.Running))
-            {
-                slot.RequestStop(JobOutcomes.Failed, $"worker {options.WorkerId} stopped while running it");
-            }
-
+            stops = _slots.Where(s => s.State == SlotState.Running)
+                .Select(s => s.MarkStop(JobOutcomes.Failed, $"worker {options.WorkerId} stopped while running it"))
+                .OfType<CancellationTokenSource>().ToList();
             attempts = [.. _attempts];
         }
+
+        stops.ForEach(Slot.Cancel);
 
         try
         {
@@ -258,13 +259,20 @@ internal sealed partial class JobWorker(WorkerOptions options, JobExecutor execu
             return Task.CompletedTask;
         }
 
+        CancellationTokenSource? cancel = null;
         lock (_lock)
         {
             if (_slots.FirstOrDefault(s => s.Holds(stop.JobId, stop.Attempt) && s.State == SlotState.Running) is { } slot)
             {
                 LogStopping(logger, stop.JobId, stop.Attempt, stop.Reason);
-                slot.RequestStop(JobOutcomes.Cancelled, stop.Reason);
+                cancel = slot.MarkStop(JobOutcomes.Cancelled, stop.Reason);
             }
+        }
+
+        // Cancelled outside the lock: cancellation runs the job's continuations (the kill) on this thread.
+        if (cancel is not null)
+        {
+            Slot.Cancel(cancel);
         }
 
         return Task.CompletedTask;
@@ -549,15 +557,28 @@ internal sealed partial class JobWorker(WorkerOptions options, JobExecutor execu
             _stop = new CancellationTokenSource();
         }
 
-        public void RequestStop(string outcome, string reason)
+        /// <summary>Records why the attempt stops (the first reason wins) and returns the source to cancel, outside the worker's lock.</summary>
+        public CancellationTokenSource? MarkStop(string outcome, string reason)
         {
-            if (_stop is null || _stop.IsCancellationRequested)
+            if (_stop is null || _stop.IsCancellationRequested || StopRequest != default)
             {
-                return;
+                return null;
             }
 
             StopRequest = (outcome, reason);
-            _stop.Cancel();
+            return _stop;
+        }
+
+        public static void Cancel(CancellationTokenSource stop)
+        {
+            try
+            {
+                stop.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+                // The attempt ended and freed its slot meanwhile: nothing left to stop.
+            }
         }
 
         public void Free()
@@ -567,6 +588,7 @@ internal sealed partial class JobWorker(WorkerOptions options, JobExecutor execu
             JobId = null;
             Attempt = 0;
             LogPath = null;
+            StopRequest = default;
             _stop?.Dispose();
             _stop = null;
         }
