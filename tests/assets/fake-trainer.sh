@@ -26,8 +26,11 @@ while [ $# -gt 0 ]; do
 done
 echo "$mode $$ $data|$out|$model|$params" >> "$markers/starts.log"
 echo "fake $mode starting (pid $$, CUDA_VISIBLE_DEVICES=${CUDA_VISIBLE_DEVICES-unset})"
-if [ -e "$markers/fail-always" ]; then echo "simulated crash" >&2; exit 3; fi
-if [ -e "$markers/fail-next" ]; then rm -f "$markers/fail-next"; echo "simulated crash" >&2; exit 3; fi
+# A crash is reported on both streams: the worker logs stdout and stderr in arrival order, which is not fixed between
+# the two, and the tests check the attempt's last line.
+crash() { echo "simulated crash"; echo "simulated crash" >&2; exit 3; }
+if [ -e "$markers/fail-always" ]; then crash; fi
+if [ -e "$markers/fail-next" ]; then rm -f "$markers/fail-next"; crash; fi
 i=0
 while [ -e "$markers/hold" ]; do
   i=$((i + 1))
