@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Runtime.InteropServices;
 using Confluent.Kafka;
 using FeedbackLoop.Contracts;
 using FeedbackLoop.Kafka.Embedded;
@@ -63,28 +62,8 @@ internal static class BrokerCommand
             return InvalidOptionsExitCode;
         }
 
-        // System.CommandLine registers its SIGINT/SIGTERM handlers only after this action first
-        // yields, which is after the bootstrap line is out: a caller that reads the line and signals
-        // at once would kill the process (exit 143/130, cluster not disposed). Our own handlers,
-        // registered before anything is printed, close that window; the runtime calls every
-        // registration for a signal, so System.CommandLine's still run once it has registered.
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(stopping);
-        using var onSigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, RequestStop);
-        using var onSigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, RequestStop);
-
-        void RequestStop(PosixSignalContext context)
-        {
-            // Cancel the default action (terminate now) so the cluster is disposed and we exit 0.
-            context.Cancel = true;
-            try
-            {
-                stop.Cancel();
-            }
-            catch (ObjectDisposedException)
-            {
-                // A signal racing the end of this method: we are already on the way out.
-            }
-        }
+        // Signals become a graceful stop before anything is printed (see GracefulStop for the window this closes).
+        using var stop = new GracefulStop(stopping);
 
         EmbeddedKafkaCluster cluster;
         try
@@ -114,7 +93,7 @@ internal static class BrokerCommand
             {
                 await Task.Delay(Timeout.InfiniteTimeSpan, stop.Token).ConfigureAwait(false);
             }
-            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            catch (OperationCanceledException) when (stop.IsStopRequested)
             {
                 // The normal way out.
             }

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Runtime.InteropServices;
 using FeedbackLoop.Contracts.Bus;
 using FeedbackLoop.Datasets;
 using FeedbackLoop.Orchestration.Bus;
@@ -73,24 +72,8 @@ internal static class ServeCommand
 
     private static async Task<int> RunAsync(ServeSettings settings, TextWriter output, TextWriter error, CancellationToken stopping)
     {
-        // Our own signal handlers, before anything is printed: a caller that reads the ready line and signals at once must
-        // get the graceful stop (see BrokerCommand for the window this closes).
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(stopping);
-        using var onSigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, RequestStop);
-        using var onSigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, RequestStop);
-
-        void RequestStop(PosixSignalContext context)
-        {
-            context.Cancel = true;
-            try
-            {
-                stop.Cancel();
-            }
-            catch (ObjectDisposedException)
-            {
-                // Already on the way out.
-            }
-        }
+        // Signals become a graceful stop before anything is printed (see GracefulStop for the window this closes).
+        using var stop = new GracefulStop(stopping);
 
         LoopHost host;
         LoopTransport transport;
@@ -159,7 +142,7 @@ internal static class ServeCommand
             await Task.Delay(Timeout.InfiniteTimeSpan, stop.Token).ConfigureAwait(false);
             await polling.ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        catch (OperationCanceledException) when (stop.IsStopRequested)
         {
             // The normal way out.
         }

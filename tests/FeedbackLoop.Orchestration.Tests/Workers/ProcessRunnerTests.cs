@@ -1,4 +1,4 @@
-using FeedbackLoop.Orchestration.Tests.Support;
+using FeedbackLoop.IntegrationTests.Support;
 using FeedbackLoop.Orchestration.Workers;
 
 namespace FeedbackLoop.Orchestration.Tests.Workers;
