@@ -1,8 +1,10 @@
 using FeedbackLoop.Contracts.Bus;
 using FeedbackLoop.IntegrationTests.Support;
-using FeedbackLoop.Orchestration.Bus;
+using FeedbackLoop.Orchestration.Hosting;
 using FeedbackLoop.Orchestration.Jobs;
 using FeedbackLoop.Orchestration.Registry;
+using FeedbackLoop.Orchestration.Transport;
+using FeedbackLoop.Pipelines;
 using MassTransit;
 using MassTransit.Testing;
 

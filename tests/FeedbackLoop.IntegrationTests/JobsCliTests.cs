@@ -1,6 +1,6 @@
 using System.Text.Json;
+using FeedbackLoop.Contracts.Bus;
 using FeedbackLoop.IntegrationTests.Support;
-using FeedbackLoop.Orchestration.Jobs;
 using FeedbackLoop.Orchestration.Registry;
 using MassTransit.Testing;
 

@@ -1,3 +1,4 @@
+using FeedbackLoop.Contracts.Bus;
 using FeedbackLoop.IntegrationTests.Support;
 using FeedbackLoop.Orchestration.Jobs;
 using FeedbackLoop.Orchestration.Registry;

@@ -1,4 +1,4 @@
-using FeedbackLoop.Orchestration.Bus;
+using FeedbackLoop.Orchestration.Transport;
 
 namespace FeedbackLoop.IntegrationTests;
 

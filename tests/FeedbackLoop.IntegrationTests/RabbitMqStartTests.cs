@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using FeedbackLoop.IntegrationTests.Support;
-using FeedbackLoop.Orchestration.Bus;
+using FeedbackLoop.Orchestration.Transport;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
 

@@ -1,8 +1,8 @@
 using System.Text;
 using FeedbackLoop.Contracts.Bus;
 using FeedbackLoop.IntegrationTests.Support;
-using FeedbackLoop.Orchestration.Bus;
 using FeedbackLoop.Orchestration.Registry;
+using FeedbackLoop.Orchestration.Transport;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
 

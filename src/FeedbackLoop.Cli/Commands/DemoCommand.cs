@@ -1,7 +1,7 @@
 using System.CommandLine;
 using FeedbackLoop.Cli.Simulation;
-using FeedbackLoop.Orchestration.Pipelines;
 using FeedbackLoop.Orchestration.Registry;
+using FeedbackLoop.Pipelines;
 using Spectre.Console;
 
 namespace FeedbackLoop.Cli.Commands;

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using FeedbackLoop.Orchestration.Jobs;
 using FeedbackLoop.Orchestration.Registry;
+using FeedbackLoop.Pipelines;
 using Spectre.Console;
 
 namespace FeedbackLoop.Cli.Commands;

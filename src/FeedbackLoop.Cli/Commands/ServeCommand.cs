@@ -2,11 +2,13 @@ using System.CommandLine;
 using System.Globalization;
 using FeedbackLoop.Contracts.Bus;
 using FeedbackLoop.Datasets;
-using FeedbackLoop.Orchestration.Bus;
+using FeedbackLoop.Orchestration.Hosting;
 using FeedbackLoop.Orchestration.Jobs;
-using FeedbackLoop.Orchestration.Pipelines;
 using FeedbackLoop.Orchestration.Registry;
-using FeedbackLoop.Orchestration.Workers;
+using FeedbackLoop.Orchestration.Runs;
+using FeedbackLoop.Orchestration.Transport;
+using FeedbackLoop.Orchestration.Worker;
+using FeedbackLoop.Pipelines;
 using FeedbackLoop.Training.Adapters;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
@@ -100,7 +102,7 @@ internal static class ServeCommand
             await error.WriteLineAsync(e.Message).ConfigureAwait(false);
             return 2;
         }
-        catch (Orchestration.Pipelines.PipelineException e)
+        catch (Pipelines.PipelineException e)
         {
             await error.WriteLineAsync(e.Message).ConfigureAwait(false);
             return 2;

@@ -146,4 +146,42 @@ public static class EvalGate
     private static string Signed(double value) => value.ToString("+0.000;-0.000;0.000", CultureInfo.InvariantCulture);
 
     private static string Plain(double value) => value.ToString("0.###", CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// Rejects when any extra check failed; otherwise <see cref="Decide(PairwiseOutcomes, PairwiseOutcomes?, double)"/> on the per-pair outcomes when both models
+    /// have them (the paired test), else <see cref="DecideOnSummaries"/>. The reason ends with n and the standard errors.
+    /// </summary>
+    /// <exception cref="ArgumentException">The two were not scored on the same pairs.</exception>
+    public static GateDecision Decide(EvalReport report, double margin)
+    {
+        ArgumentNullException.ThrowIfNull(report);
+        var candidate = report.Candidate;
+        var incumbent = report.Incumbent;
+        var failed = report.Checks.Where(c => !c.Passed).ToList();
+        GateDecision decision;
+        if (failed.Count > 0)
+        {
+            var difference = incumbent is null ? 0 : candidate.Accuracy - incumbent.Accuracy;
+            decision = new GateDecision(false, candidate.Accuracy, incumbent?.Accuracy, difference, null,
+                $"{failed.Count} of {report.Checks.Count} extra check(s) failed: "
+                + string.Join("; ", failed.Select(c => c.Error is null
+                    ? string.Create(CultureInfo.InvariantCulture, $"{c.Command} exited {c.ExitCode}")
+                    : $"{c.Command}: {c.Error}")));
+        }
+        else if (candidate.ToOutcomes() is { } candidateOutcomes && (incumbent is null || incumbent.Outcomes is not null))
+        {
+            decision = Decide(candidateOutcomes, incumbent?.ToOutcomes(), margin);
+        }
+        else
+        {
+            decision = DecideOnSummaries(candidate.ToSummary(), incumbent?.ToSummary(), margin);
+        }
+
+        // The standard errors go into the recorded reason, so the registry shows how sure each number is.
+        return decision with
+        {
+            Reason = string.Create(CultureInfo.InvariantCulture,
+                $"{decision.Reason} (n={candidate.EvalPairs}; SE candidate {candidate.StandardError:0.000}{(incumbent is null ? "" : $", incumbent {incumbent.StandardError:0.000}")})"),
+        };
+    }
 }

@@ -1,9 +1,9 @@
 using System.Globalization;
 using System.Text.Json;
 using FeedbackLoop.Contracts.Bus;
-using FeedbackLoop.Orchestration.Registry;
+using FeedbackLoop.Orchestration.Store;
 using Microsoft.Data.Sqlite;
-using static FeedbackLoop.Orchestration.Registry.Sql;
+using static FeedbackLoop.Orchestration.Store.Sql;
 
 namespace FeedbackLoop.Orchestration.Jobs;
 
@@ -169,7 +169,7 @@ public sealed class JobStore
         {
             Execute(connection, transaction,
                 "INSERT INTO attempts (job_id, attempt, state, offered_at) VALUES (@job_id, @attempt, @offered, @now)",
-                ("@job_id", jobId), ("@attempt", attempt), ("@offered", JobRules.Text(AttemptState.Offered)), ("@now", RegistryText.Timestamp(now)));
+                ("@job_id", jobId), ("@attempt", attempt), ("@offered", JobRules.Text(AttemptState.Offered)), ("@now", StoreText.Timestamp(now)));
         }
 
         UpdateJob(connection, transaction, jobId, JobState.Offered, attempt, now + offerAgainAfter, now);
@@ -322,7 +322,7 @@ public sealed class JobStore
         using var transaction = BeginWrite(connection);
         var requested = ReadJobs(connection, transaction, "cancel_requested_at IS NOT NULL AND state IN (@pending, @offered, @running) AND due_at <= @now",
             ("@pending", JobRules.Text(JobState.Pending)), ("@offered", JobRules.Text(JobState.Offered)),
-            ("@running", JobRules.Text(JobState.Running)), ("@now", RegistryText.Timestamp(now)));
+            ("@running", JobRules.Text(JobState.Running)), ("@now", StoreText.Timestamp(now)));
         foreach (var job in requested)
         {
             var reason = "cancelled: " + (job.CancelReason ?? "on request");
@@ -337,13 +337,13 @@ public sealed class JobStore
             {
                 Execute(connection, transaction,
                     "UPDATE attempts SET state = @cancelled, ended_at = @now, reason = @reason WHERE job_id = @job_id AND attempt = @attempt AND state = @offered",
-                    ("@cancelled", JobRules.Text(AttemptState.Cancelled)), ("@now", RegistryText.Timestamp(now)), ("@reason", reason),
+                    ("@cancelled", JobRules.Text(AttemptState.Cancelled)), ("@now", StoreText.Timestamp(now)), ("@reason", reason),
                     ("@job_id", job.JobId), ("@attempt", job.Attempt), ("@offered", JobRules.Text(AttemptState.Offered)));
             }
 
             Execute(connection, transaction,
                 "UPDATE jobs SET state = @cancelled, due_at = NULL, reason = @reason, updated_at = @now WHERE job_id = @job_id",
-                ("@cancelled", JobRules.Text(JobState.Cancelled)), ("@reason", reason), ("@now", RegistryText.Timestamp(now)), ("@job_id", job.JobId));
+                ("@cancelled", JobRules.Text(JobState.Cancelled)), ("@reason", reason), ("@now", StoreText.Timestamp(now)), ("@job_id", job.JobId));
             orders.Add(new StopOrder(job.JobId, job.Attempt, null, reason, job.RunId));
         }
 
@@ -396,7 +396,7 @@ public sealed class JobStore
             UPDATE attempts SET state = @state, ended_at = @now, reason = @reason, exit_code = @exit_code, output_path = @output, metrics = @metrics
             WHERE job_id = @job_id AND attempt = @attempt
             """,
-            ("@state", JobRules.Text(end)), ("@now", RegistryText.Timestamp(now)), ("@reason", reason), ("@exit_code", exitCode),
+            ("@state", JobRules.Text(end)), ("@now", StoreText.Timestamp(now)), ("@reason", reason), ("@exit_code", exitCode),
             ("@output", outputPath), ("@metrics", metricsJson), ("@job_id", jobId), ("@attempt", attempt));
         var (next, due) = JobRules.AfterAttempt(end, attempt, job.MaxAttempts, job.CancelRequestedAt is not null, job.RetryBackoff, now);
         var jobReason = next switch
@@ -410,21 +410,21 @@ public sealed class JobStore
             UPDATE jobs SET state = @state, due_at = @due, result = COALESCE(@result, result), reason = @reason, updated_at = @now
             WHERE job_id = @job_id
             """,
-            ("@state", JobRules.Text(next)), ("@due", due is null ? null : RegistryText.Timestamp(due.Value)),
+            ("@state", JobRules.Text(next)), ("@due", due is null ? null : StoreText.Timestamp(due.Value)),
             ("@result", end == AttemptState.Succeeded ? metricsJson : null), ("@reason", jobReason),
-            ("@now", RegistryText.Timestamp(now)), ("@job_id", jobId));
+            ("@now", StoreText.Timestamp(now)), ("@job_id", jobId));
         transaction.Commit();
         return new AttemptEnd(true, next, job.RunId);
     }
 
-    private string Now() => RegistryText.Timestamp(_clock.GetUtcNow());
+    private string Now() => StoreText.Timestamp(_clock.GetUtcNow());
 
     private static void UpdateJob(SqliteConnection connection, SqliteTransaction transaction, string jobId, JobState state, int attempt,
         DateTimeOffset? dueAt, DateTimeOffset now) =>
         Execute(connection, transaction,
             "UPDATE jobs SET state = @state, attempt = @attempt, due_at = @due, updated_at = @now WHERE job_id = @job_id",
-            ("@state", JobRules.Text(state)), ("@attempt", attempt), ("@due", dueAt is null ? null : RegistryText.Timestamp(dueAt.Value)),
-            ("@now", RegistryText.Timestamp(now)), ("@job_id", jobId));
+            ("@state", JobRules.Text(state)), ("@attempt", attempt), ("@due", dueAt is null ? null : StoreText.Timestamp(dueAt.Value)),
+            ("@now", StoreText.Timestamp(now)), ("@job_id", jobId));
 
     private static List<JobRecord> ReadJobs(SqliteConnection connection, SqliteTransaction? transaction, string where, params (string Name, object? Value)[] parameters)
     {
@@ -467,8 +467,8 @@ public sealed class JobStore
         OptionalText(reader, 12),
         OptionalText(reader, 13),
         OptionalText(reader, 14),
-        RegistryText.ParseTimestamp(reader.GetString(15)),
-        RegistryText.ParseTimestamp(reader.GetString(16)));
+        StoreText.ParseTimestamp(reader.GetString(15)),
+        StoreText.ParseTimestamp(reader.GetString(16)));
 
     private static AttemptRecord ReadAttempt(SqliteDataReader reader) => new(
         reader.GetString(0),
@@ -476,7 +476,7 @@ public sealed class JobStore
         JobRules.ParseAttemptState(reader.GetString(2)),
         OptionalText(reader, 3),
         reader.IsDBNull(4) ? null : reader.GetInt32(4),
-        RegistryText.ParseTimestamp(reader.GetString(5)),
+        StoreText.ParseTimestamp(reader.GetString(5)),
         OptionalTimestamp(reader, 6),
         OptionalTimestamp(reader, 7),
         OptionalTimestamp(reader, 8),
@@ -490,5 +490,5 @@ public sealed class JobStore
     private static string? OptionalText(SqliteDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
 
     private static DateTimeOffset? OptionalTimestamp(SqliteDataReader reader, int ordinal) =>
-        reader.IsDBNull(ordinal) ? null : RegistryText.ParseTimestamp(reader.GetString(ordinal));
+        reader.IsDBNull(ordinal) ? null : StoreText.ParseTimestamp(reader.GetString(ordinal));
 }

@@ -1,5 +1,4 @@
 using FeedbackLoop.Contracts.Bus;
-using FeedbackLoop.Orchestration.Registry;
 using MassTransit;
 using Microsoft.Extensions.Logging;
 
@@ -24,14 +23,14 @@ public sealed record OrchestratorOptions
 /// <summary>
 /// The orchestrator's durable timer, standing in for a delayed-message scheduler (Debian's RabbitMQ has no
 /// delayed-exchange plugin): on each sweep it ends attempts whose workers fell silent or overran, carries out cancel
-/// requests, sends the offers that are due (first offers, retries after their backoff, offers nobody took) and advances
-/// every running run. It keeps no state of its own: a restarted orchestrator picks up from the store.
+/// requests, sends the offers that are due (first offers, retries after their backoff, offers nobody took), then calls
+/// the host's after-sweep step (the orchestrator advances every running run there; jobs know nothing of runs). It keeps no state of its own: a restarted orchestrator picks up from the store.
 /// </summary>
 internal sealed partial class JobSupervisor(
-    JobStore jobs, ModelRegistry registry, RunReconciler runs, OrchestratorOptions options, TimeProvider clock, ILogger<JobSupervisor> logger)
+    JobStore jobs, JobOffers offers, OrchestratorOptions options, TimeProvider clock, ILogger<JobSupervisor> logger)
 {
-    /// <summary>One sweep; the loop calls it every <see cref="OrchestratorOptions.SweepInterval"/>, tests call it directly.</summary>
-    public async Task SweepAsync(IBus bus, CancellationToken cancellationToken)
+    /// <summary>One sweep, then <paramref name="afterSweep"/>; the loop calls it every <see cref="OrchestratorOptions.SweepInterval"/>, tests call it directly.</summary>
+    public async Task SweepAsync(IBus bus, CancellationToken cancellationToken, Func<IBus, CancellationToken, Task>? afterSweep = null)
     {
         var ended = jobs.ExpireAttempts().Concat(jobs.ApplyCancellations(options.StopAgainAfter)).ToList();
         foreach (var order in ended)
@@ -45,17 +44,17 @@ internal sealed partial class JobSupervisor(
 
         foreach (var jobId in jobs.DueForOffer())
         {
-            await runs.OfferIfDueAsync(jobId, bus, cancellationToken).ConfigureAwait(false);
+            await offers.OfferIfDueAsync(jobId, bus, cancellationToken).ConfigureAwait(false);
         }
 
-        foreach (var run in registry.RunningRuns())
+        if (afterSweep is not null)
         {
-            await runs.AdvanceAsync(run.RunId, bus, cancellationToken).ConfigureAwait(false);
+            await afterSweep(bus, cancellationToken).ConfigureAwait(false);
         }
     }
 
     /// <summary>Sweeps until <paramref name="stopping"/> is cancelled; a failed sweep is logged and the next one tries again.</summary>
-    public async Task RunAsync(IBus bus, CancellationToken stopping)
+    public async Task RunAsync(IBus bus, Func<IBus, CancellationToken, Task>? afterSweep, CancellationToken stopping)
     {
         var watched = jobs.WatchAgain();
         if (watched > 0)
@@ -68,7 +67,7 @@ internal sealed partial class JobSupervisor(
         {
             try
             {
-                await SweepAsync(bus, stopping).ConfigureAwait(false);
+                await SweepAsync(bus, stopping, afterSweep).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (stopping.IsCancellationRequested)
             {

@@ -1,6 +1,7 @@
 using System.Text.Json;
+using FeedbackLoop.Orchestration.Store;
 using Microsoft.Data.Sqlite;
-using static FeedbackLoop.Orchestration.Registry.Sql;
+using static FeedbackLoop.Orchestration.Store.Sql;
 
 namespace FeedbackLoop.Orchestration.Registry;
 
@@ -65,7 +66,7 @@ public sealed class ModelRegistry
             """,
             ("@run_id", runId), ("@app_id", appId), ("@status", RegistryText.Status(RunStatus.Running)),
             ("@snapshot", RegistryText.Snapshot(snapshot)), ("@total_pairs", snapshot.TotalPairs),
-            ("@started_at", RegistryText.Timestamp(_clock.GetUtcNow())));
+            ("@started_at", StoreText.Timestamp(_clock.GetUtcNow())));
         transaction.Commit();
         return inserted == 1;
     }
@@ -96,7 +97,7 @@ public sealed class ModelRegistry
             UPDATE runs SET status = @status, completed_at = @completed_at, reason = @reason
             WHERE run_id = @run_id AND status = @running
             """,
-            ("@status", RegistryText.Status(status)), ("@completed_at", RegistryText.Timestamp(_clock.GetUtcNow())),
+            ("@status", RegistryText.Status(status)), ("@completed_at", StoreText.Timestamp(_clock.GetUtcNow())),
             ("@reason", reason), ("@run_id", runId), ("@running", RegistryText.Status(RunStatus.Running)));
         if (updated == 0 && GetRun(runId) is null)
         {
@@ -175,7 +176,7 @@ public sealed class ModelRegistry
 
         using var connection = Open();
         using var transaction = BeginWrite(connection);
-        var createdAt = RegistryText.Timestamp(candidate.CreatedAt);
+        var createdAt = StoreText.Timestamp(candidate.CreatedAt);
         var inserted = Execute(connection, transaction,
             """
             INSERT INTO model_versions (version, app_id, parent_version, run_id, snapshot, artifact_path, train_metrics,
@@ -223,10 +224,10 @@ public sealed class ModelRegistry
             """,
             ("@version", version), ("@promoted", promoted ? 1 : 0), ("@candidate_accuracy", candidateAccuracy),
             ("@incumbent_accuracy", incumbentAccuracy), ("@difference", difference), ("@lower95", lower95),
-            ("@reason", reason), ("@decided_at", RegistryText.Timestamp(decidedAt)));
+            ("@reason", reason), ("@decided_at", StoreText.Timestamp(decidedAt)));
         if (inserted == 1 && !promoted)
         {
-            SetStatus(connection, transaction, version, ModelStatus.Rejected, onlyFrom: ModelStatus.Candidate, RegistryText.Timestamp(_clock.GetUtcNow()));
+            SetStatus(connection, transaction, version, ModelStatus.Rejected, onlyFrom: ModelStatus.Candidate, StoreText.Timestamp(_clock.GetUtcNow()));
         }
 
         transaction.Commit();
@@ -348,7 +349,7 @@ public sealed class ModelRegistry
         while (reader.Read())
         {
             actions.Add(new ModelActionRecord(reader.GetString(0), reader.GetString(1), reader.GetString(2),
-                RegistryText.ParseTimestamp(reader.GetString(3)), reader.IsDBNull(4) ? null : reader.GetString(4)));
+                StoreText.ParseTimestamp(reader.GetString(3)), reader.IsDBNull(4) ? null : reader.GetString(4)));
         }
 
         return actions;
@@ -416,8 +417,8 @@ public sealed class ModelRegistry
                 reader.GetDouble(13),
                 reader.IsDBNull(14) ? null : reader.GetDouble(14),
                 reader.GetString(15),
-                RegistryText.ParseTimestamp(reader.GetString(16)));
-            models.Add(new ModelHistoryEntry(model, decision, RegistryText.ParseTimestamp(reader.GetString(9))));
+                StoreText.ParseTimestamp(reader.GetString(16)));
+            models.Add(new ModelHistoryEntry(model, decision, StoreText.ParseTimestamp(reader.GetString(9))));
         }
 
         return models;
@@ -443,7 +444,7 @@ public sealed class ModelRegistry
                 throw new InvalidOperationException($"model version '{model.Version}' was rejected and cannot be promoted");
         }
 
-        var now = RegistryText.Timestamp(_clock.GetUtcNow());
+        var now = StoreText.Timestamp(_clock.GetUtcNow());
 
         // Retire first: the one-promoted-per-app index would refuse the promotion while the old one is still current.
         Execute(connection, transaction,
@@ -458,7 +459,7 @@ public sealed class ModelRegistry
         Execute(connection, transaction,
             "INSERT INTO model_actions (action_id, version, action, actor, acted_at, note) VALUES (@id, @version, @action, @actor, @at, @note)",
             ("@id", Guid.CreateVersion7().ToString()), ("@version", version), ("@action", action), ("@actor", actor),
-            ("@at", RegistryText.Timestamp(_clock.GetUtcNow())), ("@note", note));
+            ("@at", StoreText.Timestamp(_clock.GetUtcNow())), ("@note", note));
 
     private static string? CurrentVersion(SqliteConnection connection, SqliteTransaction transaction, string appId) =>
         Scalar(connection, transaction, "SELECT version FROM model_versions WHERE app_id = @app_id AND status = @promoted",
@@ -471,7 +472,7 @@ public sealed class ModelRegistry
             ("@version", version));
         return reader.Read()
             ? new GateDecisionRecord(version, reader.GetInt64(0) == 1, reader.GetDouble(1), reader.IsDBNull(2) ? null : reader.GetDouble(2),
-                reader.GetDouble(3), reader.IsDBNull(4) ? null : reader.GetDouble(4), reader.GetString(5), RegistryText.ParseTimestamp(reader.GetString(6)))
+                reader.GetDouble(3), reader.IsDBNull(4) ? null : reader.GetDouble(4), reader.GetString(5), StoreText.ParseTimestamp(reader.GetString(6)))
             : null;
     }
 
@@ -495,15 +496,15 @@ public sealed class ModelRegistry
         reader.GetString(5),
         reader.GetString(6),
         RegistryText.ParseModelStatus(reader.GetString(7)),
-        RegistryText.ParseTimestamp(reader.GetString(8)));
+        StoreText.ParseTimestamp(reader.GetString(8)));
 
     private static RunRecord ReadRun(SqliteDataReader reader) => new(
         reader.GetString(0),
         reader.GetString(1),
         RegistryText.ParseRunStatus(reader.GetString(2)),
         RegistryText.ParseSnapshot(reader.GetString(3)),
-        RegistryText.ParseTimestamp(reader.GetString(4)),
-        reader.IsDBNull(5) ? null : RegistryText.ParseTimestamp(reader.GetString(5)),
+        StoreText.ParseTimestamp(reader.GetString(4)),
+        reader.IsDBNull(5) ? null : StoreText.ParseTimestamp(reader.GetString(5)),
         reader.IsDBNull(6) ? null : reader.GetString(6));
 
     private static void RequireJson(string json, string field)

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json;
 
 namespace FeedbackLoop.Orchestration.Registry;
@@ -6,15 +5,7 @@ namespace FeedbackLoop.Orchestration.Registry;
 /// <summary>How registry values are written as column text, and read back: the one place for each format.</summary>
 internal static class RegistryText
 {
-    // Fixed width with seven fractional digits, so text order is time order in any database.
-    private const string TimestampFormat = "yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'";
-
     private static readonly JsonSerializerOptions SnapshotOptions = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
-
-    public static string Timestamp(DateTimeOffset at) => at.UtcDateTime.ToString(TimestampFormat, CultureInfo.InvariantCulture);
-
-    public static DateTimeOffset ParseTimestamp(string text) =>
-        DateTimeOffset.ParseExact(text, TimestampFormat, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal);
 
     public static string Snapshot(RunSnapshot snapshot) => JsonSerializer.Serialize(snapshot, SnapshotOptions);
 

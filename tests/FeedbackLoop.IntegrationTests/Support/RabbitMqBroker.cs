@@ -4,7 +4,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
-using FeedbackLoop.Orchestration.Bus;
+using FeedbackLoop.Orchestration.Transport;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Exceptions;
 

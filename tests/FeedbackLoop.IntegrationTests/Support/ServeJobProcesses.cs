@@ -8,9 +8,9 @@ using FeedbackLoop.Contracts.Bus;
 using FeedbackLoop.Contracts.Datasets;
 using FeedbackLoop.Core.Extraction;
 using FeedbackLoop.Datasets;
-using FeedbackLoop.Orchestration.Bus;
 using FeedbackLoop.Orchestration.Jobs;
 using FeedbackLoop.Orchestration.Registry;
+using FeedbackLoop.Orchestration.Transport;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
 

@@ -1,4 +1,4 @@
-using FeedbackLoop.Orchestration.Jobs;
+using FeedbackLoop.Pipelines;
 
 namespace FeedbackLoop.Orchestration.Tests.Jobs;
 

@@ -1,6 +1,5 @@
 using System.Text.Json;
-using FeedbackLoop.Orchestration.Jobs;
-using FeedbackLoop.Orchestration.Pipelines;
+using FeedbackLoop.Pipelines;
 
 namespace FeedbackLoop.Orchestration.Tests.Pipelines;
 

@@ -1,4 +1,4 @@
-using FeedbackLoop.Orchestration.Pipelines;
+using FeedbackLoop.Pipelines;
 
 namespace FeedbackLoop.Orchestration.Tests.Pipelines;
 

@@ -1,6 +1,6 @@
 using FeedbackLoop.Contracts.Datasets;
 using FeedbackLoop.Core.Extraction;
-using FeedbackLoop.Orchestration.Pipelines;
+using FeedbackLoop.Pipelines;
 
 namespace FeedbackLoop.Orchestration.Tests.Pipelines;
 

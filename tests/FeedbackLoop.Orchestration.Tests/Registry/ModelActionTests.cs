@@ -1,4 +1,5 @@
 using FeedbackLoop.Orchestration.Registry;
+using FeedbackLoop.Orchestration.Store;
 using FeedbackLoop.Orchestration.Tests.Support;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Time.Testing;

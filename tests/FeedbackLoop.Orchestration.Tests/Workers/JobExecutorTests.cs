@@ -1,7 +1,7 @@
 using System.Text.Json;
 using FeedbackLoop.Contracts.Bus;
-using FeedbackLoop.Orchestration.Jobs;
-using FeedbackLoop.Orchestration.Workers;
+using FeedbackLoop.Core.Gating;
+using FeedbackLoop.Orchestration.Worker;
 
 namespace FeedbackLoop.Orchestration.Tests.Workers;
 

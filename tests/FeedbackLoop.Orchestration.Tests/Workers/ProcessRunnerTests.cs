@@ -1,5 +1,5 @@
 using FeedbackLoop.IntegrationTests.Support;
-using FeedbackLoop.Orchestration.Workers;
+using FeedbackLoop.Orchestration.Worker;
 
 namespace FeedbackLoop.Orchestration.Tests.Workers;
 

@@ -1,0 +1,136 @@
+namespace FeedbackLoop.Orchestration.Store;
+
+/// <summary>
+/// The registry's tables. The DDL is kept to what SQLite and PostgreSQL both run unchanged: standard types
+/// (TEXT, INTEGER, BIGINT, DOUBLE PRECISION, which SQLite maps to its INTEGER and REAL affinities; PostgreSQL's
+/// REAL would be single precision and INTEGER 32 bits), ISO-8601 UTC text timestamps that sort as text, JSON as
+/// TEXT, and partial unique indexes, which both engines enforce. Those indexes are what keep "one run in flight
+/// per app" and "one promoted model per app" true even with several writers, not a check in our code.
+/// Changes come as numbered migrations, each applied once in its own transaction and recorded in schema_version,
+/// so a file written by an older build is brought up to date when it is opened.
+/// </summary>
+internal static class RegistrySchema
+{
+    /// <summary>The version this build writes; a file with a higher one came from a newer build and is refused.</summary>
+    public const int Version = 2;
+
+    /// <summary>The migrations in order: version, statements. (A property, not a field: the arrays below must exist first.)</summary>
+    public static IReadOnlyList<(int Version, string[] Statements)> Migrations =>
+    [
+        (1, Runs),
+        (2, Jobs),
+    ];
+
+    // The registry as issue 3 left it. IF NOT EXISTS: files of that build have these tables without a migration record.
+    private static readonly string[] Runs =
+    [
+        """
+        CREATE TABLE IF NOT EXISTS schema_version (
+            version    INTEGER NOT NULL PRIMARY KEY,
+            applied_at TEXT    NOT NULL
+        )
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS runs (
+            run_id       TEXT   NOT NULL PRIMARY KEY,
+            app_id       TEXT   NOT NULL,
+            status       TEXT   NOT NULL CHECK (status IN ('running', 'completed', 'failed')),
+            snapshot     TEXT   NOT NULL,
+            total_pairs  BIGINT NOT NULL,
+            started_at   TEXT   NOT NULL,
+            completed_at TEXT,
+            reason       TEXT
+        )
+        """,
+        "CREATE INDEX IF NOT EXISTS runs_by_app ON runs (app_id, started_at)",
+        "CREATE UNIQUE INDEX IF NOT EXISTS runs_one_running_per_app ON runs (app_id) WHERE status = 'running'",
+        """
+        CREATE TABLE IF NOT EXISTS model_versions (
+            version           TEXT NOT NULL PRIMARY KEY,
+            app_id            TEXT NOT NULL,
+            parent_version    TEXT,
+            run_id            TEXT NOT NULL,
+            snapshot          TEXT NOT NULL,
+            artifact_path     TEXT NOT NULL,
+            train_metrics     TEXT NOT NULL,
+            status            TEXT NOT NULL CHECK (status IN ('candidate', 'promoted', 'rejected', 'retired')),
+            created_at        TEXT NOT NULL,
+            status_changed_at TEXT NOT NULL
+        )
+        """,
+        "CREATE INDEX IF NOT EXISTS model_versions_by_app ON model_versions (app_id, created_at)",
+        "CREATE UNIQUE INDEX IF NOT EXISTS model_versions_one_promoted_per_app ON model_versions (app_id) WHERE status = 'promoted'",
+        """
+        CREATE TABLE IF NOT EXISTS gate_decisions (
+            version            TEXT             NOT NULL PRIMARY KEY REFERENCES model_versions (version),
+            promoted           INTEGER          NOT NULL CHECK (promoted IN (0, 1)),
+            candidate_accuracy DOUBLE PRECISION NOT NULL,
+            incumbent_accuracy DOUBLE PRECISION,
+            difference         DOUBLE PRECISION NOT NULL,
+            lower95            DOUBLE PRECISION,
+            reason             TEXT             NOT NULL,
+            decided_at         TEXT             NOT NULL
+        )
+        """,
+    ];
+
+    // Durable jobs and attempts (what runs where, how often it was tried and why each attempt ended), and the
+    // people's actions on models (approvals, manual promotions and rollbacks), for the audit trail.
+    private static readonly string[] Jobs =
+    [
+        """
+        CREATE TABLE jobs (
+            job_id                    TEXT             NOT NULL PRIMARY KEY,
+            run_id                    TEXT             NOT NULL REFERENCES runs (run_id),
+            app_id                    TEXT             NOT NULL,
+            kind                      TEXT             NOT NULL CHECK (kind IN ('tune', 'eval')),
+            spec                      TEXT             NOT NULL,
+            state                     TEXT             NOT NULL CHECK (state IN ('pending', 'offered', 'running', 'succeeded', 'failed', 'cancelled')),
+            attempt                   INTEGER          NOT NULL,
+            max_attempts              INTEGER          NOT NULL,
+            retry_backoff_seconds     DOUBLE PRECISION NOT NULL,
+            heartbeat_timeout_seconds DOUBLE PRECISION NOT NULL,
+            due_at                    TEXT,
+            cancel_requested_at       TEXT,
+            cancel_reason             TEXT,
+            result                    TEXT,
+            reason                    TEXT,
+            created_at                TEXT             NOT NULL,
+            updated_at                TEXT             NOT NULL
+        )
+        """,
+        "CREATE INDEX jobs_by_state ON jobs (state, due_at)",
+        "CREATE INDEX jobs_by_run ON jobs (run_id)",
+        """
+        CREATE TABLE attempts (
+            job_id       TEXT    NOT NULL REFERENCES jobs (job_id),
+            attempt      INTEGER NOT NULL,
+            state        TEXT    NOT NULL CHECK (state IN ('offered', 'running', 'succeeded', 'failed', 'timed_out', 'lost', 'cancelled')),
+            worker_id    TEXT,
+            slot         INTEGER,
+            offered_at   TEXT    NOT NULL,
+            started_at   TEXT,
+            heartbeat_at TEXT,
+            ended_at     TEXT,
+            progress     TEXT,
+            reason       TEXT,
+            exit_code    INTEGER,
+            log_path     TEXT,
+            output_path  TEXT,
+            metrics      TEXT,
+            PRIMARY KEY (job_id, attempt)
+        )
+        """,
+        """
+        CREATE TABLE model_actions (
+            action_id TEXT NOT NULL PRIMARY KEY,
+            version   TEXT NOT NULL REFERENCES model_versions (version),
+            action    TEXT NOT NULL CHECK (action IN ('approve', 'promote', 'rollback')),
+            actor     TEXT NOT NULL,
+            acted_at  TEXT NOT NULL,
+            note      TEXT
+        )
+        """,
+        "CREATE INDEX model_actions_by_version ON model_actions (version, acted_at)",
+    ];
+}
