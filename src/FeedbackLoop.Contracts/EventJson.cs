@@ -8,7 +8,7 @@ using System.Text.Json.Serialization.Metadata;
 namespace FeedbackLoop.Contracts;
 
 /// <summary>
-/// The one place that turns events into their EVENTS.md JSON form and back. The SDK, the collector and
+/// The one place that turns events into their wire JSON (docs/contract/events.md) and back. The SDK, the collector and
 /// the extractors all use it, so the wire format cannot drift between producer and consumer.
 /// </summary>
 public static partial class EventJson

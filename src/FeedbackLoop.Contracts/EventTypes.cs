@@ -26,7 +26,7 @@ public static class EventTypes
     /// <summary>The session is over; its state can be resolved.</summary>
     public const string SessionEnded = "session.ended";
 
-    /// <summary>Every v1 type, in the order EVENTS.md lists them.</summary>
+    /// <summary>Every v1 type, in the order docs/contract/events.md lists them.</summary>
     public static IReadOnlyList<string> All { get; } =
     [
         GenerationShown, FeedbackThumb, FeedbackRating, GenerationRegenerated, GenerationEdited,

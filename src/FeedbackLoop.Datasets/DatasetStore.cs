@@ -18,7 +18,7 @@ public sealed class DatasetStore(string dataRoot) : IExtractionSink
 {
     private readonly Dictionary<(string AppId, string Kind), HashSet<string>> _committedIds = [];
 
-    /// <summary>Parquet.Net with Snappy: Zstd at its default level was ~70× slower here (FIELD-NOTES).</summary>
+    /// <summary>Parquet.Net with Snappy: Zstd at its default level was ~70× slower when this was chosen (docs/adr/0008-parquet-files.md).</summary>
     internal static ParquetOptions Options { get; } = new()
     {
         CompressionMethod = CompressionMethod.Snappy,

@@ -5,7 +5,7 @@ using Parquet.Serialization.Attributes;
 
 namespace FeedbackLoop.Datasets;
 
-// Parquet.Net maps these classes to the EVENTS.md dataset schemas: snake_case names from
+// Parquet.Net maps these classes to the dataset columns of docs/contract/datasets.md: snake_case names from
 // [JsonPropertyName], non-null strings as required columns, List<MessageRow> as a proper nested
 // list<struct<role, content>>, and DateTime as INT64 TIMESTAMP(µs, UTC) rather than legacy INT96.
 

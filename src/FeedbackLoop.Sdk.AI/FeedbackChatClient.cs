@@ -98,7 +98,7 @@ public sealed class FeedbackChatClient : DelegatingChatClient
         return result;
     }
 
-    // EVENTS.md knows four roles; a provider-specific role is closest to what the user side said.
+    // The contract knows four roles (docs/contract/events.md, "generation.shown"); a provider-specific role is closest to what the user side said.
     private static string RoleOf(ChatRole role) =>
         role == ChatRole.System ? "system" : role == ChatRole.Assistant ? "assistant" : role == ChatRole.Tool ? "tool" : "user";
 }

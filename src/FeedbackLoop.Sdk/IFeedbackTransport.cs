@@ -19,7 +19,7 @@ public interface IFeedbackTransport : IAsyncDisposable
 /// <summary>An event in its wire form, with the two fields transports need without parsing it.</summary>
 /// <param name="EventId">The event's <c>event_id</c> (the downstream deduplication key).</param>
 /// <param name="SessionId">The event's <c>session_id</c> (the Kafka key, so a session stays in order).</param>
-/// <param name="Json">Its UTF-8 JSON as EVENTS.md defines it, already redacted.</param>
+/// <param name="Json">Its UTF-8 JSON as docs/contract/events.md defines it, already redacted.</param>
 public sealed record SerializedEvent(string EventId, string SessionId, ReadOnlyMemory<byte> Json);
 
 /// <summary>What became of a batch a transport returned from without throwing.</summary>

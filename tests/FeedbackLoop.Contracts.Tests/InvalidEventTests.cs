@@ -134,7 +134,7 @@ public sealed class InvalidEventTests
     }
 
     /// <summary>
-    /// Inputs the parser accepts and the schema (rightly, per EVENTS.md) rejects. Each is a contract bug in
+    /// Inputs the parser accepts and the schema (rightly, per docs/contract/events.md) rejects. Each is a contract bug in
     /// FeedbackLoop.Contracts, reported to the lead; unskip once it is fixed.
     /// </summary>
     public static TheoryData<string, string, string> KnownDisagreements() => new()

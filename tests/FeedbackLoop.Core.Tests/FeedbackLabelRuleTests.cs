@@ -4,7 +4,7 @@ using FeedbackLoop.Core.Tests.Support;
 
 namespace FeedbackLoop.Core.Tests;
 
-/// <summary>EVENTS.md rule 5 as a table: a session's thumbs and ratings → its unpaired labels (KTO rows).</summary>
+/// <summary>Rule 5 of docs/contract/rules.md ("Rule 5 — Unpaired labels") as a table: a session's thumbs and ratings → its unpaired labels (KTO rows).</summary>
 public sealed class FeedbackLabelRuleTests
 {
     private static readonly Dictionary<string, (Func<SessionScript> Script, string[] Labels)> Scenarios = new()

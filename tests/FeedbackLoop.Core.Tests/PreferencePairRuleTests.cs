@@ -5,7 +5,7 @@ using FeedbackLoop.Core.Tests.Support;
 
 namespace FeedbackLoop.Core.Tests;
 
-/// <summary>EVENTS.md rules 1–4 as a table: a session's events in delivery order → the pairs they must yield.</summary>
+/// <summary>Rules 1–4 of docs/contract/rules.md as a table: a session's events in delivery order → the pairs they must yield.</summary>
 public sealed class PreferencePairRuleTests
 {
     // Twenty distinct lowercase letters: upper-casing the first n changes exactly n characters, so the

@@ -4,7 +4,7 @@ using Parquet.Schema;
 
 namespace FeedbackLoop.Datasets.Tests;
 
-/// <summary>The files are loadable as TRL's conversational formats: EVENTS.md's snake_case columns, nested messages, real timestamps.</summary>
+/// <summary>The files are loadable as TRL's conversational formats: the snake_case columns of docs/contract/datasets.md, nested messages, real timestamps.</summary>
 public sealed class ParquetSchemaTests : IDisposable
 {
     private readonly string _root = Path.Combine(Path.GetTempPath(), "feedbackloop-schema-" + Guid.NewGuid().ToString("N"));

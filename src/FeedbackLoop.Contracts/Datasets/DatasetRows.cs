@@ -11,7 +11,7 @@ public static class DatasetKinds
     public const string Engagement = "engagement";
 }
 
-/// <summary>The <c>signal</c> values of preference pairs (EVENTS.md rules 1–4).</summary>
+/// <summary>The <c>signal</c> values of preference pairs (rules 1–4 of docs/contract/rules.md).</summary>
 public static class PairSignals
 {
     /// <summary>Rule 1: a side-by-side choice.</summary>
@@ -65,7 +65,7 @@ public sealed record FeedbackLabel(
 /// <summary>
 /// Engagement of one (model version, variant) in one event-time window. <c>Variant</c> is the empty string
 /// when the generations had none; <c>DwellSamples</c> counts dwell events, and the percentiles are computed
-/// over at most the extractor's per-window sample cap of them.
+/// over at most the extractor's per-window sample cap of them from each partition (docs/contract/engagement.md, "Dwell").
 /// </summary>
 public sealed record EngagementWindow(
     string WindowId,

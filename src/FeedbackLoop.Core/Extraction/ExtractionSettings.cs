@@ -3,7 +3,7 @@ using FeedbackLoop.Contracts.Datasets;
 namespace FeedbackLoop.Core.Extraction;
 
 /// <summary>
-/// The extractors' knobs. Defaults are EVENTS.md's rules; pipelines (<c>pipelines/*.yaml</c>) may change
+/// The extractors' knobs. Defaults are those of docs/contract/rules.md, "Settings"; pipelines (<c>pipelines/*.yaml</c>) may change
 /// weights and switch rules off. Every bound here is a limit whose hits are counted in <see cref="ExtractionCounters"/>.
 /// </summary>
 public sealed record ExtractionSettings

@@ -4,7 +4,7 @@ using FeedbackLoop.Contracts.Datasets;
 namespace FeedbackLoop.Core.Extraction;
 
 /// <summary>
-/// EVENTS.md rules 1–5 applied to one session's events, in arrival order. Pure: it reads and updates the
+/// The preference rules 1–5 (docs/contract/rules.md) applied to one session's events, in arrival order. Pure: it reads and updates the
 /// session state and appends rows to the output; it does no I/O and reads no clock.
 /// Rules 1–3 fire as soon as every generation they name has been shown; rules 4 and 5 depend on final
 /// thumbs ("latest wins"), so they fire when the session resolves.

@@ -2,7 +2,7 @@ using FeedbackLoop.Contracts;
 
 namespace FeedbackLoop.IntegrationTests.Support;
 
-/// <summary>Event scripts with known expected rows (EVENTS.md rules), built the way an app would emit them.</summary>
+/// <summary>Event scripts with known expected rows (the rules of docs/contract/rules.md), built the way an app would emit them.</summary>
 internal sealed class SessionScript(string appId, string sessionId, string userId, DateTimeOffset start)
 {
     private readonly List<FeedbackEvent> _events = [];
@@ -26,7 +26,7 @@ internal sealed class SessionScript(string appId, string sessionId, string userI
     public SessionScript End() => Add(SessionEnded.Instance);
 }
 
-/// <summary>A fixed mix of sessions that fires every rule once, with the rows EVENTS.md says it yields.</summary>
+/// <summary>A fixed mix of sessions that fires every rule once, with the rows docs/contract/rules.md says it yields.</summary>
 internal static class KnownSessions
 {
     public static readonly DateTimeOffset Start = new(2026, 3, 1, 9, 0, 0, TimeSpan.Zero);
