@@ -6,6 +6,8 @@ using FeedbackLoop.Orchestration.Transport;
 using FeedbackLoop.Orchestration.Trigger;
 using FeedbackLoop.Orchestration.Worker;
 using FeedbackLoop.Pipelines;
+using System.Diagnostics.Metrics;
+using FeedbackLoop.Orchestration.Telemetry;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -62,6 +64,10 @@ public static class LoopBus
     {
         ArgumentNullException.ThrowIfNull(host);
         services.AddSingleton(host).AddSingleton(host.Clock);
+        // One set of instruments per process; the host's meter factory when there is one. Runs are counted from the
+        // store, so only an orchestrator (which has it) reports them.
+        services.AddSingleton(sp => new OrchestrationTelemetry(
+            sp.GetService<IMeterFactory>(), host.Registry is { } store ? () => store.RunningRuns().Count : null));
         if (host.Roles.HasFlag(LoopRoles.Orchestrator))
         {
             var registry = host.Registry ?? throw new ArgumentException("the orchestrator needs a registry", nameof(host));

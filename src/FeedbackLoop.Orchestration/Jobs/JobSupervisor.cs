@@ -1,4 +1,5 @@
 using FeedbackLoop.Contracts.Bus;
+using FeedbackLoop.Orchestration.Telemetry;
 using MassTransit;
 using Microsoft.Extensions.Logging;
 
@@ -27,13 +28,16 @@ public sealed record OrchestratorOptions
 /// the host's after-sweep step (the orchestrator advances every running run there; jobs know nothing of runs). It keeps no state of its own: a restarted orchestrator picks up from the store.
 /// </summary>
 internal sealed partial class JobSupervisor(
-    JobStore jobs, JobOffers offers, OrchestratorOptions options, TimeProvider clock, ILogger<JobSupervisor> logger)
+    JobStore jobs, JobOffers offers, OrchestrationTelemetry telemetry, OrchestratorOptions options, TimeProvider clock, ILogger<JobSupervisor> logger)
 {
     /// <summary>One sweep, then <paramref name="afterSweep"/>; the loop calls it every <see cref="OrchestratorOptions.SweepInterval"/>, tests call it directly.</summary>
     public async Task SweepAsync(IBus bus, CancellationToken cancellationToken, Func<IBus, CancellationToken, Task>? afterSweep = null)
     {
-        var ended = jobs.ExpireAttempts().Concat(jobs.ApplyCancellations(options.StopAgainAfter)).ToList();
-        foreach (var order in ended)
+        var expired = jobs.ExpireAttempts();
+        var cancelled = jobs.ApplyCancellations(options.StopAgainAfter);
+        Count(expired, "expired");
+        Count(cancelled, JobOutcomes.Cancelled);
+        foreach (var order in expired.Concat(cancelled))
         {
             LogAttemptEnded(logger, order.JobId, order.Attempt, order.Reason);
             if (order.WorkerId is not null)
@@ -50,6 +54,15 @@ internal sealed partial class JobSupervisor(
         if (afterSweep is not null)
         {
             await afterSweep(bus, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Counts the attempts the orchestrator itself ended (the worker's report of them, if it comes, is stale).</summary>
+    private void Count(IReadOnlyList<StopOrder> ended, string outcome)
+    {
+        foreach (var order in ended)
+        {
+            telemetry.AttemptEnded(jobs.Get(order.JobId)?.Spec.Kind ?? "unknown", outcome, seconds: null);
         }
     }
 

@@ -362,6 +362,22 @@ public sealed class ModelRegistry
         return ReadDecision(connection, null, version);
     }
 
+    /// <summary>Records the W3C trace context that run <paramref name="runId"/>'s later steps continue; the first one recorded is kept.</summary>
+    public void RecordTraceParent(string runId, string traceParent)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(traceParent);
+        using var connection = Open();
+        Execute(connection, null, "INSERT INTO run_traces (run_id, trace_parent) VALUES (@run_id, @trace_parent) ON CONFLICT (run_id) DO NOTHING",
+            ("@run_id", runId), ("@trace_parent", traceParent));
+    }
+
+    /// <summary>The W3C trace context of run <paramref name="runId"/>, or null when it was started outside a trace.</summary>
+    public string? TraceParentOf(string runId)
+    {
+        using var connection = Open();
+        return Scalar(connection, null, "SELECT trace_parent FROM run_traces WHERE run_id = @run_id", ("@run_id", runId)) as string;
+    }
+
     /// <summary>The app ids that have at least one run or model, in order.</summary>
     public IReadOnlyList<string> ListApps()
     {

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.Json;
 using FeedbackLoop.Contracts.Bus;
 using FeedbackLoop.Core.Gating;
@@ -5,6 +6,7 @@ using FeedbackLoop.Core.Runs;
 using FeedbackLoop.Core.Tuning;
 using FeedbackLoop.Orchestration.Jobs;
 using FeedbackLoop.Orchestration.Registry;
+using FeedbackLoop.Orchestration.Telemetry;
 using FeedbackLoop.Pipelines;
 using MassTransit;
 using Microsoft.Extensions.Logging;
@@ -20,7 +22,7 @@ namespace FeedbackLoop.Orchestration.Runs;
 /// </summary>
 internal sealed partial class RunReconciler(
     ModelRegistry registry, JobStore jobs, JobOffers offers, PipelineDefinition pipeline, LoopPaths paths,
-    TimeProvider clock, ILogger<RunReconciler> logger) : IDisposable
+    OrchestrationTelemetry telemetry, TimeProvider clock, ILogger<RunReconciler> logger) : IDisposable
 {
     private const int MaxStepsPerAdvance = 16;
 
@@ -100,12 +102,27 @@ internal sealed partial class RunReconciler(
         _ => throw new InvalidDataException($"job {job.JobId} is in an unknown state {job.State}"),
     };
 
+    /// <summary>The span name of an action: <c>run.</c> and what it does, so a trace reads as the run's steps.</summary>
+    private static string SpanName(RunAction action) => action switch
+    {
+        RunAction.CreateTune => "run.create_tune_job",
+        RunAction.Register => "run.register_candidate",
+        RunAction.CreateEval => "run.create_eval_job",
+        RunAction.Gate => "run.gate",
+        RunAction.Promote => "run.promote",
+        RunAction.FailRun => "run.fail",
+        RunAction.CompleteRun => "run.complete",
+        _ => "run.step",
+    };
+
     private static string CandidateVersion(RunRecord run) => RetrainPolicy.CandidateVersion(run.AppId, run.Snapshot.TotalPairs);
 
     private async Task CarryOutAsync<TBus>(RunRecord run, RunAction action, TBus bus, CancellationToken cancellationToken)
         where TBus : IPublishEndpoint, ISendEndpointProvider
     {
         var version = CandidateVersion(run);
+        using var span = OrchestrationTelemetry.StartRunSpan(SpanName(action), registry.TraceParentOf(run.RunId), run.RunId, run.AppId);
+        span?.SetTag("feedbackloop.model_version", version);
         switch (action)
         {
             case RunAction.CreateTune:
@@ -121,7 +138,12 @@ internal sealed partial class RunReconciler(
                 break;
             case RunAction.Gate:
                 var gate = Gate(jobs.Get(JobIds.Eval(run.RunId))!, run.AppId);
-                registry.RecordDecision(version, gate.Promote, gate.Candidate, gate.Incumbent, gate.Difference, gate.Lower95, gate.Reason, clock.GetUtcNow());
+                if (registry.RecordDecision(version, gate.Promote, gate.Candidate, gate.Incumbent, gate.Difference, gate.Lower95, gate.Reason, clock.GetUtcNow()))
+                {
+                    telemetry.GateDecided(run.AppId, gate.Promote);
+                }
+
+                span?.SetTag("feedbackloop.gate.promote", gate.Promote);
                 break;
             case RunAction.Promote:
                 registry.Promote(version);
@@ -145,6 +167,7 @@ internal sealed partial class RunReconciler(
         }
 
         LogRunFailed(logger, run.RunId, failed.Reason);
+        telemetry.RunEnded(run.AppId, failed.Stage == RunStage.Tuning ? "failed_tuning" : "failed_evaluation");
         object announcement = failed.Stage == RunStage.Tuning
             ? new TuningFailed(run.RunId, run.AppId, failed.Reason)
             : new EvaluationFailed(run.RunId, run.AppId, version, failed.Reason);
@@ -168,6 +191,14 @@ internal sealed partial class RunReconciler(
             RunOutcome.AwaitingSignoff => "awaits sign-off",
             _ => "rejected",
         }, decision.Reason);
+        var outcome = completed.Outcome switch
+        {
+            RunOutcome.Promoted => "promoted",
+            RunOutcome.AwaitingSignoff => "awaiting_signoff",
+            _ => "rejected",
+        };
+        telemetry.RunEnded(run.AppId, outcome);
+        Activity.Current?.SetTag("feedbackloop.run.outcome", outcome);
         switch (completed.Outcome)
         {
             case RunOutcome.Rejected:

@@ -12,13 +12,14 @@ namespace FeedbackLoop.Orchestration.Store;
 internal static class RegistrySchema
 {
     /// <summary>The version this build writes; a file with a higher one came from a newer build and is refused.</summary>
-    public const int Version = 2;
+    public const int Version = 3;
 
     /// <summary>The migrations in order: version, statements. (A property, not a field: the arrays below must exist first.)</summary>
     public static IReadOnlyList<(int Version, string[] Statements)> Migrations =>
     [
         (1, Runs),
         (2, Jobs),
+        (3, RunTraces),
     ];
 
     // The registry as issue 3 left it. IF NOT EXISTS: files of that build have these tables without a migration record.
@@ -132,5 +133,18 @@ internal static class RegistrySchema
         )
         """,
         "CREATE INDEX model_actions_by_version ON model_actions (version, acted_at)",
+    ];
+
+    // Where each run's trace goes on: the W3C trace context of the span that started it, so every later step of the
+    // run (a sweep after a restart too) continues the trace that began with the app's feedback (docs/OBSERVABILITY.md).
+    // A table of its own rather than a column of runs: a run without a trace is simply absent here.
+    private static readonly string[] RunTraces =
+    [
+        """
+        CREATE TABLE run_traces (
+            run_id       TEXT NOT NULL PRIMARY KEY REFERENCES runs (run_id),
+            trace_parent TEXT NOT NULL
+        )
+        """,
     ];
 }

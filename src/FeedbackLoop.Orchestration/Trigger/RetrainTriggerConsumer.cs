@@ -1,7 +1,9 @@
+using System.Diagnostics;
 using FeedbackLoop.Contracts.Bus;
 using FeedbackLoop.Core.Tuning;
 using FeedbackLoop.Orchestration.Registry;
 using FeedbackLoop.Orchestration.Runs;
+using FeedbackLoop.Orchestration.Telemetry;
 using FeedbackLoop.Pipelines;
 using MassTransit;
 using Microsoft.Extensions.Logging;
@@ -13,7 +15,8 @@ namespace FeedbackLoop.Orchestration.Trigger;
 /// pipeline's threshold, freeze a snapshot, start the run (one in flight per app) and offer its tuning job.
 /// </summary>
 internal sealed partial class RetrainTriggerConsumer(
-    ModelRegistry registry, ISnapshotSource snapshots, PipelineDefinition pipeline, RunReconciler runs, ILogger<RetrainTriggerConsumer> logger)
+    ModelRegistry registry, ISnapshotSource snapshots, PipelineDefinition pipeline, RunReconciler runs,
+    OrchestrationTelemetry telemetry, ILogger<RetrainTriggerConsumer> logger)
     : IConsumer<DatasetCommitted>
 {
     public async Task Consume(ConsumeContext<DatasetCommitted> context)
@@ -28,8 +31,23 @@ internal sealed partial class RetrainTriggerConsumer(
         if (!registry.TryStartRun(runId, appId, runSnapshot)) return; // a run is in flight, or this one exists already
 
         LogRunStarted(logger, runId, snapshot.TotalPairs);
+        telemetry.RunStarted(appId);
+
+        // The run's first span continues the trace of the commit that triggered it (or of this consume, when the message
+        // came without one); its context is stored, so each later step of the run, after a restart too, joins the same trace.
+        using (var span = OrchestrationTelemetry.StartRunSpan("run.start", TriggerTraceParent(context.Message), runId, appId))
+        {
+            span?.SetTag("feedbackloop.snapshot_pairs", snapshot.TotalPairs);
+            if (span?.Id is { } traceParent)
+            {
+                registry.RecordTraceParent(runId, traceParent);
+            }
+        }
+
         await runs.AdvanceAsync(runId, context, context.CancellationToken).ConfigureAwait(false);
     }
+
+    private static string? TriggerTraceParent(DatasetCommitted message) => Activity.Current?.Id;
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Run {RunId} started on a snapshot of {Pairs} pairs")]
     private static partial void LogRunStarted(ILogger logger, string runId, long pairs);

@@ -1,4 +1,5 @@
 using FeedbackLoop.Orchestration.Registry;
+using FeedbackLoop.Orchestration.Store;
 using FeedbackLoop.Orchestration.Tests.Support;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Time.Testing;
@@ -338,7 +339,23 @@ public sealed class ModelRegistryTests : IDisposable
         Assert.Equal((1L, "2025-03-01T12:00:00.0000000Z"), (reader.GetInt64(0), reader.GetString(1)));
         Assert.True(reader.Read());
         Assert.Equal((2L, "2025-03-01T12:00:00.0000000Z"), (reader.GetInt64(0), reader.GetString(1)));
+        Assert.True(reader.Read());
+        Assert.Equal((3L, "2025-03-01T12:00:00.0000000Z"), (reader.GetInt64(0), reader.GetString(1)));
         Assert.False(reader.Read());
+    }
+
+    [Fact]
+    public void A_run_keeps_the_first_trace_context_recorded_for_it()
+    {
+        var registry = Open();
+        Assert.True(registry.TryStartRun("demo-run-1", "demo", Snapshot(100)));
+        Assert.Null(registry.TraceParentOf("demo-run-1"));
+
+        registry.RecordTraceParent("demo-run-1", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+        registry.RecordTraceParent("demo-run-1", "00-11111111111111111111111111111111-2222222222222222-01");
+
+        Assert.Equal("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", registry.TraceParentOf("demo-run-1"));
+        Assert.Null(registry.TraceParentOf("demo-run-2"));
     }
 
     [Fact]
@@ -349,7 +366,8 @@ public sealed class ModelRegistryTests : IDisposable
         {
             connection.Open();
             using var insert = connection.CreateCommand();
-            insert.CommandText = "INSERT INTO schema_version (version, applied_at) VALUES (3, '2030-01-01T00:00:00.0000000Z')";
+            insert.CommandText = FormattableString.Invariant(
+                $"INSERT INTO schema_version (version, applied_at) VALUES ({RegistrySchema.Version + 1}, '2030-01-01T00:00:00.0000000Z')");
             insert.ExecuteNonQuery();
         }
 

@@ -1,0 +1,118 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+
+namespace FeedbackLoop.Orchestration.Telemetry;
+
+/// <summary>
+/// The orchestrator's and the workers' instruments (docs/OBSERVABILITY.md lists each with its unit and tags). Tags are
+/// fixed, low-cardinality words (stage, outcome, decision) and app ids, which only registered apps bring here; never
+/// run ids, versions or reasons, which would make one time series per run.
+/// </summary>
+public sealed class OrchestrationTelemetry : IDisposable
+{
+    /// <summary>The orchestrator's meter (<c>AddMeter("FeedbackLoop.Orchestration")</c>).</summary>
+    public const string MeterName = "FeedbackLoop.Orchestration";
+
+    /// <summary>The workers' meter (<c>AddMeter("FeedbackLoop.Worker")</c>).</summary>
+    public const string WorkerMeterName = "FeedbackLoop.Worker";
+
+    /// <summary>The spans of runs and job attempts (<c>AddSource("FeedbackLoop.Orchestration")</c>).</summary>
+    public const string ActivitySourceName = "FeedbackLoop.Orchestration";
+
+    private readonly Meter _meter;
+    private readonly Meter _workerMeter;
+    private readonly Counter<long> _runsStarted;
+    private readonly Counter<long> _runsEnded;
+    private readonly Counter<long> _gateDecisions;
+    private readonly Counter<long> _attempts;
+    private readonly Histogram<double> _queueWait;
+    private readonly Histogram<double> _attemptDuration;
+    private readonly Counter<long> _workerAttempts;
+    private int _busySlots;
+
+    /// <summary>Creates the instruments on meters from <paramref name="factory"/> (the host's), or on new meters.</summary>
+    /// <param name="factory">The host's meter factory; null outside a host (tests, tools).</param>
+    /// <param name="activeRuns">Reads how many runs are running now (the store's count); null where this process has no store.</param>
+    public OrchestrationTelemetry(IMeterFactory? factory = null, Func<int>? activeRuns = null)
+    {
+        var version = typeof(OrchestrationTelemetry).Assembly.GetName().Version?.ToString();
+        _meter = factory?.Create(new MeterOptions(MeterName) { Version = version }) ?? new Meter(MeterName, version);
+        _workerMeter = factory?.Create(new MeterOptions(WorkerMeterName) { Version = version }) ?? new Meter(WorkerMeterName, version);
+        _runsStarted = _meter.CreateCounter<long>("feedbackloop.runs.started", "{run}", "Tuning runs started by the retrain trigger");
+        _runsEnded = _meter.CreateCounter<long>("feedbackloop.runs.ended", "{run}",
+            "Runs that ended, by outcome: promoted, awaiting_signoff, rejected, failed_tuning, failed_evaluation");
+        _gateDecisions = _meter.CreateCounter<long>("feedbackloop.gate.decisions", "{decision}", "Gate decisions, by decision: promote or reject");
+        _attempts = _meter.CreateCounter<long>("feedbackloop.job.attempts", "{attempt}",
+            "Job attempts that ended, by job kind and outcome: succeeded, failed, timed_out, cancelled (worker reports) or lost, overdue (the orchestrator gave up on them)");
+        _queueWait = _meter.CreateHistogram<double>("feedbackloop.job.queue_wait", "s", "Time from an attempt's offer to its grant to a worker, by job kind");
+        _attemptDuration = _meter.CreateHistogram<double>("feedbackloop.job.duration", "s",
+            "How long a worker ran an attempt (training for tune jobs, scoring for eval jobs), by job kind and outcome");
+        if (activeRuns is not null)
+        {
+            _meter.CreateObservableUpDownCounter("feedbackloop.runs.active", () => activeRuns(), "{run}", "Runs in progress now (state running)");
+        }
+
+        _workerAttempts = _workerMeter.CreateCounter<long>("feedbackloop.worker.attempts", "{attempt}", "Attempts this worker finished, by job kind and outcome");
+        _workerMeter.CreateObservableUpDownCounter("feedbackloop.worker.slots.busy", () => Volatile.Read(ref _busySlots), "{slot}", "Slots running an attempt now");
+    }
+
+    /// <summary>The source of the orchestration spans; one per process, as OpenTelemetry expects.</summary>
+    public static ActivitySource Source { get; } = new(ActivitySourceName);
+
+    /// <summary>
+    /// Starts a span of run <paramref name="runId"/> as a child of <paramref name="traceParent"/> (a W3C
+    /// <c>traceparent</c>), so every step of a run joins the trace that began with the app's feedback; a root span when
+    /// the run has no trace. Null when nobody listens.
+    /// </summary>
+    public static Activity? StartRunSpan(string name, string? traceParent, string runId, string appId, DateTimeOffset startTime = default)
+    {
+        var parent = traceParent is not null && ActivityContext.TryParse(traceParent, null, out var context) ? context : default;
+        var span = Source.StartActivity(name, ActivityKind.Internal, parent, startTime: startTime);
+        span?.SetTag("feedbackloop.app_id", appId);
+        span?.SetTag("feedbackloop.run_id", runId);
+        return span;
+    }
+
+    /// <summary>A run started for <paramref name="appId"/>.</summary>
+    public void RunStarted(string appId) => _runsStarted.Add(1, new KeyValuePair<string, object?>("app_id", appId));
+
+    /// <summary>A run of <paramref name="appId"/> ended with <paramref name="outcome"/> (one of the words in the instrument's description).</summary>
+    public void RunEnded(string appId, string outcome) =>
+        _runsEnded.Add(1, new KeyValuePair<string, object?>("app_id", appId), new KeyValuePair<string, object?>("outcome", outcome));
+
+    /// <summary>The gate decided on a candidate of <paramref name="appId"/>.</summary>
+    public void GateDecided(string appId, bool promote) =>
+        _gateDecisions.Add(1, new KeyValuePair<string, object?>("app_id", appId), new KeyValuePair<string, object?>("decision", promote ? "promote" : "reject"));
+
+    /// <summary>An attempt of a <paramref name="kind"/> job ended with <paramref name="outcome"/>, after <paramref name="seconds"/> on its worker when known.</summary>
+    public void AttemptEnded(string kind, string outcome, double? seconds)
+    {
+        var tags = new TagList { { "kind", kind }, { "outcome", outcome } };
+        _attempts.Add(1, tags);
+        if (seconds is { } s && double.IsFinite(s) && s >= 0)
+        {
+            _attemptDuration.Record(s, tags);
+        }
+    }
+
+    /// <summary>An attempt of a <paramref name="kind"/> job was granted <paramref name="wait"/> after it was offered.</summary>
+    public void AttemptGranted(string kind, TimeSpan wait) =>
+        _queueWait.Record(Math.Max(0, wait.TotalSeconds), new KeyValuePair<string, object?>("kind", kind));
+
+    /// <summary>A worker slot began running an attempt.</summary>
+    public void SlotBusy() => Interlocked.Increment(ref _busySlots);
+
+    /// <summary>A worker slot finished an attempt of a <paramref name="kind"/> job with <paramref name="outcome"/>.</summary>
+    public void SlotFree(string kind, string outcome)
+    {
+        Interlocked.Decrement(ref _busySlots);
+        _workerAttempts.Add(1, new KeyValuePair<string, object?>("kind", kind), new KeyValuePair<string, object?>("outcome", outcome));
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        _meter.Dispose();
+        _workerMeter.Dispose();
+    }
+}
