@@ -56,6 +56,9 @@ public sealed class OrchestrationTelemetry : IDisposable
         _workerMeter.CreateObservableUpDownCounter("feedbackloop.worker.slots.busy", () => Volatile.Read(ref _busySlots), "{slot}", "Slots running an attempt now");
     }
 
+    /// <summary>The orchestrator's meter instance (a listener in a test tells this process's loop from another's by it).</summary>
+    internal Meter OrchestratorMeter => _meter;
+
     /// <summary>The source of the orchestration spans; one per process, as OpenTelemetry expects.</summary>
     public static ActivitySource Source { get; } = new(ActivitySourceName);
 

@@ -50,6 +50,9 @@ internal sealed class JobLoop : IAsyncDisposable
 
     public ITestHarness Harness => _provider!.GetRequiredService<ITestHarness>();
 
+    /// <summary>The started loop's services.</summary>
+    public IServiceProvider Services => _provider ?? throw new InvalidOperationException("the loop has not started");
+
     /// <summary>The app's pipeline: the stand-in as trainer and evaluator, 200 ms retry backoff, 1.5 s heartbeat timeout.</summary>
     public static AppPipeline Pipeline(
         string markers, bool requireSignoff = false, int maxAttempts = 3, TimeSpan? trainerTimeout = null, IReadOnlyList<CommandTemplate>? checks = null) =>
