@@ -47,9 +47,11 @@ public static class FeedbackLoopHost
     /// Composes the defaults onto <paramref name="builder"/> for <paramref name="role"/> (the service name in
     /// telemetry: <c>feedbackloop-&lt;role&gt;</c>). Logs go to stderr (warnings and up; information too when
     /// <paramref name="verbose"/>), so stdout stays for the machine-readable lines. Metrics and traces are exported only
-    /// where an exporter is configured, so an unconfigured process pays nothing for them.
+    /// where an exporter is configured, so an unconfigured process pays nothing for them. <paramref name="options"/> are
+    /// the command's own options as configuration keys; they win over files and the environment.
     /// </summary>
-    public static IHostApplicationBuilder AddFeedbackLoopDefaults(this IHostApplicationBuilder builder, string role, bool verbose = false)
+    public static IHostApplicationBuilder AddFeedbackLoopDefaults(
+        this IHostApplicationBuilder builder, string role, bool verbose = false, IEnumerable<KeyValuePair<string, string?>>? options = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentException.ThrowIfNullOrWhiteSpace(role);
@@ -58,8 +60,12 @@ public static class FeedbackLoopHost
         // so the environment still wins over every file.
         builder.Configuration.AddLoopFiles();
         builder.Configuration.AddEnvironmentVariables();
+        if (options is not null)
+        {
+            builder.Configuration.AddInMemoryCollection(options);
+        }
 
-        var gate = new StartupLogGate();
+        var gate = new StartupLogGate(verbose ? LogLevel.Information : LogLevel.Warning);
         builder.Services.AddSingleton(gate);
         builder.Logging.ClearProviders();
         builder.Logging.SetMinimumLevel(verbose ? LogLevel.Information : LogLevel.Warning);
@@ -155,16 +161,19 @@ public static class FeedbackLoopHost
 /// an unreachable broker) otherwise prints several stack traces before the one line that says what to check; once
 /// started, their warnings (a lost connection, a faulted consumer) are what an operator needs to see.
 /// </summary>
-internal sealed class StartupLogGate
+/// <remarks>
+/// A filter function replaces the minimum level for the categories it covers, so the gate applies the level itself.
+/// </remarks>
+internal sealed class StartupLogGate(LogLevel minimum)
 {
     private volatile bool _open;
 
     public void Open() => _open = true;
 
     public bool Allows(string? provider, string? category, LogLevel level) =>
-        _open || level >= LogLevel.Critical || category is null
+        level >= minimum && (_open || level >= LogLevel.Critical || category is null
         || !(category.StartsWith("MassTransit", StringComparison.Ordinal) || category.StartsWith("Microsoft.Extensions.Hosting", StringComparison.Ordinal)
-            || category.StartsWith("Microsoft.Hosting", StringComparison.Ordinal));
+            || category.StartsWith("Microsoft.Hosting", StringComparison.Ordinal)));
 }
 
 /// <summary>The data folder (and the store's folder, where this process has one) exist: without them the role can do nothing.</summary>
