@@ -1,5 +1,12 @@
 using System.CommandLine;
 using FeedbackLoop.Cli.Commands;
+using Spectre.Console;
+
+// A table piped into a file or another program keeps its full width instead of wrapping at 80 columns.
+if (Console.IsOutputRedirected)
+{
+    AnsiConsole.Profile.Width = 4096;
+}
 
 var root = new RootCommand("FeedbackLoop: what users do with model outputs → preference datasets → better models.");
 root.Subcommands.Add(BrokerCommand.Create());
@@ -9,4 +16,7 @@ root.Subcommands.Add(DemoCommand.Create());
 root.Subcommands.Add(ModelsCommand.Create());
 root.Subcommands.Add(JobsCommand.Create());
 root.Subcommands.Add(ServeCommand.Create());
-return await root.Parse(args).InvokeAsync().ConfigureAwait(false);
+
+// Signals are the host's (serve, extract, demo) or GracefulStop's (broker): System.CommandLine's own handling would end
+// the process with 130/143 two seconds after a signal, before a bounded graceful stop had finished.
+return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null }).ConfigureAwait(false);

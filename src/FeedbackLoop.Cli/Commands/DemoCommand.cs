@@ -63,18 +63,26 @@ internal static class DemoCommand
         using var logging = CliLogging.Create();
         var runner = new DemoRunner(new DemoOptions(output.FullName, seed, users, generations, prompts, rounds, 4, pipeline), logging);
         DemoReport? report = null;
-        await AnsiConsole.Progress()
-            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
-            .StartAsync(async progress =>
-            {
-                var task = progress.AddTask("starting", maxValue: rounds);
-                report = await runner.RunAsync(p =>
+        if (Console.IsOutputRedirected)
+        {
+            // No progress bar into a pipe or a file: only the results below.
+            report = await runner.RunAsync(_ => { }, ct).ConfigureAwait(false);
+        }
+        else
+        {
+            await AnsiConsole.Progress()
+                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
+                .StartAsync(async progress =>
                 {
-                    task.Value = p.Round;
-                    task.Description = Markup.Escape($"round {p.Round}/{p.Rounds} · serving {p.ModelVersion} · {p.EventsEmitted:N0} events · {p.Pairs:N0} pairs");
-                }, ct).ConfigureAwait(false);
-                task.Value = task.MaxValue;
-            }).ConfigureAwait(false);
+                    var task = progress.AddTask("starting", maxValue: rounds);
+                    report = await runner.RunAsync(p =>
+                    {
+                        task.Value = p.Round;
+                        task.Description = Markup.Escape($"round {p.Round}/{p.Rounds} · serving {p.ModelVersion} · {p.EventsEmitted:N0} events · {p.Pairs:N0} pairs");
+                    }, ct).ConfigureAwait(false);
+                    task.Value = task.MaxValue;
+                }).ConfigureAwait(false);
+        }
 
         var table = new Table().AddColumns("generation", "model", "shown", "thumbs-up rate", "train pairs", "gate");
         for (var i = 0; i < report!.Generations.Count; i++)
@@ -97,6 +105,7 @@ internal static class DemoCommand
         AnsiConsole.MarkupLine($"random chooser {report.RandomThumbsUpRate:0.000} · oracle {report.OracleThumbsUpRate:0.000} · events emitted {report.EventsEmitted:N0}, ingested {report.EventsIngested:N0}, dead-lettered {report.EventsDeadLettered:N0} · {report.ElapsedSeconds:0.0} s");
         AnsiConsole.MarkupLine($"report: {Markup.Escape(jsonPath)}, {Markup.Escape(pngPath)}");
         AnsiConsole.MarkupLine($"datasets: {Markup.Escape(Path.Combine(output.FullName, "datasets", "demo"))} · registry: {Markup.Escape(registry.DatabasePath)}");
+        AnsiConsole.MarkupLine($"look at it with: feedbackloop models list --store {Markup.Escape(registry.DatabasePath)}");
         return 0;
     }
 }

@@ -2,10 +2,18 @@ using System.CommandLine;
 using System.Diagnostics;
 using FeedbackLoop.Datasets;
 using FeedbackLoop.Kafka.Extraction;
+using FeedbackLoop.Orchestration.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 
 namespace FeedbackLoop.Cli.Commands;
 
-/// <summary><c>feedbackloop extract</c>: events topic → preference pairs, labels and engagement as Parquet.</summary>
+/// <summary>
+/// <c>feedbackloop extract</c>: events topic → preference pairs, labels and engagement as Parquet. Runs on the Generic
+/// Host as a hosted service: SIGTERM or Ctrl+C stop it within the host's shutdown timeout, after it wrote and committed
+/// what it had read (row ids are deterministic, so whatever was read but not committed is read again, never doubled).
+/// </summary>
 internal static class ExtractCommand
 {
     public static Command Create()
@@ -15,34 +23,34 @@ internal static class ExtractCommand
             Description = "Kafka bootstrap servers (host:port,...), e.g. the line `feedbackloop broker` prints.",
             Required = true,
         };
-        var data = new Option<DirectoryInfo>("--data")
+        var data = new Option<DirectoryInfo?>("--data")
         {
-            Description = "Data folder; datasets go to <data>/datasets/<app_id>/{preference-pairs,feedback-labels,engagement}/.",
-            DefaultValueFactory = _ => new DirectoryInfo("data"),
+            Description = $"Data folder; datasets go to <data>/datasets/<app_id>/{{preference-pairs,feedback-labels,engagement}}/. Default: ${LoopLocations.DataVariable}, else {LoopLocations.DefaultData}.",
         };
         var untilIdle = new Option<double?>("--until-idle")
         {
-            Description = "Exit 0 once everything read is written and committed and no event arrived for this many seconds. Without it, runs until Ctrl+C.",
+            Description = "Exit 0 once everything read is written and committed and no event arrived for this many seconds. Without it, runs until Ctrl+C or SIGTERM.",
         };
         var group = new Option<string>("--group")
         {
             Description = "Consumer group id; instances sharing it split the partitions.",
             DefaultValueFactory = _ => "feedbackloop-extractors",
         };
+        var metricsPort = HostOptionsCli.MetricsPort();
         var verbose = new Option<bool>("--verbose") { Description = "Log partition assignments and each dead-lettered record." };
 
         var command = new Command("extract", "Run the preference and engagement extractors on the events topic.")
         {
-            bootstrap, data, untilIdle, group, verbose,
+            bootstrap, data, untilIdle, group, metricsPort, verbose,
         };
         command.SetAction((parse, ct) => RunAsync(
-            parse.GetRequiredValue(bootstrap), parse.GetValue(data)!, parse.GetValue(untilIdle), parse.GetValue(group)!,
+            parse.GetRequiredValue(bootstrap), parse.GetValue(data), parse.GetValue(untilIdle), parse.GetValue(group)!, parse.GetValue(metricsPort),
             parse.GetValue(verbose), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct));
         return command;
     }
 
     private static async Task<int> RunAsync(
-        string bootstrap, DirectoryInfo data, double? untilIdle, string group, bool verbose,
+        string bootstrap, DirectoryInfo? dataOption, double? untilIdle, string group, int? metricsPort, bool verbose,
         TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
         if (untilIdle is <= 0)
@@ -50,48 +58,96 @@ internal static class ExtractCommand
             await error.WriteLineAsync("--until-idle must be a positive number of seconds, e.g. --until-idle 5.").ConfigureAwait(false);
             return 2;
         }
-        using var logging = CliLogging.Create(verbose);
-        var store = new DatasetStore(data.FullName);
-        var loop = new ExtractionLoop(
+
+        var locations = LoopLocations.Resolve(dataOption?.FullName, null);
+        var data = locations.Data;
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [] });
+        builder.AddFeedbackLoopDefaults("extract", verbose, HostOptionsCli.Overrides(metricsPort));
+        builder.Services.AddSingleton(locations);
+        builder.Services.AddSingleton(sp => new ExtractionLoop(
             new ExtractionLoopOptions
             {
                 BootstrapServers = bootstrap,
-                StateDirectory = Path.Combine(data.FullName, "state", "extract"),
+                StateDirectory = Path.Combine(data, "state", "extract"),
                 GroupId = group,
                 UntilIdle = untilIdle is { } s ? TimeSpan.FromSeconds(s) : null,
             },
-            store,
-            logging.CreateLogger("extract"));
+            new DatasetStore(data),
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger("extract")));
+        builder.Services.AddSingleton<ExtractionService>().AddHostedService(sp => sp.GetRequiredService<ExtractionService>());
+        using var app = builder.Build();
 
-        await error.WriteLineAsync($"Extracting from {bootstrap} into {data.FullName} (group {group}){(untilIdle is { } i ? $", stopping after {i:0.#}s without events" : ", Ctrl+C to stop")}.").ConfigureAwait(false);
-        var clock = Stopwatch.StartNew();
-        var run = loop.RunAsync(cancellationToken);
-        while (!run.IsCompleted)
+        await error.WriteLineAsync($"Extracting from {bootstrap} into {data} (group {group}){(untilIdle is { } i ? $", stopping after {i:0.#}s without events" : ", Ctrl+C or SIGTERM to stop")}.").ConfigureAwait(false);
+        await app.StartAsync(cancellationToken).ConfigureAwait(false);
+        app.MarkStarted();
+        var loop = app.Services.GetRequiredService<ExtractionLoop>();
+        var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
+        // Progress is for a person watching: a pipe or a log file gets the summary only.
+        var progress = Console.IsErrorRedirected ? Task.CompletedTask : ShowProgressAsync(loop, error, lifetime.ApplicationStopping);
+        await app.WaitForShutdownAsync(CancellationToken.None).ConfigureAwait(false);
+        await progress.ConfigureAwait(false);
+
+        if (app.Services.GetRequiredService<ExtractionService>().Failure is { } failure)
         {
-            await Task.WhenAny(run, Task.Delay(TimeSpan.FromSeconds(2), CancellationToken.None)).ConfigureAwait(false);
-            var p = loop.Progress;
-            await error.WriteLineAsync($"  {clock.Elapsed:mm\\:ss}  read {p.RecordsRead:N0}  dead-lettered {p.DeadLettered:N0}  pairs {p.PairsWritten:N0}  labels {p.LabelsWritten:N0}  windows {p.WindowsWritten:N0}").ConfigureAwait(false);
-        }
-        try
-        {
-            await run.ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            // Ctrl+C: the loop already wrote and committed what it had processed.
-        }
-        catch (Exception ex) when (ex is Confluent.Kafka.KafkaException or IOException)
-        {
-            await error.WriteLineAsync($"Extraction stopped: {ex.Message}. Nothing past the last commit was lost; run the same command again to resume.").ConfigureAwait(false);
+            await error.WriteLineAsync($"Extraction stopped: {failure.Message}. Nothing past the last commit was lost; run the same command again to resume.").ConfigureAwait(false);
             return 1;
         }
 
-        var progress = loop.Progress;
+        var p = loop.Progress;
         var counters = loop.Counters;
-        await output.WriteLineAsync($"events read {progress.RecordsRead}, processed {counters.EventsProcessed}, duplicates {counters.DuplicateEvents}, dead-lettered {progress.DeadLettered}, replayed {progress.ReplayedRecords}").ConfigureAwait(false);
-        await output.WriteLineAsync($"rows written: pairs {progress.PairsWritten}, labels {progress.LabelsWritten}, engagement windows {progress.WindowsWritten} (already present, skipped: {progress.RowsAlreadyPresent})").ConfigureAwait(false);
-        foreach (var app in DatasetPaths.Apps(data.FullName))
-            await output.WriteLineAsync($"datasets of {app}: {Path.Combine(data.FullName, "datasets", app)}").ConfigureAwait(false);
+        await output.WriteLineAsync($"events read {p.RecordsRead}, processed {counters.EventsProcessed}, duplicates {counters.DuplicateEvents}, dead-lettered {p.DeadLettered}, replayed {p.ReplayedRecords}").ConfigureAwait(false);
+        await output.WriteLineAsync($"rows written: pairs {p.PairsWritten}, labels {p.LabelsWritten}, engagement windows {p.WindowsWritten} (already present, skipped: {p.RowsAlreadyPresent})").ConfigureAwait(false);
+        foreach (var appId in DatasetPaths.Apps(data))
+            await output.WriteLineAsync($"datasets of {appId}: {Path.Combine(data, "datasets", appId)}").ConfigureAwait(false);
         return 0;
+    }
+
+    private static async Task ShowProgressAsync(ExtractionLoop loop, TextWriter error, CancellationToken stopping)
+    {
+        var clock = Stopwatch.StartNew();
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(2));
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stopping).ConfigureAwait(false))
+            {
+                var p = loop.Progress;
+                await error.WriteLineAsync($"  {clock.Elapsed:mm\\:ss}  read {p.RecordsRead:N0}  dead-lettered {p.DeadLettered:N0}  pairs {p.PairsWritten:N0}  labels {p.LabelsWritten:N0}  windows {p.WindowsWritten:N0}").ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopping.
+        }
+    }
+}
+
+/// <summary>
+/// The extraction loop as a hosted service. A stop cancels the loop, which writes and commits what it processed before
+/// it returns; with <c>--until-idle</c> the loop ends by itself and stops the host.
+/// </summary>
+internal sealed class ExtractionService(ExtractionLoop loop, IHostApplicationLifetime lifetime) : BackgroundService
+{
+    /// <summary>Why the loop stopped on its own, when it failed (Kafka or the disk); null after a normal end.</summary>
+    public Exception? Failure { get; private set; }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            await loop.RunAsync(stoppingToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // SIGTERM or Ctrl+C: the loop already wrote and committed what it had processed.
+        }
+        catch (Exception ex) when (ex is Confluent.Kafka.KafkaException or IOException)
+        {
+            Failure = ex;
+        }
+        finally
+        {
+            // --until-idle, or a failure: the process ends with the loop.
+            lifetime.StopApplication();
+        }
     }
 }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
+using FeedbackLoop.Orchestration.Hosting;
 using FeedbackLoop.Orchestration.Registry;
 using Spectre.Console;
 
@@ -15,15 +16,15 @@ internal static class ModelsCommand
     public static Command Create()
     {
         var registry = RegistryFile.Option();
-        var app = new Option<string>("--app") { Description = "The app id.", DefaultValueFactory = _ => "demo" };
+        var app = new Option<string?>("--app") { Description = "The app id; needed only when the store holds models of more than one app." };
         var json = new Option<bool>("--json") { Description = "Print JSON instead of a table." };
         var by = new Option<string>("--by") { Description = "Who takes the action (recorded); the OS user by default.", DefaultValueFactory = _ => Environment.UserName };
         var note = new Option<string?>("--note") { Description = "Why (recorded with the action)." };
         var version = new Argument<string>("version") { Description = "The model version." };
         var to = new Option<string?>("--to") { Description = "The retired version to go back to; the most recently retired one by default." };
 
-        var list = new Command("list", "List every model version of an app: status, snapshot size, training metrics and the gate's decision.") { registry, app, json };
-        list.SetAction(parse => RegistryFile.Run(parse, registry, r => List(r, parse.GetValue(app)!, parse.GetValue(json))));
+        var list = new Command("list", "List every model version of an app (of every app without --app): status, snapshot size, training metrics and the gate's decision.") { registry, app, json };
+        list.SetAction(parse => RegistryFile.Run(parse, registry, r => List(r, parse.GetValue(app), parse.GetValue(json))));
 
         var show = new Command("show", "Show one version: its run, data, artifact, metrics, gate decision and the actions taken on it.") { version, registry, json };
         show.SetAction(parse => RegistryFile.Run(parse, registry, r => Show(r, parse.GetValue(version)!, parse.GetValue(json))));
@@ -40,7 +41,7 @@ internal static class ModelsCommand
         var rollback = new Command("rollback", "Put back the model the app served before its current one.") { registry, app, to, by, note };
         rollback.SetAction(parse => RegistryFile.Run(parse, registry, r =>
         {
-            var appId = parse.GetValue(app)!;
+            var appId = RegistryFile.App(r, parse.GetValue(app));
             var previous = r.CurrentModel(appId)?.Version;
             var now = r.Rollback(appId, parse.GetValue(to), parse.GetValue(by)!, parse.GetValue(note));
             AnsiConsole.MarkupLine($"rolled back app {Markup.Escape(appId)} to [bold]{Markup.Escape(now)}[/] (was {Markup.Escape(previous ?? "nothing")})");
@@ -59,20 +60,55 @@ internal static class ModelsCommand
         return new Command("models", "Inspect the model registry; promote, approve or roll back models.") { list, show, promote, rollback, approve };
     }
 
-    private static int List(ModelRegistry registry, string appId, bool json)
+    private static int List(ModelRegistry registry, string? appOption, bool json)
+    {
+        var apps = appOption is null ? registry.ListApps() : [appOption];
+        if (apps.Count == 0)
+        {
+            Console.Error.WriteLine($"no models in {registry.DatabasePath} yet");
+            if (json)
+            {
+                Console.WriteLine("[]");
+            }
+
+            return 0;
+        }
+
+        // One app: the same JSON object as with --app. Several: an array of them.
+        if (json)
+        {
+            var objects = apps.Select(a => ListJson(registry, a)).ToList();
+            Console.WriteLine(JsonSerializer.Serialize(objects.Count == 1 ? objects[0] : objects, RegistryFile.Json));
+            return 0;
+        }
+
+        foreach (var appId in apps)
+        {
+            ListTable(registry, appId, apps.Count > 1);
+        }
+
+        return 0;
+    }
+
+    private static object ListJson(ModelRegistry registry, string appId)
+    {
+        var runs = registry.ListRuns(appId).ToDictionary(r => r.RunId);
+        return new
+        {
+            app = appId,
+            current = registry.CurrentModel(appId)?.Version,
+            models = registry.ListModels(appId).Select(m => ModelJson(m, runs.GetValueOrDefault(m.Model.RunId))),
+        };
+    }
+
+    private static void ListTable(ModelRegistry registry, string appId, bool titled)
     {
         var runs = registry.ListRuns(appId).ToDictionary(r => r.RunId);
         var models = registry.ListModels(appId);
         var current = registry.CurrentModel(appId)?.Version;
-        if (json)
+        if (titled)
         {
-            Console.WriteLine(JsonSerializer.Serialize(new
-            {
-                app = appId,
-                current,
-                models = models.Select(m => ModelJson(m, runs.GetValueOrDefault(m.Model.RunId))),
-            }, RegistryFile.Json));
-            return 0;
+            AnsiConsole.MarkupLine($"[bold]app {Markup.Escape(appId)}[/]");
         }
 
         var table = new Table().AddColumns("version", "status", "parent", "snapshot (files / pairs)", "train metrics", "gate decision");
@@ -91,8 +127,6 @@ internal static class ModelsCommand
         {
             AnsiConsole.MarkupLine($"[yellow]awaiting sign-off[/]: {Markup.Escape(string.Join(", ", waiting))} (feedbackloop models approve <version>)");
         }
-
-        return 0;
     }
 
     private static int Show(ModelRegistry registry, string version, bool json)
@@ -167,19 +201,38 @@ internal static class RegistryFile
         Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
     };
 
-    public static Option<FileInfo> Option() => new("--registry")
+    public static Option<FileInfo?> Option() => new("--store", "--registry")
     {
-        Description = "The registry database (the demo writes <out>/registry.db; `serve` keeps it at <data>/registry.db).",
-        DefaultValueFactory = _ => new FileInfo(Path.Combine("demo-out", "registry.db")),
+        Description = $"The store (registry.db). Default: ${LoopLocations.StoreVariable}, else the configuration file's {LoopLocations.StoreKey}, else ~/.local/state/feedbackloop/registry.db (where `serve` keeps it). The demo writes its own into <out>/registry.db.",
     };
 
-    /// <summary>Runs <paramref name="action"/> on the registry; a missing file or a refused action is a message and exit code 2, never a stack trace.</summary>
-    public static int Run(ParseResult parse, Option<FileInfo> option, Func<ModelRegistry, int> action)
+    /// <summary>
+    /// The app a command acts on: the one given, else the store's only app; with several apps and none given, a
+    /// message that names them.
+    /// </summary>
+    public static string App(ModelRegistry registry, string? app)
     {
-        var file = parse.GetValue(option)!;
+        if (app is not null)
+        {
+            return app;
+        }
+
+        var apps = registry.ListApps();
+        return apps.Count switch
+        {
+            1 => apps[0],
+            0 => throw new InvalidOperationException($"no app has models in {registry.DatabasePath} yet"),
+            _ => throw new InvalidOperationException($"{registry.DatabasePath} holds models of {apps.Count} apps ({string.Join(", ", apps)}): pass --app <one of them>"),
+        };
+    }
+
+    /// <summary>Runs <paramref name="action"/> on the registry; a missing file or a refused action is a message and exit code 2, never a stack trace.</summary>
+    public static int Run(ParseResult parse, Option<FileInfo?> option, Func<ModelRegistry, int> action)
+    {
+        var file = new FileInfo(LoopLocations.Resolve(null, parse.GetValue(option)?.FullName).Store);
         if (!file.Exists)
         {
-            Console.Error.WriteLine($"No registry at {file.FullName}: run the demo or `serve` first, or pass --registry <path to registry.db>.");
+            Console.Error.WriteLine($"No registry at {file.FullName}: run `serve` or the demo first, or pass --store <path to registry.db> (or set {LoopLocations.StoreVariable}).");
             return 2;
         }
 

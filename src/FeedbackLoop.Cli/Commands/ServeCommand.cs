@@ -12,6 +12,8 @@ using FeedbackLoop.Pipelines;
 using FeedbackLoop.Training.Adapters;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 
 namespace FeedbackLoop.Cli.Commands;
 
@@ -37,15 +39,14 @@ internal static class ServeCommand
             DefaultValueFactory = _ => "all",
         };
         role.AcceptOnlyFromAmong("all", "orchestrator", "worker");
-        var data = new Option<DirectoryInfo>("--data")
+        var data = new Option<DirectoryInfo?>("--data")
         {
-            Description = "Data folder: datasets/ (read), models/ and registry.db (orchestrator); the default worker folder is <data>/worker.",
-            DefaultValueFactory = _ => new DirectoryInfo("feedbackloop-data"),
+            Description = $"Shared data folder: datasets/ (read), models/ (orchestrator); the default worker folder is <data>/worker. Default: ${LoopLocations.DataVariable}, else {LoopLocations.DefaultData}.",
         };
         var pipeline = new Option<FileInfo?>("--pipeline") { Description = "Pipelines file (YAML); built-in defaults when absent." };
-        var registry = new Option<FileInfo?>("--registry")
+        var registry = new Option<FileInfo?>("--store", "--registry")
         {
-            Description = "Orchestrator: the SQLite store of runs, jobs and models (default <data>/registry.db). Keep it on a local disk: SQLite's WAL mode does not work over a network filesystem.",
+            Description = $"Orchestrator: the SQLite store of runs, jobs and models. Default: ${LoopLocations.StoreVariable}, else ~/.local/state/feedbackloop/registry.db. Keep it on a local disk, not in the shared data folder: SQLite's WAL mode does not work over a network filesystem.",
         };
         var gpus = new Option<int>("--gpus") { Description = $"Worker: GPUs to use, one job per GPU (0..{MaxGpus}); 0 = one CPU slot.", DefaultValueFactory = _ => 0 };
         var workerId = new Option<string?>("--worker-id") { Description = "Worker: its id (default <host>-<pid>)." };
@@ -59,31 +60,32 @@ internal static class ServeCommand
             Description = "Orchestrator: also check every app's datasets for new pairs this often (off to rely on the extractors' DatasetCommitted alone).",
             DefaultValueFactory = _ => "30s",
         };
+        var metricsPort = HostOptionsCli.MetricsPort();
         var verbose = new Option<bool>("--verbose") { Description = "Log every offer, claim, grant and attempt." };
 
         var command = new Command("serve", "Run the loop's orchestrator, a worker, or both, until Ctrl+C or SIGTERM.")
         {
-            role, data, pipeline, registry, gpus, workerId, workDir, heartbeat, claimTimeout, sweep, offerAgain, pollDatasets, verbose,
+            role, data, pipeline, registry, gpus, workerId, workDir, heartbeat, claimTimeout, sweep, offerAgain, pollDatasets, metricsPort, verbose,
         };
         command.SetAction((parse, ct) => RunAsync(new ServeSettings(
-            parse.GetValue(role)!, parse.GetValue(data)!, parse.GetValue(pipeline), parse.GetValue(registry), parse.GetValue(gpus), parse.GetValue(workerId),
+            parse.GetValue(role)!, parse.GetValue(data), parse.GetValue(pipeline), parse.GetValue(registry), parse.GetValue(gpus), parse.GetValue(workerId),
             parse.GetValue(workDir), parse.GetValue(heartbeat)!, parse.GetValue(claimTimeout)!, parse.GetValue(sweep)!, parse.GetValue(offerAgain)!,
-            parse.GetValue(pollDatasets)!, parse.GetValue(verbose)), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct));
+            parse.GetValue(pollDatasets)!, parse.GetValue(metricsPort), parse.GetValue(verbose)), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct));
         return command;
     }
 
-    private static async Task<int> RunAsync(ServeSettings settings, TextWriter output, TextWriter error, CancellationToken stopping)
+    private static async Task<int> RunAsync(ServeSettings settings, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
-        // Signals become a graceful stop before anything is printed (see GracefulStop for the window this closes).
-        using var stop = new GracefulStop(stopping);
-
+        LoopLocations locations;
         LoopHost host;
         LoopTransport transport;
         TimeSpan? poll;
+        IHost app;
         try
         {
+            locations = LoopLocations.Resolve(settings.Data?.FullName, settings.Registry?.FullName);
             transport = LoopTransport.FromEnvironment();
-            host = Host(settings);
+            host = Host(settings, locations);
             poll = settings.PollDatasets == "off" ? null : Duration(settings.PollDatasets, "--poll-datasets");
             if (transport.Broker is null && host.Roles != LoopRoles.All)
             {
@@ -91,111 +93,109 @@ internal static class ServeCommand
                     $"--role {settings.Role} needs a broker to meet the other roles: set {RabbitMqSettings.UriVariable}=amqp://user@host:5672/vhost "
                     + $"(and {RabbitMqSettings.PasswordVariable}), or run --role all in memory.");
             }
+
+            app = Build(settings, locations, host, transport, poll);
         }
         catch (FormatException e)
         {
             await error.WriteLineAsync($"{RabbitMqSettings.UriVariable}: {e.Message}").ConfigureAwait(false);
             return 2;
         }
-        catch (ArgumentException e)
-        {
-            await error.WriteLineAsync(e.Message).ConfigureAwait(false);
-            return 2;
-        }
-        catch (Pipelines.PipelineException e)
+        catch (Exception e) when (e is ArgumentException or Pipelines.PipelineException or InvalidDataException)
         {
             await error.WriteLineAsync(e.Message).ConfigureAwait(false);
             return 2;
         }
 
-        using var logging = CliLogging.Create(settings.Verbose);
-        var services = new ServiceCollection()
-            .AddSingleton(logging)
-            .AddLogging()
-            .AddLoopServices(host);
-        services.AddMassTransit(bus =>
+        using (app)
         {
-            bus.AddLoopConsumers();
-            bus.UsingLoopTransport(transport, (context, cfg) => cfg.ConfigureLoopEndpoints(context));
-        });
-        await using var provider = services.BuildServiceProvider();
-        var busControl = provider.GetRequiredService<IBusControl>();
-        try
-        {
-            await busControl.StartLoopBusAsync(transport, stop.Token).ConfigureAwait(false);
-        }
-        catch (LoopTransportException e)
-        {
-            await error.WriteLineAsync(e.Message).ConfigureAwait(false);
-            return 1;
-        }
+            var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
+            try
+            {
+                // Returns once the bus is up (MassTransitHostOptions.WaitUntilStarted), within the broker's start timeout.
+                await app.StartAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !lifetime.ApplicationStopping.IsCancellationRequested)
+            {
+                await error.WriteLineAsync(transport.ExplainStartFailure(e)).ConfigureAwait(false);
+                await StopAsync(app).ConfigureAwait(false);
+                return 1;
+            }
 
-        try
-        {
-            await provider.LoopReadyAsync(stop.Token).ConfigureAwait(false);
-            var polling = host.Roles.HasFlag(LoopRoles.Orchestrator) && poll is { } every
-                ? PollDatasetsAsync(busControl, settings.Data.FullName, every, error, stop.Token)
-                : Task.CompletedTask;
+            app.MarkStarted();
+            try
+            {
+                await app.Services.LoopReadyAsync(lifetime.ApplicationStopping).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (lifetime.ApplicationStopping.IsCancellationRequested)
+            {
+                // Stopped before the worker was up: a normal stop.
+                await StopAsync(app).ConfigureAwait(false);
+                return 0;
+            }
+            catch (Exception e)
+            {
+                // The worker could not start (its folder, or the broker refused its queues): a message, not a stack trace.
+                await error.WriteLineAsync($"the worker could not start: {e.Message}").ConfigureAwait(false);
+                await StopAsync(app).ConfigureAwait(false);
+                return 1;
+            }
 
             // The first stdout line is the machine-readable contract.
             await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
                 $"{ReadyLinePrefix}role={settings.Role} worker={(host.Roles.HasFlag(LoopRoles.Worker) ? host.Worker.WorkerId : "-")} slots={host.Worker.Slots} transport={transport}")).ConfigureAwait(false);
             await output.FlushAsync(CancellationToken.None).ConfigureAwait(false);
-            await Task.Delay(Timeout.InfiniteTimeSpan, stop.Token).ConfigureAwait(false);
-            await polling.ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (stop.IsStopRequested)
-        {
-            // The normal way out.
-        }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            // The worker could not start (its folder, or the broker refused its queues): a message, not a stack trace.
-            await error.WriteLineAsync($"the worker could not start: {e.Message}").ConfigureAwait(false);
-            return 1;
-        }
-        finally
-        {
-            using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-            await busControl.StopAsync(limit.Token).ConfigureAwait(false);
+
+            // SIGTERM or Ctrl+C: the host stops the roles (the worker reports its running jobs as failed), then the bus,
+            // within its shutdown timeout.
+            await app.WaitForShutdownAsync(CancellationToken.None).ConfigureAwait(false);
         }
 
         return 0;
     }
 
-    /// <summary>
-    /// Announces every app's datasets to the orchestrator's own trigger every <paramref name="every"/>: the same check the
-    /// extractors' DatasetCommitted starts (idempotent: a run starts only when enough new pairs arrived), so a run is
-    /// never missed because no extractor announced its commit on this broker.
-    /// </summary>
-    private static async Task PollDatasetsAsync(IBus bus, string data, TimeSpan every, TextWriter error, CancellationToken stopping)
+    private static IHost Build(ServeSettings settings, LoopLocations locations, LoopHost host, LoopTransport transport, TimeSpan? poll)
     {
-        using var timer = new PeriodicTimer(every);
+        var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [] });
+        builder.AddFeedbackLoopDefaults("serve-" + settings.Role, settings.Verbose, HostOptionsCli.Overrides(settings.MetricsPort));
+
+        // The bus first: the host stops services in reverse order, so the roles stop while the bus can still carry their reports.
+        builder.Services.AddMassTransit(bus =>
+        {
+            bus.AddLoopConsumers();
+            bus.UsingLoopTransport(transport, (context, cfg) => cfg.ConfigureLoopEndpoints(context));
+        });
+        if (transport.Broker is { } broker)
+        {
+            // Left alone, MassTransit keeps reconnecting to an unreachable broker and the start never returns.
+            builder.Services.Configure<MassTransitHostOptions>(o => o.StartTimeout = broker.StartTimeout);
+        }
+
+        builder.Services.AddSingleton(locations).AddLoopServices(host);
+        if (host.Roles.HasFlag(LoopRoles.Orchestrator) && poll is { } every)
+        {
+            builder.Services.AddHostedService(sp => new DatasetPollService(
+                sp.GetRequiredService<IBus>(), locations.Data, every, sp.GetRequiredService<ILogger<DatasetPollService>>()));
+        }
+
+        return builder.Build();
+    }
+
+    private static async Task StopAsync(IHost app)
+    {
+        using var limit = new CancellationTokenSource(FeedbackLoopHost.DefaultShutdownTimeout);
         try
         {
-            while (await timer.WaitForNextTickAsync(stopping).ConfigureAwait(false))
-            {
-                try
-                {
-                    foreach (var app in DatasetPaths.Apps(data))
-                    {
-                        await bus.Publish(new DatasetCommitted(app, 0), stopping).ConfigureAwait(false);
-                    }
-                }
-                catch (Exception e) when (e is not OperationCanceledException)
-                {
-                    await error.WriteLineAsync($"dataset poll failed (next one in {Durations.Format(every)}): {e.Message}").ConfigureAwait(false);
-                }
-            }
+            await app.StopAsync(limit.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
-            // Stopping.
+            // Out of time: the process is exiting anyway.
         }
     }
 
     /// <summary>The process's parts from the options; an <see cref="ArgumentException"/> says which option is wrong.</summary>
-    private static LoopHost Host(ServeSettings settings)
+    private static LoopHost Host(ServeSettings settings, LoopLocations locations)
     {
         var roles = settings.Role switch
         {
@@ -208,7 +208,7 @@ internal static class ServeCommand
             throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"--gpus {settings.Gpus} is out of range: pass 0 (one CPU slot) to {MaxGpus}."));
         }
 
-        var data = settings.Data.FullName;
+        var data = locations.Data;
         var orchestrator = roles.HasFlag(LoopRoles.Orchestrator);
         var pipeline = settings.Pipeline is null
             ? new PipelineDefinition("built-in pipeline", AppPipeline.Builtin, new Dictionary<string, AppPipeline>())
@@ -217,7 +217,7 @@ internal static class ServeCommand
         return new LoopHost
         {
             Roles = roles,
-            Registry = orchestrator ? new ModelRegistry(settings.Registry?.FullName ?? Path.Combine(data, "registry.db")) : null,
+            Registry = orchestrator ? OpenStore(locations.Store) : null,
             Pipeline = pipeline,
             Paths = new LoopPaths(Path.Combine(data, "models")),
             Snapshots = snapshots,
@@ -257,12 +257,58 @@ internal static class ServeCommand
                 $"--gpus {gpus} is more than the {ids.Length} device(s) in CUDA_VISIBLE_DEVICES={visible}: one job per GPU."));
     }
 
+    /// <summary>The store, its folder created (the default one is under the user's state folder, which may not exist yet).</summary>
+    private static ModelRegistry OpenStore(string path)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        return new ModelRegistry(path);
+    }
+
     private static TimeSpan Duration(string text, string option) =>
         Durations.TryParse(text, out var duration) && duration > TimeSpan.Zero
             ? duration
             : throw new ArgumentException($"{option} {text}: expected a duration above 0 such as 500ms, 10s, 5m or 1h.");
 
     private sealed record ServeSettings(
-        string Role, DirectoryInfo Data, FileInfo? Pipeline, FileInfo? Registry, int Gpus, string? WorkerId, DirectoryInfo? WorkDirectory,
-        string Heartbeat, string ClaimTimeout, string Sweep, string OfferAgain, string PollDatasets, bool Verbose);
+        string Role, DirectoryInfo? Data, FileInfo? Pipeline, FileInfo? Registry, int Gpus, string? WorkerId, DirectoryInfo? WorkDirectory,
+        string Heartbeat, string ClaimTimeout, string Sweep, string OfferAgain, string PollDatasets, int? MetricsPort, bool Verbose);
+}
+
+/// <summary>
+/// Announces every app's datasets to the orchestrator's own trigger every <c>every</c>: the same check the extractors'
+/// DatasetCommitted starts (idempotent: a run starts only when enough new pairs arrived), so a run is never missed
+/// because no extractor announced its commit on this broker.
+/// </summary>
+internal sealed partial class DatasetPollService(IBus bus, string data, TimeSpan every, ILogger<DatasetPollService> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(every);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
+            {
+                try
+                {
+                    foreach (var app in DatasetPaths.Apps(data))
+                    {
+                        await bus.Publish(new DatasetCommitted(app, 0), stoppingToken).ConfigureAwait(false);
+                    }
+                }
+#pragma warning disable CA1031 // The next poll tries again; the orchestrator must outlive a failed one.
+                catch (Exception e) when (e is not OperationCanceledException)
+#pragma warning restore CA1031
+                {
+                    LogPollFailed(logger, Durations.Format(every), e.Message);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopping.
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "dataset poll failed (next one in {Every}): {Reason}")]
+    private static partial void LogPollFailed(ILogger logger, string every, string reason);
 }

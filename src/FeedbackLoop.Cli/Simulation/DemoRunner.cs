@@ -14,6 +14,7 @@ using FeedbackLoop.Training.Adapters;
 using FeedbackLoop.Training.Rewards;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace FeedbackLoop.Cli.Simulation;
@@ -45,16 +46,18 @@ internal sealed class DemoRunner(DemoOptions options, ILoggerFactory logging)
         var random = new Random(options.Seed);
 
         using var cluster = EmbeddedKafkaCluster.StartWithFeedbackLoopTopics();
-        var services = new ServiceCollection()
-            .AddSingleton(logging)
-            .AddLogging()
-            .AddFeedbackLoopOrchestration(registry, options.Pipeline, new LoopPaths(Path.Combine(output, "models")),
-                new DatasetSnapshots(output), new MlNetRewardTrainer(), new MlNetPairwiseEvaluator());
-        await using var provider = services.BuildServiceProvider();
-        var bus = provider.GetRequiredService<IBusControl>();
+        // The loop (bus, orchestrator's supervisor, in-process worker) runs as hosted services on the same host as
+        // every other role; the simulation drives it from here.
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [] });
+        builder.AddFeedbackLoopDefaults("demo");
+        builder.Services.AddFeedbackLoopOrchestration(registry, options.Pipeline, new LoopPaths(Path.Combine(output, "models")),
+            new DatasetSnapshots(output), new MlNetRewardTrainer(), new MlNetPairwiseEvaluator());
+        using var app = builder.Build();
+        var bus = app.Services.GetRequiredService<IBusControl>();
         var triggers = new TriggerTally();
         using var observing = bus.ConnectConsumeMessageObserver(triggers);
-        await bus.StartAsync(ct).ConfigureAwait(false);
+        await app.StartAsync(ct).ConfigureAwait(false);
+        app.MarkStarted();
         try
         {
             var extraction = new ExtractionLoop(new ExtractionLoopOptions
@@ -155,7 +158,7 @@ internal sealed class DemoRunner(DemoOptions options, ILoggerFactory logging)
         }
         finally
         {
-            await bus.StopAsync(CancellationToken.None).ConfigureAwait(false);
+            await app.StopAsync(CancellationToken.None).ConfigureAwait(false);
         }
     }
 

@@ -10,6 +10,7 @@ using System.Diagnostics.Metrics;
 using FeedbackLoop.Orchestration.Telemetry;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 
 namespace FeedbackLoop.Orchestration.Hosting;
 
@@ -58,7 +59,11 @@ public static class LoopBus
             Clock = clock ?? TimeProvider.System,
         });
 
-    /// <summary>The services of the roles <paramref name="host"/> names, and the bus observer that starts and stops them with the bus.</summary>
+    /// <summary>
+    /// The services of the roles <paramref name="host"/> names, with their background work as hosted services (the
+    /// orchestrator's supervisor loop, the worker) that start once the bus is up and stop before it stops. A Generic Host
+    /// or MassTransit's test harness runs them; a bare service provider starts them with <see cref="StartLoopRolesAsync"/>.
+    /// </summary>
     /// <exception cref="ArgumentException">A role lacks a part it needs (the orchestrator its registry, pipeline, paths and snapshot source).</exception>
     public static IServiceCollection AddLoopServices(this IServiceCollection services, LoopHost host)
     {
@@ -79,18 +84,39 @@ public static class LoopBus
                 .AddSingleton(_ => new JobStore(registry.DatabasePath, host.Clock))
                 .AddSingleton<JobOffers>()
                 .AddSingleton<RunReconciler>()
-                .AddSingleton<JobSupervisor>();
+                .AddSingleton<JobSupervisor>()
+                .AddSingleton<LoopSupervisorService>()
+                .AddHostedService(sp => sp.GetRequiredService<LoopSupervisorService>());
         }
 
         if (host.Roles.HasFlag(LoopRoles.Worker))
         {
             services.AddSingleton(host.Worker)
                 .AddSingleton(sp => new JobExecutor(host.Worker, host.Trainers))
-                .AddSingleton<JobWorker>();
+                .AddSingleton<JobWorker>()
+                .AddSingleton<LoopWorkerService>()
+                .AddHostedService(sp => sp.GetRequiredService<LoopWorkerService>());
         }
 
-        services.AddBusObserver<LoopLifecycle>();
+        services.AddSingleton<LoopBusSignal>();
+        services.AddBusObserver(sp => sp.GetRequiredService<LoopBusSignal>());
         return services;
+    }
+
+    /// <summary>
+    /// Starts the roles' hosted services where no host does (a bare service provider whose bus the caller starts with
+    /// <see cref="LoopTransports.StartLoopBusAsync"/>). They wait for the bus and stop when it stops.
+    /// </summary>
+    public static async Task StartLoopRolesAsync(this IServiceProvider services, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        foreach (var role in new IHostedService?[] { services.GetService<LoopSupervisorService>(), services.GetService<LoopWorkerService>() })
+        {
+            if (role is not null)
+            {
+                await role.StartAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
     }
 
     /// <summary>Completes once the started bus's loop takes messages: at once for an orchestrator, when its endpoints are connected for a worker.</summary>

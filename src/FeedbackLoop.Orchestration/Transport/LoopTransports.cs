@@ -72,6 +72,18 @@ public static class LoopTransports
         return transport.Broker is { } broker ? RabbitMqStart.StartAsync(bus, broker, cancellationToken) : bus.StartAsync(cancellationToken);
     }
 
+    /// <summary>
+    /// One line that says why a bus on <paramref name="transport"/> could not start and what to check (for RabbitMQ:
+    /// which broker, and whether the login, the virtual host or the connection failed), for a host whose start failed.
+    /// </summary>
+    public static string ExplainStartFailure(this LoopTransport transport, Exception fault)
+    {
+        ArgumentNullException.ThrowIfNull(transport);
+        ArgumentNullException.ThrowIfNull(fault);
+        var text = transport.Broker is { } broker ? RabbitMqStart.Explain(broker, fault) : fault.Message;
+        return text.ReplaceLineEndings(" ");
+    }
+
     private static void UseLoopRetry(this IBusFactoryConfigurator cfg) =>
         cfg.UseMessageRetry(r => r.Intervals([.. LoopTransport.RetryIntervals]));
 }

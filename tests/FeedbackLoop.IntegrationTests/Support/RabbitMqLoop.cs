@@ -98,6 +98,8 @@ internal sealed class RunningBus : IAsyncDisposable
         try
         {
             await running.Bus.StartLoopBusAsync(transport);
+            // No host here: the loop's roles (the orchestrator's supervisor) start by hand and stop with the bus.
+            await running._provider.StartLoopRolesAsync();
             return running;
         }
         catch

@@ -88,7 +88,7 @@ internal sealed class ServeJobProcesses : IAsyncDisposable
 
     /// <summary>Starts <c>serve --role orchestrator</c>; it checks the datasets itself only when <paramref name="pollDatasets"/> is given.</summary>
     public Task<ServeProcess> StartOrchestratorAsync(string pollDatasets = "off") =>
-        StartAsync("orchestrator", "orchestrator", "--sweep", "200ms", "--offer-again", "30s", "--poll-datasets", pollDatasets);
+        StartAsync("orchestrator", "orchestrator", "--store", Registry.DatabasePath, "--sweep", "200ms", "--offer-again", "30s", "--poll-datasets", pollDatasets);
 
     public Task<ServeProcess> StartWorkerAsync(string workerId) =>
         StartAsync(workerId, "worker", "--worker-id", workerId, "--gpus", "0", "--heartbeat", "200ms", "--claim-timeout", "20s",
