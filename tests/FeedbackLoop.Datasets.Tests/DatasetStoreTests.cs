@@ -6,12 +6,13 @@ namespace FeedbackLoop.Datasets.Tests;
 /// <summary>The store against a real folder: round trips, idempotent writes, restarts and crash leftovers.</summary>
 public sealed class DatasetStoreTests : IDisposable
 {
-    private readonly string _root = Path.Combine(Path.GetTempPath(), "feedbackloop-datasets-" + Guid.NewGuid().ToString("N"));
+    private readonly TempFolder _folder = new("datasets");
+    private readonly string _root;
 
-    public void Dispose()
-    {
-        if (Directory.Exists(_root)) Directory.Delete(_root, recursive: true);
-    }
+    // The store's root is not created here: the store creates what it writes.
+    public DatasetStoreTests() => _root = _folder.Combine("root");
+
+    public void Dispose() => _folder.Dispose();
 
     [Fact]
     public async Task Written_pairs_read_back_equal_with_timestamps_truncated_to_microseconds()

@@ -7,12 +7,13 @@ namespace FeedbackLoop.Datasets.Tests;
 /// <summary>The files are loadable as TRL's conversational formats: the snake_case columns of docs/contract/datasets.md, nested messages, real timestamps.</summary>
 public sealed class ParquetSchemaTests : IDisposable
 {
-    private readonly string _root = Path.Combine(Path.GetTempPath(), "feedbackloop-schema-" + Guid.NewGuid().ToString("N"));
+    private readonly TempFolder _folder = new("schema");
+    private readonly string _root;
 
-    public void Dispose()
-    {
-        if (Directory.Exists(_root)) Directory.Delete(_root, recursive: true);
-    }
+    // The store's root is not created here: the store creates what it writes.
+    public ParquetSchemaTests() => _root = _folder.Combine("root");
+
+    public void Dispose() => _folder.Dispose();
 
     [Fact]
     public async Task Preference_pairs_have_the_columns_of_the_contract()

@@ -9,7 +9,7 @@ namespace FeedbackLoop.IntegrationTests;
 /// <summary>The demo with small settings: the report agrees with the Parquet files and the registry.</summary>
 public sealed class DemoSmokeTests : IDisposable
 {
-    private readonly string _out = Path.Combine(Path.GetTempPath(), "feedbackloop-demo-" + Guid.NewGuid().ToString("N"));
+    private readonly TempFolder _out = new("demo");
 
     [Fact]
     public async Task A_small_demo_closes_the_loop_and_its_report_matches_the_datasets()
@@ -47,8 +47,5 @@ public sealed class DemoSmokeTests : IDisposable
         Assert.Equal(reread.Generations.Count - 1, models.Count(m => m.Model.Status is ModelStatus.Promoted or ModelStatus.Retired));
     }
 
-    public void Dispose()
-    {
-        try { Directory.Delete(_out, recursive: true); } catch (IOException) { }
-    }
+    public void Dispose() => _out.Dispose();
 }

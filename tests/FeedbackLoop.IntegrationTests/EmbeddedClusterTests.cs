@@ -6,7 +6,6 @@ using System.Text;
 using Confluent.Kafka;
 using FeedbackLoop.Cli.Commands;
 using FeedbackLoop.Contracts;
-using FeedbackLoop.IntegrationTests.Support;
 using FeedbackLoop.Kafka.Embedded;
 
 namespace FeedbackLoop.IntegrationTests;

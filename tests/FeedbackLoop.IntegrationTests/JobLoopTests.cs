@@ -22,6 +22,8 @@ public sealed class JobLoopTests : IAsyncDisposable
 
     private static string Tune(RunRecord run) => JobIds.Tune(run.RunId);
 
+    private int Heartbeats(string jobId) => _loop.Harness.PublishedSoFar<JobHeartbeat>().Count(b => b.JobId == jobId);
+
 
     [Fact]
     public async Task A_run_trains_and_evaluates_through_worker_jobs_then_waits_for_sign_off_until_approved()
@@ -38,8 +40,9 @@ public sealed class JobLoopTests : IAsyncDisposable
         Assert.Null(_loop.Registry.CurrentModel(JobLoop.AppId));
         Assert.Contains("\"snapshot_files\"", candidate.Model.TrainMetricsJson, StringComparison.Ordinal);
         Assert.EndsWith(Path.Combine("models", candidate.Model.Version, "tune-1"), candidate.Model.ArtifactPath, StringComparison.Ordinal);
-        Assert.True(await _loop.Harness.Published.Any<CandidateAwaitingSignoff>(m => m.Context.Message.Version == candidate.Model.Version));
-        Assert.Empty(_loop.Harness.Published.Select<ModelPromoted>());
+        await _loop.Harness.PublishedAsync<CandidateAwaitingSignoff>(m => m.Version == candidate.Model.Version);
+        // The gate publishes either the promotion or the wait for sign-off, in the step that ended the run.
+        Assert.Empty(_loop.Harness.PublishedSoFar<ModelPromoted>());
         foreach (var job in new[] { JobIds.Tune(run.RunId), JobIds.Eval(run.RunId) })
         {
             Assert.Equal(JobState.Succeeded, _loop.Jobs.Get(job)!.State);
@@ -70,7 +73,8 @@ public sealed class JobLoopTests : IAsyncDisposable
         Assert.Equal(RunStatus.Completed, second.Status);
         Assert.StartsWith("candidate 0.600 vs incumbent 0.800: -0.200 < margin 0.02", second.Reason, StringComparison.Ordinal);
         Assert.Contains("(unpaired: per-pair outcomes not reported)", second.Reason, StringComparison.Ordinal);
-        var evaluation = _loop.Harness.Published.Select<EvaluationCompleted>().Select(m => m.Context.Message).Single(m => m.RunId == second.RunId);
+        var evaluation = await _loop.Harness.PublishedAsync<EvaluationCompleted>(m => m.RunId == second.RunId);
+        Assert.Single(_loop.Harness.PublishedSoFar<EvaluationCompleted>(), m => m.RunId == second.RunId);
         Assert.Equal((firstModel.Version, 400, false), (evaluation.IncumbentVersion, evaluation.EvalPairs, evaluation.Promote));
         Assert.Equal(["tune", "eval", "tune", "eval", "eval"], _loop.Starts().Select(s => s.Mode));
         Assert.Equal(RunStatus.Completed, first.Status);
@@ -112,7 +116,7 @@ public sealed class JobLoopTests : IAsyncDisposable
         Assert.True(attempts[1].OfferedAt - attempts[0].EndedAt!.Value >= TimeSpan.FromMilliseconds(200));
         Assert.True(attempts[2].OfferedAt - attempts[1].EndedAt!.Value >= TimeSpan.FromMilliseconds(400));
         Assert.Equal(3, _loop.Starts().Count);
-        Assert.True(await _loop.Harness.Published.Any<TuningFailed>(m => m.Context.Message.RunId == run.RunId));
+        await _loop.Harness.PublishedAsync<TuningFailed>(m => m.RunId == run.RunId);
         Assert.Empty(_loop.Registry.ListModels(JobLoop.AppId));
     }
 
@@ -165,7 +169,7 @@ public sealed class JobLoopTests : IAsyncDisposable
         Assert.Equal(AttemptState.Cancelled, Assert.Single(_loop.Jobs.Attempts(job.JobId)).State);
         var (_, pid) = Assert.Single(_loop.Starts());
         Assert.True(await Eventually.TrueAsync(() => !JobLoop.IsAlive(pid), TimeSpan.FromSeconds(10)), $"trainer {pid} still runs");
-        Assert.True(await _loop.Harness.Published.Any<StopJob>(m => m.Context.Message.JobId == job.JobId && m.Context.Message.WorkerId == "w1"));
+        await _loop.Harness.PublishedAsync<StopJob>(m => m.JobId == job.JobId && m.WorkerId == "w1");
     }
 
     [Fact]
@@ -190,7 +194,7 @@ public sealed class JobLoopTests : IAsyncDisposable
         Assert.StartsWith("no heartbeat from worker ghost for ", attempts[0].Reason, StringComparison.Ordinal);
         Assert.Single(_loop.Starts(), s => s.Mode == "tune");
         Assert.Single(_loop.Registry.ListModels(JobLoop.AppId));
-        Assert.True(await _loop.Harness.Published.Any<StopJob>(m => m.Context.Message.WorkerId == "ghost"));
+        await _loop.Harness.PublishedAsync<StopJob>(m => m.WorkerId == "ghost");
     }
 
     [Fact]
@@ -205,7 +209,7 @@ public sealed class JobLoopTests : IAsyncDisposable
         // Another worker that got a copy of the offer (re-sent, or redelivered) claims it too.
         await _loop.Harness.Bus.Publish(new JobClaimed(JobIds.Tune(runId), 1, "rival", 0, "/rival/attempt.log"));
 
-        Assert.True(await _loop.Harness.Published.Any<JobClaimRefused>(m => m.Context.Message is { WorkerId: "rival", Reason: "worker w1 has this attempt" }));
+        await _loop.Harness.PublishedAsync<JobClaimRefused>(m => m is { WorkerId: "rival", Reason: "worker w1 has this attempt" });
         _loop.RemoveMarker("hold");
         var run = await _loop.RunEndedAsync();
         Assert.Equal(RunStatus.Completed, run.Status);
@@ -228,11 +232,11 @@ public sealed class JobLoopTests : IAsyncDisposable
         // One offer at a time, in order: once the probe behind the copy is claimed, the copy has been handled.
         await queue.Send(offer with { JobId = "probe" });
 
-        Assert.True(await _loop.Harness.Published.Any<JobClaimed>(m => m.Context.Message.JobId == "probe"));
+        await _loop.Harness.PublishedAsync<JobClaimed>(m => m.JobId == "probe");
         _loop.RemoveMarker("hold");
         var run = await _loop.RunEndedAsync();
         Assert.Equal(RunStatus.Completed, run.Status);
-        Assert.Single(_loop.Harness.Published.Select<JobClaimed>(), m => m.Context.Message.JobId == JobIds.Tune(runId));
+        Assert.Single(_loop.Harness.PublishedSoFar<JobClaimed>(), m => m.JobId == JobIds.Tune(runId));
         Assert.Single(_loop.Starts(), s => s.Mode == "tune");
     }
 
@@ -270,13 +274,27 @@ public sealed class JobLoopTests : IAsyncDisposable
         await _loop.CommitAsync(120, "other");
         Assert.True(await Eventually.TrueAsync(() => _loop.Jobs.List(state: JobState.Running).Count == 1 && _loop.Jobs.List(state: JobState.Offered).Count == 1,
             TimeSpan.FromSeconds(30)), _loop.Describe());
+        var running = Assert.Single(_loop.Jobs.List(state: JobState.Running)).JobId;
+        var waiting = Assert.Single(_loop.Jobs.List(state: JobState.Offered)).JobId;
+        await Eventually.HoldsAsync(() => _loop.Harness.SentSoFar<JobOffered>().Any(o => o.JobId == waiting), TimeSpan.FromSeconds(30), "the waiting job's offer sent");
 
-        // Held long enough for several heartbeats: the waiting offer stays unclaimed, the running job alive.
-        Assert.False(await Eventually.TrueAsync(() => _loop.Jobs.List(state: JobState.Offered).Count == 0, TimeSpan.FromSeconds(1)), _loop.Describe());
+        // The worker beats for its running job several times after the waiting offer reached the queue; the offer is
+        // still unclaimed and the running job still runs on its first attempt.
+        var beatsBefore = Heartbeats(running);
+        await Eventually.HoldsAsync(() => Heartbeats(running) >= beatsBefore + 3, TimeSpan.FromSeconds(30), "three more heartbeats of the running job");
+        Assert.DoesNotContain(_loop.Harness.PublishedSoFar<JobClaimed>(), c => c.JobId == waiting);
+        Assert.Equal((JobState.Offered, 1), (_loop.Jobs.Get(waiting)!.State, _loop.Jobs.Get(waiting)!.Attempt));
+        Assert.Equal((JobState.Running, 1), (_loop.Jobs.Get(running)!.State, _loop.Jobs.Get(running)!.Attempt));
         _loop.RemoveMarker("hold");
 
         await _loop.RunEndedAsync();
         await _loop.RunEndedAsync(appId: "other");
+        // The worker reports an attempt's end before it frees the slot and takes the next offer, so its claim of the
+        // waiting job comes after the running job's report in the order the bus saw them: it was not claimed earlier.
+        var published = _loop.Harness.AllPublishedSoFar().ToList();
+        var runningEnded = published.FindIndex(m => m is JobSucceeded s && s.JobId == running);
+        var waitingClaimed = published.FindIndex(m => m is JobClaimed c && c.JobId == waiting);
+        Assert.True(runningEnded >= 0 && waitingClaimed > runningEnded, $"{running} reported at #{runningEnded}, {waiting} claimed at #{waitingClaimed}");
         Assert.All(_loop.Jobs.List(), j => Assert.Equal(1, j.Attempt));
         Assert.Equal(2, _loop.Starts().Count(s => s.Mode == "tune"));
     }

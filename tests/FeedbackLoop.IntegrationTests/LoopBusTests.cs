@@ -5,6 +5,7 @@ using FeedbackLoop.Core.Extraction;
 using FeedbackLoop.Datasets;
 using FeedbackLoop.IntegrationTests.Support;
 using FeedbackLoop.Orchestration.Hosting;
+using FeedbackLoop.Orchestration.Jobs;
 using FeedbackLoop.Orchestration.Registry;
 using FeedbackLoop.Orchestration.Runs;
 using FeedbackLoop.Pipelines;
@@ -20,9 +21,9 @@ namespace FeedbackLoop.IntegrationTests;
 /// store, SQLite registry and ML.NET trainer run as tune and eval jobs by the embedded worker (small data, so
 /// each run takes about a second).
 /// </summary>
-public sealed class LoopBusTests : IAsyncLifetime
+public sealed class LoopBusTests : IAsyncLifetime, IDisposable
 {
-    private readonly string _root = Path.Combine(Path.GetTempPath(), "feedbackloop-bus-" + Guid.NewGuid().ToString("N"));
+    private readonly TempFolder _root = new("bus");
     private ServiceProvider _provider = null!;
     private ITestHarness _harness = null!;
     private ModelRegistry _registry = null!;
@@ -38,7 +39,6 @@ public sealed class LoopBusTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        Directory.CreateDirectory(_root);
         _registry = new ModelRegistry(Path.Combine(_root, "registry.db"));
         _store = new DatasetStore(_root);
         _provider = new ServiceCollection()
@@ -58,8 +58,10 @@ public sealed class LoopBusTests : IAsyncLifetime
     {
         await _harness.Stop();
         await _provider.DisposeAsync();
-        try { Directory.Delete(_root, recursive: true); } catch (IOException) { }
     }
+
+    // After DisposeAsync (xUnit calls it first): the bus and its jobs are stopped, so the folder is no longer in use.
+    public void Dispose() => _root.Dispose();
 
     [Fact]
     public async Task Committed_pairs_below_the_threshold_start_no_run()
@@ -68,9 +70,12 @@ public sealed class LoopBusTests : IAsyncLifetime
 
         await _harness.Bus.Publish(new DatasetCommitted("demo", 40));
 
-        Assert.True(await _harness.Consumed.Any<DatasetCommitted>());
-        Assert.False(await _harness.Sent.Any<JobOffered>(new CancellationTokenSource(TimeSpan.FromSeconds(1)).Token));
+        // The trigger's consumer starts a run, creates its job and offers it before it returns, and the harness records
+        // the trigger as consumed only once the consumer has returned: from then on, no run means none is coming.
+        Assert.Null(await _harness.ConsumedAsync<DatasetCommitted>(m => m is { AppId: "demo", PairsWritten: 40 }));
         Assert.Empty(_registry.ListRuns("demo"));
+        Assert.Empty(new JobStore(_registry.DatabasePath).List());
+        Assert.Empty(_harness.SentSoFar<JobOffered>());
     }
 
     [Fact]
@@ -82,7 +87,7 @@ public sealed class LoopBusTests : IAsyncLifetime
 
         await RunsCompletedAsync(1);
         await WaitForPublishedAsync<ModelPromoted>(1);
-        Assert.Single(_harness.Published.Select<ModelPromoted>());
+        Assert.Single(_harness.PublishedSoFar<ModelPromoted>());
         var run = Assert.Single(_registry.ListRuns("demo"));
         Assert.Equal(RunStatus.Completed, run.Status);
         Assert.Equal(120, run.Snapshot.TotalPairs);
@@ -106,7 +111,7 @@ public sealed class LoopBusTests : IAsyncLifetime
         await RunsCompletedAsync(2);
 
         await WaitForPublishedAsync<EvaluationCompleted>(2);
-        var second = _harness.Published.Select<EvaluationCompleted>().Select(m => m.Context.Message).Single(m => m.IncumbentVersion is not null);
+        var second = _harness.PublishedSoFar<EvaluationCompleted>().Single(m => m.IncumbentVersion is not null);
         Assert.NotNull(second.IncumbentAccuracy);
         Assert.Contains("incumbent", second.Reason, StringComparison.Ordinal);
         var models = _registry.ListModels("demo");
@@ -128,23 +133,23 @@ public sealed class LoopBusTests : IAsyncLifetime
         await WaitForConsumedAsync<DatasetCommitted>(2);
         await RunsCompletedAsync(1);
         await WaitForPublishedAsync<ModelPromoted>(1);
-        Assert.Single(_harness.Published.Select<ModelPromoted>());
+        // Both triggers' consumers have returned (each would have started its run before returning) and the run is over.
+        Assert.Single(_harness.PublishedSoFar<ModelPromoted>());
         Assert.Single(_registry.ListRuns("demo"));
         Assert.Single(_registry.ListModels("demo"));
     }
 
-    // The registry is the source of truth, so the tests wait on it (with a deadline) rather than on the
-    // harness's Any(), which gives up after the bus has been quiet for a while — and it is quiet while a
-    // candidate trains.
+    // The registry is the source of truth, so the tests wait on it (with a deadline) rather than on the harness's Any()
+    // and Select(), which wait for the bus to fall quiet; the harness is read only as it is (HarnessRecords).
     private async Task RunsCompletedAsync(int count) =>
         Assert.True(await Eventually.TrueAsync(() => _registry.ListRuns("demo").Count(r => r.Status != RunStatus.Running) >= count, TimeSpan.FromSeconds(60)),
             $"{count} run(s) did not finish in time");
 
     private async Task WaitForConsumedAsync<T>(int count) where T : class =>
-        Assert.True(await Eventually.TrueAsync(() => _harness.Consumed.Select<T>().Count() >= count, TimeSpan.FromSeconds(30)), $"{count} {typeof(T).Name} not consumed");
+        Assert.True(await Eventually.TrueAsync(() => _harness.ConsumedSoFar<T>().Count >= count, TimeSpan.FromSeconds(30)), $"{count} {typeof(T).Name} not consumed");
 
     private async Task WaitForPublishedAsync<T>(int count) where T : class =>
-        Assert.True(await Eventually.TrueAsync(() => _harness.Published.Select<T>().Count() >= count, TimeSpan.FromSeconds(30)), $"{count} {typeof(T).Name} not published");
+        Assert.True(await Eventually.TrueAsync(() => _harness.PublishedSoFar<T>().Count >= count, TimeSpan.FromSeconds(30)), $"{count} {typeof(T).Name} not published");
 
     /// <summary>Writes pairs where the concise answer with an example beats the rambling one, as the extractors would.</summary>
     private async Task CommitPairsAsync(int count)

@@ -1,6 +1,5 @@
 using Confluent.Kafka;
 using FeedbackLoop.Contracts;
-using FeedbackLoop.IntegrationTests.Support;
 using FeedbackLoop.Kafka.Embedded;
 using FeedbackLoop.Sdk;
 using FeedbackLoop.Sdk.Kafka;
@@ -18,12 +17,11 @@ public sealed class SdkOutageTests : IDisposable
 
     private readonly EmbeddedKafkaCluster _cluster = EmbeddedKafkaCluster.Start(brokers: 3);
     private readonly string _topic = "sdk-outage-" + Guid.NewGuid().ToString("N");
-    private readonly string _root = Path.Combine(Path.GetTempPath(), "feedbackloop-outage-" + Guid.NewGuid().ToString("N"));
+    private readonly TempFolder _root = new("outage");
 
     public SdkOutageTests()
     {
         _cluster.CreateTopic(_topic, partitions: 3, replicationFactor: 3);
-        Directory.CreateDirectory(_root);
     }
 
     [Fact]
@@ -117,6 +115,6 @@ public sealed class SdkOutageTests : IDisposable
     public void Dispose()
     {
         _cluster.Dispose();
-        Directory.Delete(_root, recursive: true);
+        _root.Dispose();
     }
 }

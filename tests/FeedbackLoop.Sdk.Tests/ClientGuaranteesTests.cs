@@ -91,7 +91,7 @@ public sealed class ClientGuaranteesTests
         await using var client = new FeedbackClient(new FeedbackClientOptions { AppId = "app", Retry = null }, transport, logger);
 
         Assert.True(client.Copied("s1", "u1", "g-first"));
-        await Wait.UntilAsync(() => client.Counters.SenderRestarts == 1, Deadline);
+        await Eventually.HoldsAsync(() => client.Counters.SenderRestarts == 1, Deadline);
 
         Assert.True(client.Copied("s1", "u1", "g-second"));
         Assert.True(await client.FlushAsync(Deadline));
@@ -171,7 +171,7 @@ public sealed class ClientGuaranteesTests
 
         client.Copied("s1", "u1", "g1");
 
-        await Wait.UntilAsync(() => transport.Events.Count == 1, Deadline);
+        await Eventually.HoldsAsync(() => transport.Events.Count == 1, Deadline);
     }
 
     [Fact]

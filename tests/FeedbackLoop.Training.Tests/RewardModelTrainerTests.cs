@@ -140,58 +140,40 @@ public sealed class RewardModelTrainerTests
     public async Task Saved_and_loaded_model_gives_identical_scores_and_keeps_its_version(int charNgramLength)
     {
         var model = RewardModelTrainer.Train(StylePairs.Train(), Options with { CharNgramLength = charNgramLength });
-        var directory = Path.Combine(Path.GetTempPath(), $"feedbackloop-reward-{Guid.NewGuid():N}");
-        try
-        {
-            await model.SaveAsync(directory);
-            var loaded = await RewardModel.LoadAsync(directory);
+        using var folder = new TempFolder("reward");
+        var directory = folder.Combine("model");
 
-            Assert.Equal(ScoresOf(model), ScoresOf(loaded));
-            Assert.Equal(model.Version, loaded.Version);
-            Assert.Equal(model.TrainedPairs, loaded.TrainedPairs);
-            // No temporary files are left behind.
-            Assert.Equal(
-                [RewardModel.ModelFileName, RewardModel.ManifestFileName],
-                Directory.GetFiles(directory).Select(f => Path.GetFileName(f)).Order(StringComparer.Ordinal).ToArray());
-        }
-        finally
-        {
-            Directory.Delete(directory, recursive: true);
-        }
+        await model.SaveAsync(directory);
+        var loaded = await RewardModel.LoadAsync(directory);
+
+        Assert.Equal(ScoresOf(model), ScoresOf(loaded));
+        Assert.Equal(model.Version, loaded.Version);
+        Assert.Equal(model.TrainedPairs, loaded.TrainedPairs);
+        // No temporary files are left behind.
+        Assert.Equal(
+            [RewardModel.ModelFileName, RewardModel.ManifestFileName],
+            Directory.GetFiles(directory).Select(f => Path.GetFileName(f)).Order(StringComparer.Ordinal).ToArray());
     }
 
     [Fact]
     public async Task Loading_a_directory_without_a_model_fails_with_the_missing_file()
     {
-        var directory = Path.Combine(Path.GetTempPath(), $"feedbackloop-reward-{Guid.NewGuid():N}");
-        Directory.CreateDirectory(directory);
-        try
-        {
-            await Assert.ThrowsAsync<FileNotFoundException>(() => RewardModel.LoadAsync(directory));
-        }
-        finally
-        {
-            Directory.Delete(directory, recursive: true);
-        }
+        using var directory = new TempFolder("reward");
+
+        await Assert.ThrowsAsync<FileNotFoundException>(() => RewardModel.LoadAsync(directory));
     }
 
     [Fact]
     public async Task Loading_a_model_saved_in_another_format_is_refused()
     {
         var model = RewardModelTrainer.Train(StylePairs.Tiny(5), Options);
-        var directory = Path.Combine(Path.GetTempPath(), $"feedbackloop-reward-{Guid.NewGuid():N}");
-        try
-        {
-            await model.SaveAsync(directory);
-            var manifest = Path.Combine(directory, RewardModel.ManifestFileName);
-            await File.WriteAllTextAsync(manifest, (await File.ReadAllTextAsync(manifest)).Replace(".v1", ".v0", StringComparison.Ordinal));
+        using var folder = new TempFolder("reward");
+        var directory = folder.Combine("model");
+        await model.SaveAsync(directory);
+        var manifest = Path.Combine(directory, RewardModel.ManifestFileName);
+        await File.WriteAllTextAsync(manifest, (await File.ReadAllTextAsync(manifest)).Replace(".v1", ".v0", StringComparison.Ordinal));
 
-            await Assert.ThrowsAsync<InvalidDataException>(() => RewardModel.LoadAsync(directory));
-        }
-        finally
-        {
-            Directory.Delete(directory, recursive: true);
-        }
+        await Assert.ThrowsAsync<InvalidDataException>(() => RewardModel.LoadAsync(directory));
     }
 
     private static double[] ScoresOf(RewardModel model) =>

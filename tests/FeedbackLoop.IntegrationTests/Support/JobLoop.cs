@@ -26,20 +26,20 @@ internal sealed class JobLoop : IAsyncDisposable
 
     public static readonly string Script = Path.Combine(AppContext.BaseDirectory, "fake-trainer.sh");
 
+    private readonly TempFolder _folder = new("jobs");
     private readonly DatasetStore _store;
     private ServiceProvider? _provider;
     private int _pairs;
 
     public JobLoop()
     {
-        Root = Path.Combine(Path.GetTempPath(), "feedbackloop-jobs-" + Guid.NewGuid().ToString("N"));
         Markers = Directory.CreateDirectory(Path.Combine(Root, "markers")).FullName;
         Registry = new ModelRegistry(Path.Combine(Root, "registry.db"));
         Jobs = new JobStore(Registry.DatabasePath);
         _store = new DatasetStore(Root);
     }
 
-    public string Root { get; }
+    public string Root => _folder.Path;
 
     /// <summary>The folder of the stand-in trainer's marker files.</summary>
     public string Markers { get; }
@@ -193,6 +193,6 @@ internal sealed class JobLoop : IAsyncDisposable
             await _provider.DisposeAsync();
         }
 
-        try { Directory.Delete(Root, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        _folder.Dispose();
     }
 }

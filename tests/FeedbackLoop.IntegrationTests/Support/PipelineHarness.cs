@@ -21,6 +21,7 @@ public sealed class ClusterFixture : IDisposable
 internal sealed class PipelineHarness : IDisposable
 {
     private static int _sequence;
+    private readonly TempFolder _folder = new("it");
 
     public PipelineHarness(EmbeddedKafkaCluster cluster, int partitions = 6)
     {
@@ -30,14 +31,12 @@ internal sealed class PipelineHarness : IDisposable
         DeadLetterTopic = Topic + ".dlq";
         cluster.CreateTopic(Topic, partitions, 3);
         cluster.CreateTopic(DeadLetterTopic, 1, 3);
-        DataRoot = Path.Combine(Path.GetTempPath(), "feedbackloop-it-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(DataRoot);
     }
 
     public EmbeddedKafkaCluster Cluster { get; }
     public string Topic { get; }
     public string DeadLetterTopic { get; }
-    public string DataRoot { get; }
+    public string DataRoot => _folder.Path;
 
     public ExtractionLoopOptions Options(string group = "extractors", string? dataRoot = null) => new()
     {
@@ -81,41 +80,34 @@ internal sealed class PipelineHarness : IDisposable
     public void Produce(IEnumerable<FeedbackEvent> events) =>
         ProduceRaw(events.Select(e => ((string?)e.SessionId, (byte[]?)EventJson.SerializeToUtf8Bytes(e))));
 
-    /// <summary>Reads the whole dead-letter topic: value, and headers by name.</summary>
-    public List<(byte[]? Value, string? Key, Dictionary<string, string> Headers)> ReadDeadLetters(int expected)
+    /// <summary>
+    /// Reads the whole dead-letter topic, to its end as it stands: value, key, and headers by name. Call it once the
+    /// extractors that write it have returned (they flush before they do), so the end read is the end there is and a
+    /// doubled record would be in what is returned.
+    /// </summary>
+    public List<(byte[]? Value, string? Key, Dictionary<string, string> Headers)> ReadDeadLetters()
     {
         using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(new ConsumerConfig
         {
             BootstrapServers = Cluster.BootstrapServers,
             GroupId = "dlq-reader-" + Guid.NewGuid().ToString("N"),
             AutoOffsetReset = AutoOffsetReset.Earliest,
+            EnablePartitionEof = true,
             EnableAutoCommit = false,
         }).Build();
         consumer.Assign(new TopicPartitionOffset(DeadLetterTopic, 0, Offset.Beginning));
         var records = new List<(byte[]?, string?, Dictionary<string, string>)>();
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        // Read until the expected count plus a quiet second, so extra (doubled) records would be seen too.
-        var quietUntil = DateTime.MaxValue;
-        while (DateTime.UtcNow < deadline && DateTime.UtcNow < quietUntil)
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
         {
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"the end of {DeadLetterTopic} was not reached within 30 s; {records.Count} read");
             var result = consumer.Consume(TimeSpan.FromMilliseconds(100));
-            if (result?.Message is null) continue;
+            if (result is null) continue;
+            if (result.IsPartitionEOF) return records;
             records.Add((result.Message.Value, result.Message.Key is null ? null : Encoding.UTF8.GetString(result.Message.Key),
                 result.Message.Headers.ToDictionary(h => h.Key, h => Encoding.UTF8.GetString(h.GetValueBytes()))));
-            if (records.Count >= expected) quietUntil = DateTime.UtcNow.AddSeconds(1);
         }
-        return records;
     }
 
-    public void Dispose()
-    {
-        try
-        {
-            Directory.Delete(DataRoot, recursive: true);
-        }
-        catch (IOException)
-        {
-            // A leftover temp folder is harmless.
-        }
-    }
+    public void Dispose() => _folder.Dispose();
 }

@@ -127,39 +127,41 @@ public sealed class RabbitMqBroker : IAsyncLifetime
 
         using var deadline = new CancellationTokenSource(StartDeadline);
         var factory = ConnectionFactoryFor(Settings);
+        var server = _server;
         Exception? lastError = null;
-        while (true)
+        var ready = await Eventually.TrueAsync(async () =>
         {
-            if (_server.HasExited)
+            if (server.HasExited)
             {
                 throw new InvalidOperationException(
-                    $"RabbitMQ node {NodeName} exited with code {_server.ExitCode} while starting.\n{LogTail()}");
+                    $"RabbitMQ node {NodeName} exited with code {server.ExitCode} while starting.\n{LogTail()}");
             }
             try
             {
                 await using var connection = await factory.CreateConnectionAsync(deadline.Token);
-                LastStartDuration = clock.Elapsed;
-                return;
+                return true;
             }
             catch (Exception ex) when (ex is IOException or RabbitMQClientException && !deadline.IsCancellationRequested)
             {
                 // Not listening yet, or listening but still booting: try again shortly.
                 lastError = ex;
+                return false;
             }
             catch (OperationCanceledException) when (deadline.IsCancellationRequested)
             {
+                return false;
             }
+        }, StartDeadline, ReadyPollInterval);
 
-            if (deadline.IsCancellationRequested)
-            {
-                await KillAsync();
-                throw new InvalidOperationException(
-                    $"RabbitMQ node {NodeName} did not accept connections on 127.0.0.1:{AmqpPort} within {StartDeadline.TotalSeconds:0} s "
-                    + $"(last error: {lastError?.Message ?? "none"}).\n{LogTail()}");
-            }
-
-            await Task.Delay(ReadyPollInterval, CancellationToken.None);
+        if (!ready)
+        {
+            await KillAsync();
+            throw new InvalidOperationException(
+                $"RabbitMQ node {NodeName} did not accept connections on 127.0.0.1:{AmqpPort} within {StartDeadline.TotalSeconds:0} s "
+                + $"(last error: {lastError?.Message ?? "none"}).\n{LogTail()}");
         }
+
+        LastStartDuration = clock.Elapsed;
     }
 
     /// <summary>

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using FeedbackLoop.Contracts;
 using FeedbackLoop.Contracts.Datasets;
 using FeedbackLoop.Core.Extraction;
@@ -32,18 +31,17 @@ internal sealed class RabbitMqLoop : IDisposable
         Gate = new GateSettings(0.02, RequireSignoff: false),
     }, new Dictionary<string, AppPipeline>());
 
+    private readonly TempFolder _folder = new("rmqloop");
     private readonly DatasetStore _store;
     private int _pairs;
 
     public RabbitMqLoop()
     {
-        Root = Path.Combine(Path.GetTempPath(), "feedbackloop-rmqloop-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(Root);
         Registry = new ModelRegistry(Path.Combine(Root, "registry.db"));
         _store = new DatasetStore(Root);
     }
 
-    public string Root { get; }
+    public string Root => _folder.Path;
 
     public ModelRegistry Registry { get; }
 
@@ -77,10 +75,7 @@ internal sealed class RabbitMqLoop : IDisposable
         Assert.True(await Eventually.TrueAsync(() => Registry.ListRuns(AppId).Count(r => r.Status != RunStatus.Running) >= count, timeout),
             $"{count} run(s) did not end within {timeout.TotalSeconds:0} s; runs: {string.Join(", ", Registry.ListRuns(AppId).Select(r => $"{r.RunId} {r.Status}"))}");
 
-    public void Dispose()
-    {
-        try { Directory.Delete(Root, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-    }
+    public void Dispose() => _folder.Dispose();
 }
 
 /// <summary>A started bus and its container; disposing stops the bus first (disposing the container alone leaves it running).</summary>
@@ -151,25 +146,19 @@ internal static class RabbitMqQueues
     public static async Task<bool> HoldsAsync(RabbitMqSettings settings, string queue, uint count, TimeSpan timeout)
     {
         await using var connection = await RabbitMqBroker.ConnectionFactoryFor(settings).CreateConnectionAsync();
-        var clock = Stopwatch.StartNew();
-        while (true)
+        return await Eventually.TrueAsync(async () =>
         {
             // A fresh channel each time: a passive declare of a queue that does not exist yet closes the channel.
-            await using (var channel = await connection.CreateChannelAsync())
+            await using var channel = await connection.CreateChannelAsync();
+            try
             {
-                try
-                {
-                    if ((await channel.QueueDeclarePassiveAsync(queue)).MessageCount >= count) return true;
-                }
-                catch (RabbitMQ.Client.Exceptions.OperationInterruptedException)
-                {
-                    // Not declared yet.
-                }
+                return (await channel.QueueDeclarePassiveAsync(queue)).MessageCount >= count;
             }
-
-            if (clock.Elapsed >= timeout) return false;
-            await Task.Delay(PollInterval);
-        }
+            catch (RabbitMQ.Client.Exceptions.OperationInterruptedException)
+            {
+                return false; // not declared yet
+            }
+        }, timeout, PollInterval);
     }
 
     /// <summary>Takes the next message off <paramref name="queue"/> (null when it is empty).</summary>

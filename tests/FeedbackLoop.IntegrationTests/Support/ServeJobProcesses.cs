@@ -30,13 +30,13 @@ internal sealed class ServeJobProcesses : IAsyncDisposable
 
     private readonly RabbitMqSettings _broker;
     private readonly List<ServeProcess> _processes = [];
+    private readonly TempFolder _folder = new("serve");
     private readonly DatasetStore _store;
     private int _pairs;
 
     public ServeJobProcesses(RabbitMqSettings broker, TimeSpan? trainerTimeout = null)
     {
         _broker = broker;
-        Root = Path.Combine(Path.GetTempPath(), "feedbackloop-serve-" + Guid.NewGuid().ToString("N"));
         Data = Directory.CreateDirectory(Path.Combine(Root, "data")).FullName;
         Markers = Directory.CreateDirectory(Path.Combine(Root, "markers")).FullName;
         PipelineFile = Path.Combine(Root, "pipeline.yaml");
@@ -46,7 +46,7 @@ internal sealed class ServeJobProcesses : IAsyncDisposable
         _store = new DatasetStore(Data);
     }
 
-    public string Root { get; }
+    public string Root => _folder.Path;
 
     public string Data { get; }
 
@@ -215,7 +215,7 @@ internal sealed class ServeJobProcesses : IAsyncDisposable
         }
 
         RemoveMarker("hold");
-        try { Directory.Delete(Root, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        _folder.Dispose();
     }
 
     // dotnet test exports the host it runs under; fall back to the one on PATH.

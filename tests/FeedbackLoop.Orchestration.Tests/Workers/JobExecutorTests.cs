@@ -13,7 +13,7 @@ public sealed class JobExecutorTests : IDisposable
 {
     private static readonly string Script = Path.Combine(AppContext.BaseDirectory, "fake-trainer.sh");
 
-    private readonly string _root = Path.Combine(Path.GetTempPath(), "feedbackloop-executor-" + Guid.NewGuid().ToString("N"));
+    private readonly TempFolder _root = new("executor");
     private readonly string _markers;
     private readonly List<SnapshotFileRef> _files = [];
 
@@ -29,7 +29,7 @@ public sealed class JobExecutorTests : IDisposable
         }
     }
 
-    public void Dispose() => Directory.Delete(_root, recursive: true);
+    public void Dispose() => _root.Dispose();
 
     private static string[] Trainer(string mode, params string[] more) =>
         ["/bin/sh", Script, mode, "--data", "{train}", "--output", "{output}", "--markers", "{markers}", .. more];

@@ -1,4 +1,3 @@
-using FeedbackLoop.IntegrationTests.Support;
 using FeedbackLoop.Orchestration.Worker;
 
 namespace FeedbackLoop.Orchestration.Tests.Workers;
@@ -7,11 +6,9 @@ namespace FeedbackLoop.Orchestration.Tests.Workers;
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
 public sealed class ProcessRunnerTests : IDisposable
 {
-    private readonly string _folder = Path.Combine(Path.GetTempPath(), "feedbackloop-runner-" + Guid.NewGuid().ToString("N"));
+    private readonly TempFolder _folder = new("runner");
 
-    public ProcessRunnerTests() => Directory.CreateDirectory(_folder);
-
-    public void Dispose() => Directory.Delete(_folder, recursive: true);
+    public void Dispose() => _folder.Dispose();
 
     private static readonly Dictionary<string, string> NoEnvironment = [];
 

@@ -84,7 +84,7 @@ public sealed class SpoolingTransportTests : IDisposable
         {
             Assert.Equal(30, (await spool.SendAsync(chunk, default)).Spooled);
         }
-        await Wait.UntilAsync(() => Advanced(() => inner.DeliveredIds.Count >= 300), Patience);
+        await Eventually.HoldsAsync(() => Advanced(() => inner.DeliveredIds.Count >= 300), Patience);
         Assert.True(await spool.DrainAsync(Patience, default));
 
         Assert.All(inner.DeliveredIds.GroupBy(id => id), group => Assert.Single(group));
@@ -104,7 +104,7 @@ public sealed class SpoolingTransportTests : IDisposable
         before.Down = true;
         var calls = before.Calls;
         await first.SendAsync(ScriptedTransport.Events(50, 70), default);
-        await Wait.UntilAsync(() => before.Calls > calls, Patience);
+        await Eventually.HoldsAsync(() => before.Calls > calls, Patience);
         await first.DisposeAsync();
         Assert.True(before.Disposed);
         Assert.NotEmpty(Directory.GetFiles(_spoolFolder, "*.seg"));
@@ -134,7 +134,7 @@ public sealed class SpoolingTransportTests : IDisposable
         var first = Open(before, new FeedbackClientCounters());
         await first.SendAsync(events, default);
         // The acknowledged half is recorded in the cursor before the pump backs off.
-        await Wait.UntilAsync(() => File.Exists(Path.Combine(_spoolFolder, "cursor")), Patience);
+        await Eventually.HoldsAsync(() => File.Exists(Path.Combine(_spoolFolder, "cursor")), Patience);
         await first.DisposeAsync();
 
         var after = new ScriptedTransport();
@@ -258,7 +258,7 @@ public sealed class SpoolingTransportTests : IDisposable
         var inner = new ScriptedTransport { Down = true };
         await using var spool = Open(inner, new FeedbackClientCounters());
         await spool.SendAsync(ScriptedTransport.Events(0, 5), default);
-        await Wait.UntilAsync(() => inner.Calls > 0, Patience);
+        await Eventually.HoldsAsync(() => inner.Calls > 0, Patience);
         Assert.False(await spool.DrainAsync(TimeSpan.FromMilliseconds(100), default));
 
         // The pump now waits out a backoff on a clock that never moves; only the drain can wake it.

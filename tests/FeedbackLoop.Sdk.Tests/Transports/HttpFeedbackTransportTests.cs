@@ -210,7 +210,7 @@ public sealed class HttpFeedbackTransportTests
         using var cancel = new CancellationTokenSource();
 
         var send = transport.SendAsync(TestEvents.Batch(2), cancel.Token);
-        await Wait.UntilAsync(() => collector.Requests.Count == 1);
+        await Eventually.HoldsAsync(() => collector.Requests.Count == 1);
         await cancel.CancelAsync();
 
         // WaitAsync's deadline throws TimeoutException, which this assertion would not accept.

@@ -138,7 +138,7 @@ public sealed class RetryOverHttpTests
         using var cancel = new CancellationTokenSource();
 
         var send = transport.SendAsync(TestEvents.Batch(2), cancel.Token);
-        await Wait.UntilAsync(() => _logger.Count(LogLevel.Debug) == 1);
+        await Eventually.HoldsAsync(() => _logger.Count(LogLevel.Debug) == 1);
         await cancel.CancelAsync();
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => send.WaitAsync(TimeSpan.FromSeconds(5)));

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using FeedbackLoop.Contracts;
 using Microsoft.Extensions.Time.Testing;
 
@@ -18,34 +17,20 @@ internal static class TestEvents
     public static SerializedEvent Serialize(FeedbackEvent evt) => new(evt.EventId, evt.SessionId, EventJson.SerializeToUtf8Bytes(evt));
 }
 
-/// <summary>Waits for conditions with a deadline instead of sleeping for a guessed duration.</summary>
-internal static class Wait
+/// <summary>Moves a fake clock while real work runs, so that the work's waits on that clock end.</summary>
+internal static class FakeClockExtensions
 {
-    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(10);
-
-    /// <summary>Polls until <paramref name="condition"/> holds; fails the test at the deadline.</summary>
-    public static async Task UntilAsync(Func<bool> condition, TimeSpan? timeout = null)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!condition())
-        {
-            Assert.True(clock.Elapsed < (timeout ?? TimeSpan.FromSeconds(10)), "the condition did not hold before the deadline");
-            await Task.Delay(PollInterval);
-        }
-    }
+    private static readonly TimeSpan Step = TimeSpan.FromMilliseconds(2);
 
     /// <summary>
-    /// Moves a fake clock forward in <paramref name="step"/>s until <paramref name="work"/> completes, so
-    /// that waits on that clock end; fails the test if it has not completed within 10 real seconds.
+    /// Moves <paramref name="clock"/> forward in <paramref name="step"/>s until <paramref name="work"/> completes; fails
+    /// the test if it has not completed within 10 real seconds.
     /// </summary>
-    public static async Task WhileAdvancingAsync(this FakeTimeProvider clock, Task work, TimeSpan step)
-    {
-        var deadline = Stopwatch.StartNew();
-        while (!work.IsCompleted)
+    public static Task WhileAdvancingAsync(this FakeTimeProvider clock, Task work, TimeSpan step) =>
+        Eventually.HoldsAsync(() =>
         {
-            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(10), "the work did not complete before the deadline");
+            if (work.IsCompleted) return true;
             clock.Advance(step);
-            await Task.WhenAny(work, Task.Delay(2));
-        }
-    }
+            return false;
+        }, TimeSpan.FromSeconds(10), "the work's completion", pollInterval: Step);
 }
