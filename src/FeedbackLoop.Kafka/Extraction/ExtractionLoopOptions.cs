@@ -48,7 +48,10 @@ public sealed record ExtractionLoopOptions
 
     /// <summary>
     /// Creates the <c>FeedbackLoop.Extraction</c> meter (dependency injection's, so a host's listeners and
-    /// scoping apply); when null the loop creates the meter itself. The meter lives as long as the run.
+    /// scoping apply); when null the loop creates the meter itself. The loop adds its instruments when its run
+    /// starts and disposes the meter when the run ends. A factory hands out one cached meter per name, so
+    /// loops that run side by side in one process should not share a factory, or their instruments would
+    /// share names on one meter.
     /// </summary>
     public IMeterFactory? MeterFactory { get; init; }
 
