@@ -56,7 +56,7 @@ public static partial class EventJson
         evt = null;
         if (utf8.Length > EventLimits.MaxEventBytes)
         {
-            rejection = new EventRejection("$", $"event is {utf8.Length} bytes; the limit is {EventLimits.MaxEventBytes}");
+            rejection = new EventRejection("$", $"event is {utf8.Length} bytes; the limit is {EventLimits.MaxEventBytes}") { Kind = EventRejectionKind.TooLarge };
             return false;
         }
 
@@ -68,7 +68,7 @@ public static partial class EventJson
         catch (JsonException ex)
         {
             // Position only: the parser's own message quotes the input, and reasons end up in logs.
-            rejection = new EventRejection("$", $"not valid JSON (line {(ex.LineNumber ?? 0) + 1}, byte {(ex.BytePositionInLine ?? 0) + 1})");
+            rejection = new EventRejection("$", $"not valid JSON (line {(ex.LineNumber ?? 0) + 1}, byte {(ex.BytePositionInLine ?? 0) + 1})") { Kind = EventRejectionKind.NotJson };
             return false;
         }
     }
@@ -78,7 +78,7 @@ public static partial class EventJson
         evt = null;
         var reader = new Utf8JsonReader(utf8, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Disallow, MaxDepth = 32 });
         if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
-            return new EventRejection("$", "an event must be a JSON object");
+            return new EventRejection("$", "an event must be a JSON object") { Kind = EventRejectionKind.NotJson };
 
         string? eventId = null, type = null, appId = null, sessionId = null, userId = null;
         DateTimeOffset? occurredAt = null;
@@ -138,7 +138,7 @@ public static partial class EventJson
         }
 
         // A second value or stray bytes after the object would otherwise be accepted unread (Read throws on garbage).
-        if (reader.Read()) return new EventRejection("$", "unexpected content after the event object");
+        if (reader.Read()) return new EventRejection("$", "unexpected content after the event object") { Kind = EventRejectionKind.NotJson };
 
         foreach (var required in RequiredFields)
         {
@@ -150,10 +150,10 @@ public static partial class EventJson
         if (!IsAppId(appId!)) return new EventRejection("app_id", "may only hold a-z, 0-9, '.', '_' and '-'");
         if (LengthRejection("session_id", sessionId!, 128) is { } e3) return e3;
         if (LengthRejection("user_id", userId!, 128) is { } e4) return e4;
-        if (version != EventLimits.Version) return new EventRejection("v", $"unsupported version {version}; this pipeline reads v{EventLimits.Version}");
+        if (version != EventLimits.Version) return new EventRejection("v", $"unsupported version {version}; this pipeline reads v{EventLimits.Version}") { Kind = EventRejectionKind.UnsupportedVersion };
         if (!occurredAtValid)
             return new EventRejection("occurred_at", "must be an RFC 3339 UTC timestamp such as 2026-01-31T12:00:00Z");
-        if (typeInfo is null) return new EventRejection("type", $"unknown event type '{Truncate(type!)}'");
+        if (typeInfo is null) return new EventRejection("type", $"unknown event type '{Truncate(type!)}'") { Kind = EventRejectionKind.UnknownType };
 
         EventData? data;
         try

@@ -25,8 +25,32 @@ public sealed record FeedbackEvent(
 }
 
 /// <summary>Why an event was refused: the offending field (JSON path-like, e.g. <c>data.score</c>) and a reason.</summary>
+/// <remarks>Field and reason are for people and may quote the record (an unknown field's name); <see cref="Kind"/> is
+/// the fixed, low-cardinality code that metrics and alerts use instead.</remarks>
 public sealed record EventRejection(string Field, string Reason)
 {
+    /// <summary>The class of the fault.</summary>
+    public EventRejectionKind Kind { get; init; }
+
     /// <inheritdoc />
     public override string ToString() => $"{Field}: {Reason}";
+}
+
+/// <summary>The class of an <see cref="EventRejection"/>: a fixed set, safe as a metric tag.</summary>
+public enum EventRejectionKind
+{
+    /// <summary>A field is missing, unknown, repeated, of the wrong type or out of its range.</summary>
+    InvalidField,
+    /// <summary>Not JSON, not a JSON object, or something after the object.</summary>
+    NotJson,
+    /// <summary>Larger than the contract's 32 KiB.</summary>
+    TooLarge,
+    /// <summary>A <c>v</c> this pipeline does not read.</summary>
+    UnsupportedVersion,
+    /// <summary>A <c>type</c> the contract does not define.</summary>
+    UnknownType,
+    /// <summary>The record has no value (Kafka).</summary>
+    Empty,
+    /// <summary>The Kafka key is not the event's <c>session_id</c>.</summary>
+    KeyMismatch,
 }

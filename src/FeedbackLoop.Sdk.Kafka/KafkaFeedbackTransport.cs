@@ -9,7 +9,8 @@ namespace FeedbackLoop.Sdk.Kafka;
 
 /// <summary>
 /// Sends events straight to Kafka: an idempotent producer with <c>acks=all</c>, key = <c>session_id</c> so a
-/// session stays on one partition and in order. A batch completes when every record is acknowledged; when
+/// session stays on one partition and in order. A record whose event was reported inside a span carries it
+/// as a W3C <c>traceparent</c> header. A batch completes when every record is acknowledged; when
 /// some are not (broker down past the delivery timeout), it throws a retryable
 /// <see cref="FeedbackTransportException"/> listing just those, so a retry or the spool resends only them.
 /// </summary>
@@ -50,11 +51,17 @@ public sealed class KafkaFeedbackTransport : IFeedbackTransport
     {
         if (batch.Count == 0) return default;
         var completion = new BatchCompletion(batch.Count);
+        var traces = new TraceHeaders();
         for (var i = 0; i < batch.Count; i++)
         {
             var item = batch[i];
             var position = i;
-            var message = new Message<byte[], byte[]> { Key = Encoding.UTF8.GetBytes(item.SessionId), Value = item.Json.ToArray() };
+            var message = new Message<byte[], byte[]>
+            {
+                Key = Encoding.UTF8.GetBytes(item.SessionId),
+                Value = item.Json.ToArray(),
+                Headers = traces.For(item),
+            };
             try
             {
                 _producer.Produce(_topic, message, report => completion.Settle(position, report.Error.IsError ? report.Error.Reason : null));
@@ -79,6 +86,31 @@ public sealed class KafkaFeedbackTransport : IFeedbackTransport
         _producer.Flush(TimeSpan.FromSeconds(10));
         _producer.Dispose();
         return ValueTask.CompletedTask;
+    }
+
+    /// <summary>
+    /// The <c>traceparent</c> header of each record whose event was reported inside a span. Events of one
+    /// request usually share their span, so consecutive ones share the formatted bytes too (librdkafka
+    /// copies header values when a record is produced).
+    /// </summary>
+    private sealed class TraceHeaders
+    {
+        private System.Diagnostics.ActivityContext _last;
+        private byte[]? _lastValue;
+
+        public Headers? For(SerializedEvent item)
+        {
+            if (!item.HasTraceContext) return null;
+            var context = item.TraceContext;
+            if (_lastValue is null || context != _last)
+            {
+                var value = new byte[TraceParent.Length];
+                // False only for ids that are not valid W3C ids; such a record simply goes without the header.
+                if (!TraceParent.TryFormat(context, value, out _)) return null;
+                (_last, _lastValue) = (context, value);
+            }
+            return new Headers { { TraceParent.HeaderName, _lastValue } };
+        }
     }
 
     /// <summary>Counts delivery reports down to zero, remembering which positions failed.</summary>

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using FeedbackLoop.Contracts;
 using FeedbackLoop.Sdk.Queue;
 using FeedbackLoop.Sdk.Sampling;
@@ -229,6 +230,15 @@ public sealed partial class FeedbackClient : IAsyncDisposable
         e.OccurredAtTicks = _time.GetUtcNow().UtcTicks;
         e.SessionId = sessionId;
         e.UserId = userId;
+        // The app's current span rides along to the transport (a Kafka traceparent header), so the extractor's
+        // commit can join the app's trace. Copying the ids copies references to strings the activity holds:
+        // no allocation. The slot was cleared when it was last taken, so a call without a span leaves none.
+        if (Activity.Current is { } activity)
+        {
+            e.TraceId = activity.TraceId;
+            e.SpanId = activity.SpanId;
+            e.TraceFlags = activity.ActivityTraceFlags;
+        }
         return ref e;
     }
 

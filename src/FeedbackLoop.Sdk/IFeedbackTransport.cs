@@ -1,3 +1,5 @@
+using System.Diagnostics;
+
 namespace FeedbackLoop.Sdk;
 
 /// <summary>
@@ -16,11 +18,23 @@ public interface IFeedbackTransport : IAsyncDisposable
     Task<SendResult> SendAsync(IReadOnlyList<SerializedEvent> batch, CancellationToken cancellationToken);
 }
 
-/// <summary>An event in its wire form, with the two fields transports need without parsing it.</summary>
+/// <summary>An event in its wire form, with the fields transports need without parsing it.</summary>
 /// <param name="EventId">The event's <c>event_id</c> (the downstream deduplication key).</param>
 /// <param name="SessionId">The event's <c>session_id</c> (the Kafka key, so a session stays in order).</param>
 /// <param name="Json">Its UTF-8 JSON as docs/contract/events.md defines it, already redacted.</param>
-public sealed record SerializedEvent(string EventId, string SessionId, ReadOnlyMemory<byte> Json);
+public sealed record SerializedEvent(string EventId, string SessionId, ReadOnlyMemory<byte> Json)
+{
+    /// <summary>
+    /// The app's span that was current when the event was reported (<see cref="Activity.Current"/> at the
+    /// call), or <c>default</c> when there was none. A transport that can carry it per record sends it as a
+    /// W3C <c>traceparent</c> (<see cref="Contracts.TraceParent"/>); the others leave it out. It is not part
+    /// of the event: it travels beside the JSON, never inside it.
+    /// </summary>
+    public ActivityContext TraceContext { get; init; }
+
+    /// <summary>Whether <see cref="TraceContext"/> names a span (a W3C trace id is set).</summary>
+    public bool HasTraceContext => TraceContext.TraceId != default;
+}
 
 /// <summary>What became of a batch a transport returned from without throwing.</summary>
 /// <param name="Delivered">Events the destination acknowledged.</param>

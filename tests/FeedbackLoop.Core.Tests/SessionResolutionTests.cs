@@ -22,6 +22,22 @@ public sealed class SessionResolutionTests
     }
 
     [Fact]
+    public void Open_sessions_count_every_partition_and_forget_a_dropped_one()
+    {
+        var extractor = new Extractor();
+        new SessionScript("a").Shown("g1").Feed(extractor, partition: 0);
+        new SessionScript("b").Shown("g2").Feed(extractor, partition: 1);
+        new SessionScript("c").Shown("g3").Feed(extractor, partition: 1);
+        Assert.Equal(3, extractor.OpenSessions);
+
+        extractor.DropPartition(1);
+        Assert.Equal(1, extractor.OpenSessions);
+
+        extractor.ResolveAll();
+        Assert.Equal(0, extractor.OpenSessions);
+    }
+
+    [Fact]
     public void Idle_session_resolves_on_sweep_once_the_partition_watermark_is_past_thirty_minutes()
     {
         var extractor = new SessionScript("idle").Shown("g1").ThumbUp("g1").Run();

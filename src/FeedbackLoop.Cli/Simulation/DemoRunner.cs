@@ -73,7 +73,7 @@ internal sealed class DemoRunner(DemoOptions options, ILoggerFactory logging)
                     foreach (var (app, pairs) in written.PairsByApp)
                     {
                         triggers.Published();
-                        bus.Publish(new DatasetCommitted(app, pairs), ct).GetAwaiter().GetResult();
+                        bus.Publish(new DatasetCommitted(app, pairs, written.TraceParent), ct).GetAwaiter().GetResult();
                     }
                 },
             }, new DatasetStore(output), logging.CreateLogger("extract"));

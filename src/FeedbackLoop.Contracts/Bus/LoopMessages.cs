@@ -6,7 +6,12 @@ namespace FeedbackLoop.Contracts.Bus;
 /// <summary>New preference rows of an app are durable in its dataset.</summary>
 /// <param name="AppId">The app.</param>
 /// <param name="PairsWritten">Pairs added by this write.</param>
-public sealed record DatasetCommitted(string AppId, int PairsWritten);
+/// <param name="TraceParent">
+/// The W3C <c>traceparent</c> of the extractor's <c>extraction.commit</c> span that made the rows durable (see
+/// <see cref="Contracts.TraceParent"/>), so the run it triggers continues the trace that began in the app; null
+/// when the write was not traced or the message did not come from an extractor.
+/// </param>
+public sealed record DatasetCommitted(string AppId, int PairsWritten, string? TraceParent = null);
 
 /// <summary>A run's snapshot file (wire form).</summary>
 /// <param name="Path">Absolute path of the Parquet file.</param>

@@ -25,6 +25,8 @@ public sealed class Extractor
     private readonly Dictionary<int, PartitionState> _partitions = [];
     // The same states as a list: the engagement watermark scans them for every event.
     private readonly List<PartitionState> _partitionList = [];
+    // Kept as sessions open and close, so a metrics thread can read it without walking the dictionaries.
+    private int _openSessions;
 
     /// <summary>Creates an extractor with the given rules and limits.</summary>
     public Extractor(ExtractionSettings? settings = null)
@@ -40,8 +42,8 @@ public sealed class Extractor
     /// <summary>Rows produced since the host last drained them.</summary>
     public ExtractionOutput Output { get; } = new();
 
-    /// <summary>Sessions currently open over all partitions.</summary>
-    public int OpenSessions => _partitions.Values.Sum(p => p.Sessions.Count);
+    /// <summary>Sessions currently open over all partitions; safe to read from any thread.</summary>
+    public int OpenSessions => Volatile.Read(ref _openSessions);
 
     /// <summary>Engagement window shares currently open.</summary>
     public int OpenEngagementWindows => _engagement.OpenWindows;
@@ -74,6 +76,7 @@ public sealed class Extractor
             if (state.Sessions.Count >= _settings.MaxOpenSessionsPerPartition) EvictLeastRecentlyActive(state);
             session = new SessionState(evt.AppId, evt.SessionId, offset, evt.OccurredAt);
             state.Sessions[key] = session;
+            Volatile.Write(ref _openSessions, _openSessions + 1);
         }
         if (evt.OccurredAt > session.LastEventAt) session.LastEventAt = evt.OccurredAt;
 
@@ -172,7 +175,11 @@ public sealed class Extractor
     /// <summary>Forgets a revoked partition; its next owner rebuilds the state from the committed offset.</summary>
     public void DropPartition(int partition)
     {
-        if (_partitions.Remove(partition, out var state)) _partitionList.Remove(state);
+        if (_partitions.Remove(partition, out var state))
+        {
+            _partitionList.Remove(state);
+            Volatile.Write(ref _openSessions, _openSessions - state.Sessions.Count);
+        }
         _engagement.DropPartition(partition);
     }
 
@@ -182,7 +189,7 @@ public sealed class Extractor
     private void ResolveSession(PartitionState state, (string, string) key, SessionState session)
     {
         _rules.Resolve(session);
-        state.Sessions.Remove(key);
+        if (state.Sessions.Remove(key)) Volatile.Write(ref _openSessions, _openSessions - 1);
     }
 
     private void EvictLeastRecentlyActive(PartitionState state)

@@ -18,4 +18,12 @@ public sealed record ExtractionWriteResult(int PairsWritten, int LabelsWritten, 
 
     /// <summary>New preference pairs per app (apps with none are absent).</summary>
     public IReadOnlyDictionary<string, int> PairsByApp { get; init; } = new Dictionary<string, int>();
+
+    /// <summary>
+    /// The W3C <c>traceparent</c> of the commit that made these rows durable, for the messages that announce
+    /// them (<c>DatasetCommitted</c>). A sink leaves it null; the extraction loop sets it before it reports the
+    /// commit: the context of its <c>extraction.commit</c> span, or, when nothing records that span, the
+    /// context of the first traced record of the batch, so the trace still reaches the next role.
+    /// </summary>
+    public string? TraceParent { get; init; }
 }

@@ -13,6 +13,8 @@ namespace FeedbackLoop.Kafka.Extraction;
 /// with the original bytes and a reason, valid ones fed to the <see cref="Extractor"/>. Every flush
 /// writes the drained rows durably, waits for the dead letters to be acknowledged, and only then commits
 /// offsets: the lowest offset any still-open session or window needs, so a restart rebuilds them.
+/// While it runs it publishes the <c>FeedbackLoop.Extraction</c> meter, and each commit is an
+/// <c>extraction.commit</c> span that continues the traces its records carried (see <see cref="ExtractionTelemetry"/>).
 /// </summary>
 public sealed partial class ExtractionLoop
 {
@@ -29,10 +31,18 @@ public sealed partial class ExtractionLoop
     private readonly Extractor _extractor;
     private readonly ProgressMarks _marks;
     private readonly Dictionary<int, long> _nextOffsets = [];
+    // Where the loop stands in each partition for the lag gauge: past the last record handed to it, or at
+    // the end-of-partition marker. Separate from _nextOffsets, which only records handled records advance.
+    private readonly Dictionary<int, long> _positions = [];
+    private readonly CommitTraceBatch _batchTrace = new();
     private readonly HashSet<int> _assigned = [];
     private static readonly TimeSpan MarksInterval = TimeSpan.FromSeconds(10);
+    // One source for the process: spans are told apart by their traces, not by the loop that made them.
+    private static readonly ActivitySource CommitSource = new(ExtractionTelemetry.ActivitySourceName, typeof(ExtractionLoop).Assembly.GetName().Version?.ToString());
     private readonly Stopwatch _sinceMarks = Stopwatch.StartNew();
     private long _readSinceFlush;
+    // Stopwatch timestamp of the first record read since the last flush; 0 when none was.
+    private long _batchFirstRead;
     private PendingWrite? _pendingWrite;
     private bool _broken;
     private string? _deliveryError;
@@ -64,6 +74,9 @@ public sealed partial class ExtractionLoop
 
     private void Run(CancellationToken cancellationToken)
     {
+        // The loop's spans start from its records, never from whatever span was current where RunAsync was called.
+        Activity.Current = null;
+        using var metrics = new ExtractionMetrics(Progress, () => _extractor.OpenSessions, _options.MeterFactory);
         var consumerConfig = new ConsumerConfig
         {
             BootstrapServers = _options.BootstrapServers,
@@ -118,6 +131,7 @@ public sealed partial class ExtractionLoop
                 if (result is { IsPartitionEOF: true })
                 {
                     _extractor.MarkCaughtUp(result.Partition.Value);
+                    _positions[result.Partition.Value] = result.Offset.Value;
                 }
                 else if (result is { Message: not null })
                 {
@@ -134,6 +148,9 @@ public sealed partial class ExtractionLoop
                 if (_pendingWrite is { Write.IsCompleted: true }) CompletePendingWrite(consumer, producer);
                 if (lastFlush.Elapsed >= _options.FlushInterval || _readSinceFlush >= _options.MaxEventsPerFlush)
                 {
+                    // Sampled here, before a flush that may wait for the previous write, so a stalled write
+                    // leaves the lag as it stood when the loop stopped reading.
+                    SampleLag(consumer);
                     Flush(consumer, producer);
                     lastFlush.Restart();
                 }
@@ -156,28 +173,40 @@ public sealed partial class ExtractionLoop
     {
         Progress.RecordRead();
         _readSinceFlush++;
+        if (_batchFirstRead == 0)
+        {
+            _batchFirstRead = Stopwatch.GetTimestamp();
+            PublishOldestUncommitted();
+        }
         var partition = result.Partition.Value;
         var offset = result.Offset.Value;
         _nextOffsets[partition] = offset + 1;
+        _positions[partition] = offset + 1;
         var replay = offset < _marks.Get(partition);
         if (replay) Progress.RecordReplayed();
+        // Every record of the batch, valid or not, is part of the commit that makes the batch durable.
+        if (_batchTrace.Offer(result.Message.Headers) == CommitTraceBatch.Outcome.Invalid) Progress.RecordInvalidTraceParent();
 
         var value = result.Message.Value;
         EventRejection? rejection;
         if (value is null || value.Length == 0)
         {
-            rejection = new EventRejection("$", "empty record");
+            rejection = new EventRejection("$", "empty record") { Kind = EventRejectionKind.Empty };
         }
         else if (EventJson.TryParse(value, out var evt, out rejection))
         {
             var key = result.Message.Key;
             if (key is null || !KeyMatches(key, evt.SessionId))
             {
-                rejection = new EventRejection("key", "the Kafka message key must equal the event's session_id (it keeps a session on one partition)");
+                rejection = new EventRejection("key", "the Kafka message key must equal the event's session_id (it keeps a session on one partition)")
+                {
+                    Kind = EventRejectionKind.KeyMismatch,
+                };
             }
             else
             {
-                _extractor.Process(partition, offset, evt);
+                if (_extractor.Process(partition, offset, evt) == ProcessOutcome.Processed) Progress.RecordProcessed();
+                else Progress.RecordDuplicate();
                 return;
             }
         }
@@ -197,7 +226,7 @@ public sealed partial class ExtractionLoop
 
     private void DeadLetter(IProducer<byte[]?, byte[]?> producer, ConsumeResult<byte[]?, byte[]?> result, EventRejection rejection)
     {
-        Progress.RecordDeadLetter();
+        Progress.RecordDeadLetter(rejection.Kind);
         var source = string.Create(CultureInfo.InvariantCulture, $"{result.Topic}/{result.Partition.Value}/{result.Offset.Value}");
         var headers = new Headers
         {
@@ -238,10 +267,51 @@ public sealed partial class ExtractionLoop
         }
 
         CompletePendingWrite(consumer, producer);
-        var write = rows.IsEmpty ? Task.FromResult(ExtractionWriteResult.Empty) : Task.Run(() => _sink.WriteAsync(rows));
-        _pendingWrite = new PendingWrite(write, offsets, marks);
-        if (final) CompletePendingWrite(consumer, producer, final: true);
+        var trace = _batchTrace.Take();
+        if (trace.LinksDropped > 0) Progress.RecordTraceLinksDropped(trace.LinksDropped);
+        Activity? span = null;
+        Task<ExtractionWriteResult> write;
+        if (rows.IsEmpty && _readSinceFlush == 0)
+        {
+            // Nothing read and nothing to write: an idle tick, not a commit worth a span.
+            write = Task.FromResult(ExtractionWriteResult.Empty);
+        }
+        else
+        {
+            var outer = Activity.Current;
+            span = StartCommitSpan(trace, _readSinceFlush);
+            // The span is current while the write's task starts, so anything the sink traces nests under it;
+            // the consume thread itself goes on outside it.
+            write = rows.IsEmpty ? Task.FromResult(ExtractionWriteResult.Empty) : Task.Run(() => _sink.WriteAsync(rows));
+            Activity.Current = outer;
+        }
+        _pendingWrite = new PendingWrite(write, offsets, marks, span, trace.HasParent ? trace.Parent : null, _batchFirstRead);
+        _batchFirstRead = 0;
         _readSinceFlush = 0;
+        PublishOldestUncommitted();
+        if (final) CompletePendingWrite(consumer, producer, final: true);
+    }
+
+    /// <summary>
+    /// Starts the span of one commit: a child of the first traced record's context, linked to the other
+    /// distinct ones, so a trace that began in an app shows the commit that made its feedback durable.
+    /// Null when nobody listens to the source.
+    /// </summary>
+    private Activity? StartCommitSpan(CommitTrace trace, long records)
+    {
+        if (!CommitSource.HasListeners()) return null;
+        var span = CommitSource.StartActivity(ExtractionTelemetry.CommitActivityName, ActivityKind.Consumer, trace.Parent, links: trace.Links);
+        if (span is { IsAllDataRequested: true })
+        {
+            span.SetTag("messaging.system", "kafka");
+            span.SetTag("messaging.operation.type", "process");
+            span.SetTag("messaging.destination.name", _options.Topic);
+            span.SetTag("messaging.consumer.group.name", _options.GroupId);
+            span.SetTag("messaging.batch.message_count", records);
+            span.SetTag("feedbackloop.extraction.traced_records", trace.Traced);
+            if (trace.LinksDropped > 0) span.SetTag("feedbackloop.extraction.links_dropped", trace.LinksDropped);
+        }
+        return span;
     }
 
     /// <summary>Waits for the write in flight, makes sure dead letters landed, then commits: the order is the guarantee.</summary>
@@ -249,6 +319,50 @@ public sealed partial class ExtractionLoop
     {
         if (_pendingWrite is not { } pending) return;
         _pendingWrite = null;
+        ExtractionWriteResult written;
+        try
+        {
+            written = Commit(consumer, producer, pending);
+        }
+        catch (Exception ex)
+        {
+            EndCommitSpan(pending.Span, ex);
+            throw;
+        }
+        finally
+        {
+            PublishOldestUncommitted();
+        }
+        EndCommitSpan(pending.Span, null, written);
+
+        if (written.PairsWritten + written.LabelsWritten + written.WindowsWritten > 0 && _options.Committed is { } committed)
+        {
+            // The commit span's context, or the batch's own parent when nothing records spans, so the next
+            // role (a DatasetCommitted handler) continues the same trace either way.
+            var traceParent = pending.Span is { } span ? TraceParent.FormatOrNull(span.Context)
+                : pending.Parent is { } parent ? TraceParent.FormatOrNull(parent) : null;
+            committed(written with { TraceParent = traceParent });
+        }
+        // Progress marks only stop a replay from re-sending dead letters, so they are written every few
+        // seconds rather than at every commit (one fsync per partition is costly); a crash in between can
+        // re-send a dead letter (at-least-once), never lose a row.
+        if (final || _sinceMarks.Elapsed >= MarksInterval)
+        {
+            foreach (var (partition, next) in pending.Marks)
+            {
+                if (_assigned.Contains(partition)) _marks.Set(partition, next);
+            }
+            _sinceMarks.Restart();
+        }
+    }
+
+    /// <summary>The write in flight and what its commit needs; <paramref name="FirstRead"/> is when its batch's first record was read (0: none).</summary>
+    private sealed record PendingWrite(Task<ExtractionWriteResult> Write, List<TopicPartitionOffset> Offsets, List<(int Partition, long Next)> Marks,
+        Activity? Span, ActivityContext? Parent, long FirstRead);
+
+    /// <summary>The write, the dead letters and the offsets of one batch, in the order that is the guarantee.</summary>
+    private ExtractionWriteResult Commit(IConsumer<byte[]?, byte[]?> consumer, IProducer<byte[]?, byte[]?> producer, PendingWrite pending)
+    {
         ExtractionWriteResult written;
         try
         {
@@ -272,21 +386,60 @@ public sealed partial class ExtractionLoop
 
         var offsets = pending.Offsets.Where(o => _assigned.Contains(o.Partition.Value)).ToList();
         if (offsets.Count > 0) consumer.Commit(offsets);
-        if (written.PairsWritten + written.LabelsWritten + written.WindowsWritten > 0) _options.Committed?.Invoke(written);
-        // Progress marks only stop a replay from re-sending dead letters, so they are written every few
-        // seconds rather than at every commit (one fsync per partition is costly); a crash in between can
-        // re-send a dead letter (at-least-once), never lose a row.
-        if (final || _sinceMarks.Elapsed >= MarksInterval)
-        {
-            foreach (var (partition, next) in pending.Marks)
-            {
-                if (_assigned.Contains(partition)) _marks.Set(partition, next);
-            }
-            _sinceMarks.Restart();
-        }
+        return written;
     }
 
-    private sealed record PendingWrite(Task<ExtractionWriteResult> Write, List<TopicPartitionOffset> Offsets, List<(int Partition, long Next)> Marks);
+    private static void EndCommitSpan(Activity? span, Exception? error, ExtractionWriteResult? written = null)
+    {
+        if (span is null) return;
+        if (span.IsAllDataRequested && written is not null)
+        {
+            span.SetTag("feedbackloop.extraction.pairs_written", written.PairsWritten);
+            span.SetTag("feedbackloop.extraction.labels_written", written.LabelsWritten);
+            span.SetTag("feedbackloop.extraction.windows_written", written.WindowsWritten);
+            span.SetTag("feedbackloop.extraction.rows_already_present", written.RowsAlreadyPresent);
+        }
+        if (error is not null)
+        {
+            // The type only: messages of I/O and client errors can name paths and hosts, which spans need not carry.
+            span.SetTag("error.type", error.GetType().FullName);
+            span.SetStatus(ActivityStatusCode.Error, error.GetType().Name);
+        }
+        // Stop would make the span's parent current on this thread; the consume thread runs outside spans.
+        var outer = Activity.Current;
+        span.Stop();
+        Activity.Current = outer;
+    }
+
+    /// <summary>The oldest read-but-uncommitted record's read time, for the age gauge: the batch in flight, else the batch being read.</summary>
+    private void PublishOldestUncommitted() =>
+        Progress.SetOldestUncommitted(_pendingWrite is { FirstRead: > 0 } pending ? pending.FirstRead : _batchFirstRead);
+
+    /// <summary>
+    /// Samples consumer lag for the gauge: the high watermark librdkafka last saw in a fetch response (a
+    /// cached value, no broker round trip) minus the loop's position. A partition without both yet is left out.
+    /// </summary>
+    private void SampleLag(IConsumer<byte[]?, byte[]?> consumer)
+    {
+        var lag = new List<PartitionLag>(_assigned.Count);
+        foreach (var partition in _assigned)
+        {
+            if (!_positions.TryGetValue(partition, out var position)) continue;
+            WatermarkOffsets marks;
+            try
+            {
+                marks = consumer.GetWatermarkOffsets(new TopicPartition(_options.Topic, partition));
+            }
+            catch (KafkaException)
+            {
+                continue;
+            }
+            if (marks.High.IsSpecial) continue;
+            lag.Add(new PartitionLag(partition, Math.Max(0, marks.High.Value - position)));
+        }
+        lag.Sort((a, b) => a.Partition.CompareTo(b.Partition));
+        Progress.SetConsumerLag([.. lag]);
+    }
 
     private void OnAssigned(List<TopicPartition> partitions)
     {
@@ -316,6 +469,7 @@ public sealed partial class ExtractionLoop
     {
         _assigned.Remove(partition);
         _nextOffsets.Remove(partition);
+        _positions.Remove(partition);
         _extractor.DropPartition(partition);
         _marks.Forget(partition);
     }

@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using FeedbackLoop.Contracts;
 using FeedbackLoop.Core.Extraction;
 
@@ -39,9 +40,20 @@ public sealed record ExtractionLoopOptions
 
     /// <summary>
     /// Called on the consume thread after a write is durable and its offsets are committed, e.g. to publish
-    /// DatasetCommitted. Keep it short: the loop waits for it.
+    /// DatasetCommitted. Keep it short: the loop waits for it. The result's
+    /// <see cref="ExtractionWriteResult.TraceParent"/> names the commit's span; pass it on in the message
+    /// (<c>new DatasetCommitted(app, pairs, written.TraceParent)</c>) so the run it triggers joins the trace.
     /// </summary>
     public Action<ExtractionWriteResult>? Committed { get; init; }
+
+    /// <summary>
+    /// Creates the <c>FeedbackLoop.Extraction</c> meter (dependency injection's, so a host's listeners and
+    /// scoping apply); when null the loop creates the meter itself. The loop adds its instruments when its run
+    /// starts and disposes the meter when the run ends. A factory hands out one cached meter per name, so
+    /// loops that run side by side in one process should not share a factory, or their instruments would
+    /// share names on one meter.
+    /// </summary>
+    public IMeterFactory? MeterFactory { get; init; }
 
     /// <summary>The rules and their limits.</summary>
     public ExtractionSettings Settings { get; init; } = new();

@@ -1,11 +1,21 @@
+using System.Diagnostics;
+using FeedbackLoop.Contracts;
 using FeedbackLoop.Core.Extraction;
 
 namespace FeedbackLoop.Kafka.Extraction;
 
-/// <summary>Running totals of one extractor process; read it for progress and at exit.</summary>
+/// <summary>
+/// Running totals and current gauges of one extractor process; read it for progress, at exit, or through
+/// the <c>FeedbackLoop.Extraction</c> meter. The consume loop writes it; any thread may read it.
+/// </summary>
 public sealed class ExtractionProgress
 {
+    private static readonly int ReasonCount = Enum.GetValues<EventRejectionKind>().Length;
+
+    private readonly long[] _deadLetteredByKind = new long[ReasonCount];
     private long _recordsRead;
+    private long _eventsProcessed;
+    private long _duplicateEvents;
     private long _deadLettered;
     private long _pairsWritten;
     private long _labelsWritten;
@@ -14,9 +24,17 @@ public sealed class ExtractionProgress
     private long _replayedRecords;
     private long _flushes;
     private long _firstRecordTimestamp;
+    private long _invalidTraceParents;
+    private long _traceLinksDropped;
+    private long _oldestUncommittedTimestamp;
+    private PartitionLag[] _lag = [];
 
     /// <summary>Kafka records read (valid or not).</summary>
     public long RecordsRead => Interlocked.Read(ref _recordsRead);
+    /// <summary>Valid events the extractor applied (a repeated event_id is not applied again).</summary>
+    public long EventsProcessed => Interlocked.Read(ref _eventsProcessed);
+    /// <summary>Valid events skipped because their event_id was already applied.</summary>
+    public long DuplicateEvents => Interlocked.Read(ref _duplicateEvents);
     /// <summary>Records sent to the dead-letter topic.</summary>
     public long DeadLettered => Interlocked.Read(ref _deadLettered);
     /// <summary>Preference pairs written to Parquet.</summary>
@@ -31,16 +49,53 @@ public sealed class ExtractionProgress
     public long ReplayedRecords => Interlocked.Read(ref _replayedRecords);
     /// <summary>Completed write-and-commit cycles.</summary>
     public long Flushes => Interlocked.Read(ref _flushes);
+    /// <summary>Records whose <c>traceparent</c> header was present but malformed (ignored).</summary>
+    public long InvalidTraceParents => Interlocked.Read(ref _invalidTraceParents);
+    /// <summary>Traced records a commit span could not link because it already had the maximum of links.</summary>
+    public long TraceLinksDropped => Interlocked.Read(ref _traceLinksDropped);
 
-    /// <summary><see cref="System.Diagnostics.Stopwatch.GetTimestamp"/> when the first record was read; 0 before.</summary>
+    /// <summary><see cref="Stopwatch.GetTimestamp"/> when the first record was read; 0 before.</summary>
     public long FirstRecordTimestamp => Interlocked.Read(ref _firstRecordTimestamp);
+
+    /// <summary>Records dead-lettered for faults of <paramref name="kind"/>.</summary>
+    public long DeadLetteredFor(EventRejectionKind kind) =>
+        (uint)kind < (uint)ReasonCount ? Interlocked.Read(ref _deadLetteredByKind[(int)kind]) : 0;
+
+    /// <summary>
+    /// Per assigned partition, records in the log beyond the loop's position (high watermark − position), as
+    /// the consume loop last sampled them (at every flush).
+    /// </summary>
+    public IReadOnlyList<PartitionLag> ConsumerLag => Volatile.Read(ref _lag);
+
+    /// <summary>
+    /// How long the oldest record that was read but whose write-and-commit has not completed has waited; zero
+    /// when every record read has been through a completed commit.
+    /// </summary>
+    public TimeSpan OldestUncommittedAge
+    {
+        get
+        {
+            var since = Interlocked.Read(ref _oldestUncommittedTimestamp);
+            return since > 0 ? Stopwatch.GetElapsedTime(since) : TimeSpan.Zero;
+        }
+    }
 
     internal void RecordRead()
     {
-        if (Interlocked.Increment(ref _recordsRead) == 1) Interlocked.Exchange(ref _firstRecordTimestamp, System.Diagnostics.Stopwatch.GetTimestamp());
+        if (Interlocked.Increment(ref _recordsRead) == 1) Interlocked.Exchange(ref _firstRecordTimestamp, Stopwatch.GetTimestamp());
     }
+    internal void RecordProcessed() => Interlocked.Increment(ref _eventsProcessed);
+    internal void RecordDuplicate() => Interlocked.Increment(ref _duplicateEvents);
     internal void RecordReplayed() => Interlocked.Increment(ref _replayedRecords);
-    internal void RecordDeadLetter() => Interlocked.Increment(ref _deadLettered);
+
+    internal void RecordDeadLetter(EventRejectionKind kind)
+    {
+        Interlocked.Increment(ref _deadLettered);
+        if ((uint)kind < (uint)ReasonCount) Interlocked.Increment(ref _deadLetteredByKind[(int)kind]);
+    }
+
+    internal void RecordInvalidTraceParent() => Interlocked.Increment(ref _invalidTraceParents);
+    internal void RecordTraceLinksDropped(int count) => Interlocked.Add(ref _traceLinksDropped, count);
 
     internal void RecordWrite(ExtractionWriteResult result)
     {
@@ -50,4 +105,14 @@ public sealed class ExtractionProgress
         Interlocked.Add(ref _rowsAlreadyPresent, result.RowsAlreadyPresent);
         Interlocked.Increment(ref _flushes);
     }
+
+    internal void SetConsumerLag(PartitionLag[] lag) => Volatile.Write(ref _lag, lag);
+
+    /// <summary>The timestamp of the oldest record read and not yet through a completed commit; 0 for none.</summary>
+    internal void SetOldestUncommitted(long timestamp) => Interlocked.Exchange(ref _oldestUncommittedTimestamp, timestamp);
 }
+
+/// <summary>One partition's consumer lag.</summary>
+/// <param name="Partition">The partition of the events topic.</param>
+/// <param name="Lag">Records in the log beyond the loop's position.</param>
+public readonly record struct PartitionLag(int Partition, long Lag);

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using FeedbackLoop.Contracts;
 
 namespace FeedbackLoop.Orchestration.Telemetry;
 
@@ -69,7 +70,7 @@ public sealed class OrchestrationTelemetry : IDisposable
     /// </summary>
     public static Activity? StartRunSpan(string name, string? traceParent, string runId, string appId, DateTimeOffset startTime = default)
     {
-        var parent = traceParent is not null && ActivityContext.TryParse(traceParent, null, out var context) ? context : default;
+        var parent = traceParent is not null && TraceParent.TryParse(traceParent, out var context) ? context : default;
         var span = Source.StartActivity(name, ActivityKind.Internal, parent, startTime: startTime);
         span?.SetTag("feedbackloop.app_id", appId);
         span?.SetTag("feedbackloop.run_id", runId);

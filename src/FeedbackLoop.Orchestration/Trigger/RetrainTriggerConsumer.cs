@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using FeedbackLoop.Contracts;
 using FeedbackLoop.Contracts.Bus;
 using FeedbackLoop.Core.Tuning;
 using FeedbackLoop.Orchestration.Registry;
@@ -47,7 +48,9 @@ internal sealed partial class RetrainTriggerConsumer(
         await runs.AdvanceAsync(runId, context, context.CancellationToken).ConfigureAwait(false);
     }
 
-    private static string? TriggerTraceParent(DatasetCommitted message) => Activity.Current?.Id;
+    /// <summary>The trace the run continues: the commit's that the message names (checked: it is input), else this consume's.</summary>
+    private static string? TriggerTraceParent(DatasetCommitted message) =>
+        message.TraceParent is { } carried && TraceParent.IsValid(carried) ? carried : Activity.Current?.Id;
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Run {RunId} started on a snapshot of {Pairs} pairs")]
     private static partial void LogRunStarted(ILogger logger, string runId, long pairs);

@@ -239,7 +239,7 @@ internal sealed partial class EventSender : IDisposable
             TryLog(() => LogInvalid(_logger, type, field, reason));
             return null;
         }
-        return new SerializedEvent(evt.EventId, evt.SessionId, buffer.WrittenSpan.ToArray());
+        return new SerializedEvent(evt.EventId, evt.SessionId, buffer.WrittenSpan.ToArray()) { TraceContext = item.TraceContext };
     }
 
     private async Task SendAsync(List<SerializedEvent> batch)

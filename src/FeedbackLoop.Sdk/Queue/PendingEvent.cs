@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using FeedbackLoop.Contracts;
 
 namespace FeedbackLoop.Sdk.Queue;
@@ -47,6 +48,16 @@ internal struct PendingEvent
     public int Small;
     /// <summary>The estimate this event added to the queue's byte budget, given back when it is taken.</summary>
     public int Bytes;
+    /// <summary>
+    /// The caller's span (<see cref="Activity.Current"/> at the call), default when none. Kept as the ids'
+    /// own structs, which only reference strings the activity already holds, so capturing it allocates nothing.
+    /// </summary>
+    public ActivityTraceId TraceId;
+    public ActivitySpanId SpanId;
+    public ActivityTraceFlags TraceFlags;
+
+    /// <summary>The caller's span as a context, default when the call had none.</summary>
+    public readonly ActivityContext TraceContext => TraceId == default ? default : new ActivityContext(TraceId, SpanId, TraceFlags);
 
     public readonly string Type => Kind switch
     {

@@ -1,4 +1,6 @@
 using System.Buffers;
+using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 
@@ -38,6 +40,10 @@ internal sealed class SpoolingTransport : IFeedbackTransport, ISpoolDrain
     private const int EncodeBufferBytes = 64 * 1024;
     private const int MaxKeptEncodeBufferBytes = 1 << 20;
 
+    // Most trace contexts kept in memory for spooled events not yet read back (about 100 B each with the
+    // id strings they hold); beyond it, further events go on without one rather than hold more memory.
+    internal const int MaxTracesInMemory = 16_384;
+
     // How long DisposeAsync waits for a pump whose transport ignores cancellation before it lets go.
     private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(10);
 
@@ -70,6 +76,13 @@ internal sealed class SpoolingTransport : IFeedbackTransport, ISpoolDrain
     // destination already acknowledged out of order (a partial delivery, in this run or before a restart).
     private SpoolPosition _read;
     private readonly HashSet<long> _ackedAhead = [];
+    // Trace contexts of spooled events, by where their record lies, in write order. The record format has
+    // no room for them, so they live in memory only: the pump reads records in the same order and picks
+    // each one up, and a restart (or a record read twice after a read error) goes on without it.
+    private readonly ConcurrentQueue<SpooledTrace> _traces = new();
+    private readonly List<(int Offset, ActivityContext Context)> _batchTraces = [];
+    private int _traceCount;
+
     // Held while the pump writes the cursor, so DisposeAsync can shut the folder between two writes.
     private readonly Lock _cursorGate = new();
 
@@ -221,6 +234,7 @@ internal sealed class SpoolingTransport : IFeedbackTransport, ISpoolDrain
         RollIfDue(wanted);
 
         _encoded.ResetWrittenCount();
+        _batchTraces.Clear();
         var room = _options.MaxBytes - Interlocked.Read(ref _bytesOnDisk);
         int spooled = 0, full = 0, unrecordable = 0;
         foreach (var evt in batch)
@@ -235,6 +249,7 @@ internal sealed class SpoolingTransport : IFeedbackTransport, ISpoolDrain
                 full++;
                 continue;
             }
+            if (evt.HasTraceContext) _batchTraces.Add((_encoded.WrittenCount, evt.TraceContext));
             SpoolRecord.Write(_encoded.GetSpan(size)[..size], evt);
             _encoded.Advance(size);
             room -= size;
@@ -281,9 +296,22 @@ internal sealed class SpoolingTransport : IFeedbackTransport, ISpoolDrain
             AbandonLive();
             throw new FeedbackTransportException("The disk spool could not write the batch; none of it was spooled.", ex);
         }
+        // Before the records become readable, so the pump never reads one ahead of its trace context.
+        RememberTraces(_live!.Number, _live.Committed);
         lock (_gate) _live!.Committed += written;
         Interlocked.Add(ref _bytesOnDisk, written);
         _appended.Writer.TryWrite(true);
+    }
+
+    private void RememberTraces(long segment, long batchStart)
+    {
+        foreach (var (offset, context) in _batchTraces)
+        {
+            if (Volatile.Read(ref _traceCount) >= MaxTracesInMemory) break;
+            Interlocked.Increment(ref _traceCount);
+            _traces.Enqueue(new SpooledTrace(new SpoolPosition(segment, batchStart + offset), context));
+        }
+        _batchTraces.Clear();
     }
 
     private void OpenNewSegment()
@@ -467,10 +495,27 @@ internal sealed class SpoolingTransport : IFeedbackTransport, ISpoolDrain
                 continue;
             }
             if (_ackedAhead.Contains(at)) continue;
-            events.Add(new SpooledEvent(at, SpoolRecord.Decode(record, payload)));
+            var evt = SpoolRecord.Decode(record, payload);
+            if (TakeTrace(new SpoolPosition(segment, at)) is { } context) evt = evt with { TraceContext = context };
+            events.Add(new SpooledEvent(at, evt));
             jsonBytes += record.JsonBytes;
         }
         return new SpoolBatch(segment, start, position, events);
+    }
+
+    // The trace context remembered for the record at position, if any. Contexts of records before it that
+    // were never picked up (skipped as corrupt or already acknowledged) are let go on the way.
+    private ActivityContext? TakeTrace(SpoolPosition position)
+    {
+        while (_traces.TryPeek(out var head))
+        {
+            var order = head.Position.Order(position);
+            if (order > 0) return null;
+            _traces.TryDequeue(out _);
+            Interlocked.Decrement(ref _traceCount);
+            if (order == 0) return head.Context;
+        }
+        return null;
     }
 
     private long SkipDamaged(long segment, long position, long limit, string reason)
@@ -632,7 +677,13 @@ internal sealed class SpoolingTransport : IFeedbackTransport, ISpoolDrain
     private sealed record SpoolBatch(long Segment, long Start, long End, List<SpooledEvent> Events);
 
     private readonly record struct SpooledEvent(long Offset, SerializedEvent Event);
+
+    private readonly record struct SpooledTrace(SpoolPosition Position, ActivityContext Context);
 }
 
-/// <summary>A place in the spool: a segment number and a byte offset in it.</summary>
-internal readonly record struct SpoolPosition(long Segment, long Offset);
+/// <summary>A place in the spool: a segment number and a byte offset in it, ordered as the records are.</summary>
+internal readonly record struct SpoolPosition(long Segment, long Offset)
+{
+    /// <summary>Negative when this lies before <paramref name="other"/>, zero when it is the same place.</summary>
+    public int Order(SpoolPosition other) => Segment != other.Segment ? Segment.CompareTo(other.Segment) : Offset.CompareTo(other.Offset);
+}

@@ -372,6 +372,61 @@ public sealed class SpoolingTransportTests : IDisposable
         Assert.Single(Directory.GetFiles(_spoolFolder, "*.seg"));
     }
 
+    [Fact]
+    public async Task Trace_contexts_of_spooled_events_reach_the_transport_in_the_same_run()
+    {
+        var inner = new ScriptedTransport { Down = true };
+        var events = Traced(ScriptedTransport.Events(0, 300), every: 3);
+        await using var spool = Open(inner, new FeedbackClientCounters());
+        foreach (var chunk in events.Chunk(50)) await spool.SendAsync(chunk, default);
+
+        inner.Down = false;
+        await Eventually.HoldsAsync(() => Advanced(() => inner.DeliveredIds.Count >= 300), Patience);
+
+        var expected = events.ToDictionary(e => e.EventId, e => e.TraceContext);
+        Assert.Equal(300, inner.Delivered.Count);
+        Assert.All(inner.Delivered, e => Assert.Equal(expected[e.EventId], e.TraceContext));
+        Assert.Equal(100, inner.Delivered.Count(e => e.HasTraceContext));
+    }
+
+    [Fact]
+    public async Task Trace_contexts_do_not_survive_a_restart_the_events_do()
+    {
+        await SpoolAndStop(Traced(ScriptedTransport.Events(0, 40), every: 1));
+
+        var inner = new ScriptedTransport();
+        await using var spool = Open(inner, new FeedbackClientCounters());
+        Assert.True(await spool.DrainAsync(Patience, default));
+
+        Assert.Equal(40, inner.Delivered.Count);
+        Assert.All(inner.Delivered, e => Assert.False(e.HasTraceContext));
+    }
+
+    [Fact]
+    public async Task Past_the_in_memory_cap_further_spooled_events_go_on_without_their_trace_context()
+    {
+        var inner = new ScriptedTransport { Down = true };
+        var over = 2 * SpoolingTransport.MaxBatchEvents;
+        var count = SpoolingTransport.MaxTracesInMemory + over;
+        var events = Traced(ScriptedTransport.Events(0, count), every: 1);
+        await using var spool = Open(inner, new FeedbackClientCounters());
+        foreach (var chunk in events.Chunk(1_000)) await spool.SendAsync(chunk, default);
+
+        inner.Down = false;
+        await Eventually.HoldsAsync(() => Advanced(() => inner.DeliveredIds.Count >= count), TimeSpan.FromSeconds(60));
+
+        // The cap counts contexts waiting in memory; the pump may already hold its first batch (retrying it
+        // while the transport is down), which frees that many. The oldest keep theirs; the newest do not.
+        Assert.InRange(inner.Delivered.Count(e => e.HasTraceContext), SpoolingTransport.MaxTracesInMemory, SpoolingTransport.MaxTracesInMemory + SpoolingTransport.MaxBatchEvents);
+        Assert.All(inner.Delivered.Take(SpoolingTransport.MaxTracesInMemory), e => Assert.True(e.HasTraceContext));
+        Assert.All(inner.Delivered.TakeLast(over - SpoolingTransport.MaxBatchEvents), e => Assert.False(e.HasTraceContext));
+    }
+
+    private static List<SerializedEvent> Traced(List<SerializedEvent> events, int every) =>
+        events.Select((e, i) => i % every == 0
+            ? e with { TraceContext = new System.Diagnostics.ActivityContext(System.Diagnostics.ActivityTraceId.CreateRandom(), System.Diagnostics.ActivitySpanId.CreateRandom(), System.Diagnostics.ActivityTraceFlags.Recorded) }
+            : e).ToList();
+
     private SpoolingTransport Open(ScriptedTransport inner, FeedbackClientCounters counters, SpoolOptions? options = null, ILogger? logger = null) =>
         new(inner, options ?? new SpoolOptions { Directory = _spoolFolder }, counters, _clock, logger ?? NullLogger.Instance);
 

@@ -1,0 +1,67 @@
+using System.Diagnostics.Metrics;
+using FeedbackLoop.Contracts;
+using FeedbackLoop.Contracts.Datasets;
+
+namespace FeedbackLoop.Kafka.Extraction;
+
+/// <summary>
+/// The <c>FeedbackLoop.Extraction</c> meter: observable instruments over <see cref="ExtractionProgress"/> and
+/// the extractor's open sessions. They are read only when a listener (OpenTelemetry, dotnet-counters)
+/// collects, so the consume loop pays nothing per record beyond the interlocked counts it keeps anyway.
+/// Tag values come from fixed sets (reason codes, dataset kinds, partition numbers), never from records.
+/// </summary>
+internal sealed class ExtractionMetrics : IDisposable
+{
+    // The dead-letter reason for people can quote the record (an unknown field's name), so the tag is the
+    // rejection's kind, from a fixed set of codes; the pairs are built once, not per collection.
+    private static readonly (EventRejectionKind Kind, KeyValuePair<string, object?> Tag)[] Reasons =
+    [
+        (EventRejectionKind.InvalidField, Reason("invalid_field")),
+        (EventRejectionKind.NotJson, Reason("not_json")),
+        (EventRejectionKind.TooLarge, Reason("too_large")),
+        (EventRejectionKind.UnsupportedVersion, Reason("unsupported_version")),
+        (EventRejectionKind.UnknownType, Reason("unknown_type")),
+        (EventRejectionKind.Empty, Reason("empty")),
+        (EventRejectionKind.KeyMismatch, Reason("key_mismatch")),
+    ];
+
+    private static readonly KeyValuePair<string, object?> PairsTag = new("dataset", DatasetKinds.PreferencePairs);
+    private static readonly KeyValuePair<string, object?> LabelsTag = new("dataset", DatasetKinds.FeedbackLabels);
+    private static readonly KeyValuePair<string, object?> EngagementTag = new("dataset", DatasetKinds.Engagement);
+
+    private readonly Meter _meter;
+
+    public ExtractionMetrics(ExtractionProgress progress, Func<int> openSessions, IMeterFactory? factory)
+    {
+        var version = typeof(ExtractionMetrics).Assembly.GetName().Version?.ToString();
+        _meter = factory?.Create(new MeterOptions(ExtractionTelemetry.MeterName) { Version = version })
+            ?? new Meter(ExtractionTelemetry.MeterName, version);
+
+        Counter("feedbackloop.extraction.events_read", "Kafka records read from the events topic, valid or not", () => progress.RecordsRead, "{record}");
+        Counter("feedbackloop.extraction.events_processed", "Valid events the extractor applied", () => progress.EventsProcessed);
+        Counter("feedbackloop.extraction.events_duplicate", "Valid events skipped because their event_id was already applied", () => progress.DuplicateEvents);
+        _meter.CreateObservableCounter("feedbackloop.extraction.events_dead_lettered",
+            () => Reasons.Select(r => new Measurement<long>(progress.DeadLetteredFor(r.Kind), r.Tag)),
+            "{record}", "Records sent to the dead-letter topic, by reason code");
+        _meter.CreateObservableCounter<long>("feedbackloop.extraction.rows_written",
+            () => [new Measurement<long>(progress.PairsWritten, PairsTag), new Measurement<long>(progress.LabelsWritten, LabelsTag),
+                new Measurement<long>(progress.WindowsWritten, EngagementTag)],
+            "{row}", "Rows made durable in the Parquet datasets, by dataset");
+        Counter("feedbackloop.extraction.traceparent_invalid", "Records whose traceparent header was malformed (ignored)", () => progress.InvalidTraceParents, "{record}");
+        Counter("feedbackloop.extraction.trace_links_dropped", "Traced records a commit span could not link (over the cap)", () => progress.TraceLinksDropped, "{record}");
+        _meter.CreateObservableGauge("feedbackloop.extraction.consumer_lag",
+            () => progress.ConsumerLag.Select(l => new Measurement<long>(l.Lag, new KeyValuePair<string, object?>("partition", l.Partition))),
+            "{record}", "Records in the log beyond the extractor's position (high watermark − position), per partition, as of the last flush");
+        _meter.CreateObservableUpDownCounter("feedbackloop.extraction.open_sessions", () => (long)openSessions(),
+            "{session}", "Sessions whose state the extractor holds (their records are re-read after a restart)");
+        _meter.CreateObservableGauge("feedbackloop.extraction.oldest_uncommitted_offset_age", () => progress.OldestUncommittedAge.TotalSeconds,
+            "s", "How long the oldest record read but not yet through a completed write-and-commit has waited");
+
+        void Counter(string name, string description, Func<long> read, string unit = "{event}") =>
+            _meter.CreateObservableCounter(name, () => read(), unit, description);
+    }
+
+    public void Dispose() => _meter.Dispose();
+
+    private static KeyValuePair<string, object?> Reason(string code) => new("reason", code);
+}
