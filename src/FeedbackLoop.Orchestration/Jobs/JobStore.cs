@@ -47,15 +47,21 @@ public sealed class JobStore
 
     private static readonly JsonSerializerOptions SpecJson = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
-    private readonly RegistryDatabase _database;
+    private readonly StoreDatabase _database;
     private readonly TimeProvider _clock;
 
-    /// <summary>Opens the job tables in the registry file at <paramref name="databasePath"/> (creating and migrating it as needed).</summary>
+    /// <summary>Opens the job tables in the store file at <paramref name="databasePath"/> (creating and migrating it as needed).</summary>
     /// <exception cref="InvalidDataException">The file was written by a newer build.</exception>
     public JobStore(string databasePath, TimeProvider? clock = null)
+        : this(StoreDatabase.Open(databasePath, clock), clock)
     {
+    }
+
+    /// <summary>The job tables of an opened store (the registry's: <see cref="Registry.ModelRegistry.Database"/>).</summary>
+    public JobStore(StoreDatabase database, TimeProvider? clock = null)
+    {
+        _database = database ?? throw new ArgumentNullException(nameof(database));
         _clock = clock ?? TimeProvider.System;
-        _database = new RegistryDatabase(databasePath, _clock);
     }
 
     /// <summary>Creates the job, pending and due now.</summary>
@@ -65,7 +71,7 @@ public sealed class JobStore
     {
         ArgumentException.ThrowIfNullOrEmpty(job.JobId);
         ArgumentOutOfRangeException.ThrowIfLessThan(job.MaxAttempts, 1);
-        using var connection = _database.Open();
+        using var connection = _database.Connect();
         using var transaction = BeginWrite(connection);
         var now = Now();
         var inserted = Execute(connection, transaction,
@@ -91,7 +97,7 @@ public sealed class JobStore
     /// <summary>The job, or null when unknown.</summary>
     public JobRecord? Get(string jobId)
     {
-        using var connection = _database.Open();
+        using var connection = _database.Connect();
         return ReadJob(connection, null, jobId);
     }
 
@@ -99,7 +105,7 @@ public sealed class JobStore
     public IReadOnlyList<JobRecord> List(string? appId = null, JobState? state = null, int limit = 100)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
-        using var connection = _database.Open();
+        using var connection = _database.Connect();
         using var reader = Reader(connection, null,
             $"""
             {JobColumns}
@@ -120,7 +126,7 @@ public sealed class JobStore
     /// <summary>The job's attempts, first first.</summary>
     public IReadOnlyList<AttemptRecord> Attempts(string jobId)
     {
-        using var connection = _database.Open();
+        using var connection = _database.Connect();
         using var reader = Reader(connection, null, $"{AttemptColumns} WHERE job_id = @job_id ORDER BY attempt", ("@job_id", jobId));
         var attempts = new List<AttemptRecord>();
         while (reader.Read())
@@ -134,7 +140,7 @@ public sealed class JobStore
     /// <summary>Ids of the jobs whose offer is due: pending ones past their backoff, and offers nobody took in time.</summary>
     public IReadOnlyList<string> DueForOffer()
     {
-        using var connection = _database.Open();
+        using var connection = _database.Connect();
         using var reader = Reader(connection, null,
             "SELECT job_id FROM jobs WHERE state IN (@pending, @offered) AND due_at <= @now AND cancel_requested_at IS NULL ORDER BY due_at, job_id",
             ("@pending", JobRules.Text(JobState.Pending)), ("@offered", JobRules.Text(JobState.Offered)), ("@now", Now()));
@@ -154,7 +160,7 @@ public sealed class JobStore
     /// <returns>The offer to send, or null when none is due (or a cancel request is pending).</returns>
     public JobOffered? TryOffer(string jobId, TimeSpan offerAgainAfter)
     {
-        using var connection = _database.Open();
+        using var connection = _database.Connect();
         using var transaction = BeginWrite(connection);
         var job = ReadJob(connection, transaction, jobId);
         var now = _clock.GetUtcNow();
@@ -180,7 +186,7 @@ public sealed class JobStore
     /// <summary>Decides a worker's claim and records a grant.</summary>
     public ClaimOutcome Claim(JobClaimed claim)
     {
-        using var connection = _database.Open();
+        using var connection = _database.Connect();
         using var transaction = BeginWrite(connection);
         if (ReadJob(connection, transaction, claim.JobId) is not { } job)
         {
@@ -212,7 +218,7 @@ public sealed class JobStore
     /// <returns><see cref="ReportVerdict.Stale"/> when the attempt is not the running one: its process should be stopped.</returns>
     public ReportVerdict Heartbeat(JobHeartbeat beat)
     {
-        using var connection = _database.Open();
+        using var connection = _database.Connect();
         using var transaction = BeginWrite(connection);
         var job = ReadJob(connection, transaction, beat.JobId);
         if (job is null)
@@ -252,7 +258,7 @@ public sealed class JobStore
     {
         var now = _clock.GetUtcNow();
         var expired = new List<(JobRecord Job, AttemptRecord Attempt, AttemptState End, string Reason)>();
-        using (var connection = _database.Open())
+        using (var connection = _database.Connect())
         {
             foreach (var job in ReadJobs(connection, null, "state = @state", ("@state", JobRules.Text(JobState.Running))))
             {
@@ -292,7 +298,7 @@ public sealed class JobStore
     /// <exception cref="InvalidOperationException">The job is unknown or already over.</exception>
     public JobRecord RequestCancel(string jobId, string reason)
     {
-        using var connection = _database.Open();
+        using var connection = _database.Connect();
         using var transaction = BeginWrite(connection);
         var job = ReadJob(connection, transaction, jobId) ?? throw new InvalidOperationException($"job '{jobId}' is unknown");
         if (job.IsFinal)
@@ -318,7 +324,7 @@ public sealed class JobStore
     {
         var now = _clock.GetUtcNow();
         var orders = new List<StopOrder>();
-        using var connection = _database.Open();
+        using var connection = _database.Connect();
         using var transaction = BeginWrite(connection);
         var requested = ReadJobs(connection, transaction, "cancel_requested_at IS NOT NULL AND state IN (@pending, @offered, @running) AND due_at <= @now",
             ("@pending", JobRules.Text(JobState.Pending)), ("@offered", JobRules.Text(JobState.Offered)),
@@ -359,7 +365,7 @@ public sealed class JobStore
     /// <returns>How many jobs were running or offered.</returns>
     public int WatchAgain()
     {
-        using var connection = _database.Open();
+        using var connection = _database.Connect();
         using var transaction = BeginWrite(connection);
         var now = Now();
         var running = Execute(connection, transaction,
@@ -377,7 +383,7 @@ public sealed class JobStore
     private AttemptEnd EndAttempt(
         string jobId, int attempt, string workerId, AttemptState end, string? reason, int? exitCode, string? outputPath, string? metricsJson)
     {
-        using var connection = _database.Open();
+        using var connection = _database.Connect();
         using var transaction = BeginWrite(connection);
         if (ReadJob(connection, transaction, jobId) is not { } job)
         {

@@ -13,7 +13,7 @@ namespace FeedbackLoop.Orchestration.Registry;
 /// </summary>
 public sealed class ModelRegistry
 {
-    private readonly RegistryDatabase _database;
+    private readonly StoreDatabase _database;
     private readonly TimeProvider _clock;
 
     /// <summary>Opens (creating when missing) the registry file, its folder and its tables.</summary>
@@ -21,10 +21,21 @@ public sealed class ModelRegistry
     /// <param name="clock">The clock of run starts/ends and status changes; the system clock by default.</param>
     /// <exception cref="InvalidDataException">The file was written by a newer build (a higher schema version).</exception>
     public ModelRegistry(string databasePath, TimeProvider? clock = null)
+        : this(StoreDatabase.Open(databasePath, clock), clock)
     {
-        _clock = clock ?? TimeProvider.System;
-        _database = new RegistryDatabase(databasePath, _clock);
     }
+
+    /// <summary>The registry in an opened store.</summary>
+    /// <param name="database">The store.</param>
+    /// <param name="clock">The clock of run starts/ends and status changes; the system clock by default.</param>
+    public ModelRegistry(StoreDatabase database, TimeProvider? clock = null)
+    {
+        _database = database ?? throw new ArgumentNullException(nameof(database));
+        _clock = clock ?? TimeProvider.System;
+    }
+
+    /// <summary>The store the registry lives in (the job store shares it).</summary>
+    public StoreDatabase Database => _database;
 
     /// <summary>The full path of the registry file.</summary>
     public string DatabasePath => _database.FilePath;
@@ -432,7 +443,7 @@ public sealed class ModelRegistry
 
     private const string ModelColumns = $"SELECT {ModelColumnList} FROM model_versions m";
 
-    private SqliteConnection Open() => _database.Open();
+    private SqliteConnection Open() => _database.Connect();
 
     private bool PromoteIn(SqliteConnection connection, SqliteTransaction transaction, ModelVersionRecord model)
     {

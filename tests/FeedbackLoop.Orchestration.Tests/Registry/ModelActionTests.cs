@@ -139,7 +139,7 @@ public sealed class ModelActionTests : IDisposable
         {
             Directory.CreateDirectory(Path.GetDirectoryName(_database.FilePath)!);
             connection.Open();
-            foreach (var statement in RegistrySchema.Migrations.Single(m => m.Version == 1).Statements)
+            foreach (var statement in StoreSchema.Migrations.Single(m => m.Version == 1).Statements)
             {
                 using var create = connection.CreateCommand();
                 create.CommandText = statement;

@@ -1,4 +1,5 @@
 using FeedbackLoop.Orchestration.Registry;
+using FeedbackLoop.Orchestration.Store;
 using FeedbackLoop.Orchestration.Tests.Support;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Time.Testing;
@@ -344,15 +345,52 @@ public sealed class ModelRegistryTests : IDisposable
     [Fact]
     public void A_file_from_a_newer_schema_is_refused()
     {
-        Open();
+        // Written by a newer build: it records a version this build does not know.
+        Directory.CreateDirectory(Path.GetDirectoryName(_database.FilePath)!);
         using (var connection = new SqliteConnection($"Data Source={_database.FilePath};Pooling=False"))
         {
             connection.Open();
             using var insert = connection.CreateCommand();
-            insert.CommandText = "INSERT INTO schema_version (version, applied_at) VALUES (3, '2030-01-01T00:00:00.0000000Z')";
+            insert.CommandText =
+                """
+                CREATE TABLE schema_version (version INTEGER NOT NULL PRIMARY KEY, applied_at TEXT NOT NULL);
+                INSERT INTO schema_version (version, applied_at) VALUES (99, '2030-01-01T00:00:00.0000000Z');
+                """;
             insert.ExecuteNonQuery();
         }
 
-        Assert.Throws<InvalidDataException>(Open);
+        var refusal = Assert.Throws<InvalidDataException>(Open);
+
+        Assert.Contains("schema version 99", refusal.Message, StringComparison.Ordinal);
+        using var check = new SqliteConnection($"Data Source={_database.FilePath};Pooling=False");
+        check.Open();
+        using var tables = check.CreateCommand();
+        tables.CommandText = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'";
+        Assert.Equal(1L, tables.ExecuteScalar()); // refused before anything was created in it
+    }
+
+    [Fact]
+    public void A_process_opens_and_migrates_a_file_once_and_shares_it()
+    {
+        var first = StoreDatabase.Open(_database.FilePath, _clock);
+        var registry = new ModelRegistry(_database.FilePath, _clock);
+        var jobs = new FeedbackLoop.Orchestration.Jobs.JobStore(registry.Database, _clock);
+
+        Assert.Same(first, registry.Database);
+        Assert.Same(first, StoreDatabase.Open(Path.Combine(Path.GetDirectoryName(_database.FilePath)!, ".", "registry.db")));
+        Assert.Empty(jobs.List());
+    }
+
+    [Fact]
+    public void A_new_file_is_readable_by_its_owner_only()
+    {
+        Open();
+        if (OperatingSystem.IsWindows())
+        {
+            return; // no Unix file modes
+        }
+
+
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(_database.FilePath));
     }
 }
