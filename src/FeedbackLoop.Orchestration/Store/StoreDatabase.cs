@@ -1,5 +1,5 @@
 using System.Collections.Concurrent;
-using System.Globalization;
+using Dapper;
 using Microsoft.Data.Sqlite;
 
 namespace FeedbackLoop.Orchestration.Store;
@@ -19,6 +19,9 @@ public sealed class StoreDatabase
     private static readonly Lock OpenLock = new();
 
     private readonly string _connectionString;
+
+    // Rows are read into small row types by column name: job_id fills JobId. Dapper keeps this setting process-wide.
+    static StoreDatabase() => DefaultTypeMap.MatchNamesWithUnderscores = true;
 
     private StoreDatabase(string filePath)
     {
@@ -114,10 +117,10 @@ public sealed class StoreDatabase
 
         // WAL lets readers (the review UI, the CLI) read while the orchestrator writes; it is a property of the
         // file, so setting it once here holds for every later connection. It is the one SQLite-only statement.
-        Sql.Execute(connection, null, "PRAGMA journal_mode = WAL");
+        connection.Execute("PRAGMA journal_mode = WAL");
 
         // Refuse a newer file before touching it.
-        var hasVersions = Sql.Scalar(connection, null, "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'") is not null;
+        var hasVersions = connection.ExecuteScalar<string?>("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'") is not null;
         if (hasVersions && Newest(connection) is var newest && newest > StoreSchema.Version)
         {
             throw new InvalidDataException($"{FilePath} has schema version {newest}; this build knows up to {StoreSchema.Version}");
@@ -127,19 +130,18 @@ public sealed class StoreDatabase
         {
             using var transaction = Sql.BeginWrite(connection);
             // The table may not exist yet: the first migration creates it.
-            var applied = version > 1 && Convert.ToInt64(
-                Sql.Scalar(connection, transaction, "SELECT COUNT(*) FROM schema_version WHERE version = @version", ("@version", version)),
-                CultureInfo.InvariantCulture) > 0;
+            var applied = version > 1 &&
+                connection.ExecuteScalar<long>("SELECT COUNT(*) FROM schema_version WHERE version = @version", new { version }, transaction) > 0;
             if (!applied)
             {
                 foreach (var statement in statements)
                 {
-                    Sql.Execute(connection, transaction, statement);
+                    connection.Execute(statement, transaction: transaction);
                 }
 
-                Sql.Execute(connection, transaction,
+                connection.Execute(
                     "INSERT INTO schema_version (version, applied_at) VALUES (@version, @applied_at) ON CONFLICT (version) DO NOTHING",
-                    ("@version", version), ("@applied_at", StoreText.Timestamp(clock.GetUtcNow())));
+                    new { version, applied_at = StoreText.Timestamp(clock.GetUtcNow()) }, transaction);
             }
 
             transaction.Commit();
@@ -153,43 +155,13 @@ public sealed class StoreDatabase
     }
 
     private static long Newest(SqliteConnection connection) =>
-        Convert.ToInt64(Sql.Scalar(connection, null, "SELECT MAX(version) FROM schema_version") ?? 0L, CultureInfo.InvariantCulture);
+        connection.ExecuteScalar<long?>("SELECT MAX(version) FROM schema_version") ?? 0;
 }
 
-/// <summary>The few ADO.NET steps every store query takes, with parameters always bound (never spliced into SQL).</summary>
+/// <summary>The one SQLite-specific step every write takes.</summary>
 internal static class Sql
 {
     // IMMEDIATE: take the write lock at BEGIN, so a transaction that reads then writes cannot fail half-way with
     // SQLITE_BUSY when another writer got in between (it waits for the lock instead).
     public static SqliteTransaction BeginWrite(SqliteConnection connection) => connection.BeginTransaction(deferred: false);
-
-    public static int Execute(SqliteConnection connection, SqliteTransaction? transaction, string sql, params (string Name, object? Value)[] parameters)
-    {
-        using var command = Command(connection, transaction, sql, parameters);
-        return command.ExecuteNonQuery();
-    }
-
-    public static object? Scalar(SqliteConnection connection, SqliteTransaction? transaction, string sql, params (string Name, object? Value)[] parameters)
-    {
-        using var command = Command(connection, transaction, sql, parameters);
-        var value = command.ExecuteScalar();
-        return value is DBNull ? null : value;
-    }
-
-    // The command is left to the connection, which disposes its commands when it closes at the end of the call.
-    public static SqliteDataReader Reader(SqliteConnection connection, SqliteTransaction? transaction, string sql, params (string Name, object? Value)[] parameters) =>
-        Command(connection, transaction, sql, parameters).ExecuteReader();
-
-    private static SqliteCommand Command(SqliteConnection connection, SqliteTransaction? transaction, string sql, (string Name, object? Value)[] parameters)
-    {
-        var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = sql;
-        foreach (var (name, value) in parameters)
-        {
-            command.Parameters.AddWithValue(name, value ?? DBNull.Value);
-        }
-
-        return command;
-    }
 }
