@@ -172,7 +172,14 @@ public sealed class ModelRegistry
         }
 
         RequireJson(candidate.SnapshotJson, nameof(ModelVersionRecord.SnapshotJson));
-        RequireJson(candidate.TrainMetricsJson, nameof(ModelVersionRecord.TrainMetricsJson));
+        try
+        {
+            _ = candidate.TrainMetrics;
+        }
+        catch (InvalidDataException e)
+        {
+            throw new ArgumentException($"{nameof(ModelVersionRecord.TrainMetricsJson)}: {e.Message}", nameof(candidate), e);
+        }
 
         using var connection = Open();
         using var transaction = BeginWrite(connection);

@@ -1,3 +1,5 @@
+using FeedbackLoop.Core.Tuning;
+
 namespace FeedbackLoop.Orchestration.Registry;
 
 /// <summary>One dataset file a run trains on, with the rows it had when the run was frozen.</summary>
@@ -64,7 +66,7 @@ public enum ModelStatus
 /// <param name="RunId">The run that trained it.</param>
 /// <param name="SnapshotJson">The data it was trained on, as JSON (stored as given).</param>
 /// <param name="ArtifactPath">Where the trained model lies.</param>
-/// <param name="TrainMetricsJson">The trainer's metrics, as a JSON object (stored as given).</param>
+/// <param name="TrainMetricsJson">The trainer's metrics, as a JSON object written by <see cref="TrainingReport.ToJson"/>; read it through <see cref="TrainMetrics"/>.</param>
 /// <param name="Status">Where it is in its life; a registration is always <see cref="ModelStatus.Candidate"/>.</param>
 /// <param name="CreatedAt">When training produced it.</param>
 public sealed record ModelVersionRecord(
@@ -76,7 +78,12 @@ public sealed record ModelVersionRecord(
     string ArtifactPath,
     string TrainMetricsJson,
     ModelStatus Status,
-    DateTimeOffset CreatedAt);
+    DateTimeOffset CreatedAt)
+{
+    /// <summary>The trainer's metrics, read through the one parser of training metrics.</summary>
+    /// <exception cref="InvalidDataException">The stored text is not a JSON object.</exception>
+    public TrainingReport TrainMetrics => TrainingReport.Parse(TrainMetricsJson);
+}
 
 /// <summary>The eval gate's decision on a candidate, as recorded.</summary>
 /// <param name="Version">The candidate version decided on.</param>
