@@ -1,6 +1,7 @@
 using System.Text.Json;
 using FeedbackLoop.Orchestration.Store;
 using Dapper;
+using FeedbackLoop.Contracts.Datasets;
 using Microsoft.Data.Sqlite;
 using static FeedbackLoop.Orchestration.Store.Sql;
 
@@ -50,11 +51,15 @@ public sealed class ModelRegistry
     /// of the app is running, or this run has already ended.
     /// </returns>
     /// <exception cref="InvalidOperationException"><paramref name="runId"/> already names a run of another app.</exception>
-    public bool TryStartRun(string runId, string appId, RunSnapshot snapshot)
+    public bool TryStartRun(string runId, string appId, DatasetSnapshot snapshot)
     {
         ArgumentException.ThrowIfNullOrEmpty(runId);
         ArgumentException.ThrowIfNullOrEmpty(appId);
         ArgumentOutOfRangeException.ThrowIfNegative(snapshot.TotalPairs);
+        if (snapshot.AppId != appId)
+        {
+            throw new ArgumentException($"the snapshot is of app '{snapshot.AppId}', not '{appId}'", nameof(snapshot));
+        }
 
         using var connection = Open();
         using var transaction = BeginWrite(connection);
@@ -84,7 +89,7 @@ public sealed class ModelRegistry
 
     /// <summary>Starts run <paramref name="runId"/>, or confirms an earlier delivery of this same start started it.</summary>
     /// <exception cref="InvalidOperationException">The app has another run in flight, or this run already ended.</exception>
-    public void StartRun(string runId, string appId, RunSnapshot snapshot)
+    public void StartRun(string runId, string appId, DatasetSnapshot snapshot)
     {
         if (!TryStartRun(runId, appId, snapshot))
         {
@@ -146,7 +151,7 @@ public sealed class ModelRegistry
     }
 
     /// <summary>
-    /// The <see cref="RunSnapshot.TotalPairs"/> of the app's latest run, whatever its outcome, or 0 before its first.
+    /// The <see cref="DatasetSnapshot.TotalPairs"/> of the app's latest run, whatever its outcome, or 0 before its first.
     /// A failed run counts too: otherwise a broken trainer would be retried on every dataset commit.
     /// </summary>
     public long LastRunPairCount(string appId)
@@ -488,7 +493,7 @@ public sealed class ModelRegistry
         public string? Reason { get; init; }
 
         public RunRecord ToRecord() => new(
-            RunId, AppId, RegistryText.ParseRunStatus(Status), RegistryText.ParseSnapshot(Snapshot), StoreText.ParseTimestamp(StartedAt),
+            RunId, AppId, RegistryText.ParseRunStatus(Status), RegistryText.ParseSnapshot(AppId, Snapshot), StoreText.ParseTimestamp(StartedAt),
             CompletedAt is null ? null : StoreText.ParseTimestamp(CompletedAt), Reason);
     }
 

@@ -1,17 +1,7 @@
+using FeedbackLoop.Contracts.Datasets;
 using FeedbackLoop.Core.Tuning;
 
 namespace FeedbackLoop.Orchestration.Registry;
-
-/// <summary>One dataset file a run trains on, with the rows it had when the run was frozen.</summary>
-public sealed record SnapshotFile(string Path, long Rows);
-
-/// <summary>
-/// The frozen input of a run: the exact files and row counts, so a run (and a later re-evaluation) reads the same
-/// data however much has been committed since.
-/// </summary>
-/// <param name="Files">The dataset files, as the dataset store names them.</param>
-/// <param name="TotalPairs">The app's committed preference pairs at freezing time: the "since the last run" baseline.</param>
-public sealed record RunSnapshot(IReadOnlyList<SnapshotFile> Files, long TotalPairs);
 
 /// <summary>Where a tuning run is.</summary>
 public enum RunStatus
@@ -30,7 +20,7 @@ public enum RunStatus
 /// <param name="RunId">The run id (deterministic per trigger, so a redelivered trigger names the same run).</param>
 /// <param name="AppId">The app whose model the run tunes.</param>
 /// <param name="Status">Running, completed or failed.</param>
-/// <param name="Snapshot">The frozen data it trains and evaluates on.</param>
+/// <param name="Snapshot">The frozen data it trains and evaluates on (its total is the "since the last run" baseline).</param>
 /// <param name="StartedAt">When it started (registry clock).</param>
 /// <param name="CompletedAt">When it ended (registry clock); null while running.</param>
 /// <param name="Reason">Why it ended (the gate's reason or the error); null while running.</param>
@@ -38,7 +28,7 @@ public sealed record RunRecord(
     string RunId,
     string AppId,
     RunStatus Status,
-    RunSnapshot Snapshot,
+    DatasetSnapshot Snapshot,
     DateTimeOffset StartedAt,
     DateTimeOffset? CompletedAt,
     string? Reason);

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using FeedbackLoop.Contracts.Bus;
 using FeedbackLoop.Core.Gating;
 using FeedbackLoop.Core.Runs;
@@ -195,7 +194,7 @@ internal sealed partial class RunReconciler(
         var metrics = tune.ResultJson ?? "{}";
         var record = new ModelVersionRecord(
             version, run.AppId, tune.Spec.IncumbentVersion, run.RunId,
-            JsonSerializer.Serialize(run.Snapshot.Files.Select(f => new Dictionary<string, object> { ["path"] = f.Path, ["rows"] = f.Rows })),
+            RegistryText.SnapshotFiles(run.Snapshot),
             succeeded.OutputPath ?? JobIds.OutputOf(tune.Spec, succeeded.Attempt), metrics, ModelStatus.Candidate, clock.GetUtcNow());
         if (registry.RegisterCandidate(record))
         {

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using FeedbackLoop.Contracts.Bus;
+using FeedbackLoop.Contracts.Datasets;
 using FeedbackLoop.Core.Gating;
 using FeedbackLoop.Core.Tuning;
 using FeedbackLoop.Pipelines;
@@ -225,7 +226,7 @@ internal sealed class JobExecutor(WorkerOptions options, InProcessTrainers? trai
     private static async Task<IReadOnlyList<Contracts.Datasets.PreferencePair>> ReadPairsAsync(
         JobSpec spec, InProcessTrainers trainers, CancellationToken cancellationToken) =>
         await trainers.Snapshots.ReadAsync(
-            new DatasetSnapshot(spec.AppId, spec.Files.Select(f => new SnapshotFile(f.Path, f.Rows)).ToList()), cancellationToken).ConfigureAwait(false);
+            new DatasetSnapshot(spec.AppId, spec.Files), cancellationToken).ConfigureAwait(false);
 
     /// <summary>The models an eval job scores: the candidate, then the incumbent when there is one.</summary>
     private static List<(string Role, string Artifact)> Models(JobSpec spec)

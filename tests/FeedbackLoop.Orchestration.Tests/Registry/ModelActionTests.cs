@@ -1,3 +1,4 @@
+using FeedbackLoop.Contracts.Datasets;
 using FeedbackLoop.Orchestration.Registry;
 using FeedbackLoop.Orchestration.Store;
 using FeedbackLoop.Orchestration.Tests.Support;
@@ -23,7 +24,7 @@ public sealed class ModelActionTests : IDisposable
     {
         var version = $"demo-m{n}";
         var run = $"demo-run-{n}";
-        registry.TryStartRun(run, "demo", new RunSnapshot([new SnapshotFile("p.parquet", n)], n));
+        registry.TryStartRun(run, "demo", new DatasetSnapshot("demo", [new SnapshotFile("p.parquet", n)]));
         registry.RegisterCandidate(new ModelVersionRecord(version, "demo", null, run, "[]", $"models/{version}", "{}", ModelStatus.Candidate, Start));
         if (passed is { } p)
         {

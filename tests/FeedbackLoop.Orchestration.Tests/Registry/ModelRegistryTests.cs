@@ -1,3 +1,4 @@
+using FeedbackLoop.Contracts.Datasets;
 using FeedbackLoop.Orchestration.Registry;
 using FeedbackLoop.Orchestration.Store;
 using FeedbackLoop.Orchestration.Tests.Support;
@@ -17,8 +18,8 @@ public sealed class ModelRegistryTests : IDisposable
 
     private ModelRegistry Open() => new(_database.FilePath, _clock);
 
-    private static RunSnapshot Snapshot(long pairs) =>
-        new([new SnapshotFile("datasets/demo/preference-pairs/part-000.parquet", pairs)], pairs);
+    private static DatasetSnapshot Snapshot(long pairs, string app = "demo") =>
+        new(app, [new SnapshotFile($"datasets/{app}/preference-pairs/part-000.parquet", pairs)]);
 
     private ModelVersionRecord Candidate(string version, string runId, string? parent = null, string app = "demo") =>
         new(version, app, parent, runId, """[{"path":"part-000.parquet","rows":250}]""", $"artifacts/{version}",
@@ -60,7 +61,7 @@ public sealed class ModelRegistryTests : IDisposable
         Assert.Null(registry.GetRun("demo-run-2"));
         Assert.Throws<InvalidOperationException>(() => registry.StartRun("demo-run-2", "demo", Snapshot(500)));
 
-        Assert.True(registry.TryStartRun("chat-run-1", "chat", Snapshot(300)));
+        Assert.True(registry.TryStartRun("chat-run-1", "chat", Snapshot(300, "chat")));
 
         registry.CompleteRun("demo-run-1", RunStatus.Completed, "promoted");
         Assert.True(registry.TryStartRun("demo-run-2", "demo", Snapshot(500)));
@@ -95,7 +96,7 @@ public sealed class ModelRegistryTests : IDisposable
         var registry = Open();
         registry.TryStartRun("run-1", "demo", Snapshot(250));
 
-        Assert.Throws<InvalidOperationException>(() => registry.TryStartRun("run-1", "chat", Snapshot(250)));
+        Assert.Throws<InvalidOperationException>(() => registry.TryStartRun("run-1", "chat", Snapshot(250, "chat")));
     }
 
     [Fact]
@@ -130,7 +131,7 @@ public sealed class ModelRegistryTests : IDisposable
         _clock.Advance(TimeSpan.FromHours(1));
         registry.TryStartRun("demo-run-2", "demo", Snapshot(480));
         registry.CompleteRun("demo-run-2", RunStatus.Failed, "trainer crashed");
-        registry.TryStartRun("chat-run-1", "chat", Snapshot(9000));
+        registry.TryStartRun("chat-run-1", "chat", Snapshot(9000, "chat"));
 
         Assert.Equal(480, registry.LastRunPairCount("demo"));
         Assert.Equal(["demo-run-1", "demo-run-2"], registry.ListRuns("demo").Select(r => r.RunId));
