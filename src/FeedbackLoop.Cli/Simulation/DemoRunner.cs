@@ -232,11 +232,7 @@ internal sealed class DemoRunner(DemoOptions options, ILoggerFactory logging)
         return model is null ? order : order.OrderByDescending(i => model.Score(prompt, candidates[i].Text)).ToList();
     }
 
-    private static int TrainPairsOf(ModelVersionRecord model)
-    {
-        using var doc = System.Text.Json.JsonDocument.Parse(model.TrainMetricsJson);
-        return doc.RootElement.TryGetProperty("train_pairs", out var v) ? v.GetInt32() : 0;
-    }
+    private static int TrainPairsOf(ModelVersionRecord model) => model.TrainMetrics.TrainPairs ?? 0;
 
     private static async Task WaitUntilAsync(Func<bool> condition, TimeSpan timeout, string what, CancellationToken ct)
     {

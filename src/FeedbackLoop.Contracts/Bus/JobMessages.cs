@@ -1,3 +1,5 @@
+using FeedbackLoop.Contracts.Datasets;
+
 namespace FeedbackLoop.Contracts.Bus;
 
 // The job protocol between the orchestrator, which alone writes the job store, and the workers. No delivery is
@@ -62,7 +64,7 @@ public sealed record JobSpec(
     string RunId,
     string AppId,
     string CandidateVersion,
-    IReadOnlyList<SnapshotFileRef> Files,
+    IReadOnlyList<SnapshotFile> Files,
     double EvalFraction,
     int Seed,
     string OutputRoot,

@@ -13,11 +13,6 @@ namespace FeedbackLoop.Contracts.Bus;
 /// </param>
 public sealed record DatasetCommitted(string AppId, int PairsWritten, string? TraceParent = null);
 
-/// <summary>A run's snapshot file (wire form).</summary>
-/// <param name="Path">Absolute path of the Parquet file.</param>
-/// <param name="Rows">Rows it held when the snapshot was taken.</param>
-public sealed record SnapshotFileRef(string Path, long Rows);
-
 /// <summary>The candidate was trained and stored.</summary>
 /// <param name="RunId">The run.</param>
 /// <param name="AppId">The app.</param>

@@ -3,19 +3,6 @@ using FeedbackLoop.Core.Gating;
 
 namespace FeedbackLoop.Core.Tuning;
 
-/// <summary>One dataset file of a frozen snapshot, with the rows it held when the snapshot was taken.</summary>
-public sealed record SnapshotFile(string Path, long Rows);
-
-/// <summary>
-/// The exact preference-pair files (and row counts) a run trains and evaluates on. Files are immutable
-/// once renamed into place, so rows written later cannot leak into a run.
-/// </summary>
-public sealed record DatasetSnapshot(string AppId, IReadOnlyList<SnapshotFile> Files)
-{
-    /// <summary>Rows over all files.</summary>
-    public long TotalPairs => Files.Sum(f => f.Rows);
-}
-
 /// <summary>Takes snapshots of an app's committed preference pairs and reads them back.</summary>
 public interface ISnapshotSource
 {

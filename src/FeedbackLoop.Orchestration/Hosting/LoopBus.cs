@@ -81,7 +81,7 @@ public static class LoopBus
                 .AddSingleton(host.Paths ?? throw new ArgumentException("the orchestrator needs its artifact paths", nameof(host)))
                 .AddSingleton(host.Snapshots ?? throw new ArgumentException("the orchestrator needs a snapshot source", nameof(host)))
                 .AddSingleton(host.Orchestrator)
-                .AddSingleton(_ => new JobStore(registry.DatabasePath, host.Clock))
+                .AddSingleton(_ => new JobStore(registry.Database, host.Clock))
                 .AddSingleton<JobOffers>()
                 .AddSingleton<RunReconciler>()
                 .AddSingleton<JobSupervisor>()

@@ -1,3 +1,4 @@
+using FeedbackLoop.Contracts;
 using FeedbackLoop.Contracts.Bus;
 
 namespace FeedbackLoop.Orchestration.Jobs;
@@ -55,10 +56,8 @@ public static class JobRules
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(failedAttempt, 1);
         var cap = initial > Pipelines.JobSettings.MaxRetryBackoff ? initial : Pipelines.JobSettings.MaxRetryBackoff;
-        // 2^30 already exceeds any cap; clamping the exponent keeps the multiplication finite.
-        var factor = Math.Pow(2, Math.Min(failedAttempt - 1, 30));
-        var delay = initial.TotalSeconds * factor;
-        return delay >= cap.TotalSeconds ? cap : TimeSpan.FromSeconds(delay);
+        // No jitter: each job backs off on its own schedule, and the supervisor sweep spreads the offers anyway.
+        return new Backoff(initial, cap).Delay(failedAttempt - 1);
     }
 
     /// <summary>

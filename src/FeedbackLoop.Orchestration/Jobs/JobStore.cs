@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using FeedbackLoop.Contracts.Bus;
 using FeedbackLoop.Orchestration.Store;
+using Dapper;
 using Microsoft.Data.Sqlite;
 using static FeedbackLoop.Orchestration.Store.Sql;
 
@@ -47,15 +48,21 @@ public sealed class JobStore
 
     private static readonly JsonSerializerOptions SpecJson = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
-    private readonly RegistryDatabase _database;
+    private readonly StoreDatabase _database;
     private readonly TimeProvider _clock;
 
-    /// <summary>Opens the job tables in the registry file at <paramref name="databasePath"/> (creating and migrating it as needed).</summary>
+    /// <summary>Opens the job tables in the store file at <paramref name="databasePath"/> (creating and migrating it as needed).</summary>
     /// <exception cref="InvalidDataException">The file was written by a newer build.</exception>
     public JobStore(string databasePath, TimeProvider? clock = null)
+        : this(StoreDatabase.Open(databasePath, clock), clock)
     {
+    }
+
+    /// <summary>The job tables of an opened store (the registry's: <see cref="Registry.ModelRegistry.Database"/>).</summary>
+    public JobStore(StoreDatabase database, TimeProvider? clock = null)
+    {
+        _database = database ?? throw new ArgumentNullException(nameof(database));
         _clock = clock ?? TimeProvider.System;
-        _database = new RegistryDatabase(databasePath, _clock);
     }
 
     /// <summary>Creates the job, pending and due now.</summary>
@@ -65,20 +72,24 @@ public sealed class JobStore
     {
         ArgumentException.ThrowIfNullOrEmpty(job.JobId);
         ArgumentOutOfRangeException.ThrowIfLessThan(job.MaxAttempts, 1);
-        using var connection = _database.Open();
+        using var connection = _database.Connect();
         using var transaction = BeginWrite(connection);
         var now = Now();
-        var inserted = Execute(connection, transaction,
+        var inserted = connection.Execute(
             """
             INSERT INTO jobs (job_id, run_id, app_id, kind, spec, state, attempt, max_attempts, retry_backoff_seconds,
                               heartbeat_timeout_seconds, due_at, created_at, updated_at)
             VALUES (@job_id, @run_id, @app_id, @kind, @spec, @pending, 0, @max_attempts, @backoff, @heartbeat, @now, @now, @now)
             ON CONFLICT (job_id) DO NOTHING
             """,
-            ("@job_id", job.JobId), ("@run_id", job.Spec.RunId), ("@app_id", job.Spec.AppId), ("@kind", job.Spec.Kind),
-            ("@spec", JsonSerializer.Serialize(job.Spec, SpecJson)), ("@pending", JobRules.Text(JobState.Pending)),
-            ("@max_attempts", job.MaxAttempts), ("@backoff", job.RetryBackoff.TotalSeconds), ("@heartbeat", job.HeartbeatTimeout.TotalSeconds),
-            ("@now", now));
+            new
+            {
+                job_id = job.JobId, run_id = job.Spec.RunId, app_id = job.Spec.AppId, kind = job.Spec.Kind,
+                spec = JsonSerializer.Serialize(job.Spec, SpecJson), pending = JobRules.Text(JobState.Pending),
+                max_attempts = job.MaxAttempts, backoff = job.RetryBackoff.TotalSeconds, heartbeat = job.HeartbeatTimeout.TotalSeconds,
+                now,
+            },
+            transaction);
         if (inserted == 0 && ReadJob(connection, transaction, job.JobId) is { } existing && existing.RunId != job.Spec.RunId)
         {
             throw new InvalidOperationException($"job id '{job.JobId}' already belongs to run '{existing.RunId}'");
@@ -91,7 +102,7 @@ public sealed class JobStore
     /// <summary>The job, or null when unknown.</summary>
     public JobRecord? Get(string jobId)
     {
-        using var connection = _database.Open();
+        using var connection = _database.Connect();
         return ReadJob(connection, null, jobId);
     }
 
@@ -99,52 +110,33 @@ public sealed class JobStore
     public IReadOnlyList<JobRecord> List(string? appId = null, JobState? state = null, int limit = 100)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
-        using var connection = _database.Open();
-        using var reader = Reader(connection, null,
+        using var connection = _database.Connect();
+        var rows = connection.Query<JobRow>(
             $"""
             {JobColumns}
             WHERE (@app_id IS NULL OR app_id = @app_id) AND (@state IS NULL OR state = @state)
             ORDER BY created_at DESC, job_id DESC
             LIMIT @limit
             """,
-            ("@app_id", appId), ("@state", state is null ? null : JobRules.Text(state.Value)), ("@limit", limit));
-        var jobs = new List<JobRecord>();
-        while (reader.Read())
-        {
-            jobs.Add(ReadJob(reader));
-        }
-
-        return jobs;
+            new { app_id = appId, state = state is null ? null : JobRules.Text(state.Value), limit });
+        return [.. rows.Select(row => row.ToRecord())];
     }
 
     /// <summary>The job's attempts, first first.</summary>
     public IReadOnlyList<AttemptRecord> Attempts(string jobId)
     {
-        using var connection = _database.Open();
-        using var reader = Reader(connection, null, $"{AttemptColumns} WHERE job_id = @job_id ORDER BY attempt", ("@job_id", jobId));
-        var attempts = new List<AttemptRecord>();
-        while (reader.Read())
-        {
-            attempts.Add(ReadAttempt(reader));
-        }
-
-        return attempts;
+        using var connection = _database.Connect();
+        return [.. connection.Query<AttemptRow>($"{AttemptColumns} WHERE job_id = @job_id ORDER BY attempt", new { job_id = jobId })
+            .Select(row => row.ToRecord())];
     }
 
     /// <summary>Ids of the jobs whose offer is due: pending ones past their backoff, and offers nobody took in time.</summary>
     public IReadOnlyList<string> DueForOffer()
     {
-        using var connection = _database.Open();
-        using var reader = Reader(connection, null,
+        using var connection = _database.Connect();
+        return [.. connection.Query<string>(
             "SELECT job_id FROM jobs WHERE state IN (@pending, @offered) AND due_at <= @now AND cancel_requested_at IS NULL ORDER BY due_at, job_id",
-            ("@pending", JobRules.Text(JobState.Pending)), ("@offered", JobRules.Text(JobState.Offered)), ("@now", Now()));
-        var ids = new List<string>();
-        while (reader.Read())
-        {
-            ids.Add(reader.GetString(0));
-        }
-
-        return ids;
+            new { pending = JobRules.Text(JobState.Pending), offered = JobRules.Text(JobState.Offered), now = Now() })];
     }
 
     /// <summary>
@@ -154,7 +146,7 @@ public sealed class JobStore
     /// <returns>The offer to send, or null when none is due (or a cancel request is pending).</returns>
     public JobOffered? TryOffer(string jobId, TimeSpan offerAgainAfter)
     {
-        using var connection = _database.Open();
+        using var connection = _database.Connect();
         using var transaction = BeginWrite(connection);
         var job = ReadJob(connection, transaction, jobId);
         var now = _clock.GetUtcNow();
@@ -167,9 +159,13 @@ public sealed class JobStore
         var attempt = job.State == JobState.Pending ? job.Attempt + 1 : job.Attempt;
         if (job.State == JobState.Pending)
         {
-            Execute(connection, transaction,
+            connection.Execute(
                 "INSERT INTO attempts (job_id, attempt, state, offered_at) VALUES (@job_id, @attempt, @offered, @now)",
-                ("@job_id", jobId), ("@attempt", attempt), ("@offered", JobRules.Text(AttemptState.Offered)), ("@now", StoreText.Timestamp(now)));
+                new
+                {
+                    job_id = jobId, attempt, offered = JobRules.Text(AttemptState.Offered), now = StoreText.Timestamp(now),
+                },
+                transaction);
         }
 
         UpdateJob(connection, transaction, jobId, JobState.Offered, attempt, now + offerAgainAfter, now);
@@ -180,7 +176,7 @@ public sealed class JobStore
     /// <summary>Decides a worker's claim and records a grant.</summary>
     public ClaimOutcome Claim(JobClaimed claim)
     {
-        using var connection = _database.Open();
+        using var connection = _database.Connect();
         using var transaction = BeginWrite(connection);
         if (ReadJob(connection, transaction, claim.JobId) is not { } job)
         {
@@ -194,13 +190,17 @@ public sealed class JobStore
         if (verdict == ClaimVerdict.Grant)
         {
             var now = Now();
-            Execute(connection, transaction,
+            connection.Execute(
                 """
                 UPDATE attempts SET state = @running, worker_id = @worker, slot = @slot, started_at = @now, heartbeat_at = @now, log_path = @log
                 WHERE job_id = @job_id AND attempt = @attempt
                 """,
-                ("@running", JobRules.Text(AttemptState.Running)), ("@worker", claim.WorkerId), ("@slot", claim.Slot), ("@now", now),
-                ("@log", claim.LogPath), ("@job_id", claim.JobId), ("@attempt", claim.Attempt));
+                new
+                {
+                    running = JobRules.Text(AttemptState.Running), worker = claim.WorkerId, slot = claim.Slot, now, log = claim.LogPath,
+                    job_id = claim.JobId, attempt = claim.Attempt,
+                },
+                transaction);
             UpdateJob(connection, transaction, claim.JobId, JobState.Running, job.Attempt, dueAt: null, _clock.GetUtcNow());
         }
 
@@ -212,7 +212,7 @@ public sealed class JobStore
     /// <returns><see cref="ReportVerdict.Stale"/> when the attempt is not the running one: its process should be stopped.</returns>
     public ReportVerdict Heartbeat(JobHeartbeat beat)
     {
-        using var connection = _database.Open();
+        using var connection = _database.Connect();
         using var transaction = BeginWrite(connection);
         var job = ReadJob(connection, transaction, beat.JobId);
         if (job is null)
@@ -224,9 +224,10 @@ public sealed class JobStore
         var verdict = JobRules.JudgeReport(job.State, job.Attempt, running?.WorkerId, beat.Attempt, beat.WorkerId);
         if (verdict == ReportVerdict.Current)
         {
-            Execute(connection, transaction,
+            connection.Execute(
                 "UPDATE attempts SET heartbeat_at = @now, progress = COALESCE(@progress, progress) WHERE job_id = @job_id AND attempt = @attempt",
-                ("@now", Now()), ("@progress", beat.Progress), ("@job_id", beat.JobId), ("@attempt", beat.Attempt));
+                new { now = Now(), progress = beat.Progress, job_id = beat.JobId, attempt = beat.Attempt },
+                transaction);
             transaction.Commit();
         }
 
@@ -252,9 +253,9 @@ public sealed class JobStore
     {
         var now = _clock.GetUtcNow();
         var expired = new List<(JobRecord Job, AttemptRecord Attempt, AttemptState End, string Reason)>();
-        using (var connection = _database.Open())
+        using (var connection = _database.Connect())
         {
-            foreach (var job in ReadJobs(connection, null, "state = @state", ("@state", JobRules.Text(JobState.Running))))
+            foreach (var job in ReadJobs(connection, null, "state = @state", new { state = JobRules.Text(JobState.Running) }))
             {
                 if (ReadAttempt(connection, null, job.JobId, job.Attempt) is not { State: AttemptState.Running } attempt)
                 {
@@ -292,7 +293,7 @@ public sealed class JobStore
     /// <exception cref="InvalidOperationException">The job is unknown or already over.</exception>
     public JobRecord RequestCancel(string jobId, string reason)
     {
-        using var connection = _database.Open();
+        using var connection = _database.Connect();
         using var transaction = BeginWrite(connection);
         var job = ReadJob(connection, transaction, jobId) ?? throw new InvalidOperationException($"job '{jobId}' is unknown");
         if (job.IsFinal)
@@ -301,9 +302,10 @@ public sealed class JobStore
         }
 
         // due_at now: the orchestrator acts on it at its next sweep.
-        Execute(connection, transaction,
+        connection.Execute(
             "UPDATE jobs SET cancel_requested_at = COALESCE(cancel_requested_at, @now), cancel_reason = COALESCE(cancel_reason, @reason), due_at = @now WHERE job_id = @job_id",
-            ("@now", Now()), ("@reason", reason), ("@job_id", jobId));
+            new { now = Now(), reason, job_id = jobId },
+            transaction);
         var updated = ReadJob(connection, transaction, jobId)!;
         transaction.Commit();
         return updated;
@@ -318,11 +320,14 @@ public sealed class JobStore
     {
         var now = _clock.GetUtcNow();
         var orders = new List<StopOrder>();
-        using var connection = _database.Open();
+        using var connection = _database.Connect();
         using var transaction = BeginWrite(connection);
         var requested = ReadJobs(connection, transaction, "cancel_requested_at IS NOT NULL AND state IN (@pending, @offered, @running) AND due_at <= @now",
-            ("@pending", JobRules.Text(JobState.Pending)), ("@offered", JobRules.Text(JobState.Offered)),
-            ("@running", JobRules.Text(JobState.Running)), ("@now", StoreText.Timestamp(now)));
+            new
+            {
+                pending = JobRules.Text(JobState.Pending), offered = JobRules.Text(JobState.Offered), running = JobRules.Text(JobState.Running),
+                now = StoreText.Timestamp(now),
+            });
         foreach (var job in requested)
         {
             var reason = "cancelled: " + (job.CancelReason ?? "on request");
@@ -335,15 +340,23 @@ public sealed class JobStore
 
             if (job.Attempt > 0)
             {
-                Execute(connection, transaction,
+                connection.Execute(
                     "UPDATE attempts SET state = @cancelled, ended_at = @now, reason = @reason WHERE job_id = @job_id AND attempt = @attempt AND state = @offered",
-                    ("@cancelled", JobRules.Text(AttemptState.Cancelled)), ("@now", StoreText.Timestamp(now)), ("@reason", reason),
-                    ("@job_id", job.JobId), ("@attempt", job.Attempt), ("@offered", JobRules.Text(AttemptState.Offered)));
+                    new
+                    {
+                        cancelled = JobRules.Text(AttemptState.Cancelled), now = StoreText.Timestamp(now), reason, job_id = job.JobId,
+                        attempt = job.Attempt, offered = JobRules.Text(AttemptState.Offered),
+                    },
+                    transaction);
             }
 
-            Execute(connection, transaction,
+            connection.Execute(
                 "UPDATE jobs SET state = @cancelled, due_at = NULL, reason = @reason, updated_at = @now WHERE job_id = @job_id",
-                ("@cancelled", JobRules.Text(JobState.Cancelled)), ("@reason", reason), ("@now", StoreText.Timestamp(now)), ("@job_id", job.JobId));
+                new
+                {
+                    cancelled = JobRules.Text(JobState.Cancelled), reason, now = StoreText.Timestamp(now), job_id = job.JobId,
+                },
+                transaction);
             orders.Add(new StopOrder(job.JobId, job.Attempt, null, reason, job.RunId));
         }
 
@@ -359,17 +372,23 @@ public sealed class JobStore
     /// <returns>How many jobs were running or offered.</returns>
     public int WatchAgain()
     {
-        using var connection = _database.Open();
+        using var connection = _database.Connect();
         using var transaction = BeginWrite(connection);
         var now = Now();
-        var running = Execute(connection, transaction,
+        var running = connection.Execute(
             """
             UPDATE attempts SET heartbeat_at = @now
             WHERE state = @running AND EXISTS (SELECT 1 FROM jobs j WHERE j.job_id = attempts.job_id AND j.attempt = attempts.attempt)
             """,
-            ("@now", now), ("@running", JobRules.Text(AttemptState.Running)));
-        var offered = Execute(connection, transaction, "UPDATE jobs SET due_at = @now WHERE state = @offered",
-            ("@now", now), ("@offered", JobRules.Text(JobState.Offered)));
+            new
+            {
+                now, running = JobRules.Text(AttemptState.Running),
+            },
+            transaction);
+        var offered = connection.Execute(
+            "UPDATE jobs SET due_at = @now WHERE state = @offered",
+            new { now, offered = JobRules.Text(JobState.Offered) },
+            transaction);
         transaction.Commit();
         return running + offered;
     }
@@ -377,7 +396,7 @@ public sealed class JobStore
     private AttemptEnd EndAttempt(
         string jobId, int attempt, string workerId, AttemptState end, string? reason, int? exitCode, string? outputPath, string? metricsJson)
     {
-        using var connection = _database.Open();
+        using var connection = _database.Connect();
         using var transaction = BeginWrite(connection);
         if (ReadJob(connection, transaction, jobId) is not { } job)
         {
@@ -391,13 +410,17 @@ public sealed class JobStore
         }
 
         var now = _clock.GetUtcNow();
-        Execute(connection, transaction,
+        connection.Execute(
             """
             UPDATE attempts SET state = @state, ended_at = @now, reason = @reason, exit_code = @exit_code, output_path = @output, metrics = @metrics
             WHERE job_id = @job_id AND attempt = @attempt
             """,
-            ("@state", JobRules.Text(end)), ("@now", StoreText.Timestamp(now)), ("@reason", reason), ("@exit_code", exitCode),
-            ("@output", outputPath), ("@metrics", metricsJson), ("@job_id", jobId), ("@attempt", attempt));
+            new
+            {
+                state = JobRules.Text(end), now = StoreText.Timestamp(now), reason, exit_code = exitCode, output = outputPath,
+                metrics = metricsJson, job_id = jobId, attempt,
+            },
+            transaction);
         var (next, due) = JobRules.AfterAttempt(end, attempt, job.MaxAttempts, job.CancelRequestedAt is not null, job.RetryBackoff, now);
         var jobReason = next switch
         {
@@ -405,14 +428,18 @@ public sealed class JobStore
             JobState.Cancelled => end == AttemptState.Cancelled ? reason : "cancelled: " + (job.CancelReason ?? "on request"),
             _ => null,
         };
-        Execute(connection, transaction,
+        connection.Execute(
             """
             UPDATE jobs SET state = @state, due_at = @due, result = COALESCE(@result, result), reason = @reason, updated_at = @now
             WHERE job_id = @job_id
             """,
-            ("@state", JobRules.Text(next)), ("@due", due is null ? null : StoreText.Timestamp(due.Value)),
-            ("@result", end == AttemptState.Succeeded ? metricsJson : null), ("@reason", jobReason),
-            ("@now", StoreText.Timestamp(now)), ("@job_id", jobId));
+            new
+            {
+                state = JobRules.Text(next), due = due is null ? null : StoreText.Timestamp(due.Value),
+                result = end == AttemptState.Succeeded ? metricsJson : null, reason = jobReason, now = StoreText.Timestamp(now),
+                job_id = jobId,
+            },
+            transaction);
         transaction.Commit();
         return new AttemptEnd(true, next, job.RunId);
     }
@@ -421,74 +448,78 @@ public sealed class JobStore
 
     private static void UpdateJob(SqliteConnection connection, SqliteTransaction transaction, string jobId, JobState state, int attempt,
         DateTimeOffset? dueAt, DateTimeOffset now) =>
-        Execute(connection, transaction,
+        connection.Execute(
             "UPDATE jobs SET state = @state, attempt = @attempt, due_at = @due, updated_at = @now WHERE job_id = @job_id",
-            ("@state", JobRules.Text(state)), ("@attempt", attempt), ("@due", dueAt is null ? null : StoreText.Timestamp(dueAt.Value)),
-            ("@now", StoreText.Timestamp(now)), ("@job_id", jobId));
+            new
+            {
+                state = JobRules.Text(state), attempt, due = dueAt is null ? null : StoreText.Timestamp(dueAt.Value),
+                now = StoreText.Timestamp(now), job_id = jobId,
+            },
+            transaction);
 
-    private static List<JobRecord> ReadJobs(SqliteConnection connection, SqliteTransaction? transaction, string where, params (string Name, object? Value)[] parameters)
+    private static List<JobRecord> ReadJobs(SqliteConnection connection, SqliteTransaction? transaction, string where, object parameters) =>
+        [.. connection.Query<JobRow>($"{JobColumns} WHERE {where} ORDER BY created_at, job_id", parameters, transaction).Select(row => row.ToRecord())];
+
+    private static JobRecord? ReadJob(SqliteConnection connection, SqliteTransaction? transaction, string jobId) =>
+        connection.QuerySingleOrDefault<JobRow>($"{JobColumns} WHERE job_id = @job_id", new { job_id = jobId }, transaction)?.ToRecord();
+
+    private static AttemptRecord? ReadAttempt(SqliteConnection connection, SqliteTransaction? transaction, string jobId, int attempt) =>
+        connection.QuerySingleOrDefault<AttemptRow>($"{AttemptColumns} WHERE job_id = @job_id AND attempt = @attempt", new { job_id = jobId, attempt }, transaction)
+            ?.ToRecord();
+
+    private static DateTimeOffset? OptionalTimestamp(string? text) => text is null ? null : StoreText.ParseTimestamp(text);
+
+    // The rows as the tables hold them, filled by column name (job_id fills JobId); text columns stay text here and are
+    // parsed in one place each (StoreText, JobRules).
+    private sealed class JobRow
     {
-        using var reader = Reader(connection, transaction, $"{JobColumns} WHERE {where} ORDER BY created_at, job_id", parameters);
-        var jobs = new List<JobRecord>();
-        while (reader.Read())
-        {
-            jobs.Add(ReadJob(reader));
-        }
+        public string JobId { get; init; } = "";
+        public string RunId { get; init; } = "";
+        public string AppId { get; init; } = "";
+        public string Kind { get; init; } = "";
+        public string Spec { get; init; } = "";
+        public string State { get; init; } = "";
+        public int Attempt { get; init; }
+        public int MaxAttempts { get; init; }
+        public double RetryBackoffSeconds { get; init; }
+        public double HeartbeatTimeoutSeconds { get; init; }
+        public string? DueAt { get; init; }
+        public string? CancelRequestedAt { get; init; }
+        public string? CancelReason { get; init; }
+        public string? Result { get; init; }
+        public string? Reason { get; init; }
+        public string CreatedAt { get; init; } = "";
+        public string UpdatedAt { get; init; } = "";
 
-        return jobs;
+        public JobRecord ToRecord() => new(
+            JobId, RunId, AppId, Kind,
+            JsonSerializer.Deserialize<JobSpec>(Spec, SpecJson) ?? throw new InvalidDataException("a job's spec is JSON null"),
+            JobRules.ParseJobState(State), Attempt, MaxAttempts, TimeSpan.FromSeconds(RetryBackoffSeconds), TimeSpan.FromSeconds(HeartbeatTimeoutSeconds),
+            OptionalTimestamp(DueAt), OptionalTimestamp(CancelRequestedAt), CancelReason, Result, Reason,
+            StoreText.ParseTimestamp(CreatedAt), StoreText.ParseTimestamp(UpdatedAt));
     }
 
-    private static JobRecord? ReadJob(SqliteConnection connection, SqliteTransaction? transaction, string jobId)
+    private sealed class AttemptRow
     {
-        using var reader = Reader(connection, transaction, $"{JobColumns} WHERE job_id = @job_id", ("@job_id", jobId));
-        return reader.Read() ? ReadJob(reader) : null;
+        public string JobId { get; init; } = "";
+        public int Attempt { get; init; }
+        public string State { get; init; } = "";
+        public string? WorkerId { get; init; }
+        public int? Slot { get; init; }
+        public string OfferedAt { get; init; } = "";
+        public string? StartedAt { get; init; }
+        public string? HeartbeatAt { get; init; }
+        public string? EndedAt { get; init; }
+        public string? Progress { get; init; }
+        public string? Reason { get; init; }
+        public int? ExitCode { get; init; }
+        public string? LogPath { get; init; }
+        public string? OutputPath { get; init; }
+        public string? Metrics { get; init; }
+
+        public AttemptRecord ToRecord() => new(
+            JobId, Attempt, JobRules.ParseAttemptState(State), WorkerId, Slot, StoreText.ParseTimestamp(OfferedAt),
+            OptionalTimestamp(StartedAt), OptionalTimestamp(HeartbeatAt), OptionalTimestamp(EndedAt), Progress, Reason, ExitCode,
+            LogPath, OutputPath, Metrics);
     }
-
-    private static AttemptRecord? ReadAttempt(SqliteConnection connection, SqliteTransaction? transaction, string jobId, int attempt)
-    {
-        using var reader = Reader(connection, transaction, $"{AttemptColumns} WHERE job_id = @job_id AND attempt = @attempt",
-            ("@job_id", jobId), ("@attempt", attempt));
-        return reader.Read() ? ReadAttempt(reader) : null;
-    }
-
-    private static JobRecord ReadJob(SqliteDataReader reader) => new(
-        reader.GetString(0),
-        reader.GetString(1),
-        reader.GetString(2),
-        reader.GetString(3),
-        JsonSerializer.Deserialize<JobSpec>(reader.GetString(4), SpecJson) ?? throw new InvalidDataException("a job's spec is JSON null"),
-        JobRules.ParseJobState(reader.GetString(5)),
-        reader.GetInt32(6),
-        reader.GetInt32(7),
-        TimeSpan.FromSeconds(reader.GetDouble(8)),
-        TimeSpan.FromSeconds(reader.GetDouble(9)),
-        OptionalTimestamp(reader, 10),
-        OptionalTimestamp(reader, 11),
-        OptionalText(reader, 12),
-        OptionalText(reader, 13),
-        OptionalText(reader, 14),
-        StoreText.ParseTimestamp(reader.GetString(15)),
-        StoreText.ParseTimestamp(reader.GetString(16)));
-
-    private static AttemptRecord ReadAttempt(SqliteDataReader reader) => new(
-        reader.GetString(0),
-        reader.GetInt32(1),
-        JobRules.ParseAttemptState(reader.GetString(2)),
-        OptionalText(reader, 3),
-        reader.IsDBNull(4) ? null : reader.GetInt32(4),
-        StoreText.ParseTimestamp(reader.GetString(5)),
-        OptionalTimestamp(reader, 6),
-        OptionalTimestamp(reader, 7),
-        OptionalTimestamp(reader, 8),
-        OptionalText(reader, 9),
-        OptionalText(reader, 10),
-        reader.IsDBNull(11) ? null : reader.GetInt32(11),
-        OptionalText(reader, 12),
-        OptionalText(reader, 13),
-        OptionalText(reader, 14));
-
-    private static string? OptionalText(SqliteDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
-
-    private static DateTimeOffset? OptionalTimestamp(SqliteDataReader reader, int ordinal) =>
-        reader.IsDBNull(ordinal) ? null : StoreText.ParseTimestamp(reader.GetString(ordinal));
 }

@@ -1,5 +1,7 @@
 using System.Text.Json;
 using FeedbackLoop.Orchestration.Store;
+using Dapper;
+using FeedbackLoop.Contracts.Datasets;
 using Microsoft.Data.Sqlite;
 using static FeedbackLoop.Orchestration.Store.Sql;
 
@@ -13,7 +15,7 @@ namespace FeedbackLoop.Orchestration.Registry;
 /// </summary>
 public sealed class ModelRegistry
 {
-    private readonly RegistryDatabase _database;
+    private readonly StoreDatabase _database;
     private readonly TimeProvider _clock;
 
     /// <summary>Opens (creating when missing) the registry file, its folder and its tables.</summary>
@@ -21,10 +23,21 @@ public sealed class ModelRegistry
     /// <param name="clock">The clock of run starts/ends and status changes; the system clock by default.</param>
     /// <exception cref="InvalidDataException">The file was written by a newer build (a higher schema version).</exception>
     public ModelRegistry(string databasePath, TimeProvider? clock = null)
+        : this(StoreDatabase.Open(databasePath, clock), clock)
     {
-        _clock = clock ?? TimeProvider.System;
-        _database = new RegistryDatabase(databasePath, _clock);
     }
+
+    /// <summary>The registry in an opened store.</summary>
+    /// <param name="database">The store.</param>
+    /// <param name="clock">The clock of run starts/ends and status changes; the system clock by default.</param>
+    public ModelRegistry(StoreDatabase database, TimeProvider? clock = null)
+    {
+        _database = database ?? throw new ArgumentNullException(nameof(database));
+        _clock = clock ?? TimeProvider.System;
+    }
+
+    /// <summary>The store the registry lives in (the job store shares it).</summary>
+    public StoreDatabase Database => _database;
 
     /// <summary>The full path of the registry file.</summary>
     public string DatabasePath => _database.FilePath;
@@ -38,42 +51,45 @@ public sealed class ModelRegistry
     /// of the app is running, or this run has already ended.
     /// </returns>
     /// <exception cref="InvalidOperationException"><paramref name="runId"/> already names a run of another app.</exception>
-    public bool TryStartRun(string runId, string appId, RunSnapshot snapshot)
+    public bool TryStartRun(string runId, string appId, DatasetSnapshot snapshot)
     {
         ArgumentException.ThrowIfNullOrEmpty(runId);
         ArgumentException.ThrowIfNullOrEmpty(appId);
         ArgumentOutOfRangeException.ThrowIfNegative(snapshot.TotalPairs);
+        if (snapshot.AppId != appId)
+        {
+            throw new ArgumentException($"the snapshot is of app '{snapshot.AppId}', not '{appId}'", nameof(snapshot));
+        }
 
         using var connection = Open();
         using var transaction = BeginWrite(connection);
-        using (var existing = Reader(connection, transaction, "SELECT app_id, status FROM runs WHERE run_id = @run_id", ("@run_id", runId)))
+        if (connection.QuerySingleOrDefault<RunRow>($"{RunColumns} WHERE run_id = @run_id", new { run_id = runId }, transaction) is { } existing)
         {
-            if (existing.Read())
-            {
-                var existingApp = existing.GetString(0);
-                return existingApp == appId
-                    ? RegistryText.ParseRunStatus(existing.GetString(1)) == RunStatus.Running
-                    : throw new InvalidOperationException($"run id '{runId}' already belongs to app '{existingApp}', not '{appId}'");
-            }
+            return existing.AppId == appId
+                ? RegistryText.ParseRunStatus(existing.Status) == RunStatus.Running
+                : throw new InvalidOperationException($"run id '{runId}' already belongs to app '{existing.AppId}', not '{appId}'");
         }
 
         // A conflict here can only be the one-running-run-per-app index: the run id was just checked.
-        var inserted = Execute(connection, transaction,
+        var inserted = connection.Execute(
             """
             INSERT INTO runs (run_id, app_id, status, snapshot, total_pairs, started_at, completed_at, reason)
             VALUES (@run_id, @app_id, @status, @snapshot, @total_pairs, @started_at, NULL, NULL)
             ON CONFLICT DO NOTHING
             """,
-            ("@run_id", runId), ("@app_id", appId), ("@status", RegistryText.Status(RunStatus.Running)),
-            ("@snapshot", RegistryText.Snapshot(snapshot)), ("@total_pairs", snapshot.TotalPairs),
-            ("@started_at", StoreText.Timestamp(_clock.GetUtcNow())));
+            new
+            {
+                run_id = runId, app_id = appId, status = RegistryText.Status(RunStatus.Running), snapshot = RegistryText.Snapshot(snapshot),
+                total_pairs = snapshot.TotalPairs, started_at = StoreText.Timestamp(_clock.GetUtcNow()),
+            },
+            transaction);
         transaction.Commit();
         return inserted == 1;
     }
 
     /// <summary>Starts run <paramref name="runId"/>, or confirms an earlier delivery of this same start started it.</summary>
     /// <exception cref="InvalidOperationException">The app has another run in flight, or this run already ended.</exception>
-    public void StartRun(string runId, string appId, RunSnapshot snapshot)
+    public void StartRun(string runId, string appId, DatasetSnapshot snapshot)
     {
         if (!TryStartRun(runId, appId, snapshot))
         {
@@ -92,13 +108,16 @@ public sealed class ModelRegistry
         }
 
         using var connection = Open();
-        var updated = Execute(connection, null,
+        var updated = connection.Execute(
             """
             UPDATE runs SET status = @status, completed_at = @completed_at, reason = @reason
             WHERE run_id = @run_id AND status = @running
             """,
-            ("@status", RegistryText.Status(status)), ("@completed_at", StoreText.Timestamp(_clock.GetUtcNow())),
-            ("@reason", reason), ("@run_id", runId), ("@running", RegistryText.Status(RunStatus.Running)));
+            new
+            {
+                status = RegistryText.Status(status), completed_at = StoreText.Timestamp(_clock.GetUtcNow()), reason, run_id = runId,
+                running = RegistryText.Status(RunStatus.Running),
+            });
         if (updated == 0 && GetRun(runId) is null)
         {
             throw new InvalidOperationException($"run '{runId}' is unknown");
@@ -111,50 +130,36 @@ public sealed class ModelRegistry
     public RunRecord? GetRun(string runId)
     {
         using var connection = Open();
-        using var reader = Reader(connection, null, $"{RunColumns} WHERE run_id = @run_id", ("@run_id", runId));
-        return reader.Read() ? ReadRun(reader) : null;
+        return connection.QuerySingleOrDefault<RunRow>($"{RunColumns} WHERE run_id = @run_id", new { run_id = runId })?.ToRecord();
     }
 
     /// <summary>The app's runs, oldest first.</summary>
     public IReadOnlyList<RunRecord> ListRuns(string appId)
     {
         using var connection = Open();
-        using var reader = Reader(connection, null, $"{RunColumns} WHERE app_id = @app_id ORDER BY started_at, run_id", ("@app_id", appId));
-        var runs = new List<RunRecord>();
-        while (reader.Read())
-        {
-            runs.Add(ReadRun(reader));
-        }
-
-        return runs;
+        return [.. connection.Query<RunRow>($"{RunColumns} WHERE app_id = @app_id ORDER BY started_at, run_id", new { app_id = appId })
+            .Select(row => row.ToRecord())];
     }
 
     /// <summary>The runs in flight, of every app, oldest first.</summary>
     public IReadOnlyList<RunRecord> RunningRuns()
     {
         using var connection = Open();
-        using var reader = Reader(connection, null, $"{RunColumns} WHERE status = @running ORDER BY started_at, run_id",
-            ("@running", RegistryText.Status(RunStatus.Running)));
-        var runs = new List<RunRecord>();
-        while (reader.Read())
-        {
-            runs.Add(ReadRun(reader));
-        }
-
-        return runs;
+        return [.. connection.Query<RunRow>($"{RunColumns} WHERE status = @running ORDER BY started_at, run_id",
+                new { running = RegistryText.Status(RunStatus.Running) })
+            .Select(row => row.ToRecord())];
     }
 
     /// <summary>
-    /// The <see cref="RunSnapshot.TotalPairs"/> of the app's latest run, whatever its outcome, or 0 before its first.
+    /// The <see cref="DatasetSnapshot.TotalPairs"/> of the app's latest run, whatever its outcome, or 0 before its first.
     /// A failed run counts too: otherwise a broken trainer would be retried on every dataset commit.
     /// </summary>
     public long LastRunPairCount(string appId)
     {
         using var connection = Open();
-        var total = Scalar(connection, null,
+        return connection.ExecuteScalar<long?>(
             "SELECT total_pairs FROM runs WHERE app_id = @app_id ORDER BY started_at DESC, run_id DESC LIMIT 1",
-            ("@app_id", appId));
-        return total is null ? 0 : Convert.ToInt64(total, System.Globalization.CultureInfo.InvariantCulture);
+            new { app_id = appId }) ?? 0;
     }
 
     /// <summary>Registers a trained candidate; its <see cref="ModelVersionRecord.Status"/> must be <see cref="ModelStatus.Candidate"/>.</summary>
@@ -172,12 +177,19 @@ public sealed class ModelRegistry
         }
 
         RequireJson(candidate.SnapshotJson, nameof(ModelVersionRecord.SnapshotJson));
-        RequireJson(candidate.TrainMetricsJson, nameof(ModelVersionRecord.TrainMetricsJson));
+        try
+        {
+            _ = candidate.TrainMetrics;
+        }
+        catch (InvalidDataException e)
+        {
+            throw new ArgumentException($"{nameof(ModelVersionRecord.TrainMetricsJson)}: {e.Message}", nameof(candidate), e);
+        }
 
         using var connection = Open();
         using var transaction = BeginWrite(connection);
         var createdAt = StoreText.Timestamp(candidate.CreatedAt);
-        var inserted = Execute(connection, transaction,
+        var inserted = connection.Execute(
             """
             INSERT INTO model_versions (version, app_id, parent_version, run_id, snapshot, artifact_path, train_metrics,
                                         status, created_at, status_changed_at)
@@ -185,10 +197,13 @@ public sealed class ModelRegistry
                     @status, @created_at, @created_at)
             ON CONFLICT (version) DO NOTHING
             """,
-            ("@version", candidate.Version), ("@app_id", candidate.AppId), ("@parent_version", candidate.ParentVersion),
-            ("@run_id", candidate.RunId), ("@snapshot", candidate.SnapshotJson), ("@artifact_path", candidate.ArtifactPath),
-            ("@train_metrics", candidate.TrainMetricsJson), ("@status", RegistryText.Status(ModelStatus.Candidate)),
-            ("@created_at", createdAt));
+            new
+            {
+                version = candidate.Version, app_id = candidate.AppId, parent_version = candidate.ParentVersion, run_id = candidate.RunId,
+                snapshot = candidate.SnapshotJson, artifact_path = candidate.ArtifactPath, train_metrics = candidate.TrainMetricsJson,
+                status = RegistryText.Status(ModelStatus.Candidate), created_at = createdAt,
+            },
+            transaction);
         if (inserted == 0)
         {
             var existing = ReadModel(connection, transaction, candidate.Version)!;
@@ -216,15 +231,18 @@ public sealed class ModelRegistry
         using var connection = Open();
         using var transaction = BeginWrite(connection);
         _ = ReadModel(connection, transaction, version) ?? throw new InvalidOperationException($"model version '{version}' is unknown");
-        var inserted = Execute(connection, transaction,
+        var inserted = connection.Execute(
             """
             INSERT INTO gate_decisions (version, promoted, candidate_accuracy, incumbent_accuracy, difference, lower95, reason, decided_at)
             VALUES (@version, @promoted, @candidate_accuracy, @incumbent_accuracy, @difference, @lower95, @reason, @decided_at)
             ON CONFLICT (version) DO NOTHING
             """,
-            ("@version", version), ("@promoted", promoted ? 1 : 0), ("@candidate_accuracy", candidateAccuracy),
-            ("@incumbent_accuracy", incumbentAccuracy), ("@difference", difference), ("@lower95", lower95),
-            ("@reason", reason), ("@decided_at", StoreText.Timestamp(decidedAt)));
+            new
+            {
+                version, promoted = promoted ? 1 : 0, candidate_accuracy = candidateAccuracy, incumbent_accuracy = incumbentAccuracy,
+                difference, lower95, reason, decided_at = StoreText.Timestamp(decidedAt),
+            },
+            transaction);
         if (inserted == 1 && !promoted)
         {
             SetStatus(connection, transaction, version, ModelStatus.Rejected, onlyFrom: ModelStatus.Candidate, StoreText.Timestamp(_clock.GetUtcNow()));
@@ -326,10 +344,10 @@ public sealed class ModelRegistry
         }
         else
         {
-            using var reader = Reader(connection, transaction,
-                $"{ModelColumns} WHERE m.app_id = @app_id AND m.status = @retired ORDER BY m.status_changed_at DESC, m.version DESC LIMIT 1",
-                ("@app_id", appId), ("@retired", RegistryText.Status(ModelStatus.Retired)));
-            target = reader.Read() ? ReadModel(reader) : throw new InvalidOperationException($"app '{appId}' has no retired model to roll back to");
+            target = connection.QuerySingleOrDefault<ModelRow>(
+                    $"{ModelColumns} WHERE m.app_id = @app_id AND m.status = @retired ORDER BY m.status_changed_at DESC, m.version DESC LIMIT 1",
+                    new { app_id = appId, retired = RegistryText.Status(ModelStatus.Retired) }, transaction)?.ToRecord()
+                ?? throw new InvalidOperationException($"app '{appId}' has no retired model to roll back to");
         }
 
         PromoteIn(connection, transaction, target);
@@ -342,17 +360,10 @@ public sealed class ModelRegistry
     public IReadOnlyList<ModelActionRecord> ListActions(string version)
     {
         using var connection = Open();
-        using var reader = Reader(connection, null,
-            "SELECT version, action, actor, acted_at, note FROM model_actions WHERE version = @version ORDER BY acted_at, action_id",
-            ("@version", version));
-        var actions = new List<ModelActionRecord>();
-        while (reader.Read())
-        {
-            actions.Add(new ModelActionRecord(reader.GetString(0), reader.GetString(1), reader.GetString(2),
-                StoreText.ParseTimestamp(reader.GetString(3)), reader.IsDBNull(4) ? null : reader.GetString(4)));
-        }
-
-        return actions;
+        return [.. connection.Query<ActionRow>(
+                "SELECT version, action, actor, acted_at, note FROM model_actions WHERE version = @version ORDER BY acted_at, action_id",
+                new { version })
+            .Select(row => new ModelActionRecord(row.Version, row.Action, row.Actor, StoreText.ParseTimestamp(row.ActedAt), row.Note))];
     }
 
     /// <summary>The gate's decision on <paramref name="version"/>, or null until it decided.</summary>
@@ -367,29 +378,22 @@ public sealed class ModelRegistry
     {
         ArgumentException.ThrowIfNullOrEmpty(traceParent);
         using var connection = Open();
-        Execute(connection, null, "INSERT INTO run_traces (run_id, trace_parent) VALUES (@run_id, @trace_parent) ON CONFLICT (run_id) DO NOTHING",
-            ("@run_id", runId), ("@trace_parent", traceParent));
+        connection.Execute("INSERT INTO run_traces (run_id, trace_parent) VALUES (@runId, @traceParent) ON CONFLICT (run_id) DO NOTHING",
+            new { runId, traceParent });
     }
 
     /// <summary>The W3C trace context of run <paramref name="runId"/>, or null when it was started outside a trace.</summary>
     public string? TraceParentOf(string runId)
     {
         using var connection = Open();
-        return Scalar(connection, null, "SELECT trace_parent FROM run_traces WHERE run_id = @run_id", ("@run_id", runId)) as string;
+        return connection.QuerySingleOrDefault<string>("SELECT trace_parent FROM run_traces WHERE run_id = @runId", new { runId });
     }
 
     /// <summary>The app ids that have at least one run or model, in order.</summary>
     public IReadOnlyList<string> ListApps()
     {
         using var connection = Open();
-        using var reader = Reader(connection, null, "SELECT app_id FROM runs UNION SELECT app_id FROM model_versions ORDER BY 1");
-        var apps = new List<string>();
-        while (reader.Read())
-        {
-            apps.Add(reader.GetString(0));
-        }
-
-        return apps;
+        return [.. connection.Query<string>("SELECT app_id FROM runs UNION SELECT app_id FROM model_versions ORDER BY 1")];
     }
 
     /// <summary>The model version, or null when unknown.</summary>
@@ -403,41 +407,24 @@ public sealed class ModelRegistry
     public ModelVersionRecord? CurrentModel(string appId)
     {
         using var connection = Open();
-        using var reader = Reader(connection, null, $"{ModelColumns} WHERE app_id = @app_id AND status = @promoted",
-            ("@app_id", appId), ("@promoted", RegistryText.Status(ModelStatus.Promoted)));
-        return reader.Read() ? ReadModel(reader) : null;
+        return connection.QuerySingleOrDefault<ModelRow>($"{ModelColumns} WHERE app_id = @app_id AND status = @promoted",
+            new { app_id = appId, promoted = RegistryText.Status(ModelStatus.Promoted) })?.ToRecord();
     }
 
     /// <summary>Every version of the app, oldest first, each with its gate decision (null until decided).</summary>
     public IReadOnlyList<ModelHistoryEntry> ListModels(string appId)
     {
         using var connection = Open();
-        using var reader = Reader(connection, null,
+        var rows = connection.Query<ModelHistoryRow>(
             $"""
             SELECT {ModelColumnList}, m.status_changed_at,
-                   d.promoted, d.candidate_accuracy, d.incumbent_accuracy, d.difference, d.lower95, d.reason, d.decided_at
+                   d.promoted, d.candidate_accuracy, d.incumbent_accuracy, d.difference, d.lower95, d.reason AS decision_reason, d.decided_at
             FROM model_versions m LEFT JOIN gate_decisions d ON d.version = m.version
             WHERE m.app_id = @app_id
             ORDER BY m.created_at, m.version
             """,
-            ("@app_id", appId));
-        var models = new List<ModelHistoryEntry>();
-        while (reader.Read())
-        {
-            var model = ReadModel(reader);
-            var decision = reader.IsDBNull(10) ? null : new GateDecisionRecord(
-                model.Version,
-                reader.GetInt64(10) == 1,
-                reader.GetDouble(11),
-                reader.IsDBNull(12) ? null : reader.GetDouble(12),
-                reader.GetDouble(13),
-                reader.IsDBNull(14) ? null : reader.GetDouble(14),
-                reader.GetString(15),
-                StoreText.ParseTimestamp(reader.GetString(16)));
-            models.Add(new ModelHistoryEntry(model, decision, StoreText.ParseTimestamp(reader.GetString(9))));
-        }
-
-        return models;
+            new { app_id = appId });
+        return [.. rows.Select(row => row.ToEntry())];
     }
 
     private const string RunColumns =
@@ -448,7 +435,7 @@ public sealed class ModelRegistry
 
     private const string ModelColumns = $"SELECT {ModelColumnList} FROM model_versions m";
 
-    private SqliteConnection Open() => _database.Open();
+    private SqliteConnection Open() => _database.Connect();
 
     private bool PromoteIn(SqliteConnection connection, SqliteTransaction transaction, ModelVersionRecord model)
     {
@@ -463,65 +450,39 @@ public sealed class ModelRegistry
         var now = StoreText.Timestamp(_clock.GetUtcNow());
 
         // Retire first: the one-promoted-per-app index would refuse the promotion while the old one is still current.
-        Execute(connection, transaction,
+        connection.Execute(
             "UPDATE model_versions SET status = @retired, status_changed_at = @now WHERE app_id = @app_id AND status = @promoted",
-            ("@retired", RegistryText.Status(ModelStatus.Retired)), ("@now", now), ("@app_id", model.AppId),
-            ("@promoted", RegistryText.Status(ModelStatus.Promoted)));
+            new { retired = RegistryText.Status(ModelStatus.Retired), now, app_id = model.AppId, promoted = RegistryText.Status(ModelStatus.Promoted) },
+            transaction);
         SetStatus(connection, transaction, model.Version, ModelStatus.Promoted, onlyFrom: model.Status, now);
         return true;
     }
 
     private void RecordAction(SqliteConnection connection, SqliteTransaction transaction, string version, string action, string actor, string? note) =>
-        Execute(connection, transaction,
+        connection.Execute(
             "INSERT INTO model_actions (action_id, version, action, actor, acted_at, note) VALUES (@id, @version, @action, @actor, @at, @note)",
-            ("@id", Guid.CreateVersion7().ToString()), ("@version", version), ("@action", action), ("@actor", actor),
-            ("@at", StoreText.Timestamp(_clock.GetUtcNow())), ("@note", note));
+            new { id = Guid.CreateVersion7().ToString(), version, action, actor, at = StoreText.Timestamp(_clock.GetUtcNow()), note },
+            transaction);
 
     private static string? CurrentVersion(SqliteConnection connection, SqliteTransaction transaction, string appId) =>
-        Scalar(connection, transaction, "SELECT version FROM model_versions WHERE app_id = @app_id AND status = @promoted",
-            ("@app_id", appId), ("@promoted", RegistryText.Status(ModelStatus.Promoted))) as string;
+        connection.ExecuteScalar<string?>("SELECT version FROM model_versions WHERE app_id = @app_id AND status = @promoted",
+            new { app_id = appId, promoted = RegistryText.Status(ModelStatus.Promoted) }, transaction);
 
-    private static GateDecisionRecord? ReadDecision(SqliteConnection connection, SqliteTransaction? transaction, string version)
-    {
-        using var reader = Reader(connection, transaction,
-            "SELECT promoted, candidate_accuracy, incumbent_accuracy, difference, lower95, reason, decided_at FROM gate_decisions WHERE version = @version",
-            ("@version", version));
-        return reader.Read()
-            ? new GateDecisionRecord(version, reader.GetInt64(0) == 1, reader.GetDouble(1), reader.IsDBNull(2) ? null : reader.GetDouble(2),
-                reader.GetDouble(3), reader.IsDBNull(4) ? null : reader.GetDouble(4), reader.GetString(5), StoreText.ParseTimestamp(reader.GetString(6)))
-            : null;
-    }
+    private static GateDecisionRecord? ReadDecision(SqliteConnection connection, SqliteTransaction? transaction, string version) =>
+        connection.QuerySingleOrDefault<DecisionRow>(
+            """
+            SELECT version, promoted, candidate_accuracy, incumbent_accuracy, difference, lower95, reason AS decision_reason, decided_at
+            FROM gate_decisions WHERE version = @version
+            """,
+            new { version }, transaction)?.ToRecord();
 
     private static void SetStatus(SqliteConnection connection, SqliteTransaction transaction, string version, ModelStatus status, ModelStatus onlyFrom, string now) =>
-        Execute(connection, transaction,
+        connection.Execute(
             "UPDATE model_versions SET status = @status, status_changed_at = @now WHERE version = @version AND status = @from",
-            ("@status", RegistryText.Status(status)), ("@now", now), ("@version", version), ("@from", RegistryText.Status(onlyFrom)));
+            new { status = RegistryText.Status(status), now, version, from = RegistryText.Status(onlyFrom) }, transaction);
 
-    private static ModelVersionRecord? ReadModel(SqliteConnection connection, SqliteTransaction? transaction, string version)
-    {
-        using var reader = Reader(connection, transaction, $"{ModelColumns} WHERE m.version = @version", ("@version", version));
-        return reader.Read() ? ReadModel(reader) : null;
-    }
-
-    private static ModelVersionRecord ReadModel(SqliteDataReader reader) => new(
-        reader.GetString(0),
-        reader.GetString(1),
-        reader.IsDBNull(2) ? null : reader.GetString(2),
-        reader.GetString(3),
-        reader.GetString(4),
-        reader.GetString(5),
-        reader.GetString(6),
-        RegistryText.ParseModelStatus(reader.GetString(7)),
-        StoreText.ParseTimestamp(reader.GetString(8)));
-
-    private static RunRecord ReadRun(SqliteDataReader reader) => new(
-        reader.GetString(0),
-        reader.GetString(1),
-        RegistryText.ParseRunStatus(reader.GetString(2)),
-        RegistryText.ParseSnapshot(reader.GetString(3)),
-        StoreText.ParseTimestamp(reader.GetString(4)),
-        reader.IsDBNull(5) ? null : StoreText.ParseTimestamp(reader.GetString(5)),
-        reader.IsDBNull(6) ? null : reader.GetString(6));
+    private static ModelVersionRecord? ReadModel(SqliteConnection connection, SqliteTransaction? transaction, string version) =>
+        connection.QuerySingleOrDefault<ModelRow>($"{ModelColumns} WHERE m.version = @version", new { version }, transaction)?.ToRecord();
 
     private static void RequireJson(string json, string field)
     {
@@ -533,5 +494,85 @@ public sealed class ModelRegistry
         {
             throw new ArgumentException($"{field} is not JSON: {e.Message}", field, e);
         }
+    }
+
+    // The rows as the tables hold them, filled by column name (run_id fills RunId); text columns stay text here and are
+    // parsed in one place each (StoreText, RegistryText).
+    private sealed class RunRow
+    {
+        public string RunId { get; init; } = "";
+        public string AppId { get; init; } = "";
+        public string Status { get; init; } = "";
+        public string Snapshot { get; init; } = "";
+        public string StartedAt { get; init; } = "";
+        public string? CompletedAt { get; init; }
+        public string? Reason { get; init; }
+
+        public RunRecord ToRecord() => new(
+            RunId, AppId, RegistryText.ParseRunStatus(Status), RegistryText.ParseSnapshot(AppId, Snapshot), StoreText.ParseTimestamp(StartedAt),
+            CompletedAt is null ? null : StoreText.ParseTimestamp(CompletedAt), Reason);
+    }
+
+    private class ModelRow
+    {
+        public string Version { get; init; } = "";
+        public string AppId { get; init; } = "";
+        public string? ParentVersion { get; init; }
+        public string RunId { get; init; } = "";
+        public string Snapshot { get; init; } = "";
+        public string ArtifactPath { get; init; } = "";
+        public string TrainMetrics { get; init; } = "";
+        public string Status { get; init; } = "";
+        public string CreatedAt { get; init; } = "";
+
+        public ModelVersionRecord ToRecord() => new(
+            Version, AppId, ParentVersion, RunId, Snapshot, ArtifactPath, TrainMetrics, RegistryText.ParseModelStatus(Status),
+            StoreText.ParseTimestamp(CreatedAt));
+    }
+
+    private sealed class ModelHistoryRow : ModelRow
+    {
+        public string StatusChangedAt { get; init; } = "";
+        public long? Promoted { get; init; }
+        public double? CandidateAccuracy { get; init; }
+        public double? IncumbentAccuracy { get; init; }
+        public double? Difference { get; init; }
+        public double? Lower95 { get; init; }
+        public string? DecisionReason { get; init; }
+        public string? DecidedAt { get; init; }
+
+        public ModelHistoryEntry ToEntry()
+        {
+            var decision = Promoted is null ? null : new DecisionRow
+            {
+                Version = Version, Promoted = Promoted.Value, CandidateAccuracy = CandidateAccuracy ?? 0, IncumbentAccuracy = IncumbentAccuracy,
+                Difference = Difference ?? 0, Lower95 = Lower95, DecisionReason = DecisionReason ?? "", DecidedAt = DecidedAt ?? "",
+            };
+            return new ModelHistoryEntry(ToRecord(), decision?.ToRecord(), StoreText.ParseTimestamp(StatusChangedAt));
+        }
+    }
+
+    private sealed class DecisionRow
+    {
+        public string Version { get; init; } = "";
+        public long Promoted { get; init; }
+        public double CandidateAccuracy { get; init; }
+        public double? IncumbentAccuracy { get; init; }
+        public double Difference { get; init; }
+        public double? Lower95 { get; init; }
+        public string DecisionReason { get; init; } = "";
+        public string DecidedAt { get; init; } = "";
+
+        public GateDecisionRecord ToRecord() => new(
+            Version, Promoted == 1, CandidateAccuracy, IncumbentAccuracy, Difference, Lower95, DecisionReason, StoreText.ParseTimestamp(DecidedAt));
+    }
+
+    private sealed class ActionRow
+    {
+        public string Version { get; init; } = "";
+        public string Action { get; init; } = "";
+        public string Actor { get; init; } = "";
+        public string ActedAt { get; init; } = "";
+        public string? Note { get; init; }
     }
 }

@@ -1,15 +1,7 @@
+using FeedbackLoop.Contracts.Datasets;
+using FeedbackLoop.Core.Tuning;
+
 namespace FeedbackLoop.Orchestration.Registry;
-
-/// <summary>One dataset file a run trains on, with the rows it had when the run was frozen.</summary>
-public sealed record SnapshotFile(string Path, long Rows);
-
-/// <summary>
-/// The frozen input of a run: the exact files and row counts, so a run (and a later re-evaluation) reads the same
-/// data however much has been committed since.
-/// </summary>
-/// <param name="Files">The dataset files, as the dataset store names them.</param>
-/// <param name="TotalPairs">The app's committed preference pairs at freezing time: the "since the last run" baseline.</param>
-public sealed record RunSnapshot(IReadOnlyList<SnapshotFile> Files, long TotalPairs);
 
 /// <summary>Where a tuning run is.</summary>
 public enum RunStatus
@@ -28,7 +20,7 @@ public enum RunStatus
 /// <param name="RunId">The run id (deterministic per trigger, so a redelivered trigger names the same run).</param>
 /// <param name="AppId">The app whose model the run tunes.</param>
 /// <param name="Status">Running, completed or failed.</param>
-/// <param name="Snapshot">The frozen data it trains and evaluates on.</param>
+/// <param name="Snapshot">The frozen data it trains and evaluates on (its total is the "since the last run" baseline).</param>
 /// <param name="StartedAt">When it started (registry clock).</param>
 /// <param name="CompletedAt">When it ended (registry clock); null while running.</param>
 /// <param name="Reason">Why it ended (the gate's reason or the error); null while running.</param>
@@ -36,7 +28,7 @@ public sealed record RunRecord(
     string RunId,
     string AppId,
     RunStatus Status,
-    RunSnapshot Snapshot,
+    DatasetSnapshot Snapshot,
     DateTimeOffset StartedAt,
     DateTimeOffset? CompletedAt,
     string? Reason);
@@ -64,7 +56,7 @@ public enum ModelStatus
 /// <param name="RunId">The run that trained it.</param>
 /// <param name="SnapshotJson">The data it was trained on, as JSON (stored as given).</param>
 /// <param name="ArtifactPath">Where the trained model lies.</param>
-/// <param name="TrainMetricsJson">The trainer's metrics, as a JSON object (stored as given).</param>
+/// <param name="TrainMetricsJson">The trainer's metrics, as a JSON object written by <see cref="TrainingReport.ToJson"/>; read it through <see cref="TrainMetrics"/>.</param>
 /// <param name="Status">Where it is in its life; a registration is always <see cref="ModelStatus.Candidate"/>.</param>
 /// <param name="CreatedAt">When training produced it.</param>
 public sealed record ModelVersionRecord(
@@ -76,7 +68,12 @@ public sealed record ModelVersionRecord(
     string ArtifactPath,
     string TrainMetricsJson,
     ModelStatus Status,
-    DateTimeOffset CreatedAt);
+    DateTimeOffset CreatedAt)
+{
+    /// <summary>The trainer's metrics, read through the one parser of training metrics.</summary>
+    /// <exception cref="InvalidDataException">The stored text is not a JSON object.</exception>
+    public TrainingReport TrainMetrics => TrainingReport.Parse(TrainMetricsJson);
+}
 
 /// <summary>The eval gate's decision on a candidate, as recorded.</summary>
 /// <param name="Version">The candidate version decided on.</param>

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using FeedbackLoop.Contracts.Datasets;
 
 namespace FeedbackLoop.Orchestration.Registry;
 
@@ -7,10 +8,18 @@ internal static class RegistryText
 {
     private static readonly JsonSerializerOptions SnapshotOptions = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
-    public static string Snapshot(RunSnapshot snapshot) => JsonSerializer.Serialize(snapshot, SnapshotOptions);
+    /// <summary>A run's snapshot column: its files and, for readers of older builds, their total.</summary>
+    public static string Snapshot(DatasetSnapshot snapshot) =>
+        JsonSerializer.Serialize(new StoredSnapshot(snapshot.Files, snapshot.TotalPairs), SnapshotOptions);
 
-    public static RunSnapshot ParseSnapshot(string json) =>
-        JsonSerializer.Deserialize<RunSnapshot>(json, SnapshotOptions) ?? throw new InvalidDataException("a run's snapshot is JSON null");
+    /// <summary>A run's snapshot column as the snapshot of <paramref name="appId"/> (the total follows from the files).</summary>
+    public static DatasetSnapshot ParseSnapshot(string appId, string json) =>
+        new(appId, (JsonSerializer.Deserialize<StoredSnapshot>(json, SnapshotOptions) ?? throw new InvalidDataException("a run's snapshot is JSON null")).Files);
+
+    /// <summary>A model's snapshot column: the files it was trained on.</summary>
+    public static string SnapshotFiles(DatasetSnapshot snapshot) => JsonSerializer.Serialize(snapshot.Files, SnapshotOptions);
+
+    private sealed record StoredSnapshot(IReadOnlyList<SnapshotFile> Files, long TotalPairs);
 
     public static string Status(RunStatus status) => status switch
     {

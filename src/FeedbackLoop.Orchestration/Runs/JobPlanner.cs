@@ -1,5 +1,6 @@
 using System.Globalization;
 using FeedbackLoop.Contracts.Bus;
+using FeedbackLoop.Contracts.Datasets;
 using FeedbackLoop.Orchestration.Jobs;
 using FeedbackLoop.Orchestration.Registry;
 using FeedbackLoop.Pipelines;
@@ -46,7 +47,7 @@ internal static class JobPlanner
     public static string RunnerOf(AppPipeline app) =>
         app.Trainer.Kind == TrainerSettings.CommandKind ? JobRunners.Command : JobRunners.MlNetReward;
 
-    private static List<SnapshotFileRef> Files(RunRecord run) => run.Snapshot.Files.Select(f => new SnapshotFileRef(f.Path, f.Rows)).ToList();
+    private static IReadOnlyList<SnapshotFile> Files(RunRecord run) => run.Snapshot.Files;
 
     private static Dictionary<string, string> Variables(RunRecord run, string jobId, string version, AppPipeline app, PipelineDefinition pipeline) =>
         new(StringComparer.Ordinal)

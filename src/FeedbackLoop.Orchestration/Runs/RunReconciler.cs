@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text.Json;
 using FeedbackLoop.Contracts.Bus;
 using FeedbackLoop.Core.Gating;
 using FeedbackLoop.Core.Runs;
@@ -226,7 +225,7 @@ internal sealed partial class RunReconciler(
         var metrics = tune.ResultJson ?? "{}";
         var record = new ModelVersionRecord(
             version, run.AppId, tune.Spec.IncumbentVersion, run.RunId,
-            JsonSerializer.Serialize(run.Snapshot.Files.Select(f => new Dictionary<string, object> { ["path"] = f.Path, ["rows"] = f.Rows })),
+            RegistryText.SnapshotFiles(run.Snapshot),
             succeeded.OutputPath ?? JobIds.OutputOf(tune.Spec, succeeded.Attempt), metrics, ModelStatus.Candidate, clock.GetUtcNow());
         if (registry.RegisterCandidate(record))
         {
@@ -283,22 +282,15 @@ internal sealed partial class RunReconciler(
         }
     }
 
+    /// <summary>The numbers of a tuning job's stored result; none when it cannot be read (the run goes on: they are for reports).</summary>
     private static (int Pairs, double? Accuracy) TrainNumbers(string metricsJson)
     {
         try
         {
-            using var document = JsonDocument.Parse(metricsJson);
-            var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
-            {
-                return (0, null);
-            }
-
-            var pairs = root.TryGetProperty("train_pairs", out var p) && p.TryGetInt32(out var n) ? n : 0;
-            double? accuracy = root.TryGetProperty("train_accuracy", out var a) && a.ValueKind == JsonValueKind.Number ? a.GetDouble() : null;
-            return (pairs, accuracy);
+            var report = TrainingReport.Parse(metricsJson);
+            return (report.TrainPairs ?? 0, report.TrainAccuracy);
         }
-        catch (JsonException)
+        catch (InvalidDataException)
         {
             return (0, null);
         }

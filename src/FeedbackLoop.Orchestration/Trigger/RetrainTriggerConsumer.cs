@@ -28,8 +28,7 @@ internal sealed partial class RetrainTriggerConsumer(
         if (!RetrainPolicy.ShouldRetrain(snapshot.TotalPairs, registry.LastRunPairCount(appId), app.Retrain.MinNewPairs)) return;
 
         var runId = RetrainPolicy.RunId(appId, snapshot.TotalPairs);
-        var runSnapshot = new RunSnapshot(snapshot.Files.Select(f => new Registry.SnapshotFile(f.Path, f.Rows)).ToList(), snapshot.TotalPairs);
-        if (!registry.TryStartRun(runId, appId, runSnapshot)) return; // a run is in flight, or this one exists already
+        if (!registry.TryStartRun(runId, appId, snapshot)) return; // a run is in flight, or this one exists already
 
         LogRunStarted(logger, runId, snapshot.TotalPairs);
         telemetry.RunStarted(appId);

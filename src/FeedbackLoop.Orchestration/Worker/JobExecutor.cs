@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using FeedbackLoop.Contracts.Bus;
+using FeedbackLoop.Contracts.Datasets;
 using FeedbackLoop.Core.Gating;
 using FeedbackLoop.Core.Tuning;
 using FeedbackLoop.Pipelines;
@@ -106,7 +107,9 @@ internal sealed class JobExecutor(WorkerOptions options, InProcessTrainers? trai
         }
 
         var (metrics, error) = ReadMetrics(context.Output);
-        return error is null ? new AttemptSucceeded(context.Output, metrics!) : new AttemptFailed(error, 0);
+        return error is null
+            ? new AttemptSucceeded(context.Output, TrainingReport.FromJson(metrics!.Value).ToJson())
+            : new AttemptFailed(error, 0);
     }
 
     private static async Task<AttemptResult> EvalByCommandAsync(Context context, CancellationToken cancellationToken)
@@ -136,8 +139,7 @@ internal sealed class JobExecutor(WorkerOptions options, InProcessTrainers? trai
 
             try
             {
-                using var document = JsonDocument.Parse(metrics!);
-                scores.Add(ModelScore.FromMetrics(document.RootElement));
+                scores.Add(ModelScore.FromMetrics(metrics!.Value));
             }
             catch (InvalidDataException e)
             {
@@ -155,8 +157,7 @@ internal sealed class JobExecutor(WorkerOptions options, InProcessTrainers? trai
         var train = pairs.Where(p => !TrainEvalSplit.IsEval(p.PairId, spec.EvalFraction)).ToList();
         context.Log.Note($"training the ML.NET reward model on {train.Count} of {pairs.Count} pairs (seed {spec.Seed})");
         var metrics = await trainers.Trainer.TrainAsync(train, spec.Seed, spec.CandidateVersion, context.Output, cancellationToken).ConfigureAwait(false);
-        var json = string.Create(CultureInfo.InvariantCulture,
-            $$"""{"train_pairs":{{metrics.TrainPairs}},"train_accuracy":{{metrics.TrainAccuracy:0.####}},"seconds":{{metrics.Seconds:0.##}}}""");
+        var json = TrainingReport.Of(metrics).ToJson();
         await File.WriteAllTextAsync(Path.Combine(context.Output, "metrics.json"), json, cancellationToken).ConfigureAwait(false);
         context.Log.Note($"trained: {json}");
         return new AttemptSucceeded(context.Output, json);
@@ -225,7 +226,7 @@ internal sealed class JobExecutor(WorkerOptions options, InProcessTrainers? trai
     private static async Task<IReadOnlyList<Contracts.Datasets.PreferencePair>> ReadPairsAsync(
         JobSpec spec, InProcessTrainers trainers, CancellationToken cancellationToken) =>
         await trainers.Snapshots.ReadAsync(
-            new DatasetSnapshot(spec.AppId, spec.Files.Select(f => new SnapshotFile(f.Path, f.Rows)).ToList()), cancellationToken).ConfigureAwait(false);
+            new DatasetSnapshot(spec.AppId, spec.Files), cancellationToken).ConfigureAwait(false);
 
     /// <summary>The models an eval job scores: the candidate, then the incumbent when there is one.</summary>
     private static List<(string Role, string Artifact)> Models(JobSpec spec)
@@ -242,8 +243,8 @@ internal sealed class JobExecutor(WorkerOptions options, InProcessTrainers? trai
     private static AttemptFailed Failed(string what, int exit, AttemptLog log) =>
         new(string.Create(CultureInfo.InvariantCulture, $"{what} exited {exit}{(log.Progress is { } last ? $"; last line: {last}" : "")}"), exit);
 
-    /// <summary>The JSON object in <c>metrics.json</c>, or why there is none.</summary>
-    private static (string? Json, string? Error) ReadMetrics(string folder)
+    /// <summary>The JSON object in <c>metrics.json</c> (parsed once, here), or why there is none.</summary>
+    private static (JsonElement? Metrics, string? Error) ReadMetrics(string folder)
     {
         var path = Path.Combine(folder, "metrics.json");
         var file = new FileInfo(path);
@@ -262,7 +263,7 @@ internal sealed class JobExecutor(WorkerOptions options, InProcessTrainers? trai
         {
             using var document = JsonDocument.Parse(text);
             return document.RootElement.ValueKind == JsonValueKind.Object
-                ? (text, null)
+                ? (document.RootElement.Clone(), null)
                 : (null, $"{path} must hold a JSON object, got {document.RootElement.ValueKind}");
         }
         catch (JsonException e)

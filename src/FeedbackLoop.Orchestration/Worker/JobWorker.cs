@@ -1,4 +1,5 @@
 using System.Globalization;
+using FeedbackLoop.Contracts;
 using FeedbackLoop.Contracts.Bus;
 using FeedbackLoop.Orchestration.Transport;
 using MassTransit;
@@ -53,6 +54,9 @@ internal sealed partial class JobWorker(WorkerOptions options, JobExecutor execu
 {
     /// <summary>How long RabbitMQ keeps a worker's own queue without a consumer (a worker that is gone) before deleting it.</summary>
     public static readonly TimeSpan ControlQueueExpiry = TimeSpan.FromMinutes(10);
+
+    // An attempt's end is retried from 500 ms, doubling up to 30 s: a broker restart takes seconds to minutes.
+    private static readonly Backoff ReportBackoff = new(TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(30));
 
     private readonly Lock _lock = new();
     private readonly Slot[] _slots = Enumerable.Range(0, options.Slots).Select(i => new Slot(i)).ToArray();
@@ -380,7 +384,6 @@ internal sealed partial class JobWorker(WorkerOptions options, JobExecutor execu
     /// <summary>Sends an attempt's end, trying again (with a growing pause) until the broker takes it or the worker is stopped for good.</summary>
     private async Task ReportAsync(object report)
     {
-        var pause = TimeSpan.FromMilliseconds(500);
         for (var attempt = 1; ; attempt++)
         {
             try
@@ -391,8 +394,7 @@ internal sealed partial class JobWorker(WorkerOptions options, JobExecutor execu
             catch (Exception e) when (attempt < 60)
             {
                 LogReportFailed(logger, report.GetType().Name, attempt, e.Message);
-                await Task.Delay(pause, CancellationToken.None).ConfigureAwait(false);
-                pause = TimeSpan.FromMilliseconds(Math.Min(pause.TotalMilliseconds * 2, 30_000));
+                await Task.Delay(ReportBackoff.Delay(attempt - 1), CancellationToken.None).ConfigureAwait(false);
             }
         }
     }

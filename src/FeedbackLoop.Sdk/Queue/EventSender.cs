@@ -14,7 +14,7 @@ namespace FeedbackLoop.Sdk.Queue;
 /// </summary>
 internal sealed partial class EventSender : IDisposable
 {
-    private static readonly TimeSpan MaxRestartBackoff = TimeSpan.FromSeconds(5);
+    private static readonly Backoff RestartBackoff = new(TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(5));
 
     private readonly EventRing _ring;
     private readonly IFeedbackTransport _transport;
@@ -117,9 +117,9 @@ internal sealed partial class EventSender : IDisposable
 
     private async Task SuperviseAsync()
     {
-        var backoff = TimeSpan.FromMilliseconds(100);
-        while (true)
+        for (var restarts = 0; ; restarts++)
         {
+            var backoff = RestartBackoff.Delay(restarts);
             try
             {
                 await PumpAsync().ConfigureAwait(false);
@@ -146,7 +146,6 @@ internal sealed partial class EventSender : IDisposable
             {
                 return;
             }
-            backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxRestartBackoff.Ticks));
         }
     }
 

@@ -1,7 +1,9 @@
+using FeedbackLoop.Contracts;
+
 namespace FeedbackLoop.Sdk.Transports;
 
 /// <summary>
-/// The pure retry decision: exponential backoff with full jitter, never shorter than what the destination
+/// The pure retry decision: the shared <see cref="Backoff"/> with full jitter, never shorter than what the destination
 /// asked for, within the time budget.
 /// </summary>
 internal static class RetryBackoff
@@ -17,9 +19,7 @@ internal static class RetryBackoff
     /// <param name="random">A uniform number in [0, 1): the jitter.</param>
     public static TimeSpan? NextDelay(RetryOptions options, int retry, TimeSpan? retryAfter, TimeSpan elapsed, double random)
     {
-        // In doubles, so that InitialBackoff·2^retry cannot overflow however many retries were made.
-        var ceiling = Math.Min(options.MaxBackoff.Ticks, options.InitialBackoff.Ticks * Math.Pow(2, Math.Max(retry, 0)));
-        var jittered = TimeSpan.FromTicks((long)(ceiling * Math.Clamp(random, 0, 1)));
+        var jittered = new Backoff(options.InitialBackoff, options.MaxBackoff, BackoffJitter.Full).Delay(retry, random);
         var delay = retryAfter is { } asked && asked > jittered ? asked : jittered;
         return elapsed + delay <= options.TimeBudget ? delay : null;
     }

@@ -1,4 +1,5 @@
 using FeedbackLoop.Contracts.Bus;
+using FeedbackLoop.Contracts.Datasets;
 using FeedbackLoop.Orchestration.Jobs;
 using FeedbackLoop.Orchestration.Registry;
 using FeedbackLoop.Orchestration.Tests.Support;
@@ -20,14 +21,14 @@ public sealed class JobStoreTests : IDisposable
     public JobStoreTests()
     {
         var registry = new ModelRegistry(_database.FilePath, _clock);
-        registry.TryStartRun("demo-run-1", "demo", new RunSnapshot([new SnapshotFile("/data/p.parquet", 10)], 10));
+        registry.TryStartRun("demo-run-1", "demo", new DatasetSnapshot("demo", [new SnapshotFile("/data/p.parquet", 10)]));
         _jobs = new JobStore(_database.FilePath, _clock);
     }
 
     public void Dispose() => _database.Dispose();
 
     private static JobSpec Spec(double timeoutSeconds = 600) => new(
-        JobKinds.Tune, JobRunners.Command, "demo-run-1", "demo", "demo-m10", [new SnapshotFileRef("/data/p.parquet", 10)], 0.2, 42,
+        JobKinds.Tune, JobRunners.Command, "demo-run-1", "demo", "demo-m10", [new SnapshotFile("/data/p.parquet", 10)], 0.2, 42,
         "/models/demo-m10", ["train", "{output}"], [], new Dictionary<string, string> { ["app"] = "demo" }, null, null, null, timeoutSeconds);
 
     private void Create(int maxAttempts = 3, double timeoutSeconds = 600) =>

@@ -1,3 +1,4 @@
+using FeedbackLoop.Contracts.Datasets;
 using FeedbackLoop.Orchestration.Registry;
 using FeedbackLoop.Orchestration.Store;
 using FeedbackLoop.Orchestration.Tests.Support;
@@ -23,7 +24,7 @@ public sealed class ModelActionTests : IDisposable
     {
         var version = $"demo-m{n}";
         var run = $"demo-run-{n}";
-        registry.TryStartRun(run, "demo", new RunSnapshot([new SnapshotFile("p.parquet", n)], n));
+        registry.TryStartRun(run, "demo", new DatasetSnapshot("demo", [new SnapshotFile("p.parquet", n)]));
         registry.RegisterCandidate(new ModelVersionRecord(version, "demo", null, run, "[]", $"models/{version}", "{}", ModelStatus.Candidate, Start));
         if (passed is { } p)
         {
@@ -139,7 +140,7 @@ public sealed class ModelActionTests : IDisposable
         {
             Directory.CreateDirectory(Path.GetDirectoryName(_database.FilePath)!);
             connection.Open();
-            foreach (var statement in RegistrySchema.Migrations.Single(m => m.Version == 1).Statements)
+            foreach (var statement in StoreSchema.Migrations.Single(m => m.Version == 1).Statements)
             {
                 using var create = connection.CreateCommand();
                 create.CommandText = statement;
@@ -172,6 +173,6 @@ public sealed class ModelActionTests : IDisposable
             applied.Add(reader.GetInt64(0));
         }
 
-        Assert.Equal(Enumerable.Range(1, RegistrySchema.Version).Select(v => (long)v), applied);
+        Assert.Equal(Enumerable.Range(1, StoreSchema.Version).Select(v => (long)v), applied);
     }
 }

@@ -1,3 +1,4 @@
+using FeedbackLoop.Contracts.Datasets;
 using FeedbackLoop.Orchestration.Registry;
 using FeedbackLoop.Orchestration.Store;
 using FeedbackLoop.Orchestration.Tests.Support;
@@ -17,8 +18,8 @@ public sealed class ModelRegistryTests : IDisposable
 
     private ModelRegistry Open() => new(_database.FilePath, _clock);
 
-    private static RunSnapshot Snapshot(long pairs) =>
-        new([new SnapshotFile("datasets/demo/preference-pairs/part-000.parquet", pairs)], pairs);
+    private static DatasetSnapshot Snapshot(long pairs, string app = "demo") =>
+        new(app, [new SnapshotFile($"datasets/{app}/preference-pairs/part-000.parquet", pairs)]);
 
     private ModelVersionRecord Candidate(string version, string runId, string? parent = null, string app = "demo") =>
         new(version, app, parent, runId, """[{"path":"part-000.parquet","rows":250}]""", $"artifacts/{version}",
@@ -60,7 +61,7 @@ public sealed class ModelRegistryTests : IDisposable
         Assert.Null(registry.GetRun("demo-run-2"));
         Assert.Throws<InvalidOperationException>(() => registry.StartRun("demo-run-2", "demo", Snapshot(500)));
 
-        Assert.True(registry.TryStartRun("chat-run-1", "chat", Snapshot(300)));
+        Assert.True(registry.TryStartRun("chat-run-1", "chat", Snapshot(300, "chat")));
 
         registry.CompleteRun("demo-run-1", RunStatus.Completed, "promoted");
         Assert.True(registry.TryStartRun("demo-run-2", "demo", Snapshot(500)));
@@ -95,7 +96,7 @@ public sealed class ModelRegistryTests : IDisposable
         var registry = Open();
         registry.TryStartRun("run-1", "demo", Snapshot(250));
 
-        Assert.Throws<InvalidOperationException>(() => registry.TryStartRun("run-1", "chat", Snapshot(250)));
+        Assert.Throws<InvalidOperationException>(() => registry.TryStartRun("run-1", "chat", Snapshot(250, "chat")));
     }
 
     [Fact]
@@ -130,7 +131,7 @@ public sealed class ModelRegistryTests : IDisposable
         _clock.Advance(TimeSpan.FromHours(1));
         registry.TryStartRun("demo-run-2", "demo", Snapshot(480));
         registry.CompleteRun("demo-run-2", RunStatus.Failed, "trainer crashed");
-        registry.TryStartRun("chat-run-1", "chat", Snapshot(9000));
+        registry.TryStartRun("chat-run-1", "chat", Snapshot(9000, "chat"));
 
         Assert.Equal(480, registry.LastRunPairCount("demo"));
         Assert.Equal(["demo-run-1", "demo-run-2"], registry.ListRuns("demo").Select(r => r.RunId));
@@ -361,16 +362,52 @@ public sealed class ModelRegistryTests : IDisposable
     [Fact]
     public void A_file_from_a_newer_schema_is_refused()
     {
-        Open();
+        // Written by a newer build: it records a version this build does not know.
+        Directory.CreateDirectory(Path.GetDirectoryName(_database.FilePath)!);
         using (var connection = new SqliteConnection($"Data Source={_database.FilePath};Pooling=False"))
         {
             connection.Open();
             using var insert = connection.CreateCommand();
-            insert.CommandText = FormattableString.Invariant(
-                $"INSERT INTO schema_version (version, applied_at) VALUES ({RegistrySchema.Version + 1}, '2030-01-01T00:00:00.0000000Z')");
+            insert.CommandText =
+                """
+                CREATE TABLE schema_version (version INTEGER NOT NULL PRIMARY KEY, applied_at TEXT NOT NULL);
+                INSERT INTO schema_version (version, applied_at) VALUES (99, '2030-01-01T00:00:00.0000000Z');
+                """;
             insert.ExecuteNonQuery();
         }
 
-        Assert.Throws<InvalidDataException>(Open);
+        var refusal = Assert.Throws<InvalidDataException>(Open);
+
+        Assert.Contains("schema version 99", refusal.Message, StringComparison.Ordinal);
+        using var check = new SqliteConnection($"Data Source={_database.FilePath};Pooling=False");
+        check.Open();
+        using var tables = check.CreateCommand();
+        tables.CommandText = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'";
+        Assert.Equal(1L, tables.ExecuteScalar()); // refused before anything was created in it
+    }
+
+    [Fact]
+    public void A_process_opens_and_migrates_a_file_once_and_shares_it()
+    {
+        var first = StoreDatabase.Open(_database.FilePath, _clock);
+        var registry = new ModelRegistry(_database.FilePath, _clock);
+        var jobs = new FeedbackLoop.Orchestration.Jobs.JobStore(registry.Database, _clock);
+
+        Assert.Same(first, registry.Database);
+        Assert.Same(first, StoreDatabase.Open(Path.Combine(Path.GetDirectoryName(_database.FilePath)!, ".", "registry.db")));
+        Assert.Empty(jobs.List());
+    }
+
+    [Fact]
+    public void A_new_file_is_readable_by_its_owner_only()
+    {
+        Open();
+        if (OperatingSystem.IsWindows())
+        {
+            return; // no Unix file modes
+        }
+
+
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(_database.FilePath));
     }
 }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using FeedbackLoop.Contracts.Bus;
+using FeedbackLoop.Contracts.Datasets;
 using FeedbackLoop.Core.Gating;
 using FeedbackLoop.Orchestration.Worker;
 
@@ -15,7 +16,7 @@ public sealed class JobExecutorTests : IDisposable
 
     private readonly TempFolder _root = new("executor");
     private readonly string _markers;
-    private readonly List<SnapshotFileRef> _files = [];
+    private readonly List<SnapshotFile> _files = [];
 
     public JobExecutorTests()
     {
@@ -25,7 +26,7 @@ public sealed class JobExecutorTests : IDisposable
         {
             var file = Path.Combine(Directory.CreateDirectory(Path.Combine(_root, "datasets", folder)).FullName, "part-0.parquet");
             File.WriteAllText(file, "not really parquet");
-            _files.Add(new SnapshotFileRef(file, 10));
+            _files.Add(new SnapshotFile(file, 10));
         }
     }
 

@@ -1,7 +1,7 @@
 namespace FeedbackLoop.Orchestration.Store;
 
 /// <summary>
-/// The registry's tables. The DDL is kept to what SQLite and PostgreSQL both run unchanged: standard types
+/// The store's tables, the registry's and the jobs', in one numbered list of migrations. The DDL is kept to what SQLite and PostgreSQL both run unchanged: standard types
 /// (TEXT, INTEGER, BIGINT, DOUBLE PRECISION, which SQLite maps to its INTEGER and REAL affinities; PostgreSQL's
 /// REAL would be single precision and INTEGER 32 bits), ISO-8601 UTC text timestamps that sort as text, JSON as
 /// TEXT, and partial unique indexes, which both engines enforce. Those indexes are what keep "one run in flight
@@ -9,7 +9,7 @@ namespace FeedbackLoop.Orchestration.Store;
 /// Changes come as numbered migrations, each applied once in its own transaction and recorded in schema_version,
 /// so a file written by an older build is brought up to date when it is opened.
 /// </summary>
-internal static class RegistrySchema
+internal static class StoreSchema
 {
     /// <summary>The version this build writes; a file with a higher one came from a newer build and is refused.</summary>
     public const int Version = 3;
