@@ -133,7 +133,7 @@ public abstract record RunAction
 /// The decision "what happens next in this run", as one pure function of what the store holds. The orchestrator gathers
 /// <see cref="RunFacts"/>, carries out the one action this returns, and asks again until it says
 /// <see cref="RunAction.Wait"/> or the run ends. Every action is idempotent, so an action lost to a crash between two
-/// writes is simply decided and taken again (docs/adr/0001-own-job-protocol.md).
+/// writes is simply decided and taken again (docs/adr/0001-own-durable-job-protocol.md).
 /// </summary>
 public static class RunStep
 {
