@@ -45,6 +45,13 @@ public sealed record ExtractionSettings
     /// <summary>Dwell values kept per window for percentiles; further values are counted, not kept.</summary>
     public int MaxDwellSamplesPerWindow { get; init; } = 10_000;
 
+    /// <summary>
+    /// Pairs one rule may emit per session. Rules that pair every signal with every other (thumbs contrast:
+    /// ups × downs) would otherwise let one session of 2,001 events make 250,000 pairs; past the budget the rule
+    /// emits nothing more for that session and the hit is counted (<see cref="ExtractionCounters.PairBudgetHits"/>).
+    /// </summary>
+    public int MaxPairsPerSessionPerRule { get; init; } = 32;
+
     /// <summary>The weight of a signal's pairs.</summary>
     public double WeightOf(string signal) => Weights.TryGetValue(signal, out var w) ? w : 1.0;
 }
