@@ -53,4 +53,6 @@ public enum EventRejectionKind
     Empty,
     /// <summary>The Kafka key is not the event's <c>session_id</c>.</summary>
     KeyMismatch,
+    /// <summary><c>occurred_at</c> is further ahead than the allowed clock skew, or older than the horizon.</summary>
+    EventTimeOutOfRange,
 }

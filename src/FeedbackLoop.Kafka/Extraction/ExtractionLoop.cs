@@ -203,6 +203,10 @@ public sealed partial class ExtractionLoop
                     Kind = EventRejectionKind.KeyMismatch,
                 };
             }
+            else if (CheckTime(result, evt) is { } outOfRange)
+            {
+                rejection = outOfRange;
+            }
             else
             {
                 if (_extractor.Process(partition, offset, evt) == ProcessOutcome.Processed) Progress.RecordProcessed();
@@ -214,6 +218,20 @@ public sealed partial class ExtractionLoop
         // A replayed record was dead-lettered before the last stop; sending it again would double it.
         if (replay) return;
         DeadLetter(producer, result, rejection!);
+    }
+
+    /// <summary>
+    /// The event-time check (issue 10, finding 1), against the record's own timestamp where it is plausible (see
+    /// <see cref="EventTimeCheck.Reference"/>), so a replay of the topic dead-letters exactly the records the first
+    /// run did; the extractor's clock only bounds that reference.
+    /// </summary>
+    private EventRejection? CheckTime(ConsumeResult<byte[]?, byte[]?> result, FeedbackEvent evt)
+    {
+        var recordTime = result.Message.Timestamp.Type == TimestampType.NotAvailable
+            ? (DateTimeOffset?)null
+            : new DateTimeOffset(result.Message.Timestamp.UtcDateTime, TimeSpan.Zero);
+        var reference = EventTimeCheck.Reference(recordTime, _options.TimeProvider.GetUtcNow());
+        return EventTimeCheck.Check(evt.OccurredAt, reference, _options.Settings);
     }
 
     private static bool KeyMatches(byte[] key, string sessionId)

@@ -23,6 +23,7 @@ internal sealed class ExtractionMetrics : IDisposable
         (EventRejectionKind.UnknownType, Reason("unknown_type")),
         (EventRejectionKind.Empty, Reason("empty")),
         (EventRejectionKind.KeyMismatch, Reason("key_mismatch")),
+        (EventRejectionKind.EventTimeOutOfRange, Reason("event_time_out_of_range")),
     ];
 
     private static readonly KeyValuePair<string, object?> PairsTag = new("dataset", DatasetKinds.PreferencePairs);
