@@ -55,4 +55,6 @@ public enum EventRejectionKind
     KeyMismatch,
     /// <summary><c>occurred_at</c> is further ahead than the allowed clock skew, or older than the horizon.</summary>
     EventTimeOutOfRange,
+    /// <summary>Handling the record failed unexpectedly (a bug); the record was dead-lettered so the loop goes on.</summary>
+    InternalError,
 }

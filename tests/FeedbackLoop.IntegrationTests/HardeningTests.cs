@@ -1,9 +1,12 @@
 using System.Text;
 using Confluent.Kafka;
+using FeedbackLoop.Contracts;
+using FeedbackLoop.Contracts.Datasets;
 using FeedbackLoop.Core.Extraction;
 using FeedbackLoop.Datasets;
 using FeedbackLoop.IntegrationTests.Support;
 using FeedbackLoop.Kafka.Extraction;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace FeedbackLoop.IntegrationTests;
 
@@ -41,6 +44,79 @@ public sealed class HardeningTests(ClusterFixture fixture) : IClassFixture<Clust
         var pairs = await DatasetReader.ReadPairsAsync(harness.DataRoot, "demo");
         Assert.Equal(KnownSessions.ExpectedPairsBySignal, pairs.GroupBy(p => p.Signal).ToDictionary(g => g.Key, g => g.Count()));
         Assert.NotEmpty(await DatasetReader.ReadEngagementAsync(harness.DataRoot, "demo"));
+    }
+
+    [Fact]
+    public async Task Lone_surrogate_escapes_are_dead_lettered_with_a_fixed_reason_and_processing_goes_on()
+    {
+        using var harness = new PipelineHarness(fixture.Cluster);
+        var valid = Encoding.UTF8.GetString(Shown("s-bad", "2026-03-01T09:00:00Z"));
+        var bad = new (string Key, string Value, string Field)[]
+        {
+            // Finding 2: each threw InvalidOperationException out of the parser; the loop died and its closing flush
+            // committed past the record without a dead letter.
+            ("s-bad", valid.Replace("\"u\"", "\"x\\ud800\"", StringComparison.Ordinal), "$"),
+            ("s-bad", valid.Replace("\"app_id\"", "\"x\\udfff\":1,\"app_id\"", StringComparison.Ordinal), "$"),
+            ("s-bad", valid.Replace("\"output\":\"A\"", "\"output\":\"A\\ud800\"", StringComparison.Ordinal), "data.output"),
+        };
+        var good = KnownSessions.All();
+        harness.Produce(good.Take(3));
+        harness.ProduceRaw(bad.Select(b => ((string?)b.Key, (byte[]?)Encoding.UTF8.GetBytes(b.Value))));
+        harness.Produce(good.Skip(3));
+
+        var loop = await harness.ExtractAsync();
+
+        Assert.Equal(bad.Length, loop.Progress.DeadLettered);
+        Assert.Equal(good.Count, loop.Counters.EventsProcessed);
+        var letters = harness.ReadDeadLetters();
+        foreach (var expected in bad)
+        {
+            var letter = Assert.Single(letters, l => Encoding.UTF8.GetString(l.Value ?? []) == expected.Value);
+            Assert.Equal(EventJson.InvalidUtf16Reason, letter.Headers[ExtractionLoop.ReasonHeader]);
+            Assert.Equal(expected.Field, letter.Headers[ExtractionLoop.FieldHeader]);
+        }
+        var pairs = await DatasetReader.ReadPairsAsync(harness.DataRoot, "demo");
+        Assert.Equal(KnownSessions.ExpectedPairsBySignal, pairs.GroupBy(p => p.Signal).ToDictionary(g => g.Key, g => g.Count()));
+    }
+
+    [Fact]
+    public async Task A_record_whose_handling_throws_is_dead_lettered_as_an_internal_error_and_the_loop_goes_on()
+    {
+        using var harness = new PipelineHarness(fixture.Cluster);
+        harness.Produce(KnownSessions.All());
+        // A stand-in for a bug that one record triggers: the comparison rule's weight lookup throws, with user
+        // text in the message, while the comparison.chosen record is applied.
+        var options = harness.Options() with { Settings = new ExtractionSettings { Weights = new ThrowingWeights(PairSignals.Comparison) } };
+        var loop = new ExtractionLoop(options, new DatasetStore(harness.DataRoot), NullLogger.Instance);
+        using (var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2))) await loop.RunAsync(timeout.Token);
+
+        Assert.Equal(1, loop.Progress.DeadLetteredFor(EventRejectionKind.InternalError));
+        var letter = Assert.Single(harness.ReadDeadLetters());
+        Assert.Equal(ExtractionLoop.InternalErrorReason, letter.Headers[ExtractionLoop.ReasonHeader]);
+        Assert.Equal("$", letter.Headers[ExtractionLoop.FieldHeader]);
+        Assert.Contains("comparison.chosen", Encoding.UTF8.GetString(letter.Value ?? []), StringComparison.Ordinal);
+        var pairs = await DatasetReader.ReadPairsAsync(harness.DataRoot, "demo");
+        var expected = KnownSessions.ExpectedPairsBySignal.Where(e => e.Key != PairSignals.Comparison).ToDictionary();
+        Assert.Equal(expected, pairs.GroupBy(p => p.Signal).ToDictionary(g => g.Key, g => g.Count()));
+    }
+
+    /// <summary>Weights that throw for one signal, with a message that must never reach a header or log.</summary>
+    private sealed class ThrowingWeights(string signal) : IReadOnlyDictionary<string, double>
+    {
+        public double this[string key] => throw new KeyNotFoundException();
+        public IEnumerable<string> Keys => [];
+        public IEnumerable<double> Values => [];
+        public int Count => 0;
+        public bool ContainsKey(string key) => false;
+        public IEnumerator<KeyValuePair<string, double>> GetEnumerator() => Enumerable.Empty<KeyValuePair<string, double>>().GetEnumerator();
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+
+        public bool TryGetValue(string key, out double value)
+        {
+            if (key == signal) throw new InvalidOperationException("user text: alice@example.com");
+            value = 0;
+            return false;
+        }
     }
 
     private static void ProduceWithTimestamp(PipelineHarness harness, string key, byte[] value, DateTime timestamp)

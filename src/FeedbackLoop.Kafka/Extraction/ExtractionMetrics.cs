@@ -24,6 +24,7 @@ internal sealed class ExtractionMetrics : IDisposable
         (EventRejectionKind.Empty, Reason("empty")),
         (EventRejectionKind.KeyMismatch, Reason("key_mismatch")),
         (EventRejectionKind.EventTimeOutOfRange, Reason("event_time_out_of_range")),
+        (EventRejectionKind.InternalError, Reason("internal_error")),
     ];
 
     private static readonly KeyValuePair<string, object?> PairsTag = new("dataset", DatasetKinds.PreferencePairs);
