@@ -80,6 +80,28 @@ public sealed class HardeningTests(ClusterFixture fixture) : IClassFixture<Clust
     }
 
     [Fact]
+    public async Task A_session_of_thousands_of_thumbs_writes_at_most_the_pair_budget()
+    {
+        using var harness = new PipelineHarness(fixture.Cluster);
+        // Finding 4: 1,000 ups and 1,000 downs on one input made 250,000+ thumbs pairs from one session.
+        var script = new SessionScript("demo", "s-flood", "u-flood", KnownSessions.Start);
+        for (var i = 0; i < 1_000; i++) script.Shown($"f{i:D4}", "Same question", $"Answer {i}");
+        for (var i = 0; i < 1_000; i++) script.Add(new ThumbGiven($"f{i:D4}", i % 2 == 0 ? ThumbValue.Up : ThumbValue.Down), TimeSpan.Zero);
+        script.End();
+        harness.Produce(script.Events);
+        harness.Produce(KnownSessions.All());
+
+        var loop = await harness.ExtractAsync();
+
+        var pairs = await DatasetReader.ReadPairsAsync(harness.DataRoot, "demo");
+        var budget = new ExtractionSettings().MaxPairsPerSessionPerRule;
+        Assert.Equal(budget, pairs.Count(p => p.SessionId == "s-flood"));
+        Assert.Equal(KnownSessions.ExpectedPairsBySignal.Values.Sum(), pairs.Count(p => p.SessionId != "s-flood"));
+        Assert.Equal(1, loop.Counters.PairBudgetHits);
+        Assert.Equal(PairSignals.Thumbs, Assert.Single(pairs.Where(p => p.SessionId == "s-flood").Select(p => p.Signal).Distinct()));
+    }
+
+    [Fact]
     public async Task A_record_whose_handling_throws_is_dead_lettered_as_an_internal_error_and_the_loop_goes_on()
     {
         using var harness = new PipelineHarness(fixture.Cluster);
