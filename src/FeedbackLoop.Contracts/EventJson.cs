@@ -71,7 +71,19 @@ public static partial class EventJson
             rejection = new EventRejection("$", $"not valid JSON (line {(ex.LineNumber ?? 0) + 1}, byte {(ex.BytePositionInLine ?? 0) + 1})") { Kind = EventRejectionKind.NotJson };
             return false;
         }
+        catch (InvalidOperationException)
+        {
+            // Utf8JsonReader.GetString (and the serializer's string converter) throws this, not JsonException, when
+            // a \uXXXX escape decodes to invalid UTF-16: a lone surrogate such as "x\ud800", in any string or
+            // property name. The JSON is well-formed, the text is not; it is refused like any malformed record
+            // rather than stopping the caller (issue 10, finding 2). The reason is fixed: it must not quote the input.
+            rejection = new EventRejection("$", InvalidUtf16Reason) { Kind = EventRejectionKind.NotJson };
+            return false;
+        }
     }
+
+    /// <summary>The reason for a string escape that decodes to invalid UTF-16 (a lone surrogate).</summary>
+    public const string InvalidUtf16Reason = "a string escape is not valid UTF-16 (lone surrogate)";
 
     private static EventRejection? ParseEnvelope(ReadOnlySpan<byte> utf8, out FeedbackEvent? evt)
     {
@@ -177,6 +189,9 @@ public static partial class EventJson
         var message = ex.Message;
         // ex.Path is the JSON path ($.input[0].content); the message names C# parameters, so build fields from the path.
         var path = ex.Path is { Length: > 1 } p ? "data" + p[1..] : "data";
+        // The serializer wraps the reader's invalid-UTF-16 failure (a lone surrogate escape) in a JsonException.
+        if (ex.InnerException is InvalidOperationException)
+            return new EventRejection(path, InvalidUtf16Reason) { Kind = EventRejectionKind.NotJson };
         const string missingMarker = "missing required properties including: '";
         var missing = message.IndexOf(missingMarker, StringComparison.Ordinal);
         if (missing >= 0)

@@ -53,4 +53,8 @@ public enum EventRejectionKind
     Empty,
     /// <summary>The Kafka key is not the event's <c>session_id</c>.</summary>
     KeyMismatch,
+    /// <summary><c>occurred_at</c> is further ahead than the allowed clock skew, or older than the horizon.</summary>
+    EventTimeOutOfRange,
+    /// <summary>Handling the record failed unexpectedly (a bug); the record was dead-lettered so the loop goes on.</summary>
+    InternalError,
 }

@@ -34,8 +34,7 @@ internal sealed class EngagementAggregator(ExtractionSettings settings, Extracti
     public void Add(string appId, ShownGeneration generation, DateTimeOffset at, int partition, long offset, EngagementMetric metric, long dwellMs = 0)
     {
         var start = WindowStart(at);
-        var end = start + settings.EngagementWindow;
-        if (end + settings.EngagementAllowedLateness <= Watermark)
+        if (IsDue(start))
         {
             counters.LateEngagementEvents++;
             return;
@@ -61,8 +60,7 @@ internal sealed class EngagementAggregator(ExtractionSettings settings, Extracti
         var due = new Dictionary<WindowKey, List<Accumulator>>();
         foreach (var ((key, _), accumulator) in _open)
         {
-            var end = new DateTimeOffset(key.StartTicks, TimeSpan.Zero) + settings.EngagementWindow;
-            if (end + settings.EngagementAllowedLateness > Watermark) continue;
+            if (!IsDue(new DateTimeOffset(key.StartTicks, TimeSpan.Zero))) continue;
             if (!due.TryGetValue(key, out var shares)) due[key] = shares = [];
             shares.Add(accumulator);
         }
@@ -94,6 +92,11 @@ internal sealed class EngagementAggregator(ExtractionSettings settings, Extracti
 
     public int OpenWindows => _open.Count;
 
+    /// <summary>Whether the window starting at <paramref name="start"/> is closed to new events (saturating: a window
+    /// at the end of time is due only when the watermark is too, i.e. at <see cref="Extractor.ResolveAll"/>).</summary>
+    private bool IsDue(DateTimeOffset start) =>
+        SaturatingTime.Add(SaturatingTime.Add(start, settings.EngagementWindow), settings.EngagementAllowedLateness) <= Watermark;
+
     private DateTimeOffset WindowStart(DateTimeOffset at)
     {
         var ticks = settings.EngagementWindow.Ticks;
@@ -113,7 +116,7 @@ internal sealed class EngagementAggregator(ExtractionSettings settings, Extracti
         var start = new DateTimeOffset(key.StartTicks, TimeSpan.Zero);
         return new EngagementWindow(
             StableId.Of("engagement", key.AppId, string.Join('\u001f', key.ModelVersion, key.Variant, key.StartTicks.ToString(System.Globalization.CultureInfo.InvariantCulture))),
-            key.AppId, key.ModelVersion, key.Variant, start, start + settings.EngagementWindow,
+            key.AppId, key.ModelVersion, key.Variant, start, SaturatingTime.Add(start, settings.EngagementWindow),
             counts[(int)EngagementMetric.Shown], counts[(int)EngagementMetric.ThumbsUp], counts[(int)EngagementMetric.ThumbsDown],
             counts[(int)EngagementMetric.Regenerated], counts[(int)EngagementMetric.Edited], counts[(int)EngagementMetric.Copied],
             counts[(int)EngagementMetric.Accepted], counts[(int)EngagementMetric.Rejected],

@@ -29,6 +29,9 @@ public sealed class ExtractionCounters
     public long UnattributedEngagementEvents { get; internal set; }
     /// <summary>Dwell values beyond the per-window sample cap (counted in the window, not in its percentiles).</summary>
     public long DwellSamplesOverCap { get; internal set; }
+    /// <summary>(session, rule) pair budgets exhausted: each hit is one rule that stopped pairing in one session
+    /// (<see cref="ExtractionSettings.MaxPairsPerSessionPerRule"/>).</summary>
+    public long PairBudgetHits { get; internal set; }
     /// <summary>Engagement windows closed.</summary>
     public long EngagementWindowsClosed { get; internal set; }
 }

@@ -45,6 +45,27 @@ public sealed record ExtractionSettings
     /// <summary>Dwell values kept per window for percentiles; further values are counted, not kept.</summary>
     public int MaxDwellSamplesPerWindow { get; init; } = 10_000;
 
+    /// <summary>
+    /// How far <c>occurred_at</c> may lie ahead of the record's time (see <see cref="EventTimeCheck"/>) before the
+    /// record is dead-lettered. Client clocks drift; five minutes covers ordinary drift, while an event dated in
+    /// the far future would otherwise move the watermarks and pin windows open forever.
+    /// </summary>
+    public TimeSpan MaxFutureSkew { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// How far <c>occurred_at</c> may lie behind the record's time; older records are dead-lettered. Null (the
+    /// default) accepts any age: simulations, backfills and long-offline SDK spools legitimately produce old
+    /// events today. Production deployments should set it (30 days is a sensible value).
+    /// </summary>
+    public TimeSpan? MaxEventAge { get; init; }
+
+    /// <summary>
+    /// Pairs one rule may emit per session. Rules that pair every signal with every other (thumbs contrast:
+    /// ups × downs) would otherwise let one session of 2,001 events make 250,000 pairs; past the budget the rule
+    /// emits nothing more for that session and the hit is counted (<see cref="ExtractionCounters.PairBudgetHits"/>).
+    /// </summary>
+    public int MaxPairsPerSessionPerRule { get; init; } = 32;
+
     /// <summary>The weight of a signal's pairs.</summary>
     public double WeightOf(string signal) => Weights.TryGetValue(signal, out var w) ? w : 1.0;
 }

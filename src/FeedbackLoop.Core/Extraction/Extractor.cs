@@ -184,7 +184,7 @@ public sealed class Extractor
     }
 
     private bool IsExpired(SessionState session, DateTimeOffset watermark) =>
-        watermark - session.LastEventAt > _settings.SessionTimeout;
+        SaturatingTime.Between(watermark, session.LastEventAt) > _settings.SessionTimeout;
 
     private void ResolveSession(PartitionState state, (string, string) key, SessionState session)
     {

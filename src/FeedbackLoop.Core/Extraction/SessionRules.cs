@@ -191,7 +191,12 @@ internal sealed class SessionRules(ExtractionSettings settings, ExtractionCounte
         yield return current;
     }
 
-    /// <summary>Rule 4: identical input, one final thumb up and one final thumb down (same user).</summary>
+    /// <summary>
+    /// Rule 4: identical input, one final thumb up and one final thumb down (same user). Ups and downs are walked
+    /// in (generation id, user id) order, not arrival order, so when the pair budget cuts the rule short the
+    /// pairs kept are the same whatever order the thumbs arrived in; the walk stops at the budget, so a hostile
+    /// session costs at most ups × downs comparisons, never ups × downs rows.
+    /// </summary>
     private void EmitThumbContrasts(SessionState session)
     {
         var ups = new List<(ShownGeneration Generation, string UserId, DateTimeOffset At)>();
@@ -202,6 +207,13 @@ internal sealed class SessionRules(ExtractionSettings settings, ExtractionCounte
             (thumb.Positive ? ups : downs).Add((generation, userId, thumb.At));
         }
         if (ups.Count == 0 || downs.Count == 0) return;
+        Comparison<(ShownGeneration Generation, string UserId, DateTimeOffset At)> order = (a, b) =>
+        {
+            var byGeneration = string.CompareOrdinal(a.Generation.GenerationId, b.Generation.GenerationId);
+            return byGeneration != 0 ? byGeneration : string.CompareOrdinal(a.UserId, b.UserId);
+        };
+        ups.Sort(order);
+        downs.Sort(order);
         foreach (var up in ups)
         {
             foreach (var down in downs)
@@ -209,8 +221,11 @@ internal sealed class SessionRules(ExtractionSettings settings, ExtractionCounte
                 if (up.UserId != down.UserId || up.Generation.InputKey != down.Generation.InputKey) continue;
                 if (!SameInput(up.Generation.Input, down.Generation.Input)) continue;
                 var firedAt = up.At > down.At ? up.At : down.At;
-                Emit(session, PairSignals.Thumbs, up.Generation.Input, up.Generation.GenerationId, up.Generation.Output,
-                    up.Generation.ModelVersion, down.Generation, up.UserId, firedAt);
+                if (!Emit(session, PairSignals.Thumbs, up.Generation.Input, up.Generation.GenerationId, up.Generation.Output,
+                        up.Generation.ModelVersion, down.Generation, up.UserId, firedAt))
+                {
+                    return;
+                }
             }
         }
     }
@@ -240,19 +255,34 @@ internal sealed class SessionRules(ExtractionSettings settings, ExtractionCounte
             session.SessionId, userId, at));
     }
 
-    private void Emit(
+    /// <summary>
+    /// Emits one pair unless this session already did, or its rule spent its pair budget. Returns false once the
+    /// budget is spent, so a caller walking many candidates can stop. Rules 1–3 fire in arrival order, which a
+    /// replay of the partition repeats, so the pairs kept under the budget are the same on every run.
+    /// </summary>
+    private bool Emit(
         SessionState session, string signal, IReadOnlyList<ChatMessage> prompt,
         string chosenId, string chosenText, string chosenModelVersion,
         ShownGeneration rejected, string userId, DateTimeOffset at)
     {
         var pairId = StableId.Pair(signal, chosenId, rejected.GenerationId);
-        if (!session.EmittedPairs.Add(pairId)) return;
+        if (session.EmittedPairs.Contains(pairId)) return true;
+        var emitted = session.PairsBySignal.GetValueOrDefault(signal);
+        if (emitted >= settings.MaxPairsPerSessionPerRule)
+        {
+            // Counted once per (session, rule), at the first pair the budget refuses.
+            if (session.PairBudgetSpent.Add(signal)) counters.PairBudgetHits++;
+            return false;
+        }
+        session.EmittedPairs.Add(pairId);
         counters.PairsEmitted++;
         output.Pairs.Add(new PreferencePair(
             pairId, session.AppId, prompt,
             new ChatMessage("assistant", chosenText), new ChatMessage("assistant", rejected.Output),
             signal, settings.WeightOf(signal), chosenId, rejected.GenerationId, chosenModelVersion, rejected.ModelVersion,
             session.SessionId, userId, at));
+        session.PairsBySignal[signal] = emitted + 1;
+        return true;
     }
 
     private static void RecordLatest(

@@ -56,4 +56,10 @@ internal sealed class SessionState(string appId, string sessionId, long firstOff
 
     /// <summary>Pair ids this session already emitted, so re-evaluating a rule never repeats a row.</summary>
     public HashSet<string> EmittedPairs { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Pairs emitted per rule (signal), against <see cref="ExtractionSettings.MaxPairsPerSessionPerRule"/>.</summary>
+    public Dictionary<string, int> PairsBySignal { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Rules whose budget already refused a pair here, so each hit is counted once.</summary>
+    public HashSet<string> PairBudgetSpent { get; } = new(StringComparer.Ordinal);
 }

@@ -24,6 +24,8 @@ public sealed partial class ExtractionLoop
     public const string FieldHeader = "fl.field";
     /// <summary>Header on dead-letter records: <c>topic/partition/offset</c> of the original.</summary>
     public const string SourceHeader = "fl.source";
+    /// <summary>The reason of a record whose handling failed unexpectedly (fixed: no exception text, no user data).</summary>
+    public const string InternalErrorReason = "internal error";
 
     private readonly ExtractionLoopOptions _options;
     private readonly IExtractionSink _sink;
@@ -76,7 +78,7 @@ public sealed partial class ExtractionLoop
     {
         // The loop's spans start from its records, never from whatever span was current where RunAsync was called.
         Activity.Current = null;
-        using var metrics = new ExtractionMetrics(Progress, () => _extractor.OpenSessions, _options.MeterFactory);
+        using var metrics = new ExtractionMetrics(Progress, () => _extractor.OpenSessions, () => _extractor.Counters.PairBudgetHits, _options.MeterFactory);
         var consumerConfig = new ConsumerConfig
         {
             BootstrapServers = _options.BootstrapServers,
@@ -180,41 +182,71 @@ public sealed partial class ExtractionLoop
         }
         var partition = result.Partition.Value;
         var offset = result.Offset.Value;
-        _nextOffsets[partition] = offset + 1;
         _positions[partition] = offset + 1;
         var replay = offset < _marks.Get(partition);
         if (replay) Progress.RecordReplayed();
         // Every record of the batch, valid or not, is part of the commit that makes the batch durable.
         if (_batchTrace.Offer(result.Message.Headers) == CommitTraceBatch.Outcome.Invalid) Progress.RecordInvalidTraceParent();
 
-        var value = result.Message.Value;
         EventRejection? rejection;
-        if (value is null || value.Length == 0)
+        try
         {
-            rejection = new EventRejection("$", "empty record") { Kind = EventRejectionKind.Empty };
+            rejection = Apply(result, partition, offset);
         }
-        else if (EventJson.TryParse(value, out var evt, out rejection))
+        catch (Exception ex) when (ex is not OperationCanceledException)
         {
-            var key = result.Message.Key;
-            if (key is null || !KeyMatches(key, evt.SessionId))
-            {
-                rejection = new EventRejection("key", "the Kafka message key must equal the event's session_id (it keeps a session on one partition)")
-                {
-                    Kind = EventRejectionKind.KeyMismatch,
-                };
-            }
-            else
-            {
-                if (_extractor.Process(partition, offset, evt) == ProcessOutcome.Processed) Progress.RecordProcessed();
-                else Progress.RecordDuplicate();
-                return;
-            }
+            // Defence in depth: a bug that one record triggers must not stop the loop for every app on the
+            // partition (and again after each restart). The record is dead-lettered like an invalid one; the log
+            // names the exception's type only, since messages can quote the record.
+            LogInternalError(_logger, Source(result), ex.GetType().FullName ?? ex.GetType().Name);
+            rejection = new EventRejection("$", InternalErrorReason) { Kind = EventRejectionKind.InternalError };
         }
 
         // A replayed record was dead-lettered before the last stop; sending it again would double it.
-        if (replay) return;
-        DeadLetter(producer, result, rejection!);
+        if (rejection is not null && !replay) DeadLetter(producer, result, rejection);
+        // Only now is the record handled (applied, or its dead letter queued, which the commit waits for): a
+        // failure above leaves the next offset where it was, so no flush commits past this record.
+        _nextOffsets[partition] = offset + 1;
     }
+
+    /// <summary>Validates one record and applies it; the rejection when it is dead-lettered instead.</summary>
+    private EventRejection? Apply(ConsumeResult<byte[]?, byte[]?> result, int partition, long offset)
+    {
+        var value = result.Message.Value;
+        if (value is null || value.Length == 0)
+            return new EventRejection("$", "empty record") { Kind = EventRejectionKind.Empty };
+        if (!EventJson.TryParse(value, out var evt, out var rejection)) return rejection;
+        var key = result.Message.Key;
+        if (key is null || !KeyMatches(key, evt.SessionId))
+        {
+            return new EventRejection("key", "the Kafka message key must equal the event's session_id (it keeps a session on one partition)")
+            {
+                Kind = EventRejectionKind.KeyMismatch,
+            };
+        }
+        if (CheckTime(result, evt) is { } outOfRange) return outOfRange;
+
+        if (_extractor.Process(partition, offset, evt) == ProcessOutcome.Processed) Progress.RecordProcessed();
+        else Progress.RecordDuplicate();
+        return null;
+    }
+
+    /// <summary>
+    /// The event-time check (issue 10, finding 1), against the record's own timestamp where it is plausible (see
+    /// <see cref="EventTimeCheck.Reference"/>), so a replay of the topic dead-letters exactly the records the first
+    /// run did; the extractor's clock only bounds that reference.
+    /// </summary>
+    private EventRejection? CheckTime(ConsumeResult<byte[]?, byte[]?> result, FeedbackEvent evt)
+    {
+        var recordTime = result.Message.Timestamp.Type == TimestampType.NotAvailable
+            ? (DateTimeOffset?)null
+            : new DateTimeOffset(result.Message.Timestamp.UtcDateTime, TimeSpan.Zero);
+        var reference = EventTimeCheck.Reference(recordTime, _options.TimeProvider.GetUtcNow());
+        return EventTimeCheck.Check(evt.OccurredAt, reference, _options.Settings);
+    }
+
+    private static string Source(ConsumeResult<byte[]?, byte[]?> result) =>
+        string.Create(CultureInfo.InvariantCulture, $"{result.Topic}/{result.Partition.Value}/{result.Offset.Value}");
 
     private static bool KeyMatches(byte[] key, string sessionId)
     {
@@ -227,7 +259,7 @@ public sealed partial class ExtractionLoop
     private void DeadLetter(IProducer<byte[]?, byte[]?> producer, ConsumeResult<byte[]?, byte[]?> result, EventRejection rejection)
     {
         Progress.RecordDeadLetter(rejection.Kind);
-        var source = string.Create(CultureInfo.InvariantCulture, $"{result.Topic}/{result.Partition.Value}/{result.Offset.Value}");
+        var source = Source(result);
         var headers = new Headers
         {
             { ReasonHeader, Encoding.UTF8.GetBytes(rejection.Reason) },
@@ -484,6 +516,9 @@ public sealed partial class ExtractionLoop
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Dead-lettered {Source}: {Field}: {Reason}")]
     private static partial void LogDeadLetter(ILogger logger, string source, string field, string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Internal error handling {Source} ({ExceptionType}); the record is dead-lettered and the loop goes on")]
+    private static partial void LogInternalError(ILogger logger, string source, string exceptionType);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Consume error: {Reason}")]
     private static partial void LogConsumeError(ILogger logger, string reason);

@@ -55,6 +55,12 @@ public sealed record ExtractionLoopOptions
     /// </summary>
     public IMeterFactory? MeterFactory { get; init; }
 
+    /// <summary>
+    /// The extractor's clock. Event-time checks prefer each record's Kafka timestamp and use the clock only as
+    /// the upper bound of that reference (see <see cref="EventTimeCheck.Reference"/>); injectable for tests.
+    /// </summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
     /// <summary>The rules and their limits.</summary>
     public ExtractionSettings Settings { get; init; } = new();
 }

@@ -23,6 +23,8 @@ internal sealed class ExtractionMetrics : IDisposable
         (EventRejectionKind.UnknownType, Reason("unknown_type")),
         (EventRejectionKind.Empty, Reason("empty")),
         (EventRejectionKind.KeyMismatch, Reason("key_mismatch")),
+        (EventRejectionKind.EventTimeOutOfRange, Reason("event_time_out_of_range")),
+        (EventRejectionKind.InternalError, Reason("internal_error")),
     ];
 
     private static readonly KeyValuePair<string, object?> PairsTag = new("dataset", DatasetKinds.PreferencePairs);
@@ -31,7 +33,7 @@ internal sealed class ExtractionMetrics : IDisposable
 
     private readonly Meter _meter;
 
-    public ExtractionMetrics(ExtractionProgress progress, Func<int> openSessions, IMeterFactory? factory)
+    public ExtractionMetrics(ExtractionProgress progress, Func<int> openSessions, Func<long> pairBudgetHits, IMeterFactory? factory)
     {
         var version = typeof(ExtractionMetrics).Assembly.GetName().Version?.ToString();
         _meter = factory?.Create(new MeterOptions(ExtractionTelemetry.MeterName) { Version = version })
@@ -49,6 +51,9 @@ internal sealed class ExtractionMetrics : IDisposable
             "{row}", "Rows made durable in the Parquet datasets, by dataset");
         Counter("feedbackloop.extraction.traceparent_invalid", "Records whose traceparent header was malformed (ignored)", () => progress.InvalidTraceParents, "{record}");
         Counter("feedbackloop.extraction.trace_links_dropped", "Traced records a commit span could not link (over the cap)", () => progress.TraceLinksDropped, "{record}");
+        // A long read from the metrics thread while the consume thread counts: 64-bit reads do not tear, and a
+        // value one hit behind is fine for a counter.
+        Counter("feedbackloop.extraction.pair_budget_hits", "Sessions in which a preference rule reached its pair budget and stopped pairing", pairBudgetHits, "{hit}");
         _meter.CreateObservableGauge("feedbackloop.extraction.consumer_lag",
             () => progress.ConsumerLag.Select(l => new Measurement<long>(l.Lag, new KeyValuePair<string, object?>("partition", l.Partition))),
             "{record}", "Records in the log beyond the extractor's position (high watermark − position), per partition, as of the last flush");
