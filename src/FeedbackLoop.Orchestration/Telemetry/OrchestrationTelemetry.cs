@@ -5,7 +5,7 @@ using FeedbackLoop.Contracts;
 namespace FeedbackLoop.Orchestration.Telemetry;
 
 /// <summary>
-/// The orchestrator's and the workers' instruments (docs/OBSERVABILITY.md lists each with its unit and tags). Tags are
+/// The orchestrator's instruments (docs/OBSERVABILITY.md lists each with its unit and tags). Tags are
 /// fixed, low-cardinality words (stage, outcome, decision) and app ids, which only registered apps bring here; never
 /// run ids, versions or reasons, which would make one time series per run.
 /// </summary>
@@ -14,22 +14,16 @@ public sealed class OrchestrationTelemetry : IDisposable
     /// <summary>The orchestrator's meter (<c>AddMeter("FeedbackLoop.Orchestration")</c>).</summary>
     public const string MeterName = "FeedbackLoop.Orchestration";
 
-    /// <summary>The workers' meter (<c>AddMeter("FeedbackLoop.Worker")</c>).</summary>
-    public const string WorkerMeterName = "FeedbackLoop.Worker";
-
     /// <summary>The spans of runs and job attempts (<c>AddSource("FeedbackLoop.Orchestration")</c>).</summary>
     public const string ActivitySourceName = "FeedbackLoop.Orchestration";
 
     private readonly Meter _meter;
-    private readonly Meter _workerMeter;
     private readonly Counter<long> _runsStarted;
     private readonly Counter<long> _runsEnded;
     private readonly Counter<long> _gateDecisions;
     private readonly Counter<long> _attempts;
     private readonly Histogram<double> _queueWait;
     private readonly Histogram<double> _attemptDuration;
-    private readonly Counter<long> _workerAttempts;
-    private int _busySlots;
 
     /// <summary>Creates the instruments on meters from <paramref name="factory"/> (the host's), or on new meters.</summary>
     /// <param name="factory">The host's meter factory; null outside a host (tests, tools).</param>
@@ -38,13 +32,12 @@ public sealed class OrchestrationTelemetry : IDisposable
     {
         var version = typeof(OrchestrationTelemetry).Assembly.GetName().Version?.ToString();
         _meter = factory?.Create(new MeterOptions(MeterName) { Version = version }) ?? new Meter(MeterName, version);
-        _workerMeter = factory?.Create(new MeterOptions(WorkerMeterName) { Version = version }) ?? new Meter(WorkerMeterName, version);
         _runsStarted = _meter.CreateCounter<long>("feedbackloop.runs.started", "{run}", "Tuning runs started by the retrain trigger");
         _runsEnded = _meter.CreateCounter<long>("feedbackloop.runs.ended", "{run}",
             "Runs that ended, by outcome: promoted, awaiting_signoff, rejected, failed_tuning, failed_evaluation");
         _gateDecisions = _meter.CreateCounter<long>("feedbackloop.gate.decisions", "{decision}", "Gate decisions, by decision: promote or reject");
         _attempts = _meter.CreateCounter<long>("feedbackloop.job.attempts", "{attempt}",
-            "Job attempts that ended, by job kind and outcome: succeeded, failed, timed_out, cancelled (worker reports) or lost, overdue (the orchestrator gave up on them)");
+            "Job attempts that ended, by job kind and outcome: succeeded, failed, timed_out, cancelled (worker reports), expired (the orchestrator gave up on a silent or overdue one) or cancelled (a person cancelled it)");
         _queueWait = _meter.CreateHistogram<double>("feedbackloop.job.queue_wait", "s", "Time from an attempt's offer to its grant to a worker, by job kind");
         _attemptDuration = _meter.CreateHistogram<double>("feedbackloop.job.duration", "s",
             "How long a worker ran an attempt (training for tune jobs, scoring for eval jobs), by job kind and outcome");
@@ -52,9 +45,6 @@ public sealed class OrchestrationTelemetry : IDisposable
         {
             _meter.CreateObservableUpDownCounter("feedbackloop.runs.active", () => activeRuns(), "{run}", "Runs in progress now (state running)");
         }
-
-        _workerAttempts = _workerMeter.CreateCounter<long>("feedbackloop.worker.attempts", "{attempt}", "Attempts this worker finished, by job kind and outcome");
-        _workerMeter.CreateObservableUpDownCounter("feedbackloop.worker.slots.busy", () => Volatile.Read(ref _busySlots), "{slot}", "Slots running an attempt now");
     }
 
     /// <summary>The orchestrator's meter instance (a listener in a test tells this process's loop from another's by it).</summary>
@@ -103,20 +93,9 @@ public sealed class OrchestrationTelemetry : IDisposable
     public void AttemptGranted(string kind, TimeSpan wait) =>
         _queueWait.Record(Math.Max(0, wait.TotalSeconds), new KeyValuePair<string, object?>("kind", kind));
 
-    /// <summary>A worker slot began running an attempt.</summary>
-    public void SlotBusy() => Interlocked.Increment(ref _busySlots);
-
-    /// <summary>A worker slot finished an attempt of a <paramref name="kind"/> job with <paramref name="outcome"/>.</summary>
-    public void SlotFree(string kind, string outcome)
-    {
-        Interlocked.Decrement(ref _busySlots);
-        _workerAttempts.Add(1, new KeyValuePair<string, object?>("kind", kind), new KeyValuePair<string, object?>("outcome", outcome));
-    }
-
     /// <inheritdoc />
     public void Dispose()
     {
         _meter.Dispose();
-        _workerMeter.Dispose();
     }
 }
