@@ -31,6 +31,11 @@ internal sealed partial class EventSender : IDisposable
     private long _finalTarget = -1;
     private int _inHand;
 
+    // Bytes of the batch in hand: given back to the caller's budget once its send has ended, not when it leaves the
+    // ring, so MaxQueueBytes bounds everything the client holds (ring and batch), and a hung transport fills the budget
+    // instead of letting the ring refill behind it.
+    private long _bytesInHand;
+
     public EventSender(EventRing ring, IFeedbackTransport transport, FeedbackClientOptions options, FeedbackClientCounters counters,
         ILogger logger, Action<long> releaseBytes)
     {
@@ -127,6 +132,7 @@ internal sealed partial class EventSender : IDisposable
             }
             catch (Exception ex)
             {
+                _releaseBytes(Interlocked.Exchange(ref _bytesInHand, 0));
                 var inHand = Interlocked.Exchange(ref _inHand, 0);
                 if (inHand > 0)
                 {
@@ -157,6 +163,7 @@ internal sealed partial class EventSender : IDisposable
         {
             var took = TakeBatch(batch, buffer);
             if (batch.Count > 0) await SendAsync(batch).ConfigureAwait(false);
+            _releaseBytes(Interlocked.Exchange(ref _bytesInHand, 0)); // a batch of only tombstones or unserializable events sends nothing
             if (took > 0) Signal();
             if (took == _options.MaxBatchSize) continue; // more may be waiting
 
@@ -200,7 +207,7 @@ internal sealed partial class EventSender : IDisposable
                 Interlocked.Increment(ref _settled);
             }
         }
-        _releaseBytes(bytes);
+        Interlocked.Add(ref _bytesInHand, bytes);
         return took;
     }
 
@@ -269,6 +276,8 @@ internal sealed partial class EventSender : IDisposable
         }
         finally
         {
+            // The budget first: a caller that waits for the batch to settle (FlushAsync) finds its bytes free.
+            _releaseBytes(Interlocked.Exchange(ref _bytesInHand, 0));
             Interlocked.Exchange(ref _inHand, 0);
             Interlocked.Add(ref _settled, count);
         }
