@@ -184,18 +184,14 @@ internal sealed partial class RunReconciler(
         var decision = registry.GetDecision(version)!;
         var candidate = registry.GetModel(version)!;
         var evalJob = jobs.Get(JobIds.Eval(run.RunId))!;
-        LogDecision(logger, version, completed.Outcome switch
-        {
-            RunOutcome.Promoted => "promoted",
-            RunOutcome.AwaitingSignoff => "awaits sign-off",
-            _ => "rejected",
-        }, decision.Reason);
+        // One word for the log, the metric and the span, so they can be matched up.
         var outcome = completed.Outcome switch
         {
             RunOutcome.Promoted => "promoted",
             RunOutcome.AwaitingSignoff => "awaiting_signoff",
             _ => "rejected",
         };
+        LogDecision(logger, version, outcome, decision.Reason);
         telemetry.RunEnded(run.AppId, outcome);
         Activity.Current?.SetTag("feedbackloop.run.outcome", outcome);
         switch (completed.Outcome)
