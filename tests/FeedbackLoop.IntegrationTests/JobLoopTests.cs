@@ -148,7 +148,7 @@ public sealed class JobLoopTests : IAsyncDisposable
         Assert.Equal((AttemptState.TimedOut, (int?)null), (attempt.State, attempt.ExitCode));
         Assert.StartsWith("step ", attempt.Progress, StringComparison.Ordinal);
         var (_, pid) = Assert.Single(_loop.Starts());
-        Assert.True(await Eventually.TrueAsync(() => !JobLoop.IsAlive(pid), TimeSpan.FromSeconds(10)), $"trainer {pid} still runs");
+        Assert.True(await Eventually.TrueAsync(() => !OsProcess.IsAlive(pid), TimeSpan.FromSeconds(10)), $"trainer {pid} still runs");
     }
 
     [Fact]
@@ -168,7 +168,7 @@ public sealed class JobLoopTests : IAsyncDisposable
         Assert.Equal((JobState.Cancelled, 1), (job.State, job.Attempt));
         Assert.Equal(AttemptState.Cancelled, Assert.Single(_loop.Jobs.Attempts(job.JobId)).State);
         var (_, pid) = Assert.Single(_loop.Starts());
-        Assert.True(await Eventually.TrueAsync(() => !JobLoop.IsAlive(pid), TimeSpan.FromSeconds(10)), $"trainer {pid} still runs");
+        Assert.True(await Eventually.TrueAsync(() => !OsProcess.IsAlive(pid), TimeSpan.FromSeconds(10)), $"trainer {pid} still runs");
         await _loop.Harness.PublishedAsync<StopJob>(m => m.JobId == job.JobId && m.WorkerId == "w1");
     }
 

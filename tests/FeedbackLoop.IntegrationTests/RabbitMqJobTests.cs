@@ -58,7 +58,7 @@ public sealed class RabbitMqJobTests(RabbitMqBroker broker)
         await loop.ProcessNamed(first.WorkerId!).KillAsync();
 
         // The kernel takes the killed worker's trainer with it (no orphan holds the GPU), and the other worker takes over.
-        Assert.True(await Eventually.TrueAsync(() => !JobLoop.IsAlive(firstTrainer), TimeSpan.FromSeconds(10)), $"trainer {firstTrainer} outlived its worker");
+        Assert.True(await Eventually.TrueAsync(() => !OsProcess.IsAlive(firstTrainer), TimeSpan.FromSeconds(10)), $"trainer {firstTrainer} outlived its worker");
         var second = await loop.RunningAsync(tune, attempt: 2);
         loop.RemoveMarker("hold");
         var run = await loop.RunEndedAsync();
@@ -89,7 +89,7 @@ public sealed class RabbitMqJobTests(RabbitMqBroker broker)
         // The job finishes while no orchestrator runs: its heartbeats and its result wait in the broker's durable queue.
         loop.RemoveMarker("hold");
         var (_, trainer) = loop.Starts()[0];
-        Assert.True(await Eventually.TrueAsync(() => !JobLoop.IsAlive(trainer), TimeSpan.FromSeconds(30)), "the trainer did not finish");
+        Assert.True(await Eventually.TrueAsync(() => !OsProcess.IsAlive(trainer), TimeSpan.FromSeconds(30)), "the trainer did not finish");
         Assert.Equal(JobState.Running, loop.Jobs.Get(tune)!.State);
         await loop.StartOrchestratorAsync();
 
@@ -119,7 +119,7 @@ public sealed class RabbitMqJobTests(RabbitMqBroker broker)
         var run = await loop.RunEndedAsync();
         Assert.Equal("tuning cancelled: cancelled: bad snapshot", run.Reason);
         Assert.Equal(AttemptState.Cancelled, Assert.Single(loop.Jobs.Attempts(tune)).State);
-        Assert.True(await Eventually.TrueAsync(() => !JobLoop.IsAlive(trainer), TimeSpan.FromSeconds(10)), $"trainer {trainer} still runs");
+        Assert.True(await Eventually.TrueAsync(() => !OsProcess.IsAlive(trainer), TimeSpan.FromSeconds(10)), $"trainer {trainer} still runs");
         Assert.Single(loop.Starts());
     }
 
@@ -140,6 +140,6 @@ public sealed class RabbitMqJobTests(RabbitMqBroker broker)
         var attempts = loop.Jobs.Attempts(tune);
         Assert.All(attempts, a => Assert.Equal((AttemptState.TimedOut, "stopped at its time limit of 1 s"), (a.State, a.Reason)));
         Assert.Equal(3, attempts.Count);
-        Assert.All(loop.Starts(), s => Assert.False(JobLoop.IsAlive(s.Pid), $"trainer {s.Pid} still runs"));
+        Assert.All(loop.Starts(), s => Assert.False(OsProcess.IsAlive(s.Pid), $"trainer {s.Pid} still runs"));
     }
 }

@@ -180,10 +180,6 @@ internal sealed class JobLoop : IAsyncDisposable
     public string Describe() => string.Join("; ", Jobs.List().Select(j =>
         $"{j.JobId} {JobRules.Text(j.State)} #{j.Attempt} [{string.Join(", ", Jobs.Attempts(j.JobId).Select(a => $"{JobRules.Text(a.State)} {a.WorkerId} {a.Reason}"))}]"));
 
-    // A zombie (exited, not yet reaped) still has a /proc entry; its state letter is Z.
-    public static bool IsAlive(int pid) =>
-        File.Exists($"/proc/{pid}/stat") && !File.ReadAllText($"/proc/{pid}/stat").Split(") ")[^1].StartsWith('Z');
-
     public async ValueTask DisposeAsync()
     {
         RemoveMarker("hold");

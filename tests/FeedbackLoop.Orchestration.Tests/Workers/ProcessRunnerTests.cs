@@ -77,8 +77,8 @@ public sealed class ProcessRunnerTests : IDisposable
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run);
         var ids = File.ReadAllText(pids).Trim().Split(' ').Select(int.Parse).ToList();
-        Assert.True(await Eventually.TrueAsync(() => ids.All(id => !IsAlive(id)), TimeSpan.FromSeconds(10)),
-            $"still alive: {string.Join(", ", ids.Where(IsAlive))}");
+        Assert.True(await Eventually.TrueAsync(() => ids.All(id => !OsProcess.IsAlive(id)), TimeSpan.FromSeconds(10)),
+            $"still alive: {string.Join(", ", ids.Where(OsProcess.IsAlive))}");
     }
 
     [Fact]
@@ -107,8 +107,4 @@ public sealed class ProcessRunnerTests : IDisposable
 
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(_folder, "attempt.log")));
     }
-
-    // A zombie (exited, not yet reaped) still has a /proc entry; its state letter is Z.
-    private static bool IsAlive(int pid) =>
-        File.Exists($"/proc/{pid}/stat") && !File.ReadAllText($"/proc/{pid}/stat").Split(") ")[^1].StartsWith('Z');
 }
