@@ -112,6 +112,21 @@ public sealed class HardeningSessionBudgetTests(ClusterFixture fixture, ITestOut
         await broker.TerminateAsync(TimeSpan.FromSeconds(10));
     }
 
+    [Theory]
+    [InlineData(ExtractionBudgetConfig.MaxEntriesPerSessionKey, "lots")]
+    [InlineData(ExtractionBudgetConfig.MaxSessionBytesKey, "0")]
+    [InlineData(ExtractionBudgetConfig.MaxSessionStateBytesKey, "-1")]
+    [InlineData(ExtractionBudgetConfig.MaxEntriesPerSessionKey, "4294967296")]
+    public async Task Extract_refuses_a_budget_that_is_not_a_positive_whole_number_and_names_its_key(string key, string value)
+    {
+        using var root = new TempFolder("budget-config");
+        // Nothing listens on the bootstrap address: the configuration is refused before any connection.
+        using var extract = CliProcess.Start(new Dictionary<string, string> { [EnvironmentKey(key)] = value }, "extract", "--bootstrap", "127.0.0.1:9", "--data", root.Path);
+        var exit = await extract.ExitAsync(TimeSpan.FromSeconds(60));
+        Assert.Equal(2, exit);
+        Assert.Contains($"Configuration {key} must be a positive whole number.", extract.ErrorLines);
+    }
+
     /// <summary>Runs <c>extract</c> until every partition's good session is written, then its VmHWM (peak resident bytes).</summary>
     private static async Task<long> PeakMemoryAsync(string bootstrap, string root, string name, int goodPairs, IReadOnlyDictionary<string, string> environment)
     {
