@@ -120,6 +120,9 @@ internal sealed class CliProcess : IDisposable
         _process.BeginErrorReadLine();
     }
 
+    /// <summary>The process id, e.g. to read /proc/&lt;id&gt;/status.</summary>
+    public int Id => _process.Id;
+
     public string Output
     {
         get

@@ -63,6 +63,12 @@ internal static class ExtractCommand
         var data = locations.Data;
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [] });
         builder.AddFeedbackLoopDefaults("extract", verbose, HostOptionsCli.Overrides(metricsPort));
+        var (settings, invalidKey) = ExtractionBudgetConfig.Read(builder.Configuration);
+        if (settings is null)
+        {
+            await error.WriteLineAsync($"Configuration {invalidKey} must be a positive whole number.").ConfigureAwait(false);
+            return 2;
+        }
         builder.Services.AddSingleton(locations);
         builder.Services.AddSingleton(sp => new ExtractionLoop(
             new ExtractionLoopOptions
@@ -71,6 +77,7 @@ internal static class ExtractCommand
                 StateDirectory = Path.Combine(data, "state", "extract"),
                 GroupId = group,
                 UntilIdle = untilIdle is { } s ? TimeSpan.FromSeconds(s) : null,
+                Settings = settings,
             },
             new DatasetStore(data),
             sp.GetRequiredService<ILoggerFactory>().CreateLogger("extract")));

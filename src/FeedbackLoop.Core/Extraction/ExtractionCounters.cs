@@ -34,4 +34,13 @@ public sealed class ExtractionCounters
     public long PairBudgetHits { get; internal set; }
     /// <summary>Engagement windows closed.</summary>
     public long EngagementWindowsClosed { get; internal set; }
+    /// <summary>Sessions cut for holding more than <see cref="ExtractionSettings.MaxEntriesPerSession"/> entries.</summary>
+    public long SessionsCutOverEntries { get; internal set; }
+    /// <summary>Sessions cut for holding more than <see cref="ExtractionSettings.MaxSessionBytes"/> (estimated).</summary>
+    public long SessionsCutOverBytes { get; internal set; }
+    /// <summary>Events of a cut session that arrived before it expired: counted and ignored.</summary>
+    public long EventsIgnoredInCutSessions { get; internal set; }
+    /// <summary>Sessions resolved early because all open sessions together held more than
+    /// <see cref="ExtractionSettings.MaxSessionStateBytes"/> (estimated).</summary>
+    public long SessionsEvictedForMemory { get; internal set; }
 }

@@ -66,6 +66,28 @@ public sealed record ExtractionSettings
     /// </summary>
     public int MaxPairsPerSessionPerRule { get; init; } = 32;
 
+    /// <summary>
+    /// Entries one session may hold (shown generations, thumbs, ratings, chain links, positives, candidate set
+    /// members, choices, pending edits, emitted pair ids). A busy real session holds a few hundred; past the budget
+    /// the session is cut (<see cref="SessionBudget"/>, docs/contract/rules.md "Session budgets") and counted in
+    /// <see cref="ExtractionCounters.SessionsCutOverEntries"/>.
+    /// </summary>
+    public int MaxEntriesPerSession { get; init; } = 50_000;
+
+    /// <summary>
+    /// Estimated heap one session may hold. Prompts repeat the conversation in every shown event, so a long chat
+    /// of large prompts reaches a few MiB; past the budget the session is cut and counted in
+    /// <see cref="ExtractionCounters.SessionsCutOverBytes"/>. Without it, 20,000 pending edits of 32 KiB held 1.2 GB.
+    /// </summary>
+    public long MaxSessionBytes { get; init; } = 16L * 1024 * 1024;
+
+    /// <summary>
+    /// Estimated heap of all open sessions of one extractor, over every partition it reads. Past it the least
+    /// recently active sessions are resolved early until the estimate is back under 90% of it, and each is counted
+    /// in <see cref="ExtractionCounters.SessionsEvictedForMemory"/>.
+    /// </summary>
+    public long MaxSessionStateBytes { get; init; } = 512L * 1024 * 1024;
+
     /// <summary>The weight of a signal's pairs.</summary>
     public double WeightOf(string signal) => Weights.TryGetValue(signal, out var w) ? w : 1.0;
 }

@@ -27,6 +27,9 @@ public sealed class Extractor
     private readonly List<PartitionState> _partitionList = [];
     // Kept as sessions open and close, so a metrics thread can read it without walking the dictionaries.
     private int _openSessions;
+    // Estimated bytes of all open sessions (SessionBudget), kept as sessions grow, open and close, against
+    // MaxSessionStateBytes; a metrics thread reads it.
+    private long _sessionStateBytes;
 
     /// <summary>Creates an extractor with the given rules and limits.</summary>
     public Extractor(ExtractionSettings? settings = null)
@@ -44,6 +47,9 @@ public sealed class Extractor
 
     /// <summary>Sessions currently open over all partitions; safe to read from any thread.</summary>
     public int OpenSessions => Volatile.Read(ref _openSessions);
+
+    /// <summary>Estimated heap held by open sessions over all partitions; safe to read from any thread.</summary>
+    public long SessionStateBytes => Volatile.Read(ref _sessionStateBytes);
 
     /// <summary>Engagement window shares currently open.</summary>
     public int OpenEngagementWindows => _engagement.OpenWindows;
@@ -67,7 +73,7 @@ public sealed class Extractor
         if (state.Sessions.TryGetValue(key, out var session) && IsExpired(session, state.Watermark))
         {
             ResolveSession(state, key, session);
-            Counters.SessionsTimedOut++;
+            if (session.CutReason is null) Counters.SessionsTimedOut++;
             session = null;
         }
 
@@ -77,18 +83,32 @@ public sealed class Extractor
             session = new SessionState(evt.AppId, evt.SessionId, offset, evt.OccurredAt);
             state.Sessions[key] = session;
             Volatile.Write(ref _openSessions, _openSessions + 1);
+            AddSessionStateBytes(session.EstimatedBytes);
         }
         if (evt.OccurredAt > session.LastEventAt) session.LastEventAt = evt.OccurredAt;
+        if (session.CutReason is not null)
+        {
+            // A cut session's key ignores everything, session.ended included, until it expires (SessionBudget).
+            Counters.EventsIgnoredInCutSessions++;
+            return ProcessOutcome.Processed;
+        }
 
+        var bytesBefore = session.EstimatedBytes;
         _rules.Apply(session, evt);
+        AddSessionStateBytes(session.EstimatedBytes - bytesBefore);
         _engagement.Advance(EngagementWatermark());
         CountEngagement(session, evt, partition, offset);
 
-        if (evt.Data is SessionEnded)
+        if (SessionBudget.Check(session.Entries, session.EstimatedBytes, _settings) is { } reason)
+        {
+            Cut(state, key, session, reason);
+        }
+        else if (evt.Data is SessionEnded)
         {
             ResolveSession(state, key, session);
             Counters.SessionsEnded++;
         }
+        if (Volatile.Read(ref _sessionStateBytes) > _settings.MaxSessionStateBytes) EvictForMemory();
         return ProcessOutcome.Processed;
     }
 
@@ -103,7 +123,7 @@ public sealed class Extractor
             foreach (var (key, session) in state.Sessions.Where(s => IsExpired(s.Value, state.Watermark)).ToList())
             {
                 ResolveSession(state, key, session);
-                Counters.SessionsTimedOut++;
+                if (session.CutReason is null) Counters.SessionsTimedOut++;
             }
         }
         _engagement.Advance(EngagementWatermark());
@@ -179,6 +199,7 @@ public sealed class Extractor
         {
             _partitionList.Remove(state);
             Volatile.Write(ref _openSessions, _openSessions - state.Sessions.Count);
+            AddSessionStateBytes(-state.Sessions.Values.Sum(s => s.EstimatedBytes));
         }
         _engagement.DropPartition(partition);
     }
@@ -188,9 +209,51 @@ public sealed class Extractor
 
     private void ResolveSession(PartitionState state, (string, string) key, SessionState session)
     {
-        _rules.Resolve(session);
-        if (state.Sessions.Remove(key)) Volatile.Write(ref _openSessions, _openSessions - 1);
+        // A cut session was resolved when it was cut; what remains is its marker.
+        if (session.CutReason is null) _rules.Resolve(session);
+        if (state.Sessions.Remove(key))
+        {
+            Volatile.Write(ref _openSessions, _openSessions - 1);
+            AddSessionStateBytes(-session.EstimatedBytes);
+        }
     }
+
+    /// <summary>
+    /// Resolves a session over its budget on what it holds, then keeps an empty marker in its place with the same
+    /// first offset: the key's further events are ignored until the marker expires, and the commit stays behind
+    /// the session's first record, so a replay rebuilds it and cuts it at the same event.
+    /// </summary>
+    private void Cut(PartitionState state, (string AppId, string SessionId) key, SessionState session, string reason)
+    {
+        _rules.Resolve(session);
+        if (reason == SessionBudget.EntriesReason) Counters.SessionsCutOverEntries++;
+        else Counters.SessionsCutOverBytes++;
+        var marker = new SessionState(key.AppId, key.SessionId, session.FirstOffset, session.LastEventAt) { CutReason = reason };
+        state.Sessions[key] = marker;
+        AddSessionStateBytes(marker.EstimatedBytes - session.EstimatedBytes);
+    }
+
+    /// <summary>
+    /// All open sessions together are over <see cref="ExtractionSettings.MaxSessionStateBytes"/>: resolves the least
+    /// recently active (event time; ties by partition and first offset, so one state always evicts the same ones)
+    /// until the estimate is back under <see cref="SessionBudget.EvictionTarget"/>.
+    /// </summary>
+    private void EvictForMemory()
+    {
+        var target = SessionBudget.EvictionTarget(_settings.MaxSessionStateBytes);
+        var byActivity = _partitions
+            .SelectMany(p => p.Value.Sessions.Select(s => (Partition: p.Key, State: p.Value, s.Key, Session: s.Value)))
+            .OrderBy(s => s.Session.LastEventAt).ThenBy(s => s.Partition).ThenBy(s => s.Session.FirstOffset)
+            .ToList();
+        foreach (var (_, state, key, session) in byActivity)
+        {
+            if (Volatile.Read(ref _sessionStateBytes) <= target) return;
+            ResolveSession(state, key, session);
+            Counters.SessionsEvictedForMemory++;
+        }
+    }
+
+    private void AddSessionStateBytes(long delta) => Volatile.Write(ref _sessionStateBytes, _sessionStateBytes + delta);
 
     private void EvictLeastRecentlyActive(PartitionState state)
     {

@@ -21,13 +21,20 @@ internal sealed class SessionRules(ExtractionSettings settings, ExtractionCounte
                 OnShown(session, shown);
                 break;
             case ThumbGiven thumb:
-                RecordLatest(session.Thumbs, (thumb.GenerationId, evt.UserId), new FinalFeedback(thumb.Value == ThumbValue.Up, evt.OccurredAt, true));
+                RecordLatest(session, session.Thumbs, (thumb.GenerationId, evt.UserId), new FinalFeedback(thumb.Value == ThumbValue.Up, evt.OccurredAt, true));
                 if (thumb.Value == ThumbValue.Up) OnPositive(session, thumb.GenerationId, evt);
                 break;
             case RatingGiven rating:
                 var key = (rating.GenerationId, evt.UserId);
-                if (!session.Ratings.TryGetValue(key, out var previous) || evt.OccurredAt >= previous.At)
+                if (!session.Ratings.TryGetValue(key, out var previous))
+                {
                     session.Ratings[key] = (rating.Score, evt.OccurredAt);
+                    session.EstimatedBytes += SessionBudget.Entry(rating.GenerationId, evt.UserId);
+                }
+                else if (evt.OccurredAt >= previous.At)
+                {
+                    session.Ratings[key] = (rating.Score, evt.OccurredAt);
+                }
                 if (rating.Score >= 4) OnPositive(session, rating.GenerationId, evt);
                 break;
             case GenerationCopied copied:
@@ -37,18 +44,42 @@ internal sealed class SessionRules(ExtractionSettings settings, ExtractionCounte
                 OnPositive(session, accepted.GenerationId, evt);
                 break;
             case GenerationRegenerated regenerated:
-                session.ReplacedBy[regenerated.GenerationId] = regenerated.ReplacementGenerationId;
-                session.Replaces[regenerated.ReplacementGenerationId] = regenerated.GenerationId;
+                // An overwritten link keeps its key's bytes; the replaced value is small and not given back.
+                if (session.ReplacedBy.TryAdd(regenerated.GenerationId, regenerated.ReplacementGenerationId))
+                    session.EstimatedBytes += SessionBudget.Entry(regenerated.GenerationId, regenerated.ReplacementGenerationId);
+                else session.ReplacedBy[regenerated.GenerationId] = regenerated.ReplacementGenerationId;
+                if (session.Replaces.TryAdd(regenerated.ReplacementGenerationId, regenerated.GenerationId))
+                    session.EstimatedBytes += SessionBudget.Entry(regenerated.ReplacementGenerationId, regenerated.GenerationId);
+                else session.Replaces[regenerated.ReplacementGenerationId] = regenerated.GenerationId;
                 // The chain's end may have been praised before this link arrived (clocks, retries), and the
                 // link may join earlier members to a chain that already ends further on (g1→g2 after g2→g3).
                 foreach (var last in LastMembersTouching(session, regenerated.ReplacementGenerationId)) TryFireChain(session, last);
                 break;
-            case GenerationEdited:
-                session.PendingEdits.Add(evt);
-                TryFireEdits(session);
+            case GenerationEdited edited:
+                if (session.Shown.TryGetValue(edited.GenerationId, out var original))
+                {
+                    FireEdit(session, evt, edited, original);
+                    break;
+                }
+                if (!session.PendingEdits.TryGetValue(edited.GenerationId, out var pending))
+                    session.PendingEdits[edited.GenerationId] = pending = [];
+                pending.Add(evt);
+                session.PendingEditCount++;
+                session.EstimatedBytes += SessionBudget.Of(evt, edited);
                 break;
             case ComparisonChosen chosen:
-                session.Choices[chosen.CandidateSetId] = (chosen.ChosenGenerationId, evt.OccurredAt, evt.UserId);
+                var choice = (chosen.ChosenGenerationId, evt.OccurredAt, evt.UserId);
+                if (session.Choices.TryGetValue(chosen.CandidateSetId, out var earlier))
+                {
+                    session.Choices[chosen.CandidateSetId] = choice;
+                    // The same choice again pairs nothing new; skipping it keeps repeated choices of a large set linear.
+                    if (earlier.GenerationId == chosen.ChosenGenerationId) break;
+                }
+                else
+                {
+                    session.Choices[chosen.CandidateSetId] = choice;
+                    session.EstimatedBytes += SessionBudget.Entry(chosen.CandidateSetId, chosen.ChosenGenerationId) + SessionBudget.Of(evt.UserId);
+                }
                 TryFireComparison(session, chosen.CandidateSetId);
                 break;
             default:
@@ -62,7 +93,7 @@ internal sealed class SessionRules(ExtractionSettings settings, ExtractionCounte
     {
         if (settings.EnabledSignals.Contains(PairSignals.Thumbs)) EmitThumbContrasts(session);
         if (settings.LabelsEnabled) EmitLabels(session);
-        counters.SignalsNeverResolved += session.PendingEdits.Count;
+        counters.SignalsNeverResolved += session.PendingEditCount;
         foreach (var choice in session.Choices.Values)
         {
             if (!session.Shown.ContainsKey(choice.GenerationId)) counters.SignalsNeverResolved++;
@@ -85,14 +116,32 @@ internal sealed class SessionRules(ExtractionSettings settings, ExtractionCounte
         session.Shown[shown.GenerationId] = new ShownGeneration(
             shown.GenerationId, shown.ModelVersion, shown.Variant ?? string.Empty, shown.Input,
             InputKey(shown.Input), shown.Output, shown.CandidateSetId);
+        session.EstimatedBytes += SessionBudget.Of(shown);
 
         if (shown.CandidateSetId is { } setId)
         {
-            if (!session.CandidateSets.TryGetValue(setId, out var members)) session.CandidateSets[setId] = members = [];
+            if (!session.CandidateSets.TryGetValue(setId, out var members))
+            {
+                session.CandidateSets[setId] = members = [];
+                session.EstimatedBytes += SessionBudget.Entry(setId);
+            }
             members.Add(shown.GenerationId);
-            TryFireComparison(session, setId);
+            session.CandidateMemberCount++;
+            session.EstimatedBytes += SessionBudget.EntryBytes;
+            TryFireComparison(session, setId, shown.GenerationId);
         }
-        if (session.PendingEdits.Count > 0) TryFireEdits(session);
+        if (session.PendingEdits.Remove(shown.GenerationId, out var edits))
+        {
+            // Newest first, as the pending edits were always fired; the order decides which pairs a spent budget keeps.
+            for (var i = edits.Count - 1; i >= 0; i--)
+            {
+                var evt = edits[i];
+                var edit = (GenerationEdited)evt.Data;
+                session.PendingEditCount--;
+                session.EstimatedBytes -= SessionBudget.Of(evt, edit);
+                FireEdit(session, evt, edit, session.Shown[shown.GenerationId]);
+            }
+        }
 
         // A chain whose members were not all shown yet may be complete now.
         if (session.Positive.Count > 0)
@@ -103,45 +152,54 @@ internal sealed class SessionRules(ExtractionSettings settings, ExtractionCounte
 
     private void OnPositive(SessionState session, string generationId, FeedbackEvent evt)
     {
-        session.Positive.TryAdd(generationId, (evt.OccurredAt, evt.UserId));
+        // A second positive signal for the same generation changes nothing the chain rule reads: every change
+        // that could complete its chain (a link, a shown member) tries the chain itself.
+        if (!session.Positive.TryAdd(generationId, (evt.OccurredAt, evt.UserId))) return;
+        session.EstimatedBytes += SessionBudget.Entry(generationId, evt.UserId);
         TryFireChain(session, generationId);
     }
 
-    /// <summary>Rule 1: the chosen generation against every other shown member of its set.</summary>
-    private void TryFireComparison(SessionState session, string setId)
+    /// <summary>
+    /// Rule 1: the chosen generation against every other shown member of its set. When one member was just shown
+    /// (<paramref name="newMemberId"/>) and it is not the chosen one, only its pair can be new, so only it is tried:
+    /// pairing the whole set again on every shown member made a large set quadratic.
+    /// </summary>
+    private void TryFireComparison(SessionState session, string setId, string? newMemberId = null)
     {
         if (!settings.EnabledSignals.Contains(PairSignals.Comparison)) return;
         if (!session.Choices.TryGetValue(setId, out var choice)) return;
         if (!session.Shown.TryGetValue(choice.GenerationId, out var chosen)) return;
         if (!session.CandidateSets.TryGetValue(setId, out var members)) return;
+        if (newMemberId is not null && newMemberId != chosen.GenerationId)
+        {
+            Emit(session, PairSignals.Comparison, chosen.Input, chosen.GenerationId, chosen.Output, chosen.ModelVersion,
+                session.Shown[newMemberId], choice.UserId, choice.At);
+            return;
+        }
         foreach (var memberId in members)
         {
             if (memberId == chosen.GenerationId) continue;
             var rejected = session.Shown[memberId];
-            Emit(session, PairSignals.Comparison, chosen.Input, chosen.GenerationId, chosen.Output, chosen.ModelVersion,
-                rejected, choice.UserId, choice.At);
+            if (!Emit(session, PairSignals.Comparison, chosen.Input, chosen.GenerationId, chosen.Output, chosen.ModelVersion,
+                    rejected, choice.UserId, choice.At))
+            {
+                return;
+            }
         }
     }
 
     /// <summary>Rule 2: the user's edit preferred over the original, inside the edit-distance band.</summary>
-    private void TryFireEdits(SessionState session)
+    private void FireEdit(SessionState session, FeedbackEvent evt, GenerationEdited edit, ShownGeneration original)
     {
-        for (var i = session.PendingEdits.Count - 1; i >= 0; i--)
+        if (!settings.EnabledSignals.Contains(PairSignals.Edit)) return;
+        var distance = EditDistance.Normalized(edit.EditedOutput, original.Output);
+        if (distance < settings.MinEditDistance || distance > settings.MaxEditDistance)
         {
-            var evt = session.PendingEdits[i];
-            var edit = (GenerationEdited)evt.Data;
-            if (!session.Shown.TryGetValue(edit.GenerationId, out var original)) continue;
-            session.PendingEdits.RemoveAt(i);
-            if (!settings.EnabledSignals.Contains(PairSignals.Edit)) continue;
-            var distance = EditDistance.Normalized(edit.EditedOutput, original.Output);
-            if (distance < settings.MinEditDistance || distance > settings.MaxEditDistance)
-            {
-                counters.EditsOutsideBand++;
-                continue;
-            }
-            Emit(session, PairSignals.Edit, original.Input, evt.EventId, edit.EditedOutput, PreferencePair.UserEditModelVersion,
-                original, evt.UserId, evt.OccurredAt);
+            counters.EditsOutsideBand++;
+            return;
         }
+        Emit(session, PairSignals.Edit, original.Input, evt.EventId, edit.EditedOutput, PreferencePair.UserEditModelVersion,
+            original, evt.UserId, evt.OccurredAt);
     }
 
     /// <summary>Rule 3: when the last member of a regenerate chain got a positive signal, it beats every earlier member.</summary>
@@ -155,8 +213,11 @@ internal sealed class SessionRules(ExtractionSettings settings, ExtractionCounte
         var winner = session.Shown[lastId];
         foreach (var earlierId in Predecessors(session, lastId))
         {
-            Emit(session, PairSignals.Regenerate, winner.Input, winner.GenerationId, winner.Output, winner.ModelVersion,
-                session.Shown[earlierId], positive.UserId, positive.At);
+            if (!Emit(session, PairSignals.Regenerate, winner.Input, winner.GenerationId, winner.Output, winner.ModelVersion,
+                    session.Shown[earlierId], positive.UserId, positive.At))
+            {
+                return;
+            }
         }
     }
 
@@ -275,6 +336,7 @@ internal sealed class SessionRules(ExtractionSettings settings, ExtractionCounte
             return false;
         }
         session.EmittedPairs.Add(pairId);
+        session.EstimatedBytes += SessionBudget.Entry(pairId);
         counters.PairsEmitted++;
         output.Pairs.Add(new PreferencePair(
             pairId, session.AppId, prompt,
@@ -286,9 +348,17 @@ internal sealed class SessionRules(ExtractionSettings settings, ExtractionCounte
     }
 
     private static void RecordLatest(
-        Dictionary<(string, string), FinalFeedback> finals, (string, string) key, FinalFeedback candidate)
+        SessionState session, Dictionary<(string, string), FinalFeedback> finals, (string, string) key, FinalFeedback candidate)
     {
-        if (!finals.TryGetValue(key, out var current) || candidate.At >= current.At) finals[key] = candidate;
+        if (!finals.TryGetValue(key, out var current))
+        {
+            finals[key] = candidate;
+            session.EstimatedBytes += SessionBudget.Entry(key.Item1, key.Item2);
+        }
+        else if (candidate.At >= current.At)
+        {
+            finals[key] = candidate;
+        }
     }
 
     /// <summary>A cheap grouping key for identical inputs; equality is then confirmed message by message.</summary>

@@ -51,8 +51,16 @@ internal sealed class SessionState(string appId, string sessionId, long firstOff
     /// <summary>The chosen generation of each candidate set, with the choice's time and user.</summary>
     public Dictionary<string, (string GenerationId, DateTimeOffset At, string UserId)> Choices { get; } = new(StringComparer.Ordinal);
 
-    /// <summary>Edits waiting for their generation's shown event.</summary>
-    public List<FeedbackEvent> PendingEdits { get; } = [];
+    /// <summary>Edits waiting for their generation's shown event, by generation id, each list in arrival order. Keyed so
+    /// that a shown event finds its own edits without scanning every pending one (which made a session of many
+    /// edits for unseen generations quadratic).</summary>
+    public Dictionary<string, List<FeedbackEvent>> PendingEdits { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Edits in <see cref="PendingEdits"/>, over all generations.</summary>
+    public int PendingEditCount { get; set; }
+
+    /// <summary>Generation ids over all lists of <see cref="CandidateSets"/>.</summary>
+    public int CandidateMemberCount { get; set; }
 
     /// <summary>Pair ids this session already emitted, so re-evaluating a rule never repeats a row.</summary>
     public HashSet<string> EmittedPairs { get; } = new(StringComparer.Ordinal);
@@ -62,4 +70,25 @@ internal sealed class SessionState(string appId, string sessionId, long firstOff
 
     /// <summary>Rules whose budget already refused a pair here, so each hit is counted once.</summary>
     public HashSet<string> PairBudgetSpent { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Entries this session holds, over every collection above, against <see cref="ExtractionSettings.MaxEntriesPerSession"/>.
+    /// Computed from the collections' counts (constant time), so it cannot drift from what is really held.
+    /// </summary>
+    public int Entries =>
+        Shown.Count + Thumbs.Count + Ratings.Count + ReplacedBy.Count + Replaces.Count + Positive.Count
+        + CandidateSets.Count + CandidateMemberCount + Choices.Count + PendingEditCount + EmittedPairs.Count;
+
+    /// <summary>
+    /// Estimated bytes of heap this session holds (<see cref="SessionBudget"/>), kept as entries are added and
+    /// removed, against <see cref="ExtractionSettings.MaxSessionBytes"/>; starts at the cost of an empty session.
+    /// </summary>
+    public long EstimatedBytes { get; set; } = SessionBudget.EmptySessionBytes;
+
+    /// <summary>
+    /// Why this session was cut (<see cref="SessionBudget"/>), or null while it is not. A cut session holds no
+    /// entries: it stays open only as a marker, so its key's further events are ignored (counted) until it
+    /// expires and its first offset keeps holding the commit, which makes a replay cut it at the same event.
+    /// </summary>
+    public string? CutReason { get; init; }
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics.Metrics;
 using FeedbackLoop.Contracts;
 using FeedbackLoop.Contracts.Datasets;
+using FeedbackLoop.Core.Extraction;
 
 namespace FeedbackLoop.Kafka.Extraction;
 
@@ -31,9 +32,16 @@ internal sealed class ExtractionMetrics : IDisposable
     private static readonly KeyValuePair<string, object?> LabelsTag = new("dataset", DatasetKinds.FeedbackLabels);
     private static readonly KeyValuePair<string, object?> EngagementTag = new("dataset", DatasetKinds.Engagement);
 
+    // Why a session was cut or resolved early for memory: its own entry or byte budget, or the extractor's.
+    private static readonly KeyValuePair<string, object?> CutForEntries = new("reason", "entries");
+    private static readonly KeyValuePair<string, object?> CutForBytes = new("reason", "bytes");
+    private static readonly KeyValuePair<string, object?> CutForMemory = new("reason", "memory");
+
     private readonly Meter _meter;
 
-    public ExtractionMetrics(ExtractionProgress progress, Func<int> openSessions, Func<long> pairBudgetHits, IMeterFactory? factory)
+    public ExtractionMetrics(
+        ExtractionProgress progress, Func<int> openSessions, Func<long> pairBudgetHits, IMeterFactory? factory,
+        ExtractionCounters counters, Func<long> sessionStateBytes)
     {
         var version = typeof(ExtractionMetrics).Assembly.GetName().Version?.ToString();
         _meter = factory?.Create(new MeterOptions(ExtractionTelemetry.MeterName) { Version = version })
@@ -61,6 +69,14 @@ internal sealed class ExtractionMetrics : IDisposable
             "{session}", "Sessions whose state the extractor holds (their records are re-read after a restart)");
         _meter.CreateObservableGauge("feedbackloop.extraction.oldest_uncommitted_offset_age", () => progress.OldestUncommittedAge.TotalSeconds,
             "s", "How long the oldest record read but not yet through a completed write-and-commit has waited");
+        // Session budgets (ExtractionSettings.MaxEntriesPerSession, MaxSessionBytes, MaxSessionStateBytes).
+        _meter.CreateObservableCounter<long>("feedbackloop.extraction.sessions_cut",
+            () => [new Measurement<long>(counters.SessionsCutOverEntries, CutForEntries), new Measurement<long>(counters.SessionsCutOverBytes, CutForBytes),
+                new Measurement<long>(counters.SessionsEvictedForMemory, CutForMemory)],
+            "{session}", "Sessions cut over their entry or byte budget, or resolved early because all sessions were over the memory budget, by reason");
+        Counter("feedbackloop.extraction.cut_session_events_ignored", "Events of a cut session that arrived before it expired (ignored)", () => counters.EventsIgnoredInCutSessions);
+        _meter.CreateObservableGauge("feedbackloop.extraction.session_state_bytes", sessionStateBytes,
+            "By", "Estimated heap held by open sessions, against ExtractionSettings.MaxSessionStateBytes");
 
         void Counter(string name, string description, Func<long> read, string unit = "{event}") =>
             _meter.CreateObservableCounter(name, () => read(), unit, description);

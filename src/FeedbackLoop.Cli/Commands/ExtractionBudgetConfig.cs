@@ -1,0 +1,35 @@
+using System.Globalization;
+using FeedbackLoop.Core.Extraction;
+using Microsoft.Extensions.Configuration;
+
+namespace FeedbackLoop.Cli.Commands;
+
+/// <summary>
+/// The session budgets of <c>extract</c> from the host's configuration (appsettings.json, or the environment as
+/// <c>FeedbackLoop__Extraction__MaxSessionBytes</c>): they depend on the machine's memory, so the operator sets
+/// them where the host's other knobs live. A key that is absent keeps the default of <see cref="ExtractionSettings"/>.
+/// </summary>
+internal static class ExtractionBudgetConfig
+{
+    public const string MaxEntriesPerSessionKey = "FeedbackLoop:Extraction:MaxEntriesPerSession";
+    public const string MaxSessionBytesKey = "FeedbackLoop:Extraction:MaxSessionBytes";
+    public const string MaxSessionStateBytesKey = "FeedbackLoop:Extraction:MaxSessionStateBytes";
+
+    /// <summary>The settings with the configured budgets, or the first key whose value is not a positive whole number.</summary>
+    public static (ExtractionSettings? Settings, string? InvalidKey) Read(IConfiguration configuration)
+    {
+        var settings = new ExtractionSettings();
+        if (!TryRead(configuration, MaxEntriesPerSessionKey, settings.MaxEntriesPerSession, out var entries)) return (null, MaxEntriesPerSessionKey);
+        if (!TryRead(configuration, MaxSessionBytesKey, settings.MaxSessionBytes, out var sessionBytes)) return (null, MaxSessionBytesKey);
+        if (!TryRead(configuration, MaxSessionStateBytesKey, settings.MaxSessionStateBytes, out var stateBytes)) return (null, MaxSessionStateBytesKey);
+        if (entries > int.MaxValue) return (null, MaxEntriesPerSessionKey);
+        return (settings with { MaxEntriesPerSession = (int)entries, MaxSessionBytes = sessionBytes, MaxSessionStateBytes = stateBytes }, null);
+    }
+
+    private static bool TryRead(IConfiguration configuration, string key, long fallback, out long value)
+    {
+        value = fallback;
+        return configuration[key] is not { Length: > 0 } text
+            || (long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out value) && value > 0);
+    }
+}
