@@ -46,7 +46,18 @@ internal static partial class UnixPathStatus
     private static unsafe PathStatus OfLinux(string path)
     {
         var buffer = stackalloc byte[StatxBufferBytes];
-        if (Statx(AtFdCwd, path, AtSymlinkNoFollow, StatxType | StatxMode | StatxUid, buffer) != 0)
+        int result;
+        try
+        {
+            result = Statx(AtFdCwd, path, AtSymlinkNoFollow, StatxType | StatxMode | StatxUid, buffer);
+        }
+        catch (EntryPointNotFoundException ex)
+        {
+            // Refuse rather than start unchecked (docs/adr/0010).
+            throw new PlatformNotSupportedException(
+                "The C library has no statx (glibc 2.28 or musl 1.2.5 and later have it), so the spool cannot check who owns its folder.", ex);
+        }
+        if (result != 0)
         {
             var errno = Marshal.GetLastPInvokeError();
             if (errno is Enoent or Enotdir) return PathStatus.Missing;
