@@ -103,8 +103,10 @@ public sealed record SpoolOptions
     public const long DefaultMaxBytes = 256L << 20;
 
     /// <summary>
-    /// The spool folder. It must be given explicitly and not be the shared temp folder; it is created with
-    /// owner-only permissions, and an existing folder others can read is refused.
+    /// The spool folder. It must be given explicitly and be the app's own: not the shared temp folder, owned
+    /// by the process's user and closed to others, under a parent only that user or root can change, with no
+    /// links under the spool's file names (docs/SDK.md, "Spool folder rules"). A missing folder is created
+    /// owner-only; one that breaks a rule is refused, not repaired.
     /// </summary>
     public required string Directory { get; init; }
 

@@ -243,7 +243,7 @@ internal sealed class SpoolFolder : IDisposable
     private static bool IsSpoolFileName(string name) =>
         name is LockName or CursorName or CursorTempName or KeyName or KeyTempName
         || (name.Length == SegmentNameDigits + SegmentSuffix.Length && name.EndsWith(SegmentSuffix, StringComparison.Ordinal)
-            && name.AsSpan(0, SegmentNameDigits).ContainsAnyExceptInRange('0', '9') is false);
+            && !name.AsSpan(0, SegmentNameDigits).ContainsAnyExceptInRange('0', '9'));
 
     // A link under one of the spool's names would redirect a read or write elsewhere; the spool never makes
     // one, so it is refused by name before anything is opened. (Anything else in the way, a folder say, just
