@@ -13,14 +13,17 @@ public sealed record ChatMessage(string Role, string Content)
 }
 
 /// <summary>Type-specific payload of an event (the envelope's <c>data</c>).</summary>
+/// <remarks>
+/// On the wire, <c>data</c> holds exactly the positional (init) members of each record. The computed, get-only
+/// members below are never written: the serializer context ignores every read-only property
+/// (<see cref="EventJson"/>'s source-generated context), because <c>[JsonIgnore]</c> here would not reach the overrides.
+/// </remarks>
 public abstract record EventData
 {
     /// <summary>The envelope <c>type</c> this payload belongs to.</summary>
-    [JsonIgnore]
     public abstract string Type { get; }
 
     /// <summary>The generation this event is about, when it is about exactly one.</summary>
-    [JsonIgnore]
     public virtual string? SubjectGenerationId => null;
 
     /// <summary>Checks the rules JSON cannot express by type alone; returns the first violation or null.</summary>

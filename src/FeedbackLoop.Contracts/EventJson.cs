@@ -316,8 +316,15 @@ public static partial class EventJson
 }
 
 /// <summary>Source-generated System.Text.Json metadata for every v1 <c>data</c> type (snake_case).</summary>
+/// <remarks>
+/// <c>IgnoreReadOnlyProperties</c> keeps the computed members of <see cref="EventData"/> (<c>Type</c>,
+/// <c>SubjectGenerationId</c>, and any added later) out of <c>data</c>: an attribute on the abstract base is not
+/// inherited by the overrides, which is how they once leaked onto the wire. Contract fields are positional
+/// record members (init-only), so they are never read-only; the schema tests catch one that is.
+/// </remarks>
 [JsonSourceGenerationOptions(
     PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
+    IgnoreReadOnlyProperties = true,
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     RespectNullableAnnotations = true,
     RespectRequiredConstructorParameters = true,

@@ -22,6 +22,12 @@ public enum DropReason
     SpoolFull,
     /// <summary>A spooled record failed its checksum or was cut short; it is never sent.</summary>
     SpoolCorrupt,
+    /// <summary>
+    /// A spooled record, or a whole segment file, the spool cannot prove it wrote: its MAC does not verify
+    /// under the spool's key (forged, or altered with its checksum fixed up), or the segment is not a plain
+    /// file. It is never sent.
+    /// </summary>
+    SpoolForged,
 }
 
 /// <summary>

@@ -16,7 +16,7 @@ internal sealed class FeedbackClientMetrics : IDisposable
     [
         (DropReason.QueueFull, "queue_full"), (DropReason.QueueBytes, "queue_bytes"), (DropReason.Oversized, "oversized"),
         (DropReason.ShutDown, "shut_down"), (DropReason.SenderError, "sender_error"), (DropReason.Invalid, "invalid"), (DropReason.SpoolFull, "spool_full"),
-        (DropReason.SpoolCorrupt, "spool_corrupt"),
+        (DropReason.SpoolCorrupt, "spool_corrupt"), (DropReason.SpoolForged, "spool_forged"),
     ];
 
     private readonly Meter _meter;

@@ -103,8 +103,10 @@ public sealed record SpoolOptions
     public const long DefaultMaxBytes = 256L << 20;
 
     /// <summary>
-    /// The spool folder. It must be given explicitly and not be the shared temp folder; it is created with
-    /// owner-only permissions, and an existing folder others can read is refused.
+    /// The spool folder. It must be given explicitly and be the app's own: not the shared temp folder, owned
+    /// by the process's user and closed to others, under a parent only that user or root can change, with no
+    /// links under the spool's file names (docs/SDK.md, "Spool folder rules"). A missing folder is created
+    /// owner-only; one that breaks a rule is refused, not repaired.
     /// </summary>
     public required string Directory { get; init; }
 
@@ -114,10 +116,20 @@ public sealed record SpoolOptions
     /// <summary>Size at which the spool starts a new segment file (delivered segments are deleted whole).</summary>
     public long SegmentBytes { get; init; } = 4L << 20;
 
+    /// <summary>
+    /// The secret (16+ characters) the spool keys its record MACs with, so it delivers only records it wrote.
+    /// Unset (default): the spool generates a random key on first use and keeps it in the spool folder, owner-only.
+    /// Set it (from a secret store) to keep the key out of the folder; records spooled under another key are
+    /// then skipped and counted (<c>spool_forged</c>).
+    /// </summary>
+    public string? IntegrityKey { get; init; }
+
     internal void Validate()
     {
         if (string.IsNullOrWhiteSpace(Directory)) throw new ArgumentException("Spool.Directory must be set to a private folder.", "Spool." + nameof(Directory));
         if (MaxBytes < 64 * 1024) throw new ArgumentOutOfRangeException("Spool." + nameof(MaxBytes), MaxBytes, "must be at least 65536");
         if (SegmentBytes < 4096 || SegmentBytes > MaxBytes) throw new ArgumentOutOfRangeException("Spool." + nameof(SegmentBytes), SegmentBytes, "must be between 4096 and Spool.MaxBytes");
+        // The value is a secret: the message names the rule, never the value.
+        if (IntegrityKey is { Length: < 16 }) throw new ArgumentException("Spool.IntegrityKey must be at least 16 characters when set.", "Spool." + nameof(IntegrityKey));
     }
 }

@@ -29,6 +29,14 @@ internal static class EventSchemas
         type => new Lazy<JsonSchema>(() =>
             JsonSchema.FromText(File.ReadAllText(PathOf(type)), new BuildOptions { SchemaRegistry = new SchemaRegistry() })));
 
+    // The published schemas leave data (and input messages) open, so consumers ignore fields a later
+    // version adds. Our own producers must write exactly the contract's fields: this view of each schema
+    // closes those objects (additionalProperties: false), and everything else is the published file.
+    private static readonly FrozenDictionary<string, Lazy<JsonSchema>> ProducerSchemas = EventTypes.All.ToFrozenDictionary(
+        type => type,
+        type => new Lazy<JsonSchema>(() =>
+            JsonSchema.FromText(Closed(Document(type)).ToJsonString(), new BuildOptions { SchemaRegistry = new SchemaRegistry() })));
+
     public static string PathOf(string type) => Path.Combine(SchemaDirectory, type + ".schema.json");
 
     public static IEnumerable<string> FileNames() =>
@@ -40,6 +48,20 @@ internal static class EventSchemas
     {
         using var document = JsonDocument.Parse(json);
         return Schemas[type].Value.Evaluate(document.RootElement.Clone(), Options);
+    }
+
+    /// <summary>Evaluates against the producer view: the published schema with <c>data</c> and chat messages closed.</summary>
+    public static EvaluationResults EvaluateAsProduced(string type, string json)
+    {
+        using var document = JsonDocument.Parse(json);
+        return ProducerSchemas[type].Value.Evaluate(document.RootElement.Clone(), Options);
+    }
+
+    private static JsonObject Closed(JsonObject schema)
+    {
+        schema["properties"]!["data"]!["additionalProperties"] = false;
+        if (schema["$defs"]?["chat_message"] is JsonObject message) message["additionalProperties"] = false;
+        return schema;
     }
 
     public static IReadOnlyList<SchemaError> Errors(EvaluationResults results)

@@ -21,6 +21,20 @@ public sealed class ValidEventTests
 
     [Theory]
     [MemberData(nameof(EventSamples.Names), MemberType = typeof(EventSamples))]
+    public void Serialized_sample_holds_exactly_the_contract_fields_in_data(string sample)
+    {
+        // Open data lets consumers ignore what they do not know; it must not hide fields we write by mistake
+        // (the computed Type and SubjectGenerationId once leaked into data).
+        var evt = EventSamples.All[sample];
+        var json = Encoding.UTF8.GetString(EventJson.SerializeToUtf8Bytes(evt));
+
+        var results = EventSchemas.EvaluateAsProduced(evt.Type, json);
+
+        Assert.True(results.IsValid, $"{json}\n{string.Join('\n', EventSchemas.Errors(results))}");
+    }
+
+    [Theory]
+    [MemberData(nameof(EventSamples.Names), MemberType = typeof(EventSamples))]
     public void Serialized_sample_parses_back_to_an_equal_event(string sample)
     {
         var evt = EventSamples.All[sample];

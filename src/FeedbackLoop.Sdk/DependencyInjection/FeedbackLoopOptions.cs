@@ -66,6 +66,9 @@ public sealed class FeedbackLoopOptions
         public string? Directory { get; set; }
         /// <summary>See <see cref="SpoolOptions.MaxBytes"/>.</summary>
         public long MaxBytes { get; set; } = SpoolOptions.DefaultMaxBytes;
+
+        /// <summary>See <see cref="SpoolOptions.IntegrityKey"/>; unset keeps a generated key in the spool folder.</summary>
+        public string? IntegrityKey { get; set; }
     }
 
     /// <summary>The <c>Http</c> subsection.</summary>

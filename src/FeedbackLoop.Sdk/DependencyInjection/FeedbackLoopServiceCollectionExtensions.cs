@@ -124,7 +124,7 @@ internal static class FeedbackLoopOptionsMapper
             FlushInterval = o.FlushInterval,
             ShutdownTimeout = o.ShutdownTimeout,
             Retry = o.Retry.Enabled ? new RetryOptions { InitialBackoff = o.Retry.InitialBackoff, MaxBackoff = o.Retry.MaxBackoff, TimeBudget = o.Retry.TimeBudget } : null,
-            Spool = string.IsNullOrWhiteSpace(o.Spool.Directory) ? null : new SpoolOptions { Directory = o.Spool.Directory, MaxBytes = o.Spool.MaxBytes },
+            Spool = string.IsNullOrWhiteSpace(o.Spool.Directory) ? null : new SpoolOptions { Directory = o.Spool.Directory, MaxBytes = o.Spool.MaxBytes, IntegrityKey = o.Spool.IntegrityKey },
             Sampling = Sampler(o.Sampling),
             Redactors = redactors,
             UserIdHasher = o.UserIdSecret is { } secret ? Hasher(secret) : null,

@@ -1,17 +1,22 @@
 using System.Globalization;
+using System.Security.Cryptography;
 
 namespace FeedbackLoop.Sdk.Spool;
 
 /// <summary>
 /// The spool's private folder and every file operation on it: segment files (<c>00000000000000000001.seg</c>
-/// …), the delivery cursor, and a lock file that keeps a second spool out of the same folder.
+/// …), the delivery cursor, the record key (when not configured) and a lock file that keeps a second spool
+/// out of the same folder.
 /// </summary>
 /// <remarks>
-/// The folder holds what users did, so it must be the app's own: never the shared temp folder (an
-/// OpenTelemetry exporter had a CVE for spooling there), created owner-only (0700) with owner-only files
-/// (0600), and an existing folder that grants group or other users anything is refused rather than
-/// silently tightened, since someone else may already have read it. On Windows the folder's ACL is the
-/// app's choice; only the temp-folder rule applies there.
+/// The folder holds what users did, and the spool delivers what it finds there, so it must be the app's own:
+/// never the shared temp folder (an OpenTelemetry exporter had a CVE for spooling there), owned by this
+/// process's user, owner-only (created 0700, files 0600), under a parent no other user can write to, and an
+/// existing folder that fails any of that is refused rather than silently tightened, since someone else may
+/// already have read it or planted files in it (<see cref="SpoolFolderCheck"/>). No file of the spool is
+/// ever a symbolic link: the names the spool uses are checked without following links when it opens, new
+/// files are created exclusively (which never follows a link), and segments are checked again before they
+/// are read. On Windows the folder's ACL is the app's choice; the temp-folder, link and key rules apply there.
 /// </remarks>
 internal sealed class SpoolFolder : IDisposable
 {
@@ -21,6 +26,8 @@ internal sealed class SpoolFolder : IDisposable
     private const int SegmentNameDigits = 20;
     private const string CursorName = "cursor";
     private const string CursorTempName = "cursor.tmp";
+    private const string KeyName = "key";
+    private const string KeyTempName = "key.tmp";
     private const string LockName = "lock";
     private const int MaxCursorBytes = 1 << 20;
 
@@ -44,7 +51,7 @@ internal sealed class SpoolFolder : IDisposable
     public string FullPath { get; }
 
     /// <summary>Checks and opens (or creates) the spool folder and takes its lock.</summary>
-    /// <exception cref="ArgumentException">The folder is the shared temp folder or others may read it.</exception>
+    /// <exception cref="ArgumentException">The folder is the shared temp folder, is not the app's own, or holds a link under a spool file's name.</exception>
     /// <exception cref="InvalidOperationException">Another spool holds the folder.</exception>
     public static SpoolFolder Open(string directory)
     {
@@ -58,23 +65,26 @@ internal sealed class SpoolFolder : IDisposable
 
         if (OperatingSystem.IsWindows())
         {
-            Directory.CreateDirectory(fullPath);
-        }
-        else if (Directory.Exists(fullPath))
-        {
-            var mode = File.GetUnixFileMode(fullPath);
-            if ((mode & GroupOrOther) != 0)
-            {
-                throw new ArgumentException(
-                    $"{OptionName} '{fullPath}' is open to other users (mode {ToOctal(mode)}), but the spool holds what users did and needs " +
-                    $"an owner-only folder: run 'chmod 700 {fullPath}' or choose a folder of the app's own.", OptionName);
-            }
+            if (UnixPathStatus.Of(fullPath).Kind == PathKind.Missing) Directory.CreateDirectory(fullPath);
+            if (UnixPathStatus.Of(fullPath).Kind != PathKind.Directory) throw new ArgumentException($"{OptionName} '{fullPath}' is not a folder.", OptionName);
         }
         else
         {
-            Directory.CreateDirectory(fullPath, OwnerOnlyFolder);
+            var self = UnixPathStatus.EffectiveUser;
+            var parent = Path.GetDirectoryName(fullPath) ?? fullPath;
+            // The parent first, so nothing is created under one that is refused.
+            if (UnixPathStatus.Of(parent) is { Kind: not PathKind.Missing } parentStatus
+                && SpoolFolderCheck.ParentRefusal(parent, parentStatus, self) is { } parentRefusal)
+            {
+                throw new ArgumentException(parentRefusal, OptionName);
+            }
+            if (UnixPathStatus.Of(fullPath).Kind == PathKind.Missing) Directory.CreateDirectory(fullPath, OwnerOnlyFolder);
+            // Also a folder the spool just created: it may have lost a race to one someone else created first.
+            if (SpoolFolderCheck.FolderRefusal(fullPath, UnixPathStatus.Of(fullPath), self) is { } refusal)
+                throw new ArgumentException(refusal, OptionName);
         }
 
+        RefuseLink(fullPath, LockName);
         FileStream lockFile;
         try
         {
@@ -85,7 +95,59 @@ internal sealed class SpoolFolder : IDisposable
             throw new InvalidOperationException(
                 $"{OptionName} '{fullPath}' is in use by another spool; each FeedbackClient needs a spool folder of its own.", ex);
         }
-        return new SpoolFolder(fullPath, lockFile);
+        var folder = new SpoolFolder(fullPath, lockFile);
+        try
+        {
+            foreach (var entry in Directory.EnumerateFileSystemEntries(fullPath))
+            {
+                var name = Path.GetFileName(entry);
+                if (IsSpoolFileName(name)) RefuseLink(fullPath, name);
+            }
+        }
+        catch
+        {
+            folder.Dispose();
+            throw;
+        }
+        return folder;
+    }
+
+    /// <summary>
+    /// The record key kept in the folder, generated on first use: 32 random bytes in an owner-only file,
+    /// written whole to a new temp file and then renamed into place, so a crash never leaves half a key.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The key file is damaged or others may have read it.</exception>
+    public SpoolKey LoadOrCreateKey()
+    {
+        var path = Path.Combine(FullPath, KeyName);
+        var status = UnixPathStatus.Of(path);
+        if (status.Kind == PathKind.Missing)
+        {
+            var key = RandomNumberGenerator.GetBytes(SpoolKey.Size);
+            var temp = Path.Combine(FullPath, KeyTempName);
+            File.Delete(temp); // a leftover of a crash; never a link (checked at open), and unlink does not follow one
+            using (var stream = new FileStream(temp, CreateOptions(FileMode.CreateNew, FileAccess.Write, FileShare.None)))
+            {
+                stream.Write(key);
+                stream.Flush(flushToDisk: true);
+            }
+            File.Move(temp, path, overwrite: false);
+            return SpoolKey.FromBytes(key);
+        }
+        if (status.Kind != PathKind.File || (status.Mode & GroupOrOther) != 0)
+        {
+            throw new InvalidOperationException(
+                $"{OptionName} '{FullPath}': the spool key file '{KeyName}' is not an owner-only plain file, so others may have read it; " +
+                $"delete it (what is spooled under it is then skipped and counted as spool_forged) or set Spool.{nameof(SpoolOptions.IntegrityKey)}.");
+        }
+        var bytes = ReadSmallFile(path, SpoolKey.Size + 1);
+        if (bytes is not { Length: SpoolKey.Size })
+        {
+            throw new InvalidOperationException(
+                $"{OptionName} '{FullPath}': the spool key file '{KeyName}' is damaged ({bytes?.Length ?? 0} bytes, expected {SpoolKey.Size}); " +
+                "delete it (what is spooled under it is then skipped and counted as spool_forged).");
+        }
+        return SpoolKey.FromBytes(bytes);
     }
 
     /// <summary>The segment files present, oldest first, with their lengths.</summary>
@@ -113,20 +175,41 @@ internal sealed class SpoolFolder : IDisposable
     }
 
     /// <summary>Opens a segment for reading while the writer may still append to it and the pump may delete it.</summary>
-    public FileStream OpenSegment(long number) =>
-        new(SegmentPath(number), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+    /// <exception cref="FileNotFoundException">The segment is gone.</exception>
+    /// <exception cref="SpoolEntryNotPlainException">The segment is a link or not a plain file; it is not opened.</exception>
+    public FileStream OpenSegment(long number)
+    {
+        var path = SegmentPath(number);
+        switch (UnixPathStatus.Of(path).Kind)
+        {
+            case PathKind.File:
+                break;
+            case PathKind.Missing:
+                throw new FileNotFoundException("spool segment is gone", path);
+            default:
+                throw new SpoolEntryNotPlainException(number);
+        }
+        return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+    }
+
+    /// <summary>Whether a segment begins with a record of format 1 (before records were signed).</summary>
+    public bool HoldsFormat1(long number)
+    {
+        var start = new byte[5];
+        using var stream = OpenSegment(number);
+        return stream.ReadAtLeast(start, start.Length, throwOnEndOfStream: false) == start.Length && SpoolRecord.IsFormat1(start);
+    }
 
     /// <summary>Deletes a segment file; a missing one counts as deleted.</summary>
     public void DeleteSegment(long number) => File.Delete(SegmentPath(number));
 
-    /// <summary>The recorded cursor; null when there is none. <paramref name="unreadable"/> is set when a cursor file exists but is damaged.</summary>
-    public SpoolCursor? ReadCursor(out bool unreadable)
+    /// <summary>The recorded cursor; null when there is none. <paramref name="unreadable"/> is set when a cursor file exists but is damaged or not signed with <paramref name="key"/>.</summary>
+    public SpoolCursor? ReadCursor(SpoolKey key, out bool unreadable)
     {
         unreadable = false;
         var path = Path.Combine(FullPath, CursorName);
-        if (!File.Exists(path)) return null;
-        var info = new FileInfo(path);
-        if (info.Length <= MaxCursorBytes && SpoolCursor.TryDecode(File.ReadAllBytes(path), out var cursor)) return cursor;
+        if (UnixPathStatus.Of(path).Kind == PathKind.Missing) return null;
+        if (ReadSmallFile(path, MaxCursorBytes) is { } bytes && SpoolCursor.TryDecode(bytes, key, out var cursor)) return cursor;
         unreadable = true;
         return null;
     }
@@ -135,12 +218,18 @@ internal sealed class SpoolFolder : IDisposable
     /// Replaces the cursor atomically: the new content is written to a temp file in the same folder,
     /// flushed to disk, then renamed over the old one, so a crash leaves either the old or the new cursor.
     /// </summary>
-    public void WriteCursor(SpoolCursor cursor)
+    /// <remarks>
+    /// The temp file is removed and then created exclusively (O_CREAT | O_EXCL), never opened with truncate:
+    /// unlink removes a link rather than what it points to, and an exclusive create refuses to follow one, so
+    /// a link planted under the temp name can make this write fail but never redirect it into another file.
+    /// </remarks>
+    public void WriteCursor(SpoolCursor cursor, SpoolKey key)
     {
         var temp = Path.Combine(FullPath, CursorTempName);
-        using (var stream = new FileStream(temp, CreateOptions(FileMode.Create, FileAccess.Write, FileShare.None)))
+        File.Delete(temp);
+        using (var stream = new FileStream(temp, CreateOptions(FileMode.CreateNew, FileAccess.Write, FileShare.None)))
         {
-            stream.Write(cursor.Encode());
+            stream.Write(cursor.Encode(key));
             stream.Flush(flushToDisk: true);
         }
         File.Move(temp, Path.Combine(FullPath, CursorName), overwrite: true);
@@ -150,6 +239,31 @@ internal sealed class SpoolFolder : IDisposable
 
     private string SegmentPath(long number) =>
         Path.Combine(FullPath, number.ToString("D" + SegmentNameDigits.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture) + SegmentSuffix);
+
+    private static bool IsSpoolFileName(string name) =>
+        name is LockName or CursorName or CursorTempName or KeyName or KeyTempName
+        || (name.Length == SegmentNameDigits + SegmentSuffix.Length && name.EndsWith(SegmentSuffix, StringComparison.Ordinal)
+            && !name.AsSpan(0, SegmentNameDigits).ContainsAnyExceptInRange('0', '9'));
+
+    // A link under one of the spool's names would redirect a read or write elsewhere; the spool never makes
+    // one, so it is refused by name before anything is opened. (Anything else in the way, a folder say, just
+    // makes that one operation fail.)
+    private static void RefuseLink(string folder, string name)
+    {
+        if (UnixPathStatus.Of(Path.Combine(folder, name)).Kind != PathKind.SymbolicLink) return;
+        throw new ArgumentException(
+            $"{OptionName} '{folder}' holds '{name}' as a symbolic link; the spool never makes links, so someone else put it there: " +
+            "find out who, remove it, then start again.", OptionName);
+    }
+
+    // A file the spool wrote itself, read whole if it is at most maxBytes; null when it is larger.
+    private static byte[]? ReadSmallFile(string path, int maxBytes)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+        var buffer = new byte[maxBytes + 1];
+        var read = stream.ReadAtLeast(buffer, buffer.Length, throwOnEndOfStream: false);
+        return read > maxBytes ? null : buffer[..read];
+    }
 
     private static FileStreamOptions CreateOptions(FileMode mode, FileAccess access, FileShare share)
     {
@@ -168,5 +282,11 @@ internal sealed class SpoolFolder : IDisposable
         return shared.Any(folder => string.Equals(Normalize(folder), fullPath, comparison));
     }
 
-    private static string ToOctal(UnixFileMode mode) => "0" + Convert.ToString((int)mode & 0x1FF, 8);
+}
+
+/// <summary>A segment name in the spool folder is taken by a link or something other than a plain file.</summary>
+internal sealed class SpoolEntryNotPlainException(long segment)
+    : IOException($"spool segment {segment} is a symbolic link or not a plain file")
+{
+    public long Segment { get; } = segment;
 }

@@ -29,6 +29,12 @@ internal static partial class SpoolLog
     [LoggerMessage(Level = LogLevel.Warning, Message = "FeedbackLoop spool: skipped a record that failed its checksum (segment {Segment}, offset {Offset}); it is not sent")]
     public static partial void CorruptRecord(ILogger logger, long segment, long offset);
 
+    [LoggerMessage(Level = LogLevel.Warning, Message = "FeedbackLoop spool: skipped a record whose MAC does not verify under the spool's key (segment {Segment}, offset {Offset}): the spool did not write it, or it was altered; it is not sent")]
+    public static partial void ForgedRecord(ILogger logger, long segment, long offset);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "FeedbackLoop spool: segment {Segment} was replaced by a symbolic link or another non-file; nothing behind it is read or sent")]
+    public static partial void SegmentNotPlain(ILogger logger, long segment);
+
     [LoggerMessage(Level = LogLevel.Warning, Message = "FeedbackLoop spool: skipped {Bytes} damaged bytes of segment {Segment} from offset {Offset} ({Reason}); nothing in them is sent")]
     public static partial void DamagedTail(ILogger logger, long bytes, long segment, long offset, string reason);
 

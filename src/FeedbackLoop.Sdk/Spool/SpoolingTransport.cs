@@ -9,7 +9,7 @@ namespace FeedbackLoop.Sdk.Spool;
 /// <summary>
 /// The opt-in disk spool, a write-ahead decorator: <see cref="SendAsync"/> only appends the batch to the
 /// current segment file with one fsync for the whole batch (group commit) and reports it spooled; a
-/// background pump reads the records back in order, verifies their checksums and hands them to the inner
+/// background pump reads the records back in order, verifies their checksums and MACs and hands them to the inner
 /// transport, recording its progress in a cursor file after every settled batch. So events written during
 /// an outage are delivered once it ends, also after the app restarts.
 /// </summary>
@@ -53,6 +53,7 @@ internal sealed class SpoolingTransport : IFeedbackTransport, ISpoolDrain
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly SpoolFolder _folder;
+    private readonly SpoolKey _key;
 
     // Shared by writer and pump under _gate: the segments on disk (oldest first), and the position up to
     // which every record is settled (delivered, rejected or skipped as corrupt).
@@ -105,6 +106,7 @@ internal sealed class SpoolingTransport : IFeedbackTransport, ISpoolDrain
         _folder = SpoolFolder.Open(options.Directory);
         try
         {
+            _key = options.IntegrityKey is { } secret ? SpoolKey.FromSecret(secret) : _folder.LoadOrCreateKey();
             Recover();
         }
         catch
@@ -195,12 +197,24 @@ internal sealed class SpoolingTransport : IFeedbackTransport, ISpoolDrain
 
     private void Recover()
     {
-        var cursor = _folder.ReadCursor(out var unreadable);
+        var found = _folder.ListSegments();
+        // Format 1 records carry no MAC, so nothing tells the app's own from planted ones: refused as a whole
+        // rather than delivered (trusting them) or dropped one by one (losing an upgrade's backlog unasked).
+        if (found.Any(s => s.Length > 0 && _folder.HoldsFormat1(s.Number)))
+        {
+            throw new InvalidOperationException(
+                $"Spool.Directory '{_folder.FullPath}' holds segment files of spool format 1, written by an SDK version before spooled " +
+                "records were signed; this version cannot tell them from planted ones and does not deliver them. Deliver them with the " +
+                "previous version (run it with the destination up until feedbackloop.sdk.spool.size is 0), or move the *.seg files " +
+                "out of the folder; then start again.");
+        }
+
+        var cursor = _folder.ReadCursor(_key, out var unreadable);
         if (unreadable) SpoolLog.CursorUnreadable(_logger);
         cursor ??= SpoolCursor.Start;
 
         long newest = cursor.Segment, bytes = 0;
-        foreach (var (number, length) in _folder.ListSegments())
+        foreach (var (number, length) in found)
         {
             if (number < cursor.Segment)
             {
@@ -250,7 +264,7 @@ internal sealed class SpoolingTransport : IFeedbackTransport, ISpoolDrain
                 continue;
             }
             if (evt.HasTraceContext) _batchTraces.Add((_encoded.WrittenCount, evt.TraceContext));
-            SpoolRecord.Write(_encoded.GetSpan(size)[..size], evt);
+            SpoolRecord.Write(_encoded.GetSpan(size)[..size], evt, _key);
             _encoded.Advance(size);
             room -= size;
             spooled++;
@@ -436,20 +450,32 @@ internal sealed class SpoolingTransport : IFeedbackTransport, ISpoolDrain
             {
                 // Someone removed the file: its events are lost; count it like a damaged tail and go on.
                 SpoolLog.SegmentLost(_logger, number, committed - _read.Offset);
-                _counters.AddDropped(DropReason.SpoolCorrupt);
-                lock (_gate)
-                {
-                    if (_segments.RemoveAll(s => s.Number == number) > 0) Interlocked.Add(ref _bytesOnDisk, -committed);
-                }
-                Settle(new SpoolPosition(number, committed));
-                _read = new SpoolPosition(number + 1, 0);
-                _ackedAhead.Clear();
+                Abandon(number, committed, DropReason.SpoolCorrupt);
+            }
+            catch (SpoolEntryNotPlainException)
+            {
+                // Someone replaced the file with a link (or worse): nothing behind it is read, let alone sent.
+                SpoolLog.SegmentNotPlain(_logger, number);
+                Abandon(number, committed, DropReason.SpoolForged);
             }
         }
     }
 
+    // Gives up a segment that can no longer be read, counting it once, and moves on to the next one.
+    private void Abandon(long number, long committed, DropReason reason)
+    {
+        _counters.AddDropped(reason);
+        lock (_gate)
+        {
+            if (_segments.RemoveAll(s => s.Number == number) > 0) Interlocked.Add(ref _bytesOnDisk, -committed);
+        }
+        Settle(new SpoolPosition(number, committed));
+        _read = new SpoolPosition(number + 1, 0);
+        _ackedAhead.Clear();
+    }
+
     // Reads verified records from [start, limit) of a segment, up to the batch limits. A record whose
-    // checksum fails is skipped and counted; a damaged header or a cut-short record ends what can be read
+    // checksum or MAC fails is skipped and counted; a damaged header or a cut-short record ends what can be read
     // of the segment up to limit (counted once), since no length after it can be trusted. For the live
     // segment, limit is the committed length, where the writer's next batch starts on a record boundary.
     private SpoolBatch ReadRange(long segment, long start, long limit)
@@ -480,22 +506,30 @@ internal sealed class SpoolingTransport : IFeedbackTransport, ISpoolDrain
             }
             if (events.Count > 0 && jsonBytes + record.JsonBytes > MaxBatchJsonBytes) break;
 
-            var payload = new byte[record.PayloadBytes];
-            if (stream.ReadAtLeast(payload, payload.Length, throwOnEndOfStream: false) < payload.Length)
+            var bytes = new byte[record.RecordBytes];
+            header.CopyTo(bytes, 0);
+            var rest = bytes.AsSpan(SpoolRecord.HeaderSize);
+            if (stream.ReadAtLeast(rest, rest.Length, throwOnEndOfStream: false) < rest.Length)
             {
                 position = SkipDamaged(segment, position, limit, "a record is cut short");
                 break;
             }
             var at = position;
             position += record.RecordBytes;
-            if (!SpoolRecord.PayloadIntact(record, payload))
+            if (!SpoolRecord.PayloadIntact(record, bytes))
             {
                 _counters.AddDropped(DropReason.SpoolCorrupt);
                 SpoolLog.CorruptRecord(_logger, segment, at);
                 continue;
             }
+            if (!SpoolRecord.Authentic(bytes, _key))
+            {
+                _counters.AddDropped(DropReason.SpoolForged);
+                SpoolLog.ForgedRecord(_logger, segment, at);
+                continue;
+            }
             if (_ackedAhead.Contains(at)) continue;
-            var evt = SpoolRecord.Decode(record, payload);
+            var evt = SpoolRecord.Decode(record, bytes);
             if (TakeTrace(new SpoolPosition(segment, at)) is { } context) evt = evt with { TraceContext = context };
             events.Add(new SpooledEvent(at, evt));
             jsonBytes += record.JsonBytes;
@@ -601,7 +635,7 @@ internal sealed class SpoolingTransport : IFeedbackTransport, ISpoolDrain
             if (Volatile.Read(ref _closed)) return;
             try
             {
-                _folder.WriteCursor(cursor);
+                _folder.WriteCursor(cursor, _key);
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {

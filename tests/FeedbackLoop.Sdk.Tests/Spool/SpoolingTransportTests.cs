@@ -19,6 +19,8 @@ public sealed class SpoolingTransportTests : IDisposable
     private const UnixFileMode OwnerOnlyFolder = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
     private const UnixFileMode OwnerOnlyFile = UnixFileMode.UserRead | UnixFileMode.UserWrite;
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
+    // A record of ScriptedTransport.Event: 24 header + 6 id + 2 session + 64 JSON + 32 MAC.
+    private const int RecordBytes = 128;
 
     private readonly string _root;
     private readonly string _spoolFolder;
@@ -148,13 +150,13 @@ public sealed class SpoolingTransportTests : IDisposable
     [Fact]
     public async Task Events_over_the_byte_cap_are_dropped_and_counted_exactly_and_delivery_frees_the_space()
     {
-        // Each record is 24 header + 6 id + 2 session + 992 JSON = 1,024 bytes, so 64 fit in 64 KiB.
+        // Each record is 24 header + 6 id + 2 session + 960 JSON + 32 MAC = 1,024 bytes, so 64 fit in 64 KiB.
         var inner = new ScriptedTransport { Down = true };
         var counters = new FeedbackClientCounters();
         await using var spool = Open(inner, counters, new SpoolOptions { Directory = _spoolFolder, MaxBytes = 65_536, SegmentBytes = 4_096 });
 
         var spooled = 0;
-        foreach (var chunk in ScriptedTransport.Events(0, 100, jsonBytes: 992).Chunk(10))
+        foreach (var chunk in ScriptedTransport.Events(0, 100, jsonBytes: 960).Chunk(10))
         {
             spooled += (await spool.SendAsync(chunk, default)).Spooled;
         }
@@ -169,7 +171,7 @@ public sealed class SpoolingTransportTests : IDisposable
         Assert.Equal(0, counters.SpoolBytes);
         Assert.Empty(Directory.GetFiles(_spoolFolder, "*.seg"));
 
-        Assert.Equal(10, (await spool.SendAsync(ScriptedTransport.Events(100, 10, jsonBytes: 992), default)).Spooled);
+        Assert.Equal(10, (await spool.SendAsync(ScriptedTransport.Events(100, 10, jsonBytes: 960), default)).Spooled);
         Assert.Equal(36, counters.Dropped(DropReason.SpoolFull));
     }
 
@@ -181,9 +183,9 @@ public sealed class SpoolingTransportTests : IDisposable
         var counters = new FeedbackClientCounters();
         await using var spool = Open(inner, counters, new SpoolOptions { Directory = _spoolFolder, MaxBytes = 65_536, SegmentBytes = 65_536 });
 
-        Assert.Equal(40, (await spool.SendAsync(ScriptedTransport.Events(0, 40, jsonBytes: 992), default)).Spooled);
+        Assert.Equal(40, (await spool.SendAsync(ScriptedTransport.Events(0, 40, jsonBytes: 960), default)).Spooled);
         Assert.True(await spool.DrainAsync(Patience, default));
-        Assert.Equal(40, (await spool.SendAsync(ScriptedTransport.Events(40, 40, jsonBytes: 992), default)).Spooled);
+        Assert.Equal(40, (await spool.SendAsync(ScriptedTransport.Events(40, 40, jsonBytes: 960), default)).Spooled);
         Assert.True(await spool.DrainAsync(Patience, default));
 
         Assert.Equal(0, counters.Dropped(DropReason.SpoolFull));
@@ -196,8 +198,8 @@ public sealed class SpoolingTransportTests : IDisposable
     {
         var events = ScriptedTransport.Events(0, 10);
         await SpoolAndStop(events);
-        // Record 4 starts at 4 · 96 bytes; flip a byte inside its JSON, leaving the header intact.
-        FlipByte(SingleSegment(), (4 * 96) + SpoolRecord.HeaderSize + 8 + 30);
+        // Record 4 starts at 4 · RecordBytes; flip a byte inside its JSON, leaving the header intact.
+        FlipByte(SingleSegment(), (4 * RecordBytes) + SpoolRecord.HeaderSize + 8 + 30);
 
         var inner = new ScriptedTransport();
         var counters = new FeedbackClientCounters();
@@ -219,7 +221,7 @@ public sealed class SpoolingTransportTests : IDisposable
         await SpoolAndStop(events);
         using (var file = new FileStream(SingleSegment(), FileMode.Open, FileAccess.Write))
         {
-            file.SetLength((9 * 96) + 50);
+            file.SetLength((9 * RecordBytes) + 50);
         }
 
         var inner = new ScriptedTransport();
@@ -236,12 +238,12 @@ public sealed class SpoolingTransportTests : IDisposable
     [Fact]
     public async Task A_garbled_header_ends_its_segment_counted_once_and_later_segments_are_still_delivered()
     {
-        // 50 records of 96 bytes pass the 4 KiB segment size, so the second batch starts a second segment.
+        // 50 records of RecordBytes pass the 4 KiB segment size, so the second batch starts a second segment.
         var events = ScriptedTransport.Events(0, 100);
         await SpoolAndStop(events.Take(50).ToList(), events.Skip(50).ToList(), new SpoolOptions { Directory = _spoolFolder, SegmentBytes = 4_096 });
         var segments = Directory.GetFiles(_spoolFolder, "*.seg").Order(StringComparer.Ordinal).ToList();
         Assert.Equal(2, segments.Count);
-        FlipByte(segments[0], (10 * 96) + 13); // record 10's JSON length
+        FlipByte(segments[0], (10 * RecordBytes) + 13); // record 10's JSON length
 
         var inner = new ScriptedTransport();
         var counters = new FeedbackClientCounters();
@@ -362,13 +364,13 @@ public sealed class SpoolingTransportTests : IDisposable
         await using var spool = Open(inner, counters, new SpoolOptions { Directory = _spoolFolder, SegmentBytes = 4_096 });
         for (var i = 0; i < 4; i++) await spool.SendAsync(ScriptedTransport.Events(i * 50, 50), default);
 
-        Assert.Equal(4 * 50 * 96, counters.SpoolBytes);
+        Assert.Equal(4 * 50 * RecordBytes, counters.SpoolBytes);
         Assert.Equal(counters.SpoolBytes, Directory.GetFiles(_spoolFolder, "*.seg").Sum(f => new FileInfo(f).Length));
 
         inner.Down = false;
         Assert.True(await spool.DrainAsync(Patience, default));
         // Sealed segments are gone once delivered; only the one still open for writing is left.
-        Assert.Equal(50 * 96, counters.SpoolBytes);
+        Assert.Equal(50 * RecordBytes, counters.SpoolBytes);
         Assert.Single(Directory.GetFiles(_spoolFolder, "*.seg"));
     }
 
