@@ -263,25 +263,6 @@ public sealed class ExtractionTelemetryTests(ClusterFixture fixture) : IClassFix
         }
     }
 
-    /// <summary>Marks the meters it creates as its own, so a listener can tell this test's loop from others running at the same time.</summary>
-    private sealed class ScopedMeterFactory : IMeterFactory
-    {
-        private readonly ConcurrentBag<Meter> _meters = [];
-
-        public Meter Create(MeterOptions options)
-        {
-            options.Scope = this;
-            var meter = new Meter(options);
-            _meters.Add(meter);
-            return meter;
-        }
-
-        public void Dispose()
-        {
-            foreach (var meter in _meters) meter.Dispose();
-        }
-    }
-
     /// <summary>The latest value of every FeedbackLoop.Extraction measurement of one meter factory, through a real MeterListener.</summary>
     private sealed class MeterReadings : IDisposable
     {

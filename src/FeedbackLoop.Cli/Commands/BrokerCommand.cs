@@ -85,9 +85,12 @@ internal static class BrokerCommand
 
             var replicationFactor = Math.Min(3, brokers);
             await error.WriteLineAsync(
+                "The embedded cluster is for development, demos and tests: it keeps data in memory only, about 5 MiB (or 100,000 records) "
+                + "per partition, and deletes the oldest records past that without telling producers. In production run Kafka (docs/DEPLOY.md).").ConfigureAwait(false);
+            await error.WriteLineAsync(
                 $"Embedded Kafka cluster: {brokers} broker(s); topics {KafkaTopics.Events} ({partitions} partitions) "
                 + $"and {KafkaTopics.DeadLetters} ({KafkaTopics.DefaultDeadLetterPartitions} partition), RF {replicationFactor}. "
-                + "Data lives in memory only. Stop with Ctrl+C or SIGTERM.").ConfigureAwait(false);
+                + "Stop with Ctrl+C or SIGTERM.").ConfigureAwait(false);
 
             try
             {

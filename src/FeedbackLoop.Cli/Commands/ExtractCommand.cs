@@ -16,6 +16,9 @@ namespace FeedbackLoop.Cli.Commands;
 /// </summary>
 internal static class ExtractCommand
 {
+    /// <summary>Exit code of an <c>--until-idle</c> run that found records deleted before they were read.</summary>
+    public const int RecordsLostExitCode = 3;
+
     public static Command Create()
     {
         var bootstrap = new Option<string>("--bootstrap")
@@ -29,7 +32,8 @@ internal static class ExtractCommand
         };
         var untilIdle = new Option<double?>("--until-idle")
         {
-            Description = "Exit 0 once everything read is written and committed and no event arrived for this many seconds. Without it, runs until Ctrl+C or SIGTERM.",
+            Description = "Exit once everything read is written and committed and no event arrived for this many seconds: 0, or "
+                + $"{RecordsLostExitCode} when the broker had deleted records before they were read (retention). Without it, runs until Ctrl+C or SIGTERM.",
         };
         var group = new Option<string>("--group")
         {
@@ -106,6 +110,17 @@ internal static class ExtractCommand
         await output.WriteLineAsync($"rows written: pairs {p.PairsWritten}, labels {p.LabelsWritten}, engagement windows {p.WindowsWritten} (already present, skipped: {p.RowsAlreadyPresent})").ConfigureAwait(false);
         foreach (var appId in DatasetPaths.Apps(data))
             await output.WriteLineAsync($"datasets of {appId}: {Path.Combine(data, "datasets", appId)}").ConfigureAwait(false);
+        if (p.RecordsLost > 0)
+        {
+            var partitions = string.Join(", ", p.RecordsLostByPartition.Select(l => $"partition {l.Key}: {l.Value}"));
+            await output.WriteLineAsync($"records lost before they were read: {p.RecordsLost} ({partitions})").ConfigureAwait(false);
+            await error.WriteLineAsync($"The broker deleted {p.RecordsLost} records before this extractor read them (the log above names the offsets). "
+                + "Their feedback is missing from the datasets: read faster than retention deletes (more extractors, longer retention), "
+                + "and use a real Kafka cluster in production, not the embedded one (docs/DEPLOY.md).").ConfigureAwait(false);
+            // A batch run (--until-idle) is how scripts and CI use extract: loss must fail it. A service stopped by a
+            // signal has logged the loss as an error and exported it as a metric, which is where services are watched.
+            if (untilIdle is not null) return RecordsLostExitCode;
+        }
         return 0;
     }
 

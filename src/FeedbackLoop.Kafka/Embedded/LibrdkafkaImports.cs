@@ -57,6 +57,13 @@ internal static unsafe partial class LibrdkafkaImports
     [LibraryImport(Librdkafka.LibraryName)]
     internal static partial int rd_kafka_mock_broker_set_up(nint mcluster, int brokerId);
 
+    /// <summary>The cluster id from a Metadata response (waits up to <paramref name="timeoutMs"/>); free with <see cref="rd_kafka_mem_free"/>. 0: unknown.</summary>
+    [LibraryImport(Librdkafka.LibraryName)]
+    internal static partial nint rd_kafka_clusterid(nint rk, int timeoutMs);
+
+    [LibraryImport(Librdkafka.LibraryName)]
+    internal static partial void rd_kafka_mem_free(nint rk, nint ptr);
+
     /// <summary>librdkafka's text for an error code, e.g. "Broker: Topic already exists".</summary>
     public static string ErrorText(int err) => Marshal.PtrToStringUTF8(rd_kafka_err2str(err)) ?? $"error {err}";
 }

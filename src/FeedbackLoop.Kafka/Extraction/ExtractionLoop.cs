@@ -38,6 +38,9 @@ public sealed partial class ExtractionLoop
     private readonly Dictionary<int, long> _positions = [];
     private readonly CommitTraceBatch _batchTrace = new();
     private readonly HashSet<int> _assigned = [];
+    // Per assigned partition, the offset the loop needs next: the committed offset right after an assignment, then one
+    // past each record read. A record or end-of-partition beyond it is checked for records the broker deleted unread.
+    private readonly Dictionary<int, long> _needFrom = [];
     private static readonly TimeSpan MarksInterval = TimeSpan.FromSeconds(10);
     // One source for the process: spans are told apart by their traces, not by the loop that made them.
     private static readonly ActivitySource CommitSource = new(ExtractionTelemetry.ActivitySourceName, typeof(ExtractionLoop).Assembly.GetName().Version?.ToString());
@@ -58,7 +61,7 @@ public sealed partial class ExtractionLoop
         _extractor = new Extractor(options.Settings);
         // Keyed by topic, not group: a data folder that already dead-lettered a record must not do it again,
         // even when a new group replays the topic into it.
-        _marks = new ProgressMarks(Path.Combine(options.StateDirectory, Sanitize(options.Topic)));
+        _marks = new ProgressMarks(Path.Combine(options.StateDirectory, Sanitize(options.Topic)), logger);
     }
 
     /// <summary>Totals so far; safe to read from another thread.</summary>
@@ -107,11 +110,14 @@ public sealed partial class ExtractionLoop
             .Build();
         using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(consumerConfig)
             .SetLogHandler((_, m) => LogClient(m))
-            .SetPartitionsAssignedHandler((c, partitions) => OnAssigned(partitions))
+            .SetPartitionsAssignedHandler(OnAssigned)
             .SetPartitionsRevokedHandler((c, partitions) => OnRevoked(c, producer, partitions))
             .SetPartitionsLostHandler((c, partitions) => OnLost(partitions))
             .Build();
 
+        var origin = LogOrigin.Describe(_options.BootstrapServers, _options.Topic, TimeSpan.FromSeconds(10));
+        if (origin is null) LogOriginUnknown(_logger);
+        _marks.Bind(origin);
         consumer.Subscribe(_options.Topic);
         var lastFlush = Stopwatch.StartNew();
         var lastRecord = Stopwatch.StartNew();
@@ -133,11 +139,13 @@ public sealed partial class ExtractionLoop
 
                 if (result is { IsPartitionEOF: true })
                 {
+                    CheckForLoss(consumer, result.Partition.Value, result.Offset.Value, next: result.Offset.Value);
                     _extractor.MarkCaughtUp(result.Partition.Value);
                     _positions[result.Partition.Value] = result.Offset.Value;
                 }
                 else if (result is { Message: not null })
                 {
+                    CheckForLoss(consumer, result.Partition.Value, result.Offset.Value, next: result.Offset.Value + 1);
                     Handle(result, producer);
                     lastRecord.Restart();
                 }
@@ -474,7 +482,42 @@ public sealed partial class ExtractionLoop
         Progress.SetConsumerLag([.. lag]);
     }
 
-    private void OnAssigned(List<TopicPartition> partitions)
+    /// <summary>
+    /// Reports records the broker deleted before this data folder handled them (see <see cref="RecordLoss"/>): counted
+    /// per partition, logged as an error with the offset range, exposed as a metric, and a reason for <c>extract
+    /// --until-idle</c> to exit non-zero. <paramref name="next"/> is what the loop needs after <paramref name="got"/>:
+    /// one past a record, or the end-of-partition offset itself.
+    /// </summary>
+    private void CheckForLoss(IConsumer<byte[]?, byte[]?> consumer, int partition, long got, long next)
+    {
+        if (_needFrom.TryGetValue(partition, out var needFrom) && got > needFrom
+            && RecordLoss.Find(partition, needFrom, _marks.Get(partition), got, LogStart(consumer, partition)) is { } lost)
+        {
+            Progress.RecordLost(lost);
+            LogRecordsLost(_logger, lost.Count, partition, lost.From, lost.To - 1);
+        }
+        _needFrom[partition] = next;
+    }
+
+    /// <summary>
+    /// The partition's first retained offset, asked of the broker. Only jumps in offsets ask (rare: a transaction marker,
+    /// compaction, or loss), and librdkafka's cached value from fetches can be stale, which would hide a loss.
+    /// </summary>
+    private long? LogStart(IConsumer<byte[]?, byte[]?> consumer, int partition)
+    {
+        try
+        {
+            var marks = consumer.QueryWatermarkOffsets(new TopicPartition(_options.Topic, partition), TimeSpan.FromSeconds(5));
+            return marks.Low.IsSpecial ? null : marks.Low.Value;
+        }
+        catch (KafkaException ex)
+        {
+            LogLogStartUnknown(_logger, partition, ex.Error.Code.ToString());
+            return null;
+        }
+    }
+
+    private void OnAssigned(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartition> partitions)
     {
         foreach (var tp in partitions)
         {
@@ -482,7 +525,24 @@ public sealed partial class ExtractionLoop
             _marks.Forget(tp.Partition.Value);
             _extractor.TrackPartition(tp.Partition.Value);
         }
+        NoteCommittedOffsets(consumer, partitions);
         if (_logger.IsEnabled(LogLevel.Information)) LogAssigned(_logger, string.Join(',', partitions.Select(p => p.Partition.Value)));
+    }
+
+    /// <summary>Where the group stands in each new partition: the first offset it needs (0 when it never committed).</summary>
+    private void NoteCommittedOffsets(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartition> partitions)
+    {
+        try
+        {
+            foreach (var committed in consumer.Committed(partitions, TimeSpan.FromSeconds(10)))
+                _needFrom[committed.Partition.Value] = committed.Offset.IsSpecial ? 0 : committed.Offset.Value;
+        }
+        catch (KafkaException ex)
+        {
+            // Without the committed offsets a loss at the start of these partitions cannot be told from a normal
+            // start; later gaps are still checked.
+            LogCommittedUnknown(_logger, ex.Error.Code.ToString());
+        }
     }
 
     private void OnRevoked(IConsumer<byte[]?, byte[]?> consumer, IProducer<byte[]?, byte[]?> producer, List<TopicPartitionOffset> partitions)
@@ -503,6 +563,7 @@ public sealed partial class ExtractionLoop
         _assigned.Remove(partition);
         _nextOffsets.Remove(partition);
         _positions.Remove(partition);
+        _needFrom.Remove(partition);
         _extractor.DropPartition(partition);
         _marks.Forget(partition);
     }
@@ -520,6 +581,19 @@ public sealed partial class ExtractionLoop
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Internal error handling {Source} ({ExceptionType}); the record is dead-lettered and the loop goes on")]
     private static partial void LogInternalError(ILogger logger, string source, string exceptionType);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "{Count} records of partition {Partition} (offsets {From} to {Last}) were deleted by the broker "
+        + "(retention, or the embedded cluster's in-memory cap) before this extractor read them; they are missing from the datasets")]
+    private static partial void LogRecordsLost(ILogger logger, long count, int partition, long from, long last);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Offsets of partition {Partition} jumped, and its log start could not be read ({Code}); whether records were lost is unknown")]
+    private static partial void LogLogStartUnknown(ILogger logger, int partition, string code);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The cluster did not say its id; progress marks are not trusted this run, so a replay may dead-letter a record again")]
+    private static partial void LogOriginUnknown(ILogger logger);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not read the group's committed offsets ({Code}); records deleted before this assignment cannot be detected")]
+    private static partial void LogCommittedUnknown(ILogger logger, string code);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Consume error: {Reason}")]
     private static partial void LogConsumeError(ILogger logger, string reason);

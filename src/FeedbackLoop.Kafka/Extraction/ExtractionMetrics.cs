@@ -62,6 +62,9 @@ internal sealed class ExtractionMetrics : IDisposable
         // A long read from the metrics thread while the consume thread counts: 64-bit reads do not tear, and a
         // value one hit behind is fine for a counter.
         Counter("feedbackloop.extraction.pair_budget_hits", "Sessions in which a preference rule reached its pair budget and stopped pairing", pairBudgetHits, "{hit}");
+        _meter.CreateObservableCounter("feedbackloop.extraction.records_lost",
+            () => progress.RecordsLostByPartition.Select(l => new Measurement<long>(l.Value, new KeyValuePair<string, object?>("partition", l.Key))),
+            "{record}", "Records the broker deleted (retention, the embedded cluster's cap) before this data folder handled them, per partition");
         _meter.CreateObservableGauge("feedbackloop.extraction.consumer_lag",
             () => progress.ConsumerLag.Select(l => new Measurement<long>(l.Lag, new KeyValuePair<string, object?>("partition", l.Partition))),
             "{record}", "Records in the log beyond the extractor's position (high watermark − position), per partition, as of the last flush");

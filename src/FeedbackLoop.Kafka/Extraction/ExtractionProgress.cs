@@ -28,6 +28,9 @@ public sealed class ExtractionProgress
     private long _traceLinksDropped;
     private long _oldestUncommittedTimestamp;
     private PartitionLag[] _lag = [];
+    private readonly Lock _lostLock = new();
+    private readonly Dictionary<int, long> _lostByPartition = [];
+    private long _recordsLost;
 
     /// <summary>Kafka records read (valid or not).</summary>
     public long RecordsRead => Interlocked.Read(ref _recordsRead);
@@ -53,6 +56,18 @@ public sealed class ExtractionProgress
     public long InvalidTraceParents => Interlocked.Read(ref _invalidTraceParents);
     /// <summary>Traced records a commit span could not link because it already had the maximum of links.</summary>
     public long TraceLinksDropped => Interlocked.Read(ref _traceLinksDropped);
+
+    /// <summary>Records the broker deleted before this data folder handled them (retention, the embedded cluster's cap).</summary>
+    public long RecordsLost => Interlocked.Read(ref _recordsLost);
+
+    /// <summary><see cref="RecordsLost"/> per partition, ordered by partition.</summary>
+    public IReadOnlyList<KeyValuePair<int, long>> RecordsLostByPartition
+    {
+        get
+        {
+            lock (_lostLock) return [.. _lostByPartition.OrderBy(p => p.Key)];
+        }
+    }
 
     /// <summary><see cref="Stopwatch.GetTimestamp"/> when the first record was read; 0 before.</summary>
     public long FirstRecordTimestamp => Interlocked.Read(ref _firstRecordTimestamp);
@@ -92,6 +107,12 @@ public sealed class ExtractionProgress
     {
         Interlocked.Increment(ref _deadLettered);
         if ((uint)kind < (uint)ReasonCount) Interlocked.Increment(ref _deadLetteredByKind[(int)kind]);
+    }
+
+    internal void RecordLost(LostRange lost)
+    {
+        Interlocked.Add(ref _recordsLost, lost.Count);
+        lock (_lostLock) _lostByPartition[lost.Partition] = _lostByPartition.GetValueOrDefault(lost.Partition) + lost.Count;
     }
 
     internal void RecordInvalidTraceParent() => Interlocked.Increment(ref _invalidTraceParents);

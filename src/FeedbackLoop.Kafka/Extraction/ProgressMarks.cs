@@ -1,4 +1,8 @@
 using System.Globalization;
+using Confluent.Kafka;
+using Confluent.Kafka.Admin;
+using FeedbackLoop.Kafka.Embedded;
+using Microsoft.Extensions.Logging;
 
 namespace FeedbackLoop.Kafka.Extraction;
 
@@ -9,21 +13,38 @@ namespace FeedbackLoop.Kafka.Extraction;
 /// a second time. One small file per partition, written atomically, so instances owning different
 /// partitions never write the same file.
 /// </summary>
-internal sealed class ProgressMarks(string directory)
+/// <remarks>
+/// An offset means something only in the log it came from: after a broker reset, or a topic deleted and created
+/// again, offsets start at 0 once more and an old mark would make new records look like a replay, so a bad record
+/// would be neither processed nor dead-lettered. Each mark therefore records the <see cref="LogOrigin"/> (cluster id
+/// and topic id) it was written for, and a mark from another origin, or from before origins were recorded, is
+/// discarded with a log line, never trusted. Without a known origin no mark is trusted at all: a replay may then
+/// re-send a dead letter (at-least-once), but never swallows one.
+/// </remarks>
+internal sealed partial class ProgressMarks(string directory, ILogger logger)
 {
+    private const string Version = "v2";
     private readonly Dictionary<int, long> _cache = [];
+    private LogOrigin? _origin;
+
+    /// <summary>The log the marks belong to; set once the loop has asked the cluster (null: unknown, trust no mark).</summary>
+    public void Bind(LogOrigin? origin)
+    {
+        _origin = origin;
+        _cache.Clear();
+    }
 
     public long Get(int partition)
     {
         if (_cache.TryGetValue(partition, out var cached)) return cached;
-        var path = PathOf(partition);
-        var value = File.Exists(path) && long.TryParse(File.ReadAllText(path).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var v) ? v : 0;
+        var value = Read(partition);
         _cache[partition] = value;
         return value;
     }
 
     public void Set(int partition, long offset)
     {
+        if (_origin is not { } origin) return;
         if (_cache.TryGetValue(partition, out var current) && current >= offset) return;
         if (OperatingSystem.IsWindows()) Directory.CreateDirectory(directory);
         else Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
@@ -32,7 +53,7 @@ internal sealed class ProgressMarks(string directory)
         using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
         using (var writer = new StreamWriter(stream))
         {
-            writer.Write(offset.ToString(CultureInfo.InvariantCulture));
+            writer.Write(string.Create(CultureInfo.InvariantCulture, $"{Version} {origin.ClusterId} {origin.TopicId} {offset}\n"));
             writer.Flush();
             stream.Flush(flushToDisk: true);
         }
@@ -43,5 +64,78 @@ internal sealed class ProgressMarks(string directory)
     /// <summary>Forget cached values of partitions this instance no longer owns (another may advance them).</summary>
     public void Forget(int partition) => _cache.Remove(partition);
 
+    private long Read(int partition)
+    {
+        var path = PathOf(partition);
+        if (!File.Exists(path)) return 0;
+        var fields = File.ReadAllText(path).Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (_origin is not { } origin)
+        {
+            LogNoOrigin(logger, partition);
+            return 0;
+        }
+        if (fields is [Version, var cluster, var topic, var text]
+            && long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var offset))
+        {
+            if (cluster == origin.ClusterId && topic == origin.TopicId) return offset;
+            LogForeignMark(logger, partition, cluster, topic, origin.ClusterId, origin.TopicId);
+            return 0;
+        }
+        LogUnreadableMark(logger, partition, path);
+        return 0;
+    }
+
     private string PathOf(int partition) => Path.Combine(directory, "partition-" + partition.ToString(CultureInfo.InvariantCulture) + ".done");
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Progress mark of partition {Partition} was written for cluster {MarkCluster} topic {MarkTopic}, "
+        + "but this is cluster {Cluster} topic {Topic} (a new cluster, or the topic was created again); it is discarded, so bad records are dead-lettered again")]
+    private static partial void LogForeignMark(ILogger logger, int partition, string markCluster, string markTopic, string cluster, string topic);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Progress mark of partition {Partition} ({Path}) has no cluster and topic id (an older version wrote it) "
+        + "or cannot be read; it is discarded, so a replay may dead-letter a record again")]
+    private static partial void LogUnreadableMark(ILogger logger, int partition, string path);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The cluster's id is unknown, so the progress mark of partition {Partition} cannot be checked and is not trusted; "
+        + "a replay may dead-letter a record again")]
+    private static partial void LogNoOrigin(ILogger logger, int partition);
+}
+
+/// <summary>Which log offsets belong to: the cluster's id and the topic's id (both as the broker reports them).</summary>
+/// <param name="ClusterId">The Kafka cluster id.</param>
+/// <param name="TopicId">The topic's id (a UUID), or <c>-</c> where the broker reports none.</param>
+internal sealed record LogOrigin(string ClusterId, string TopicId)
+{
+    /// <summary>Asks the cluster; null when it does not say its id (then no progress mark is trusted).</summary>
+    public static LogOrigin? Describe(string bootstrapServers, string topic, TimeSpan timeout)
+    {
+        string? clusterId;
+        try
+        {
+            clusterId = ClusterIdQuery.Read(bootstrapServers, timeout);
+        }
+        catch (DllNotFoundException)
+        {
+            return null;
+        }
+        if (string.IsNullOrWhiteSpace(clusterId)) return null;
+
+        // Topic ids need brokers of Kafka 2.8 or later; without one, a topic deleted and created again on the same cluster
+        // is not told apart (the cluster id still is).
+        string topicId;
+        using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = bootstrapServers, ClientId = "feedbackloop-extractor-origin" }).Build();
+        try
+        {
+            var topics = admin.DescribeTopicsAsync(TopicCollection.OfTopicNames([topic]), new DescribeTopicsOptions { RequestTimeout = timeout })
+                .GetAwaiter().GetResult();
+            topicId = topics.TopicDescriptions is [{ TopicId: { } id }] && (id.MostSignificantBits | id.LeastSignificantBits) != 0 ? id.ToString() : "-";
+        }
+        catch (KafkaException)
+        {
+            topicId = "-";
+        }
+        return new LogOrigin(Token(clusterId), Token(topicId));
+    }
+
+    // Ids are written space-separated; brokers use base64 and UUIDs, but a broker we did not write may not.
+    private static string Token(string id) => string.Concat(id.Select(c => char.IsWhiteSpace(c) || char.IsControl(c) ? '_' : c));
 }

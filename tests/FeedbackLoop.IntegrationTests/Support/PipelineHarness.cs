@@ -23,11 +23,14 @@ internal sealed class PipelineHarness : IDisposable
     private static int _sequence;
     private readonly TempFolder _folder = new("it");
 
-    public PipelineHarness(EmbeddedKafkaCluster cluster, int partitions = 6)
+    /// <param name="cluster">The cluster the topics are created on.</param>
+    /// <param name="partitions">Partitions of the events topic.</param>
+    /// <param name="topic">The events topic's name (a fresh one by default; a test that moves to a new cluster reuses it).</param>
+    public PipelineHarness(EmbeddedKafkaCluster cluster, int partitions = 6, string? topic = null)
     {
         Cluster = cluster;
         var n = Interlocked.Increment(ref _sequence);
-        Topic = $"events-{n}-{Guid.NewGuid():N}";
+        Topic = topic ?? $"events-{n}-{Guid.NewGuid():N}";
         DeadLetterTopic = Topic + ".dlq";
         cluster.CreateTopic(Topic, partitions, 3);
         cluster.CreateTopic(DeadLetterTopic, 1, 3);
