@@ -316,84 +316,38 @@ public sealed partial class RedactionCorpusTests(ITestOutputHelper output)
     [Fact]
     public void One_typical_redaction_is_cheap_and_a_hostile_text_stays_linear()
     {
-        // A chat turn of about 600 characters with an e-mail, a phone and a card in it, as the sender sees it.
+        // A chat turn of about 500 characters with an e-mail, a phone and a card in it, as the sender sees it.
         var typical = string.Concat(Enumerable.Repeat("Thanks! I tried the steps you gave but the export still fails at step 3. ", 6))
             + "You can reach me at jane.doe@example.com or +44 20 7946 0958; card 4111 1111 1111 1111.";
         for (var i = 0; i < 200; i++) Redactor.Apply(Redactor.Defaults, typical); // warm up
-        var watch = Stopwatch.StartNew();
         const int Runs = 2_000;
-        for (var i = 0; i < Runs; i++) Redactor.Apply(Redactor.Defaults, typical);
-        var perCall = watch.Elapsed / Runs;
-        output.WriteLine($"one redaction of {typical.Length} chars with every built-in: {perCall.TotalMicroseconds:F1} µs");
+        var (wall, cpu) = Measure(() =>
+        {
+            for (var i = 0; i < Runs; i++) Redactor.Apply(Redactor.Defaults, typical);
+        });
+        output.WriteLine($"one redaction of {typical.Length} chars with every built-in: {(wall / Runs).TotalMicroseconds:F1} µs wall, {(cpu / Runs).TotalMicroseconds:F1} µs CPU");
 
         // 32 KiB (the event limit) of near-misses for every pattern: digits and separators, @ without a domain,
-        // key-like runs without a prefix. Each pattern is bounded, so this costs about as much per character.
+        // colons, key-like runs without a prefix. Each pattern is bounded, so this costs about as much per character.
         var hostile = string.Concat(Enumerable.Repeat("1 2-3.4 5@a.b_c:d::e 4111 1111 1111 111 sk-short eyJ.eyJ. password is ", 500))[..32_768];
-        watch.Restart();
-        Redactor.Apply(Redactor.Defaults, hostile);
-        var hostileTime = watch.Elapsed;
-        output.WriteLine($"one redaction of {hostile.Length} chars of near-misses: {hostileTime.TotalMilliseconds:F1} ms");
+        var (hostileWall, hostileCpu) = Measure(() => Redactor.Apply(Redactor.Defaults, hostile));
+        output.WriteLine($"one redaction of {hostile.Length} chars of near-misses: {hostileWall.TotalMilliseconds:F1} ms wall, {hostileCpu.TotalMilliseconds:F1} ms CPU");
 
-        Assert.True(perCall < TimeSpan.FromMilliseconds(2), $"{perCall.TotalMicroseconds:F0} µs per typical redaction");
-        Assert.True(hostileTime < TimeSpan.FromMilliseconds(500), $"{hostileTime.TotalMilliseconds:F0} ms for 32 KiB of near-misses");
+        // CPU time, not wall time: the bounds must hold on a loaded build machine too. Both are far above what an
+        // idle machine measures (see docs/SDK.md), and far below what a pattern that backtracks would take.
+        Assert.True(cpu / Runs < TimeSpan.FromMilliseconds(2), $"{(cpu / Runs).TotalMicroseconds:F0} µs CPU per typical redaction");
+        Assert.True(hostileCpu < TimeSpan.FromSeconds(1), $"{hostileCpu.TotalMilliseconds:F0} ms CPU for 32 KiB of near-misses");
     }
 
-    [Fact]
-    public void Timing_per_redactor_scratch()
+    private static (TimeSpan Wall, TimeSpan Cpu) Measure(Action action)
     {
-        var typical = string.Concat(Enumerable.Repeat("Thanks! I tried the steps you gave but the export still fails at step 3. ", 6))
-            + "You can reach me at jane.doe@example.com or +44 20 7946 0958; card 4111 1111 1111 1111.";
-        foreach (var r in Redactor.Defaults)
-        {
-            for (var i = 0; i < 50; i++) r.Redact(typical);
-            var w = Stopwatch.StartNew();
-            for (var i = 0; i < 200; i++) r.Redact(typical);
-            output.WriteLine($"{r.Name}: {(w.Elapsed / 200).TotalMicroseconds:F1} µs");
-        }
-        foreach (var type in new[] { typeof(SecretsRedactor), typeof(EmailRedactor), typeof(IpAddressRedactor), typeof(PostalAddressRedactor) })
-        {
-        foreach (var m in type.GetMethods(System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static).Where(m => m.ReturnType == typeof(Regex) && m.GetParameters().Length == 0))
-        {
-            var rx = (Regex)m.Invoke(null, null)!;
-            for (var i = 0; i < 50; i++) rx.Count(typical);
-            var cpu = System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime;
-            var w = Stopwatch.StartNew();
-            for (var i = 0; i < 200; i++) rx.Count(typical);
-            var cpuUsed = System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime - cpu;
-            output.WriteLine($"  {type.Name}.{m.Name}: {(w.Elapsed / 200).TotalMicroseconds:F1} µs wall, {(cpuUsed / 200).TotalMicroseconds:F1} µs cpu, {rx.GetType().FullName}");
-        }
-        }
-    }
-
-    [Fact]
-    public void Timing_variants_scratch()
-    {
-        var typical = string.Concat(Enumerable.Repeat("Thanks! I tried the steps you gave but the export still fails at step 3. ", 6))
-            + "You can reach me at jane.doe@example.com or +44 20 7946 0958; card 4111 1111 1111 1111.";
-        var names = @"(?:api[_\-]?key|apikey|secret(?:[_\-]?(?:access[_\-]?)?key)?|client[_\-]?secret|password|passwort|passwd|passphrase|pwd|pin|access[_\-]?token|auth[_\-]?token|refresh[_\-]?token|token|private[_\-]?key|credentials?)";
-        var variants = new (string, string, RegexOptions)[]
-        {
-            ("full", @"(?<name>(?<![\w\-.])(?:[A-Za-z0-9]{1,32}[_\-.]){0,4}" + names + @"(?![\w\-]))(?<sep>[""']?\s{0,4}[:=]\s{0,4})", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant),
-            ("no-ignorecase", @"(?<name>(?<![\w\-.])(?:[A-Za-z0-9]{1,32}[_\-.]){0,4}" + names + @"(?![\w\-]))(?<sep>[""']?\s{0,4}[:=]\s{0,4})", RegexOptions.CultureInvariant),
-            ("no-lookbehind", @"(?<name>(?:[A-Za-z0-9]{1,32}[_\-.]){0,4}" + names + @"(?![\w\-]))(?<sep>[""']?\s{0,4}[:=]\s{0,4})", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant),
-            ("no-prefix", @"(?<name>(?<![\w\-.])" + names + @"(?![\w\-]))(?<sep>[""']?\s{0,4}[:=]\s{0,4})", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant),
-            ("word-b", @"(?<name>\b(?:[A-Za-z0-9]{1,32}[_\-.]){0,4}" + names + @"(?![\w\-]))(?<sep>[""']?\s{0,4}[:=]\s{0,4})", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant),
-            ("email", @"(?<![\p{L}\p{M}\p{N}._%+\-'])[\p{L}\p{M}\p{N}_%+\-][\p{L}\p{M}\p{N}._%+\-']{0,63}@(?:[\p{L}\p{M}\p{N}](?:[\p{L}\p{M}\p{N}\-]{0,61}[\p{L}\p{M}\p{N}])?\.){1,8}(?:\p{L}[\p{L}\p{M}]{1,62}|xn--[a-z0-9\-]{1,59})(?![\p{L}\p{M}\p{N}\-])", RegexOptions.CultureInvariant),
-            ("email-at-first", @"@(?:[\p{L}\p{M}\p{N}](?:[\p{L}\p{M}\p{N}\-]{0,61}[\p{L}\p{M}\p{N}])?\.){1,8}(?:\p{L}[\p{L}\p{M}]{1,62}|xn--[a-z0-9\-]{1,59})(?![\p{L}\p{M}\p{N}\-])", RegexOptions.CultureInvariant),
-            ("trivial", @"zzqx", RegexOptions.CultureInvariant),
-        };
-        foreach (var (name, pattern, options) in variants)
-        {
-            foreach (var extra in new[] { RegexOptions.Compiled, RegexOptions.None })
-            {
-                var rx = new Regex(pattern, options | extra);
-                for (var i = 0; i < 50; i++) rx.Count(typical);
-                var cpu = System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime;
-                for (var i = 0; i < 500; i++) rx.Count(typical);
-                var cpuUsed = System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime - cpu;
-                output.WriteLine($"  {name} {extra}: {(cpuUsed / 500).TotalMicroseconds:F1} µs cpu");
-            }
-        }
+        using var process = Process.GetCurrentProcess();
+        var cpuBefore = process.TotalProcessorTime;
+        var watch = Stopwatch.StartNew();
+        action();
+        var wall = watch.Elapsed;
+        process.Refresh();
+        return (wall, process.TotalProcessorTime - cpuBefore);
     }
 
     /// <summary>

@@ -43,7 +43,9 @@ internal sealed partial class PhoneRedactor : Redactor
 
     // An optional + or (, then a digit, up to 24 digits/separators, and a digit; not inside a longer run of
     // digit groups, a word, a decimal or a negative number. Bounded, so the backtracking is too.
-    [GeneratedRegex(@"(?<![\w+\-./:#@$€£]|\d[ .\-])(?:\+|\()?\d[\d \-.()]{5,24}\d(?![\w\-]|[ .\-]?\d|[.,]\d)", RegexOptions.CultureInvariant, MatchTimeoutMilliseconds)]
+    // The lookbehinds sit after the first character so that the engine can look for that character with a
+    // vectorized search instead of trying every position.
+    [GeneratedRegex(@"[+(\d](?<!(?:[\w+\-./:#@$€£]|\d[ .\-])[+(\d])[\d \-.()]{5,25}\d(?![\w\-]|[ .\-]?\d|[.,]\d)", RegexOptions.CultureInvariant, MatchTimeoutMilliseconds)]
     private static partial Regex Candidate();
 
     [GeneratedRegex(@"\b(?:phone|tel|telephone|telefon|téléphone|teléfono|call|calling|mobile|mobil|cell|cellphone|handy|fax|whatsapp|sms|text me|ring|reach me|appelez|portable|llámame|móvil|bel me|contact)\b", RegexOptions.CultureInvariant | RegexOptions.IgnoreCase, MatchTimeoutMilliseconds)]
@@ -98,7 +100,7 @@ internal sealed partial class PaymentCardRedactor : Redactor
     }
 
     // Each step takes exactly one digit, with at most one separator before it, so there is one way to match.
-    [GeneratedRegex(@"(?<![\w\-.]|\d[ \-.])\d(?:[ \-.]?\d){12,18}(?![\w]|[ \-.]?\d)", RegexOptions.CultureInvariant, MatchTimeoutMilliseconds)]
+    [GeneratedRegex(@"\d(?<!(?:[\w\-.]|\d[ \-.])\d)(?:[ \-.]?\d){12,18}(?![\w]|[ \-.]?\d)", RegexOptions.CultureInvariant, MatchTimeoutMilliseconds)]
     private static partial Regex Candidate();
 }
 
@@ -146,7 +148,7 @@ internal readonly struct DigitGroups
             run = 0;
             if (c is '+' or '(' or ')')
             {
-                if (c != '+') separators = separators == '\0' || separators == Mixed ? Mixed : separators;
+                if (c != '+') separators = Mixed; // (415) 555-0132: parentheses count as a separator of their own
                 continue;
             }
             if (++gap > 1)
@@ -243,6 +245,9 @@ internal sealed partial class EmailRedactor : Redactor
 /// <summary>Looks at the words just before a finding, for the checks that need context.</summary>
 internal static class RedactionContext
 {
+    /// <summary>Whether <paramref name="text"/> holds one of <paramref name="words"/>: the cheap test before a pattern that needs one.</summary>
+    public static bool Has(string text, System.Buffers.SearchValues<string> words) => text.AsSpan().IndexOfAny(words) >= 0;
+
     /// <summary>Whether <paramref name="text"/> holds an ASCII digit: every number-shaped redactor needs one, and most text has few.</summary>
     public static bool HasDigit(string text) => text.AsSpan().IndexOfAnyInRange('0', '9') >= 0;
 

@@ -67,7 +67,7 @@ internal sealed partial class IbanRedactor : Redactor
         ["TR"] = 26, ["UA"] = 29, ["VA"] = 22, ["VG"] = 24, ["XK"] = 20,
     };
 
-    [GeneratedRegex(@"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}(?![A-Za-z0-9])", RegexOptions.CultureInvariant, MatchTimeoutMilliseconds)]
+    [GeneratedRegex(@"[A-Z](?<![A-Za-z0-9][A-Z])[A-Z]\d{2}(?: ?[A-Z0-9]){11,30}(?![A-Za-z0-9])", RegexOptions.CultureInvariant, MatchTimeoutMilliseconds)]
     private static partial Regex Candidate();
 }
 
@@ -83,19 +83,26 @@ internal sealed partial class NationalIdRedactor : Redactor
     public override string Redact(string text)
     {
         if (!RedactionContext.HasDigit(text)) return text;
-        text = SsnAfterWord().Replace(text, m => m.Groups["lead"].Value + "[id]");
-        text = Ssn().Replace(text, "[id]");
-        text = InsuranceNumber().Replace(text, "[id]");
-        return Passport().Replace(text, m => m.Groups["lead"].Value + "[id]");
+        if (RedactionContext.Has(text, SsnWords)) text = SsnAfterWord().Replace(text, m => m.Groups["lead"].Value + "[id]");
+        if (text.Contains('-')) text = Ssn().Replace(text, m => IsSsn(m.Value) ? "[id]" : m.Value);
+        text = InsuranceNumber().Replace(text, m => m.Value[..2] is "BG" or "GB" or "KN" or "NK" or "NT" or "TN" or "ZZ" ? m.Value : "[id]");
+        return RedactionContext.Has(text, PassportWords) ? Passport().Replace(text, m => m.Groups["lead"].Value + "[id]") : text;
     }
+
+    private static readonly System.Buffers.SearchValues<string> SsnWords = System.Buffers.SearchValues.Create(["ssn", "social security"], StringComparison.OrdinalIgnoreCase);
+    private static readonly System.Buffers.SearchValues<string> PassportWords = System.Buffers.SearchValues.Create(["passport", "reisepass", "passeport", "pasaporte", "passaporto"], StringComparison.OrdinalIgnoreCase);
+
+    // Area 000, 666 and 900–999, group 00 and serial 0000 are never issued.
+    private static bool IsSsn(string value) =>
+        value[..3] is not ("000" or "666") && value[0] != '9' && value.Substring(4, 2) != "00" && value.Substring(7, 4) != "0000";
 
     [GeneratedRegex(@"(?<lead>\b(?:SSN|social\s+security(?:\s+(?:number|no\.?|#))?)\s{0,3}(?:is\s+|:\s*|#\s*|=\s*)?)\d{3}[ \-]?\d{2}[ \-]?\d{4}(?!\d)", RegexOptions.CultureInvariant | RegexOptions.IgnoreCase, MatchTimeoutMilliseconds)]
     private static partial Regex SsnAfterWord();
 
-    [GeneratedRegex(@"(?<![\w\-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\w\-]|\.\d)", RegexOptions.CultureInvariant, MatchTimeoutMilliseconds)]
+    [GeneratedRegex(@"\d(?<![\w\-]\d)\d{2}-\d{2}-\d{4}(?![\w\-]|\.\d)", RegexOptions.CultureInvariant, MatchTimeoutMilliseconds)]
     private static partial Regex Ssn();
 
-    [GeneratedRegex(@"(?<![A-Za-z0-9])(?!BG|GB|KN|NK|NT|TN|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D](?![A-Za-z0-9])", RegexOptions.CultureInvariant, MatchTimeoutMilliseconds)]
+    [GeneratedRegex(@"[A-CEGHJ-PR-TW-Z](?<![A-Za-z0-9][A-Z])[A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D](?![A-Za-z0-9])", RegexOptions.CultureInvariant, MatchTimeoutMilliseconds)]
     private static partial Regex InsuranceNumber();
 
     [GeneratedRegex(@"(?<lead>\b(?:passport|reisepass|passeport|pasaporte|passaporto)(?:\s{1,3}(?:no\.?|nr\.?|n[°º]\.?|number|num\.?|#|id))?\s{0,3}(?:is\s+|:\s*|#\s*|=\s*|-\s*)?)(?=[A-Z]{0,3}\d)[A-Z0-9]{6,10}(?![A-Za-z0-9])", RegexOptions.CultureInvariant | RegexOptions.IgnoreCase, MatchTimeoutMilliseconds)]
@@ -107,7 +114,11 @@ internal sealed partial class DateOfBirthRedactor : Redactor
 {
     public override string Name => "date_of_birth";
 
-    public override string Redact(string text) => RedactionContext.HasDigit(text) ? AfterBirthWord().Replace(text, m => m.Groups["lead"].Value + "[dob]") : text;
+    public override string Redact(string text) =>
+        RedactionContext.HasDigit(text) && RedactionContext.Has(text, BirthWords) ? AfterBirthWord().Replace(text, m => m.Groups["lead"].Value + "[dob]") : text;
+
+    private static readonly System.Buffers.SearchValues<string> BirthWords = System.Buffers.SearchValues.Create(
+        ["born", "birth", "dob", "d.o.b", "geboren", "geburts", "né", "nee le", "naissance", "nacimiento", "nacido"], StringComparison.OrdinalIgnoreCase);
 
     private const string Month =
         "jan(?:uary|vier)?|feb(?:ruary|ruar)?|févr(?:ier)?|mar(?:ch|s)?|märz|apr(?:il)?|avril|may|mai|jun(?:e|i)?|juin|jul(?:y|i)?|juillet|aug(?:ust)?|août"
@@ -140,7 +151,8 @@ internal sealed partial class IpAddressRedactor : Redactor
 
     private static bool IsPersonalV4(string text, Match m)
     {
-        if (m.Value.StartsWith("127.", StringComparison.Ordinal) || m.Value == "0.0.0.0") return false;
+        if (!IPAddress.TryParse(m.Value, out var address) || address.AddressFamily != AddressFamily.InterNetwork) return false; // an octet over 255
+        if (IPAddress.IsLoopback(address) || address.Equals(IPAddress.Any)) return false;
         return !VersionWord().IsMatch(RedactionContext.Before(text, m.Index, 16));
     }
 
@@ -154,10 +166,10 @@ internal sealed partial class IpAddressRedactor : Redactor
         return !IPAddress.IsLoopback(address) && !address.Equals(IPAddress.IPv6None);
     }
 
-    [GeneratedRegex(@"(?<![\w.]|\d\.)(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}(?![\w]|\.\d)", RegexOptions.CultureInvariant, MatchTimeoutMilliseconds)]
+    [GeneratedRegex(@"\d(?<![\w.]\d)\d{0,2}(?:\.\d{1,3}){3}(?![\w]|\.\d)", RegexOptions.CultureInvariant, MatchTimeoutMilliseconds)]
     private static partial Regex V4();
 
-    [GeneratedRegex(@"(?<![\w:.])(?:[0-9A-Fa-f]{1,4}|:)(?::[0-9A-Fa-f]{0,4}){2,7}(?:\.\d{1,3}){0,3}(?:%[\w.]{1,15})?(?![\w:])", RegexOptions.CultureInvariant, MatchTimeoutMilliseconds)]
+    [GeneratedRegex(@"[0-9A-Fa-f:](?<![\w:.][0-9A-Fa-f:])[0-9A-Fa-f]{0,3}(?::[0-9A-Fa-f]{0,4}){1,7}(?:\.\d{1,3}){0,3}(?:%[\w.]{1,15})?(?![\w:])", RegexOptions.CultureInvariant, MatchTimeoutMilliseconds)]
     private static partial Regex V6Candidate();
 
     [GeneratedRegex(@"\b(?:version|ver|v|release|build|firmware|update|upgrade)\b\.?\s*$", RegexOptions.CultureInvariant | RegexOptions.IgnoreCase, MatchTimeoutMilliseconds)]
@@ -178,25 +190,39 @@ internal sealed partial class PostalAddressRedactor : Redactor
     public override string Redact(string text)
     {
         if (!RedactionContext.HasDigit(text)) return text;
-        text = English().Replace(text, "[address]");
-        text = GermanDutch().Replace(text, "[address]");
-        text = French().Replace(text, "[address]");
-        text = SpanishItalian().Replace(text, "[address]");
-        return Postcode().Replace(text, m => m.Groups["lead"].Value + "[address]");
+        if (RedactionContext.Has(text, EnglishStreetWords)) text = English().Replace(text, "[address]");
+        if (RedactionContext.Has(text, GermanDutchStreetWords)) text = GermanDutch().Replace(text, "[address]");
+        if (RedactionContext.Has(text, FrenchStreetWords)) text = French().Replace(text, "[address]");
+        if (RedactionContext.Has(text, SpanishItalianStreetWords)) text = SpanishItalian().Replace(text, "[address]");
+        return RedactionContext.Has(text, PostcodeWords) ? Postcode().Replace(text, m => m.Groups["lead"].Value + "[address]") : text;
     }
 
+    // The street words each shape needs (their shortest forms: "St" covers "Street"); a text with none skips the shape.
+    private static readonly System.Buffers.SearchValues<string> EnglishStreetWords = System.Buffers.SearchValues.Create(
+        ["St", "Ave", "Road", "Rd", "Boulevard", "Blvd", "Lane", "Ln", "Dr", "Court", "Ct", "Pl", "Sq", "Terrace", "Way", "Close",
+         "Crescent", "Highway", "Hwy", "Parkway", "Pkwy", "Loop", "Circle", "Cir", "Row", "Mews", "Gardens", "Walk"], StringComparison.Ordinal);
+    private static readonly System.Buffers.SearchValues<string> GermanDutchStreetWords = System.Buffers.SearchValues.Create(
+        ["straße", "strasse", "str.", "weg", "gasse", "platz", "allee", "damm", "ufer", "chaussee", "gracht", "straat", "laan", "plein", "kade", "steeg"],
+        StringComparison.OrdinalIgnoreCase);
+    private static readonly System.Buffers.SearchValues<string> FrenchStreetWords = System.Buffers.SearchValues.Create(
+        ["rue", "avenue", "av.", "boulevard", "bd", "place", "chemin", "allée", "impasse", "quai", "route", "cours"], StringComparison.OrdinalIgnoreCase);
+    private static readonly System.Buffers.SearchValues<string> SpanishItalianStreetWords = System.Buffers.SearchValues.Create(
+        ["Calle", "C/", "Avenida", "Avda.", "Plaza", "Paseo", "Carrer", "Via", "Viale", "Piazza", "Corso"], StringComparison.Ordinal);
+
+    private static readonly System.Buffers.SearchValues<string> PostcodeWords = System.Buffers.SearchValues.Create(["post", "zip", "plz"], StringComparison.OrdinalIgnoreCase);
+
     [GeneratedRegex(
-        @"(?<![\w])\d{1,5}[A-Za-z]?(?:-\d{1,5})?,?\s{1,3}(?:[A-Z][\p{L}'\-]{1,20}\.?\s{1,3}){1,4}(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Place|Pl|Square|Sq|Terrace|Way|Close|Crescent|Highway|Hwy|Parkway|Pkwy|Loop|Circle|Cir|Row|Mews|Gardens|Walk)\b\.?",
+        @"\d(?<!\w\d)\d{0,4}[A-Za-z]?(?:-\d{1,5})?,?\s{1,3}(?:[A-Z][\p{L}'\-]{1,20}\.?\s{1,3}){1,4}(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Place|Pl|Square|Sq|Terrace|Way|Close|Crescent|Highway|Hwy|Parkway|Pkwy|Loop|Circle|Cir|Row|Mews|Gardens|Walk)\b\.?",
         RegexOptions.CultureInvariant, MatchTimeoutMilliseconds)]
     private static partial Regex English();
 
     [GeneratedRegex(
-        @"(?<![\w])(?:[A-ZÄÖÜ][\p{L}\-]{1,40}(?:straße|strasse|str\.|weg|gasse|platz|allee|damm|ufer|chaussee|gracht|straat|laan|plein|kade|steeg)|(?:[A-ZÄÖÜ][\p{L}\-]{1,40}\s)?(?:Straße|Strasse|Weg|Platz|Allee|Gasse))\s{0,2}\d{1,4}\s?[a-z]?(?![\w])",
+        @"[A-ZÄÖÜ](?<!\w[A-ZÄÖÜ])(?:[\p{L}\-]{1,40}(?:straße|strasse|str\.|weg|gasse|platz|allee|damm|ufer|chaussee|gracht|straat|laan|plein|kade|steeg)|(?:[\p{L}\-]{1,40}\s(?:Straße|Strasse|Weg|Platz|Allee|Gasse))|(?<=[SWPAG])(?:traße|trasse|eg|latz|llee|asse))\s{0,2}\d{1,4}\s?[a-z]?(?![\w])",
         RegexOptions.CultureInvariant, MatchTimeoutMilliseconds)]
     private static partial Regex GermanDutch();
 
     [GeneratedRegex(
-        @"(?<![\w])\d{1,4}(?:\s?(?:bis|ter))?,?\s{1,3}(?i:rue|avenue|av\.|boulevard|bd|place|chemin|allée|impasse|quai|route|cours)\s{1,3}(?:(?:(?:de|du|des|la|le|l'|d')\s{0,3}){1,3}[\p{L}'\-]{2,30}|\p{Lu}[\p{L}'\-]{1,30})(?:\s{1,3}\p{Lu}[\p{L}'\-]{1,30}){0,3}",
+        @"\d(?<!\w\d)\d{0,3}(?:\s?(?:bis|ter))?,?\s{1,3}(?i:rue|avenue|av\.|boulevard|bd|place|chemin|allée|impasse|quai|route|cours)\s{1,3}(?:(?:(?:de|du|des|la|le|l'|d')\s{0,3}){1,3}[\p{L}'\-]{2,30}|\p{Lu}[\p{L}'\-]{1,30})(?:\s{1,3}\p{Lu}[\p{L}'\-]{1,30}){0,3}",
         RegexOptions.CultureInvariant, MatchTimeoutMilliseconds)]
     private static partial Regex French();
 

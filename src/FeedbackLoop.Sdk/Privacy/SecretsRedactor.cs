@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Text;
 using System.Text.RegularExpressions;
 
@@ -22,16 +23,34 @@ internal sealed partial class SecretsRedactor : Redactor
         var assigns = text.AsSpan().IndexOfAny(':', '=') >= 0;
         if (text.Contains("-----BEGIN ", StringComparison.Ordinal)) text = PrivateKeyBlock().Replace(text, Secret);
         if (urls) text = Webhook().Replace(text, Secret);
-        text = KnownToken().Replace(text, Secret);
+        if (RedactionContext.Has(text, TokenPrefixes)) text = KnownToken().Replace(text, Secret);
         if (urls) text = UrlUserInfo().Replace(text, "://" + Secret + "@");
         if (text.Contains('=')) text = UrlSecretParameter().Replace(text, m => m.Groups["name"].Value + Secret);
         if (text.Contains('=')) text = ConnectionStringSecret().Replace(text, m => m.Groups["name"].Value + Secret);
-        text = AuthorizationCredential().Replace(text, m => IsCredential(m.Groups["scheme"].Value, m.Groups["value"].Value) ? m.Groups["scheme"].Value + " " + Secret : m.Value);
+        if (RedactionContext.Has(text, AuthorizationSchemes)) text = AuthorizationCredential().Replace(text, m => IsCredential(m.Groups["scheme"].Value, m.Groups["value"].Value) ? m.Groups["scheme"].Value + " " + Secret : m.Value);
         if (text.Contains("aws", StringComparison.OrdinalIgnoreCase) || text.Contains("secret", StringComparison.OrdinalIgnoreCase))
             text = AwsSecretKeyNearby().Replace(text, m => HasUpperLowerDigit(m.Groups["value"].Value) ? m.Groups["context"].Value + Secret : m.Value);
-        if (assigns) text = Assignment().Replace(text, ReplaceAssignment);
-        return PasswordPhrase().Replace(text, m => IsSpokenPassword(m.Groups["name"].Value, m.Groups["value"].Value) ? m.Groups["name"].Value + m.Groups["sep"].Value + Secret : m.Value);
+        if (assigns && RedactionContext.Has(text, SecretNames)) text = Assignment().Replace(text, ReplaceAssignment);
+        return RedactionContext.Has(text, PasswordWords)
+            ? PasswordPhrase().Replace(text, m => IsSpokenPassword(m.Groups["name"].Value, m.Groups["value"].Value) ? m.Groups["name"].Value + m.Groups["sep"].Value + Secret : m.Value)
+            : text;
     }
+
+    // The literal starts of the known token shapes (case matters), the secret names and the password words: a
+    // text holding none of them skips the pattern.
+    private static readonly SearchValues<string> TokenPrefixes = SearchValues.Create(
+        ["eyJ", "sk-", "sk_", "rk_", "whsec_", "AKIA", "ASIA", "AGPA", "AIDA", "AROA", "AIPA", "ANPA", "ANVA", "ABIA", "ACCA",
+         "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-", "gldt-", "glrt-", "glptt-", "glcbt-", "glimt-", "gloas-",
+         "glsoat-", "glft-", "glagent-", "glffct-", "glwt-", "GR1348941", "xox", "xapp-", "AIza", "GOCSPX-", "ya29.", "SG.", "npm_",
+         "hf_", "api_org_", "AC", "SK", "dop_v1_", "shpat_", "shpca_", "shppa_", "shpss_", "pypi-"], StringComparison.Ordinal);
+
+    private static readonly SearchValues<string> AuthorizationSchemes = SearchValues.Create(["bearer", "basic", "token"], StringComparison.OrdinalIgnoreCase);
+
+    private static readonly SearchValues<string> SecretNames = SearchValues.Create(
+        ["key", "secret", "pass", "pwd", "pin", "token", "credential"], StringComparison.OrdinalIgnoreCase);
+
+    private static readonly SearchValues<string> PasswordWords = SearchValues.Create(
+        ["pass", "pwd", "pin", "kennwort", "mot de passe", "contraseña", "wifi key"], StringComparison.OrdinalIgnoreCase);
 
     private static string ReplaceAssignment(Match m)
     {
@@ -50,7 +69,7 @@ internal sealed partial class SecretsRedactor : Redactor
             var padded = value.TrimEnd('=');
             padded += new string('=', (4 - padded.Length % 4) % 4);
             var bytes = new byte[padded.Length];
-            if (Base64.DecodeFromUtf8(System.Text.Encoding.ASCII.GetBytes(padded), bytes, out _, out var written) != System.Buffers.OperationStatus.Done) return false;
+            if (Base64.DecodeFromUtf8(System.Text.Encoding.ASCII.GetBytes(padded), bytes, out _, out var written) != OperationStatus.Done) return false;
             return bytes.AsSpan(0, written).Contains((byte)':');
         }
         return value.Any(char.IsAsciiDigit) || (value.Length >= 20 && value.Any(char.IsAsciiLetterUpper) && value.Any(char.IsAsciiLetterLower));
@@ -87,8 +106,9 @@ internal sealed partial class SecretsRedactor : Redactor
         "too", "not", "the", "and", "for", "now",
     };
 
-    // PEM private keys, whole or cut off (then up to the end of their base64 body).
-    [GeneratedRegex(@"-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY-----(?:[A-Za-z0-9+/=:,\-\s]{0,16384}?-----END [A-Z0-9 ]{0,40}PRIVATE KEY-----|[A-Za-z0-9+/=:,\-\s]{0,16384})", RegexOptions.CultureInvariant, MatchTimeoutMilliseconds)]
+    // PEM private keys, whole (anything up to the END line, 16 KiB at most) or cut off (then up to the end of
+    // their base64 body).
+    [GeneratedRegex(@"-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY-----(?:[\s\S]{0,16384}?-----END [A-Z0-9 ]{0,40}PRIVATE KEY-----|[A-Za-z0-9+/=:,\-\s]{0,16384})", RegexOptions.CultureInvariant, MatchTimeoutMilliseconds)]
     private static partial Regex PrivateKeyBlock();
 
     [GeneratedRegex(@"https://(?:hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9_/\-]{8,256}|(?:ptb\.|canary\.)?discord(?:app)?\.com/api/webhooks/\d{5,25}/[A-Za-z0-9_\-]{20,128})", RegexOptions.CultureInvariant | RegexOptions.IgnoreCase, MatchTimeoutMilliseconds)]
