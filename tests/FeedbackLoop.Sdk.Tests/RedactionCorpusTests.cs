@@ -198,6 +198,17 @@ public sealed partial class RedactionCorpusTests(ITestOutputHelper output)
         new("password", "mot de passe : Soleil2023", "Soleil2023"),
         new("password", "the password was 'qwerty123'", "qwerty123"),
         new("password", "{\"username\": \"jane\", \"password\": \"Jx9#mPq2\"}", "Jx9#mPq2"),
+        // written after the patterns, as a check on over-fitting (kept whatever they scored)
+        new("email", "email me: john_smith1985@gmail.com", "john_smith1985@gmail.com"),
+        new("phone", "Tel.: +49-89-636-48018", "+49-89-636-48018"),
+        new("phone", "Meine Handynummer: 0151 23456789", "0151 23456789"),
+        new("phone", "call (03) 9876 5432 after lunch", "(03) 9876 5432"),
+        new("iban", "my IBAN is GB33BUKB20201555555555", "GB33BUKB20201555555555"),
+        new("card", "card no 4000 0566 5566 5556", "4000 0566 5566 5556"),
+        new("ip", "the request came from 172.16.254.1", "172.16.254.1"),
+        new("ssn", "my ssn is 123456789", "123456789"),
+        new("dob", "born 05.11.1992", "05.11.1992"),
+        new("password", "user: bob, pass: Secr3t!", "Secr3t!"),
     ];
 
     public static readonly BenignCase[] Benign =
@@ -276,6 +287,15 @@ public sealed partial class RedactionCorpusTests(ITestOutputHelper output)
         new("address-like", "Top 10 route planners"),
         new("address-like", "The Gathering 2024 was fun"),
         new("model", "Model gpt-4o-2024-08-06"),
+        // written after the patterns, as a check on over-fitting (kept whatever they scored)
+        new("version", "Windows 10 build 19045.3693"),
+        new("numbers", "see page 42, line 7"),
+        new("numbers", "temperature 21.5°C, humidity 40%"),
+        new("words", "the SSN field is empty"),
+        new("numbers", "aspect ratio 16:9 at 1920x1080"),
+        new("price", "cost 12 500 € in total"),
+        new("date", "filed on 2024/03/15"),
+        new("code", "color #3366CC, font 14px"),
     ];
 
     [Fact]

@@ -156,7 +156,7 @@ internal sealed partial class SecretsRedactor : Redactor
     // name = value, name: value, "name": "value" — for secret-sounding names, also as the end of a longer name
     // (AWS_SECRET_ACCESS_KEY, db.password: the match starts after the _ or the dot, which stay as they are).
     [GeneratedRegex(
-        @"(?<name>(?<![A-Za-z0-9])(?:api[_\-]?key|apikey|secret(?:[_\-]?(?:access[_\-]?)?key)?|client[_\-]?secret|password|passwort|passwd|passphrase|pwd|pin|access[_\-]?token|auth[_\-]?token|refresh[_\-]?token|token|private[_\-]?key|credentials?)(?![\w\-]))(?<sep>[""']?\s{0,4}[:=]\s{0,4})(?<value>""[^""\n]{1,256}""|'[^'\n]{1,256}'|[^\s""',;]{1,512})",
+        @"(?<name>(?<![A-Za-z0-9])(?:api[_\-]?key|apikey|secret(?:[_\-]?(?:access[_\-]?)?key)?|client[_\-]?secret|password|passwort|passwd|passphrase|pass|pwd|pin|access[_\-]?token|auth[_\-]?token|refresh[_\-]?token|token|private[_\-]?key|credentials?)(?![\w\-]))(?<sep>[""']?\s{0,4}[:=]\s{0,4})(?<value>""[^""\n]{1,256}""|'[^'\n]{1,256}'|[^\s""',;]{1,512})",
         RegexOptions.CultureInvariant | RegexOptions.IgnoreCase, MatchTimeoutMilliseconds)]
     private static partial Regex Assignment();
 
