@@ -18,7 +18,7 @@ public sealed class PrivacyTests
     [InlineData("+44 20 7946 0958", "[phone]")]
     [InlineData("tel. 555-0132", "tel. [phone]")] // a 7-digit local number
     [InlineData("on 2024-03-15 we met", "on 2024-03-15 we met")] // ISO date
-    [InlineData("host 192.168.10.12", "host 192.168.10.12")] // IPv4
+    [InlineData("host 192.168.10.12", "host [ip]")] // IPv4: an address, not a phone
     [InlineData("order 12345 shipped", "order 12345 shipped")] // too few digits
     // payment cards (Luhn)
     [InlineData("card 4111 1111 1111 1111 exp 12/29", "card [card] exp 12/29")]
@@ -37,6 +37,29 @@ public sealed class PrivacyTests
     // ordinary text is untouched
     [InlineData("The capital of France is Paris.", "The capital of France is Paris.")]
     [InlineData("version 1.2.3 released in 2024", "version 1.2.3 released in 2024")]
+    // the shapes added for issue 10, one each (RedactionCorpusTests holds the full corpus and the scores)
+    [InlineData("Kontakt: jürgen.müller@beispiel.de", "Kontakt: [email]")] // the whole local part, not "jürgen.mü[email]"
+    [InlineData("postgres://admin:S3cretPassw0rd@db.example.com:5432/app", "postgres://[secret]@db.example.com:5432/app")]
+    [InlineData("IBAN DE89 3704 0044 0532 0130 00", "IBAN [iban]")]
+    [InlineData("IBAN DE89 3704 0044 0532 0130 01", "IBAN DE89 3704 0044 0532 0130 01")] // fails mod 97 (and is no phone: 22 digits)
+    [InlineData("card 4111.1111.1111.1111", "card [card]")]
+    [InlineData("NI number AB 12 34 56 C", "NI number [id]")]
+    [InlineData("SSN 123-45-6789", "SSN [id]")]
+    [InlineData("passport number 533380006", "passport number [id]")]
+    [InlineData("born on 12 March 1985", "born on [dob]")]
+    [InlineData("on 12 March 1985", "on 12 March 1985")] // a date without a birth word
+    [InlineData("from 2001:db8::8a2e:370:7334", "from [ip]")]
+    [InlineData("I live at 221B Baker Street", "I live at [address]")]
+    [InlineData("my password is hunter2!", "my password is [secret]")]
+    [InlineData("The password is required.", "The password is required.")]
+    [InlineData("Authorization: Basic dXNlcjpwYXNzd29yZDEyMw==", "Authorization: Basic [secret]")]
+    [InlineData("Basic understanding of Python", "Basic understanding of Python")]
+    [InlineData("https://hooks.slack.com/services/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", "[secret]")]
+    [InlineData("reset?token=Zx81kPq02LmN77aa&lang=en", "reset?token=[secret]&lang=en")]
+    [InlineData("request 123e4567-e89b-12d3-a456-426614174000", "request 123e4567-e89b-12d3-a456-426614174000")]
+    [InlineData("ts=1700000000000", "ts=1700000000000")] // epoch milliseconds
+    [InlineData("ISBN 978-3-16-148410-0", "ISBN 978-3-16-148410-0")]
+    [InlineData("pi is 3.14159265358979", "pi is 3.14159265358979")]
     public void The_default_redactors_replace_personal_data_and_secrets(string text, string expected) =>
         Assert.Equal(expected, Redactor.Apply(Redactor.Defaults, text));
 
@@ -52,7 +75,18 @@ public sealed class PrivacyTests
     [InlineData("4111111111111112", false)]
     [InlineData("79927398713", false)] // valid Luhn but 11 digits: too short for a card
     [InlineData("6011 0009 9013 9424", true)]
+    [InlineData("4111.1111.1111.1111", true)]
     public void Luhn_check(string number, bool passes) => Assert.Equal(passes, PaymentCardRedactor.PassesLuhn(number));
+
+    [Theory]
+    [InlineData("DE89 3704 0044 0532 0130 00", true)]
+    [InlineData("DE89370400440532013000", true)]
+    [InlineData("GB82 WEST 1234 5698 7654 32", true)]
+    [InlineData("GB82 WEST 1234 5698 7654 33", false)]
+    [InlineData("NL91ABNA0417164300", true)]
+    [InlineData("NL91ABNA0417164301", false)]
+    [InlineData("XX00", false)] // too short
+    public void Mod_97_check(string iban, bool passes) => Assert.Equal(passes, IbanRedactor.PassesMod97(iban));
 
     [Fact]
     public async Task Redaction_happens_before_the_transport_sees_the_event_on_input_output_and_edits()

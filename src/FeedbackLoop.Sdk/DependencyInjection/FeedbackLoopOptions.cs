@@ -43,7 +43,10 @@ public sealed class FeedbackLoopOptions
     /// <summary>Which built-in redactors run (all by default).</summary>
     public RedactionSection Redaction { get; set; } = new();
 
-    /// <summary>When set (16+ characters, keep it secret), every <c>user_id</c> is replaced by its HMAC pseudonym (<see cref="Privacy.UserIdHasher"/>).</summary>
+    /// <summary>
+    /// When set (16+ characters, keep it secret), every <c>user_id</c> is replaced by its HMAC pseudonym
+    /// (<see cref="Privacy.UserIdHasher"/>): configuring the secret is what turns pseudonyms on; there is no second switch.
+    /// </summary>
     public string? UserIdSecret { get; set; }
 
     /// <summary>The <c>Retry</c> subsection.</summary>
@@ -104,5 +107,30 @@ public sealed class FeedbackLoopOptions
         public bool PaymentCard { get; set; } = true;
         /// <summary>Bearer tokens, API keys and other secrets.</summary>
         public bool Secrets { get; set; } = true;
+        /// <summary>IBANs (mod-97-checked).</summary>
+        public bool Iban { get; set; } = true;
+        /// <summary>US social security, UK National Insurance and passport numbers.</summary>
+        public bool NationalId { get; set; } = true;
+        /// <summary>Dates after a birth word.</summary>
+        public bool DateOfBirth { get; set; } = true;
+        /// <summary>IPv4 and IPv6 addresses.</summary>
+        public bool IpAddress { get; set; } = true;
+        /// <summary>Street addresses and postcodes (a heuristic).</summary>
+        public bool PostalAddress { get; set; } = true;
+
+        /// <summary>Whether the built-in redactor <paramref name="redactor"/> is switched on here.</summary>
+        internal bool IsOn(Privacy.Redactor redactor) => redactor.Name switch
+        {
+            "email" => Email,
+            "phone" => Phone,
+            "payment_card" => PaymentCard,
+            "secrets" => Secrets,
+            "iban" => Iban,
+            "national_id" => NationalId,
+            "date_of_birth" => DateOfBirth,
+            "ip_address" => IpAddress,
+            "postal_address" => PostalAddress,
+            _ => true,
+        };
     }
 }

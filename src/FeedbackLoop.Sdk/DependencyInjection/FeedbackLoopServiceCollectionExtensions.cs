@@ -110,11 +110,8 @@ internal static class FeedbackLoopOptionsMapper
 
     public static FeedbackClientOptions ToClientOptions(FeedbackLoopOptions o, IMeterFactory? meterFactory, TimeProvider? time)
     {
-        var redactors = new List<Redactor>();
-        if (o.Redaction.Secrets) redactors.Add(Redactor.Secrets);
-        if (o.Redaction.PaymentCard) redactors.Add(Redactor.PaymentCard);
-        if (o.Redaction.Email) redactors.Add(Redactor.Email);
-        if (o.Redaction.Phone) redactors.Add(Redactor.Phone);
+        // The defaults' order is the one that works (longer, validated shapes first); switches only leave some out.
+        var redactors = Redactor.Defaults.Where(o.Redaction.IsOn).ToList();
         return new FeedbackClientOptions
         {
             AppId = o.AppId,

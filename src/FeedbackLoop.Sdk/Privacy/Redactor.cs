@@ -9,33 +9,66 @@ namespace FeedbackLoop.Sdk.Privacy;
 /// </summary>
 public abstract partial class Redactor
 {
+    /// <summary>
+    /// The longest one built-in pattern may run over one text. The patterns are bounded so they run in time
+    /// linear in the text; this is only a backstop. When it is hit the redactor throws, and the sender drops that
+    /// event (counted as <c>sender_error</c>) rather than send text it could not redact.
+    /// </summary>
+    internal const int MatchTimeoutMilliseconds = 1_000;
+
     /// <summary>A short name for logs and docs (<c>email</c>, <c>phone</c>, ...).</summary>
     public abstract string Name { get; }
 
     /// <summary>Returns <paramref name="text"/> with what this redactor finds replaced; the same instance when nothing was found.</summary>
     public abstract string Redact(string text);
 
-    /// <summary>E-mail addresses → <c>[email]</c>.</summary>
-    public static Redactor Email { get; } = new RegexRedactor("email", EmailPattern(), "[email]");
+    /// <summary>E-mail addresses, Unicode and IDN ones included → <c>[email]</c>; the whole address, never a tail of it.</summary>
+    public static Redactor Email { get; } = new EmailRedactor();
 
-    /// <summary>Phone numbers (7–15 digits, international or national formats) → <c>[phone]</c>; ISO dates and IPv4 addresses are left alone.</summary>
+    /// <summary>
+    /// Phone numbers in international (<c>+</c>, <c>00</c>) and national formats → <c>[phone]</c>. Digit groups
+    /// are kept as phones by their shape (grouping, trunk prefix) or a nearby word such as <c>call</c> or
+    /// <c>tel</c>; dates, ISBNs, decimals, version numbers and long bare numbers are left alone.
+    /// </summary>
     public static Redactor Phone { get; } = new PhoneRedactor();
 
-    /// <summary>Payment card numbers (13–19 digits, spaces or dashes allowed, Luhn-checked) → <c>[card]</c>.</summary>
+    /// <summary>Payment card numbers (13–19 digits, spaces, dots or dashes allowed, issuer prefix and Luhn-checked) → <c>[card]</c>.</summary>
     public static Redactor PaymentCard { get; } = new PaymentCardRedactor();
 
     /// <summary>
-    /// Common secret formats → <c>[secret]</c>: bearer tokens, JWTs, private key blocks, OpenAI/Anthropic-style
-    /// <c>sk-</c> keys, AWS access key ids, GitHub, Slack and Google API tokens, and values of
-    /// <c>api_key=</c>/<c>password:</c>/<c>token=</c>-style assignments.
+    /// Secrets → <c>[secret]</c>: private key blocks (also cut-off ones), provider tokens (AWS, GitHub, GitLab,
+    /// Slack, Stripe, Twilio, SendGrid, npm, Hugging Face, OpenAI, Anthropic, Google, ...), JWTs, Slack and Discord
+    /// webhooks, <c>Basic</c>/<c>Bearer</c> credentials, passwords in URLs and connection strings, secret URL
+    /// parameters (<c>token=</c>, <c>key=</c>, <c>sig=</c>, ...), <c>api_key=</c>/<c>password:</c>-style
+    /// assignments and <c>password is …</c> phrases.
     /// </summary>
     public static Redactor Secrets { get; } = new SecretsRedactor();
 
+    /// <summary>IBANs (mod-97-checked, with or without spaces) → <c>[iban]</c>.</summary>
+    public static Redactor Iban { get; } = new IbanRedactor();
+
+    /// <summary>US social security numbers, UK National Insurance numbers and passport numbers (after a word such as <c>passport</c>) → <c>[id]</c>.</summary>
+    public static Redactor NationalId { get; } = new NationalIdRedactor();
+
+    /// <summary>Dates after a birth word (<c>born</c>, <c>DOB</c>, <c>date of birth</c>, <c>geboren</c>, ...) → <c>[dob]</c>; other dates are left alone.</summary>
+    public static Redactor DateOfBirth { get; } = new DateOfBirthRedactor();
+
+    /// <summary>IPv4 and IPv6 addresses → <c>[ip]</c>; loopback and unspecified addresses and version numbers are left alone.</summary>
+    public static Redactor IpAddress { get; } = new IpAddressRedactor();
+
     /// <summary>
-    /// The privacy default: secrets, cards, e-mails, phones, in that order (secrets and cards first so that a
-    /// token's or card's digits are not half-taken as a phone number).
+    /// Street addresses by common shapes (<c>221B Baker Street</c>, <c>Hauptstraße 12</c>, <c>12 rue de la Paix</c>,
+    /// <c>Calle de Alcalá 48</c>) and postcodes after a word such as <c>postcode</c> → <c>[address]</c>. A heuristic:
+    /// free-form addresses without a street word are not found.
     /// </summary>
-    public static IReadOnlyList<Redactor> Defaults { get; } = [Secrets, PaymentCard, Email, Phone];
+    public static Redactor PostalAddress { get; } = new PostalAddressRedactor();
+
+    /// <summary>
+    /// The privacy default, in this order: secrets, IBANs, cards, national ids, dates of birth, e-mails, IP
+    /// addresses, postal addresses, phones. Longer and validated shapes go first so that their digits are not
+    /// half-taken by a looser one (a card's or IBAN's digits as a phone, a connection string's password as an e-mail).
+    /// </summary>
+    public static IReadOnlyList<Redactor> Defaults { get; } = [Secrets, Iban, PaymentCard, NationalId, DateOfBirth, Email, IpAddress, PostalAddress, Phone];
 
     /// <summary>An app's own pattern: every match of <paramref name="pattern"/> becomes <paramref name="replacement"/>.</summary>
     public static Redactor FromRegex(string name, Regex pattern, string replacement) => new RegexRedactor(name, pattern, replacement);
@@ -49,9 +82,6 @@ public abstract partial class Redactor
         for (var i = 0; i < redactors.Count; i++) text = redactors[i].Redact(text);
         return text;
     }
-
-    [GeneratedRegex(@"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}", RegexOptions.CultureInvariant)]
-    private static partial Regex EmailPattern();
 
     private sealed class RegexRedactor(string name, Regex pattern, string replacement) : Redactor
     {
