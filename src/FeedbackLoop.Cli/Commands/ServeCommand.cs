@@ -108,7 +108,7 @@ internal static class ServeCommand
             await error.WriteLineAsync(e.Message).ConfigureAwait(false);
             return 2;
         }
-        catch (Exception e) when (e is ArgumentException or Pipelines.PipelineException or InvalidDataException)
+        catch (Exception e) when (e is ArgumentException or Pipelines.PipelineException or InvalidDataException or IOException or UnauthorizedAccessException)
         {
             await error.WriteLineAsync(e.Message).ConfigureAwait(false);
             return 2;

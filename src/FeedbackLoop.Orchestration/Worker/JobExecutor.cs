@@ -35,8 +35,8 @@ internal sealed class JobExecutor(WorkerOptions options, InProcessTrainers? trai
     {
         var spec = job.Spec;
         var output = JobIds.OutputOf(spec, job.Attempt);
-        // models/, the version's folder and the attempt's: owner-only (a model is made of users' text).
-        PrivateFiles.CreateFolder(output, upTo: Path.GetDirectoryName(Path.GetFullPath(spec.OutputRoot)) ?? spec.OutputRoot);
+        // The version's folder and the attempt's: owner-only (a model is made of users' text).
+        PrivateFiles.CreateFolder(output, upTo: spec.OutputRoot);
         var data = Path.Combine(attemptFolder, "data");
         if (LinkSnapshot(spec, data) is { } missing)
         {

@@ -16,8 +16,9 @@ internal static class PrivateFiles
 
     /// <summary>
     /// Creates <paramref name="path"/> and every missing folder above it mode 0700, and takes group and other access
-    /// off <paramref name="path"/> and <paramref name="upTo"/>'s folders between them when they already existed
-    /// (a data folder made by an older version, or by hand).
+    /// off the existing folders from <paramref name="path"/> up to <paramref name="upTo"/> (a model's own folder; one
+    /// made by an older version, or by hand). Nothing above <paramref name="upTo"/> that already exists is changed:
+    /// it may be a folder shared with others (the artifacts root is made private by <see cref="CreateRoot"/>).
     /// </summary>
     public static void CreateFolder(string path, string upTo)
     {
@@ -40,7 +41,7 @@ internal static class PrivateFiles
             Directory.CreateDirectory(folder, OwnerOnlyFolder);
         }
 
-        // The existing levels from the output up to (and with) models/: a folder outside that is not ours to change.
+        // The existing levels from the output up to (and with) the model's folder.
         for (var folder = Path.GetFullPath(path); folder.StartsWith(top, StringComparison.Ordinal); folder = Path.GetDirectoryName(folder)!)
         {
             RemoveGroupAndOther(folder);
@@ -49,6 +50,27 @@ internal static class PrivateFiles
                 break;
             }
         }
+    }
+
+    /// <summary>
+    /// Creates the artifacts root (<c>&lt;data&gt;/models</c>) mode 0700, or takes group and other access off it when
+    /// it exists: it is the loop's own folder, named by the operator's data folder.
+    /// </summary>
+    public static void CreateRoot(string root)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(root);
+            return;
+        }
+
+        if (!Directory.Exists(root))
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(root))!);
+            Directory.CreateDirectory(root, OwnerOnlyFolder);
+        }
+
+        RemoveGroupAndOther(root);
     }
 
     /// <summary>
@@ -80,10 +102,17 @@ internal static class PrivateFiles
     [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
     private static void RemoveGroupAndOther(string path)
     {
-        var mode = File.GetUnixFileMode(path);
-        if ((mode & GroupAndOther) != 0)
+        try
         {
-            File.SetUnixFileMode(path, mode & ~GroupAndOther);
+            var mode = File.GetUnixFileMode(path);
+            if ((mode & GroupAndOther) != 0)
+            {
+                File.SetUnixFileMode(path, mode & ~GroupAndOther);
+            }
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            // Removed since it was listed (a trainer's temporary file): nothing left to protect.
         }
     }
 }
