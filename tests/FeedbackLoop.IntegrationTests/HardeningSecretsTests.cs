@@ -7,6 +7,7 @@ using FeedbackLoop.Datasets;
 using FeedbackLoop.IntegrationTests.Support;
 using FeedbackLoop.Orchestration.Registry;
 using FeedbackLoop.Orchestration.Transport;
+using Microsoft.Data.Sqlite;
 
 namespace FeedbackLoop.IntegrationTests;
 
@@ -131,11 +132,19 @@ public sealed class HardeningSecretsTests : IDisposable
         var run = await RunEndedAsync(serve);
         Assert.True(run.Status == RunStatus.Completed, $"run {run.Status}: {run.Reason}\n{serve.Output}");
 
-        // The store, with the -wal and -shm SQLite keeps beside it while the orchestrator has it open.
-        Assert.True(File.Exists(Store + "-wal"), "the store is in WAL mode while serve runs");
-        foreach (var file in (string[])[Store, Store + "-wal", Store + "-shm"])
+        // The store, with the -wal and -shm SQLite keeps beside it while a connection is open (SQLite gives them the
+        // database's mode; one held open here makes sure both exist, whatever serve's own connections do).
+        using (var reader = new SqliteConnection($"Data Source={Store};Pooling=False"))
         {
-            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(file));
+            reader.Open();
+            using var query = reader.CreateCommand();
+            query.CommandText = "SELECT count(*) FROM sqlite_master";
+            Assert.True(Convert.ToInt64(query.ExecuteScalar(), CultureInfo.InvariantCulture) > 0);
+            foreach (var file in (string[])[Store, Store + "-wal", Store + "-shm"])
+            {
+                Assert.True(File.Exists(file), $"{file} is missing while a connection is open");
+                Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(file));
+            }
         }
 
         // models/: every folder 0700, every file without group or other access (a trainer's 0644 was tightened).
