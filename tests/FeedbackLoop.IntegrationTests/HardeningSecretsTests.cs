@@ -111,13 +111,17 @@ public sealed class HardeningSecretsTests : IDisposable
         Assert.DoesNotContain(_secret, serve.Output, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task After_a_run_the_store_models_and_job_files_are_owner_only_and_no_dataset_is_open_to_others()
+    // The command trainer writes with the shell's umask (0644 files, 0755 folders); the in-process ML.NET trainer
+    // writes the reward model itself.
+    [Theory]
+    [InlineData("command", new[] { "metrics.json", "vocab.txt", "eval-report.json" })]
+    [InlineData("mlnet", new[] { "metrics.json", "model.zip", "reward-model.json", "eval-report.json" })]
+    public async Task After_a_run_the_store_models_and_job_files_are_owner_only_and_no_dataset_is_open_to_others(string trainer, string[] modelFiles)
     {
         var script = _root.Combine("env-trainer.sh");
         await File.WriteAllTextAsync(script, EnvTrainer);
         var pipeline = _root.Combine("pipeline.yaml");
-        await File.WriteAllTextAsync(pipeline, CommandPipeline(script));
+        await File.WriteAllTextAsync(pipeline, trainer == "command" ? CommandPipeline(script) : InProcessPipeline);
         // As an older version (or a hand) left them: a store and a models folder readable by everyone.
         Directory.CreateDirectory(Path.GetDirectoryName(Store)!);
         File.WriteAllBytes(Store, []);
@@ -149,7 +153,7 @@ public sealed class HardeningSecretsTests : IDisposable
 
         // models/: every folder 0700, every file without group or other access (a trainer's 0644 was tightened).
         var models = Path.Combine(Data, "models");
-        AssertOwnerOnlyTree(models, expectFiles: ["metrics.json", "vocab.txt", "eval-report.json"]);
+        AssertOwnerOnlyTree(models, modelFiles);
 
         // The worker's folder: logs and job folders.
         var worker = Path.Combine(Data, "worker");
@@ -212,6 +216,16 @@ public sealed class HardeningSecretsTests : IDisposable
             command: [/bin/sh, "{{script}}", eval, "{output}"]
           jobs: {max_attempts: 1, retry_backoff: 200ms, heartbeat_timeout: 30s}
           gate: {margin: 0.02}
+        apps:
+          {{AppId}}:
+            gate: {margin: 0.02}
+        """;
+
+    private const string InProcessPipeline = $$"""
+        defaults:
+          retrain: {min_new_pairs: 60}
+          split: {eval_fraction: 0.25}
+          jobs: {max_attempts: 1, retry_backoff: 200ms, heartbeat_timeout: 30s}
         apps:
           {{AppId}}:
             gate: {margin: 0.02}
