@@ -60,17 +60,23 @@ internal static class ServeCommand
             Description = "Orchestrator: also check every app's datasets for new pairs this often (off to rely on the extractors' DatasetCommitted alone).",
             DefaultValueFactory = _ => "30s",
         };
+        var passEnv = new Option<string[]>("--pass-env")
+        {
+            Description = "Worker: also give jobs this variable of the worker's environment (NAME, or a prefix such as HF_*; repeatable). "
+                + "Jobs see only an allowlist (PATH, HOME, locale, TMPDIR, CUDA_*, NVIDIA_*, NCCL_*, Hugging Face caches; see docs/DEPLOY.md) and never FEEDBACKLOOP_*.",
+            AllowMultipleArgumentsPerToken = false,
+        };
         var metricsPort = HostOptionsCli.MetricsPort();
         var verbose = new Option<bool>("--verbose") { Description = "Log every offer, claim, grant and attempt." };
 
         var command = new Command("serve", "Run the loop's orchestrator, a worker, or both, until Ctrl+C or SIGTERM.")
         {
-            role, data, pipeline, registry, gpus, workerId, workDir, heartbeat, claimTimeout, sweep, offerAgain, pollDatasets, metricsPort, verbose,
+            role, data, pipeline, registry, gpus, workerId, workDir, heartbeat, claimTimeout, sweep, offerAgain, pollDatasets, passEnv, metricsPort, verbose,
         };
         command.SetAction((parse, ct) => RunAsync(new ServeSettings(
             parse.GetValue(role)!, parse.GetValue(data), parse.GetValue(pipeline), parse.GetValue(registry), parse.GetValue(gpus), parse.GetValue(workerId),
             parse.GetValue(workDir), parse.GetValue(heartbeat)!, parse.GetValue(claimTimeout)!, parse.GetValue(sweep)!, parse.GetValue(offerAgain)!,
-            parse.GetValue(pollDatasets)!, parse.GetValue(metricsPort), parse.GetValue(verbose)), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct));
+            parse.GetValue(pollDatasets)!, parse.GetValue(passEnv) ?? [], parse.GetValue(metricsPort), parse.GetValue(verbose)), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct));
         return command;
     }
 
@@ -98,10 +104,11 @@ internal static class ServeCommand
         }
         catch (FormatException e)
         {
-            await error.WriteLineAsync($"{RabbitMqSettings.UriVariable}: {e.Message}").ConfigureAwait(false);
+            // The message names the variable and the part that is wrong, never the URI (it may hold the password).
+            await error.WriteLineAsync(e.Message).ConfigureAwait(false);
             return 2;
         }
-        catch (Exception e) when (e is ArgumentException or Pipelines.PipelineException or InvalidDataException)
+        catch (Exception e) when (e is ArgumentException or Pipelines.PipelineException or InvalidDataException or IOException or UnauthorizedAccessException)
         {
             await error.WriteLineAsync(e.Message).ConfigureAwait(false);
             return 2;
@@ -234,6 +241,7 @@ internal static class ServeCommand
                 WorkDirectory = settings.WorkDirectory?.FullName ?? Path.Combine(data, "worker"),
                 HeartbeatInterval = Duration(settings.Heartbeat, "--heartbeat"),
                 ClaimTimeout = Duration(settings.ClaimTimeout, "--claim-timeout"),
+                ChildEnvironment = new ChildEnvironment(settings.PassEnvironment),
             },
             Trainers = new InProcessTrainers(snapshots, new MlNetRewardTrainer(), new MlNetPairwiseEvaluator()),
         };
@@ -271,7 +279,8 @@ internal static class ServeCommand
 
     private sealed record ServeSettings(
         string Role, DirectoryInfo? Data, FileInfo? Pipeline, FileInfo? Registry, int Gpus, string? WorkerId, DirectoryInfo? WorkDirectory,
-        string Heartbeat, string ClaimTimeout, string Sweep, string OfferAgain, string PollDatasets, int? MetricsPort, bool Verbose);
+        string Heartbeat, string ClaimTimeout, string Sweep, string OfferAgain, string PollDatasets, IReadOnlyList<string> PassEnvironment, int? MetricsPort,
+        bool Verbose);
 }
 
 /// <summary>

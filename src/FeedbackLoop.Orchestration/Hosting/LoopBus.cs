@@ -76,9 +76,12 @@ public static class LoopBus
         if (host.Roles.HasFlag(LoopRoles.Orchestrator))
         {
             var registry = host.Registry ?? throw new ArgumentException("the orchestrator needs a registry", nameof(host));
+            var paths = host.Paths ?? throw new ArgumentException("the orchestrator needs its artifact paths", nameof(host));
+            // models/ is the orchestrator's: owner-only from the start (or tightened, if an older version made it looser).
+            PrivateFiles.CreateRoot(paths.ArtifactsRoot);
             services.AddSingleton(registry)
                 .AddSingleton(host.Pipeline ?? throw new ArgumentException("the orchestrator needs a pipeline", nameof(host)))
-                .AddSingleton(host.Paths ?? throw new ArgumentException("the orchestrator needs its artifact paths", nameof(host)))
+                .AddSingleton(paths)
                 .AddSingleton(host.Snapshots ?? throw new ArgumentException("the orchestrator needs a snapshot source", nameof(host)))
                 .AddSingleton(host.Orchestrator)
                 .AddSingleton(_ => new JobStore(registry.Database, host.Clock))

@@ -89,8 +89,14 @@ public sealed class StoreDatabase
             Directory.CreateDirectory(folder);
         }
 
-        if (File.Exists(FilePath) || OperatingSystem.IsWindows())
+        if (OperatingSystem.IsWindows())
         {
+            return;
+        }
+
+        if (File.Exists(FilePath))
+        {
+            MakeOwnerOnly();
             return;
         }
 
@@ -108,6 +114,32 @@ public sealed class StoreDatabase
         catch (IOException) when (File.Exists(FilePath))
         {
             // Another process created it first; it is theirs to have made private.
+        }
+    }
+
+    /// <summary>
+    /// A store made by an older version (or by hand) may be readable by others; the database and its -wal and -shm
+    /// files lose group and other access. One that belongs to another user is left as it is (only its owner may change it).
+    /// </summary>
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    private void MakeOwnerOnly()
+    {
+        const UnixFileMode groupAndOther = UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute
+            | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
+        foreach (var path in (string[])[FilePath, FilePath + "-wal", FilePath + "-shm"])
+        {
+            try
+            {
+                var mode = File.GetUnixFileMode(path);
+                if ((mode & groupAndOther) != 0)
+                {
+                    File.SetUnixFileMode(path, mode & ~groupAndOther);
+                }
+            }
+            catch (Exception e) when (e is FileNotFoundException or UnauthorizedAccessException)
+            {
+                // No such file (the -wal and -shm come and go), or not ours to change.
+            }
         }
     }
 

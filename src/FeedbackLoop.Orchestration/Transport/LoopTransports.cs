@@ -1,3 +1,4 @@
+using System.Security.Authentication;
 using MassTransit;
 
 namespace FeedbackLoop.Orchestration.Transport;
@@ -51,6 +52,17 @@ public static class LoopTransports
                 h.Password(broker.Password);
                 h.PublisherConfirmation = true;
                 h.RequestedConnectionTimeout(broker.StartTimeout);
+                if (broker.UseTls)
+                {
+                    var check = new BrokerCertificateCheck(broker.TrustedAuthorities());
+                    h.UseSsl(s =>
+                    {
+                        // The name the certificate must carry is the host the URI names.
+                        s.ServerName = broker.Host;
+                        s.Protocol = SslProtocols.Tls12 | SslProtocols.Tls13;
+                        s.CertificateValidationCallback = check.Validate;
+                    });
+                }
             });
             // Receive endpoints declare durable, non-auto-delete queues and exchanges and sends are persistent:
             // MassTransit's defaults on RabbitMQ, which a run needs to survive a broker restart (the RabbitMQ

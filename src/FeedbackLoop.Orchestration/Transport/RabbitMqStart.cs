@@ -46,6 +46,13 @@ internal static class RabbitMqStart
             return $"{where} did not let user '{broker.User}' open virtual host '{broker.VirtualHost}': check that it exists and that the user "
                 + $"has permissions on it (rabbitmqctl list_vhosts; rabbitmqctl list_permissions -p {broker.VirtualHost}).";
         }
+        if (causes.Any(c => c is System.Security.Authentication.AuthenticationException))
+        {
+            return $"{where} did not prove its identity over TLS: its certificate must name '{broker.Host}' and chain to "
+                + (broker.CaFile is null ? "a root this machine trusts" : $"a certificate in {RabbitMqSettings.CaFileVariable} ({broker.CaFile})")
+                + $", and TLS must be its listener on port {broker.Port} (rabbitmq-diagnostics listeners).";
+        }
+
         var socket = causes.OfType<SocketException>().FirstOrDefault();
         if (socket?.SocketErrorCode == SocketError.ConnectionRefused)
         {

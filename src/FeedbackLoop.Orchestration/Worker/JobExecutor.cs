@@ -35,7 +35,8 @@ internal sealed class JobExecutor(WorkerOptions options, InProcessTrainers? trai
     {
         var spec = job.Spec;
         var output = JobIds.OutputOf(spec, job.Attempt);
-        Directory.CreateDirectory(output);
+        // The version's folder and the attempt's: owner-only (a model is made of users' text).
+        PrivateFiles.CreateFolder(output, upTo: spec.OutputRoot);
         var data = Path.Combine(attemptFolder, "data");
         if (LinkSnapshot(spec, data) is { } missing)
         {
@@ -50,29 +51,36 @@ internal sealed class JobExecutor(WorkerOptions options, InProcessTrainers? trai
             [TemplateVariables.Eval] = data,
             [TemplateVariables.Output] = output,
         };
-        var environment = new Dictionary<string, string>(StringComparer.Ordinal)
-        {
-            // One job per GPU: the slot's GPU is the only one the job sees; a CPU slot sees none.
-            ["CUDA_VISIBLE_DEVICES"] = options.DeviceOf(slot),
-            ["FEEDBACKLOOP_JOB_ID"] = job.JobId,
-            ["FEEDBACKLOOP_ATTEMPT"] = job.Attempt.ToString(CultureInfo.InvariantCulture),
-            ["FEEDBACKLOOP_WORKER_ID"] = options.WorkerId,
-            ["PYTHONUNBUFFERED"] = "1",
-        };
+        // The allowlisted part of the worker's own environment (never its bus or store secrets), then the job's.
+        var environment = options.ChildEnvironment.From(Environment.GetEnvironmentVariables());
+        // One job per GPU: the slot's GPU is the only one the job sees; a CPU slot sees none.
+        environment["CUDA_VISIBLE_DEVICES"] = options.DeviceOf(slot);
+        environment["FEEDBACKLOOP_JOB_ID"] = job.JobId;
+        environment["FEEDBACKLOOP_ATTEMPT"] = job.Attempt.ToString(CultureInfo.InvariantCulture);
+        environment["FEEDBACKLOOP_WORKER_ID"] = options.WorkerId;
+        environment["PYTHONUNBUFFERED"] = "1";
         var context = new Context(job, output, attemptFolder, variables, environment, log);
         if (spec.Runner == JobRunners.MlNetReward && trainers is null)
         {
             return new AttemptFailed("this worker has no in-process trainer (it runs command jobs only)", null);
         }
 
-        return (spec.Runner, spec.Kind) switch
+        try
         {
-            (JobRunners.Command, JobKinds.Tune) => await TuneByCommandAsync(context, cancellationToken).ConfigureAwait(false),
-            (JobRunners.Command, JobKinds.Eval) => await EvalByCommandAsync(context, cancellationToken).ConfigureAwait(false),
-            (JobRunners.MlNetReward, JobKinds.Tune) => await TuneInProcessAsync(context, trainers!, cancellationToken).ConfigureAwait(false),
-            (JobRunners.MlNetReward, JobKinds.Eval) => await EvalInProcessAsync(context, trainers!, cancellationToken).ConfigureAwait(false),
-            _ => new AttemptFailed($"this worker cannot run a '{spec.Kind}' job of runner '{spec.Runner}'", null),
-        };
+            return (spec.Runner, spec.Kind) switch
+            {
+                (JobRunners.Command, JobKinds.Tune) => await TuneByCommandAsync(context, cancellationToken).ConfigureAwait(false),
+                (JobRunners.Command, JobKinds.Eval) => await EvalByCommandAsync(context, cancellationToken).ConfigureAwait(false),
+                (JobRunners.MlNetReward, JobKinds.Tune) => await TuneInProcessAsync(context, trainers!, cancellationToken).ConfigureAwait(false),
+                (JobRunners.MlNetReward, JobKinds.Eval) => await EvalInProcessAsync(context, trainers!, cancellationToken).ConfigureAwait(false),
+                _ => new AttemptFailed($"this worker cannot run a '{spec.Kind}' job of runner '{spec.Runner}'", null),
+            };
+        }
+        finally
+        {
+            // Whatever the trainer's umask gave its files, what it leaves is the owner's alone (also after a failure).
+            PrivateFiles.Tighten(output);
+        }
     }
 
     /// <summary>Links each snapshot file into <paramref name="folder"/>; returns why not when a file is missing.</summary>

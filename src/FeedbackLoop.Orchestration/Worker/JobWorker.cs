@@ -40,6 +40,9 @@ public sealed record WorkerOptions
 
     /// <summary>The number of jobs the worker runs at once.</summary>
     public int Slots => Math.Max(1, Gpus);
+
+    /// <summary>Which of the worker's environment variables its jobs' programs see (<c>serve --pass-env</c> adds names); nothing else is inherited.</summary>
+    public ChildEnvironment ChildEnvironment { get; init; } = ChildEnvironment.Default;
 }
 
 /// <summary>

@@ -26,7 +26,7 @@ internal static class ProcessRunner
     /// <summary>Whether children die with the worker (setpriv is there); reported in the worker's start line.</summary>
     public static bool ChildrenDieWithWorker => OperatingSystem.IsLinux() && File.Exists(SetPriv);
 
-    /// <summary>Runs the program and returns its exit code.</summary>
+    /// <summary>Runs the program with exactly <paramref name="environment"/> (nothing of the worker's own) and returns its exit code.</summary>
     /// <exception cref="ProcessStartException">The program could not be started.</exception>
     /// <exception cref="OperationCanceledException">The token was cancelled; the process tree was killed first.</exception>
     public static async Task<int> RunAsync(
@@ -59,6 +59,8 @@ internal static class ProcessRunner
             start.ArgumentList.Add(argument);
         }
 
+        // The program's whole environment: ProcessStartInfo starts from a copy of the worker's, which holds secrets.
+        start.Environment.Clear();
         foreach (var (name, value) in environment)
         {
             start.Environment[name] = value;

@@ -85,6 +85,8 @@ public sealed class FeedbackLoopOptions
         public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(10);
         /// <summary>Gzip request bodies.</summary>
         public bool Compress { get; set; } = true;
+        /// <summary>Accept an <c>http://</c> endpoint that is not loopback (the key crosses the network unencrypted); default off.</summary>
+        public bool AllowInsecureHttp { get; set; }
     }
 
     /// <summary>The <c>Sampling</c> subsection.</summary>

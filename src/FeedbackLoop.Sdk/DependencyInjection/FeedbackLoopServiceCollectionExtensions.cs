@@ -34,7 +34,7 @@ public static class FeedbackLoopServiceCollectionExtensions
             var settings = provider.GetRequiredService<IOptions<FeedbackLoopOptions>>().Value;
             var clientOptions = FeedbackLoopOptionsMapper.ToClientOptions(settings, provider.GetService<IMeterFactory>(), provider.GetService<TimeProvider>());
             var transport = provider.GetService<FeedbackTransportFactory>()?.Create(provider)
-                ?? FeedbackLoopOptionsMapper.HttpTransport(settings)
+                ?? FeedbackLoopOptionsMapper.HttpTransport(settings, provider.GetService<ILogger<HttpFeedbackTransport>>())
                 ?? throw new InvalidOperationException("FeedbackLoop: no transport; set FeedbackLoop:Http:Endpoint or call UseKafka()/UseTransport() on AddFeedbackLoop's builder.");
             return new FeedbackClient(clientOptions, transport, provider.GetService<ILogger<FeedbackClient>>());
         });
@@ -84,6 +84,8 @@ internal sealed class FeedbackLoopOptionsValidator(IServiceProvider services) : 
         {
             if (!endpoint.IsAbsoluteUri || (endpoint.Scheme != Uri.UriSchemeHttps && endpoint.Scheme != Uri.UriSchemeHttp))
                 failures.Add("FeedbackLoop:Http:Endpoint: must be an absolute http(s) URL");
+            else if (HttpTransportOptions.LeavesMachineInClear(endpoint) && !options.Http.AllowInsecureHttp)
+                failures.Add("FeedbackLoop:Http:Endpoint: http:// only to a loopback host; use https://, or set FeedbackLoop:Http:AllowInsecureHttp for a network you trust end to end");
             if (string.IsNullOrWhiteSpace(options.Http.WriteKey))
                 failures.Add("FeedbackLoop:Http:WriteKey: required when FeedbackLoop:Http:Endpoint is set");
         }
@@ -130,9 +132,15 @@ internal static class FeedbackLoopOptionsMapper
         };
     }
 
-    public static IFeedbackTransport? HttpTransport(FeedbackLoopOptions o) =>
+    public static IFeedbackTransport? HttpTransport(FeedbackLoopOptions o, ILogger<HttpFeedbackTransport>? logger = null) =>
         o.Http.Endpoint is { } endpoint
-            ? new HttpFeedbackTransport(new HttpTransportOptions { Endpoint = endpoint, WriteKey = o.Http.WriteKey ?? "", RequestTimeout = o.Http.RequestTimeout, Compress = o.Http.Compress })
+            ? new HttpFeedbackTransport(
+                new HttpTransportOptions
+                {
+                    Endpoint = endpoint, WriteKey = o.Http.WriteKey ?? "", RequestTimeout = o.Http.RequestTimeout, Compress = o.Http.Compress,
+                    AllowInsecureHttp = o.Http.AllowInsecureHttp,
+                },
+                httpClient: null, logger)
             : null;
 
     private static SessionSampler? Sampler(FeedbackLoopOptions.SamplingSection s)

@@ -57,6 +57,10 @@ public sealed partial class HttpFeedbackTransport : IFeedbackTransport
             // RequestTimeout is applied per request below, so that it is told apart from the caller's cancellation.
             Timeout = Timeout.InfiniteTimeSpan,
         };
+        if (HttpTransportOptions.LeavesMachineInClear(options.Endpoint))
+        {
+            LogInsecureHttp(_logger);
+        }
     }
 
     /// <inheritdoc />
@@ -190,4 +194,8 @@ public sealed partial class HttpFeedbackTransport : IFeedbackTransport
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "FeedbackLoop: {Count} events were not sent: empty or over the 32 KiB event limit")]
     private static partial void LogUnsendable(ILogger logger, int count);
+
+    [LoggerMessage(Level = LogLevel.Warning,
+        Message = "FeedbackLoop: AllowInsecureHttp is set and the collector endpoint is http:// to another machine: the write key and the events cross the network unencrypted")]
+    private static partial void LogInsecureHttp(ILogger logger);
 }

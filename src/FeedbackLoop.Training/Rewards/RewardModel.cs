@@ -120,7 +120,14 @@ public sealed class RewardModel
     private static async Task WriteDurablyAsync(string path, byte[] content, CancellationToken cancellationToken)
     {
         var temporary = path + ".tmp";
-        var file = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, 4096, useAsync: true);
+        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write, Share = FileShare.None, Options = FileOptions.Asynchronous };
+        if (!OperatingSystem.IsWindows())
+        {
+            // The vocabulary and weights are made of users' words: the owner's alone (the rename keeps the mode).
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+
+        var file = new FileStream(temporary, options);
         await using (file.ConfigureAwait(false))
         {
             await file.WriteAsync(content, cancellationToken).ConfigureAwait(false);

@@ -62,9 +62,19 @@ public sealed class RabbitMqBroker : IAsyncLifetime
         var instance = Interlocked.Increment(ref _instances);
         NodeName = string.Create(CultureInfo.InvariantCulture, $"fltest-{Environment.ProcessId}-{instance}@localhost");
         Root = Path.Combine(Path.GetTempPath(), string.Create(CultureInfo.InvariantCulture, $"{FolderPrefix}{Environment.ProcessId}-{instance}"));
-        var ports = FreeLoopbackPorts(3);
-        (AmqpPort, DistributionPort, EpmdPort) = (ports[0], ports[1], ports[2]);
+        var ports = FreeLoopbackPorts(4);
+        (AmqpPort, DistributionPort, EpmdPort, TlsPort) = (ports[0], ports[1], ports[2], ports[3]);
     }
+
+    /// <summary>Where clients connect over TLS (127.0.0.1): a certificate for 127.0.0.1 signed by the node's own CA.</summary>
+    public int TlsPort { get; }
+
+    /// <summary>The PEM certificate of the CA that signed the TLS listener's certificate (what a client trusts).</summary>
+    public string TlsCaFile => Path.Combine(Root, "tls", "ca.pem");
+
+    /// <summary><see cref="Settings"/>'s login on the TLS listener, trusting <see cref="TlsCaFile"/>.</summary>
+    public RabbitMqSettings TlsSettings(RabbitMqSettings plain) =>
+        new RabbitMqSettings(plain.Host, TlsPort, plain.VirtualHost, plain.User, plain.Password) { UseTls = true, CaFile = TlsCaFile, StartTimeout = plain.StartTimeout };
 
     /// <summary>The Erlang node name, unique per test process and fixture.</summary>
     public string NodeName { get; }
@@ -318,7 +328,21 @@ public sealed class RabbitMqBroker : IAsyncLifetime
     {
         foreach (var folder in (string[])["mnesia", "log", "home"]) Directory.CreateDirectory(Path.Combine(Root, folder));
         // The password is the node's own, random per fixture; the loop's code never logs it.
+        var tls = Directory.CreateDirectory(Path.Combine(Root, "tls")).FullName;
+        if (!File.Exists(TlsCaFile))
+        {
+            using var authority = new TestCertificateAuthority("FeedbackLoop test broker CA");
+            authority.WriteCertificate(TlsCaFile);
+            authority.WriteServerCertificate("localhost", IPAddress.Loopback, Path.Combine(tls, "server.pem"), Path.Combine(tls, "server.key"));
+        }
+
         File.WriteAllText(Path.Combine(Root, "rabbitmq.conf"), $"""
+            listeners.ssl.default = 127.0.0.1:{TlsPort}
+            ssl_options.cacertfile = {TlsCaFile}
+            ssl_options.certfile = {Path.Combine(tls, "server.pem")}
+            ssl_options.keyfile = {Path.Combine(tls, "server.key")}
+            ssl_options.verify = verify_none
+            ssl_options.fail_if_no_peer_cert = false
             default_user = {User}
             default_pass = {_password}
             default_vhost = /

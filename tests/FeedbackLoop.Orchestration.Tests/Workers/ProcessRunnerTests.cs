@@ -30,6 +30,19 @@ public sealed class ProcessRunnerTests : IDisposable
     }
 
     [Fact]
+    public async Task The_program_gets_exactly_the_environment_given_and_nothing_of_the_workers_own()
+    {
+        // The test process's environment is the worker's here: PATH, HOME and whatever the machine has.
+        Assert.False(string.IsNullOrEmpty(Environment.GetEnvironmentVariable("PATH")));
+        using (var log = Log())
+        {
+            await ProcessRunner.RunAsync(["/usr/bin/env"], _folder, new Dictionary<string, string> { ["ONLY"] = "this" }, log, CancellationToken.None);
+        }
+
+        Assert.Equal(["ONLY=this"], File.ReadAllLines(Path.Combine(_folder, "attempt.log")));
+    }
+
+    [Fact]
     public async Task The_progress_is_the_jobs_last_line_not_a_note_of_the_worker()
     {
         using var log = Log();
