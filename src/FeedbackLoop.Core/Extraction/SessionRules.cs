@@ -133,8 +133,15 @@ internal sealed class SessionRules(ExtractionSettings settings, ExtractionCounte
             if (!session.Shown.TryGetValue(edit.GenerationId, out var original)) continue;
             session.PendingEdits.RemoveAt(i);
             if (!settings.EnabledSignals.Contains(PairSignals.Edit)) continue;
-            var distance = EditDistance.Normalized(edit.EditedOutput, original.Output);
-            if (distance < settings.MinEditDistance || distance > settings.MaxEditDistance)
+            // Both bounds come before any quadratic work (issue 10, finding 7): a text past the length limit is not
+            // measured at all, and the measurement stops as soon as the distance must exceed the band.
+            if (edit.EditedOutput.Length > settings.MaxEditTextLength || original.Output.Length > settings.MaxEditTextLength)
+            {
+                counters.EditsOverTextLimit++;
+                continue;
+            }
+            var distance = EditDistance.NormalizedWithin(edit.EditedOutput, original.Output, settings.MaxEditDistance);
+            if (distance is not { } d || d < settings.MinEditDistance || d > settings.MaxEditDistance)
             {
                 counters.EditsOutsideBand++;
                 continue;

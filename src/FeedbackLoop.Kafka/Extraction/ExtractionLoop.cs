@@ -78,7 +78,7 @@ public sealed partial class ExtractionLoop
     {
         // The loop's spans start from its records, never from whatever span was current where RunAsync was called.
         Activity.Current = null;
-        using var metrics = new ExtractionMetrics(Progress, () => _extractor.OpenSessions, () => _extractor.Counters.PairBudgetHits, _options.MeterFactory);
+        using var metrics = new ExtractionMetrics(Progress, () => _extractor.OpenSessions, () => _extractor.Counters.PairBudgetHits, _options.MeterFactory, _extractor.Counters);
         var consumerConfig = new ConsumerConfig
         {
             BootstrapServers = _options.BootstrapServers,

@@ -1,6 +1,7 @@
 using System.Diagnostics.Metrics;
 using FeedbackLoop.Contracts;
 using FeedbackLoop.Contracts.Datasets;
+using FeedbackLoop.Core.Extraction;
 
 namespace FeedbackLoop.Kafka.Extraction;
 
@@ -33,7 +34,7 @@ internal sealed class ExtractionMetrics : IDisposable
 
     private readonly Meter _meter;
 
-    public ExtractionMetrics(ExtractionProgress progress, Func<int> openSessions, Func<long> pairBudgetHits, IMeterFactory? factory)
+    public ExtractionMetrics(ExtractionProgress progress, Func<int> openSessions, Func<long> pairBudgetHits, IMeterFactory? factory, ExtractionCounters counters)
     {
         var version = typeof(ExtractionMetrics).Assembly.GetName().Version?.ToString();
         _meter = factory?.Create(new MeterOptions(ExtractionTelemetry.MeterName) { Version = version })
@@ -61,6 +62,12 @@ internal sealed class ExtractionMetrics : IDisposable
             "{session}", "Sessions whose state the extractor holds (their records are re-read after a restart)");
         _meter.CreateObservableGauge("feedbackloop.extraction.oldest_uncommitted_offset_age", () => progress.OldestUncommittedAge.TotalSeconds,
             "s", "How long the oldest record read but not yet through a completed write-and-commit has waited");
+
+        // Read like pair_budget_hits: 64-bit reads of counters only the consume thread writes.
+        Counter("feedbackloop.extraction.app_clocks_over_cap", "Events whose app found its partition's table of app clocks full, so its sessions there expire on the shared clock",
+            () => counters.AppClocksOverCap);
+        Counter("feedbackloop.extraction.edits_over_text_limit", "Edits not measured by the edit rule because a text is longer than the limit",
+            () => counters.EditsOverTextLimit);
 
         void Counter(string name, string description, Func<long> read, string unit = "{event}") =>
             _meter.CreateObservableCounter(name, () => read(), unit, description);

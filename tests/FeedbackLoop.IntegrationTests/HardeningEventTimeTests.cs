@@ -1,0 +1,70 @@
+using FeedbackLoop.Contracts;
+using FeedbackLoop.Contracts.Datasets;
+using FeedbackLoop.Datasets;
+using FeedbackLoop.IntegrationTests.Support;
+
+namespace FeedbackLoop.IntegrationTests;
+
+/// <summary>
+/// Issue 10, finding 3 through the real path: records in the embedded cluster, the extraction loop, Parquet. One app's
+/// clock (current traffic, one event four minutes ahead, inside the allowed skew) on the same partition as another
+/// app's legitimate backfill must not expire the backfill's sessions or close its engagement windows.
+/// </summary>
+public sealed class HardeningEventTimeTests(ClusterFixture fixture) : IClassFixture<ClusterFixture>
+{
+    [Fact]
+    public async Task Another_apps_current_clock_on_the_same_partition_leaves_a_backfill_exactly_as_alone()
+    {
+        // The backfill: app "demo"'s known sessions, dated 2026-03-01, months before the records are written.
+        var backfill = KnownSessions.All();
+        using var alone = new PipelineHarness(fixture.Cluster, partitions: 1);
+        alone.Produce(backfill);
+        var aloneLoop = await alone.ExtractAsync();
+
+        // App "other" is live: its events are dated now, one of them four minutes ahead (accepted: the skew is five).
+        var now = DateTimeOffset.UtcNow;
+        var current = new List<FeedbackEvent>();
+        for (var s = 0; s < 4; s++)
+        {
+            current.AddRange(new SessionScript("other", $"o-{s}", "ou", now.AddSeconds(s))
+                .Shown($"o{s}", "Now?", "Now.").Add(new ThumbGiven($"o{s}", ThumbValue.Up)).Events);
+        }
+        current.Add(new FeedbackEvent("o-ahead", "other", "o-0", "ou", now.AddMinutes(4), new GenerationCopied("o0")));
+        // One partition, so both apps share it; "other" comes after every second backfill record.
+        var mixed = new List<FeedbackEvent>();
+        for (var i = 0; i < backfill.Count; i++)
+        {
+            mixed.Add(backfill[i]);
+            if (i % 2 == 1 && i / 2 < current.Count) mixed.Add(current[i / 2]);
+        }
+        mixed.AddRange(current.Skip(backfill.Count / 2));
+        Assert.Equal(backfill.Count + current.Count, mixed.Count);
+        using var shared = new PipelineHarness(fixture.Cluster, partitions: 1);
+        shared.Produce(mixed);
+        var sharedLoop = await shared.ExtractAsync();
+
+        Assert.Equal(0, sharedLoop.Progress.DeadLettered);
+        Assert.Equal(mixed.Count, sharedLoop.Counters.EventsProcessed);
+        Assert.Equal(0, sharedLoop.Counters.LateEngagementEvents);
+        Assert.Equal(aloneLoop.Counters.SessionsTimedOut, sharedLoop.Counters.SessionsTimedOut);
+        var pairs = await DatasetReader.ReadPairsAsync(alone.DataRoot, "demo");
+        Assert.Equal(KnownSessions.ExpectedPairsBySignal, pairs.GroupBy(p => p.Signal).ToDictionary(g => g.Key, g => g.Count()));
+        Assert.Equal(await DescribeAsync(alone.DataRoot), await DescribeAsync(shared.DataRoot));
+        Assert.NotEmpty(await DatasetReader.ReadEngagementAsync(alone.DataRoot, "demo"));
+    }
+
+    /// <summary>Every row of app "demo", every column that identifies or counts, sorted.</summary>
+    private static async Task<string[]> DescribeAsync(string dataRoot)
+    {
+        var pairs = await DatasetReader.ReadPairsAsync(dataRoot, "demo");
+        var labels = await DatasetReader.ReadLabelsAsync(dataRoot, "demo");
+        var windows = await DatasetReader.ReadEngagementAsync(dataRoot, "demo");
+        string[] rows =
+        [
+            .. pairs.Select(p => $"pair {p.PairId} {p.Signal} {p.ChosenGenerationId}>{p.RejectedGenerationId} {p.Chosen.Content}|{p.Rejected.Content} {p.SessionId} {p.UserId} {p.CreatedAt:O}"),
+            .. labels.Select(l => $"label {l.LabelId} {l.GenerationId} {l.UserId} {l.Label} {l.CreatedAt:O}"),
+            .. windows.Select(w => "window " + w),
+        ];
+        return [.. rows.Order(StringComparer.Ordinal)];
+    }
+}
