@@ -1,5 +1,4 @@
 using FeedbackLoop.Contracts;
-using FeedbackLoop.Contracts.Datasets;
 using FeedbackLoop.Datasets;
 using FeedbackLoop.IntegrationTests.Support;
 
