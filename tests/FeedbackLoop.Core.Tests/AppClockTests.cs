@@ -40,6 +40,52 @@ public sealed class AppClockTests
         Assert.Equal(expired, SessionExpiry.IsExpired(appWatermark, lastEventAt, timeout));
     }
 
+    public static TheoryData<DateTimeOffset, DateTimeOffset?, TimeSpan, bool> IdleCases => new()
+    {
+        { T, null, Timeout, false },
+        { T.AddDays(300), null, Timeout, false },
+        { T, T, Timeout, false },
+        { T + Timeout, T, Timeout, false },
+        { T + Timeout + TimeSpan.FromTicks(1), T, Timeout, true },
+        { T, T.AddHours(1), Timeout, false },
+        { DateTimeOffset.MinValue, T, Timeout, false },
+        { DateTimeOffset.MaxValue, DateTimeOffset.MaxValue, Timeout, false },
+        { DateTimeOffset.MaxValue, DateTimeOffset.MinValue, TimeSpan.MaxValue, false },
+    };
+
+    [Theory]
+    [MemberData(nameof(IdleCases))]
+    public void A_session_is_idle_when_records_went_on_arriving_for_more_than_the_timeout_after_its_latest_record(
+        DateTimeOffset recordClock, DateTimeOffset? lastRecordAt, TimeSpan timeout, bool idle)
+    {
+        Assert.Equal(idle, SessionExpiry.IsIdle(recordClock, lastRecordAt, timeout));
+    }
+
+    [Fact]
+    public void A_quiet_apps_session_and_window_close_once_records_went_on_arriving_for_the_timeout()
+    {
+        // App A's clock never moves again after its last event; record time (the Kafka timestamps) bounds how long
+        // its session and window hold state and the partition's commit.
+        var recorded = T.AddDays(300);
+        var extractor = new Extractor();
+        var quiet = new SessionScript("s-a", appId: "app-a").Shown("g1").ThumbUp("g1");
+        for (var i = 0; i < quiet.Events.Count; i++) extractor.Process(0, i, quiet.Events[i], recorded);
+        var live = new SessionScript("s-b", appId: "app-b", start: recorded).Shown("gb").Events[0];
+
+        extractor.Process(0, 2, live, recorded + Timeout);
+        extractor.Sweep();
+        Assert.Equal((0L, 2), (extractor.Counters.SessionsTimedOut, extractor.OpenSessions));
+        Assert.Equal(0, extractor.CommittableOffset(0, 3));
+
+        extractor.Process(0, 3, live with { EventId = "b-2", Data = new GenerationCopied("gb") }, recorded + Timeout + TimeSpan.FromSeconds(1));
+        extractor.Sweep();
+        Assert.Equal((1L, 1), (extractor.Counters.SessionsTimedOut, extractor.OpenSessions));
+        Assert.Equal(["g1 u1 True"], Rows.LabelsOf(extractor));
+        var window = Assert.Single(extractor.Output.Windows);
+        Assert.Equal(("app-a", 1L, 1L), (window.AppId, window.Shown, window.ThumbsUp));
+        Assert.Equal(2, extractor.CommittableOffset(0, 4));
+    }
+
     [Fact]
     public void Another_apps_clock_running_ahead_does_not_expire_a_session()
     {

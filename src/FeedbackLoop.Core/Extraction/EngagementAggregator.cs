@@ -24,6 +24,11 @@ internal sealed class EngagementAggregator(ExtractionSettings settings, Extracti
     // yet, so how often the host sweeps changes when rows appear, never which rows. An app's entry goes with its last
     // open window, so app ids that senders make up cost nothing once their windows are written.
     private readonly Dictionary<string, DateTimeOffset> _watermarks = new(StringComparer.Ordinal);
+    // The liveness bound of per-app watermarks: an app that goes quiet moves no watermark of its own, so its last
+    // windows also close once records went on arriving for a session timeout of record time after the window's latest
+    // record (see SessionExpiry.IsIdle). Kept per open window, over all its shares.
+    private readonly Dictionary<WindowKey, DateTimeOffset> _lastRecordAt = [];
+    private DateTimeOffset _recordClock = DateTimeOffset.MinValue;
 
     /// <summary>Moves <paramref name="appId"/>'s watermark forward (never back).</summary>
     public void Advance(string appId, DateTimeOffset watermark)
@@ -31,18 +36,26 @@ internal sealed class EngagementAggregator(ExtractionSettings settings, Extracti
         if (!_watermarks.TryGetValue(appId, out var current) || watermark > current) _watermarks[appId] = watermark;
     }
 
+    /// <summary>Moves the record clock forward (never back): the latest record time read on any partition.</summary>
+    public void AdvanceRecordClock(DateTimeOffset recordTime)
+    {
+        if (recordTime > _recordClock) _recordClock = recordTime;
+    }
+
     /// <summary>The apps that have an open window (a copy: advancing them is safe while iterating).</summary>
     public List<string> AppsWithOpenWindows() => [.. _open.Keys.Select(k => k.Key.AppId).Distinct(StringComparer.Ordinal)];
 
-    public void Add(string appId, ShownGeneration generation, DateTimeOffset at, int partition, long offset, EngagementMetric metric, long dwellMs = 0)
+    public void Add(string appId, ShownGeneration generation, DateTimeOffset at, int partition, long offset, DateTimeOffset? recordTime,
+        EngagementMetric metric, long dwellMs = 0)
     {
         var start = WindowStart(at);
-        if (IsDue(appId, start))
+        var key = new WindowKey(appId, generation.ModelVersion, generation.Variant, start.UtcTicks);
+        if (IsDue(appId, start) || IsIdle(key))
         {
             counters.LateEngagementEvents++;
             return;
         }
-        var key = new WindowKey(appId, generation.ModelVersion, generation.Variant, start.UtcTicks);
+        if (recordTime is { } arrived && (!_lastRecordAt.TryGetValue(key, out var last) || arrived > last)) _lastRecordAt[key] = arrived;
         if (!_open.TryGetValue((key, partition), out var accumulator))
         {
             accumulator = new Accumulator(offset);
@@ -62,12 +75,13 @@ internal sealed class EngagementAggregator(ExtractionSettings settings, Extracti
         if (_open.Count == 0)
         {
             _watermarks.Clear();
+            _lastRecordAt.Clear();
             return;
         }
         var due = new Dictionary<WindowKey, List<Accumulator>>();
         foreach (var ((key, _), accumulator) in _open)
         {
-            if (!IsDue(key.AppId, new DateTimeOffset(key.StartTicks, TimeSpan.Zero))) continue;
+            if (!IsDue(key.AppId, new DateTimeOffset(key.StartTicks, TimeSpan.Zero)) && !IsIdle(key)) continue;
             if (!due.TryGetValue(key, out var shares)) due[key] = shares = [];
             shares.Add(accumulator);
         }
@@ -78,6 +92,7 @@ internal sealed class EngagementAggregator(ExtractionSettings settings, Extracti
             counters.EngagementWindowsClosed++;
         }
         foreach (var entry in _open.Where(e => due.ContainsKey(e.Key.Key)).Select(e => e.Key).ToList()) _open.Remove(entry);
+        foreach (var key in due.Keys) _lastRecordAt.Remove(key);
         var open = _open.Keys.Select(k => k.Key.AppId).ToHashSet(StringComparer.Ordinal);
         foreach (var appId in _watermarks.Keys.Where(a => !open.Contains(a)).ToList()) _watermarks.Remove(appId);
     }
@@ -97,6 +112,8 @@ internal sealed class EngagementAggregator(ExtractionSettings settings, Extracti
     public void DropPartition(int partition)
     {
         foreach (var key in _open.Keys.Where(k => k.Partition == partition).ToList()) _open.Remove(key);
+        var open = _open.Keys.Select(k => k.Key).ToHashSet();
+        foreach (var key in _lastRecordAt.Keys.Where(k => !open.Contains(k)).ToList()) _lastRecordAt.Remove(key);
     }
 
     public int OpenWindows => _open.Count;
@@ -106,6 +123,10 @@ internal sealed class EngagementAggregator(ExtractionSettings settings, Extracti
     private bool IsDue(string appId, DateTimeOffset start) =>
         _watermarks.TryGetValue(appId, out var watermark)
         && SaturatingTime.Add(SaturatingTime.Add(start, settings.EngagementWindow), settings.EngagementAllowedLateness) <= watermark;
+
+    /// <summary>Whether records went on arriving for a session timeout of record time after the window's latest record.</summary>
+    private bool IsIdle(WindowKey key) =>
+        _lastRecordAt.TryGetValue(key, out var last) && SessionExpiry.IsIdle(_recordClock, last, settings.SessionTimeout);
 
     private DateTimeOffset WindowStart(DateTimeOffset at)
     {

@@ -48,8 +48,12 @@ public sealed class Extractor
     /// <summary>Engagement window shares currently open.</summary>
     public int OpenEngagementWindows => _engagement.OpenWindows;
 
-    /// <summary>Applies one valid event read at <paramref name="offset"/> of <paramref name="partition"/>.</summary>
-    public ProcessOutcome Process(int partition, long offset, FeedbackEvent evt)
+    /// <summary>
+    /// Applies one valid event read at <paramref name="offset"/> of <paramref name="partition"/>. <paramref name="recordTime"/>
+    /// is the record's timestamp as the event-time check used it (<see cref="EventTimeCheck.Reference"/>), when it had one:
+    /// it only bounds how long sessions and windows of a quiet app stay open (<see cref="SessionExpiry.IsIdle"/>).
+    /// </summary>
+    public ProcessOutcome Process(int partition, long offset, FeedbackEvent evt, DateTimeOffset? recordTime = null)
     {
         var state = Partition(partition);
         if (!state.Deduplication.Add(evt.EventId))
@@ -67,9 +71,11 @@ public sealed class Extractor
         var clock = AppClockFor(state, evt.AppId);
         if (clock is not null && evt.OccurredAt > clock.Watermark) clock.Watermark = evt.OccurredAt;
         var appWatermark = clock?.Watermark ?? state.Watermark;
+        if (recordTime > state.RecordClock) state.RecordClock = recordTime.Value;
+        if (recordTime is { } arrived) _engagement.AdvanceRecordClock(arrived);
         state.CaughtUp = false;
         var key = (evt.AppId, evt.SessionId);
-        if (state.Sessions.TryGetValue(key, out var session) && SessionExpiry.IsExpired(appWatermark, session.LastEventAt, _settings.SessionTimeout))
+        if (state.Sessions.TryGetValue(key, out var session) && IsExpired(state, session, appWatermark))
         {
             ResolveSession(state, key, session);
             Counters.SessionsTimedOut++;
@@ -86,10 +92,11 @@ public sealed class Extractor
             Volatile.Write(ref _openSessions, _openSessions + 1);
         }
         if (evt.OccurredAt > session.LastEventAt) session.LastEventAt = evt.OccurredAt;
+        if (recordTime > session.LastRecordAt || (recordTime is not null && session.LastRecordAt is null)) session.LastRecordAt = recordTime;
 
         _rules.Apply(session, evt);
         _engagement.Advance(evt.AppId, EngagementWatermark(evt.AppId));
-        CountEngagement(session, evt, partition, offset);
+        CountEngagement(session, evt, partition, offset, recordTime);
 
         if (evt.Data is SessionEnded)
         {
@@ -107,7 +114,7 @@ public sealed class Extractor
     {
         foreach (var state in _partitions.Values)
         {
-            foreach (var (key, session) in state.Sessions.Where(s => SessionExpiry.IsExpired(WatermarkOf(state, s.Key.AppId), s.Value.LastEventAt, _settings.SessionTimeout)).ToList())
+            foreach (var (key, session) in state.Sessions.Where(s => IsExpired(state, s.Value, WatermarkOf(state, s.Key.AppId))).ToList())
             {
                 ResolveSession(state, key, session);
                 Counters.SessionsTimedOut++;
@@ -201,6 +208,11 @@ public sealed class Extractor
         _engagement.DropPartition(partition);
     }
 
+    /// <summary>Timed out on its app's event time, or idle on record time (the bound for apps that went quiet).</summary>
+    private bool IsExpired(PartitionState state, SessionState session, DateTimeOffset appWatermark) =>
+        SessionExpiry.IsExpired(appWatermark, session.LastEventAt, _settings.SessionTimeout)
+        || SessionExpiry.IsIdle(state.RecordClock, session.LastRecordAt, _settings.SessionTimeout);
+
     /// <summary>The clock that expires <paramref name="appId"/>'s sessions on this partition: its own, or the shared one past the cap.</summary>
     private static DateTimeOffset WatermarkOf(PartitionState state, string appId) =>
         state.Apps.TryGetValue(appId, out var clock) ? clock.Watermark : state.Watermark;
@@ -266,7 +278,7 @@ public sealed class Extractor
         }
     }
 
-    private void CountEngagement(SessionState session, FeedbackEvent evt, int partition, long offset)
+    private void CountEngagement(SessionState session, FeedbackEvent evt, int partition, long offset, DateTimeOffset? recordTime)
     {
         if (evt.Data is SessionEnded) return;
         if (evt.Data is ComparisonChosen chosen)
@@ -276,13 +288,13 @@ public sealed class Extractor
                 Counters.UnattributedEngagementEvents++;
                 return;
             }
-            _engagement.Add(session.AppId, winner, evt.OccurredAt, partition, offset, EngagementMetric.ComparisonsWon);
+            _engagement.Add(session.AppId, winner, evt.OccurredAt, partition, offset, recordTime, EngagementMetric.ComparisonsWon);
             if (session.CandidateSets.TryGetValue(chosen.CandidateSetId, out var members))
             {
                 foreach (var member in members)
                 {
                     if (member != winner.GenerationId)
-                        _engagement.Add(session.AppId, session.Shown[member], evt.OccurredAt, partition, offset, EngagementMetric.ComparisonsLost);
+                        _engagement.Add(session.AppId, session.Shown[member], evt.OccurredAt, partition, offset, recordTime, EngagementMetric.ComparisonsLost);
                 }
             }
             return;
@@ -308,7 +320,7 @@ public sealed class Extractor
             _ => (EngagementMetric?)null,
         };
         if (metric is { } m)
-            _engagement.Add(session.AppId, generation, evt.OccurredAt, partition, offset, m, (evt.Data as GenerationDwell)?.VisibleMs ?? 0);
+            _engagement.Add(session.AppId, generation, evt.OccurredAt, partition, offset, recordTime, m, (evt.Data as GenerationDwell)?.VisibleMs ?? 0);
     }
 
     private PartitionState Partition(int partition)
@@ -333,6 +345,8 @@ public sealed class Extractor
         /// <summary>Events offered to the partition so far: the order "least recently active" is judged by (event
         /// time is the sender's, so it cannot rank apps against each other).</summary>
         public long Sequence { get; set; }
+        /// <summary>The latest record time read from the partition (see <see cref="SessionExpiry.IsIdle"/>).</summary>
+        public DateTimeOffset RecordClock { get; set; } = DateTimeOffset.MinValue;
         public bool CaughtUp { get; set; }
     }
 

@@ -62,4 +62,8 @@ internal sealed class SessionState(string appId, string sessionId, long firstOff
 
     /// <summary>Rules whose budget already refused a pair here, so each hit is counted once.</summary>
     public HashSet<string> PairBudgetSpent { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>The latest record time (the Kafka record's timestamp, bounded by the extractor's clock) of the session's
+    /// events; null when its records carried none. Bounds how long a session of an app that went quiet stays open.</summary>
+    public DateTimeOffset? LastRecordAt { get; set; }
 }
