@@ -1,3 +1,5 @@
+using System.Text;
+using Confluent.Kafka;
 using FeedbackLoop.Contracts;
 using FeedbackLoop.Datasets;
 using FeedbackLoop.IntegrationTests.Support;
@@ -50,6 +52,45 @@ public sealed class HardeningEventTimeTests(ClusterFixture fixture) : IClassFixt
         Assert.Equal(KnownSessions.ExpectedPairsBySignal, pairs.GroupBy(p => p.Signal).ToDictionary(g => g.Key, g => g.Count()));
         Assert.Equal(await DescribeAsync(alone.DataRoot), await DescribeAsync(shared.DataRoot));
         Assert.NotEmpty(await DatasetReader.ReadEngagementAsync(alone.DataRoot, "demo"));
+    }
+
+    [Fact]
+    public async Task A_quiet_apps_open_session_is_resolved_on_record_time_and_its_rows_are_written()
+    {
+        // Per-app clocks alone would leave app "quiet"'s open session (no session.ended) and its window open until that
+        // app sent again, holding the partition's commit. Its records were written two hours ago (CreateTime), the live
+        // app's now: record time bounds how long the quiet app's state stays open.
+        using var harness = new PipelineHarness(fixture.Cluster, partitions: 1);
+        var quiet = new SessionScript("quiet", "q-1", "qu", KnownSessions.Start)
+            .Shown("q1", "Old question", "Old answer").Add(new ThumbGiven("q1", ThumbValue.Up)).Events;
+        var now = DateTimeOffset.UtcNow;
+        Produce(harness, quiet, now.AddHours(-2));
+        Produce(harness, new SessionScript("live", "l-1", "lu", now).Shown("l1", "Now?", "Now.").End().Events, now);
+
+        var loop = await harness.ExtractAsync();
+
+        Assert.Equal(0, loop.Progress.DeadLettered);
+        Assert.Equal(1, loop.Counters.SessionsTimedOut);
+        var label = Assert.Single(await DatasetReader.ReadLabelsAsync(harness.DataRoot, "quiet"));
+        Assert.Equal(("q1", true), (label.GenerationId, label.Label));
+        var window = Assert.Single(await DatasetReader.ReadEngagementAsync(harness.DataRoot, "quiet"));
+        Assert.Equal((1L, 1L), (window.Shown, window.ThumbsUp));
+    }
+
+    /// <summary>Produces events with a chosen CreateTime, as any Kafka client may.</summary>
+    private static void Produce(PipelineHarness harness, IEnumerable<FeedbackEvent> events, DateTimeOffset createTime)
+    {
+        using var producer = new ProducerBuilder<byte[]?, byte[]?>(new ProducerConfig { BootstrapServers = harness.Cluster.BootstrapServers, Acks = Acks.All, EnableIdempotence = true }).Build();
+        foreach (var evt in events)
+        {
+            var report = producer.ProduceAsync(harness.Topic, new Message<byte[]?, byte[]?>
+            {
+                Key = Encoding.UTF8.GetBytes(evt.SessionId),
+                Value = EventJson.SerializeToUtf8Bytes(evt),
+                Timestamp = new Timestamp(createTime.UtcDateTime, TimestampType.CreateTime),
+            }).GetAwaiter().GetResult();
+            Assert.Equal(PersistenceStatus.Persisted, report.Status);
+        }
     }
 
     /// <summary>Every row of app "demo", every column that identifies or counts, sorted.</summary>
