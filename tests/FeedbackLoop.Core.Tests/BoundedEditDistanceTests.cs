@@ -64,6 +64,24 @@ public sealed class BoundedEditDistanceTests
     }
 
     [Fact]
+    public void Bounded_distance_agrees_with_the_full_one_on_texts_spanning_several_machine_words()
+    {
+        // Lengths up to 400 UTF-16 units: up to seven 64-row blocks in the bit-parallel method, and limits from small
+        // (the band) to the whole length (bit-parallel, with its early stop).
+        var random = new Random(2_026);
+        string[] units = ["a", "b", "c", "😀"];
+        for (var n = 0; n < 1_500; n++)
+        {
+            var a = Text(random, units, random.Next(0, 200));
+            var b = n % 3 == 0 ? Text(random, units, random.Next(0, 200)) : Mutate(random, units, a, random.Next(0, 120));
+            var limit = n % 2 == 0 ? random.Next(0, 12) : random.Next(0, 450);
+            var full = EditDistance.Levenshtein(a, b);
+            Assert.True((full <= limit ? full : (int?)null) == EditDistance.LevenshteinWithin(a, b, limit),
+                $"pair {n}: lengths {a.Length}/{b.Length}, limit {limit}, full {full}, bounded {EditDistance.LevenshteinWithin(a, b, limit)}");
+        }
+    }
+
+    [Fact]
     public void Bounded_normalized_distance_equals_the_full_one_or_is_null_exactly_when_it_exceeds_the_maximum()
     {
         var random = new Random(7);
