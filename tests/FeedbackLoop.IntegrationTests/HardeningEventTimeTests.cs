@@ -77,6 +77,40 @@ public sealed class HardeningEventTimeTests(ClusterFixture fixture) : IClassFixt
         Assert.Equal((1L, 1L), (window.Shown, window.ThumbsUp));
     }
 
+    [Fact]
+    public async Task Extract_with_a_horizon_dead_letters_events_older_than_it_and_refuses_a_bad_value()
+    {
+        // The horizon is off by default (the suites and the demo date events months back); `extract` sets it.
+        fixture.Cluster.CreateTopic(KafkaTopics.Events, 1, 3);
+        fixture.Cluster.CreateTopic(KafkaTopics.DeadLetters, 1, 3);
+        var old = KnownSessions.All();
+        var now = DateTimeOffset.UtcNow;
+        var fresh = new SessionScript("fresh", "f-1", "fu", now.AddMinutes(-1)).Shown("f1", "Now?", "Now.").Add(new ThumbGiven("f1", ThumbValue.Up)).End().Events;
+        using (var producer = new ProducerBuilder<byte[]?, byte[]?>(new ProducerConfig { BootstrapServers = fixture.Cluster.BootstrapServers, Acks = Acks.All }).Build())
+        {
+            foreach (var evt in old.Concat(fresh))
+            {
+                var report = await producer.ProduceAsync(KafkaTopics.Events, new Message<byte[]?, byte[]?> { Key = Encoding.UTF8.GetBytes(evt.SessionId), Value = EventJson.SerializeToUtf8Bytes(evt) });
+                Assert.Equal(PersistenceStatus.Persisted, report.Status);
+            }
+        }
+        using var folder = new TempFolder("horizon");
+
+        using (var refused = CliProcess.Start("extract", "--bootstrap", fixture.Cluster.BootstrapServers, "--data", folder.Path, "--max-event-age-days", "0"))
+        {
+            Assert.Equal(2, await refused.ExitAsync(TimeSpan.FromSeconds(60)));
+            Assert.Contains("--max-event-age-days must be", refused.Output, StringComparison.Ordinal);
+        }
+        using var extract = CliProcess.Start("extract", "--bootstrap", fixture.Cluster.BootstrapServers, "--data", folder.Path, "--until-idle", "3", "--max-event-age-days", "30");
+        var exit = await extract.ExitAsync(TimeSpan.FromSeconds(120));
+
+        Assert.True(exit == 0, $"exit {exit}:\n{extract.Output}");
+        Assert.Contains($"processed {fresh.Count}, duplicates 0, dead-lettered {old.Count},", extract.Output, StringComparison.Ordinal);
+        var label = Assert.Single(await DatasetReader.ReadLabelsAsync(folder.Path, "fresh"));
+        Assert.Equal(("f1", true), (label.GenerationId, label.Label));
+        Assert.False(Directory.Exists(Path.Combine(folder.Path, "datasets", "demo")));
+    }
+
     /// <summary>Produces events with a chosen CreateTime, as any Kafka client may.</summary>
     private static void Produce(PipelineHarness harness, IEnumerable<FeedbackEvent> events, DateTimeOffset createTime)
     {
