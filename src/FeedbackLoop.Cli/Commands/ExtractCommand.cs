@@ -40,26 +40,35 @@ internal static class ExtractCommand
             Description = "Consumer group id; instances sharing it split the partitions.",
             DefaultValueFactory = _ => "feedbackloop-extractors",
         };
+        var maxEventAge = new Option<double?>("--max-event-age-days")
+        {
+            Description = "Dead-letter events whose occurred_at is more than this many days older than their record's time (off by default; e.g. 30 in production, wider or off for a backfill).",
+        };
         var metricsPort = HostOptionsCli.MetricsPort();
         var verbose = new Option<bool>("--verbose") { Description = "Log partition assignments and each dead-lettered record." };
 
         var command = new Command("extract", "Run the preference and engagement extractors on the events topic.")
         {
-            bootstrap, data, untilIdle, group, metricsPort, verbose,
+            bootstrap, data, untilIdle, group, metricsPort, verbose, maxEventAge,
         };
         command.SetAction((parse, ct) => RunAsync(
             parse.GetRequiredValue(bootstrap), parse.GetValue(data), parse.GetValue(untilIdle), parse.GetValue(group)!, parse.GetValue(metricsPort),
-            parse.GetValue(verbose), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct));
+            parse.GetValue(verbose), parse.GetValue(maxEventAge), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct));
         return command;
     }
 
     private static async Task<int> RunAsync(
-        string bootstrap, DirectoryInfo? dataOption, double? untilIdle, string group, int? metricsPort, bool verbose,
+        string bootstrap, DirectoryInfo? dataOption, double? untilIdle, string group, int? metricsPort, bool verbose, double? maxEventAgeDays,
         TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
         if (untilIdle is <= 0)
         {
             await error.WriteLineAsync("--until-idle must be a positive number of seconds, e.g. --until-idle 5.").ConfigureAwait(false);
+            return 2;
+        }
+        if (maxEventAgeDays is not null and not (> 0 and <= 36_500))
+        {
+            await error.WriteLineAsync("--max-event-age-days must be a number of days above 0 and at most 36500, e.g. --max-event-age-days 30.").ConfigureAwait(false);
             return 2;
         }
 
@@ -81,7 +90,7 @@ internal static class ExtractCommand
                 StateDirectory = Path.Combine(data, "state", "extract"),
                 GroupId = group,
                 UntilIdle = untilIdle is { } s ? TimeSpan.FromSeconds(s) : null,
-                Settings = settings,
+                Settings = settings with { MaxEventAge = maxEventAgeDays is { } days ? TimeSpan.FromDays(days) : null },
             },
             new DatasetStore(data),
             sp.GetRequiredService<ILoggerFactory>().CreateLogger("extract")));

@@ -11,35 +11,51 @@ internal enum EngagementMetric
 /// <summary>
 /// One-minute event-time windows per (app, model version, variant). Accumulators are kept per source
 /// partition, so a partition's share can be dropped on a rebalance and rebuilt by its next owner; the
-/// shares of one window are merged into one row when the window closes. A window closes once the
-/// watermark (the latest event time seen) passes its end plus the allowed lateness; an event for a
-/// window already due is late, counted, and not added, so a written window is final.
+/// shares of one window are merged into one row when the window closes. A window closes once its app's
+/// watermark passes its end plus the allowed lateness; an event for a window already due is late, counted,
+/// and not added, so a written window is final. Watermarks are per app (issue 10, finding 3): one app's event
+/// time never closes another app's windows.
 /// </summary>
 internal sealed class EngagementAggregator(ExtractionSettings settings, ExtractionCounters counters, ExtractionOutput output)
 {
     private readonly Dictionary<(WindowKey Key, int Partition), Accumulator> _open = [];
+    // Event time each app's input has reached (never moves back while the app has open windows). Windows ending, plus
+    // the allowed lateness, at or before it are due: events for them are late whether or not a sweep has closed them
+    // yet, so how often the host sweeps changes when rows appear, never which rows. An app's entry goes with its last
+    // open window, so app ids that senders make up cost nothing once their windows are written.
+    private readonly Dictionary<string, DateTimeOffset> _watermarks = new(StringComparer.Ordinal);
+    // The liveness bound of per-app watermarks: an app that goes quiet moves no watermark of its own, so its last
+    // windows also close once records went on arriving for a session timeout of record time after the window's latest
+    // record (see SessionExpiry.IsIdle). Kept per open window, over all its shares.
+    private readonly Dictionary<WindowKey, DateTimeOffset> _lastRecordAt = [];
+    private DateTimeOffset _recordClock = DateTimeOffset.MinValue;
 
-    /// <summary>
-    /// Event time the input has reached (never moves back). Windows ending, plus the allowed lateness, at
-    /// or before it are due: events for them are late whether or not a sweep has closed them yet, so how
-    /// often the host sweeps changes when rows appear, never which rows.
-    /// </summary>
-    public DateTimeOffset Watermark { get; private set; } = DateTimeOffset.MinValue;
-
-    public void Advance(DateTimeOffset watermark)
+    /// <summary>Moves <paramref name="appId"/>'s watermark forward (never back).</summary>
+    public void Advance(string appId, DateTimeOffset watermark)
     {
-        if (watermark > Watermark) Watermark = watermark;
+        if (!_watermarks.TryGetValue(appId, out var current) || watermark > current) _watermarks[appId] = watermark;
     }
 
-    public void Add(string appId, ShownGeneration generation, DateTimeOffset at, int partition, long offset, EngagementMetric metric, long dwellMs = 0)
+    /// <summary>Moves the record clock forward (never back): the latest record time read on any partition.</summary>
+    public void AdvanceRecordClock(DateTimeOffset recordTime)
+    {
+        if (recordTime > _recordClock) _recordClock = recordTime;
+    }
+
+    /// <summary>The apps that have an open window (a copy: advancing them is safe while iterating).</summary>
+    public List<string> AppsWithOpenWindows() => [.. _open.Keys.Select(k => k.Key.AppId).Distinct(StringComparer.Ordinal)];
+
+    public void Add(string appId, ShownGeneration generation, DateTimeOffset at, int partition, long offset, DateTimeOffset? recordTime,
+        EngagementMetric metric, long dwellMs = 0)
     {
         var start = WindowStart(at);
-        if (IsDue(start))
+        var key = new WindowKey(appId, generation.ModelVersion, generation.Variant, start.UtcTicks);
+        if (IsDue(appId, start) || IsIdle(key))
         {
             counters.LateEngagementEvents++;
             return;
         }
-        var key = new WindowKey(appId, generation.ModelVersion, generation.Variant, start.UtcTicks);
+        if (recordTime is { } arrived && (!_lastRecordAt.TryGetValue(key, out var last) || arrived > last)) _lastRecordAt[key] = arrived;
         if (!_open.TryGetValue((key, partition), out var accumulator))
         {
             accumulator = new Accumulator(offset);
@@ -56,11 +72,16 @@ internal sealed class EngagementAggregator(ExtractionSettings settings, Extracti
     /// <summary>Closes every due window and appends one merged row per window to the output.</summary>
     public void CloseDue()
     {
-        if (_open.Count == 0) return;
+        if (_open.Count == 0)
+        {
+            _watermarks.Clear();
+            _lastRecordAt.Clear();
+            return;
+        }
         var due = new Dictionary<WindowKey, List<Accumulator>>();
         foreach (var ((key, _), accumulator) in _open)
         {
-            if (!IsDue(new DateTimeOffset(key.StartTicks, TimeSpan.Zero))) continue;
+            if (!IsDue(key.AppId, new DateTimeOffset(key.StartTicks, TimeSpan.Zero)) && !IsIdle(key)) continue;
             if (!due.TryGetValue(key, out var shares)) due[key] = shares = [];
             shares.Add(accumulator);
         }
@@ -71,6 +92,9 @@ internal sealed class EngagementAggregator(ExtractionSettings settings, Extracti
             counters.EngagementWindowsClosed++;
         }
         foreach (var entry in _open.Where(e => due.ContainsKey(e.Key.Key)).Select(e => e.Key).ToList()) _open.Remove(entry);
+        foreach (var key in due.Keys) _lastRecordAt.Remove(key);
+        var open = _open.Keys.Select(k => k.Key.AppId).ToHashSet(StringComparer.Ordinal);
+        foreach (var appId in _watermarks.Keys.Where(a => !open.Contains(a)).ToList()) _watermarks.Remove(appId);
     }
 
     /// <summary>The smallest offset of <paramref name="partition"/> that an open window still needs, if any.</summary>
@@ -88,14 +112,21 @@ internal sealed class EngagementAggregator(ExtractionSettings settings, Extracti
     public void DropPartition(int partition)
     {
         foreach (var key in _open.Keys.Where(k => k.Partition == partition).ToList()) _open.Remove(key);
+        var open = _open.Keys.Select(k => k.Key).ToHashSet();
+        foreach (var key in _lastRecordAt.Keys.Where(k => !open.Contains(k)).ToList()) _lastRecordAt.Remove(key);
     }
 
     public int OpenWindows => _open.Count;
 
     /// <summary>Whether the window starting at <paramref name="start"/> is closed to new events (saturating: a window
-    /// at the end of time is due only when the watermark is too, i.e. at <see cref="Extractor.ResolveAll"/>).</summary>
-    private bool IsDue(DateTimeOffset start) =>
-        SaturatingTime.Add(SaturatingTime.Add(start, settings.EngagementWindow), settings.EngagementAllowedLateness) <= Watermark;
+    /// at the end of time is due only when its app's watermark is too, i.e. at <see cref="Extractor.ResolveAll"/>).</summary>
+    private bool IsDue(string appId, DateTimeOffset start) =>
+        _watermarks.TryGetValue(appId, out var watermark)
+        && SaturatingTime.Add(SaturatingTime.Add(start, settings.EngagementWindow), settings.EngagementAllowedLateness) <= watermark;
+
+    /// <summary>Whether records went on arriving for a session timeout of record time after the window's latest record.</summary>
+    private bool IsIdle(WindowKey key) =>
+        _lastRecordAt.TryGetValue(key, out var last) && SessionExpiry.IsIdle(_recordClock, last, settings.SessionTimeout);
 
     private DateTimeOffset WindowStart(DateTimeOffset at)
     {

@@ -43,4 +43,10 @@ public sealed class ExtractionCounters
     /// <summary>Sessions resolved early because all open sessions together held more than
     /// <see cref="ExtractionSettings.MaxSessionStateBytes"/> (estimated).</summary>
     public long SessionsEvictedForMemory { get; internal set; }
+    /// <summary>Events whose app found its partition's table of app clocks full of apps with open sessions, so its
+    /// sessions there expire on the partition's shared clock (<see cref="ExtractionSettings.MaxAppClocksPerPartition"/>).</summary>
+    public long AppClocksOverCap { get; internal set; }
+    /// <summary>Edits not measured by rule 2 because the edited text or the original output is longer than
+    /// <see cref="ExtractionSettings.MaxEditTextLength"/> (no pair).</summary>
+    public long EditsOverTextLimit { get; internal set; }
 }

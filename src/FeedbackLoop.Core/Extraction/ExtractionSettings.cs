@@ -88,6 +88,24 @@ public sealed record ExtractionSettings
     /// </summary>
     public long MaxSessionStateBytes { get; init; } = 512L * 1024 * 1024;
 
+    /// <summary>
+    /// Apps whose own event-time clock a partition keeps (issue 10, finding 3: sessions expire, and windows close, on
+    /// their own app's clock, so one app's event time cannot end another's sessions). App ids come from senders, so
+    /// the table is bounded: when it is full, the clock of the least recently active app with no open session on the
+    /// partition is given up; when every app there has an open session, a new app's events go without a clock of their
+    /// own and its sessions expire on the partition's shared clock (the latest event time of any app, the behaviour
+    /// before per-app clocks). Each such event counts one <see cref="ExtractionCounters.AppClocksOverCap"/>.
+    /// </summary>
+    public int MaxAppClocksPerPartition { get; init; } = 1_000;
+
+    /// <summary>
+    /// Longest text, in UTF-16 code units, that rule 2 measures: an edit whose text or original output is longer
+    /// is skipped (no pair; <see cref="ExtractionCounters.EditsOverTextLimit"/>). Levenshtein distance grows with the
+    /// product of the two lengths (issue 10, finding 7: two 32k texts took 2.9 s cell by cell); 8,192 covers ordinary
+    /// answers and keeps one bounded, bit-parallel measurement in the tens of milliseconds.
+    /// </summary>
+    public int MaxEditTextLength { get; init; } = 8_192;
+
     /// <summary>The weight of a signal's pairs.</summary>
     public double WeightOf(string signal) => Weights.TryGetValue(signal, out var w) ? w : 1.0;
 }

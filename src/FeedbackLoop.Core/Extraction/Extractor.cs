@@ -54,8 +54,12 @@ public sealed class Extractor
     /// <summary>Engagement window shares currently open.</summary>
     public int OpenEngagementWindows => _engagement.OpenWindows;
 
-    /// <summary>Applies one valid event read at <paramref name="offset"/> of <paramref name="partition"/>.</summary>
-    public ProcessOutcome Process(int partition, long offset, FeedbackEvent evt)
+    /// <summary>
+    /// Applies one valid event read at <paramref name="offset"/> of <paramref name="partition"/>. <paramref name="recordTime"/>
+    /// is the record's timestamp as the event-time check used it (<see cref="EventTimeCheck.Reference"/>), when it had one:
+    /// it only bounds how long sessions and windows of a quiet app stay open (<see cref="SessionExpiry.IsIdle"/>).
+    /// </summary>
+    public ProcessOutcome Process(int partition, long offset, FeedbackEvent evt, DateTimeOffset? recordTime = null)
     {
         var state = Partition(partition);
         if (!state.Deduplication.Add(evt.EventId))
@@ -65,12 +69,19 @@ public sealed class Extractor
         }
         Counters.EventsProcessed++;
 
-        // The watermark moves first: an event more than the timeout after its session's last one finds that
-        // session resolved, whether or not other sessions' traffic moved the watermark in between.
+        // The watermarks move first: an event more than the timeout after its session's last one finds that
+        // session resolved, whether or not other sessions' traffic moved the watermark in between. Expiry reads the
+        // session's own app's clock on this partition, so no other app's event time (a clock running ahead, or
+        // current traffic while this app backfills) can expire it (issue 10, finding 3).
         if (evt.OccurredAt > state.Watermark) state.Watermark = evt.OccurredAt;
+        var clock = AppClockFor(state, evt.AppId);
+        if (clock is not null && evt.OccurredAt > clock.Watermark) clock.Watermark = evt.OccurredAt;
+        var appWatermark = clock?.Watermark ?? state.Watermark;
+        if (recordTime > state.RecordClock) state.RecordClock = recordTime.Value;
+        if (recordTime is { } arrived) _engagement.AdvanceRecordClock(arrived);
         state.CaughtUp = false;
         var key = (evt.AppId, evt.SessionId);
-        if (state.Sessions.TryGetValue(key, out var session) && IsExpired(session, state.Watermark))
+        if (state.Sessions.TryGetValue(key, out var session) && IsExpired(state, session, appWatermark))
         {
             ResolveSession(state, key, session);
             if (session.CutReason is null) Counters.SessionsTimedOut++;
@@ -82,10 +93,13 @@ public sealed class Extractor
             if (state.Sessions.Count >= _settings.MaxOpenSessionsPerPartition) EvictLeastRecentlyActive(state);
             session = new SessionState(evt.AppId, evt.SessionId, offset, evt.OccurredAt);
             state.Sessions[key] = session;
+            // An app with open sessions keeps its clock (only idle apps give theirs up at the cap).
+            if (clock is not null) clock.OpenSessions++;
             Volatile.Write(ref _openSessions, _openSessions + 1);
             AddSessionStateBytes(session.EstimatedBytes);
         }
         if (evt.OccurredAt > session.LastEventAt) session.LastEventAt = evt.OccurredAt;
+        if (recordTime > session.LastRecordAt || (recordTime is not null && session.LastRecordAt is null)) session.LastRecordAt = recordTime;
         if (session.CutReason is not null)
         {
             // A cut session's key ignores everything, session.ended included, until it expires (SessionBudget).
@@ -96,8 +110,8 @@ public sealed class Extractor
         var bytesBefore = session.EstimatedBytes;
         _rules.Apply(session, evt);
         AddSessionStateBytes(session.EstimatedBytes - bytesBefore);
-        _engagement.Advance(EngagementWatermark());
-        CountEngagement(session, evt, partition, offset);
+        _engagement.Advance(evt.AppId, EngagementWatermark(evt.AppId));
+        CountEngagement(session, evt, partition, offset, recordTime);
 
         if (SessionBudget.Check(session.Entries, session.EstimatedBytes, _settings) is { } reason)
         {
@@ -120,13 +134,13 @@ public sealed class Extractor
     {
         foreach (var state in _partitions.Values)
         {
-            foreach (var (key, session) in state.Sessions.Where(s => IsExpired(s.Value, state.Watermark)).ToList())
+            foreach (var (key, session) in state.Sessions.Where(s => IsExpired(state, s.Value, WatermarkOf(state, s.Key.AppId))).ToList())
             {
                 ResolveSession(state, key, session);
                 if (session.CutReason is null) Counters.SessionsTimedOut++;
             }
         }
-        _engagement.Advance(EngagementWatermark());
+        foreach (var appId in _engagement.AppsWithOpenWindows()) _engagement.Advance(appId, EngagementWatermark(appId));
         _engagement.CloseDue();
     }
 
@@ -143,23 +157,34 @@ public sealed class Extractor
     public void MarkCaughtUp(int partition) => Partition(partition).CaughtUp = true;
 
     /// <summary>
-    /// Event time up to which every partition has been read: the minimum over partitions still reading a
-    /// backlog (a partition that is ahead must not make the others' events late), or the maximum when all
-    /// are caught up. Deterministic given the records, unlike a wall-clock idle timeout.
+    /// Event time up to which every partition has been read, for the windows of <paramref name="appId"/> (windows are
+    /// per app, so each app's close on its own clock). Over the partitions still reading a backlog it is the minimum
+    /// (a partition that is ahead must not make the others' events late) of the app's own clock there, or, where the
+    /// partition has not shown the app yet, of the partition's clock (its backlog may still hold the app's events:
+    /// another app can hold these windows open while that backlog is read, never close them). Once every partition
+    /// is caught up it is the maximum of the app's own clocks. Deterministic given the records, unlike a wall-clock
+    /// idle timeout. An app that holds no clock anywhere (past <see cref="ExtractionSettings.MaxAppClocksPerPartition"/>)
+    /// falls back to the partitions' shared clocks.
     /// </summary>
-    private DateTimeOffset EngagementWatermark()
+    private DateTimeOffset EngagementWatermark(string appId)
     {
         var min = DateTimeOffset.MaxValue;
-        var max = DateTimeOffset.MinValue;
+        var maxOwn = DateTimeOffset.MinValue;
+        var maxShared = DateTimeOffset.MinValue;
+        var own = false;
         var reading = false;
         foreach (var state in _partitionList)
         {
-            if (state.Watermark > max) max = state.Watermark;
+            var tracked = state.Apps.TryGetValue(appId, out var clock);
+            if (tracked && clock!.Watermark > maxOwn) maxOwn = clock.Watermark;
+            if (state.Watermark > maxShared) maxShared = state.Watermark;
+            own |= tracked;
             if (state.CaughtUp) continue;
             reading = true;
-            if (state.Watermark < min) min = state.Watermark;
+            var bound = tracked ? clock!.Watermark : state.Watermark;
+            if (bound < min) min = bound;
         }
-        return reading ? min : max;
+        return reading ? min : own ? maxOwn : maxShared;
     }
 
     /// <summary>
@@ -172,7 +197,7 @@ public sealed class Extractor
         {
             foreach (var (key, session) in state.Sessions.ToList()) ResolveSession(state, key, session);
         }
-        _engagement.Advance(DateTimeOffset.MaxValue);
+        foreach (var appId in _engagement.AppsWithOpenWindows()) _engagement.Advance(appId, DateTimeOffset.MaxValue);
         _engagement.CloseDue();
     }
 
@@ -204,10 +229,55 @@ public sealed class Extractor
         _engagement.DropPartition(partition);
     }
 
-    private bool IsExpired(SessionState session, DateTimeOffset watermark) =>
-        SaturatingTime.Between(watermark, session.LastEventAt) > _settings.SessionTimeout;
+    /// <summary>Timed out on its app's event time, or idle on record time (the bound for apps that went quiet).</summary>
+    private bool IsExpired(PartitionState state, SessionState session, DateTimeOffset appWatermark) =>
+        SessionExpiry.IsExpired(appWatermark, session.LastEventAt, _settings.SessionTimeout)
+        || SessionExpiry.IsIdle(state.RecordClock, session.LastRecordAt, _settings.SessionTimeout);
 
-    private void ResolveSession(PartitionState state, (string, string) key, SessionState session)
+    /// <summary>The clock that expires <paramref name="appId"/>'s sessions on this partition: its own, or the shared one past the cap.</summary>
+    private static DateTimeOffset WatermarkOf(PartitionState state, string appId) =>
+        state.Apps.TryGetValue(appId, out var clock) ? clock.Watermark : state.Watermark;
+
+    /// <summary>
+    /// The app's clock on this partition, created on its first event there. The table is capped
+    /// (<see cref="ExtractionSettings.MaxAppClocksPerPartition"/>) because app ids come from senders: when it is
+    /// full, the clock of the app with no open session here that was active least recently is given up; when every
+    /// app holds an open session, the event's app goes without a clock (null: it is expired on the partition's
+    /// shared clock, the behaviour before per-app clocks) and the hit is counted.
+    /// </summary>
+    private AppClock? AppClockFor(PartitionState state, string appId)
+    {
+        state.Sequence++;
+        if (state.Apps.TryGetValue(appId, out var clock))
+        {
+            clock.LastActive = state.Sequence;
+            return clock;
+        }
+        if (state.Apps.Count >= _settings.MaxAppClocksPerPartition)
+        {
+            string? idle = null;
+            long oldest = long.MaxValue;
+            foreach (var (id, candidate) in state.Apps)
+            {
+                if (candidate.OpenSessions == 0 && candidate.LastActive < oldest)
+                {
+                    idle = id;
+                    oldest = candidate.LastActive;
+                }
+            }
+            if (idle is null)
+            {
+                Counters.AppClocksOverCap++;
+                return null;
+            }
+            state.Apps.Remove(idle);
+        }
+        clock = new AppClock { Watermark = DateTimeOffset.MinValue, LastActive = state.Sequence };
+        state.Apps[appId] = clock;
+        return clock;
+    }
+
+    private void ResolveSession(PartitionState state, (string AppId, string SessionId) key, SessionState session)
     {
         // A cut session was resolved when it was cut; what remains is its marker.
         if (session.CutReason is null) _rules.Resolve(session);
@@ -215,6 +285,8 @@ public sealed class Extractor
         {
             Volatile.Write(ref _openSessions, _openSessions - 1);
             AddSessionStateBytes(-session.EstimatedBytes);
+            // A session opened while its app had no clock here is not counted in a clock opened later: never below zero.
+            if (state.Apps.TryGetValue(key.AppId, out var clock) && clock.OpenSessions > 0) clock.OpenSessions--;
         }
     }
 
@@ -228,7 +300,7 @@ public sealed class Extractor
         _rules.Resolve(session);
         if (reason == SessionBudget.EntriesReason) Counters.SessionsCutOverEntries++;
         else Counters.SessionsCutOverBytes++;
-        var marker = new SessionState(key.AppId, key.SessionId, session.FirstOffset, session.LastEventAt) { CutReason = reason };
+        var marker = new SessionState(key.AppId, key.SessionId, session.FirstOffset, session.LastEventAt) { CutReason = reason, LastRecordAt = session.LastRecordAt };
         state.Sessions[key] = marker;
         AddSessionStateBytes(marker.EstimatedBytes - session.EstimatedBytes);
     }
@@ -266,7 +338,7 @@ public sealed class Extractor
         }
     }
 
-    private void CountEngagement(SessionState session, FeedbackEvent evt, int partition, long offset)
+    private void CountEngagement(SessionState session, FeedbackEvent evt, int partition, long offset, DateTimeOffset? recordTime)
     {
         if (evt.Data is SessionEnded) return;
         if (evt.Data is ComparisonChosen chosen)
@@ -276,13 +348,13 @@ public sealed class Extractor
                 Counters.UnattributedEngagementEvents++;
                 return;
             }
-            _engagement.Add(session.AppId, winner, evt.OccurredAt, partition, offset, EngagementMetric.ComparisonsWon);
+            _engagement.Add(session.AppId, winner, evt.OccurredAt, partition, offset, recordTime, EngagementMetric.ComparisonsWon);
             if (session.CandidateSets.TryGetValue(chosen.CandidateSetId, out var members))
             {
                 foreach (var member in members)
                 {
                     if (member != winner.GenerationId)
-                        _engagement.Add(session.AppId, session.Shown[member], evt.OccurredAt, partition, offset, EngagementMetric.ComparisonsLost);
+                        _engagement.Add(session.AppId, session.Shown[member], evt.OccurredAt, partition, offset, recordTime, EngagementMetric.ComparisonsLost);
                 }
             }
             return;
@@ -308,7 +380,7 @@ public sealed class Extractor
             _ => (EngagementMetric?)null,
         };
         if (metric is { } m)
-            _engagement.Add(session.AppId, generation, evt.OccurredAt, partition, offset, m, (evt.Data as GenerationDwell)?.VisibleMs ?? 0);
+            _engagement.Add(session.AppId, generation, evt.OccurredAt, partition, offset, recordTime, m, (evt.Data as GenerationDwell)?.VisibleMs ?? 0);
     }
 
     private PartitionState Partition(int partition)
@@ -326,7 +398,23 @@ public sealed class Extractor
     {
         public Dictionary<(string AppId, string SessionId), SessionState> Sessions { get; } = [];
         public DeduplicationWindow Deduplication { get; } = new(deduplicationWindow);
+        /// <summary>The latest event time read from the partition, over all apps: the shared clock.</summary>
         public DateTimeOffset Watermark { get; set; } = DateTimeOffset.MinValue;
+        /// <summary>Each app's own clock on this partition (at most <see cref="ExtractionSettings.MaxAppClocksPerPartition"/>).</summary>
+        public Dictionary<string, AppClock> Apps { get; } = new(StringComparer.Ordinal);
+        /// <summary>Events offered to the partition so far: the order "least recently active" is judged by (event
+        /// time is the sender's, so it cannot rank apps against each other).</summary>
+        public long Sequence { get; set; }
+        /// <summary>The latest record time read from the partition (see <see cref="SessionExpiry.IsIdle"/>).</summary>
+        public DateTimeOffset RecordClock { get; set; } = DateTimeOffset.MinValue;
         public bool CaughtUp { get; set; }
+    }
+
+    /// <summary>One app's event time on one partition: the latest occurred_at of its events there (never moves back).</summary>
+    private sealed class AppClock
+    {
+        public DateTimeOffset Watermark { get; set; }
+        public int OpenSessions { get; set; }
+        public long LastActive { get; set; }
     }
 }

@@ -192,8 +192,15 @@ internal sealed class SessionRules(ExtractionSettings settings, ExtractionCounte
     private void FireEdit(SessionState session, FeedbackEvent evt, GenerationEdited edit, ShownGeneration original)
     {
         if (!settings.EnabledSignals.Contains(PairSignals.Edit)) return;
-        var distance = EditDistance.Normalized(edit.EditedOutput, original.Output);
-        if (distance < settings.MinEditDistance || distance > settings.MaxEditDistance)
+        // Both bounds come before any quadratic work (issue 10, finding 7): a text past the length limit is not
+        // measured at all, and the measurement stops as soon as the distance must exceed the band.
+        if (edit.EditedOutput.Length > settings.MaxEditTextLength || original.Output.Length > settings.MaxEditTextLength)
+        {
+            counters.EditsOverTextLimit++;
+            return;
+        }
+        var distance = EditDistance.NormalizedWithin(edit.EditedOutput, original.Output, settings.MaxEditDistance);
+        if (distance is not { } d || d < settings.MinEditDistance || d > settings.MaxEditDistance)
         {
             counters.EditsOutsideBand++;
             return;

@@ -91,4 +91,7 @@ internal sealed class SessionState(string appId, string sessionId, long firstOff
     /// expires and its first offset keeps holding the commit, which makes a replay cut it at the same event.
     /// </summary>
     public string? CutReason { get; init; }
+    /// <summary>The latest record time (the Kafka record's timestamp, bounded by the extractor's clock) of the session's
+    /// events; null when its records carried none. Bounds how long a session of an app that went quiet stays open.</summary>
+    public DateTimeOffset? LastRecordAt { get; set; }
 }

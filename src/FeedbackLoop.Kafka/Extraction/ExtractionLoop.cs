@@ -233,26 +233,26 @@ public sealed partial class ExtractionLoop
                 Kind = EventRejectionKind.KeyMismatch,
             };
         }
-        if (CheckTime(result, evt) is { } outOfRange) return outOfRange;
+        var recordTime = RecordTime(result);
+        var reference = EventTimeCheck.Reference(recordTime, _options.TimeProvider.GetUtcNow());
+        if (EventTimeCheck.Check(evt.OccurredAt, reference, _options.Settings) is { } outOfRange) return outOfRange;
 
-        if (_extractor.Process(partition, offset, evt) == ProcessOutcome.Processed) Progress.RecordProcessed();
+        // The record time goes to the extractor only when the record has one (bounded by the clock like the reference):
+        // it bounds how long a quiet app's sessions stay open, which the extractor's own clock must not decide.
+        if (_extractor.Process(partition, offset, evt, recordTime is null ? null : reference) == ProcessOutcome.Processed) Progress.RecordProcessed();
         else Progress.RecordDuplicate();
         return null;
     }
 
     /// <summary>
-    /// The event-time check (issue 10, finding 1), against the record's own timestamp where it is plausible (see
-    /// <see cref="EventTimeCheck.Reference"/>), so a replay of the topic dead-letters exactly the records the first
-    /// run did; the extractor's clock only bounds that reference.
+    /// The record's own timestamp, if it has one. The event-time check (issue 10, finding 1) judges against it where it
+    /// is plausible (see <see cref="EventTimeCheck.Reference"/>), so a replay of the topic dead-letters exactly the
+    /// records the first run did; the extractor's clock only bounds that reference.
     /// </summary>
-    private EventRejection? CheckTime(ConsumeResult<byte[]?, byte[]?> result, FeedbackEvent evt)
-    {
-        var recordTime = result.Message.Timestamp.Type == TimestampType.NotAvailable
-            ? (DateTimeOffset?)null
+    private static DateTimeOffset? RecordTime(ConsumeResult<byte[]?, byte[]?> result) =>
+        result.Message.Timestamp.Type == TimestampType.NotAvailable
+            ? null
             : new DateTimeOffset(result.Message.Timestamp.UtcDateTime, TimeSpan.Zero);
-        var reference = EventTimeCheck.Reference(recordTime, _options.TimeProvider.GetUtcNow());
-        return EventTimeCheck.Check(evt.OccurredAt, reference, _options.Settings);
-    }
 
     private static string Source(ConsumeResult<byte[]?, byte[]?> result) =>
         string.Create(CultureInfo.InvariantCulture, $"{result.Topic}/{result.Partition.Value}/{result.Offset.Value}");

@@ -81,6 +81,12 @@ internal sealed class ExtractionMetrics : IDisposable
         _meter.CreateObservableGauge("feedbackloop.extraction.session_state_bytes", sessionStateBytes,
             "By", "Estimated heap held by open sessions, against ExtractionSettings.MaxSessionStateBytes");
 
+        // Read like pair_budget_hits: 64-bit reads of counters only the consume thread writes.
+        Counter("feedbackloop.extraction.app_clocks_over_cap", "Events whose app found its partition's table of app clocks full, so its sessions there expire on the shared clock",
+            () => counters.AppClocksOverCap);
+        Counter("feedbackloop.extraction.edits_over_text_limit", "Edits not measured by the edit rule because a text is longer than the limit",
+            () => counters.EditsOverTextLimit);
+
         void Counter(string name, string description, Func<long> read, string unit = "{event}") =>
             _meter.CreateObservableCounter(name, () => read(), unit, description);
     }
