@@ -1,8 +1,10 @@
 using System.CommandLine;
 using System.Diagnostics;
+using FeedbackLoop.Contracts;
 using FeedbackLoop.Datasets;
 using FeedbackLoop.Kafka.Extraction;
 using FeedbackLoop.Orchestration.Hosting;
+using FeedbackLoop.Pipelines;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -36,26 +38,38 @@ internal static class ExtractCommand
             Description = "Consumer group id; instances sharing it split the partitions.",
             DefaultValueFactory = _ => "feedbackloop-extractors",
         };
+        var pipelineFile = HostOptionsCli.Pipeline();
         var metricsPort = HostOptionsCli.MetricsPort();
         var verbose = new Option<bool>("--verbose") { Description = "Log partition assignments and each dead-lettered record." };
 
         var command = new Command("extract", "Run the preference and engagement extractors on the events topic.")
         {
-            bootstrap, data, untilIdle, group, metricsPort, verbose,
+            bootstrap, data, untilIdle, group, pipelineFile, metricsPort, verbose,
         };
         command.SetAction((parse, ct) => RunAsync(
-            parse.GetRequiredValue(bootstrap), parse.GetValue(data), parse.GetValue(untilIdle), parse.GetValue(group)!, parse.GetValue(metricsPort),
-            parse.GetValue(verbose), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct));
+            parse.GetRequiredValue(bootstrap), parse.GetValue(data), parse.GetValue(untilIdle), parse.GetValue(group)!, parse.GetValue(pipelineFile),
+            parse.GetValue(metricsPort), parse.GetValue(verbose), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct));
         return command;
     }
 
     private static async Task<int> RunAsync(
-        string bootstrap, DirectoryInfo? dataOption, double? untilIdle, string group, int? metricsPort, bool verbose,
+        string bootstrap, DirectoryInfo? dataOption, double? untilIdle, string group, FileInfo? pipelineFile, int? metricsPort, bool verbose,
         TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
         if (untilIdle is <= 0)
         {
             await error.WriteLineAsync("--until-idle must be a positive number of seconds, e.g. --until-idle 5.").ConfigureAwait(false);
+            return 2;
+        }
+
+        PipelineDefinition pipeline;
+        try
+        {
+            pipeline = HostOptionsCli.LoadPipeline(pipelineFile);
+        }
+        catch (PipelineException e)
+        {
+            await error.WriteLineAsync(e.Message).ConfigureAwait(false);
             return 2;
         }
 
@@ -71,6 +85,10 @@ internal static class ExtractCommand
                 StateDirectory = Path.Combine(data, "state", "extract"),
                 GroupId = group,
                 UntilIdle = untilIdle is { } s ? TimeSpan.FromSeconds(s) : null,
+                // The file's rules for every app (the extractor has one rule set; per-app rules are not applied yet).
+                Settings = pipeline.Defaults.ToExtractionSettings(),
+                // Events of an app the file does not list are extracted, counted and reported once: they never train.
+                IsRegisteredApp = pipeline.IsRegistered,
             },
             new DatasetStore(data),
             sp.GetRequiredService<ILoggerFactory>().CreateLogger("extract")));
@@ -99,7 +117,22 @@ internal static class ExtractCommand
         await output.WriteLineAsync($"rows written: pairs {p.PairsWritten}, labels {p.LabelsWritten}, engagement windows {p.WindowsWritten} (already present, skipped: {p.RowsAlreadyPresent})").ConfigureAwait(false);
         foreach (var appId in DatasetPaths.Apps(data))
             await output.WriteLineAsync($"datasets of {appId}: {Path.Combine(data, "datasets", appId)}").ConfigureAwait(false);
+        await ReportUnregisteredAsync(loop.UnregisteredApps, pipeline, output).ConfigureAwait(false);
         return 0;
+    }
+
+    /// <summary>
+    /// Names each app whose events were extracted though the pipeline does not register it, once. The ids passed the
+    /// app-id rule (a-z, 0-9, '.', '_', '-'), so they are printed as they are: an operator needs them to register an app.
+    /// </summary>
+    private static async Task ReportUnregisteredAsync(UnregisteredApps unregistered, PipelineDefinition pipeline, TextWriter output)
+    {
+        if (unregistered.Events == 0) return;
+        var named = unregistered.Reported;
+        var more = unregistered.Unnamed > 0 ? $" and more not named (over the cap of {named.Count})" : "";
+        await output.WriteLineAsync(
+            $"unregistered apps (events extracted, no run will start; to let one train, {pipeline.HowToRegister}): "
+            + $"{string.Join(", ", named.Select(LogText.Escape))}{more}; {unregistered.Events} events").ConfigureAwait(false);
     }
 
     private static async Task ShowProgressAsync(ExtractionLoop loop, TextWriter error, CancellationToken stopping)

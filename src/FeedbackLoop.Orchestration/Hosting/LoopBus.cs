@@ -76,8 +76,11 @@ public static class LoopBus
         if (host.Roles.HasFlag(LoopRoles.Orchestrator))
         {
             var registry = host.Registry ?? throw new ArgumentException("the orchestrator needs a registry", nameof(host));
+            var pipeline = host.Pipeline ?? throw new ArgumentException("the orchestrator needs a pipeline", nameof(host));
             services.AddSingleton(registry)
-                .AddSingleton(host.Pipeline ?? throw new ArgumentException("the orchestrator needs a pipeline", nameof(host)))
+                .AddSingleton(pipeline)
+                .AddSingleton<IRegisteredApps>(host.RegisteredApps ?? pipeline)
+                .AddSingleton<UnregisteredAppCommits>()
                 .AddSingleton(host.Paths ?? throw new ArgumentException("the orchestrator needs its artifact paths", nameof(host)))
                 .AddSingleton(host.Snapshots ?? throw new ArgumentException("the orchestrator needs a snapshot source", nameof(host)))
                 .AddSingleton(host.Orchestrator)

@@ -82,7 +82,7 @@ internal sealed class JobLoop : IAsyncDisposable
         {
             Roles = roles,
             Registry = Registry,
-            Pipeline = new PipelineDefinition("job-test", app, new Dictionary<string, AppPipeline>()),
+            Pipeline = new PipelineDefinition("job-test", app, new Dictionary<string, AppPipeline> { [AppId] = app }),
             Paths = new LoopPaths(Path.Combine(Root, "models")),
             Snapshots = new DatasetSnapshots(Root),
             Orchestrator = new OrchestratorOptions
