@@ -102,12 +102,12 @@ public sealed class HardeningAppsTests(ClusterFixture fixture) : IClassFixture<C
     [Fact]
     public async Task A_run_of_an_app_that_is_no_longer_registered_ends_without_a_job_or_a_model()
     {
-        // A store from before registration was required (or an app taken off the pipeline) holds a running run for `evil`.
+        await _loop.StartAsync(JobLoop.Pipeline(_loop.Markers));
+        // `evil` has pairs (its commit is ignored), and the store holds a running run for it, as one from before
+        // registration was required (or of an app taken off the pipeline) would.
         await _loop.CommitAsync(80, Evil);
         var snapshot = await new DatasetSnapshots(_loop.Root).CaptureAsync(Evil, CancellationToken.None);
         _loop.Registry.StartRun("evil-r80", Evil, snapshot);
-
-        await _loop.StartAsync(JobLoop.Pipeline(_loop.Markers));
 
         // The supervisor's sweep advances every running run; for this one, the advance ends it.
         Assert.True(await Eventually.TrueAsync(() => _loop.Registry.GetRun("evil-r80")?.Status == RunStatus.Failed, Deadline),
