@@ -3,6 +3,8 @@ using System.Text;
 using Confluent.Kafka;
 using FeedbackLoop.Contracts;
 using FeedbackLoop.Contracts.Bus;
+using FeedbackLoop.Contracts.Datasets;
+using FeedbackLoop.Core.Extraction;
 using FeedbackLoop.Datasets;
 using FeedbackLoop.IntegrationTests.Support;
 using FeedbackLoop.Kafka.Embedded;
@@ -176,6 +178,54 @@ public sealed class HardeningAppsTests(ClusterFixture fixture) : IClassFixture<C
         Assert.Contains($"): {Evil}; ", summary, StringComparison.Ordinal);
         Assert.DoesNotContain(JobLoop.AppId + ",", summary, StringComparison.Ordinal);
         Assert.Single(output.Split('\n'), line => line.Contains($"Events of app {Evil} ", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Serve_all_as_a_process_trains_the_registered_app_and_never_starts_a_run_for_an_unregistered_one()
+    {
+        using var folder = new TempFolder("apps-serve");
+        var data = Path.Combine(folder.Path, "data");
+        var store = Path.Combine(folder.Path, "store", "registry.db");
+        var pipelineFile = Path.Combine(folder.Path, "pipeline.yaml");
+        // The retrain threshold and the defaults' gate are those that promoted `evil-m225` (no incumbent: promote).
+        await File.WriteAllTextAsync(pipelineFile, $"defaults:\n  retrain: {{min_new_pairs: 60}}\n  split: {{eval_fraction: 0.25}}\napps:\n  {JobLoop.AppId}:\n");
+        await WritePairsAsync(data, JobLoop.AppId, 80);
+        await WritePairsAsync(data, Evil, 80);
+
+        // No extractor: the orchestrator's own dataset poll announces both apps every 200 ms.
+        using var serve = CliProcess.Start("serve", "--role", "all", "--data", data, "--store", store, "--pipeline", pipelineFile, "--poll-datasets", "200ms");
+        Assert.StartsWith(Cli.Commands.ServeCommand.ReadyLinePrefix, await serve.FirstStdoutLineAsync(Deadline), StringComparison.Ordinal);
+
+        var registry = new ModelRegistry(store);
+        Assert.True(await Eventually.TrueAsync(() => registry.CurrentModel(JobLoop.AppId) is not null, TimeSpan.FromSeconds(120)),
+            $"the registered app was not promoted:\n{serve.Output}");
+        // The orchestrator logs the first ignored commit of `evil`: from then on its store is the final word on `evil`.
+        Assert.True(await Eventually.TrueAsync(() => serve.Output.Contains($"Datasets of app {Evil} ", StringComparison.Ordinal), Deadline),
+            $"no commit of evil was ignored:\n{serve.Output}");
+        Assert.Empty(registry.ListRuns(Evil));
+        Assert.Empty(registry.ListModels(Evil));
+        Assert.Null(registry.CurrentModel(Evil));
+        Assert.False(Directory.Exists(Path.Combine(data, "models", Evil)));
+
+        var (exit, _) = await serve.TerminateAsync(TimeSpan.FromSeconds(10));
+        Assert.True(exit == 0, $"exit {exit}:\n{serve.Output}");
+        // Logged once per app id, however many polls announced it.
+        Assert.Single(serve.Output.Split('\n'), line => line.Contains($"Datasets of app {Evil} ", StringComparison.Ordinal));
+    }
+
+    /// <summary>Comparison pairs written as an extractor would.</summary>
+    private static async Task WritePairsAsync(string data, string appId, int count)
+    {
+        var output = new ExtractionOutput();
+        for (var n = 0; n < count; n++)
+        {
+            output.Pairs.Add(new PreferencePair(
+                StableId.Pair("comparison", $"{appId}-c{n}", $"{appId}-r{n}"), appId, [new ChatMessage("user", $"Question {n}?")],
+                new ChatMessage("assistant", $"Answer {n}, with an example."), new ChatMessage("assistant", $"Well, {n} depends."),
+                "comparison", 1.0, $"{appId}-c{n}", $"{appId}-r{n}", "m1", "m1", $"{appId}-s{n}", "u1", DateTimeOffset.UnixEpoch.AddMinutes(n)));
+        }
+
+        await new DatasetStore(data).WriteAsync(output);
     }
 
     /// <summary>Side-by-side sessions with a choice (rule 1: two pairs each), five events each.</summary>
