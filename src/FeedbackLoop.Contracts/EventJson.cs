@@ -85,6 +85,15 @@ public static partial class EventJson
     /// <summary>The reason for a string escape that decodes to invalid UTF-16 (a lone surrogate).</summary>
     public const string InvalidUtf16Reason = "a string escape is not valid UTF-16 (lone surrogate)";
 
+    /// <summary>The reason for a top-level field outside the envelope; fixed, so the field's name (sender's text) is never quoted.</summary>
+    public const string UnknownFieldReason = "unknown top-level field (v1 allows only event_id, type, v, app_id, session_id, user_id, occurred_at, data)";
+
+    /// <summary>The reason for a <c>type</c> that is not a v1 event type; fixed, so the value (sender's text) is never quoted.</summary>
+    public const string UnknownTypeReason = "unknown event type (see docs/contract/events.md for the v1 types)";
+
+    /// <summary>The reason for an <c>app_id</c> that breaks <see cref="AppIds.Rule"/>.</summary>
+    public const string AppIdReason = "must be " + AppIds.Rule;
+
     private static EventRejection? ParseEnvelope(ReadOnlySpan<byte> utf8, out FeedbackEvent? evt)
     {
         evt = null;
@@ -92,7 +101,7 @@ public static partial class EventJson
         if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
             return new EventRejection("$", "an event must be a JSON object") { Kind = EventRejectionKind.NotJson };
 
-        string? eventId = null, type = null, appId = null, sessionId = null, userId = null;
+        string? eventId = null, appId = null, sessionId = null, userId = null;
         DateTimeOffset? occurredAt = null;
         var occurredAtValid = false;
         JsonTypeInfo? typeInfo = null;
@@ -105,8 +114,9 @@ public static partial class EventJson
         {
             if (reader.TokenType == JsonTokenType.EndObject) break;
             var field = Match(ref reader);
-            if (field == EnvelopeField.Unknown)
-                return new EventRejection(reader.GetString() ?? "?", "unknown top-level field (v1 allows only event_id, type, v, app_id, session_id, user_id, occurred_at, data)");
+            // The name is the sender's text (up to the whole event, with control characters): the rejection names the
+            // rule and the path only, never the name (issue 10, finding 8).
+            if (field == EnvelopeField.Unknown) return new EventRejection("$", UnknownFieldReason);
             var bit = 1 << (int)field;
             if ((seen & bit) != 0) return new EventRejection(NameOf(field), "appears twice");
             seen |= bit;
@@ -132,8 +142,8 @@ public static partial class EventJson
             {
                 case EnvelopeField.Type:
                     // Matched on the raw bytes: the hot path allocates no string for a known type.
-                    (type, typeInfo) = MatchType(ref reader);
-                    type ??= reader.GetString()!;
+                    // An unknown type stays unread: the rejection does not quote it.
+                    typeInfo = MatchType(ref reader);
                     break;
                 case EnvelopeField.OccurredAt:
                     occurredAtValid = !reader.ValueIsEscaped && IsRfc3339Utc(reader.ValueSpan) && reader.TryGetDateTimeOffset(out var parsed) && parsed.Offset == TimeSpan.Zero;
@@ -158,14 +168,14 @@ public static partial class EventJson
         }
 
         if (LengthRejection("event_id", eventId!, 64) is { } e1) return e1;
-        if (LengthRejection("app_id", appId!, 64) is { } e2) return e2;
-        if (!IsAppId(appId!)) return new EventRejection("app_id", "may only hold a-z, 0-9, '.', '_' and '-'");
+        if (LengthRejection("app_id", appId!, AppIds.MaxLength) is { } e2) return e2;
+        if (!AppIds.IsValid(appId)) return new EventRejection("app_id", AppIdReason);
         if (LengthRejection("session_id", sessionId!, 128) is { } e3) return e3;
         if (LengthRejection("user_id", userId!, 128) is { } e4) return e4;
         if (version != EventLimits.Version) return new EventRejection("v", $"unsupported version {version}; this pipeline reads v{EventLimits.Version}") { Kind = EventRejectionKind.UnsupportedVersion };
         if (!occurredAtValid)
             return new EventRejection("occurred_at", "must be an RFC 3339 UTC timestamp such as 2026-01-31T12:00:00Z");
-        if (typeInfo is null) return new EventRejection("type", $"unknown event type '{Truncate(type!)}'") { Kind = EventRejectionKind.UnknownType };
+        if (typeInfo is null) return new EventRejection("type", UnknownTypeReason) { Kind = EventRejectionKind.UnknownType };
 
         EventData? data;
         try
@@ -188,7 +198,8 @@ public static partial class EventJson
     {
         var message = ex.Message;
         // ex.Path is the JSON path ($.input[0].content); the message names C# parameters, so build fields from the path.
-        var path = ex.Path is { Length: > 1 } p ? "data" + p[1..] : "data";
+        // Only a path of known names survives: one that could carry the sender's text (a bracketed name) becomes "data".
+        var path = ex.Path is { Length: > 1 } p && IsPlainPath(p) ? "data" + p[1..] : "data";
         // The serializer wraps the reader's invalid-UTF-16 failure (a lone surrogate escape) in a JsonException.
         if (ex.InnerException is InvalidOperationException)
             return new EventRejection(path, InvalidUtf16Reason) { Kind = EventRejectionKind.NotJson };
@@ -207,17 +218,19 @@ public static partial class EventJson
         return new EventRejection(path, reason);
     }
 
-    private static EventRejection? LengthRejection(string field, string value, int max) =>
-        value.Length is >= 1 && value.Length <= max ? null : new EventRejection(field, $"must be 1 to {max} characters");
-
-    private static bool IsAppId(string value)
+    /// <summary>A JSON path such as <c>$.input[0].content</c>: snake_case names, dots and numeric indexes only.</summary>
+    private static bool IsPlainPath(string path)
     {
-        foreach (var c in value)
+        if (path.Length > 128) return false;
+        foreach (var c in path)
         {
-            if (!(c is (>= 'a' and <= 'z') or (>= '0' and <= '9') or '.' or '_' or '-')) return false;
+            if (!(c is (>= 'a' and <= 'z') or (>= '0' and <= '9') or '_' or '.' or '$' or '[' or ']')) return false;
         }
         return true;
     }
+
+    private static EventRejection? LengthRejection(string field, string value, int max) =>
+        value.Length is >= 1 && value.Length <= max ? null : new EventRejection(field, $"must be 1 to {max} characters");
 
     /// <summary>
     /// The shape <c>YYYY-MM-DDTHH:MM:SS[.fraction](Z|+00:00)</c>, exactly the JSON Schemas' pattern, checked by
@@ -251,8 +264,6 @@ public static partial class EventJson
         return rest.Length == 1 ? rest[0] is (byte)'Z' or (byte)'z' : rest.SequenceEqual("+00:00"u8);
     }
 
-    private static string Truncate(string s) => s.Length <= 40 ? s : s[..40] + "…";
-
     /// <summary>The source-generated metadata for a type's <c>data</c>, or null for an unknown type.</summary>
     private static JsonTypeInfo? TypeInfoFor(string type) => type switch
     {
@@ -270,13 +281,13 @@ public static partial class EventJson
         _ => null,
     };
 
-    private static (string? Type, JsonTypeInfo? Info) MatchType(ref Utf8JsonReader reader)
+    private static JsonTypeInfo? MatchType(ref Utf8JsonReader reader)
     {
         foreach (var type in EventTypes.All)
         {
-            if (reader.ValueTextEquals(type)) return (type, TypeInfoFor(type));
+            if (reader.ValueTextEquals(type)) return TypeInfoFor(type);
         }
-        return (null, null);
+        return null;
     }
 
     /// <summary>Top-level envelope fields, matched on the raw UTF-8 name without allocating.</summary>

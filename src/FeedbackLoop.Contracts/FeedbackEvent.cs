@@ -25,8 +25,9 @@ public sealed record FeedbackEvent(
 }
 
 /// <summary>Why an event was refused: the offending field (JSON path-like, e.g. <c>data.score</c>) and a reason.</summary>
-/// <remarks>Field and reason are for people and may quote the record (an unknown field's name); <see cref="Kind"/> is
-/// the fixed, low-cardinality code that metrics and alerts use instead.</remarks>
+/// <remarks>Field and reason are fixed text for people: the rule and the field's JSON path, never the record's content
+/// (an unknown field's name or type is not quoted), so they are safe in logs and dead-letter headers. <see cref="Kind"/>
+/// is the low-cardinality code that metrics and alerts use.</remarks>
 public sealed record EventRejection(string Field, string Reason)
 {
     /// <summary>The class of the fault.</summary>

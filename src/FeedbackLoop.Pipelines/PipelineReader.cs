@@ -1,5 +1,5 @@
 using System.Globalization;
-using System.Text.RegularExpressions;
+using FeedbackLoop.Contracts;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
@@ -11,7 +11,7 @@ namespace FeedbackLoop.Pipelines;
 /// ignored (a misspelt <c>weigth</c> silently leaving weight 1.0 would be found only in a worse model).
 /// Sections are read on top of a base value, so any field left out keeps the base's value.
 /// </summary>
-internal sealed partial class PipelineReader(string sourceName)
+internal sealed class PipelineReader(string sourceName)
 {
     private const string Root = "(root)";
 
@@ -79,11 +79,11 @@ internal sealed partial class PipelineReader(string sourceName)
         {
             foreach (var app in FieldsOf(appsMap, appsField.Path, allowed: null).Values)
             {
-                if (!AppIdPattern().IsMatch(app.Name))
+                if (!AppIds.IsValid(app.Name))
                 {
                     Fail(app, app.Name == "*"
-                        ? "'*' is not an app id; settings for every app not listed go under the top-level 'defaults'"
-                        : $"an app id is 1 to 64 characters of a-z, 0-9, '.', '_' or '-' (as in events' app_id), got \"{app.Name}\"");
+                        ? "'*' is not an app id; list each app that may train under 'apps' (settings they share go under the top-level 'defaults')"
+                        : $"an app id is {AppIds.Rule} (as in events' app_id), got \"{app.Name}\"");
                 }
 
                 apps.Add(app.Name, ReadApp(app, defaults));
@@ -621,10 +621,6 @@ internal sealed partial class PipelineReader(string sourceName)
 
     private PipelineException Error(Field field, string reason) =>
         new(sourceName, field.Key.Start.Line, field.Key.Start.Column, field.Path, reason);
-
-    // Matches app_id in schemas/events: the ids the extractors will ever see.
-    [GeneratedRegex("^[a-z0-9._-]{1,64}$")]
-    private static partial Regex AppIdPattern();
 
     /// <summary>One key of a mapping: its name, dotted path, and both nodes (errors point at the key).</summary>
     private readonly record struct Field(string Name, string Path, YamlNode Key, YamlNode Value);

@@ -1,3 +1,4 @@
+using FeedbackLoop.Contracts;
 using FeedbackLoop.Sdk.Privacy;
 using FeedbackLoop.Sdk.Sampling;
 
@@ -13,7 +14,7 @@ public sealed record FeedbackClientOptions
     /// <summary>Default for <see cref="MaxBatchSize"/>.</summary>
     public const int DefaultMaxBatchSize = 500;
 
-    /// <summary>The app (tenant) id: 1–64 chars of <c>[a-z0-9._-]</c>.</summary>
+    /// <summary>The app (tenant) id: see <see cref="AppIds.Rule"/>.</summary>
     public required string AppId { get; init; }
 
     /// <summary>Events waiting to be sent; when full, new events are dropped and counted (never blocks).</summary>
@@ -57,8 +58,7 @@ public sealed record FeedbackClientOptions
 
     internal void Validate()
     {
-        if (string.IsNullOrEmpty(AppId) || AppId.Length > 64 || !AppId.All(c => c is (>= 'a' and <= 'z') or (>= '0' and <= '9') or '.' or '_' or '-'))
-            throw new ArgumentException("AppId must be 1-64 characters of a-z, 0-9, '.', '_' or '-'.", nameof(AppId));
+        if (!AppIds.IsValid(AppId)) throw new ArgumentException("AppId must be " + AppIds.Rule + ".", nameof(AppId));
         if (MaxQueueLength < 1) throw new ArgumentOutOfRangeException(nameof(MaxQueueLength), MaxQueueLength, "must be at least 1");
         if (MaxQueueBytes < 1024) throw new ArgumentOutOfRangeException(nameof(MaxQueueBytes), MaxQueueBytes, "must be at least 1024");
         if (MaxBatchSize < 1) throw new ArgumentOutOfRangeException(nameof(MaxBatchSize), MaxBatchSize, "must be at least 1");

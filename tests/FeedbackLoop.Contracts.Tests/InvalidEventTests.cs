@@ -42,7 +42,7 @@ public sealed class InvalidEventTests
         { "not an object", """[{"event_id":"e-1"}]""", "$", null },
         { "a second value after the object", Event() + "{}", "$", null },
         { "garbage after the object", Event() + "xyz", "$", null },
-        { "unknown top-level field", Event(extra: "\"trace_id\":\"t-1\""), "trace_id", EventTypes.GenerationShown },
+        // An unknown top-level field: the parser names "$" and never the field's name (RejectionReasonTests), the schema its path.
         { "event_id missing", Event(eventId: null), "event_id", EventTypes.GenerationShown },
         { "type missing", Event(type: null), "type", EventTypes.GenerationShown },
         { "v missing", Event(v: null), "v", EventTypes.GenerationShown },
@@ -57,6 +57,9 @@ public sealed class InvalidEventTests
         { "app_id with uppercase", Event(appId: "\"Chat-App\""), "app_id", EventTypes.GenerationShown },
         { "app_id with a space", Event(appId: "\"chat app\""), "app_id", EventTypes.GenerationShown },
         { "app_id 65 chars", Event(appId: Quoted(new string('a', 65))), "app_id", EventTypes.GenerationShown },
+        { "app_id a dot segment", Event(appId: "\"..\""), "app_id", EventTypes.GenerationShown },
+        { "app_id starting with '-' (reads as an option)", Event(appId: "\"-rf\""), "app_id", EventTypes.GenerationShown },
+        { "app_id starting with '_'", Event(appId: "\"_x\""), "app_id", EventTypes.GenerationShown },
         { "session_id empty", Event(sessionId: "\"\""), "session_id", EventTypes.GenerationShown },
         { "user_id 129 chars", Event(userId: Quoted(new string('u', 129))), "user_id", EventTypes.GenerationShown },
         { "v = 2", Event(v: "2"), "v", EventTypes.GenerationShown },

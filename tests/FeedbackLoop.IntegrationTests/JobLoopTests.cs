@@ -269,7 +269,7 @@ public sealed class JobLoopTests : IAsyncDisposable
     public async Task A_busy_worker_leaves_the_next_offer_queued_until_its_slot_is_free()
     {
         _loop.Marker("hold");
-        await _loop.StartAsync(JobLoop.Pipeline(_loop.Markers));
+        await _loop.StartAsync(JobLoop.Pipeline(_loop.Markers), otherApps: ["other"]);
         await _loop.CommitAsync(120);
         await _loop.CommitAsync(120, "other");
         Assert.True(await Eventually.TrueAsync(() => _loop.Jobs.List(state: JobState.Running).Count == 1 && _loop.Jobs.List(state: JobState.Offered).Count == 1,

@@ -30,12 +30,14 @@ public sealed class LoopBusTests : IAsyncLifetime, IDisposable
     private DatasetStore _store = null!;
     private int _pairCounter;
 
-    private static readonly PipelineDefinition Pipeline = new("test", AppPipeline.Builtin with
+    private static readonly AppPipeline App = AppPipeline.Builtin with
     {
         Retrain = new RetrainSettings(60),
         Split = new SplitSettings(0.25),
         Gate = new GateSettings(0.02, RequireSignoff: false),
-    }, new Dictionary<string, AppPipeline>());
+    };
+
+    private static readonly PipelineDefinition Pipeline = new("test", App, new Dictionary<string, AppPipeline> { ["demo"] = App });
 
     public async Task InitializeAsync()
     {

@@ -32,12 +32,16 @@ internal static class DemoCommand
     }
 
     /// <summary>The demo's pipeline when no file is given: retrain every 30 new pairs (small on purpose: the first models are weak, so the loop has room to show progress), hold out a quarter.</summary>
-    internal static PipelineDefinition DemoPipeline { get; } = new("built-in demo pipeline", AppPipeline.Builtin with
+    internal static PipelineDefinition DemoPipeline { get; } = DemoOnly(AppPipeline.Builtin with
     {
         Retrain = new RetrainSettings(30),
         Split = new SplitSettings(0.25),
         Gate = new GateSettings(0.02, RequireSignoff: false),
-    }, new Dictionary<string, AppPipeline>());
+    });
+
+    /// <summary>The demo app registered with <paramref name="app"/>'s settings: the only app that may train.</summary>
+    private static PipelineDefinition DemoOnly(AppPipeline app) =>
+        new("built-in demo pipeline", app, new Dictionary<string, AppPipeline> { [DemoRunner.AppId] = app });
 
     private static async Task<int> RunAsync(DirectoryInfo output, int seed, int users, int generations, int rounds, int prompts, FileInfo? pipelineFile, CancellationToken ct)
     {
@@ -54,6 +58,11 @@ internal static class DemoCommand
         catch (PipelineException ex)
         {
             await Console.Error.WriteLineAsync(ex.Message).ConfigureAwait(false);
+            return 2;
+        }
+        if (!pipeline.IsRegistered(DemoRunner.AppId))
+        {
+            await Console.Error.WriteLineAsync($"the demo simulates app '{DemoRunner.AppId}', which {pipeline.SourceName} does not register: to run it, {pipeline.HowToRegister}.").ConfigureAwait(false);
             return 2;
         }
 

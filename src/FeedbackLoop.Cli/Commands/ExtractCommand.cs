@@ -1,8 +1,10 @@
 using System.CommandLine;
 using System.Diagnostics;
+using FeedbackLoop.Contracts;
 using FeedbackLoop.Datasets;
 using FeedbackLoop.Kafka.Extraction;
 using FeedbackLoop.Orchestration.Hosting;
+using FeedbackLoop.Pipelines;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -44,21 +46,22 @@ internal static class ExtractCommand
         {
             Description = "Dead-letter events whose occurred_at is more than this many days older than their record's time (off by default; e.g. 30 in production, wider or off for a backfill).",
         };
+        var pipelineFile = HostOptionsCli.Pipeline();
         var metricsPort = HostOptionsCli.MetricsPort();
         var verbose = new Option<bool>("--verbose") { Description = "Log partition assignments and each dead-lettered record." };
 
         var command = new Command("extract", "Run the preference and engagement extractors on the events topic.")
         {
-            bootstrap, data, untilIdle, group, metricsPort, verbose, maxEventAge,
+            bootstrap, data, untilIdle, group, pipelineFile, metricsPort, verbose, maxEventAge,
         };
         command.SetAction((parse, ct) => RunAsync(
-            parse.GetRequiredValue(bootstrap), parse.GetValue(data), parse.GetValue(untilIdle), parse.GetValue(group)!, parse.GetValue(metricsPort),
-            parse.GetValue(verbose), parse.GetValue(maxEventAge), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct));
+            parse.GetRequiredValue(bootstrap), parse.GetValue(data), parse.GetValue(untilIdle), parse.GetValue(group)!, parse.GetValue(pipelineFile),
+            parse.GetValue(metricsPort), parse.GetValue(verbose), parse.GetValue(maxEventAge), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct));
         return command;
     }
 
     private static async Task<int> RunAsync(
-        string bootstrap, DirectoryInfo? dataOption, double? untilIdle, string group, int? metricsPort, bool verbose, double? maxEventAgeDays,
+        string bootstrap, DirectoryInfo? dataOption, double? untilIdle, string group, FileInfo? pipelineFile, int? metricsPort, bool verbose, double? maxEventAgeDays,
         TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
         if (untilIdle is <= 0)
@@ -72,12 +75,23 @@ internal static class ExtractCommand
             return 2;
         }
 
+        PipelineDefinition pipeline;
+        try
+        {
+            pipeline = HostOptionsCli.LoadPipeline(pipelineFile);
+        }
+        catch (PipelineException e)
+        {
+            await error.WriteLineAsync(e.Message).ConfigureAwait(false);
+            return 2;
+        }
+
         var locations = LoopLocations.Resolve(dataOption?.FullName, null);
         var data = locations.Data;
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [] });
         builder.AddFeedbackLoopDefaults("extract", verbose, HostOptionsCli.Overrides(metricsPort));
-        var (settings, invalidKey) = ExtractionBudgetConfig.Read(builder.Configuration);
-        if (settings is null)
+        var (budgets, invalidKey) = ExtractionBudgetConfig.Read(builder.Configuration);
+        if (budgets is null)
         {
             await error.WriteLineAsync($"Configuration {invalidKey} must be a positive whole number.").ConfigureAwait(false);
             return 2;
@@ -90,7 +104,17 @@ internal static class ExtractCommand
                 StateDirectory = Path.Combine(data, "state", "extract"),
                 GroupId = group,
                 UntilIdle = untilIdle is { } s ? TimeSpan.FromSeconds(s) : null,
-                Settings = settings with { MaxEventAge = maxEventAgeDays is { } days ? TimeSpan.FromDays(days) : null },
+                // The file's rules for every app (the extractor has one rule set; per-app rules are not applied yet), with the
+                // budgets from configuration and the event-age horizon from the command line.
+                Settings = pipeline.Defaults.ToExtractionSettings() with
+                {
+                    MaxEntriesPerSession = budgets.MaxEntriesPerSession,
+                    MaxSessionBytes = budgets.MaxSessionBytes,
+                    MaxSessionStateBytes = budgets.MaxSessionStateBytes,
+                    MaxEventAge = maxEventAgeDays is { } days ? TimeSpan.FromDays(days) : null,
+                },
+                // Events of an app the file does not list are extracted, counted and reported once: they never train.
+                IsRegisteredApp = pipeline.IsRegistered,
             },
             new DatasetStore(data),
             sp.GetRequiredService<ILoggerFactory>().CreateLogger("extract")));
@@ -119,6 +143,7 @@ internal static class ExtractCommand
         await output.WriteLineAsync($"rows written: pairs {p.PairsWritten}, labels {p.LabelsWritten}, engagement windows {p.WindowsWritten} (already present, skipped: {p.RowsAlreadyPresent})").ConfigureAwait(false);
         foreach (var appId in DatasetPaths.Apps(data))
             await output.WriteLineAsync($"datasets of {appId}: {Path.Combine(data, "datasets", appId)}").ConfigureAwait(false);
+        await ReportUnregisteredAsync(loop.UnregisteredApps, pipeline, output).ConfigureAwait(false);
         if (p.RecordsLost > 0)
         {
             var partitions = string.Join(", ", p.RecordsLostByPartition.Select(l => $"partition {l.Key}: {l.Value}"));
@@ -131,6 +156,20 @@ internal static class ExtractCommand
             if (untilIdle is not null) return RecordsLostExitCode;
         }
         return 0;
+    }
+
+    /// <summary>
+    /// Names each app whose events were extracted though the pipeline does not register it, once. The ids passed the
+    /// app-id rule (a-z, 0-9, '.', '_', '-'), so they are printed as they are: an operator needs them to register an app.
+    /// </summary>
+    private static async Task ReportUnregisteredAsync(UnregisteredApps unregistered, PipelineDefinition pipeline, TextWriter output)
+    {
+        if (unregistered.Events == 0) return;
+        var named = unregistered.Reported;
+        var more = unregistered.Unnamed > 0 ? $" and more not named (over the cap of {named.Count})" : "";
+        await output.WriteLineAsync(
+            $"unregistered apps (events extracted, no run will start; to let one train, {pipeline.HowToRegister}): "
+            + $"{string.Join(", ", named.Select(LogText.Escape))}{more}; {unregistered.Events} events").ConfigureAwait(false);
     }
 
     private static async Task ShowProgressAsync(ExtractionLoop loop, TextWriter error, CancellationToken stopping)

@@ -43,7 +43,7 @@ internal static class ServeCommand
         {
             Description = $"Shared data folder: datasets/ (read), models/ (orchestrator); the default worker folder is <data>/worker. Default: ${LoopLocations.DataVariable}, else {LoopLocations.DefaultData}.",
         };
-        var pipeline = new Option<FileInfo?>("--pipeline") { Description = "Pipelines file (YAML); built-in defaults when absent." };
+        var pipeline = HostOptionsCli.Pipeline();
         var registry = new Option<FileInfo?>("--store", "--registry")
         {
             Description = $"Orchestrator: the SQLite store of runs, jobs and models. Default: ${LoopLocations.StoreVariable}, else ~/.local/state/feedbackloop/registry.db. Keep it on a local disk, not in the shared data folder: SQLite's WAL mode does not work over a network filesystem.",
@@ -152,6 +152,11 @@ internal static class ServeCommand
             await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
                 $"{ReadyLinePrefix}role={settings.Role} worker={(host.Roles.HasFlag(LoopRoles.Worker) ? host.Worker.WorkerId : "-")} slots={host.Worker.Slots} transport={transport}")).ConfigureAwait(false);
             await output.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+            if (host.Roles.HasFlag(LoopRoles.Orchestrator) && host.Pipeline is { Apps.Count: 0 } bare)
+            {
+                // Not an error (a fresh install), but nothing will ever train: say so where a person looks first.
+                await error.WriteLineAsync($"no app is registered in {bare.SourceName}, so no run will start: list the apps that may train under 'apps:'.").ConfigureAwait(false);
+            }
 
             // SIGTERM or Ctrl+C: the host stops the roles (the worker reports its running jobs as failed), then the bus,
             // within its shutdown timeout.
@@ -217,9 +222,7 @@ internal static class ServeCommand
 
         var data = locations.Data;
         var orchestrator = roles.HasFlag(LoopRoles.Orchestrator);
-        var pipeline = settings.Pipeline is null
-            ? new PipelineDefinition("built-in pipeline", AppPipeline.Builtin, new Dictionary<string, AppPipeline>())
-            : PipelineLoader.Load(settings.Pipeline.FullName);
+        var pipeline = HostOptionsCli.LoadPipeline(settings.Pipeline);
         var snapshots = new DatasetSnapshots(data);
         return new LoopHost
         {

@@ -33,7 +33,8 @@ internal sealed record DemoProgress(int Round, int Rounds, string ModelVersion, 
 /// </summary>
 internal sealed class DemoRunner(DemoOptions options, ILoggerFactory logging)
 {
-    private const string AppId = "demo";
+    /// <summary>The app the demo simulates; its pipeline must register it.</summary>
+    public const string AppId = "demo";
     private static readonly DateTimeOffset SimulatedStart = new(2026, 1, 5, 9, 0, 0, TimeSpan.Zero);
 
     public async Task<DemoReport> RunAsync(Action<DemoProgress> progress, CancellationToken ct)

@@ -62,7 +62,11 @@ public sealed partial class ExtractionLoop
         // Keyed by topic, not group: a data folder that already dead-lettered a record must not do it again,
         // even when a new group replays the topic into it.
         _marks = new ProgressMarks(Path.Combine(options.StateDirectory, Sanitize(options.Topic)), logger);
+        UnregisteredApps = new UnregisteredApps(options.MaxUnregisteredAppsReported);
     }
+
+    /// <summary>Apps whose events were extracted though no pipeline registers them (see <see cref="ExtractionLoopOptions.IsRegisteredApp"/>).</summary>
+    public UnregisteredApps UnregisteredApps { get; }
 
     /// <summary>Totals so far; safe to read from another thread.</summary>
     public ExtractionProgress Progress { get; } = new();
@@ -83,6 +87,7 @@ public sealed partial class ExtractionLoop
         Activity.Current = null;
         using var metrics = new ExtractionMetrics(Progress, () => _extractor.OpenSessions, () => _extractor.Counters.PairBudgetHits, _options.MeterFactory,
             _extractor.Counters, () => _extractor.SessionStateBytes);
+        metrics.ObserveUnregisteredApps(UnregisteredApps);
         var consumerConfig = new ConsumerConfig
         {
             BootstrapServers = _options.BootstrapServers,
@@ -133,7 +138,7 @@ public sealed partial class ExtractionLoop
                 }
                 catch (ConsumeException ex) when (!ex.Error.IsFatal)
                 {
-                    LogConsumeError(_logger, ex.Error.Reason);
+                    LogConsumeError(_logger, LogText.Escape(ex.Error.Reason));
                     continue;
                 }
 
@@ -236,6 +241,11 @@ public sealed partial class ExtractionLoop
         var recordTime = RecordTime(result);
         var reference = EventTimeCheck.Reference(recordTime, _options.TimeProvider.GetUtcNow());
         if (EventTimeCheck.Check(evt.OccurredAt, reference, _options.Settings) is { } outOfRange) return outOfRange;
+        if (_options.IsRegisteredApp is { } registered && !registered(evt.AppId) && UnregisteredApps.Record(evt.AppId))
+        {
+            // Once per app id: the id passed the app-id rule (no control characters), and it is escaped all the same.
+            LogUnregisteredApp(_logger, LogText.Escape(evt.AppId), LogText.Hash(evt.AppId));
+        }
 
         // The record time goes to the extractor only when the record has one (bounded by the clock like the reference):
         // it bounds how long a quiet app's sessions stay open, which the extractor's own clock must not decide.
@@ -275,8 +285,8 @@ public sealed partial class ExtractionLoop
             { FieldHeader, Encoding.UTF8.GetBytes(rejection.Field) },
             { SourceHeader, Encoding.UTF8.GetBytes(source) },
         };
-        // The reason never quotes the record's content, so logging it leaks no user data.
-        LogDeadLetter(_logger, source, rejection.Field, rejection.Reason);
+        // The reason never quotes the record's content (EventRejection's rule); escaped all the same, as every logged value is.
+        LogDeadLetter(_logger, source, LogText.Escape(rejection.Field), LogText.Escape(rejection.Reason));
         producer.Produce(
             _options.DeadLetterTopic,
             new Message<byte[]?, byte[]?> { Key = result.Message.Key, Value = result.Message.Value, Headers = headers },
@@ -570,7 +580,7 @@ public sealed partial class ExtractionLoop
 
     private void LogClient(LogMessage message)
     {
-        if (message.Level <= SyslogLevel.Warning) LogClientMessage(_logger, message.Facility, message.Message);
+        if (message.Level <= SyslogLevel.Warning) LogClientMessage(_logger, LogText.Escape(message.Facility), LogText.Escape(message.Message));
     }
 
     private static string Sanitize(string name) =>
@@ -578,6 +588,9 @@ public sealed partial class ExtractionLoop
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Dead-lettered {Source}: {Field}: {Reason}")]
     private static partial void LogDeadLetter(ILogger logger, string source, string field, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Events of app {AppId} ({AppHash}), which the pipeline does not list under apps:, are extracted, but no run starts for it until it is registered (reported once)")]
+    private static partial void LogUnregisteredApp(ILogger logger, string appId, string appHash);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Internal error handling {Source} ({ExceptionType}); the record is dead-lettered and the loop goes on")]
     private static partial void LogInternalError(ILogger logger, string source, string exceptionType);

@@ -63,4 +63,14 @@ public sealed record ExtractionLoopOptions
 
     /// <summary>The rules and their limits.</summary>
     public ExtractionSettings Settings { get; init; } = new();
+
+    /// <summary>
+    /// Which apps are registered (the pipeline's <c>apps:</c>). Events of any other app are still extracted, but each
+    /// such app id is logged once and counted (<see cref="ExtractionLoop.UnregisteredApps"/>, metric
+    /// <c>feedbackloop.extraction.unregistered_app_events</c>); null: no check (a caller that trains nothing).
+    /// </summary>
+    public Func<string, bool>? IsRegisteredApp { get; init; }
+
+    /// <summary>The most distinct unregistered app ids named in logs and the summary; more are only counted. Default 100.</summary>
+    public int MaxUnregisteredAppsReported { get; init; } = 100;
 }

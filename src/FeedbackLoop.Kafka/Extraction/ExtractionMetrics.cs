@@ -94,4 +94,9 @@ internal sealed class ExtractionMetrics : IDisposable
     public void Dispose() => _meter.Dispose();
 
     private static KeyValuePair<string, object?> Reason(string code) => new("reason", code);
+
+    /// <summary>Adds the count of events of apps no pipeline registers (no app id tag: the ids are the senders' choice).</summary>
+    public void ObserveUnregisteredApps(UnregisteredApps apps) =>
+        _meter.CreateObservableCounter("feedbackloop.extraction.unregistered_app_events", () => apps.Events, "{event}",
+            "Events of app ids the pipeline does not register: extracted, never trained on (each id is logged once)");
 }

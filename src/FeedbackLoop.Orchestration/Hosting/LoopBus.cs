@@ -79,8 +79,11 @@ public static class LoopBus
             var paths = host.Paths ?? throw new ArgumentException("the orchestrator needs its artifact paths", nameof(host));
             // models/ is the orchestrator's: owner-only from the start (or tightened, if an older version made it looser).
             PrivateFiles.CreateRoot(paths.ArtifactsRoot);
+            var pipeline = host.Pipeline ?? throw new ArgumentException("the orchestrator needs a pipeline", nameof(host));
             services.AddSingleton(registry)
-                .AddSingleton(host.Pipeline ?? throw new ArgumentException("the orchestrator needs a pipeline", nameof(host)))
+                .AddSingleton(pipeline)
+                .AddSingleton<IRegisteredApps>(host.RegisteredApps ?? pipeline)
+                .AddSingleton<UnregisteredAppCommits>()
                 .AddSingleton(paths)
                 .AddSingleton(host.Snapshots ?? throw new ArgumentException("the orchestrator needs a snapshot source", nameof(host)))
                 .AddSingleton(host.Orchestrator)

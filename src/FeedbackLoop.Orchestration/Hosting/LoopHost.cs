@@ -33,6 +33,12 @@ public sealed record LoopHost
     /// <summary>Orchestrator: the pipelines.</summary>
     public PipelineDefinition? Pipeline { get; init; }
 
+    /// <summary>
+    /// Orchestrator: which apps may train. Null: the apps <see cref="Pipeline"/> lists under <c>apps:</c>. The seam for
+    /// apps registered elsewhere (collector keys): pass one that combines them with the pipeline's.
+    /// </summary>
+    public IRegisteredApps? RegisteredApps { get; init; }
+
     /// <summary>Orchestrator: where model artifacts go.</summary>
     public LoopPaths? Paths { get; init; }
 

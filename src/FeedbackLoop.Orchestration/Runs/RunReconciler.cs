@@ -20,10 +20,13 @@ namespace FeedbackLoop.Orchestration.Runs;
 /// to a crash between two writes is simply taken again.
 /// </summary>
 internal sealed partial class RunReconciler(
-    ModelRegistry registry, JobStore jobs, JobOffers offers, PipelineDefinition pipeline, LoopPaths paths,
+    ModelRegistry registry, JobStore jobs, JobOffers offers, PipelineDefinition pipeline, IRegisteredApps apps, LoopPaths paths,
     OrchestrationTelemetry telemetry, TimeProvider clock, ILogger<RunReconciler> logger) : IDisposable
 {
     private const int MaxStepsPerAdvance = 16;
+
+    /// <summary>Why a run of an app that is no longer registered ends (fixed text).</summary>
+    public const string UnregisteredAppReason = "the app is not registered (not listed under apps: in the pipeline): the run ends without a model";
 
     // One advance at a time: the steps are idempotent anyway, this only spares the duplicate work of a consumer and
     // the sweep advancing the same run together. Advancing is store work only (no training), so it is quick.
@@ -44,6 +47,14 @@ internal sealed partial class RunReconciler(
             {
                 if (registry.GetRun(runId) is not { } run)
                 {
+                    return;
+                }
+
+                // A run of an app taken off the pipeline (or started before registration was required) goes no further:
+                // no job, candidate or promotion ever follows for an app that is not registered.
+                if (run.Status == RunStatus.Running && !apps.IsRegistered(run.AppId))
+                {
+                    EndUnregistered(run);
                     return;
                 }
 
@@ -156,6 +167,13 @@ internal sealed partial class RunReconciler(
             default:
                 throw new InvalidOperationException($"the run step returned an action the reconciler does not know: {action}");
         }
+    }
+
+    private void EndUnregistered(RunRecord run)
+    {
+        if (!registry.CompleteRun(run.RunId, RunStatus.Failed, UnregisteredAppReason)) return;
+        LogRunFailed(logger, run.RunId, UnregisteredAppReason);
+        telemetry.RunEnded(run.AppId, "unregistered_app");
     }
 
     private async Task FailAsync(RunRecord run, string version, RunAction.FailRun failed, IPublishEndpoint bus, CancellationToken cancellationToken)

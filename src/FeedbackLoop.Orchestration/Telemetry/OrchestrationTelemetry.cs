@@ -24,6 +24,7 @@ public sealed class OrchestrationTelemetry : IDisposable
     private readonly Counter<long> _attempts;
     private readonly Histogram<double> _queueWait;
     private readonly Histogram<double> _attemptDuration;
+    private readonly Counter<long> _unregisteredAppCommits;
 
     /// <summary>Creates the instruments on meters from <paramref name="factory"/> (the host's), or on new meters.</summary>
     /// <param name="factory">The host's meter factory; null outside a host (tests, tools).</param>
@@ -34,13 +35,15 @@ public sealed class OrchestrationTelemetry : IDisposable
         _meter = factory?.Create(new MeterOptions(MeterName) { Version = version }) ?? new Meter(MeterName, version);
         _runsStarted = _meter.CreateCounter<long>("feedbackloop.runs.started", "{run}", "Tuning runs started by the retrain trigger");
         _runsEnded = _meter.CreateCounter<long>("feedbackloop.runs.ended", "{run}",
-            "Runs that ended, by outcome: promoted, awaiting_signoff, rejected, failed_tuning, failed_evaluation");
+            "Runs that ended, by outcome: promoted, awaiting_signoff, rejected, failed_tuning, failed_evaluation, unregistered_app");
         _gateDecisions = _meter.CreateCounter<long>("feedbackloop.gate.decisions", "{decision}", "Gate decisions, by decision: promote or reject");
         _attempts = _meter.CreateCounter<long>("feedbackloop.job.attempts", "{attempt}",
             "Job attempts that ended, by job kind and outcome: succeeded, failed, timed_out, cancelled (worker reports), expired (the orchestrator gave up on a silent or overdue one) or cancelled (a person cancelled it)");
         _queueWait = _meter.CreateHistogram<double>("feedbackloop.job.queue_wait", "s", "Time from an attempt's offer to its grant to a worker, by job kind");
         _attemptDuration = _meter.CreateHistogram<double>("feedbackloop.job.duration", "s",
             "How long a worker ran an attempt (training for tune jobs, scoring for eval jobs), by job kind and outcome");
+        _unregisteredAppCommits = _meter.CreateCounter<long>("feedbackloop.runs.unregistered_app_commits", "{message}",
+            "DatasetCommitted messages for an app that is not registered: ignored, no run starts");
         if (activeRuns is not null)
         {
             _meter.CreateObservableUpDownCounter("feedbackloop.runs.active", () => activeRuns(), "{run}", "Runs in progress now (state running)");
@@ -92,6 +95,9 @@ public sealed class OrchestrationTelemetry : IDisposable
     /// <summary>An attempt of a <paramref name="kind"/> job was granted <paramref name="wait"/> after it was offered.</summary>
     public void AttemptGranted(string kind, TimeSpan wait) =>
         _queueWait.Record(Math.Max(0, wait.TotalSeconds), new KeyValuePair<string, object?>("kind", kind));
+
+    /// <summary>A DatasetCommitted for an app that is not registered was ignored (no app id tag: the id is the sender's choice).</summary>
+    public void UnregisteredAppIgnored() => _unregisteredAppCommits.Add(1);
 
     /// <inheritdoc />
     public void Dispose()

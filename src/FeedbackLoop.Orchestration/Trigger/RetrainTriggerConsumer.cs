@@ -12,17 +12,25 @@ using Microsoft.Extensions.Logging;
 namespace FeedbackLoop.Orchestration.Trigger;
 
 /// <summary>
-/// DatasetCommitted → maybe a run: when the app's committed pairs exceed those of its last run by the
-/// pipeline's threshold, freeze a snapshot, start the run (one in flight per app) and offer its tuning job.
+/// DatasetCommitted → maybe a run: when the app is registered and its committed pairs exceed those of its last run by
+/// the pipeline's threshold, freeze a snapshot, start the run (one in flight per app) and offer its tuning job. A commit
+/// for an app that is not registered is ignored before anything is read for it: no snapshot, run, model or promotion.
 /// </summary>
 internal sealed partial class RetrainTriggerConsumer(
-    ModelRegistry registry, ISnapshotSource snapshots, PipelineDefinition pipeline, RunReconciler runs,
-    OrchestrationTelemetry telemetry, ILogger<RetrainTriggerConsumer> logger)
+    ModelRegistry registry, ISnapshotSource snapshots, PipelineDefinition pipeline, IRegisteredApps apps, UnregisteredAppCommits unregistered,
+    RunReconciler runs, OrchestrationTelemetry telemetry, ILogger<RetrainTriggerConsumer> logger)
     : IConsumer<DatasetCommitted>
 {
     public async Task Consume(ConsumeContext<DatasetCommitted> context)
     {
         var appId = context.Message.AppId;
+        // Registration first, and the id's own rule too: the id names the dataset folder the snapshot would read.
+        if (!AppIds.IsValid(appId) || !apps.IsRegistered(appId))
+        {
+            unregistered.Ignore(appId);
+            return;
+        }
+
         var app = pipeline.For(appId);
         var snapshot = await snapshots.CaptureAsync(appId, context.CancellationToken).ConfigureAwait(false);
         if (!RetrainPolicy.ShouldRetrain(snapshot.TotalPairs, registry.LastRunPairCount(appId), app.Retrain.MinNewPairs)) return;

@@ -75,14 +75,17 @@ internal sealed class JobLoop : IAsyncDisposable
             Gate = new GateSettings(0.02, requireSignoff),
         };
 
-    /// <summary>Starts the bus with the given roles; the worker (w1) gets <paramref name="slots"/> slots.</summary>
-    public async Task StartAsync(AppPipeline app, LoopRoles roles = LoopRoles.All, int slots = 1, TimeSpan? claimTimeout = null)
+    /// <summary>
+    /// Starts the bus with the given roles; the worker (w1) gets <paramref name="slots"/> slots. The pipeline registers
+    /// <see cref="AppId"/> and <paramref name="otherApps"/> with <paramref name="app"/>'s settings; no other app trains.
+    /// </summary>
+    public async Task StartAsync(AppPipeline app, LoopRoles roles = LoopRoles.All, int slots = 1, TimeSpan? claimTimeout = null, IReadOnlyList<string>? otherApps = null)
     {
         var host = new LoopHost
         {
             Roles = roles,
             Registry = Registry,
-            Pipeline = new PipelineDefinition("job-test", app, new Dictionary<string, AppPipeline>()),
+            Pipeline = new PipelineDefinition("job-test", app, new[] { AppId }.Concat(otherApps ?? []).ToDictionary(id => id, _ => app)),
             Paths = new LoopPaths(Path.Combine(Root, "models")),
             Snapshots = new DatasetSnapshots(Root),
             Orchestrator = new OrchestratorOptions

@@ -24,12 +24,14 @@ internal sealed class RabbitMqLoop : IDisposable
 {
     public const string AppId = "demo";
 
-    private static readonly PipelineDefinition Pipeline = new("rabbitmq-test", AppPipeline.Builtin with
+    private static readonly AppPipeline App = AppPipeline.Builtin with
     {
         Retrain = new RetrainSettings(60),
         Split = new SplitSettings(0.25),
         Gate = new GateSettings(0.02, RequireSignoff: false),
-    }, new Dictionary<string, AppPipeline>());
+    };
+
+    private static readonly PipelineDefinition Pipeline = new("rabbitmq-test", App, new Dictionary<string, AppPipeline> { [AppId] = App });
 
     private readonly TempFolder _folder = new("rmqloop");
     private readonly DatasetStore _store;

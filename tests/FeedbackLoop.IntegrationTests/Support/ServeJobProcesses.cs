@@ -84,6 +84,8 @@ internal sealed class ServeJobProcesses : IAsyncDisposable
             retry_backoff: 200ms
             heartbeat_timeout: 2s
           gate: {margin: 0.02}
+        apps:
+          {{AppId}}:
         """);
 
     /// <summary>Starts <c>serve --role orchestrator</c>; it checks the datasets itself only when <paramref name="pollDatasets"/> is given.</summary>

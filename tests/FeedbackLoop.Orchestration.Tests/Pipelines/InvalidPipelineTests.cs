@@ -308,13 +308,25 @@ public sealed class InvalidPipelineTests
             apps:
               Demo: {}
             """,
-            "2:3: apps.Demo: an app id is 1 to 64 characters of a-z, 0-9, '.', '_' or '-' (as in events' app_id), got \"Demo\""),
+            "2:3: apps.Demo: an app id is 1 to 64 characters of a-z, 0-9, '.', '_' or '-', starting with a letter or digit (as in events' app_id), got \"Demo\""),
+        ["app id that is a dot segment"] = (
+            """
+            apps:
+              "..": {}
+            """,
+            "2:3: apps...: an app id is 1 to 64 characters of a-z, 0-9, '.', '_' or '-', starting with a letter or digit (as in events' app_id), got \"..\""),
+        ["app id that reads as an option"] = (
+            """
+            apps:
+              -rf: {}
+            """,
+            "2:3: apps.-rf: an app id is 1 to 64 characters of a-z, 0-9, '.', '_' or '-', starting with a letter or digit (as in events' app_id), got \"-rf\""),
         ["star instead of defaults"] = (
             """
             apps:
               "*": {}
             """,
-            "2:3: apps.*: '*' is not an app id; settings for every app not listed go under the top-level 'defaults'"),
+            "2:3: apps.*: '*' is not an app id; list each app that may train under 'apps' (settings they share go under the top-level 'defaults')"),
         ["a key given twice"] = (
             """
             defaults:
