@@ -22,14 +22,14 @@ public sealed class HardeningEditTests(ClusterFixture fixture) : IClassFixture<C
         // As long as an event allows once the envelope is in: each of the eleven measured with a full Levenshtein cost
         // about 3 s (31k × 31k cells).
         var length = EventLimits.MaxEventBytes - 1_024;
-        var bomb = new SessionScript("demo", "s-bomb", "u-bomb", KnownSessions.Start).Shown("b-1", "Write a long text", Letters(random, length));
-        for (var i = 0; i < 11; i++) bomb.Add(new GenerationEdited("b-1", Letters(random, length)));
+        var bomb = new SessionScript("demo", "s-bomb", "u-bomb", KnownSessions.Start).Shown("b-1", "Write a long text", HostileRecords.Letters(random, length));
+        for (var i = 0; i < 11; i++) bomb.Add(new GenerationEdited("b-1", HostileRecords.Letters(random, length)));
         bomb.End();
         Assert.All(bomb.Events, e => Assert.True(EventJson.SerializeToUtf8Bytes(e).Length <= EventLimits.MaxEventBytes));
         // A long edit inside the limit: an 8,000-character answer with a tenth of it rewritten still makes its pair.
-        var original = Letters(random, 8_000);
+        var original = HostileRecords.Letters(random, 8_000);
         var longEdit = new SessionScript("demo", "s-long", "u-long", KnownSessions.Start)
-            .Shown("l-1", "Write a report", original).Add(new GenerationEdited("l-1", original[..7_200] + Letters(random, 800))).End();
+            .Shown("l-1", "Write a report", original).Add(new GenerationEdited("l-1", original[..7_200] + HostileRecords.Letters(random, 800))).End();
         var good = KnownSessions.All();
         harness.Produce(good.Take(good.Count / 2));
         harness.Produce(bomb.Events);
@@ -53,10 +53,4 @@ public sealed class HardeningEditTests(ClusterFixture fixture) : IClassFixture<C
         Assert.Equal(KnownSessions.ExpectedPairsBySignal, pairs.Where(p => p.SessionId != "s-long").GroupBy(p => p.Signal).ToDictionary(g => g.Key, g => g.Count()));
         Assert.Equal(8_192, new ExtractionSettings().MaxEditTextLength);
     }
-
-    private static string Letters(Random random, int length) =>
-        string.Create(length, random, (span, r) =>
-        {
-            for (var i = 0; i < span.Length; i++) span[i] = (char)('a' + r.Next(26));
-        });
 }

@@ -17,9 +17,6 @@ namespace FeedbackLoop.IntegrationTests;
 /// </summary>
 public sealed class HardeningTests(ClusterFixture fixture) : IClassFixture<ClusterFixture>
 {
-    private static byte[] Shown(string sessionId, string occurredAt, string eventId = "hostile-1") => Encoding.UTF8.GetBytes(
-        $$$"""{"event_id":"{{{eventId}}}","type":"generation.shown","v":1,"app_id":"demo","session_id":"{{{sessionId}}}","user_id":"u","occurred_at":"{{{occurredAt}}}","data":{"generation_id":"gx","model_version":"m1","input":[{"role":"user","content":"Q"}],"output":"A"}}""");
-
     [Fact]
     public async Task An_event_dated_at_the_end_of_time_is_dead_lettered_and_restarts_go_on()
     {
@@ -28,8 +25,8 @@ public sealed class HardeningTests(ClusterFixture fixture) : IClassFixture<Clust
         // Finding 1: this record crashed the loop with ArgumentOutOfRangeException, and every restart again. One copy
         // carries a forged CreateTime at the end of time too: the extractor's clock bounds the reference.
         harness.Produce(good.Take(good.Count / 2));
-        harness.ProduceRaw([("evil", Shown("evil", "9999-12-31T23:59:30Z"))]);
-        ProduceWithTimestamp(harness, "evil-2", Shown("evil-2", "9999-12-31T23:59:30Z", "hostile-2"), new DateTime(9999, 12, 31, 0, 0, 0, DateTimeKind.Utc));
+        harness.ProduceRaw([("evil", HostileRecords.Shown("evil", "9999-12-31T23:59:30Z"))]);
+        ProduceWithTimestamp(harness, "evil-2", HostileRecords.Shown("evil-2", "9999-12-31T23:59:30Z", "hostile-2"), new DateTime(9999, 12, 31, 0, 0, 0, DateTimeKind.Utc));
         harness.Produce(good.Skip(good.Count / 2));
 
         var first = await harness.ExtractAsync();
@@ -50,16 +47,9 @@ public sealed class HardeningTests(ClusterFixture fixture) : IClassFixture<Clust
     public async Task Lone_surrogate_escapes_are_dead_lettered_with_a_fixed_reason_and_processing_goes_on()
     {
         using var harness = new PipelineHarness(fixture.Cluster);
-        var valid = Encoding.UTF8.GetString(Shown("s-bad", "2026-03-01T09:00:00Z"));
-        var bad = new (string Key, string Value, string Field, string Reason)[]
-        {
-            // Finding 2: each threw InvalidOperationException out of the parser; the loop died and its closing flush
-            // committed past the record without a dead letter. (An unknown field's name is no longer read at all, finding 8:
-            // it is refused for being unknown.)
-            ("s-bad", valid.Replace("\"u\"", "\"x\\ud800\"", StringComparison.Ordinal), "$", EventJson.InvalidUtf16Reason),
-            ("s-bad", valid.Replace("\"app_id\"", "\"x\\udfff\":1,\"app_id\"", StringComparison.Ordinal), "$", EventJson.UnknownFieldReason),
-            ("s-bad", valid.Replace("\"output\":\"A\"", "\"output\":\"A\\ud800\"", StringComparison.Ordinal), "data.output", EventJson.InvalidUtf16Reason),
-        };
+        // Finding 2: each threw InvalidOperationException out of the parser; the loop died and its closing flush
+        // committed past the record without a dead letter.
+        var bad = HostileRecords.LoneSurrogates("s-bad").Select(b => (Key: "s-bad", b.Value, b.Field, b.Reason)).ToArray();
         var good = KnownSessions.All();
         harness.Produce(good.Take(3));
         harness.ProduceRaw(bad.Select(b => ((string?)b.Key, (byte[]?)Encoding.UTF8.GetBytes(b.Value))));

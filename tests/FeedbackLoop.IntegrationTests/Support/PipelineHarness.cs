@@ -83,34 +83,9 @@ internal sealed class PipelineHarness : IDisposable
     public void Produce(IEnumerable<FeedbackEvent> events) =>
         ProduceRaw(events.Select(e => ((string?)e.SessionId, (byte[]?)EventJson.SerializeToUtf8Bytes(e))));
 
-    /// <summary>
-    /// Reads the whole dead-letter topic, to its end as it stands: value, key, and headers by name. Call it once the
-    /// extractors that write it have returned (they flush before they do), so the end read is the end there is and a
-    /// doubled record would be in what is returned.
-    /// </summary>
-    public List<(byte[]? Value, string? Key, Dictionary<string, string> Headers)> ReadDeadLetters()
-    {
-        using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(new ConsumerConfig
-        {
-            BootstrapServers = Cluster.BootstrapServers,
-            GroupId = "dlq-reader-" + Guid.NewGuid().ToString("N"),
-            AutoOffsetReset = AutoOffsetReset.Earliest,
-            EnablePartitionEof = true,
-            EnableAutoCommit = false,
-        }).Build();
-        consumer.Assign(new TopicPartitionOffset(DeadLetterTopic, 0, Offset.Beginning));
-        var records = new List<(byte[]?, string?, Dictionary<string, string>)>();
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        while (true)
-        {
-            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"the end of {DeadLetterTopic} was not reached within 30 s; {records.Count} read");
-            var result = consumer.Consume(TimeSpan.FromMilliseconds(100));
-            if (result is null) continue;
-            if (result.IsPartitionEOF) return records;
-            records.Add((result.Message.Value, result.Message.Key is null ? null : Encoding.UTF8.GetString(result.Message.Key),
-                result.Message.Headers.ToDictionary(h => h.Key, h => Encoding.UTF8.GetString(h.GetValueBytes()))));
-        }
-    }
+    /// <summary>Reads the whole dead-letter topic as it stands (see <see cref="HostileRecords.ReadDeadLetters"/>).</summary>
+    public List<(byte[]? Value, string? Key, Dictionary<string, string> Headers)> ReadDeadLetters() =>
+        HostileRecords.ReadDeadLetters(Cluster.BootstrapServers, DeadLetterTopic);
 
     public void Dispose() => _folder.Dispose();
 }
