@@ -5,7 +5,6 @@ using FeedbackLoop.Contracts.Datasets;
 using FeedbackLoop.Datasets;
 using FeedbackLoop.IntegrationTests.Support;
 using FeedbackLoop.Kafka.Embedded;
-using FeedbackLoop.TestSupport;
 
 namespace FeedbackLoop.IntegrationTests;
 
@@ -78,15 +77,15 @@ public sealed class PerAppRulesTests
     public static TheoryData<string, string, string> BadFiles() => new()
     {
         // A misspelt rule: unknown keys fail instead of being ignored.
-        { $"apps:\n  {AppA}:\n    rules:\n      thumbz: {{enabled: false}}\n", "4:7", "unknown field" },
+        { $"apps:\n  {AppA}:\n    rules:\n      thumbz: {{enabled: false}}\n", "4:7:", "unknown field" },
         // A misspelt option of a rule.
-        { $"apps:\n  {AppA}:\n    rules:\n      thumbs: {{wieght: 2}}\n", "4:16", "unknown field" },
+        { $"apps:\n  {AppA}:\n    rules:\n      thumbs: {{wieght: 2}}\n", "4:16:", "unknown field" },
         // A weight that is not a number.
-        { $"defaults:\n  rules:\n    edit: {{weight: heavy}}\n", "3:19", "weight" },
+        { $"defaults:\n  rules:\n    edit: {{weight: heavy}}\n", "3:12:", "defaults.rules.edit.weight: expected a number" },
         // An app id that is not a safe folder name.
-        { "apps:\n  ../evil:\n", "2:3", "app id" },
+        { "apps:\n  ../evil:\n", "2:3:", "app id" },
         // Not YAML at all.
-        { "apps: [unclosed\n", "1:", "" },
+        { "apps: [unclosed\n", "2:1:", "(yaml)" },
     };
 
     [Theory]
@@ -103,8 +102,8 @@ public sealed class PerAppRulesTests
 
         Assert.True(exit == 2, $"exit {exit}:\n{extract.Output}");
         var error = Assert.Single(extract.ErrorLines, line => line.StartsWith(pipelineFile + ":", StringComparison.Ordinal));
-        Assert.StartsWith(pipelineFile + ":" + lineColumn, error, StringComparison.Ordinal);
-        Assert.Contains(reason, error, StringComparison.Ordinal);
+        Assert.True(error.StartsWith(pipelineFile + ":" + lineColumn, StringComparison.Ordinal), error);
+        Assert.True(error.Contains(reason, StringComparison.Ordinal), error);
         Assert.False(Directory.Exists(Path.Combine(folder.Path, "data", "datasets")), "nothing was extracted");
     }
 
