@@ -39,11 +39,16 @@ public static class DatasetPaths
             ? Directory.EnumerateFiles(folder, "part-*" + Extension).Order(StringComparer.Ordinal).ToList()
             : [];
 
-    /// <summary>The apps that have a datasets folder under <paramref name="dataRoot"/>.</summary>
+    /// <summary>
+    /// The apps that have a datasets folder under <paramref name="dataRoot"/>. A folder whose name is not a valid app id
+    /// (left by an older version, or made by hand) is not an app: it is skipped, so nothing downstream asks for its path.
+    /// </summary>
     public static IReadOnlyList<string> Apps(string dataRoot)
     {
         var root = Path.Combine(dataRoot, "datasets");
-        return Directory.Exists(root) ? Directory.EnumerateDirectories(root).Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal).ToList() : [];
+        return Directory.Exists(root)
+            ? Directory.EnumerateDirectories(root).Select(Path.GetFileName).OfType<string>().Where(AppIds.IsValid).Order(StringComparer.Ordinal).ToList()
+            : [];
     }
 
     /// <summary>The id column of a dataset kind.</summary>

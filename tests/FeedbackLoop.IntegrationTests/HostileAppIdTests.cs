@@ -122,6 +122,15 @@ public sealed class HostileAppIdTests(ClusterFixture fixture) : IClassFixture<Cl
     }
 
     [Fact]
+    public void A_datasets_folder_that_is_not_a_valid_app_id_is_not_listed_as_an_app()
+    {
+        using var folder = new TempFolder("hostile-app-list");
+        foreach (var name in new[] { Valid, ".hidden", "Demo", "demo ", "d\u0435mo" }) Directory.CreateDirectory(Path.Combine(folder.Path, "datasets", name));
+
+        Assert.Equal([Valid], DatasetPaths.Apps(folder.Path));
+    }
+
+    [Fact]
     public async Task The_extractor_dead_letters_every_hostile_id_and_writes_only_inside_datasets_of_the_valid_app()
     {
         using var harness = new PipelineHarness(fixture.Cluster, partitions: 1);
