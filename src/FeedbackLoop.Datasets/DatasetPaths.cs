@@ -1,3 +1,4 @@
+using FeedbackLoop.Contracts;
 using FeedbackLoop.Contracts.Datasets;
 
 namespace FeedbackLoop.Datasets;
@@ -8,8 +9,29 @@ public static class DatasetPaths
     /// <summary>Dataset file extension.</summary>
     public const string Extension = ".parquet";
 
-    /// <summary>The folder of one dataset.</summary>
-    public static string Folder(string dataRoot, string appId, string kind) => Path.Combine(dataRoot, "datasets", appId, kind);
+    /// <summary>
+    /// The folder of one dataset, <c>&lt;data&gt;/datasets/&lt;app_id&gt;/&lt;kind&gt;</c>. Nothing is ever read or written
+    /// anywhere else (issue 11: app <c>..</c> once wrote to <c>&lt;data&gt;/feedback-labels/</c>): an app id that breaks
+    /// <see cref="AppIds.Rule"/>, an unknown kind, or a path that resolves outside the app's folder throws
+    /// <see cref="DatasetPathException"/>. The app-id rule alone keeps ids inside; the full-path check is the second lock,
+    /// in case that rule is ever loosened.
+    /// </summary>
+    public static string Folder(string dataRoot, string appId, string kind)
+    {
+        if (!AppIds.IsValid(appId)) throw new DatasetPathException("the app id is not " + AppIds.Rule);
+        if (kind is not (DatasetKinds.PreferencePairs or DatasetKinds.FeedbackLabels or DatasetKinds.Engagement))
+            throw new DatasetPathException("the dataset kind is not one of " + DatasetKinds.PreferencePairs + ", " + DatasetKinds.FeedbackLabels + ", " + DatasetKinds.Engagement);
+        var folder = Path.Combine(dataRoot, "datasets", appId, kind);
+        var datasets = Path.GetFullPath(Path.Combine(dataRoot, "datasets"));
+        var app = Path.GetFullPath(Path.Combine(datasets, appId));
+        if (!Inside(app, datasets) || !Inside(Path.GetFullPath(folder), app))
+            throw new DatasetPathException("the dataset folder would resolve outside <data>/datasets/<app_id>/");
+        return folder;
+    }
+
+    /// <summary>Whether <paramref name="path"/> lies strictly below <paramref name="folder"/> (both full paths).</summary>
+    private static bool Inside(string path, string folder) =>
+        path.StartsWith(Path.TrimEndingDirectorySeparator(folder) + Path.DirectorySeparatorChar, StringComparison.Ordinal);
 
     /// <summary>The committed files of a dataset folder, in name order (temporaries excluded).</summary>
     public static IReadOnlyList<string> Files(string folder) =>
@@ -17,11 +39,16 @@ public static class DatasetPaths
             ? Directory.EnumerateFiles(folder, "part-*" + Extension).Order(StringComparer.Ordinal).ToList()
             : [];
 
-    /// <summary>The apps that have a datasets folder under <paramref name="dataRoot"/>.</summary>
+    /// <summary>
+    /// The apps that have a datasets folder under <paramref name="dataRoot"/>. A folder whose name is not a valid app id
+    /// (left by an older version, or made by hand) is not an app: it is skipped, so nothing downstream asks for its path.
+    /// </summary>
     public static IReadOnlyList<string> Apps(string dataRoot)
     {
         var root = Path.Combine(dataRoot, "datasets");
-        return Directory.Exists(root) ? Directory.EnumerateDirectories(root).Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal).ToList() : [];
+        return Directory.Exists(root)
+            ? Directory.EnumerateDirectories(root).Select(Path.GetFileName).OfType<string>().Where(AppIds.IsValid).Order(StringComparer.Ordinal).ToList()
+            : [];
     }
 
     /// <summary>The id column of a dataset kind.</summary>

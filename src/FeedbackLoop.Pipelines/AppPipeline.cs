@@ -19,18 +19,17 @@ public sealed record AppPipeline(
     public static AppPipeline Builtin { get; } = new(
         PairRules.Builtin, RetrainSettings.Builtin, SplitSettings.Builtin, TrainerSettings.Builtin, EvalSettings.Builtin, GateSettings.Builtin);
 
-    /// <summary>
-    /// The extraction knobs this pipeline sets (enabled signals, weights, labels) over <paramref name="baseline"/>,
-    /// whose other knobs (session timeout, bounds) belong to the host, not to a pipeline.
-    /// </summary>
-    public ExtractionSettings ToExtractionSettings(ExtractionSettings? baseline = null)
+    /// <summary>The extraction rules this pipeline sets: which signals pair, their weights, and whether labels are written.</summary>
+    public AppRules ToAppRules()
     {
         var signals = Rules.Signals;
-        return (baseline ?? new ExtractionSettings()) with
+        var enabled = new List<string>(signals.Count);
+        var weights = new Dictionary<string, double>(signals.Count, StringComparer.Ordinal);
+        foreach (var (signal, rule) in signals)
         {
-            EnabledSignals = signals.Where(s => s.Rule.Enabled).Select(s => s.Signal).ToHashSet(StringComparer.Ordinal),
-            Weights = signals.ToDictionary(s => s.Signal, s => s.Rule.Weight, StringComparer.Ordinal),
-            LabelsEnabled = Rules.LabelsEnabled,
-        };
+            if (rule.Enabled) enabled.Add(signal);
+            weights[signal] = rule.Weight;
+        }
+        return new AppRules(enabled, weights, Rules.LabelsEnabled);
     }
 }

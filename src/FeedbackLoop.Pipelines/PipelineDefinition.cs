@@ -1,3 +1,5 @@
+using FeedbackLoop.Core.Extraction;
+
 namespace FeedbackLoop.Pipelines;
 
 /// <summary>
@@ -18,6 +20,13 @@ public sealed record PipelineDefinition(string SourceName, AppPipeline Defaults,
 
     /// <summary>The settings that apply to <paramref name="appId"/>: its own section, else <see cref="Defaults"/>.</summary>
     public AppPipeline For(string appId) => Apps.TryGetValue(appId, out var pipeline) ? pipeline : Defaults;
+
+    /// <summary>
+    /// The extraction rules of every app, for <c>extract --pipeline</c> and the demo alike: each listed app's own
+    /// <c>rules:</c>, and <see cref="Defaults"/>' for any app the file does not list.
+    /// </summary>
+    public RuleBook ToRuleBook() =>
+        new(Defaults.ToAppRules(), Apps.ToDictionary(app => app.Key, app => app.Value.ToAppRules(), StringComparer.Ordinal));
 
     /// <summary>Whether the file lists <paramref name="appId"/> under <c>apps:</c>: only such an app trains.</summary>
     public bool IsRegistered(string appId) => Apps.ContainsKey(appId);

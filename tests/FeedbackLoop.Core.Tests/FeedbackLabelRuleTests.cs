@@ -103,7 +103,7 @@ public sealed class FeedbackLabelRuleTests
     [Fact]
     public void Labels_can_be_switched_off()
     {
-        var extractor = Shown().ThumbUp("g1").Ended().Run(new ExtractionSettings { LabelsEnabled = false });
+        var extractor = Shown().ThumbUp("g1").Ended().Run(new ExtractionSettings { Rules = RuleBook.Uniform(new AppRules(AppRules.Builtin.EnabledSignals, labelsEnabled: false)) });
 
         Assert.Empty(extractor.Output.Labels);
     }

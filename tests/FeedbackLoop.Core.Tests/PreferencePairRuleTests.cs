@@ -271,7 +271,7 @@ public sealed class PreferencePairRuleTests
     [Fact]
     public void Configured_weight_is_given_to_its_signal_only()
     {
-        var settings = new ExtractionSettings { Weights = new Dictionary<string, double> { [PairSignals.Comparison] = 2.5 } };
+        var settings = new ExtractionSettings { Rules = RuleBook.Uniform(new AppRules(AppRules.Builtin.EnabledSignals, new Dictionary<string, double> { [PairSignals.Comparison] = 2.5 })) };
         var extractor = new SessionScript()
             .Shown("a", candidateSet: "cs").Shown("b", candidateSet: "cs").Chose("cs", "a")
             .Shown("g1", Answer).Edited("g1", AnswerShortened)
@@ -284,7 +284,7 @@ public sealed class PreferencePairRuleTests
     [Fact]
     public void Disabled_signal_yields_no_pair()
     {
-        var settings = new ExtractionSettings { EnabledSignals = new HashSet<string> { PairSignals.Comparison } };
+        var settings = new ExtractionSettings { Rules = RuleBook.Uniform(new AppRules([PairSignals.Comparison])) };
         var extractor = ChainOfTwo().Copied("g2").Shown("g3", Answer).Edited("g3", AnswerShortened)
             .Shown("a").Shown("b").ThumbUp("a").ThumbDown("b").Ended()
             .RunToEnd(settings);

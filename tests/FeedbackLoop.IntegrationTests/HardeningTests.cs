@@ -99,7 +99,7 @@ public sealed class HardeningTests(ClusterFixture fixture) : IClassFixture<Clust
         harness.Produce(KnownSessions.All());
         // A stand-in for a bug that one record triggers: the comparison rule's weight lookup throws, with user
         // text in the message, while the comparison.chosen record is applied.
-        var options = harness.Options() with { Settings = new ExtractionSettings { Weights = new ThrowingWeights(PairSignals.Comparison) } };
+        var options = harness.Options() with { Settings = new ExtractionSettings { Rules = RuleBook.Uniform(new AppRules(AppRules.Builtin.EnabledSignals, new ThrowingWeights(PairSignals.Comparison))) } };
         var loop = new ExtractionLoop(options, new DatasetStore(harness.DataRoot), NullLogger.Instance);
         using (var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2))) await loop.RunAsync(timeout.Token);
 

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using FeedbackLoop.Contracts;
+using FeedbackLoop.Core.Extraction;
 using FeedbackLoop.Datasets;
 using FeedbackLoop.Kafka.Extraction;
 using FeedbackLoop.Orchestration.Hosting;
@@ -104,10 +105,11 @@ internal static class ExtractCommand
                 StateDirectory = Path.Combine(data, "state", "extract"),
                 GroupId = group,
                 UntilIdle = untilIdle is { } s ? TimeSpan.FromSeconds(s) : null,
-                // The file's rules for every app (the extractor has one rule set; per-app rules are not applied yet), with the
-                // budgets from configuration and the event-age horizon from the command line.
-                Settings = pipeline.Defaults.ToExtractionSettings() with
+                // Each listed app's rules, the file's defaults for every other app (as the demo does), with the budgets
+                // from configuration and the event-age horizon from the command line.
+                Settings = new ExtractionSettings
                 {
+                    Rules = pipeline.ToRuleBook(),
                     MaxEntriesPerSession = budgets.MaxEntriesPerSession,
                     MaxSessionBytes = budgets.MaxSessionBytes,
                     MaxSessionStateBytes = budgets.MaxSessionStateBytes,

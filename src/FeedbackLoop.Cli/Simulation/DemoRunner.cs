@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using FeedbackLoop.Contracts;
 using FeedbackLoop.Contracts.Bus;
+using FeedbackLoop.Core.Extraction;
 using FeedbackLoop.Datasets;
 using FeedbackLoop.Kafka.Embedded;
 using FeedbackLoop.Kafka.Extraction;
@@ -66,7 +67,8 @@ internal sealed class DemoRunner(DemoOptions options, ILoggerFactory logging)
                 BootstrapServers = cluster.BootstrapServers,
                 StateDirectory = Path.Combine(output, "state", "extract"),
                 FlushInterval = TimeSpan.FromMilliseconds(250),
-                Settings = options.Pipeline.For(AppId).ToExtractionSettings(),
+                // The same rules path as `extract --pipeline`: each listed app's rules, defaults for the rest.
+                Settings = new ExtractionSettings { Rules = options.Pipeline.ToRuleBook() },
                 Committed = written =>
                 {
                     // The demo stops publishing once it is wrapping up, so no model is promoted after the report.

@@ -1,10 +1,8 @@
-using FeedbackLoop.Contracts.Datasets;
-
 namespace FeedbackLoop.Core.Extraction;
 
 /// <summary>
 /// The extractors' knobs. Defaults are those of docs/contract/rules.md, "Settings"; pipelines (<c>pipelines/*.yaml</c>) may change
-/// weights and switch rules off. Every bound here is a limit whose hits are counted in <see cref="ExtractionCounters"/>.
+/// weights and switch rules off per app (<see cref="Rules"/>). Every bound here is a limit whose hits are counted in <see cref="ExtractionCounters"/>.
 /// </summary>
 public sealed record ExtractionSettings
 {
@@ -16,16 +14,6 @@ public sealed record ExtractionSettings
 
     /// <summary>Edit pairs only when the normalized edit distance is at most this (larger is a rewrite).</summary>
     public double MaxEditDistance { get; init; } = 0.80;
-
-    /// <summary>Weight per pair signal; a signal missing here has weight 1.0.</summary>
-    public IReadOnlyDictionary<string, double> Weights { get; init; } = new Dictionary<string, double>();
-
-    /// <summary>Signals (rules 1–4) that produce pairs; all four by default.</summary>
-    public IReadOnlySet<string> EnabledSignals { get; init; } =
-        new HashSet<string> { PairSignals.Comparison, PairSignals.Edit, PairSignals.Regenerate, PairSignals.Thumbs };
-
-    /// <summary>Whether rule 5 (unpaired labels) is on.</summary>
-    public bool LabelsEnabled { get; init; } = true;
 
     /// <summary>Open sessions kept per partition; past it the least recently active are resolved early.</summary>
     public int MaxOpenSessionsPerPartition { get; init; } = 100_000;
@@ -106,6 +94,10 @@ public sealed record ExtractionSettings
     /// </summary>
     public int MaxEditTextLength { get; init; } = 8_192;
 
-    /// <summary>The weight of a signal's pairs.</summary>
-    public double WeightOf(string signal) => Weights.TryGetValue(signal, out var w) ? w : 1.0;
+    /// <summary>
+    /// Which rules each app runs and how its pairs are weighted (pipelines' <c>rules:</c>, per app, with <c>defaults</c> for
+    /// apps a pipeline does not list). Every rule on at weight 1.0 for every app unless set. The limits above stay global:
+    /// they protect the extractor, whichever app sends the events.
+    /// </summary>
+    public RuleBook Rules { get; init; } = RuleBook.Builtin;
 }

@@ -91,7 +91,7 @@ public sealed class Extractor
         if (session is null)
         {
             if (state.Sessions.Count >= _settings.MaxOpenSessionsPerPartition) EvictLeastRecentlyActive(state);
-            session = new SessionState(evt.AppId, evt.SessionId, offset, evt.OccurredAt);
+            session = new SessionState(evt.AppId, evt.SessionId, offset, evt.OccurredAt, _settings.Rules.For(evt.AppId));
             state.Sessions[key] = session;
             // An app with open sessions keeps its clock (only idle apps give theirs up at the cap).
             if (clock is not null) clock.OpenSessions++;
@@ -300,7 +300,7 @@ public sealed class Extractor
         _rules.Resolve(session);
         if (reason == SessionBudget.EntriesReason) Counters.SessionsCutOverEntries++;
         else Counters.SessionsCutOverBytes++;
-        var marker = new SessionState(key.AppId, key.SessionId, session.FirstOffset, session.LastEventAt) { CutReason = reason, LastRecordAt = session.LastRecordAt };
+        var marker = new SessionState(key.AppId, key.SessionId, session.FirstOffset, session.LastEventAt, session.Rules) { CutReason = reason, LastRecordAt = session.LastRecordAt };
         state.Sessions[key] = marker;
         AddSessionStateBytes(marker.EstimatedBytes - session.EstimatedBytes);
     }

@@ -91,8 +91,8 @@ internal sealed class SessionRules(ExtractionSettings settings, ExtractionCounte
     /// <summary>Rules 4 and 5 over the session's final thumbs and ratings. Called once, when it resolves.</summary>
     public void Resolve(SessionState session)
     {
-        if (settings.EnabledSignals.Contains(PairSignals.Thumbs)) EmitThumbContrasts(session);
-        if (settings.LabelsEnabled) EmitLabels(session);
+        if (session.Rules.IsEnabled(PairSignals.Thumbs)) EmitThumbContrasts(session);
+        if (session.Rules.LabelsEnabled) EmitLabels(session);
         counters.SignalsNeverResolved += session.PendingEditCount;
         foreach (var choice in session.Choices.Values)
         {
@@ -166,7 +166,7 @@ internal sealed class SessionRules(ExtractionSettings settings, ExtractionCounte
     /// </summary>
     private void TryFireComparison(SessionState session, string setId, string? newMemberId = null)
     {
-        if (!settings.EnabledSignals.Contains(PairSignals.Comparison)) return;
+        if (!session.Rules.IsEnabled(PairSignals.Comparison)) return;
         if (!session.Choices.TryGetValue(setId, out var choice)) return;
         if (!session.Shown.TryGetValue(choice.GenerationId, out var chosen)) return;
         if (!session.CandidateSets.TryGetValue(setId, out var members)) return;
@@ -191,7 +191,7 @@ internal sealed class SessionRules(ExtractionSettings settings, ExtractionCounte
     /// <summary>Rule 2: the user's edit preferred over the original, inside the edit-distance band.</summary>
     private void FireEdit(SessionState session, FeedbackEvent evt, GenerationEdited edit, ShownGeneration original)
     {
-        if (!settings.EnabledSignals.Contains(PairSignals.Edit)) return;
+        if (!session.Rules.IsEnabled(PairSignals.Edit)) return;
         // Both bounds come before any quadratic work (issue 10, finding 7): a text past the length limit is not
         // measured at all, and the measurement stops as soon as the distance must exceed the band.
         if (edit.EditedOutput.Length > settings.MaxEditTextLength || original.Output.Length > settings.MaxEditTextLength)
@@ -212,7 +212,7 @@ internal sealed class SessionRules(ExtractionSettings settings, ExtractionCounte
     /// <summary>Rule 3: when the last member of a regenerate chain got a positive signal, it beats every earlier member.</summary>
     private void TryFireChain(SessionState session, string lastId)
     {
-        if (!settings.EnabledSignals.Contains(PairSignals.Regenerate)) return;
+        if (!session.Rules.IsEnabled(PairSignals.Regenerate)) return;
         if (!session.Positive.TryGetValue(lastId, out var positive)) return;
         if (session.ReplacedBy.ContainsKey(lastId)) return; // not the end of its chain
         if (!session.Replaces.ContainsKey(lastId)) return; // no chain
@@ -348,7 +348,7 @@ internal sealed class SessionRules(ExtractionSettings settings, ExtractionCounte
         output.Pairs.Add(new PreferencePair(
             pairId, session.AppId, prompt,
             new ChatMessage("assistant", chosenText), new ChatMessage("assistant", rejected.Output),
-            signal, settings.WeightOf(signal), chosenId, rejected.GenerationId, chosenModelVersion, rejected.ModelVersion,
+            signal, session.Rules.WeightOf(signal), chosenId, rejected.GenerationId, chosenModelVersion, rejected.ModelVersion,
             session.SessionId, userId, at));
         session.PairsBySignal[signal] = emitted + 1;
         return true;

@@ -19,9 +19,12 @@ internal readonly record struct FinalFeedback(bool Positive, DateTimeOffset At, 
 /// Everything one open session remembers. It lives only until the session resolves, which is what keeps
 /// memory proportional to open sessions rather than to history.
 /// </summary>
-internal sealed class SessionState(string appId, string sessionId, long firstOffset, DateTimeOffset firstEventAt)
+internal sealed class SessionState(string appId, string sessionId, long firstOffset, DateTimeOffset firstEventAt, AppRules rules)
 {
     public string AppId { get; } = appId;
+
+    /// <summary>The rules of this session's app, looked up once when it opened (<see cref="RuleBook.For"/>), not per event.</summary>
+    public AppRules Rules { get; } = rules;
     public string SessionId { get; } = sessionId;
 
     /// <summary>Offset of the first event still needed to rebuild this state: offsets below the minimum over

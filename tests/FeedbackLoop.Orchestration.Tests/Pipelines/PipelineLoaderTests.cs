@@ -111,39 +111,47 @@ public sealed class PipelineLoaderTests
     }
 
     [Fact]
-    public void Rules_map_onto_the_extraction_settings_and_keep_the_hosts_other_knobs()
+    public void Each_listed_apps_rules_map_onto_its_own_rule_set_and_unlisted_apps_get_the_defaults()
     {
-        var app = PipelineLoader.LoadFromText(
+        var book = PipelineLoader.LoadFromText(
             """
+            defaults:
+              rules:
+                edit: {weight: 3}
             apps:
               chat:
                 rules:
                   regenerate: {enabled: false}
                   thumbs: {weight: 0.5}
                   labels: {enabled: false}
-            """, "p.yaml").For("chat");
-        var host = new ExtractionSettings { SessionTimeout = TimeSpan.FromMinutes(5) };
+              search: {}
+            """, "p.yaml").ToRuleBook();
 
-        var settings = app.ToExtractionSettings(host);
-
-        Assert.Equal(
-            new[] { PairSignals.Comparison, PairSignals.Edit, PairSignals.Thumbs }.Order(),
-            settings.EnabledSignals.Order());
-        Assert.Equal(0.5, settings.WeightOf(PairSignals.Thumbs));
-        Assert.Equal(1.0, settings.WeightOf(PairSignals.Comparison));
-        Assert.False(settings.LabelsEnabled);
-        Assert.Equal(TimeSpan.FromMinutes(5), settings.SessionTimeout);
+        var chat = book.For("chat");
+        Assert.Equal(new[] { PairSignals.Comparison, PairSignals.Edit, PairSignals.Thumbs }.Order(), chat.EnabledSignals.Order());
+        Assert.Equal(0.5, chat.WeightOf(PairSignals.Thumbs));
+        Assert.Equal(3.0, chat.WeightOf(PairSignals.Edit));
+        Assert.Equal(1.0, chat.WeightOf(PairSignals.Comparison));
+        Assert.False(chat.LabelsEnabled);
+        // A listed app with an empty section inherits defaults; an unlisted app gets them too.
+        foreach (var other in new[] { book.For("search"), book.For("not-listed") })
+        {
+            Assert.Equal(AppRules.Builtin.EnabledSignals.Order(), other.EnabledSignals.Order());
+            Assert.Equal(3.0, other.WeightOf(PairSignals.Edit));
+            Assert.Equal(1.0, other.WeightOf(PairSignals.Thumbs));
+            Assert.True(other.LabelsEnabled);
+        }
     }
 
     [Fact]
     public void The_builtin_pipeline_extracts_like_the_extractors_own_defaults()
     {
-        var settings = AppPipeline.Builtin.ToExtractionSettings();
-        var extractorDefaults = new ExtractionSettings();
+        var rules = AppPipeline.Builtin.ToAppRules();
+        var extractorDefaults = new ExtractionSettings().Rules.For("any-app");
 
-        Assert.Equal(extractorDefaults.EnabledSignals.Order(), settings.EnabledSignals.Order());
-        Assert.All(settings.EnabledSignals, s => Assert.Equal(extractorDefaults.WeightOf(s), settings.WeightOf(s)));
-        Assert.Equal(extractorDefaults.LabelsEnabled, settings.LabelsEnabled);
+        Assert.Equal(extractorDefaults.EnabledSignals.Order(), rules.EnabledSignals.Order());
+        Assert.All(rules.EnabledSignals, s => Assert.Equal(extractorDefaults.WeightOf(s), rules.WeightOf(s)));
+        Assert.Equal(extractorDefaults.LabelsEnabled, rules.LabelsEnabled);
     }
 
     [Fact]
