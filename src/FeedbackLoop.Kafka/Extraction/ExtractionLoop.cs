@@ -400,9 +400,9 @@ public sealed partial class ExtractionLoop
                 : pending.Parent is { } parent ? TraceParent.FormatOrNull(parent) : null;
             committed(written with { TraceParent = traceParent });
         }
-        // Progress marks only stop a replay from re-sending dead letters, so they are written every few
-        // seconds rather than at every commit (one fsync per partition is costly); a crash in between can
-        // re-send a dead letter (at-least-once), never lose a row.
+        // Progress marks only shorten the replay window the dead-letter topic's tail is read for (ADR 0012), so
+        // they are written every few seconds rather than at every commit (one fsync per partition is costly); a
+        // crash in between leaves the dead letters since the last mark to that read.
         if (final || _sinceMarks.Elapsed >= MarksInterval)
         {
             foreach (var (partition, next) in pending.Marks)
