@@ -79,6 +79,8 @@ public sealed class DeadLetterOnceTests : IDisposable
     [InlineData("c1 t2", "feedbackloop.events.v1/3/42", null, 0, 0L)]
     // Written before dead letters carried an origin: not trusted either, so the record is sent again rather than lost.
     [InlineData(null, "feedbackloop.events.v1/3/42", null, 0, 0L)]
+    // Written by an extractor that did not learn the cluster's id.
+    [InlineData("", "feedbackloop.events.v1/3/42", null, 0, 0L)]
     [InlineData("c1 t1", null, null, 0, 0L)]
     [InlineData("c1 t1", "feedbackloop.events.v1/3", null, 0, 0L)]
     [InlineData("c1 t1", "feedbackloop.events.v1/x/42", null, 0, 0L)]

@@ -37,7 +37,7 @@ internal sealed partial class DeadLetterTail(string bootstrapServers, string dea
     {
         if (windows.Count == 0) return new Result([], 0, false);
         if (origin is null) return null;
-        var originText = Encoding.UTF8.GetBytes(origin.ClusterId + " " + origin.TopicId);
+        var originText = OriginText(origin);
         var sent = windows.Keys.ToDictionary(p => p, _ => new HashSet<long>());
         var config = new ConsumerConfig
         {
@@ -111,6 +111,9 @@ internal sealed partial class DeadLetterTail(string bootstrapServers, string dea
         if (DateTime.UtcNow >= deadline) throw new KafkaException(new Error(ErrorCode.Local_TimedOut, "reading the dead-letter topic timed out"));
         return read;
     }
+
+    /// <summary>The value of <see cref="ExtractionLoop.OriginHeader"/> for dead letters of records from <paramref name="origin"/>.</summary>
+    internal static byte[] OriginText(LogOrigin origin) => Encoding.UTF8.GetBytes(origin.ClusterId + " " + origin.TopicId);
 
     /// <summary>The source of a dead letter written for <paramref name="originText"/>; null for any other or an unreadable one.</summary>
     internal static (string Topic, int Partition, long Offset)? ParseSource(Headers? headers, byte[] originText)

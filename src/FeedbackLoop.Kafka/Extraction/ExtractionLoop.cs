@@ -50,6 +50,8 @@ public sealed partial class ExtractionLoop
     // topic (found in its tail at assignment): a replay skips them instead of sending them again.
     private readonly Dictionary<int, HashSet<long>> _alreadySent = [];
     private LogOrigin? _origin;
+    // The origin header's value: empty when the cluster did not say its id (such a dead letter is never trusted as sent).
+    private byte[] _originText = [];
     private static readonly TimeSpan MarksInterval = TimeSpan.FromSeconds(10);
     // One source for the process: spans are told apart by their traces, not by the loop that made them.
     private static readonly ActivitySource CommitSource = new(ExtractionTelemetry.ActivitySourceName, typeof(ExtractionLoop).Assembly.GetName().Version?.ToString());
@@ -128,6 +130,7 @@ public sealed partial class ExtractionLoop
         if (origin is null) LogOriginUnknown(_logger);
         _marks.Bind(origin);
         _origin = origin;
+        if (origin is not null) _originText = DeadLetterTail.OriginText(origin);
         consumer.Subscribe(_options.Topic);
         var lastFlush = Stopwatch.StartNew();
         var lastRecord = Stopwatch.StartNew();
@@ -289,8 +292,8 @@ public sealed partial class ExtractionLoop
             { ReasonHeader, Encoding.UTF8.GetBytes(rejection.Reason) },
             { FieldHeader, Encoding.UTF8.GetBytes(rejection.Field) },
             { SourceHeader, Encoding.UTF8.GetBytes(source) },
+            { OriginHeader, _originText },
         };
-        if (_origin is { } origin) headers.Add(OriginHeader, Encoding.UTF8.GetBytes(origin.ClusterId + " " + origin.TopicId));
         // The reason never quotes the record's content, so logging it leaks no user data.
         LogDeadLetter(_logger, source, rejection.Field, rejection.Reason);
         producer.Produce(
