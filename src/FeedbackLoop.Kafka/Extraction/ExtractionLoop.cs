@@ -24,6 +24,11 @@ public sealed partial class ExtractionLoop
     public const string FieldHeader = "fl.field";
     /// <summary>Header on dead-letter records: <c>topic/partition/offset</c> of the original.</summary>
     public const string SourceHeader = "fl.source";
+    /// <summary>
+    /// Header on dead-letter records: <c>&lt;cluster id&gt; &lt;topic id&gt;</c> of the original's log, so a restarted extractor
+    /// trusts only dead letters of the log it replays when it skips sources already sent (see <see cref="DeadLetterTail"/>).
+    /// </summary>
+    public const string OriginHeader = "fl.origin";
     /// <summary>The reason of a record whose handling failed unexpectedly (fixed: no exception text, no user data).</summary>
     public const string InternalErrorReason = "internal error";
 
@@ -41,6 +46,12 @@ public sealed partial class ExtractionLoop
     // Per assigned partition, the offset the loop needs next: the committed offset right after an assignment, then one
     // past each record read. A record or end-of-partition beyond it is checked for records the broker deleted unread.
     private readonly Dictionary<int, long> _needFrom = [];
+    // Per assigned partition, source offsets of the replay window whose dead letters are already in the dead-letter
+    // topic (found in its tail at assignment): a replay skips them instead of sending them again.
+    private readonly Dictionary<int, HashSet<long>> _alreadySent = [];
+    private LogOrigin? _origin;
+    // The origin header's value: empty when the cluster did not say its id (such a dead letter is never trusted as sent).
+    private byte[] _originText = [];
     private static readonly TimeSpan MarksInterval = TimeSpan.FromSeconds(10);
     // One source for the process: spans are told apart by their traces, not by the loop that made them.
     private static readonly ActivitySource CommitSource = new(ExtractionTelemetry.ActivitySourceName, typeof(ExtractionLoop).Assembly.GetName().Version?.ToString());
@@ -123,6 +134,8 @@ public sealed partial class ExtractionLoop
         var origin = LogOrigin.Describe(_options.BootstrapServers, _options.Topic, TimeSpan.FromSeconds(10));
         if (origin is null) LogOriginUnknown(_logger);
         _marks.Bind(origin);
+        _origin = origin;
+        if (origin is not null) _originText = DeadLetterTail.OriginText(origin);
         consumer.Subscribe(_options.Topic);
         var lastFlush = Stopwatch.StartNew();
         var lastRecord = Stopwatch.StartNew();
@@ -216,8 +229,13 @@ public sealed partial class ExtractionLoop
             rejection = new EventRejection("$", InternalErrorReason) { Kind = EventRejectionKind.InternalError };
         }
 
-        // A replayed record was dead-lettered before the last stop; sending it again would double it.
-        if (rejection is not null && !replay) DeadLetter(producer, result, rejection);
+        // A replayed record was dead-lettered before the last stop; sending it again would double it. Below the mark this
+        // data folder knows it; above it, the dead-letter topic's tail (read at assignment) says so.
+        if (rejection is not null && !replay)
+        {
+            if (_alreadySent.TryGetValue(partition, out var sent) && sent.Remove(offset)) Progress.RecordDeadLetterAlreadySent();
+            else DeadLetter(producer, result, rejection);
+        }
         // Only now is the record handled (applied, or its dead letter queued, which the commit waits for): a
         // failure above leaves the next offset where it was, so no flush commits past this record.
         _nextOffsets[partition] = offset + 1;
@@ -284,6 +302,7 @@ public sealed partial class ExtractionLoop
             { ReasonHeader, Encoding.UTF8.GetBytes(rejection.Reason) },
             { FieldHeader, Encoding.UTF8.GetBytes(rejection.Field) },
             { SourceHeader, Encoding.UTF8.GetBytes(source) },
+            { OriginHeader, _originText },
         };
         // The reason never quotes the record's content (EventRejection's rule); escaped all the same, as every logged value is.
         LogDeadLetter(_logger, source, LogText.Escape(rejection.Field), LogText.Escape(rejection.Reason));
@@ -394,9 +413,9 @@ public sealed partial class ExtractionLoop
                 : pending.Parent is { } parent ? TraceParent.FormatOrNull(parent) : null;
             committed(written with { TraceParent = traceParent });
         }
-        // Progress marks only stop a replay from re-sending dead letters, so they are written every few
-        // seconds rather than at every commit (one fsync per partition is costly); a crash in between can
-        // re-send a dead letter (at-least-once), never lose a row.
+        // Progress marks only shorten the replay window the dead-letter topic's tail is read for (ADR 0012), so
+        // they are written every few seconds rather than at every commit (one fsync per partition is costly); a
+        // crash in between leaves the dead letters since the last mark to that read.
         if (final || _sinceMarks.Elapsed >= MarksInterval)
         {
             foreach (var (partition, next) in pending.Marks)
@@ -536,6 +555,7 @@ public sealed partial class ExtractionLoop
             _extractor.TrackPartition(tp.Partition.Value);
         }
         NoteCommittedOffsets(consumer, partitions);
+        FindDeadLettersAlreadySent(partitions);
         if (_logger.IsEnabled(LogLevel.Information)) LogAssigned(_logger, string.Join(',', partitions.Select(p => p.Partition.Value)));
     }
 
@@ -553,6 +573,27 @@ public sealed partial class ExtractionLoop
             // start; later gaps are still checked.
             LogCommittedUnknown(_logger, ex.Error.Code.ToString());
         }
+    }
+
+    /// <summary>
+    /// Reads the dead-letter topic's tail for the new partitions' replay windows (from the higher of the committed offset and
+    /// the progress mark), so dead letters sent before a crash are not sent again (ADR 0012). Bounded by
+    /// <see cref="ExtractionLoopOptions.DeadLetterScanLimit"/>; a hit is counted and logged.
+    /// </summary>
+    private void FindDeadLettersAlreadySent(List<TopicPartition> partitions)
+    {
+        var windows = new Dictionary<int, long>(partitions.Count);
+        foreach (var tp in partitions)
+        {
+            var partition = tp.Partition.Value;
+            windows[partition] = Math.Max(_needFrom.GetValueOrDefault(partition), _marks.Get(partition));
+        }
+        var tail = new DeadLetterTail(_options.BootstrapServers, _options.DeadLetterTopic, _options.Topic, _options.DeadLetterScanLimit, _logger);
+        var found = tail.Find(windows, _origin);
+        if (found is null) return;
+        Progress.RecordDeadLetterTailRead(found.RecordsRead, found.LimitHit);
+        foreach (var (partition, sent) in found.Sent) _alreadySent[partition] = sent;
+        LogDeadLetterTail(_logger, found.RecordsRead, found.Sent.Values.Sum(s => s.Count));
     }
 
     private void OnRevoked(IConsumer<byte[]?, byte[]?> consumer, IProducer<byte[]?, byte[]?> producer, List<TopicPartitionOffset> partitions)
@@ -574,6 +615,7 @@ public sealed partial class ExtractionLoop
         _nextOffsets.Remove(partition);
         _positions.Remove(partition);
         _needFrom.Remove(partition);
+        _alreadySent.Remove(partition);
         _extractor.DropPartition(partition);
         _marks.Forget(partition);
     }
@@ -610,6 +652,9 @@ public sealed partial class ExtractionLoop
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Consume error: {Reason}")]
     private static partial void LogConsumeError(ILogger logger, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Read {Records} records of the dead-letter topic's tail; {Sent} dead letters of the replay window were already sent and will not be sent again")]
+    private static partial void LogDeadLetterTail(ILogger logger, long records, int sent);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Assigned partitions {Partitions}")]
     private static partial void LogAssigned(ILogger logger, string partitions);

@@ -73,4 +73,12 @@ public sealed record ExtractionLoopOptions
 
     /// <summary>The most distinct unregistered app ids named in logs and the summary; more are only counted. Default 100.</summary>
     public int MaxUnregisteredAppsReported { get; init; } = 100;
+
+    /// <summary>
+    /// The most records of the dead-letter topic one partition assignment reads to find dead letters already sent for its
+    /// replay window (ADR 0012). Past it the rest of the window's dead letters may be sent again (counted as
+    /// <c>feedbackloop.extraction.dead_letter_scan_limit_hits</c>, and logged). The read usually stops long before: at the
+    /// first dead letter from before each partition's window.
+    /// </summary>
+    public long DeadLetterScanLimit { get; init; } = 100_000;
 }

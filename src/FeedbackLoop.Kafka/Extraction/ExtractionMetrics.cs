@@ -86,6 +86,13 @@ internal sealed class ExtractionMetrics : IDisposable
             () => counters.AppClocksOverCap);
         Counter("feedbackloop.extraction.edits_over_text_limit", "Edits not measured by the edit rule because a text is longer than the limit",
             () => counters.EditsOverTextLimit);
+        // Dead letters exactly once (ADR 0012).
+        Counter("feedbackloop.extraction.dead_letters_already_sent", "Invalid records of a replay not dead-lettered again: their dead letter was in the dead-letter topic's tail",
+            () => progress.DeadLettersAlreadySent, "{record}");
+        Counter("feedbackloop.extraction.dead_letter_tail_records_read", "Records of the dead-letter topic read at partition assignments to find dead letters already sent",
+            () => progress.DeadLetterTailRecordsRead, "{record}");
+        Counter("feedbackloop.extraction.dead_letter_scan_limit_hits", "Assignments whose read of the dead-letter topic's tail stopped at DeadLetterScanLimit (dead letters may be sent again)",
+            () => progress.DeadLetterScanLimitHits, "{hit}");
 
         void Counter(string name, string description, Func<long> read, string unit = "{event}") =>
             _meter.CreateObservableCounter(name, () => read(), unit, description);

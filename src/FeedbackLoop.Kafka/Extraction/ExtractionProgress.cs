@@ -31,6 +31,9 @@ public sealed class ExtractionProgress
     private readonly Lock _lostLock = new();
     private readonly Dictionary<int, long> _lostByPartition = [];
     private long _recordsLost;
+    private long _deadLettersAlreadySent;
+    private long _deadLetterTailRecordsRead;
+    private long _deadLetterScanLimitHits;
 
     /// <summary>Kafka records read (valid or not).</summary>
     public long RecordsRead => Interlocked.Read(ref _recordsRead);
@@ -131,6 +134,22 @@ public sealed class ExtractionProgress
 
     /// <summary>The timestamp of the oldest record read and not yet through a completed commit; 0 for none.</summary>
     internal void SetOldestUncommitted(long timestamp) => Interlocked.Exchange(ref _oldestUncommittedTimestamp, timestamp);
+    /// <summary>Invalid records of a replay not dead-lettered again because their dead letter was found in the dead-letter topic's tail.</summary>
+    public long DeadLettersAlreadySent => Interlocked.Read(ref _deadLettersAlreadySent);
+
+    /// <summary>Records of the dead-letter topic read at partition assignments to find dead letters already sent.</summary>
+    public long DeadLetterTailRecordsRead => Interlocked.Read(ref _deadLetterTailRecordsRead);
+
+    /// <summary>Assignments whose read of the dead-letter topic's tail stopped at <see cref="ExtractionLoopOptions.DeadLetterScanLimit"/>.</summary>
+    public long DeadLetterScanLimitHits => Interlocked.Read(ref _deadLetterScanLimitHits);
+
+    internal void RecordDeadLetterAlreadySent() => Interlocked.Increment(ref _deadLettersAlreadySent);
+
+    internal void RecordDeadLetterTailRead(long records, bool limitHit)
+    {
+        Interlocked.Add(ref _deadLetterTailRecordsRead, records);
+        if (limitHit) Interlocked.Increment(ref _deadLetterScanLimitHits);
+    }
 }
 
 /// <summary>One partition's consumer lag.</summary>

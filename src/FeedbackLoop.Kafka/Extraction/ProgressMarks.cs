@@ -18,8 +18,8 @@ namespace FeedbackLoop.Kafka.Extraction;
 /// again, offsets start at 0 once more and an old mark would make new records look like a replay, so a bad record
 /// would be neither processed nor dead-lettered. Each mark therefore records the <see cref="LogOrigin"/> (cluster id
 /// and topic id) it was written for, and a mark from another origin, or from before origins were recorded, is
-/// discarded with a log line, never trusted. Without a known origin no mark is trusted at all: a replay may then
-/// re-send a dead letter (at-least-once), but never swallows one.
+/// discarded with a log line, never trusted. Without a known origin no mark is trusted at all (nor is the dead-letter
+/// topic's tail, see <see cref="DeadLetterTail"/>): a replay may then re-send a dead letter, but never swallows one.
 /// </remarks>
 internal sealed partial class ProgressMarks(string directory, ILogger logger)
 {
