@@ -28,13 +28,13 @@ public sealed class EngagementWindowTests
         Assert.Equal(
             new EngagementWindow(blue.WindowId, "app", "model-a", "blue", SessionScript.T0, SessionScript.T0.AddMinutes(1),
                 Shown: 2, ThumbsUp: 1, ThumbsDown: 1, Regenerated: 1, Edited: 1, Copied: 1, Accepted: 1, Rejected: 1,
-                ComparisonsWon: 1, ComparisonsLost: 1, DwellSamples: 3, DwellP50Ms: 200, DwellP90Ms: 300, DwellP99Ms: 300),
+                ComparisonsWon: 1, ComparisonsLost: 1, DwellSamples: 3, DwellP50Ms: 200, DwellP90Ms: 300, DwellP99Ms: 300, Partition: 0),
             blue);
         var plain = extractor.Output.Windows.Single(w => w.ModelVersion == "model-b");
         Assert.Equal(
             new EngagementWindow(plain.WindowId, "app", "model-b", "", SessionScript.T0, SessionScript.T0.AddMinutes(1),
                 Shown: 1, ThumbsUp: 0, ThumbsDown: 0, Regenerated: 0, Edited: 0, Copied: 0, Accepted: 0, Rejected: 0,
-                ComparisonsWon: 0, ComparisonsLost: 0, DwellSamples: 0, DwellP50Ms: null, DwellP90Ms: null, DwellP99Ms: null),
+                ComparisonsWon: 0, ComparisonsLost: 0, DwellSamples: 0, DwellP50Ms: null, DwellP90Ms: null, DwellP99Ms: null, Partition: 0),
             plain);
         Assert.NotEqual(blue.WindowId, plain.WindowId);
     }
