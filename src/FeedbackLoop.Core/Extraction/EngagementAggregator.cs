@@ -47,7 +47,12 @@ internal sealed class EngagementAggregator(ExtractionSettings settings, Extracti
     /// <summary>The apps that have an open window (a copy: advancing them is safe while iterating).</summary>
     public List<string> AppsWithOpenWindows() => [.. _open.Keys.Select(k => k.Key.AppId).Distinct(StringComparer.Ordinal)];
 
-    public void Add(string appId, ShownGeneration generation, DateTimeOffset at, int partition, long offset, DateTimeOffset? recordTime,
+    /// <summary>
+    /// Counts one event in its window's share of <paramref name="partition"/>. <paramref name="replayFrom"/> is the first
+    /// record of the event's session: a re-read that rebuilds the share must start there, not at the event, because the
+    /// event is attributed through its session's <c>generation.shown</c>, which may lie before the window.
+    /// </summary>
+    public void Add(string appId, ShownGeneration generation, DateTimeOffset at, int partition, long replayFrom, DateTimeOffset? recordTime,
         EngagementMetric metric, long dwellMs = 0)
     {
         var start = WindowStart(at);
@@ -60,8 +65,12 @@ internal sealed class EngagementAggregator(ExtractionSettings settings, Extracti
         if (recordTime is { } arrived && (!_lastRecordAt.TryGetValue(key, out var last) || arrived > last)) _lastRecordAt[key] = arrived;
         if (!_open.TryGetValue((key, partition), out var accumulator))
         {
-            accumulator = new Accumulator(offset);
+            accumulator = new Accumulator(replayFrom);
             _open[(key, partition)] = accumulator;
+        }
+        else if (replayFrom < accumulator.FirstOffset)
+        {
+            accumulator.FirstOffset = replayFrom;
         }
         accumulator.Counts[(int)metric]++;
         if (metric == EngagementMetric.Dwell)
@@ -166,7 +175,8 @@ internal sealed class EngagementAggregator(ExtractionSettings settings, Extracti
 
     private sealed class Accumulator(long firstOffset)
     {
-        public long FirstOffset { get; } = firstOffset;
+        /// <summary>Where a re-read must start to rebuild this share: the earliest first record of its events' sessions.</summary>
+        public long FirstOffset { get; set; } = firstOffset;
         public long[] Counts { get; } = new long[Enum.GetValues<EngagementMetric>().Length];
         public List<long> Dwell { get; } = [];
     }

@@ -86,6 +86,8 @@ internal sealed class ExtractionMetrics : IDisposable
             () => counters.AppClocksOverCap);
         Counter("feedbackloop.extraction.edits_over_text_limit", "Edits not measured by the edit rule because a text is longer than the limit",
             () => counters.EditsOverTextLimit);
+        Counter("feedbackloop.extraction.commits_refused_by_rebalance", "Commits the group refused while it rebalanced (rows written; the next owner skips them on re-read)",
+            () => progress.CommitsRefusedByRebalance, "{commit}");
 
         void Counter(string name, string description, Func<long> read, string unit = "{event}") =>
             _meter.CreateObservableCounter(name, () => read(), unit, description);

@@ -131,6 +131,13 @@ public sealed class ExtractionProgress
 
     /// <summary>The timestamp of the oldest record read and not yet through a completed commit; 0 for none.</summary>
     internal void SetOldestUncommitted(long timestamp) => Interlocked.Exchange(ref _oldestUncommittedTimestamp, timestamp);
+
+    private long _commitsRefusedByRebalance;
+
+    /// <summary>Commits the group refused because it was rebalancing (another instance joined or left); their rows were written.</summary>
+    public long CommitsRefusedByRebalance => Interlocked.Read(ref _commitsRefusedByRebalance);
+
+    internal void RecordCommitRefusedByRebalance() => Interlocked.Increment(ref _commitsRefusedByRebalance);
 }
 
 /// <summary>One partition's consumer lag.</summary>
