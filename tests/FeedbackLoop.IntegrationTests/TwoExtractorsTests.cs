@@ -4,6 +4,7 @@ using FeedbackLoop.Contracts;
 using FeedbackLoop.Contracts.Datasets;
 using FeedbackLoop.Datasets;
 using FeedbackLoop.IntegrationTests.Support;
+using FeedbackLoop.Kafka.Extraction;
 
 namespace FeedbackLoop.IntegrationTests;
 
@@ -78,6 +79,18 @@ public sealed class TwoExtractorsTests : IDisposable
         Assert.True(oneTotals.SequenceEqual(twoTotals), "rows that differ:\n" + string.Join('\n', differing));
         await broker.TerminateAsync(TimeSpan.FromSeconds(10));
     }
+
+    /// <summary>Which refused commits an instance skips (the group is changing) and which still stop it.</summary>
+    [Theory]
+    [InlineData(ErrorCode.RebalanceInProgress, true)]
+    [InlineData(ErrorCode.IllegalGeneration, true)]
+    [InlineData(ErrorCode.UnknownMemberId, true)]
+    [InlineData(ErrorCode.Local_State, false)]
+    [InlineData(ErrorCode.OffsetMetadataTooLarge, false)]
+    [InlineData(ErrorCode.GroupAuthorizationFailed, false)]
+    [InlineData(ErrorCode.Local_Transport, false)]
+    public void A_commit_refused_because_the_group_is_rebalancing_is_skipped_and_any_other_refusal_stops_the_instance(ErrorCode code, bool skipped) =>
+        Assert.Equal(skipped, ExtractionLoop.IsGroupChange(code));
 
     private static string Counts(EngagementWindow w) => $"shown {w.Shown} up {w.ThumbsUp} won {w.ComparisonsWon} lost {w.ComparisonsLost} dwell {w.DwellSamples}";
 
