@@ -33,7 +33,14 @@ public static class DatasetReader
         return rows;
     }
 
-    /// <summary>Every engagement window of an app.</summary>
+    /// <summary>
+    /// The engagement of an app per (model version, variant, window) over every partition: its rows summed. Use
+    /// this, not <see cref="ReadEngagementAsync"/>, for totals: a row holds one partition's share of a window.
+    /// </summary>
+    public static async Task<IReadOnlyList<EngagementTotal>> ReadEngagementTotalsAsync(string dataRoot, string appId, CancellationToken cancellationToken = default) =>
+        EngagementTotal.Of(await ReadEngagementAsync(dataRoot, appId, cancellationToken).ConfigureAwait(false));
+
+    /// <summary>Every engagement row of an app: one per (model version, variant, window, source partition).</summary>
     public static async Task<IReadOnlyList<EngagementWindow>> ReadEngagementAsync(string dataRoot, string appId, CancellationToken cancellationToken = default)
     {
         var rows = new List<EngagementWindow>();

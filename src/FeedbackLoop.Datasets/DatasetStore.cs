@@ -12,11 +12,20 @@ namespace FeedbackLoop.Datasets;
 /// file per (app, kind), written atomically (temporary name, fsync, rename, folder fsync). Rows whose id is
 /// already in the dataset are skipped, so replaying events, or re-running after a crash between writing a
 /// file and committing offsets, never adds a row twice. File names are derived from their rows' ids, so
-/// the same rows always get the same name.
+/// the same rows always get the same name. Before each write the store reads the ids of files that appeared
+/// since it last looked, so extractor instances sharing one data folder see each other's rows: a partition
+/// that moves to another instance is re-read from its committed offset without writing a row a second time.
 /// </summary>
 public sealed class DatasetStore(string dataRoot) : IExtractionSink
 {
-    private readonly Dictionary<(string AppId, string Kind), HashSet<string>> _committedIds = [];
+    private readonly Dictionary<(string AppId, string Kind), DatasetIndex> _indexes = [];
+
+    /// <summary>
+    /// How old a <c>.partial</c> temporary must be before the store deletes it as a crash's leftover. Another
+    /// instance sharing the folder may be writing a younger one right now; a flush takes seconds, so the default of
+    /// one hour only ever removes what a crash left.
+    /// </summary>
+    public TimeSpan LeftoverAge { get; init; } = TimeSpan.FromHours(1);
 
     /// <summary>Parquet.Net with Snappy: Zstd at its default level was ~70× slower when this was chosen (docs/adr/0008-parquet-files.md).</summary>
     internal static ParquetOptions Options { get; } = new()
@@ -48,7 +57,7 @@ public sealed class DatasetStore(string dataRoot) : IExtractionSink
             skipped += dup;
             if (fresh.Count == 0) continue;
             files.Add(await WriteFileAsync(group.Key, DatasetKinds.PreferencePairs, fresh.Select(PreferencePairRow.From).ToList(), fresh.Select(p => p.PairId), cancellationToken).ConfigureAwait(false));
-            Remember(group.Key, DatasetKinds.PreferencePairs, fresh.Select(p => p.PairId));
+            Remember(group.Key, DatasetKinds.PreferencePairs, files[^1], fresh.Select(p => p.PairId));
             pairs += fresh.Count;
             pairsByApp[group.Key] = fresh.Count;
         }
@@ -58,7 +67,7 @@ public sealed class DatasetStore(string dataRoot) : IExtractionSink
             skipped += dup;
             if (fresh.Count == 0) continue;
             files.Add(await WriteFileAsync(group.Key, DatasetKinds.FeedbackLabels, fresh.Select(FeedbackLabelRow.From).ToList(), fresh.Select(l => l.LabelId), cancellationToken).ConfigureAwait(false));
-            Remember(group.Key, DatasetKinds.FeedbackLabels, fresh.Select(l => l.LabelId));
+            Remember(group.Key, DatasetKinds.FeedbackLabels, files[^1], fresh.Select(l => l.LabelId));
             labels += fresh.Count;
         }
         foreach (var group in output.Windows.GroupBy(w => w.AppId, StringComparer.Ordinal))
@@ -67,7 +76,7 @@ public sealed class DatasetStore(string dataRoot) : IExtractionSink
             skipped += dup;
             if (fresh.Count == 0) continue;
             files.Add(await WriteFileAsync(group.Key, DatasetKinds.Engagement, fresh.Select(EngagementRow.From).ToList(), fresh.Select(w => w.WindowId), cancellationToken).ConfigureAwait(false));
-            Remember(group.Key, DatasetKinds.Engagement, fresh.Select(w => w.WindowId));
+            Remember(group.Key, DatasetKinds.Engagement, files[^1], fresh.Select(w => w.WindowId));
             windows += fresh.Count;
         }
         return new ExtractionWriteResult(pairs, labels, windows, skipped, files) { PairsByApp = pairsByApp };
@@ -89,21 +98,40 @@ public sealed class DatasetStore(string dataRoot) : IExtractionSink
         return (fresh, duplicates);
     }
 
-    private void Remember(string appId, string kind, IEnumerable<string> ids) => _committedIds[(appId, kind)].UnionWith(ids);
+    private void Remember(string appId, string kind, string file, IEnumerable<string> ids)
+    {
+        var index = _indexes[(appId, kind)];
+        index.Files.Add(Path.GetFileName(file));
+        index.Ids.UnionWith(ids);
+    }
 
-    /// <summary>The ids already in a dataset, read once from its files' id column, then kept up to date.</summary>
+    /// <summary>
+    /// The ids in a dataset now: on first use every file's id column (old crash leftovers are deleted then), later
+    /// only the files that appeared since, i.e. those another instance wrote. A file never changes once it has its
+    /// final name, so a name already read needs no second look.
+    /// </summary>
     private async Task<HashSet<string>> CommittedIdsAsync(string appId, string kind, CancellationToken cancellationToken)
     {
-        if (_committedIds.TryGetValue((appId, kind), out var ids)) return ids;
-        ids = new HashSet<string>(StringComparer.Ordinal);
         var folder = FolderOf(appId, kind);
-        DurableFile.RemoveLeftovers(folder);
+        if (!_indexes.TryGetValue((appId, kind), out var index))
+        {
+            DurableFile.RemoveLeftovers(folder, LeftoverAge);
+            _indexes[(appId, kind)] = index = new DatasetIndex();
+        }
         foreach (var file in DatasetPaths.Files(folder))
         {
-            foreach (var id in await DatasetReader.ReadIdColumnAsync(file, DatasetPaths.IdColumn(kind), cancellationToken).ConfigureAwait(false)) ids.Add(id);
+            if (index.Files.Contains(Path.GetFileName(file))) continue;
+            index.Ids.UnionWith(await DatasetReader.ReadIdColumnAsync(file, DatasetPaths.IdColumn(kind), cancellationToken).ConfigureAwait(false));
+            index.Files.Add(Path.GetFileName(file));
         }
-        _committedIds[(appId, kind)] = ids;
-        return ids;
+        return index.Ids;
+    }
+
+    /// <summary>The ids of one dataset and the file names they were read from.</summary>
+    private sealed class DatasetIndex
+    {
+        public HashSet<string> Ids { get; } = new(StringComparer.Ordinal);
+        public HashSet<string> Files { get; } = new(StringComparer.Ordinal);
     }
 
     private async Task<string> WriteFileAsync<TRow>(string appId, string kind, List<TRow> rows, IEnumerable<string> ids, CancellationToken cancellationToken)

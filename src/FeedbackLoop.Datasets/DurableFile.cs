@@ -32,13 +32,18 @@ internal static partial class DurableFile
         }
     }
 
-    /// <summary>Removes temporaries a crash left behind; they were never renamed, so no offset covers them.</summary>
-    public static int RemoveLeftovers(string directory)
+    /// <summary>
+    /// Removes temporaries a crash left behind; they were never renamed, so no offset covers them. Only those last
+    /// written at least <paramref name="minimumAge"/> ago: a younger one may be another instance's write in progress.
+    /// </summary>
+    public static int RemoveLeftovers(string directory, TimeSpan minimumAge)
     {
         if (!Directory.Exists(directory)) return 0;
         var removed = 0;
+        var before = DateTime.UtcNow - minimumAge;
         foreach (var path in Directory.EnumerateFiles(directory, "*" + PartialSuffix))
         {
+            if (File.GetLastWriteTimeUtc(path) > before) continue;
             TryDelete(path);
             removed++;
         }

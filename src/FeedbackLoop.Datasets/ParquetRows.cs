@@ -114,6 +114,7 @@ internal sealed class EngagementRow
     [JsonPropertyName("dwell_p50_ms")] public double? DwellP50Ms { get; set; }
     [JsonPropertyName("dwell_p90_ms")] public double? DwellP90Ms { get; set; }
     [JsonPropertyName("dwell_p99_ms")] public double? DwellP99Ms { get; set; }
+    [JsonPropertyName("partition")] public int Partition { get; set; }
 
     public static EngagementRow From(EngagementWindow w) => new()
     {
@@ -122,12 +123,12 @@ internal sealed class EngagementRow
         ThumbsUp = w.ThumbsUp, ThumbsDown = w.ThumbsDown, Regenerated = w.Regenerated, Edited = w.Edited,
         Copied = w.Copied, Accepted = w.Accepted, Rejected = w.Rejected, ComparisonsWon = w.ComparisonsWon,
         ComparisonsLost = w.ComparisonsLost, DwellSamples = w.DwellSamples, DwellP50Ms = w.DwellP50Ms,
-        DwellP90Ms = w.DwellP90Ms, DwellP99Ms = w.DwellP99Ms,
+        DwellP90Ms = w.DwellP90Ms, DwellP99Ms = w.DwellP99Ms, Partition = w.Partition,
     };
 
     public EngagementWindow ToRecord() => new(
         WindowId, AppId, ModelVersion, Variant,
         new DateTimeOffset(DateTime.SpecifyKind(WindowStart, DateTimeKind.Utc)), new DateTimeOffset(DateTime.SpecifyKind(WindowEnd, DateTimeKind.Utc)),
         Shown, ThumbsUp, ThumbsDown, Regenerated, Edited, Copied, Accepted, Rejected, ComparisonsWon, ComparisonsLost,
-        DwellSamples, DwellP50Ms, DwellP90Ms, DwellP99Ms);
+        DwellSamples, DwellP50Ms, DwellP90Ms, DwellP99Ms, Partition);
 }

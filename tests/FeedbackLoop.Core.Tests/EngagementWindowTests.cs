@@ -28,13 +28,13 @@ public sealed class EngagementWindowTests
         Assert.Equal(
             new EngagementWindow(blue.WindowId, "app", "model-a", "blue", SessionScript.T0, SessionScript.T0.AddMinutes(1),
                 Shown: 2, ThumbsUp: 1, ThumbsDown: 1, Regenerated: 1, Edited: 1, Copied: 1, Accepted: 1, Rejected: 1,
-                ComparisonsWon: 1, ComparisonsLost: 1, DwellSamples: 3, DwellP50Ms: 200, DwellP90Ms: 300, DwellP99Ms: 300),
+                ComparisonsWon: 1, ComparisonsLost: 1, DwellSamples: 3, DwellP50Ms: 200, DwellP90Ms: 300, DwellP99Ms: 300, Partition: 0),
             blue);
         var plain = extractor.Output.Windows.Single(w => w.ModelVersion == "model-b");
         Assert.Equal(
             new EngagementWindow(plain.WindowId, "app", "model-b", "", SessionScript.T0, SessionScript.T0.AddMinutes(1),
                 Shown: 1, ThumbsUp: 0, ThumbsDown: 0, Regenerated: 0, Edited: 0, Copied: 0, Accepted: 0, Rejected: 0,
-                ComparisonsWon: 0, ComparisonsLost: 0, DwellSamples: 0, DwellP50Ms: null, DwellP90Ms: null, DwellP99Ms: null),
+                ComparisonsWon: 0, ComparisonsLost: 0, DwellSamples: 0, DwellP50Ms: null, DwellP90Ms: null, DwellP99Ms: null, Partition: 0),
             plain);
         Assert.NotEqual(blue.WindowId, plain.WindowId);
     }
@@ -157,7 +157,7 @@ public sealed class EngagementWindowTests
     }
 
     [Fact]
-    public void Shares_of_one_window_from_two_partitions_merge_into_one_row()
+    public void Shares_of_one_window_from_two_partitions_are_two_rows_whose_counts_add_up_to_the_window()
     {
         var extractor = new Extractor();
         new SessionScript("s1").Shown("g1").Feed(extractor, partition: 0);
@@ -165,7 +165,26 @@ public sealed class EngagementWindowTests
 
         extractor.ResolveAll();
 
-        Assert.Equal(2, Assert.Single(extractor.Output.Windows).Shown);
+        // Each partition's share is its own row, so two instances splitting the partitions write the same rows.
+        Assert.Equal([(0, 1L), (1, 1L)], extractor.Output.Windows.Select(w => (w.Partition, w.Shown)).ToArray());
+        Assert.Equal(2, extractor.Output.Windows.Select(w => w.WindowId).Distinct().Count());
+        Assert.Equal(2, Assert.Single(EngagementTotal.Of(extractor.Output.Windows)).Shown);
+    }
+
+    [Fact]
+    public void An_open_window_holds_the_commit_at_the_first_record_of_the_sessions_it_counted_events_of()
+    {
+        // g1 is shown at 09:00:50 (offset 10) and thumbed at 09:01:05 (offset 11), in the next window; the session ends.
+        // Another session at 09:02:10 (offset 13) closes the 09:00 window but not the 09:01 one. Re-reading the 09:01
+        // share from its own first record (11) would miss the shown event that attributes the thumb.
+        var extractor = new Extractor();
+        new SessionScript("s1").At(TimeSpan.FromSeconds(50)).Shown("g1").At(TimeSpan.FromSeconds(65)).ThumbUp("g1").Ended()
+            .Feed(extractor, partition: 0, firstOffset: 10);
+        new SessionScript("s2").At(TimeSpan.FromSeconds(130)).Shown("g2").Feed(extractor, partition: 0, firstOffset: 13);
+        extractor.Sweep();
+
+        Assert.Equal([SessionScript.T0], extractor.Output.Windows.Select(w => w.WindowStart).ToArray());
+        Assert.Equal(10, extractor.CommittableOffset(0, 14));
     }
 
     [Fact]

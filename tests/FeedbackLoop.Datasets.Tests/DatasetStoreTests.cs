@@ -171,6 +171,9 @@ public sealed class DatasetStoreTests : IDisposable
         var plain = Path.Combine(folder, "part-00000000000000000000.parquet.partial");
         File.WriteAllBytes(hidden, [0x50, 0x41, 0x52, 0x31, 0x00]);
         File.WriteAllBytes(plain, [0x50, 0x41, 0x52, 0x31, 0x00]);
+        // Older than the store's leftover age, so a crash's and not another instance's write in progress.
+        File.SetLastWriteTimeUtc(hidden, DateTime.UtcNow.AddHours(-2));
+        File.SetLastWriteTimeUtc(plain, DateTime.UtcNow.AddHours(-2));
 
         Assert.Equal([committed], DatasetPaths.Files(folder));
         var beforeRestart = await DatasetReader.ReadPairsAsync(_root, Samples.Shop);
@@ -227,6 +230,59 @@ public sealed class DatasetStoreTests : IDisposable
 
     private string[] AllFiles() =>
         Directory.GetFiles(_root, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal).ToArray();
+
+    [Fact]
+    public async Task A_store_skips_rows_another_store_on_the_same_folder_wrote_after_it_had_read_the_folder()
+    {
+        // Two extractor instances: each has read the (empty) datasets before the other writes.
+        var first = new DatasetStore(_root);
+        var second = new DatasetStore(_root);
+        var warmUp = Samples.Output();
+        var unrelated = new ExtractionOutput();
+        unrelated.Pairs.AddRange(warmUp.Pairs.Take(1));
+        unrelated.Labels.AddRange(warmUp.Labels.Take(1));
+        unrelated.Windows.AddRange(warmUp.Windows.Take(1));
+        await second.WriteAsync(unrelated);
+        var output = Samples.Output();
+
+        var written = await first.WriteAsync(output);
+        var filesBefore = AllFiles();
+        var again = await second.WriteAsync(Samples.Output());
+
+        Assert.Equal(Samples.RowCount(unrelated), written.RowsAlreadyPresent);
+        Assert.Equal(Samples.RowCount(output), again.RowsAlreadyPresent);
+        Assert.Empty(again.Files);
+        Assert.Equal(filesBefore, AllFiles());
+        await AssertEachRowOnce(output);
+    }
+
+    [Fact]
+    public async Task A_young_partial_file_is_left_alone_because_another_instance_may_be_writing_it()
+    {
+        var folder = DatasetPaths.Folder(_root, Samples.Shop, DatasetKinds.PreferencePairs);
+        Directory.CreateDirectory(folder);
+        var inFlight = Path.Combine(folder, ".part-00000000000000000000.parquet.1a2b3c4d.partial");
+        File.WriteAllBytes(inFlight, [0x50, 0x41, 0x52, 0x31]);
+
+        await new DatasetStore(_root).WriteAsync(Samples.Output());
+
+        Assert.True(File.Exists(inFlight));
+    }
+
+    [Fact]
+    public void Engagement_totals_sum_the_partition_rows_of_each_window()
+    {
+        var minute = new DateTimeOffset(2025, 3, 3, 9, 0, 0, TimeSpan.Zero);
+        EngagementWindow Row(int partition, string model, long shown, long dwell, DateTimeOffset start) => new(
+            StableId.Of("engagement", Samples.Shop, $"{model}|{start.Ticks}|{partition}"), Samples.Shop, model, "", start, start.AddMinutes(1),
+            shown, 1, 0, 0, 0, 0, 0, 0, 0, 0, dwell, dwell > 0 ? 10.0 : null, null, null, partition);
+
+        var totals = EngagementTotal.Of([Row(0, "m1", 2, 1, minute), Row(3, "m1", 5, 0, minute), Row(1, "m2", 7, 2, minute), Row(0, "m1", 1, 0, minute.AddMinutes(1))]);
+
+        Assert.Equal(
+            [("m1", minute, 7L, 2L, 1L, 2), ("m1", minute.AddMinutes(1), 1L, 1L, 0L, 1), ("m2", minute, 7L, 1L, 2L, 1)],
+            totals.Select(t => (t.ModelVersion, t.WindowStart, t.Shown, t.ThumbsUp, t.DwellSamples, t.Partitions)).ToArray());
+    }
 
     private async Task AssertEachRowOnce(ExtractionOutput output)
     {

@@ -51,9 +51,10 @@ public sealed class ParquetSchemaTests : IDisposable
         Assert.Equal(
             ["window_id", "app_id", "model_version", "variant", "window_start", "window_end", "shown", "thumbs_up", "thumbs_down",
              "regenerated", "edited", "copied", "accepted", "rejected", "comparisons_won", "comparisons_lost", "dwell_samples",
-             "dwell_p50_ms", "dwell_p90_ms", "dwell_p99_ms"],
+             "dwell_p50_ms", "dwell_p90_ms", "dwell_p99_ms", "partition"],
             schema.Fields.Select(f => f.Name));
         AssertDataField<long>(schema, "shown");
+        AssertDataField<int>(schema, "partition");
         AssertDataField<double>(schema, "dwell_p50_ms");
         Assert.True(((DataField)schema.Fields.Single(f => f.Name == "dwell_p50_ms")).IsNullable);
     }

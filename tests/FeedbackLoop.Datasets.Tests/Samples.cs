@@ -51,13 +51,13 @@ internal static class Samples
         var minute = new DateTimeOffset(2025, 3, 3, 9, 0, 0, TimeSpan.Zero);
         output.Windows.Add(new EngagementWindow(
             StableId.Of("engagement", Shop, "model-a|blue|0"), Shop, "model-a", "blue", minute, minute.AddMinutes(1),
-            10, 3, 2, 1, 1, 4, 0, 1, 2, 3, 5, 120.0, 900.0, 1500.0));
+            10, 3, 2, 1, 1, 4, 0, 1, 2, 3, 5, 120.0, 900.0, 1500.0, 0));
         output.Windows.Add(new EngagementWindow(
             StableId.Of("engagement", Shop, "model-b||0"), Shop, "model-b", "", minute, minute.AddMinutes(1),
-            1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, null, null, null));
+            1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, null, null, null, 1));
         output.Windows.Add(new EngagementWindow(
             StableId.Of("engagement", Docs, "model-a||0"), Docs, "model-a", "", minute.AddMinutes(1), minute.AddMinutes(2),
-            2, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 42.0, 42.0, 42.0));
+            2, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 42.0, 42.0, 42.0, 0));
         return output;
     }
 

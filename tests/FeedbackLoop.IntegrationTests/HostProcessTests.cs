@@ -215,6 +215,16 @@ internal sealed class CliProcess : IDisposable
         _process.Dispose();
     }
 
+    /// <summary>Whether the process has ended.</summary>
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>SIGKILL: no handler runs, nothing is flushed or committed (a crash or an OOM kill).</summary>
+    public void KillHard()
+    {
+        _process.Kill();
+        _process.WaitForExit();
+    }
+
     private void Append(string? line)
     {
         if (line is null) return;

@@ -63,9 +63,11 @@ public sealed record FeedbackLabel(
     DateTimeOffset CreatedAt);
 
 /// <summary>
-/// Engagement of one (model version, variant) in one event-time window. <c>Variant</c> is the empty string
-/// when the generations had none; <c>DwellSamples</c> counts dwell events, and the percentiles are computed
-/// over at most the extractor's per-window sample cap of them from each partition (docs/contract/engagement.md, "Dwell").
+/// Engagement of one (model version, variant) in one event-time window, as counted from one source partition: a
+/// window's total is the sum of its rows over <c>Partition</c> (<see cref="EngagementTotal"/>). Rows are per partition
+/// so that whichever extractor instance owns a partition writes the same row with the same id (docs/contract/engagement.md,
+/// "Rows per partition"). <c>Variant</c> is the empty string when the generations had none; <c>DwellSamples</c> counts
+/// dwell events, and the percentiles are over at most the extractor's per-window sample cap of this partition's values.
 /// </summary>
 public sealed record EngagementWindow(
     string WindowId,
@@ -87,4 +89,51 @@ public sealed record EngagementWindow(
     long DwellSamples,
     double? DwellP50Ms,
     double? DwellP90Ms,
-    double? DwellP99Ms);
+    double? DwellP99Ms,
+    int Partition);
+
+/// <summary>
+/// Engagement of one (model version, variant) in one event-time window over every partition: the counts of its
+/// <see cref="EngagementWindow"/> rows summed. Percentiles of different partitions do not combine, so a total has none.
+/// </summary>
+public sealed record EngagementTotal(
+    string AppId,
+    string ModelVersion,
+    string Variant,
+    DateTimeOffset WindowStart,
+    DateTimeOffset WindowEnd,
+    long Shown,
+    long ThumbsUp,
+    long ThumbsDown,
+    long Regenerated,
+    long Edited,
+    long Copied,
+    long Accepted,
+    long Rejected,
+    long ComparisonsWon,
+    long ComparisonsLost,
+    long DwellSamples,
+    int Partitions)
+{
+    /// <summary>Sums the partition rows of each (app, model version, variant, window start), in that order.</summary>
+    public static IReadOnlyList<EngagementTotal> Of(IEnumerable<EngagementWindow> rows)
+    {
+        var totals = new Dictionary<(string, string, string, DateTimeOffset), EngagementTotal>();
+        foreach (var w in rows)
+        {
+            var key = (w.AppId, w.ModelVersion, w.Variant, w.WindowStart);
+            totals[key] = totals.TryGetValue(key, out var t)
+                ? t with
+                {
+                    Shown = t.Shown + w.Shown, ThumbsUp = t.ThumbsUp + w.ThumbsUp, ThumbsDown = t.ThumbsDown + w.ThumbsDown,
+                    Regenerated = t.Regenerated + w.Regenerated, Edited = t.Edited + w.Edited, Copied = t.Copied + w.Copied,
+                    Accepted = t.Accepted + w.Accepted, Rejected = t.Rejected + w.Rejected, ComparisonsWon = t.ComparisonsWon + w.ComparisonsWon,
+                    ComparisonsLost = t.ComparisonsLost + w.ComparisonsLost, DwellSamples = t.DwellSamples + w.DwellSamples, Partitions = t.Partitions + 1,
+                }
+                : new EngagementTotal(w.AppId, w.ModelVersion, w.Variant, w.WindowStart, w.WindowEnd, w.Shown, w.ThumbsUp, w.ThumbsDown,
+                    w.Regenerated, w.Edited, w.Copied, w.Accepted, w.Rejected, w.ComparisonsWon, w.ComparisonsLost, w.DwellSamples, 1);
+        }
+        return [.. totals.Values.OrderBy(t => t.AppId, StringComparer.Ordinal).ThenBy(t => t.ModelVersion, StringComparer.Ordinal)
+            .ThenBy(t => t.Variant, StringComparer.Ordinal).ThenBy(t => t.WindowStart)];
+    }
+}

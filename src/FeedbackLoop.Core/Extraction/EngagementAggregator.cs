@@ -10,8 +10,10 @@ internal enum EngagementMetric
 
 /// <summary>
 /// One-minute event-time windows per (app, model version, variant). Accumulators are kept per source
-/// partition, so a partition's share can be dropped on a rebalance and rebuilt by its next owner; the
-/// shares of one window are merged into one row when the window closes. A window closes once its app's
+/// partition, so a partition's share can be dropped on a rebalance and rebuilt by its next owner, and each share
+/// becomes its own row, with the partition in its id: extractor instances that split a topic's partitions between
+/// them then write the very rows one instance would, and a share rebuilt after a crash has the id of the row it
+/// repeats (readers sum a window's rows, <see cref="EngagementTotal"/>). A window closes once its app's
 /// watermark passes its end plus the allowed lateness; an event for a window already due is late, counted,
 /// and not added, so a written window is final. Watermarks are per app (issue 10, finding 3): one app's event
 /// time never closes another app's windows.
@@ -45,7 +47,12 @@ internal sealed class EngagementAggregator(ExtractionSettings settings, Extracti
     /// <summary>The apps that have an open window (a copy: advancing them is safe while iterating).</summary>
     public List<string> AppsWithOpenWindows() => [.. _open.Keys.Select(k => k.Key.AppId).Distinct(StringComparer.Ordinal)];
 
-    public void Add(string appId, ShownGeneration generation, DateTimeOffset at, int partition, long offset, DateTimeOffset? recordTime,
+    /// <summary>
+    /// Counts one event in its window's share of <paramref name="partition"/>. <paramref name="replayFrom"/> is the first
+    /// record of the event's session: a re-read that rebuilds the share must start there, not at the event, because the
+    /// event is attributed through its session's <c>generation.shown</c>, which may lie before the window.
+    /// </summary>
+    public void Add(string appId, ShownGeneration generation, DateTimeOffset at, int partition, long replayFrom, DateTimeOffset? recordTime,
         EngagementMetric metric, long dwellMs = 0)
     {
         var start = WindowStart(at);
@@ -58,8 +65,12 @@ internal sealed class EngagementAggregator(ExtractionSettings settings, Extracti
         if (recordTime is { } arrived && (!_lastRecordAt.TryGetValue(key, out var last) || arrived > last)) _lastRecordAt[key] = arrived;
         if (!_open.TryGetValue((key, partition), out var accumulator))
         {
-            accumulator = new Accumulator(offset);
+            accumulator = new Accumulator(replayFrom);
             _open[(key, partition)] = accumulator;
+        }
+        else if (replayFrom < accumulator.FirstOffset)
+        {
+            accumulator.FirstOffset = replayFrom;
         }
         accumulator.Counts[(int)metric]++;
         if (metric == EngagementMetric.Dwell)
@@ -69,7 +80,7 @@ internal sealed class EngagementAggregator(ExtractionSettings settings, Extracti
         }
     }
 
-    /// <summary>Closes every due window and appends one merged row per window to the output.</summary>
+    /// <summary>Closes every due window and appends one row per (window, partition) share to the output.</summary>
     public void CloseDue()
     {
         if (_open.Count == 0)
@@ -78,21 +89,21 @@ internal sealed class EngagementAggregator(ExtractionSettings settings, Extracti
             _lastRecordAt.Clear();
             return;
         }
-        var due = new Dictionary<WindowKey, List<Accumulator>>();
-        foreach (var ((key, _), accumulator) in _open)
+        var due = new List<((WindowKey Key, int Partition) Share, Accumulator Accumulator)>();
+        foreach (var (share, accumulator) in _open)
         {
-            if (!IsDue(key.AppId, new DateTimeOffset(key.StartTicks, TimeSpan.Zero)) && !IsIdle(key)) continue;
-            if (!due.TryGetValue(key, out var shares)) due[key] = shares = [];
-            shares.Add(accumulator);
+            if (IsDue(share.Key.AppId, new DateTimeOffset(share.Key.StartTicks, TimeSpan.Zero)) || IsIdle(share.Key)) due.Add((share, accumulator));
         }
-        foreach (var (key, shares) in due.OrderBy(d => d.Key.StartTicks).ThenBy(d => d.Key.AppId, StringComparer.Ordinal)
-                     .ThenBy(d => d.Key.ModelVersion, StringComparer.Ordinal).ThenBy(d => d.Key.Variant, StringComparer.Ordinal))
+        foreach (var (share, accumulator) in due.OrderBy(d => d.Share.Key.StartTicks).ThenBy(d => d.Share.Key.AppId, StringComparer.Ordinal)
+                     .ThenBy(d => d.Share.Key.ModelVersion, StringComparer.Ordinal).ThenBy(d => d.Share.Key.Variant, StringComparer.Ordinal)
+                     .ThenBy(d => d.Share.Partition))
         {
-            output.Windows.Add(ToRow(key, shares));
+            output.Windows.Add(ToRow(share.Key, share.Partition, accumulator));
             counters.EngagementWindowsClosed++;
+            _open.Remove(share);
         }
-        foreach (var entry in _open.Where(e => due.ContainsKey(e.Key.Key)).Select(e => e.Key).ToList()) _open.Remove(entry);
-        foreach (var key in due.Keys) _lastRecordAt.Remove(key);
+        // Idleness is judged per window over all its shares, so all of a due window's shares closed together above.
+        foreach (var (share, _) in due) _lastRecordAt.Remove(share.Key);
         var open = _open.Keys.Select(k => k.Key.AppId).ToHashSet(StringComparer.Ordinal);
         foreach (var appId in _watermarks.Keys.Where(a => !open.Contains(a)).ToList()) _watermarks.Remove(appId);
     }
@@ -134,26 +145,22 @@ internal sealed class EngagementAggregator(ExtractionSettings settings, Extracti
         return new DateTimeOffset(at.UtcTicks - (at.UtcTicks % ticks), TimeSpan.Zero);
     }
 
-    private EngagementWindow ToRow(WindowKey key, List<Accumulator> shares)
+    private EngagementWindow ToRow(WindowKey key, int partition, Accumulator share)
     {
-        var counts = new long[Enum.GetValues<EngagementMetric>().Length];
-        var dwell = new List<long>();
-        foreach (var share in shares)
-        {
-            for (var i = 0; i < counts.Length; i++) counts[i] += share.Counts[i];
-            dwell.AddRange(share.Dwell);
-        }
+        var counts = share.Counts;
+        var dwell = share.Dwell;
         dwell.Sort();
         var start = new DateTimeOffset(key.StartTicks, TimeSpan.Zero);
+        var invariant = System.Globalization.CultureInfo.InvariantCulture;
         return new EngagementWindow(
-            StableId.Of("engagement", key.AppId, string.Join('\u001f', key.ModelVersion, key.Variant, key.StartTicks.ToString(System.Globalization.CultureInfo.InvariantCulture))),
+            StableId.Of("engagement", key.AppId, string.Join('\u001f', key.ModelVersion, key.Variant, key.StartTicks.ToString(invariant), partition.ToString(invariant))),
             key.AppId, key.ModelVersion, key.Variant, start, SaturatingTime.Add(start, settings.EngagementWindow),
             counts[(int)EngagementMetric.Shown], counts[(int)EngagementMetric.ThumbsUp], counts[(int)EngagementMetric.ThumbsDown],
             counts[(int)EngagementMetric.Regenerated], counts[(int)EngagementMetric.Edited], counts[(int)EngagementMetric.Copied],
             counts[(int)EngagementMetric.Accepted], counts[(int)EngagementMetric.Rejected],
             counts[(int)EngagementMetric.ComparisonsWon], counts[(int)EngagementMetric.ComparisonsLost],
             counts[(int)EngagementMetric.Dwell],
-            Percentile(dwell, 0.50), Percentile(dwell, 0.90), Percentile(dwell, 0.99));
+            Percentile(dwell, 0.50), Percentile(dwell, 0.90), Percentile(dwell, 0.99), partition);
     }
 
     /// <summary>Nearest-rank percentile of sorted values; null when there are none.</summary>
@@ -168,7 +175,8 @@ internal sealed class EngagementAggregator(ExtractionSettings settings, Extracti
 
     private sealed class Accumulator(long firstOffset)
     {
-        public long FirstOffset { get; } = firstOffset;
+        /// <summary>Where a re-read must start to rebuild this share: the earliest first record of its events' sessions.</summary>
+        public long FirstOffset { get; set; } = firstOffset;
         public long[] Counts { get; } = new long[Enum.GetValues<EngagementMetric>().Length];
         public List<long> Dwell { get; } = [];
     }

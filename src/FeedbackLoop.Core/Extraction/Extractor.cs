@@ -348,13 +348,13 @@ public sealed class Extractor
                 Counters.UnattributedEngagementEvents++;
                 return;
             }
-            _engagement.Add(session.AppId, winner, evt.OccurredAt, partition, offset, recordTime, EngagementMetric.ComparisonsWon);
+            _engagement.Add(session.AppId, winner, evt.OccurredAt, partition, session.FirstOffset, recordTime, EngagementMetric.ComparisonsWon);
             if (session.CandidateSets.TryGetValue(chosen.CandidateSetId, out var members))
             {
                 foreach (var member in members)
                 {
                     if (member != winner.GenerationId)
-                        _engagement.Add(session.AppId, session.Shown[member], evt.OccurredAt, partition, offset, recordTime, EngagementMetric.ComparisonsLost);
+                        _engagement.Add(session.AppId, session.Shown[member], evt.OccurredAt, partition, session.FirstOffset, recordTime, EngagementMetric.ComparisonsLost);
                 }
             }
             return;
@@ -380,7 +380,7 @@ public sealed class Extractor
             _ => (EngagementMetric?)null,
         };
         if (metric is { } m)
-            _engagement.Add(session.AppId, generation, evt.OccurredAt, partition, offset, recordTime, m, (evt.Data as GenerationDwell)?.VisibleMs ?? 0);
+            _engagement.Add(session.AppId, generation, evt.OccurredAt, partition, session.FirstOffset, recordTime, m, (evt.Data as GenerationDwell)?.VisibleMs ?? 0);
     }
 
     private PartitionState Partition(int partition)

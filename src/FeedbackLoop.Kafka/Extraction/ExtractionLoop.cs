@@ -455,7 +455,20 @@ public sealed partial class ExtractionLoop
         }
 
         var offsets = pending.Offsets.Where(o => _assigned.Contains(o.Partition.Value)).ToList();
-        if (offsets.Count > 0) consumer.Commit(offsets);
+        if (offsets.Count == 0) return written;
+        try
+        {
+            consumer.Commit(offsets);
+        }
+        catch (KafkaException ex) when (IsGroupChange(ex.Error.Code))
+        {
+            // Another instance joined or left the group while this batch was written. The rows are durable; only the
+            // commit is refused. Whoever owns each partition next (this instance or another) re-reads from the last
+            // committed offset and the dataset store skips rows already written, so skipping this commit loses and
+            // doubles nothing, where stopping would take the instance down at every rebalance.
+            Progress.RecordCommitRefusedByRebalance();
+            LogCommitRefused(_logger, ex.Error.Code.ToString());
+        }
         return written;
     }
 
@@ -661,6 +674,13 @@ public sealed partial class ExtractionLoop
 
     [LoggerMessage(Level = LogLevel.Information, Message = "No new events for {Seconds}s; committing and stopping")]
     private static partial void LogIdle(ILogger logger, double seconds);
+
+    /// <summary>The commit errors that only say the group is being rebalanced (retriable by the next commit).</summary>
+    internal static bool IsGroupChange(ErrorCode code) =>
+        code is ErrorCode.RebalanceInProgress or ErrorCode.IllegalGeneration or ErrorCode.UnknownMemberId;
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Offsets not committed, the group is rebalancing ({Code}); the rows are written and the next owner of each partition skips them")]
+    private static partial void LogCommitRefused(ILogger logger, string code);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Kafka client {Facility}: {Message}")]
     private static partial void LogClientMessage(ILogger logger, string facility, string message);

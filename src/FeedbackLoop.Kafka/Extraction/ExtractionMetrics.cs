@@ -93,6 +93,8 @@ internal sealed class ExtractionMetrics : IDisposable
             () => progress.DeadLetterTailRecordsRead, "{record}");
         Counter("feedbackloop.extraction.dead_letter_scan_limit_hits", "Assignments whose read of the dead-letter topic's tail stopped at DeadLetterScanLimit (dead letters may be sent again)",
             () => progress.DeadLetterScanLimitHits, "{hit}");
+        Counter("feedbackloop.extraction.commits_refused_by_rebalance", "Commits the group refused while it rebalanced (rows written; the next owner skips them on re-read)",
+            () => progress.CommitsRefusedByRebalance, "{commit}");
 
         void Counter(string name, string description, Func<long> read, string unit = "{event}") =>
             _meter.CreateObservableCounter(name, () => read(), unit, description);

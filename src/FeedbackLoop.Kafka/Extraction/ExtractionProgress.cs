@@ -150,6 +150,13 @@ public sealed class ExtractionProgress
         Interlocked.Add(ref _deadLetterTailRecordsRead, records);
         if (limitHit) Interlocked.Increment(ref _deadLetterScanLimitHits);
     }
+
+    private long _commitsRefusedByRebalance;
+
+    /// <summary>Commits the group refused because it was rebalancing (another instance joined or left); their rows were written.</summary>
+    public long CommitsRefusedByRebalance => Interlocked.Read(ref _commitsRefusedByRebalance);
+
+    internal void RecordCommitRefusedByRebalance() => Interlocked.Increment(ref _commitsRefusedByRebalance);
 }
 
 /// <summary>One partition's consumer lag.</summary>
