@@ -183,7 +183,7 @@ public sealed class SessionBudgetTests
         // Without budgets, the shapes that were quadratic: 20,000 edits pending for unseen generations, then
         // 20,000 shown events (each rescanned every pending edit: 400 million steps), and a chosen candidate
         // set grown to 5,000 members (each re-paired the whole set: 12.5 million pair ids).
-        var unbounded = new ExtractionSettings { MaxEntriesPerSession = int.MaxValue, MaxSessionBytes = long.MaxValue, MaxGenerationsPerSession = int.MaxValue };
+        var unbounded = new ExtractionSettings { MaxEntriesPerSession = int.MaxValue, MaxSessionBytes = long.MaxValue, MaxGenerationsPerSession = int.MaxValue, MaxCandidatesPerSet = int.MaxValue };
         var script = new SessionScript();
         for (var i = 0; i < 20_000; i++) script.Edited($"unseen{i}", "edited");
         for (var i = 0; i < 20_000; i++) script.Shown($"g{i}");

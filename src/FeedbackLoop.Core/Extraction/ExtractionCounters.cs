@@ -49,4 +49,7 @@ public sealed class ExtractionCounters
     /// <summary>Edits not measured by rule 2 because the edited text or the original output is longer than
     /// <see cref="ExtractionSettings.MaxEditTextLength"/> (no pair).</summary>
     public long EditsOverTextLimit { get; internal set; }
+    /// <summary>Shown generations not added to their candidate set because it already had
+    /// <see cref="ExtractionSettings.MaxCandidatesPerSet"/> members (still tracked as shown, never compared).</summary>
+    public long CandidatesOverSetLimit { get; internal set; }
 }

@@ -100,4 +100,12 @@ public sealed record ExtractionSettings
     /// they protect the extractor, whichever app sends the events.
     /// </summary>
     public RuleBook Rules { get; init; } = RuleBook.Builtin;
+
+    /// <summary>
+    /// Members one candidate set may hold. Side-by-side comparisons show two to four answers; a sender that names one
+    /// set on thousands of shown events would otherwise make every <c>comparison.chosen</c> for it count a loss for each
+    /// member (repeated choices add no entries, so no session budget stops that). Shown generations past it are tracked
+    /// but not added to the set, and each is counted in <see cref="ExtractionCounters.CandidatesOverSetLimit"/>.
+    /// </summary>
+    public int MaxCandidatesPerSet { get; init; } = 16;
 }

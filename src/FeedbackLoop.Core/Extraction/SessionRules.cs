@@ -125,10 +125,17 @@ internal sealed class SessionRules(ExtractionSettings settings, ExtractionCounte
                 session.CandidateSets[setId] = members = [];
                 session.EstimatedBytes += SessionBudget.Entry(setId);
             }
-            members.Add(shown.GenerationId);
-            session.CandidateMemberCount++;
-            session.EstimatedBytes += SessionBudget.EntryBytes;
-            TryFireComparison(session, setId, shown.GenerationId);
+            if (members.Count >= settings.MaxCandidatesPerSet)
+            {
+                counters.CandidatesOverSetLimit++;
+            }
+            else
+            {
+                members.Add(shown.GenerationId);
+                session.CandidateMemberCount++;
+                session.EstimatedBytes += SessionBudget.EntryBytes;
+                TryFireComparison(session, setId, shown.GenerationId);
+            }
         }
         if (session.PendingEdits.Remove(shown.GenerationId, out var edits))
         {

@@ -84,6 +84,8 @@ internal sealed class ExtractionMetrics : IDisposable
         // Read like pair_budget_hits: 64-bit reads of counters only the consume thread writes.
         Counter("feedbackloop.extraction.app_clocks_over_cap", "Events whose app found its partition's table of app clocks full, so its sessions there expire on the shared clock",
             () => counters.AppClocksOverCap);
+        Counter("feedbackloop.extraction.candidates_over_set_limit", "Shown generations not added to their candidate set because it was full (MaxCandidatesPerSet)",
+            () => counters.CandidatesOverSetLimit);
         Counter("feedbackloop.extraction.edits_over_text_limit", "Edits not measured by the edit rule because a text is longer than the limit",
             () => counters.EditsOverTextLimit);
         // Dead letters exactly once (ADR 0012).
