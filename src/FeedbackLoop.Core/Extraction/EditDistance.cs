@@ -43,19 +43,7 @@ public static class EditDistance
         if (limit < 0) return null;
         var sa = a.AsSpan();
         var sb = b.AsSpan();
-        var prefix = sa.CommonPrefixLength(sb);
-        sa = sa[prefix..];
-        sb = sb[prefix..];
-        var suffix = 0;
-        while (suffix < sa.Length && suffix < sb.Length && sa[sa.Length - 1 - suffix] == sb[sb.Length - 1 - suffix]) suffix++;
-        sa = sa[..^suffix];
-        sb = sb[..^suffix];
-        if (sa.Length < sb.Length)
-        {
-            var t = sa;
-            sa = sb;
-            sb = t;
-        }
+        TrimCommonEnds(ref sa, ref sb);
         // The distance is at least the length difference and at most the longer length.
         if (sa.Length - sb.Length > limit) return null;
         if (sb.Length == 0) return sa.Length;
@@ -187,14 +175,11 @@ public static class EditDistance
     }
 
     /// <summary>
-    /// Two-row dynamic programme, O(|a|·|b|) time and O(min) memory. Events are capped at 32 KiB, so the
-    /// worst case is bounded (a few hundred ms for two 16 KiB texts); common prefixes and suffixes are
-    /// trimmed first, which makes typical edits cheap.
+    /// Drops the common prefix and suffix (they cost nothing) and puts the longer of the rest first: the shape both
+    /// distance methods start from.
     /// </summary>
-    public static int Levenshtein(string a, string b)
+    private static void TrimCommonEnds(ref ReadOnlySpan<char> sa, ref ReadOnlySpan<char> sb)
     {
-        var sa = a.AsSpan();
-        var sb = b.AsSpan();
         var prefix = sa.CommonPrefixLength(sb);
         sa = sa[prefix..];
         sb = sb[prefix..];
@@ -208,6 +193,18 @@ public static class EditDistance
             sa = sb;
             sb = t;
         }
+    }
+
+    /// <summary>
+    /// Two-row dynamic programme, O(|a|·|b|) time and O(min) memory. Events are capped at 32 KiB, so the
+    /// worst case is bounded (a few hundred ms for two 16 KiB texts); common prefixes and suffixes are
+    /// trimmed first, which makes typical edits cheap.
+    /// </summary>
+    public static int Levenshtein(string a, string b)
+    {
+        var sa = a.AsSpan();
+        var sb = b.AsSpan();
+        TrimCommonEnds(ref sa, ref sb);
         if (sb.Length == 0) return sa.Length;
 
         var rented = ArrayPool<int>.Shared.Rent(sb.Length + 1);
