@@ -7,9 +7,13 @@ namespace FeedbackLoop.Sdk.Tests;
 /// Stand-ins for a broker or collector that is healthy, stuck or failing, for tests of the client itself
 /// (the real transports have their own tests against real servers).
 /// </summary>
-internal sealed class RecordingTransport(TimeSpan? delay = null) : IFeedbackTransport
+/// <summary>Records what it is sent; optionally each call first waits for <paramref name="gate"/>, so a test can hold the sender.</summary>
+internal sealed class RecordingTransport(TimeSpan? delay = null, Task? gate = null) : IFeedbackTransport
 {
     private readonly ConcurrentQueue<SerializedEvent> _events = new();
+    private int _calls;
+
+    public int Calls => Volatile.Read(ref _calls);
 
     public IReadOnlyList<SerializedEvent> Events => [.. _events];
 
@@ -20,6 +24,8 @@ internal sealed class RecordingTransport(TimeSpan? delay = null) : IFeedbackTran
 
     public async Task<SendResult> SendAsync(IReadOnlyList<SerializedEvent> batch, CancellationToken cancellationToken)
     {
+        Interlocked.Increment(ref _calls);
+        if (gate is not null) await gate.WaitAsync(cancellationToken);
         if (delay is { } d) await Task.Delay(d, cancellationToken);
         foreach (var e in batch) _events.Enqueue(e);
         return SendResult.AllDelivered(batch.Count);

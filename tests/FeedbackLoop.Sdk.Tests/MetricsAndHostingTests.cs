@@ -34,12 +34,16 @@ public sealed class MetricsAndHostingTests
     [Fact]
     public async Task The_host_binds_the_FeedbackLoop_section_and_the_client_delivers_through_the_chosen_transport()
     {
-        var transport = new RecordingTransport();
+        // The sender is held inside the transport with the first event, so the queue's bound is all that
+        // decides how many of the next 200 are accepted (otherwise the sender may drain some meanwhile).
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var transport = new RecordingTransport(gate: gate.Task);
         var builder = Host.CreateApplicationBuilder();
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["FeedbackLoop:AppId"] = "shop",
             ["FeedbackLoop:MaxQueueLength"] = "123",
+            ["FeedbackLoop:MaxBatchSize"] = "1",
             ["FeedbackLoop:Sampling:Rate"] = "1",
             ["FeedbackLoop:Redaction:Phone"] = "false",
         });
@@ -51,13 +55,16 @@ public sealed class MetricsAndHostingTests
             var client = host.Services.GetRequiredService<FeedbackClient>();
             Assert.Equal("shop", client.AppId);
             client.Edited("s1", "u1", "g1", "mail a@b.io or call 030 1234567");
+            await Eventually.HoldsAsync(() => transport.Calls == 1, TimeSpan.FromSeconds(30));
             for (var i = 0; i < 200; i++) client.Copied("s1", "u1", "g" + i);
-            Assert.Equal(123, client.Counters.Queued); // the bound from configuration
+            Assert.Equal(1 + 123, client.Counters.Queued); // the one in the sender's hand, then the bound from configuration
+            Assert.Equal(200 - 123, client.Counters.Dropped(DropReason.QueueFull));
+            gate.SetResult();
             await host.StopAsync();
         } // disposing the host shuts the client down, which delivers what was queued
 
         var events = transport.Parsed();
-        Assert.Equal(123, events.Count);
+        Assert.Equal(1 + 123, events.Count);
         Assert.Equal("mail [email] or call 030 1234567", Assert.IsType<GenerationEdited>(events[0].Data).EditedOutput);
         Assert.True(transport.Disposed);
     }
