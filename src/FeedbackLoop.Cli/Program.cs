@@ -15,6 +15,7 @@ root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(DemoCommand.Create());
 root.Subcommands.Add(ModelsCommand.Create());
 root.Subcommands.Add(JobsCommand.Create());
+root.Subcommands.Add(RunsCommand.Create());
 root.Subcommands.Add(ServeCommand.Create());
 
 // Signals are the host's (serve, extract, demo) or GracefulStop's (broker): System.CommandLine's own handling would end

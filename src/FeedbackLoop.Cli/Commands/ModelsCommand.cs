@@ -19,9 +19,13 @@ internal static class ModelsCommand
         var app = new Option<string?>("--app") { Description = "The app id; needed only when the store holds models of more than one app." };
         var json = new Option<bool>("--json") { Description = "Print JSON instead of a table." };
         var by = new Option<string>("--by") { Description = "Who takes the action (recorded); the OS user by default.", DefaultValueFactory = _ => Environment.UserName };
-        var note = new Option<string?>("--note") { Description = "Why (recorded with the action)." };
+        var note = new Option<string?>("--reason", "--note") { Description = "Why (recorded with the action); required with --force." };
+        var force = new Option<bool>("--force")
+        {
+            Description = "Override a refusal: a candidate the gate rejected, or one gated against a model that no longer serves. Needs --reason; the action is recorded as forced, with what it overrode.",
+        };
         var version = new Argument<string>("version") { Description = "The model version." };
-        var to = new Option<string?>("--to") { Description = "The retired version to go back to; the most recently retired one by default." };
+        var to = new Option<string?>("--to") { Description = "The retired version to go back to; by default the most recently retired one that a rollback has not replaced since it last served (two rollbacks in a row go further back)." };
 
         var list = new Command("list", "List every model version of an app (of every app without --app): status, snapshot size, training metrics and the gate's decision.") { registry, app, json };
         list.SetAction(parse => RegistryFile.Run(parse, registry, r => List(r, parse.GetValue(app), parse.GetValue(json))));
@@ -29,16 +33,20 @@ internal static class ModelsCommand
         var show = new Command("show", "Show one version: its run, data, artifact, metrics, gate decision and the actions taken on it.") { version, registry, json };
         show.SetAction(parse => RegistryFile.Run(parse, registry, r => Show(r, parse.GetValue(version)!, parse.GetValue(json))));
 
-        var promote = new Command("promote", "Make a version the app's current model by hand, whatever the gate said (a rejected one stays rejected).") { version, registry, by, note };
+        var promote = new Command(
+            "promote",
+            "Make a version the app's current model by hand: a candidate that passed the gate against the current model, an undecided candidate, or a retired version. "
+            + "A candidate the gate rejected, or one gated against a model that no longer serves, is refused unless --force --reason <why> (recorded).")
+        { version, registry, by, note, force };
         promote.SetAction(parse => RegistryFile.Run(parse, registry, r =>
         {
             var v = parse.GetValue(version)!;
-            var previous = r.PromoteByHand(v, parse.GetValue(by)!, parse.GetValue(note));
-            AnsiConsole.MarkupLine($"promoted [bold]{Markup.Escape(v)}[/] (replaces {Markup.Escape(previous ?? "nothing")})");
+            var previous = r.PromoteByHand(v, parse.GetValue(by)!, parse.GetValue(note), parse.GetValue(force));
+            AnsiConsole.MarkupLine($"promoted [bold]{Markup.Escape(v)}[/] (replaces {Markup.Escape(previous ?? "nothing")}){Forced(r, v)}");
             return 0;
         }));
 
-        var rollback = new Command("rollback", "Put back the model the app served before its current one.") { registry, app, to, by, note };
+        var rollback = new Command("rollback", "Put back the model the app served before its current one; recorded on both versions (rollback, rolled_back).") { registry, app, to, by, note };
         rollback.SetAction(parse => RegistryFile.Run(parse, registry, r =>
         {
             var appId = RegistryFile.App(r, parse.GetValue(app));
@@ -48,17 +56,25 @@ internal static class ModelsCommand
             return 0;
         }));
 
-        var approve = new Command("approve", "Approve a candidate that passed the gate and waits for sign-off (gate.require_signoff): it is promoted.") { version, registry, by, note };
+        var approve = new Command(
+            "approve",
+            "Approve a candidate that passed the gate and waits for sign-off (gate.require_signoff): it is promoted. "
+            + "One gated against a model that no longer serves (another was promoted since) is refused unless --force --reason <why> (recorded).")
+        { version, registry, by, note, force };
         approve.SetAction(parse => RegistryFile.Run(parse, registry, r =>
         {
             var v = parse.GetValue(version)!;
-            var previous = r.Approve(v, parse.GetValue(by)!, parse.GetValue(note));
-            AnsiConsole.MarkupLine($"approved and promoted [bold]{Markup.Escape(v)}[/] (replaces {Markup.Escape(previous ?? "nothing")})");
+            var previous = r.Approve(v, parse.GetValue(by)!, parse.GetValue(note), parse.GetValue(force));
+            AnsiConsole.MarkupLine($"approved and promoted [bold]{Markup.Escape(v)}[/] (replaces {Markup.Escape(previous ?? "nothing")}){Forced(r, v)}");
             return 0;
         }));
 
         return new Command("models", "Inspect the model registry; promote, approve or roll back models.") { list, show, promote, rollback, approve };
     }
+
+    /// <summary>What a forced action overrode, as the line after the result; empty when it was not forced.</summary>
+    private static string Forced(ModelRegistry registry, string version) =>
+        registry.ListActions(version)[^1] is { Forced: true, Overrode: { } overrode } ? $"\n[yellow]forced[/] over: {Markup.Escape(overrode)}" : "";
 
     private static int List(ModelRegistry registry, string? appOption, bool json)
     {
@@ -140,7 +156,7 @@ internal static class ModelsCommand
             Console.WriteLine(JsonSerializer.Serialize(new
             {
                 model = ModelJson(entry, run),
-                actions = actions.Select(a => new { a.Action, a.Actor, acted_at = a.ActedAt, a.Note }),
+                actions = actions.Select(a => new { a.Action, a.Actor, acted_at = a.ActedAt, a.Note, a.Forced, a.Overrode, other_version = a.OtherVersion }),
             }, RegistryFile.Json));
             return 0;
         }
@@ -157,9 +173,12 @@ internal static class ModelsCommand
         Row("created", model.CreatedAt.ToString("u", CultureInfo.InvariantCulture));
         Row("train metrics", model.TrainMetricsJson);
         Row("gate", entry.Decision is null ? "(not decided)" : $"{(entry.Decision.Promoted ? "passed" : "rejected")}: {entry.Decision.Reason}");
+        Row("gated against", entry.Decision is null ? null : entry.Decision.GatedAgainst ?? "no model (the app had none)");
         foreach (var action in actions)
         {
-            Row(action.Action, $"{action.Actor} at {action.ActedAt.ToString("u", CultureInfo.InvariantCulture)}{(action.Note is null ? "" : ": " + action.Note)}");
+            var other = action.OtherVersion is null ? "" : action.Action == "rolled_back" ? $" (to {action.OtherVersion})" : $" (replaced {action.OtherVersion})";
+            var forced = action.Forced ? $" [forced over: {action.Overrode}]" : "";
+            Row(action.Action, $"{action.Actor} at {action.ActedAt.ToString("u", CultureInfo.InvariantCulture)}{other}{(action.Note is null ? "" : ": " + action.Note)}{forced}");
         }
 
         AnsiConsole.Write(grid);
@@ -185,7 +204,11 @@ internal static class ModelsCommand
             created_at = model.CreatedAt,
             train_metrics = metrics.RootElement.Clone(),
             decision = entry.Decision is { } d
-                ? new { passed = d.Promoted, candidate = d.CandidateAccuracy, incumbent = d.IncumbentAccuracy, d.Difference, d.Lower95, d.Reason, decided_at = d.DecidedAt }
+                ? new
+                {
+                    passed = d.Promoted, candidate = d.CandidateAccuracy, incumbent = d.IncumbentAccuracy, d.Difference, d.Lower95, d.Reason, decided_at = d.DecidedAt,
+                    gated_against = d.GatedAgainst,
+                }
                 : null,
         };
     }

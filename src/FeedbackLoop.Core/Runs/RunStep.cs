@@ -44,6 +44,10 @@ public sealed record RecordedDecision(bool Promote, string Reason);
 /// <param name="Decision">The gate's decision, once recorded.</param>
 /// <param name="CandidateAwaitsPromotion">The candidate's registry status is still "candidate" (not promoted, rejected or retired).</param>
 /// <param name="RequireSignoff">The app's pipeline holds a passed candidate for a person's sign-off instead of promoting it.</param>
+/// <param name="StaleGate">
+/// Null while the model the gate compared against still serves; otherwise why the verdict no longer holds (another
+/// version became current after the gate decided), so the candidate is not promoted on it.
+/// </param>
 public sealed record RunFacts(
     bool Running,
     Stage Tune,
@@ -51,7 +55,8 @@ public sealed record RunFacts(
     Stage Eval,
     RecordedDecision? Decision,
     bool CandidateAwaitsPromotion,
-    bool RequireSignoff);
+    bool RequireSignoff,
+    string? StaleGate = null);
 
 /// <summary>The stage of a run that failed.</summary>
 public enum RunStage
@@ -74,6 +79,12 @@ public enum RunOutcome
 
     /// <summary>The gate rejected the candidate.</summary>
     Rejected,
+
+    /// <summary>
+    /// The candidate passed the gate, but against a model that no longer serves (a person promoted another meanwhile):
+    /// it stays a candidate, not promoted.
+    /// </summary>
+    Superseded,
 }
 
 /// <summary>What happens next in a run: exactly one thing, carried out by the orchestrator.</summary>
@@ -187,9 +198,14 @@ public static class RunStep
         }
 
         // Promoted first, then the run completes: the registry is complete before anyone hears about the outcome.
-        return facts.CandidateAwaitsPromotion
-            ? RunAction.PromoteCandidate
-            : new RunAction.CompleteRun(RunOutcome.Promoted, decision.Reason);
+        if (!facts.CandidateAwaitsPromotion)
+        {
+            return new RunAction.CompleteRun(RunOutcome.Promoted, decision.Reason);
+        }
+
+        return facts.StaleGate is { } stale
+            ? new RunAction.CompleteRun(RunOutcome.Superseded, $"passed the gate, not promoted: {stale}")
+            : RunAction.PromoteCandidate;
     }
 
     private static string Text(StageState state) => state == StageState.Cancelled ? "cancelled" : "failed";

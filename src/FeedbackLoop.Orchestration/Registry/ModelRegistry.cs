@@ -2,6 +2,8 @@ using System.Text.Json;
 using FeedbackLoop.Orchestration.Store;
 using Dapper;
 using FeedbackLoop.Contracts.Datasets;
+using FeedbackLoop.Core.Runs;
+using FeedbackLoop.Core.Tuning;
 using Microsoft.Data.Sqlite;
 using static FeedbackLoop.Orchestration.Store.Sql;
 
@@ -73,18 +75,94 @@ public sealed class ModelRegistry
         // A conflict here can only be the one-running-run-per-app index: the run id was just checked.
         var inserted = connection.Execute(
             """
-            INSERT INTO runs (run_id, app_id, status, snapshot, total_pairs, started_at, completed_at, reason)
-            VALUES (@run_id, @app_id, @status, @snapshot, @total_pairs, @started_at, NULL, NULL)
+            INSERT INTO runs (run_id, app_id, status, snapshot, total_pairs, started_at, completed_at, reason, run_trigger, trigger_note, candidate_version)
+            VALUES (@run_id, @app_id, @status, @snapshot, @total_pairs, @started_at, NULL, NULL, @run_trigger, NULL, @candidate_version)
             ON CONFLICT DO NOTHING
             """,
             new
             {
                 run_id = runId, app_id = appId, status = RegistryText.Status(RunStatus.Running), snapshot = RegistryText.Snapshot(snapshot),
-                total_pairs = snapshot.TotalPairs, started_at = StoreText.Timestamp(_clock.GetUtcNow()),
+                total_pairs = snapshot.TotalPairs, started_at = StoreText.Timestamp(_clock.GetUtcNow()), run_trigger = RunNames.Text(RunTrigger.Pairs),
+                candidate_version = RetrainPolicy.CandidateVersion(appId, snapshot.TotalPairs),
             },
             transaction);
         transaction.Commit();
         return inserted == 1;
+    }
+
+    /// <summary>
+    /// A person starts a run of <paramref name="appId"/> on <paramref name="snapshot"/>: by hand
+    /// (<see cref="RunTrigger.Manual"/>) or as a retry (<see cref="RunTrigger.Retry"/>). Its id and candidate carry the
+    /// trigger and a number, since earlier runs may have had the same snapshot size.
+    /// </summary>
+    /// <param name="appId">The app.</param>
+    /// <param name="snapshot">The data the run trains and evaluates on.</param>
+    /// <param name="trigger">Manual or retry (a pairs trigger starts through <see cref="TryStartRun"/>, named for its snapshot alone).</param>
+    /// <param name="note">Who started it and why (recorded with the run).</param>
+    /// <returns>The run, running; a running orchestrator's sweep takes its first step.</returns>
+    /// <exception cref="InvalidOperationException">The app has a run in flight (one at a time), or the snapshot holds no pairs.</exception>
+    public RunRecord StartRunByPerson(string appId, DatasetSnapshot snapshot, RunTrigger trigger, string note)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(appId);
+        ArgumentException.ThrowIfNullOrEmpty(note);
+        if (trigger == RunTrigger.Pairs)
+        {
+            throw new ArgumentOutOfRangeException(nameof(trigger), trigger, "a pairs-triggered run starts through TryStartRun");
+        }
+
+        if (snapshot.AppId != appId)
+        {
+            throw new ArgumentException($"the snapshot is of app '{snapshot.AppId}', not '{appId}'", nameof(snapshot));
+        }
+
+        if (snapshot.TotalPairs == 0)
+        {
+            throw new InvalidOperationException($"app '{appId}' has no committed preference pairs to train on yet (run `extract` first, or check --data)");
+        }
+
+        using var connection = Open();
+        using var transaction = BeginWrite(connection);
+        if (connection.QuerySingleOrDefault<RunRow>($"{RunColumns} WHERE app_id = @app_id AND status = @running",
+                new { app_id = appId, running = RegistryText.Status(RunStatus.Running) }, transaction) is { } running)
+        {
+            throw new InvalidOperationException(
+                $"app '{appId}' already has run '{running.RunId}' in flight (one run per app): wait for it to end " +
+                $"('feedbackloop runs show {running.RunId}'), or cancel its job ('feedbackloop jobs list --app {appId}', then 'jobs cancel <job>')");
+        }
+
+        var ordinal = connection.ExecuteScalar<int>("SELECT COUNT(*) FROM runs WHERE app_id = @app_id AND total_pairs = @total_pairs",
+            new { app_id = appId, total_pairs = snapshot.TotalPairs }, transaction);
+        var runId = RunNames.RunId(appId, snapshot.TotalPairs, trigger, ordinal);
+        connection.Execute(
+            """
+            INSERT INTO runs (run_id, app_id, status, snapshot, total_pairs, started_at, completed_at, reason, run_trigger, trigger_note, candidate_version)
+            VALUES (@run_id, @app_id, @status, @snapshot, @total_pairs, @started_at, NULL, NULL, @run_trigger, @trigger_note, @candidate_version)
+            """,
+            new
+            {
+                run_id = runId, app_id = appId, status = RegistryText.Status(RunStatus.Running), snapshot = RegistryText.Snapshot(snapshot),
+                total_pairs = snapshot.TotalPairs, started_at = StoreText.Timestamp(_clock.GetUtcNow()), run_trigger = RunNames.Text(trigger),
+                trigger_note = note, candidate_version = RunNames.CandidateVersion(appId, snapshot.TotalPairs, trigger, ordinal),
+            },
+            transaction);
+        transaction.Commit();
+        return GetRun(runId)!;
+    }
+
+    /// <summary>A person retries failed run <paramref name="runId"/>: a new run on the same snapshot, recorded as its retry.</summary>
+    /// <returns>The new run.</returns>
+    /// <exception cref="InvalidOperationException">The run is unknown, still running or completed, or its app has a run in flight.</exception>
+    public RunRecord RetryRun(string runId, string actor)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(actor);
+        var run = GetRun(runId) ?? throw new InvalidOperationException($"run '{runId}' is unknown ('feedbackloop runs list' names the runs)");
+        return run.Status switch
+        {
+            RunStatus.Failed => StartRunByPerson(run.AppId, run.Snapshot, RunTrigger.Retry, $"retry of {run.RunId} by {actor}"),
+            RunStatus.Running => throw new InvalidOperationException($"run '{runId}' is still running; only a failed run is retried"),
+            _ => throw new InvalidOperationException(
+                $"run '{runId}' completed ({run.Reason}); only a failed run is retried: start a new one with 'feedbackloop runs start --app {run.AppId}'"),
+        };
     }
 
     /// <summary>Starts run <paramref name="runId"/>, or confirms an earlier delivery of this same start started it.</summary>
@@ -230,17 +308,19 @@ public sealed class ModelRegistry
     {
         using var connection = Open();
         using var transaction = BeginWrite(connection);
-        _ = ReadModel(connection, transaction, version) ?? throw new InvalidOperationException($"model version '{version}' is unknown");
+        var model = ReadModel(connection, transaction, version) ?? throw new InvalidOperationException($"model version '{version}' is unknown");
+        // The model current as the verdict is recorded: the verdict holds while it serves (PromotionRules).
         var inserted = connection.Execute(
             """
-            INSERT INTO gate_decisions (version, promoted, candidate_accuracy, incumbent_accuracy, difference, lower95, reason, decided_at)
-            VALUES (@version, @promoted, @candidate_accuracy, @incumbent_accuracy, @difference, @lower95, @reason, @decided_at)
+            INSERT INTO gate_decisions (version, promoted, candidate_accuracy, incumbent_accuracy, difference, lower95, reason, decided_at, gated_against)
+            VALUES (@version, @promoted, @candidate_accuracy, @incumbent_accuracy, @difference, @lower95, @reason, @decided_at, @gated_against)
             ON CONFLICT (version) DO NOTHING
             """,
             new
             {
                 version, promoted = promoted ? 1 : 0, candidate_accuracy = candidateAccuracy, incumbent_accuracy = incumbentAccuracy,
                 difference, lower95, reason, decided_at = StoreText.Timestamp(decidedAt),
+                gated_against = CurrentVersion(connection, transaction, model.AppId),
             },
             transaction);
         if (inserted == 1 && !promoted)
@@ -264,6 +344,11 @@ public sealed class ModelRegistry
         using var connection = Open();
         using var transaction = BeginWrite(connection);
         var model = ReadModel(connection, transaction, version) ?? throw new InvalidOperationException($"model version '{version}' is unknown");
+        if (model.Status == ModelStatus.Rejected)
+        {
+            throw new InvalidOperationException($"model version '{version}' was rejected and cannot be promoted");
+        }
+
         var promoted = PromoteIn(connection, transaction, model);
         transaction.Commit();
         return promoted;
@@ -271,59 +356,68 @@ public sealed class ModelRegistry
 
     /// <summary>
     /// A person approves a candidate that passed the gate and waits for sign-off (<c>gate.require_signoff</c>): it is
-    /// promoted, and the approval is recorded with who gave it.
+    /// promoted, and the approval is recorded with who gave it. A candidate gated against a model that no longer serves
+    /// is refused unless <paramref name="force"/> (with a <paramref name="note"/> saying why): see <see cref="PromotionRules"/>.
     /// </summary>
     /// <returns>The version it replaced, if any.</returns>
-    /// <exception cref="InvalidOperationException">The version is unknown, or is not a candidate waiting for sign-off (the message says what it is).</exception>
-    public string? Approve(string version, string actor, string? note = null)
+    /// <exception cref="InvalidOperationException">The version is unknown, or the promotion rules refuse it (the message says why and what to do).</exception>
+    public string? Approve(string version, string actor, string? note = null, bool force = false) =>
+        PromoteByPerson(PromotionRequest.Approve, version, actor, note, force);
+
+    /// <summary>
+    /// A person makes a version current by hand, and the action is recorded: a candidate that passed the gate against
+    /// the current model, an undecided candidate, or a retired version. A rejected candidate, or one gated against a
+    /// model that no longer serves, only with <paramref name="force"/> and a <paramref name="note"/> saying why.
+    /// </summary>
+    /// <returns>The version it replaced, if any.</returns>
+    /// <exception cref="InvalidOperationException">The version is unknown, or the promotion rules refuse it (the message says why and what to do).</exception>
+    public string? PromoteByHand(string version, string actor, string? note = null, bool force = false) =>
+        PromoteByPerson(PromotionRequest.PromoteByHand, version, actor, note, force);
+
+    private string? PromoteByPerson(PromotionRequest request, string version, string actor, string? note, bool force)
     {
         ArgumentException.ThrowIfNullOrEmpty(actor);
+        if (force && string.IsNullOrWhiteSpace(note))
+        {
+            throw new InvalidOperationException("--force needs --reason <why>: the reason is recorded with the action");
+        }
+
         using var connection = Open();
         using var transaction = BeginWrite(connection);
         var model = ReadModel(connection, transaction, version) ?? throw new InvalidOperationException($"model version '{version}' is unknown");
-        var decision = ReadDecision(connection, transaction, version);
-        if (model.Status != ModelStatus.Candidate || decision is not { Promoted: true })
+        var previous = CurrentVersion(connection, transaction, model.AppId);
+        var verdict = PromotionRules.Check(request, Facts(connection, transaction, model, previous), force);
+        if (!verdict.Allowed)
         {
-            throw new InvalidOperationException(model.Status != ModelStatus.Candidate
-                ? $"model version '{version}' is {RegistryText.Status(model.Status)}, not a candidate waiting for sign-off"
-                : decision is null
-                    ? $"model version '{version}' has no gate decision yet; only a candidate that passed the gate can be approved"
-                    : $"model version '{version}' did not pass the gate ({decision.Reason}); use 'models promote' to override the gate");
+            throw new InvalidOperationException(verdict.Refusal);
         }
 
-        var previous = CurrentVersion(connection, transaction, model.AppId);
         PromoteIn(connection, transaction, model);
-        RecordAction(connection, transaction, version, "approve", actor, note);
+        RecordAction(connection, transaction, new ModelActionRecord(
+            version, request == PromotionRequest.Approve ? "approve" : "promote", actor, default, note, verdict.Overridden,
+            verdict.Overridden ? verdict.Refusal : null, previous));
         transaction.Commit();
         return previous;
     }
 
     /// <summary>
-    /// A person promotes a version by hand, whatever the gate said (a candidate, or a retired version), and the action
-    /// is recorded. A rejected version stays rejected.
+    /// Why <paramref name="version"/>'s gate verdict no longer holds (another model became current after the gate
+    /// decided), or null while it does or there is none; the run step does not promote on a stale verdict.
     /// </summary>
-    /// <returns>The version it replaced, if any.</returns>
-    /// <exception cref="InvalidOperationException">The version is unknown, rejected, or already the current model.</exception>
-    public string? PromoteByHand(string version, string actor, string? note = null)
+    public string? StaleGate(string version)
     {
-        ArgumentException.ThrowIfNullOrEmpty(actor);
         using var connection = Open();
-        using var transaction = BeginWrite(connection);
+        using var transaction = connection.BeginTransaction();
         var model = ReadModel(connection, transaction, version) ?? throw new InvalidOperationException($"model version '{version}' is unknown");
-        var previous = CurrentVersion(connection, transaction, model.AppId);
-        if (!PromoteIn(connection, transaction, model))
-        {
-            throw new InvalidOperationException($"model version '{version}' already is the current model of app '{model.AppId}'");
-        }
-
-        RecordAction(connection, transaction, version, "promote", actor, note);
-        transaction.Commit();
-        return previous;
+        var facts = Facts(connection, transaction, model, CurrentVersion(connection, transaction, model.AppId));
+        return facts.GateIsStale ? PromotionRules.StaleText(facts) : null;
     }
 
     /// <summary>
     /// Puts back the model the app served before its current one: <paramref name="toVersion"/> when given (it must be a
-    /// retired version of the app), else the most recently retired one. The action is recorded.
+    /// retired version of the app), else the most recently retired one that was not itself rolled back from since it
+    /// last served (so two rollbacks in a row go further back, never forward again). Both versions record it:
+    /// <c>rollback</c> on the one put back, <c>rolled_back</c> on the one replaced.
     /// </summary>
     /// <returns>The version now current.</returns>
     /// <exception cref="InvalidOperationException">Nothing to roll back to, or <paramref name="toVersion"/> was never served by the app.</exception>
@@ -345,13 +439,26 @@ public sealed class ModelRegistry
         else
         {
             target = connection.QuerySingleOrDefault<ModelRow>(
-                    $"{ModelColumns} WHERE m.app_id = @app_id AND m.status = @retired ORDER BY m.status_changed_at DESC, m.version DESC LIMIT 1",
+                    $"""
+                    {ModelColumns}
+                    WHERE m.app_id = @app_id AND m.status = @retired
+                      AND NOT EXISTS (SELECT 1 FROM model_actions a
+                                      WHERE a.version = m.version AND a.action = 'rolled_back' AND a.acted_at >= m.status_changed_at)
+                    ORDER BY m.status_changed_at DESC, m.version DESC LIMIT 1
+                    """,
                     new { app_id = appId, retired = RegistryText.Status(ModelStatus.Retired) }, transaction)?.ToRecord()
-                ?? throw new InvalidOperationException($"app '{appId}' has no retired model to roll back to");
+                ?? throw new InvalidOperationException(
+                    $"app '{appId}' has no retired model to roll back to (versions a rollback replaced are skipped; name one with --to)");
         }
 
+        var previous = CurrentVersion(connection, transaction, appId);
         PromoteIn(connection, transaction, target);
-        RecordAction(connection, transaction, target.Version, "rollback", actor, note);
+        RecordAction(connection, transaction, new ModelActionRecord(target.Version, "rollback", actor, default, note, OtherVersion: previous));
+        if (previous is not null)
+        {
+            RecordAction(connection, transaction, new ModelActionRecord(previous, "rolled_back", actor, default, note, OtherVersion: target.Version));
+        }
+
         transaction.Commit();
         return target.Version;
     }
@@ -361,9 +468,13 @@ public sealed class ModelRegistry
     {
         using var connection = Open();
         return [.. connection.Query<ActionRow>(
-                "SELECT version, action, actor, acted_at, note FROM model_actions WHERE version = @version ORDER BY acted_at, action_id",
+                """
+                SELECT version, action, actor, acted_at, note, forced, overrode, other_version
+                FROM model_actions WHERE version = @version ORDER BY acted_at, action_id
+                """,
                 new { version })
-            .Select(row => new ModelActionRecord(row.Version, row.Action, row.Actor, StoreText.ParseTimestamp(row.ActedAt), row.Note))];
+            .Select(row => new ModelActionRecord(
+                row.Version, row.Action, row.Actor, StoreText.ParseTimestamp(row.ActedAt), row.Note, row.Forced == 1, row.Overrode, row.OtherVersion))];
     }
 
     /// <summary>The gate's decision on <paramref name="version"/>, or null until it decided.</summary>
@@ -418,7 +529,8 @@ public sealed class ModelRegistry
         var rows = connection.Query<ModelHistoryRow>(
             $"""
             SELECT {ModelColumnList}, m.status_changed_at,
-                   d.promoted, d.candidate_accuracy, d.incumbent_accuracy, d.difference, d.lower95, d.reason AS decision_reason, d.decided_at
+                   d.promoted, d.candidate_accuracy, d.incumbent_accuracy, d.difference, d.lower95, d.reason AS decision_reason, d.decided_at,
+                   d.gated_against
             FROM model_versions m LEFT JOIN gate_decisions d ON d.version = m.version
             WHERE m.app_id = @app_id
             ORDER BY m.created_at, m.version
@@ -428,7 +540,7 @@ public sealed class ModelRegistry
     }
 
     private const string RunColumns =
-        "SELECT run_id, app_id, status, snapshot, started_at, completed_at, reason FROM runs";
+        "SELECT run_id, app_id, status, snapshot, started_at, completed_at, reason, run_trigger, trigger_note, candidate_version FROM runs";
 
     private const string ModelColumnList =
         "m.version, m.app_id, m.parent_version, m.run_id, m.snapshot, m.artifact_path, m.train_metrics, m.status, m.created_at";
@@ -443,8 +555,6 @@ public sealed class ModelRegistry
         {
             case ModelStatus.Promoted:
                 return false;
-            case ModelStatus.Rejected:
-                throw new InvalidOperationException($"model version '{model.Version}' was rejected and cannot be promoted");
         }
 
         var now = StoreText.Timestamp(_clock.GetUtcNow());
@@ -458,11 +568,34 @@ public sealed class ModelRegistry
         return true;
     }
 
-    private void RecordAction(SqliteConnection connection, SqliteTransaction transaction, string version, string action, string actor, string? note) =>
+    /// <summary>Records <paramref name="action"/> (its time is the registry clock's, whatever the record says).</summary>
+    private void RecordAction(SqliteConnection connection, SqliteTransaction transaction, ModelActionRecord action) =>
         connection.Execute(
-            "INSERT INTO model_actions (action_id, version, action, actor, acted_at, note) VALUES (@id, @version, @action, @actor, @at, @note)",
-            new { id = Guid.CreateVersion7().ToString(), version, action, actor, at = StoreText.Timestamp(_clock.GetUtcNow()), note },
+            """
+            INSERT INTO model_actions (action_id, version, action, actor, acted_at, note, forced, overrode, other_version)
+            VALUES (@id, @version, @action, @actor, @at, @note, @forced, @overrode, @other_version)
+            """,
+            new
+            {
+                id = Guid.CreateVersion7().ToString(), version = action.Version, action = action.Action, actor = action.Actor,
+                at = StoreText.Timestamp(_clock.GetUtcNow()), note = action.Note, forced = action.Forced ? 1 : 0, overrode = action.Overrode,
+                other_version = action.OtherVersion,
+            },
             transaction);
+
+    /// <summary>What the promotion rules decide on for <paramref name="model"/>.</summary>
+    private static PromotionFacts Facts(SqliteConnection connection, SqliteTransaction transaction, ModelVersionRecord model, string? currentNow)
+    {
+        var decision = ReadDecision(connection, transaction, model.Version);
+        var state = model.Status switch
+        {
+            ModelStatus.Candidate => VersionState.Candidate,
+            ModelStatus.Promoted => VersionState.Current,
+            ModelStatus.Rejected => VersionState.Rejected,
+            _ => VersionState.Retired,
+        };
+        return new PromotionFacts(model.Version, state, decision?.Promoted, decision?.Reason, decision?.GatedAgainst, currentNow);
+    }
 
     private static string? CurrentVersion(SqliteConnection connection, SqliteTransaction transaction, string appId) =>
         connection.ExecuteScalar<string?>("SELECT version FROM model_versions WHERE app_id = @app_id AND status = @promoted",
@@ -471,7 +604,7 @@ public sealed class ModelRegistry
     private static GateDecisionRecord? ReadDecision(SqliteConnection connection, SqliteTransaction? transaction, string version) =>
         connection.QuerySingleOrDefault<DecisionRow>(
             """
-            SELECT version, promoted, candidate_accuracy, incumbent_accuracy, difference, lower95, reason AS decision_reason, decided_at
+            SELECT version, promoted, candidate_accuracy, incumbent_accuracy, difference, lower95, reason AS decision_reason, decided_at, gated_against
             FROM gate_decisions WHERE version = @version
             """,
             new { version }, transaction)?.ToRecord();
@@ -507,10 +640,13 @@ public sealed class ModelRegistry
         public string StartedAt { get; init; } = "";
         public string? CompletedAt { get; init; }
         public string? Reason { get; init; }
+        public string RunTrigger { get; init; } = "";
+        public string? TriggerNote { get; init; }
+        public string CandidateVersion { get; init; } = "";
 
         public RunRecord ToRecord() => new(
             RunId, AppId, RegistryText.ParseRunStatus(Status), RegistryText.ParseSnapshot(AppId, Snapshot), StoreText.ParseTimestamp(StartedAt),
-            CompletedAt is null ? null : StoreText.ParseTimestamp(CompletedAt), Reason);
+            CompletedAt is null ? null : StoreText.ParseTimestamp(CompletedAt), Reason, RunNames.ParseTrigger(RunTrigger), TriggerNote, CandidateVersion);
     }
 
     private class ModelRow
@@ -540,6 +676,7 @@ public sealed class ModelRegistry
         public double? Lower95 { get; init; }
         public string? DecisionReason { get; init; }
         public string? DecidedAt { get; init; }
+        public string? GatedAgainst { get; init; }
 
         public ModelHistoryEntry ToEntry()
         {
@@ -547,6 +684,7 @@ public sealed class ModelRegistry
             {
                 Version = Version, Promoted = Promoted.Value, CandidateAccuracy = CandidateAccuracy ?? 0, IncumbentAccuracy = IncumbentAccuracy,
                 Difference = Difference ?? 0, Lower95 = Lower95, DecisionReason = DecisionReason ?? "", DecidedAt = DecidedAt ?? "",
+                GatedAgainst = GatedAgainst,
             };
             return new ModelHistoryEntry(ToRecord(), decision?.ToRecord(), StoreText.ParseTimestamp(StatusChangedAt));
         }
@@ -562,9 +700,11 @@ public sealed class ModelRegistry
         public double? Lower95 { get; init; }
         public string DecisionReason { get; init; } = "";
         public string DecidedAt { get; init; } = "";
+        public string? GatedAgainst { get; init; }
 
         public GateDecisionRecord ToRecord() => new(
-            Version, Promoted == 1, CandidateAccuracy, IncumbentAccuracy, Difference, Lower95, DecisionReason, StoreText.ParseTimestamp(DecidedAt));
+            Version, Promoted == 1, CandidateAccuracy, IncumbentAccuracy, Difference, Lower95, DecisionReason, StoreText.ParseTimestamp(DecidedAt),
+            GatedAgainst);
     }
 
     private sealed class ActionRow
@@ -574,5 +714,8 @@ public sealed class ModelRegistry
         public string Actor { get; init; } = "";
         public string ActedAt { get; init; } = "";
         public string? Note { get; init; }
+        public long Forced { get; init; }
+        public string? Overrode { get; init; }
+        public string? OtherVersion { get; init; }
     }
 }

@@ -1,4 +1,5 @@
 using FeedbackLoop.Contracts.Datasets;
+using FeedbackLoop.Core.Runs;
 using FeedbackLoop.Core.Tuning;
 
 namespace FeedbackLoop.Orchestration.Registry;
@@ -24,6 +25,9 @@ public enum RunStatus
 /// <param name="StartedAt">When it started (registry clock).</param>
 /// <param name="CompletedAt">When it ended (registry clock); null while running.</param>
 /// <param name="Reason">Why it ended (the gate's reason or the error); null while running.</param>
+/// <param name="Trigger">What started it.</param>
+/// <param name="TriggerNote">Who started it and why, for a run started by a person (the run it retries, for a retry); null otherwise.</param>
+/// <param name="CandidateVersion">The version its candidate registers under.</param>
 public sealed record RunRecord(
     string RunId,
     string AppId,
@@ -31,7 +35,10 @@ public sealed record RunRecord(
     DatasetSnapshot Snapshot,
     DateTimeOffset StartedAt,
     DateTimeOffset? CompletedAt,
-    string? Reason);
+    string? Reason,
+    RunTrigger Trigger,
+    string? TriggerNote,
+    string CandidateVersion);
 
 /// <summary>Where a model version is in its life.</summary>
 public enum ModelStatus
@@ -84,6 +91,7 @@ public sealed record ModelVersionRecord(
 /// <param name="Lower95">Lower end of the 95 % interval of the difference; null when there is none.</param>
 /// <param name="Reason">The gate's reason in words.</param>
 /// <param name="DecidedAt">When the gate decided.</param>
+/// <param name="GatedAgainst">The app's current model when the gate decided (null: it had none); a verdict holds only while that model serves.</param>
 public sealed record GateDecisionRecord(
     string Version,
     bool Promoted,
@@ -92,7 +100,8 @@ public sealed record GateDecisionRecord(
     double Difference,
     double? Lower95,
     string Reason,
-    DateTimeOffset DecidedAt);
+    DateTimeOffset DecidedAt,
+    string? GatedAgainst = null);
 
 /// <summary>A model version with its gate decision (null until decided) and when its status last changed.</summary>
 public sealed record ModelHistoryEntry(ModelVersionRecord Model, GateDecisionRecord? Decision, DateTimeOffset StatusChangedAt)
@@ -106,8 +115,16 @@ public sealed record ModelHistoryEntry(ModelVersionRecord Model, GateDecisionRec
 
 /// <summary>Something a person did to a model version.</summary>
 /// <param name="Version">The version acted on.</param>
-/// <param name="Action"><c>approve</c>, <c>promote</c> (by hand, over the gate) or <c>rollback</c>.</param>
+/// <param name="Action">
+/// <c>approve</c>, <c>promote</c> (by hand), <c>rollback</c> (this version was put back) or <c>rolled_back</c> (a
+/// rollback replaced this version; <paramref name="OtherVersion"/> names the one put back).
+/// </param>
 /// <param name="Actor">Who did it (the CLI's <c>--by</c>, default the OS user).</param>
 /// <param name="ActedAt">When.</param>
-/// <param name="Note">Why, if they said.</param>
-public sealed record ModelActionRecord(string Version, string Action, string Actor, DateTimeOffset ActedAt, string? Note);
+/// <param name="Note">Why, if they said (always, when forced).</param>
+/// <param name="Forced">True when only <c>--force</c> allowed it.</param>
+/// <param name="Overrode">What the force overrode (the refusal it would otherwise have been); null when not forced.</param>
+/// <param name="OtherVersion">The other version: the one this action replaced (approve, promote, rollback), or the one a rollback put back (rolled_back).</param>
+public sealed record ModelActionRecord(
+    string Version, string Action, string Actor, DateTimeOffset ActedAt, string? Note, bool Forced = false, string? Overrode = null,
+    string? OtherVersion = null);

@@ -99,7 +99,8 @@ internal sealed partial class RunReconciler(
             Eval: StageOf(jobs.Get(JobIds.Eval(run.RunId))),
             Decision: decision is null ? null : new RecordedDecision(decision.Promoted, decision.Reason),
             CandidateAwaitsPromotion: candidate?.Status == ModelStatus.Candidate,
-            RequireSignoff: pipeline.For(run.AppId).Gate.RequireSignoff);
+            RequireSignoff: pipeline.For(run.AppId).Gate.RequireSignoff,
+            StaleGate: decision is { Promoted: true } && candidate?.Status == ModelStatus.Candidate ? registry.StaleGate(version) : null);
     }
 
     private static Stage StageOf(JobRecord? job) => job?.State switch
@@ -125,7 +126,7 @@ internal sealed partial class RunReconciler(
         _ => "run.step",
     };
 
-    private static string CandidateVersion(RunRecord run) => RetrainPolicy.CandidateVersion(run.AppId, run.Snapshot.TotalPairs);
+    private static string CandidateVersion(RunRecord run) => run.CandidateVersion;
 
     private async Task CarryOutAsync<TBus>(RunRecord run, RunAction action, TBus bus, CancellationToken cancellationToken)
         where TBus : IPublishEndpoint, ISendEndpointProvider
@@ -207,6 +208,7 @@ internal sealed partial class RunReconciler(
         {
             RunOutcome.Promoted => "promoted",
             RunOutcome.AwaitingSignoff => "awaiting_signoff",
+            RunOutcome.Superseded => "superseded",
             _ => "rejected",
         };
         LogDecision(logger, version, outcome, decision.Reason);
@@ -219,6 +221,9 @@ internal sealed partial class RunReconciler(
                 break;
             case RunOutcome.AwaitingSignoff:
                 await bus.Publish(new CandidateAwaitingSignoff(run.AppId, version, decision.Reason), cancellationToken).ConfigureAwait(false);
+                break;
+            case RunOutcome.Superseded:
+                // Nothing changed what serves; the run's reason and EvaluationCompleted below say why it was not promoted.
                 break;
             default:
                 await bus.Publish(new ModelPromoted(run.AppId, version, evalJob.Spec.IncumbentVersion, candidate.ArtifactPath), cancellationToken)

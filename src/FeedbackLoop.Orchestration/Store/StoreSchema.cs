@@ -12,7 +12,7 @@ namespace FeedbackLoop.Orchestration.Store;
 internal static class StoreSchema
 {
     /// <summary>The version this build writes; a file with a higher one came from a newer build and is refused.</summary>
-    public const int Version = 3;
+    public const int Version = 4;
 
     /// <summary>The migrations in order: version, statements. (A property, not a field: the arrays below must exist first.)</summary>
     public static IReadOnlyList<(int Version, string[] Statements)> Migrations =>
@@ -20,6 +20,7 @@ internal static class StoreSchema
         (1, Runs),
         (2, Jobs),
         (3, RunTraces),
+        (4, Promotions),
     ];
 
     // The registry as issue 3 left it. IF NOT EXISTS: files of that build have these tables without a migration record.
@@ -146,5 +147,43 @@ internal static class StoreSchema
             trace_parent TEXT NOT NULL
         )
         """,
+    ];
+
+    // What triggered each run and the candidate it registers (a run started by a person may share its snapshot size
+    // with an earlier run, so the version can no longer be derived from the size alone; older rows get the name they
+    // were given). The model that was current when the gate decided, so an approval can tell a stale verdict (older
+    // rows: the model current when their run started, the best the file knows). Actions gain the forced override and
+    // what it overrode, the other version of a rollback, and 'rolled_back' on the version a rollback replaced: a CHECK
+    // cannot be altered in SQLite, so the table is rebuilt.
+    private static readonly string[] Promotions =
+    [
+        "ALTER TABLE runs ADD COLUMN run_trigger TEXT NOT NULL DEFAULT 'pairs'",
+        "ALTER TABLE runs ADD COLUMN trigger_note TEXT",
+        "ALTER TABLE runs ADD COLUMN candidate_version TEXT",
+        "UPDATE runs SET candidate_version = app_id || '-m' || CAST(total_pairs AS TEXT) WHERE candidate_version IS NULL",
+        "ALTER TABLE gate_decisions ADD COLUMN gated_against TEXT",
+        """
+        UPDATE gate_decisions SET gated_against = (SELECT m.parent_version FROM model_versions m WHERE m.version = gate_decisions.version)
+        """,
+        """
+        CREATE TABLE model_actions_v4 (
+            action_id     TEXT    NOT NULL PRIMARY KEY,
+            version       TEXT    NOT NULL REFERENCES model_versions (version),
+            action        TEXT    NOT NULL CHECK (action IN ('approve', 'promote', 'rollback', 'rolled_back')),
+            actor         TEXT    NOT NULL,
+            acted_at      TEXT    NOT NULL,
+            note          TEXT,
+            forced        INTEGER NOT NULL DEFAULT 0 CHECK (forced IN (0, 1)),
+            overrode      TEXT,
+            other_version TEXT
+        )
+        """,
+        """
+        INSERT INTO model_actions_v4 (action_id, version, action, actor, acted_at, note)
+        SELECT action_id, version, action, actor, acted_at, note FROM model_actions
+        """,
+        "DROP TABLE model_actions",
+        "ALTER TABLE model_actions_v4 RENAME TO model_actions",
+        "CREATE INDEX model_actions_by_version ON model_actions (version, acted_at)",
     ];
 }

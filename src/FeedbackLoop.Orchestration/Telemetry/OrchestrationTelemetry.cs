@@ -35,7 +35,7 @@ public sealed class OrchestrationTelemetry : IDisposable
         _meter = factory?.Create(new MeterOptions(MeterName) { Version = version }) ?? new Meter(MeterName, version);
         _runsStarted = _meter.CreateCounter<long>("feedbackloop.runs.started", "{run}", "Tuning runs started by the retrain trigger");
         _runsEnded = _meter.CreateCounter<long>("feedbackloop.runs.ended", "{run}",
-            "Runs that ended, by outcome: promoted, awaiting_signoff, rejected, failed_tuning, failed_evaluation, unregistered_app");
+            "Runs that ended, by outcome: promoted, awaiting_signoff, rejected, superseded, failed_tuning, failed_evaluation, unregistered_app");
         _gateDecisions = _meter.CreateCounter<long>("feedbackloop.gate.decisions", "{decision}", "Gate decisions, by decision: promote or reject");
         _attempts = _meter.CreateCounter<long>("feedbackloop.job.attempts", "{attempt}",
             "Job attempts that ended, by job kind and outcome: succeeded, failed, timed_out, cancelled (worker reports), expired (the orchestrator gave up on a silent or overdue one) or cancelled (a person cancelled it)");
