@@ -42,7 +42,7 @@ internal static class ModelsCommand
         {
             var v = parse.GetValue(version)!;
             var previous = r.PromoteByHand(v, parse.GetValue(by)!, parse.GetValue(note), parse.GetValue(force));
-            AnsiConsole.MarkupLine($"promoted [bold]{Markup.Escape(v)}[/] (replaces {Markup.Escape(previous ?? "nothing")}){Forced(r, v)}");
+            AnsiConsole.MarkupLine($"promoted [bold]{Markup.Escape(v)}[/] (replaces {Markup.Escape(previous ?? "nothing")}){Forced(r, v)}{Announced}");
             return 0;
         }));
 
@@ -52,7 +52,7 @@ internal static class ModelsCommand
             var appId = RegistryFile.App(r, parse.GetValue(app));
             var previous = r.CurrentModel(appId)?.Version;
             var now = r.Rollback(appId, parse.GetValue(to), parse.GetValue(by)!, parse.GetValue(note));
-            AnsiConsole.MarkupLine($"rolled back app {Markup.Escape(appId)} to [bold]{Markup.Escape(now)}[/] (was {Markup.Escape(previous ?? "nothing")})");
+            AnsiConsole.MarkupLine($"rolled back app {Markup.Escape(appId)} to [bold]{Markup.Escape(now)}[/] (was {Markup.Escape(previous ?? "nothing")}){Announced}");
             return 0;
         }));
 
@@ -65,12 +65,15 @@ internal static class ModelsCommand
         {
             var v = parse.GetValue(version)!;
             var previous = r.Approve(v, parse.GetValue(by)!, parse.GetValue(note), parse.GetValue(force));
-            AnsiConsole.MarkupLine($"approved and promoted [bold]{Markup.Escape(v)}[/] (replaces {Markup.Escape(previous ?? "nothing")}){Forced(r, v)}");
+            AnsiConsole.MarkupLine($"approved and promoted [bold]{Markup.Escape(v)}[/] (replaces {Markup.Escape(previous ?? "nothing")}){Forced(r, v)}{Announced}");
             return 0;
         }));
 
         return new Command("models", "Inspect the model registry; promote, approve or roll back models.") { list, show, promote, rollback, approve };
     }
+
+    /// <summary>Who hears of it: the CLI writes the store; the orchestrator announces from there.</summary>
+    private const string Announced = "\nthe running orchestrator announces it on the bus at its next sweep (ModelPromoted / ModelRolledBack)";
 
     /// <summary>What a forced action overrode, as the line after the result; empty when it was not forced.</summary>
     private static string Forced(ModelRegistry registry, string version) =>

@@ -64,3 +64,16 @@ public sealed record CandidateAwaitingSignoff(string AppId, string Version, stri
 /// <param name="Version">The rejected candidate.</param>
 /// <param name="Reason">The gate's reason, with numbers.</param>
 public sealed record CandidateRejected(string AppId, string Version, string Reason);
+
+/// <summary>
+/// A person rolled an app back (<c>feedbackloop models rollback</c>): <paramref name="Version"/> serves again in place of
+/// <paramref name="RolledBackVersion"/>. Announced by the orchestrator from the store, at least once: apps switch by
+/// version, so a repeat changes nothing.
+/// </summary>
+/// <param name="AppId">The app.</param>
+/// <param name="Version">The version that serves now.</param>
+/// <param name="RolledBackVersion">The version it replaced; null when the app had none current.</param>
+/// <param name="ArtifactPath">Where the version that serves now lies.</param>
+/// <param name="Actor">Who rolled back.</param>
+/// <param name="Reason">Why, if they said.</param>
+public sealed record ModelRolledBack(string AppId, string Version, string? RolledBackVersion, string ArtifactPath, string Actor, string? Reason);

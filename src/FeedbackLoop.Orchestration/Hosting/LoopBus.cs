@@ -90,6 +90,7 @@ public static class LoopBus
                 .AddSingleton(_ => new JobStore(registry.Database, host.Clock))
                 .AddSingleton<JobOffers>()
                 .AddSingleton<RunReconciler>()
+                .AddSingleton<ModelActionAnnouncer>()
                 .AddSingleton<JobSupervisor>()
                 .AddSingleton<LoopSupervisorService>()
                 .AddHostedService(sp => sp.GetRequiredService<LoopSupervisorService>());

@@ -1,4 +1,5 @@
 using FeedbackLoop.Orchestration.Jobs;
+using FeedbackLoop.Orchestration.Registry;
 using FeedbackLoop.Orchestration.Runs;
 using FeedbackLoop.Orchestration.Worker;
 using MassTransit;
@@ -62,22 +63,28 @@ internal sealed class LoopBusSignal(IServiceProvider services) : IBusObserver
 
 /// <summary>
 /// The orchestrator's supervisor loop as a hosted service: once the bus is up it sweeps every
-/// <see cref="OrchestratorOptions.SweepInterval"/> (due offers, silent workers, cancel requests) and then advances every
-/// running run. It holds no state, so stopping it anywhere loses nothing: a restarted orchestrator resumes from the store.
+/// <see cref="OrchestratorOptions.SweepInterval"/> (due offers, silent workers, cancel requests), then advances every
+/// running run and announces what people did to models since (the store is their outbox). It holds no state, so stopping it anywhere loses nothing: a restarted orchestrator resumes from the store.
 /// </summary>
-internal sealed class LoopSupervisorService(LoopBusSignal bus, JobSupervisor supervisor, RunReconciler runs) : BackgroundService
+internal sealed class LoopSupervisorService(LoopBusSignal bus, JobSupervisor supervisor, RunReconciler runs, ModelActionAnnouncer announcer) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         try
         {
             var started = await bus.Started.WaitAsync(stoppingToken).ConfigureAwait(false);
-            await supervisor.RunAsync(started, runs.AdvanceRunningAsync, stoppingToken).ConfigureAwait(false);
+            await supervisor.RunAsync(started, AfterSweepAsync, stoppingToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
             // Stopped before or while sweeping: nothing to hand over.
         }
+    }
+
+    private async Task AfterSweepAsync(IBus started, CancellationToken cancellationToken)
+    {
+        await runs.AdvanceRunningAsync(started, cancellationToken).ConfigureAwait(false);
+        await announcer.AnnounceAsync(started, cancellationToken).ConfigureAwait(false);
     }
 }
 

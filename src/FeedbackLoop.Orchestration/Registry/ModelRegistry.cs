@@ -477,6 +477,34 @@ public sealed class ModelRegistry
                 row.Version, row.Action, row.Actor, StoreText.ParseTimestamp(row.ActedAt), row.Note, row.Forced == 1, row.Overrode, row.OtherVersion))];
     }
 
+    /// <summary>
+    /// People's actions that change what an app serves (approve, promote, rollback) and were not announced on the bus yet,
+    /// oldest first, at most <paramref name="limit"/>: the orchestrator publishes them, then marks them announced.
+    /// </summary>
+    public IReadOnlyList<PendingAnnouncement> UnannouncedActions(int limit)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        using var connection = Open();
+        return [.. connection.Query<PendingAnnouncement>(
+            """
+            SELECT a.action_id AS ActionId, m.app_id AS AppId, a.version AS Version, a.action AS Action, a.other_version AS OtherVersion,
+                   m.artifact_path AS ArtifactPath, a.actor AS Actor, a.note AS Note
+            FROM model_actions a JOIN model_versions m ON m.version = a.version
+            WHERE a.announced_at IS NULL
+            ORDER BY a.acted_at, a.action_id
+            LIMIT @limit
+            """,
+            new { limit })];
+    }
+
+    /// <summary>Marks an action announced; the first mark is kept.</summary>
+    public void MarkAnnounced(string actionId)
+    {
+        using var connection = Open();
+        connection.Execute("UPDATE model_actions SET announced_at = @now WHERE action_id = @actionId AND announced_at IS NULL",
+            new { now = StoreText.Timestamp(_clock.GetUtcNow()), actionId });
+    }
+
     /// <summary>The gate's decision on <paramref name="version"/>, or null until it decided.</summary>
     public GateDecisionRecord? GetDecision(string version)
     {
@@ -572,14 +600,16 @@ public sealed class ModelRegistry
     private void RecordAction(SqliteConnection connection, SqliteTransaction transaction, ModelActionRecord action) =>
         connection.Execute(
             """
-            INSERT INTO model_actions (action_id, version, action, actor, acted_at, note, forced, overrode, other_version)
-            VALUES (@id, @version, @action, @actor, @at, @note, @forced, @overrode, @other_version)
+            INSERT INTO model_actions (action_id, version, action, actor, acted_at, note, forced, overrode, other_version, announced_at)
+            VALUES (@id, @version, @action, @actor, @at, @note, @forced, @overrode, @other_version, @announced_at)
             """,
             new
             {
                 id = Guid.CreateVersion7().ToString(), version = action.Version, action = action.Action, actor = action.Actor,
                 at = StoreText.Timestamp(_clock.GetUtcNow()), note = action.Note, forced = action.Forced ? 1 : 0, overrode = action.Overrode,
                 other_version = action.OtherVersion,
+                // A rollback is announced once, from its 'rollback' row; the 'rolled_back' row has nothing to add.
+                announced_at = action.Action == "rolled_back" ? StoreText.Timestamp(_clock.GetUtcNow()) : null,
             },
             transaction);
 

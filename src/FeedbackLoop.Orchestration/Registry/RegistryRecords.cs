@@ -128,3 +128,15 @@ public sealed record ModelHistoryEntry(ModelVersionRecord Model, GateDecisionRec
 public sealed record ModelActionRecord(
     string Version, string Action, string Actor, DateTimeOffset ActedAt, string? Note, bool Forced = false, string? Overrode = null,
     string? OtherVersion = null);
+
+/// <summary>A person's action that changes what an app serves, waiting to be announced on the bus.</summary>
+/// <param name="ActionId">The action's id (marked announced once published).</param>
+/// <param name="AppId">The app.</param>
+/// <param name="Version">The version that serves because of it.</param>
+/// <param name="Action"><c>approve</c>, <c>promote</c> or <c>rollback</c>.</param>
+/// <param name="OtherVersion">The version it replaced, if any.</param>
+/// <param name="ArtifactPath">Where <paramref name="Version"/> lies.</param>
+/// <param name="Actor">Who acted.</param>
+/// <param name="Note">Why, if they said.</param>
+public sealed record PendingAnnouncement(
+    string ActionId, string AppId, string Version, string Action, string? OtherVersion, string ArtifactPath, string Actor, string? Note);

@@ -153,8 +153,9 @@ internal static class StoreSchema
     // with an earlier run, so the version can no longer be derived from the size alone; older rows get the name they
     // were given). The model that was current when the gate decided, so an approval can tell a stale verdict (older
     // rows: the model current when their run started, the best the file knows). Actions gain the forced override and
-    // what it overrode, the other version of a rollback, and 'rolled_back' on the version a rollback replaced: a CHECK
-    // cannot be altered in SQLite, so the table is rebuilt.
+    // what it overrode, the other version of a rollback, 'rolled_back' on the version a rollback replaced, and when the
+    // orchestrator announced the action on the bus (the store is the outbox): a CHECK cannot be altered in SQLite, so the
+    // table is rebuilt.
     private static readonly string[] Promotions =
     [
         "ALTER TABLE runs ADD COLUMN run_trigger TEXT NOT NULL DEFAULT 'pairs'",
@@ -175,15 +176,18 @@ internal static class StoreSchema
             note          TEXT,
             forced        INTEGER NOT NULL DEFAULT 0 CHECK (forced IN (0, 1)),
             overrode      TEXT,
-            other_version TEXT
+            other_version TEXT,
+            announced_at  TEXT
         )
         """,
+        // Actions of older builds were never announced, and are history now: marked as announced, never sent late.
         """
-        INSERT INTO model_actions_v4 (action_id, version, action, actor, acted_at, note)
-        SELECT action_id, version, action, actor, acted_at, note FROM model_actions
+        INSERT INTO model_actions_v4 (action_id, version, action, actor, acted_at, note, announced_at)
+        SELECT action_id, version, action, actor, acted_at, note, acted_at FROM model_actions
         """,
         "DROP TABLE model_actions",
         "ALTER TABLE model_actions_v4 RENAME TO model_actions",
         "CREATE INDEX model_actions_by_version ON model_actions (version, acted_at)",
+        "CREATE INDEX model_actions_unannounced ON model_actions (acted_at) WHERE announced_at IS NULL",
     ];
 }

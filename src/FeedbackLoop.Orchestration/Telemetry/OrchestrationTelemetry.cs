@@ -25,6 +25,7 @@ public sealed class OrchestrationTelemetry : IDisposable
     private readonly Histogram<double> _queueWait;
     private readonly Histogram<double> _attemptDuration;
     private readonly Counter<long> _unregisteredAppCommits;
+    private readonly Counter<long> _actionsAnnounced;
 
     /// <summary>Creates the instruments on meters from <paramref name="factory"/> (the host's), or on new meters.</summary>
     /// <param name="factory">The host's meter factory; null outside a host (tests, tools).</param>
@@ -44,6 +45,8 @@ public sealed class OrchestrationTelemetry : IDisposable
             "How long a worker ran an attempt (training for tune jobs, scoring for eval jobs), by job kind and outcome");
         _unregisteredAppCommits = _meter.CreateCounter<long>("feedbackloop.runs.unregistered_app_commits", "{message}",
             "DatasetCommitted messages for an app that is not registered: ignored, no run starts");
+        _actionsAnnounced = _meter.CreateCounter<long>("feedbackloop.model_actions.announced", "{action}",
+            "People's model actions the orchestrator announced on the bus, by action: approve, promote (ModelPromoted) or rollback (ModelRolledBack)");
         if (activeRuns is not null)
         {
             _meter.CreateObservableUpDownCounter("feedbackloop.runs.active", () => activeRuns(), "{run}", "Runs in progress now (state running)");
@@ -98,6 +101,10 @@ public sealed class OrchestrationTelemetry : IDisposable
 
     /// <summary>A DatasetCommitted for an app that is not registered was ignored (no app id tag: the id is the sender's choice).</summary>
     public void UnregisteredAppIgnored() => _unregisteredAppCommits.Add(1);
+
+    /// <summary>A person's <paramref name="action"/> on a model of <paramref name="appId"/> was announced on the bus.</summary>
+    public void ActionAnnounced(string appId, string action) =>
+        _actionsAnnounced.Add(1, new KeyValuePair<string, object?>("app_id", appId), new KeyValuePair<string, object?>("action", action));
 
     /// <inheritdoc />
     public void Dispose()
