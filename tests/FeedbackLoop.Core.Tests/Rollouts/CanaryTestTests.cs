@@ -11,7 +11,7 @@ public sealed class CanaryTestTests
     {
         { "too few shown on the canary", new(5000, 1500), new(150, 10), CanaryVerdict.Continue, "waiting for 200 shown per arm (stable 5000, canary 150)" },
         { "a clear regression: 30% → 20% on 2000 each", new(2000, 600), new(2000, 400), CanaryVerdict.RollBack, "canary engagement is lower: canary 0.200 (400 of 2000) vs stable 0.300 (600 of 2000)" },
-        { "a clear improvement: 30% → 40% on 2000 each", new(2000, 600), new(2000, 800), CanaryVerdict.Promote, "canary is no worse than stable by more than 0.01" },
+        { "a clear improvement: 30% → 40% on 2000 each", new(2000, 600), new(2000, 800), CanaryVerdict.Promote, "canary is no worse than stable by more than 0.02" },
         { "equal rates, little data: continue", new(400, 120), new(400, 120), CanaryVerdict.Continue, "no decision yet: canary 0.300 (120 of 400) vs stable 0.300 (120 of 400)" },
         { "a one-point dip the test cannot tell from noise at the limit: promote by default", new(20_000, 6000), new(20_000, 5800), CanaryVerdict.Promote, "limit of 20000 shown per arm reached without a decision (promoting as configured)" },
         { "a two-point regression on 20,000 each", new(20_000, 6000), new(20_000, 5600), CanaryVerdict.RollBack, "canary engagement is lower: canary 0.280 (5600 of 20000)" },
@@ -27,6 +27,16 @@ public sealed class CanaryTestTests
         Assert.Equal(verdict, decision.Verdict);
         Assert.Contains(words, decision.Reason, StringComparison.Ordinal);
         Assert.Equal((stable, canary), (decision.Stable, decision.Canary));
+    }
+
+    [Fact]
+    public void The_reason_states_the_rates_counts_and_interval_as_docs_ROLLOUT_md_shows_them()
+    {
+        var decision = CanaryTest.Decide(new(1400, 420), new(1400, 336), Options);
+
+        Assert.Equal(
+            "canary engagement is lower: canary 0.240 (336 of 1400) vs stable 0.300 (420 of 1400); difference -0.060 [-0.111, -0.009] (always-valid, alpha 0.05)",
+            decision.Reason);
     }
 
     [Fact]
