@@ -1,5 +1,4 @@
 using FeedbackLoop.Orchestration.Jobs;
-using FeedbackLoop.Orchestration.Registry;
 using FeedbackLoop.Orchestration.Runs;
 using FeedbackLoop.Orchestration.Worker;
 using MassTransit;

@@ -1,9 +1,10 @@
 using FeedbackLoop.Contracts.Bus;
+using FeedbackLoop.Orchestration.Registry;
 using FeedbackLoop.Orchestration.Telemetry;
 using MassTransit;
 using Microsoft.Extensions.Logging;
 
-namespace FeedbackLoop.Orchestration.Registry;
+namespace FeedbackLoop.Orchestration.Runs;
 
 /// <summary>
 /// Announces what people did to models (<c>models approve|promote|rollback</c>) on the bus the loop uses: in memory in
