@@ -35,11 +35,12 @@ public sealed class RolloutAnnouncementTests : IAsyncDisposable
         Assert.True(rollback == 0, rollbackOut);
         Assert.Contains("announces it on the bus at its next sweep", rollbackOut, StringComparison.Ordinal);
         Assert.True(await Eventually.TrueAsync(() => _loop.Harness.Published.Select<ModelRolledBack>().Any(), TimeSpan.FromSeconds(30)), "no ModelRolledBack");
+        // Marked once published; the sweeps after that must not publish it again.
+        Assert.True(await Eventually.TrueAsync(() => _loop.Registry.UnannouncedActions(10).Count == 0, TimeSpan.FromSeconds(10)), "actions left unannounced");
         var rolledBack = Assert.Single(_loop.Harness.Published.Select<ModelRolledBack>()).Context.Message;
         Assert.Equal(new ModelRolledBack("demo", "demo-m1", "demo-m2", "models/demo-m1", "ana", "refund answers got worse"), rolledBack);
         var promoted = Assert.Single(_loop.Harness.Published.Select<ModelPromoted>(), p => p.Context.Message.Version == "demo-m2").Context.Message;
         Assert.Equal(new ModelPromoted("demo", "demo-m2", "demo-m1", "models/demo-m2"), promoted);
-        Assert.Empty(_loop.Registry.UnannouncedActions(10));
     }
 }
 

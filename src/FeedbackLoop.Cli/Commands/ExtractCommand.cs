@@ -1,11 +1,15 @@
 using System.CommandLine;
 using System.Diagnostics;
 using FeedbackLoop.Contracts;
+using FeedbackLoop.Contracts.Bus;
 using FeedbackLoop.Core.Extraction;
 using FeedbackLoop.Datasets;
 using FeedbackLoop.Kafka.Extraction;
 using FeedbackLoop.Orchestration.Hosting;
+using FeedbackLoop.Orchestration.Transport;
 using FeedbackLoop.Pipelines;
+using MassTransit;
+using PipelineException = FeedbackLoop.Pipelines.PipelineException;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -87,6 +91,18 @@ internal static class ExtractCommand
             return 2;
         }
 
+        LoopTransport transport;
+        try
+        {
+            transport = LoopTransport.FromEnvironment();
+        }
+        catch (FormatException e)
+        {
+            // The message names the variable and the part that is wrong, never the URI (it may hold the password).
+            await error.WriteLineAsync(e.Message).ConfigureAwait(false);
+            return 2;
+        }
+
         var locations = LoopLocations.Resolve(dataOption?.FullName, null);
         var data = locations.Data;
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [] });
@@ -98,6 +114,15 @@ internal static class ExtractCommand
             return 2;
         }
         builder.Services.AddSingleton(locations);
+        if (transport.Broker is not null)
+        {
+            // Distributed mode: tell the orchestrator of each commit at once. Publish only (no queues of its own), and
+            // extraction never waits for the broker to start: the orchestrator's dataset poll is the fallback.
+            builder.Services.AddMassTransit(bus => bus.UsingLoopTransport(transport, (_, _) => { }));
+            builder.Services.Configure<MassTransitHostOptions>(o => o.WaitUntilStarted = false);
+            builder.Services.AddSingleton<CommitAnnouncer>();
+        }
+
         builder.Services.AddSingleton(sp => new ExtractionLoop(
             new ExtractionLoopOptions
             {
@@ -117,6 +142,7 @@ internal static class ExtractCommand
                 },
                 // Events of an app the file does not list are extracted, counted and reported once: they never train.
                 IsRegisteredApp = pipeline.IsRegistered,
+                Committed = sp.GetService<CommitAnnouncer>() is { } announcer ? announcer.Announce : null,
             },
             new DatasetStore(data),
             sp.GetRequiredService<ILoggerFactory>().CreateLogger("extract")));
@@ -146,6 +172,8 @@ internal static class ExtractCommand
         foreach (var appId in DatasetPaths.Apps(data))
             await output.WriteLineAsync($"datasets of {appId}: {Path.Combine(data, "datasets", appId)}").ConfigureAwait(false);
         await ReportUnregisteredAsync(loop.UnregisteredApps, pipeline, output).ConfigureAwait(false);
+        if (app.Services.GetService<CommitAnnouncer>() is { } commits)
+            await output.WriteLineAsync($"DatasetCommitted on {transport}: {commits.Published} published, {commits.Failed} not (the orchestrator's dataset poll finds those pairs)").ConfigureAwait(false);
         if (p.RecordsLost > 0)
         {
             var partitions = string.Join(", ", p.RecordsLostByPartition.Select(l => $"partition {l.Key}: {l.Value}"));
@@ -222,4 +250,49 @@ internal sealed class ExtractionService(ExtractionLoop loop, IHostApplicationLif
             lifetime.StopApplication();
         }
     }
+}
+
+/// <summary>
+/// In distributed mode, publishes <see cref="DatasetCommitted"/> for each app with new pairs after every durable commit, so
+/// the orchestrator starts a run at once instead of at its next dataset poll. The poll stays the fallback: a publish
+/// that fails or takes longer than <see cref="PublishTimeout"/> (the broker is down) is logged and counted, and
+/// extraction goes on.
+/// </summary>
+internal sealed partial class CommitAnnouncer(IBus bus, ILogger<CommitAnnouncer> logger)
+{
+    /// <summary>How long one publish may hold the consume thread.</summary>
+    public static readonly TimeSpan PublishTimeout = TimeSpan.FromSeconds(3);
+
+    private long _published;
+    private long _failed;
+
+    /// <summary>Messages published (with the broker's confirmation).</summary>
+    public long Published => Interlocked.Read(ref _published);
+
+    /// <summary>Messages that could not be published; their pairs wait for the orchestrator's poll.</summary>
+    public long Failed => Interlocked.Read(ref _failed);
+
+    /// <summary>The extraction loop's <c>Committed</c> callback.</summary>
+    public void Announce(ExtractionWriteResult written)
+    {
+        foreach (var (app, pairs) in written.PairsByApp)
+        {
+            using var timeout = new CancellationTokenSource(PublishTimeout);
+            try
+            {
+                bus.Publish(new DatasetCommitted(app, pairs, written.TraceParent), timeout.Token).GetAwaiter().GetResult();
+                Interlocked.Increment(ref _published);
+            }
+#pragma warning disable CA1031 // Whatever the broker did, extraction goes on: the orchestrator's poll finds the pairs.
+            catch (Exception e)
+#pragma warning restore CA1031
+            {
+                Interlocked.Increment(ref _failed);
+                LogNotPublished(logger, app, e.GetType().Name);
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "DatasetCommitted for app {AppId} not published ({Fault}); the orchestrator's dataset poll will find the pairs")]
+    private static partial void LogNotPublished(ILogger logger, string appId, string fault);
 }

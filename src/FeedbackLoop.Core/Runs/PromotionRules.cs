@@ -70,11 +70,6 @@ public static class PromotionRules
     {
         ArgumentNullException.ThrowIfNull(facts);
         var version = facts.Version;
-        if (facts.State == VersionState.Current)
-        {
-            return PromotionVerdict.Refuse($"model version '{version}' is promoted: it already is the app's current model");
-        }
-
         PromotionVerdict Forcible(string reason) => force ? new(true, reason, true) : PromotionVerdict.Refuse($"{reason}; pass --force --reason <why> to override");
 
         if (request == PromotionRequest.Approve)
@@ -97,6 +92,8 @@ public static class PromotionRules
         {
             switch (facts.State)
             {
+                case VersionState.Current:
+                    return PromotionVerdict.Refuse($"model version '{version}' already is the app's current model");
                 case VersionState.Retired:
                     return PromotionVerdict.Allow;
                 case VersionState.Rejected:

@@ -29,7 +29,7 @@ public sealed class PromotionRulesTests
         { "approve a rejected candidate: force does not turn approve into override", PromotionRequest.Approve, Rejected(), true, Refused, "is rejected, not a candidate" },
         { "approve an undecided candidate", PromotionRequest.Approve, Undecided(), true, Refused, "has no gate decision yet" },
         { "approve a retired version", PromotionRequest.Approve, Retired(), false, Refused, "is retired, not a candidate waiting for sign-off" },
-        { "approve the current model", PromotionRequest.Approve, Current(), true, Refused, "is promoted: it already is the app's current model" },
+        { "approve the current model", PromotionRequest.Approve, Current(), true, Refused, "is promoted, not a candidate waiting for sign-off" },
         { "promote a passed candidate gated against the current model", PromotionRequest.PromoteByHand, Passed("m200", "m200"), false, Allowed, null },
         { "promote a stale candidate", PromotionRequest.PromoteByHand, Passed("m200", "m418"), false, Refused, "pass --force --reason <why> to override" },
         { "promote a stale candidate, forced", PromotionRequest.PromoteByHand, Passed("m200", "m418"), true, Forced, "but the app's current model is now 'm418'" },
