@@ -300,16 +300,29 @@ public sealed class ModelRegistry
     /// Records the gate's decision on a candidate. A rejection also marks the version rejected; a pass leaves it a
     /// candidate until <see cref="Promote"/>, which may wait for a person's sign-off.
     /// </summary>
+    /// <param name="version">The candidate.</param>
+    /// <param name="promoted">Whether it passed.</param>
+    /// <param name="candidateAccuracy">Its metric on the eval pairs.</param>
+    /// <param name="incumbentAccuracy">The incumbent's, on the same pairs; null without one.</param>
+    /// <param name="difference">Candidate minus incumbent.</param>
+    /// <param name="lower95">Lower end of the difference's 95 % interval.</param>
+    /// <param name="reason">The gate's reason.</param>
+    /// <param name="decidedAt">When the gate decided.</param>
+    /// <param name="comparedWith">
+    /// The model the evaluation scored the candidate against, recorded as what the verdict was gated against; null to
+    /// take the app's current model as the decision is recorded (when the evaluation scored none).
+    /// </param>
     /// <returns>True when recorded now; false when the version already had a decision (the first is kept).</returns>
     /// <exception cref="InvalidOperationException">The version is unknown.</exception>
     public bool RecordDecision(
         string version, bool promoted, double candidateAccuracy, double? incumbentAccuracy, double difference, double? lower95,
-        string reason, DateTimeOffset decidedAt)
+        string reason, DateTimeOffset decidedAt, string? comparedWith = null)
     {
         using var connection = Open();
         using var transaction = BeginWrite(connection);
         var model = ReadModel(connection, transaction, version) ?? throw new InvalidOperationException($"model version '{version}' is unknown");
-        // The model current as the verdict is recorded: the verdict holds while it serves (PromotionRules).
+        // The verdict holds while the model it was gated against serves (PromotionRules): the one the evaluation scored,
+        // else the one current now.
         var inserted = connection.Execute(
             """
             INSERT INTO gate_decisions (version, promoted, candidate_accuracy, incumbent_accuracy, difference, lower95, reason, decided_at, gated_against)
@@ -320,7 +333,7 @@ public sealed class ModelRegistry
             {
                 version, promoted = promoted ? 1 : 0, candidate_accuracy = candidateAccuracy, incumbent_accuracy = incumbentAccuracy,
                 difference, lower95, reason, decided_at = StoreText.Timestamp(decidedAt),
-                gated_against = CurrentVersion(connection, transaction, model.AppId),
+                gated_against = comparedWith ?? CurrentVersion(connection, transaction, model.AppId),
             },
             transaction);
         if (inserted == 1 && !promoted)

@@ -149,7 +149,9 @@ internal sealed partial class RunReconciler(
                 break;
             case RunAction.Gate:
                 var gate = Gate(jobs.Get(JobIds.Eval(run.RunId))!, run.AppId);
-                if (registry.RecordDecision(version, gate.Promote, gate.Candidate, gate.Incumbent, gate.Difference, gate.Lower95, gate.Reason, clock.GetUtcNow()))
+                // Gated against the model the eval scored: a person may have promoted another while the eval ran.
+                if (registry.RecordDecision(version, gate.Promote, gate.Candidate, gate.Incumbent, gate.Difference, gate.Lower95, gate.Reason, clock.GetUtcNow(),
+                        jobs.Get(JobIds.Eval(run.RunId))!.Spec.IncumbentVersion))
                 {
                     telemetry.GateDecided(run.AppId, gate.Promote);
                 }

@@ -66,6 +66,25 @@ public sealed class PromotionSafetyTests : IDisposable
     }
 
     [Fact]
+    public void A_verdict_is_gated_against_the_model_the_eval_scored_even_when_another_became_current_meanwhile()
+    {
+        // The eval scored the candidate against m200 while a person promoted m418 by hand: the verdict is about m200.
+        var registry = Open();
+        var m200 = Candidate(registry, 200, passed: true, promote: true);
+        var m418 = Candidate(registry, 418, passed: true);
+        Assert.True(registry.TryStartRun("slowapp-run-500", "slowapp", Snapshot(500)));
+        registry.RegisterCandidate(new ModelVersionRecord("slowapp-m500", "slowapp", m200, "slowapp-run-500", "[]", "models/slowapp-m500", "{}",
+            ModelStatus.Candidate, _clock.GetUtcNow()));
+        registry.PromoteByHand(m418, "ana");
+
+        registry.RecordDecision("slowapp-m500", true, 0.8, 0.7, 0.1, 0.05, "candidate 0.800 vs incumbent 0.700", _clock.GetUtcNow(), comparedWith: m200);
+
+        Assert.Equal(m200, registry.GetDecision("slowapp-m500")!.GatedAgainst);
+        Assert.Contains("but the app's current model is now 'slowapp-m418'", registry.StaleGate("slowapp-m500"), StringComparison.Ordinal);
+        Assert.Throws<InvalidOperationException>(() => registry.Approve("slowapp-m500", "bob"));
+    }
+
+    [Fact]
     public void A_forced_approval_of_a_stale_candidate_records_who_why_and_what_it_overrode()
     {
         var registry = Open();
