@@ -180,7 +180,9 @@ public static partial class EventJson
         EventData? data;
         try
         {
-            data = (EventData?)JsonSerializer.Deserialize(utf8[(int)dataStart..(int)dataEnd], typeInfo);
+            // The usual shape is read without the serializer's per-event cost; anything else, valid or not, goes to it.
+            var dataBytes = utf8[(int)dataStart..(int)dataEnd];
+            if (!EventDataReader.TryRead(dataBytes, typeInfo.Type, out data)) data = (EventData?)JsonSerializer.Deserialize(dataBytes, typeInfo);
         }
         catch (JsonException ex)
         {

@@ -25,6 +25,12 @@ public sealed class Extractor
     private readonly Dictionary<int, PartitionState> _partitions = [];
     // The same states as a list: the engagement watermark scans them for every event.
     private readonly List<PartitionState> _partitionList = [];
+    // Per app, its clock on each partition of _partitionList (null where it has none), so the scan for every event reads
+    // references instead of looking the app up in each partition's table. Valid while _clockLayout is unchanged: it moves
+    // whenever a partition or an app clock comes or goes, and the cache is then rebuilt as apps are met.
+    private readonly Dictionary<string, AppClock?[]> _clocksByApp = new(StringComparer.Ordinal);
+    private int _clockLayout;
+    private int _clocksByAppLayout;
     // Kept as sessions open and close, so a metrics thread can read it without walking the dictionaries.
     private int _openSessions;
     // Estimated bytes of all open sessions (SessionBudget), kept as sessions grow, open and close, against
@@ -173,9 +179,12 @@ public sealed class Extractor
         var maxShared = DateTimeOffset.MinValue;
         var own = false;
         var reading = false;
-        foreach (var state in _partitionList)
+        var clocks = ClocksOf(appId);
+        for (var i = 0; i < clocks.Length; i++)
         {
-            var tracked = state.Apps.TryGetValue(appId, out var clock);
+            var state = _partitionList[i];
+            var clock = clocks[i];
+            var tracked = clock is not null;
             if (tracked && clock!.Watermark > maxOwn) maxOwn = clock.Watermark;
             if (state.Watermark > maxShared) maxShared = state.Watermark;
             own |= tracked;
@@ -185,6 +194,24 @@ public sealed class Extractor
             if (bound < min) min = bound;
         }
         return reading ? min : own ? maxOwn : maxShared;
+    }
+
+    /// <summary>The app's clock on each partition, in <see cref="_partitionList"/>'s order (see <see cref="_clocksByApp"/>).</summary>
+    private AppClock?[] ClocksOf(string appId)
+    {
+        // App ids come from senders: the cache holds at most as many apps as a partition holds clocks, plus a margin.
+        if (_clocksByAppLayout != _clockLayout || _clocksByApp.Count > 2 * _settings.MaxAppClocksPerPartition + 16)
+        {
+            _clocksByApp.Clear();
+            _clocksByAppLayout = _clockLayout;
+        }
+        if (!_clocksByApp.TryGetValue(appId, out var clocks))
+        {
+            clocks = new AppClock?[_partitionList.Count];
+            for (var i = 0; i < clocks.Length; i++) clocks[i] = _partitionList[i].Apps.GetValueOrDefault(appId);
+            _clocksByApp[appId] = clocks;
+        }
+        return clocks;
     }
 
     /// <summary>
@@ -223,6 +250,7 @@ public sealed class Extractor
         if (_partitions.Remove(partition, out var state))
         {
             _partitionList.Remove(state);
+            _clockLayout++;
             Volatile.Write(ref _openSessions, _openSessions - state.Sessions.Count);
             AddSessionStateBytes(-state.Sessions.Values.Sum(s => s.EstimatedBytes));
         }
@@ -274,6 +302,7 @@ public sealed class Extractor
         }
         clock = new AppClock { Watermark = DateTimeOffset.MinValue, LastActive = state.Sequence };
         state.Apps[appId] = clock;
+        _clockLayout++;
         return clock;
     }
 
@@ -390,6 +419,7 @@ public sealed class Extractor
             state = new PartitionState(_settings.DeduplicationWindow);
             _partitions[partition] = state;
             _partitionList.Add(state);
+            _clockLayout++;
         }
         return state;
     }

@@ -62,6 +62,9 @@ public sealed partial class ExtractionLoop
     private PendingWrite? _pendingWrite;
     private bool _broken;
     private string? _deliveryError;
+    private readonly RecordReadAhead _readAhead;
+    // Since the last record was handled (or the first assignment): what --until-idle measures.
+    private readonly Stopwatch _lastRecord = Stopwatch.StartNew();
 
     /// <summary>Creates the loop; nothing connects until <see cref="RunAsync"/>.</summary>
     public ExtractionLoop(ExtractionLoopOptions options, IExtractionSink sink, ILogger logger)
@@ -74,6 +77,7 @@ public sealed partial class ExtractionLoop
         // even when a new group replays the topic into it.
         _marks = new ProgressMarks(Path.Combine(options.StateDirectory, Sanitize(options.Topic)), logger);
         UnregisteredApps = new UnregisteredApps(options.MaxUnregisteredAppsReported);
+        _readAhead = new RecordReadAhead(options.ReadAheadRecords);
     }
 
     /// <summary>Apps whose events were extracted though no pipeline registers them (see <see cref="ExtractionLoopOptions.IsRegisteredApp"/>).</summary>
@@ -128,7 +132,7 @@ public sealed partial class ExtractionLoop
             .SetLogHandler((_, m) => LogClient(m))
             .SetPartitionsAssignedHandler(OnAssigned)
             .SetPartitionsRevokedHandler((c, partitions) => OnRevoked(c, producer, partitions))
-            .SetPartitionsLostHandler((c, partitions) => OnLost(partitions))
+            .SetPartitionsLostHandler((c, partitions) => OnLost(c, producer, partitions))
             .Build();
 
         var origin = LogOrigin.Describe(_options.BootstrapServers, _options.Topic, TimeSpan.FromSeconds(10));
@@ -138,16 +142,16 @@ public sealed partial class ExtractionLoop
         if (origin is not null) _originText = DeadLetterTail.OriginText(origin);
         consumer.Subscribe(_options.Topic);
         var lastFlush = Stopwatch.StartNew();
-        var lastRecord = Stopwatch.StartNew();
         var sawAssignment = false;
         try
         {
             while (!cancellationToken.IsCancellationRequested)
             {
                 ConsumeResult<byte[]?, byte[]?>? result;
+                ParsedValue parsed;
                 try
                 {
-                    result = consumer.Consume(TimeSpan.FromMilliseconds(100));
+                    result = _readAhead.Next(consumer, TimeSpan.FromMilliseconds(100), out parsed);
                 }
                 catch (ConsumeException ex) when (!ex.Error.IsFatal)
                 {
@@ -155,23 +159,12 @@ public sealed partial class ExtractionLoop
                     continue;
                 }
 
-                if (result is { IsPartitionEOF: true })
-                {
-                    CheckForLoss(consumer, result.Partition.Value, result.Offset.Value, next: result.Offset.Value);
-                    _extractor.MarkCaughtUp(result.Partition.Value);
-                    _positions[result.Partition.Value] = result.Offset.Value;
-                }
-                else if (result is { Message: not null })
-                {
-                    CheckForLoss(consumer, result.Partition.Value, result.Offset.Value, next: result.Offset.Value + 1);
-                    Handle(result, producer);
-                    lastRecord.Restart();
-                }
+                if (result is not null) HandleItem(consumer, producer, result, parsed);
                 if (!sawAssignment && _assigned.Count > 0)
                 {
                     // Idle time counts from the moment there is something to read, not from start-up.
                     sawAssignment = true;
-                    lastRecord.Restart();
+                    _lastRecord.Restart();
                 }
 
                 if (_pendingWrite is { Write.IsCompleted: true }) CompletePendingWrite(consumer, producer);
@@ -184,7 +177,7 @@ public sealed partial class ExtractionLoop
                     lastFlush.Restart();
                 }
 
-                if (_options.UntilIdle is { } idle && sawAssignment && lastRecord.Elapsed >= idle)
+                if (_options.UntilIdle is { } idle && sawAssignment && _lastRecord.Elapsed >= idle)
                 {
                     LogIdle(_logger, idle.TotalSeconds);
                     break;
@@ -194,11 +187,31 @@ public sealed partial class ExtractionLoop
         }
         finally
         {
+            // Records read ahead but not handed out stay uncommitted, like those the client fetched and never returned;
+            // the revoke that closing runs must not apply them after the loop stopped.
+            _readAhead.Discard();
             consumer.Close();
         }
     }
 
-    private void Handle(ConsumeResult<byte[]?, byte[]?> result, IProducer<byte[]?, byte[]?> producer)
+    /// <summary>One record or end-of-partition marker, in the order the consumer returned it.</summary>
+    private void HandleItem(IConsumer<byte[]?, byte[]?> consumer, IProducer<byte[]?, byte[]?> producer, ConsumeResult<byte[]?, byte[]?> result, ParsedValue parsed)
+    {
+        if (result.IsPartitionEOF)
+        {
+            CheckForLoss(consumer, result.Partition.Value, result.Offset.Value, next: result.Offset.Value);
+            _extractor.MarkCaughtUp(result.Partition.Value);
+            _positions[result.Partition.Value] = result.Offset.Value;
+        }
+        else if (result.Message is not null)
+        {
+            CheckForLoss(consumer, result.Partition.Value, result.Offset.Value, next: result.Offset.Value + 1);
+            Handle(result, parsed, producer);
+            _lastRecord.Restart();
+        }
+    }
+
+    private void Handle(ConsumeResult<byte[]?, byte[]?> result, ParsedValue parsed, IProducer<byte[]?, byte[]?> producer)
     {
         Progress.RecordRead();
         _readSinceFlush++;
@@ -218,7 +231,7 @@ public sealed partial class ExtractionLoop
         EventRejection? rejection;
         try
         {
-            rejection = Apply(result, partition, offset);
+            rejection = Apply(result, parsed, partition, offset);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -242,12 +255,16 @@ public sealed partial class ExtractionLoop
     }
 
     /// <summary>Validates one record and applies it; the rejection when it is dead-lettered instead.</summary>
-    private EventRejection? Apply(ConsumeResult<byte[]?, byte[]?> result, int partition, long offset)
+    private EventRejection? Apply(ConsumeResult<byte[]?, byte[]?> result, ParsedValue parsed, int partition, long offset)
     {
         var value = result.Message.Value;
         if (value is null || value.Length == 0)
             return new EventRejection("$", "empty record") { Kind = EventRejectionKind.Empty };
-        if (!EventJson.TryParse(value, out var evt, out var rejection)) return rejection;
+        // Parsed ahead on another thread (RecordReadAhead), or here when it was not (or the parse threw there).
+        var evt = parsed.Event;
+        var rejection = parsed.Rejection;
+        if (!parsed.IsParsed) _ = EventJson.TryParse(value, out evt, out rejection);
+        if (evt is null) return rejection;
         var key = result.Message.Key;
         if (key is null || !KeyMatches(key, evt.SessionId))
         {
@@ -611,15 +628,27 @@ public sealed partial class ExtractionLoop
 
     private void OnRevoked(IConsumer<byte[]?, byte[]?> consumer, IProducer<byte[]?, byte[]?> producer, List<TopicPartitionOffset> partitions)
     {
-        // Hand over cleanly: what was read is written and committed before another member takes it.
+        // Hand over cleanly: what was read is handled, written and committed before another member takes it.
+        HandleReadAhead(consumer, producer);
         Flush(consumer, producer, final: true);
         foreach (var tp in partitions) Release(tp.Partition.Value);
     }
 
-    private void OnLost(List<TopicPartitionOffset> partitions)
+    private void OnLost(IConsumer<byte[]?, byte[]?> consumer, IProducer<byte[]?, byte[]?> producer, List<TopicPartitionOffset> partitions)
     {
         // Lost, not revoked: another member may already own them; our uncommitted work is redone there.
+        HandleReadAhead(consumer, producer);
         foreach (var tp in partitions) Release(tp.Partition.Value);
+    }
+
+    /// <summary>
+    /// A rebalance callback runs inside the consumer, possibly while records are read ahead: they are handled first, as
+    /// they would have been had they been handed out one at a time.
+    /// </summary>
+    private void HandleReadAhead(IConsumer<byte[]?, byte[]?> consumer, IProducer<byte[]?, byte[]?> producer)
+    {
+        if (_broken) return;
+        foreach (var (result, parsed) in _readAhead.TakeAll()) HandleItem(consumer, producer, result, parsed);
     }
 
     private void Release(int partition)

@@ -81,4 +81,11 @@ public sealed record ExtractionLoopOptions
     /// first dead letter from before each partition's window.
     /// </summary>
     public long DeadLetterScanLimit { get; init; } = 100_000;
+
+    /// <summary>
+    /// The most records parsed ahead on a second thread while the loop applies the ones before them (see
+    /// <see cref="RecordReadAhead"/>): at most twice this many records are held besides the client's own fetch queue.
+    /// 1 or less parses each record on the loop's thread as it is applied. Default 512.
+    /// </summary>
+    public int ReadAheadRecords { get; init; } = 512;
 }

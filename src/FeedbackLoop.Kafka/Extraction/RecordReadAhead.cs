@@ -1,0 +1,213 @@
+using Confluent.Kafka;
+using FeedbackLoop.Contracts;
+
+namespace FeedbackLoop.Kafka.Extraction;
+
+/// <summary>
+/// What <see cref="EventJson.TryParse"/> said about a record's value, computed ahead of the record's turn. Default (not
+/// <see cref="IsParsed"/>): not parsed yet, or parsing threw; the loop then parses inline, where a failure is handled as
+/// it always was.
+/// </summary>
+internal readonly record struct ParsedValue(FeedbackEvent? Event, EventRejection? Rejection, bool IsParsed);
+
+/// <summary>
+/// Hands the consume loop its records one at a time, in the order the consumer returned them, with each value already
+/// parsed where possible: while the loop applies one batch on its thread, the next batch (what the client has already
+/// fetched, at most <see cref="ExtractionLoopOptions.ReadAheadRecords"/>) is parsed on a thread-pool thread, so parsing,
+/// the largest per-record cost, runs on the second core. A record the worker has not reached when its turn comes is
+/// parsed by the loop itself (records are claimed in order by whichever thread comes first), so a busy or late worker
+/// never stalls the loop. Nothing else moves: every record is still checked, applied, counted and dead-lettered on the
+/// loop's thread, in order, and offsets advance only as records are applied there. The consumer is only ever called on
+/// the loop's thread (rebalance callbacks run inside it), and a callback first takes every record read so far
+/// (<see cref="TakeAll"/>), so a revoke finds them applied exactly as if they had been handed out one by one.
+/// </summary>
+internal sealed class RecordReadAhead(int batchSize)
+{
+    private Batch _ready = Batch.Empty;
+    private int _next;
+    private Batch? _parsing;
+    // The records of the batch being collected; a rebalance callback can run (and take them) while it is.
+    private List<ConsumeResult<byte[]?, byte[]?>>? _collecting;
+    // A consume error met after some records were collected: raised once they are handed out, so the order holds.
+    private ConsumeException? _deferred;
+
+    /// <summary>
+    /// The next record or end-of-partition marker, and its parsed value; null when nothing arrived within
+    /// <paramref name="timeout"/>. Throws the consumer's errors as <see cref="IConsumer{TKey,TValue}.Consume(TimeSpan)"/> does.
+    /// </summary>
+    public ConsumeResult<byte[]?, byte[]?>? Next(IConsumer<byte[]?, byte[]?> consumer, TimeSpan timeout, out ParsedValue parsed)
+    {
+        if (batchSize <= 1)
+        {
+            parsed = default;
+            return consumer.Consume(timeout);
+        }
+        while (true)
+        {
+            if (_next < _ready.Results.Count)
+            {
+                parsed = _ready.Get(_next);
+                return _ready.Results[_next++];
+            }
+            if (_parsing is { } parsing)
+            {
+                _parsing = null;
+                SetReady(parsing);
+                // What the client already holds is parsed while the loop applies this batch; after an error nothing more is
+                // read until the error was raised in its place.
+                if (_deferred is null) StartParsing(Collect(consumer, TimeSpan.Zero));
+                continue;
+            }
+            if (_deferred is { } error)
+            {
+                _deferred = null;
+                throw error;
+            }
+            var first = Collect(consumer, timeout);
+            if (first.Count == 0)
+            {
+                parsed = default;
+                return null;
+            }
+            var batch = new Batch(first);
+            batch.ParseOnWorker();
+            SetReady(batch);
+        }
+    }
+
+    /// <summary>
+    /// Every record read but not yet handed out, in order (records of the batch being collected are left unparsed, for the
+    /// loop to parse): a rebalance callback applies them before it flushes.
+    /// </summary>
+    public List<(ConsumeResult<byte[]?, byte[]?> Result, ParsedValue Parsed)> TakeAll()
+    {
+        var all = new List<(ConsumeResult<byte[]?, byte[]?>, ParsedValue)>();
+        for (; _next < _ready.Results.Count; _next++) all.Add((_ready.Results[_next], _ready.Get(_next)));
+        if (_parsing is { } parsing)
+        {
+            _parsing = null;
+            for (var i = 0; i < parsing.Results.Count; i++) all.Add((parsing.Results[i], parsing.Get(i)));
+        }
+        if (_collecting is { } collecting)
+        {
+            foreach (var result in collecting) all.Add((result, default));
+            collecting.Clear();
+        }
+        _ready = Batch.Empty;
+        _next = 0;
+        return all;
+    }
+
+    /// <summary>Forgets what was read and not handed out (the loop stopped: those records stay uncommitted and are read again).</summary>
+    public void Discard()
+    {
+        // A worker still parsing a dropped batch only writes into that batch.
+        _parsing = null;
+        _collecting?.Clear();
+        _ready = Batch.Empty;
+        _next = 0;
+        _deferred = null;
+    }
+
+    private void SetReady(Batch batch)
+    {
+        _ready = batch;
+        _next = 0;
+    }
+
+    private void StartParsing(List<ConsumeResult<byte[]?, byte[]?>> results)
+    {
+        if (results.Count == 0) return;
+        var batch = new Batch(results);
+        batch.ParseOnWorker();
+        _parsing = batch;
+    }
+
+    /// <summary>Records the client returns within <paramref name="timeout"/> for the first and at once for the rest, up to the batch size.</summary>
+    private List<ConsumeResult<byte[]?, byte[]?>> Collect(IConsumer<byte[]?, byte[]?> consumer, TimeSpan timeout)
+    {
+        var results = new List<ConsumeResult<byte[]?, byte[]?>>(batchSize);
+        _collecting = results;
+        try
+        {
+            var result = consumer.Consume(timeout);
+            while (result is not null)
+            {
+                results.Add(result);
+                if (results.Count >= batchSize) break;
+                result = consumer.Consume(TimeSpan.Zero);
+            }
+        }
+        catch (ConsumeException ex) when (!ex.Error.IsFatal && (results.Count > 0 || _next < _ready.Results.Count))
+        {
+            _deferred = ex;
+        }
+        finally
+        {
+            _collecting = null;
+        }
+        return results;
+    }
+
+    private sealed class Batch(List<ConsumeResult<byte[]?, byte[]?>> results)
+    {
+        public static readonly Batch Empty = new([]);
+        private readonly ParsedValue[] _parsed = new ParsedValue[results.Count];
+        // 1 once record i is parsed (or its parse threw); records are claimed in order through _claimed by either thread.
+        private readonly int[] _done = new int[results.Count];
+        private int _claimed;
+
+        public List<ConsumeResult<byte[]?, byte[]?>> Results { get; } = results;
+
+        public void ParseOnWorker()
+        {
+            if (Results.Count > 0) ThreadPool.UnsafeQueueUserWorkItem(static batch => batch.ParseAll(), this, preferLocal: false);
+        }
+
+        /// <summary>Record <paramref name="index"/>'s parsed value: parsed ahead, or parsed now (helping with the records the
+        /// worker has not claimed) until the worker finished the one it holds.</summary>
+        public ParsedValue Get(int index)
+        {
+            var spin = new SpinWait();
+            while (Volatile.Read(ref _done[index]) == 0)
+            {
+                if (TryClaim(out var next)) ParseOne(next);
+                else spin.SpinOnce();
+            }
+            return _parsed[index];
+        }
+
+        private void ParseAll()
+        {
+            while (TryClaim(out var index)) ParseOne(index);
+        }
+
+        private bool TryClaim(out int index)
+        {
+            if (Volatile.Read(ref _claimed) >= _done.Length)
+            {
+                index = -1;
+                return false;
+            }
+            index = Interlocked.Increment(ref _claimed) - 1;
+            return index < _done.Length;
+        }
+
+        private void ParseOne(int index)
+        {
+            if (Results[index].Message?.Value is { Length: > 0 } value)
+            {
+                try
+                {
+                    _ = EventJson.TryParse(value, out var evt, out var rejection);
+                    _parsed[index] = new ParsedValue(evt, rejection, true);
+                }
+                catch (Exception)
+                {
+                    // Left unparsed: the loop parses the record again and handles the failure as it always did.
+                }
+            }
+            Volatile.Write(ref _done[index], 1);
+        }
+    }
+}
