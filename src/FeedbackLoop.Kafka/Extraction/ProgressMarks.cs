@@ -120,7 +120,9 @@ internal sealed record LogOrigin(string ClusterId, string TopicId)
         if (string.IsNullOrWhiteSpace(clusterId)) return null;
 
         // Topic ids need brokers of Kafka 2.8 or later; without one, a topic deleted and created again on the same cluster
-        // is not told apart (the cluster id still is).
+        // is not told apart (the cluster id still is). librdkafka's in-process cluster (ids "mockCluster…") keeps no topic
+        // ids and never answers DescribeTopics, so asking it would only wait out the whole timeout on every start.
+        if (clusterId.StartsWith(EmbeddedClusterIdPrefix, StringComparison.Ordinal)) return new LogOrigin(Token(clusterId), "-");
         string topicId;
         using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = bootstrapServers, ClientId = "feedbackloop-extractor-origin" }).Build();
         try
@@ -135,6 +137,9 @@ internal sealed record LogOrigin(string ClusterId, string TopicId)
         }
         return new LogOrigin(Token(clusterId), Token(topicId));
     }
+
+    /// <summary>How librdkafka's mock cluster (our embedded cluster) names itself.</summary>
+    internal const string EmbeddedClusterIdPrefix = "mockCluster";
 
     // Ids are written space-separated; brokers use base64 and UUIDs, but a broker we did not write may not.
     private static string Token(string id) => string.Concat(id.Select(c => char.IsWhiteSpace(c) || char.IsControl(c) ? '_' : c));
