@@ -160,6 +160,41 @@ public sealed class CheckpointTests
         Assert.Equal(100, restored.CommittableOffset(0, 300));
     }
 
+    /// <summary>
+    /// docs/SECURITY.md's former known limit: session A ends over its pair budget while session B, begun inside A, holds an
+    /// engagement window open. The commit before checkpoints stood at B's first record, so a restart rebuilt A from its
+    /// tail and its budget kept another pair; a restart from the checkpoint resumes after A and adds nothing.
+    /// </summary>
+    [Fact]
+    public void A_restart_inside_an_ended_over_budget_session_adds_no_pair_from_the_checkpoint_where_a_re_read_adds_one()
+    {
+        var settings = new ExtractionSettings { MaxPairsPerSessionPerRule = 2 };
+        var a = new SessionScript("s-a").Shown("a1").Shown("a2").ThumbUp("a1").ThumbDown("a2");
+        var b = new SessionScript("s-b", "u2", start: SessionScript.T0.AddMinutes(5)).Shown("b1");
+        var aTail = new SessionScript("s-a", start: SessionScript.T0.AddSeconds(4), eventIds: "s-a-tail").Shown("a3").Shown("a4").ThumbUp("a3").ThumbDown("a4").Ended();
+        List<FeedbackEvent> events = [.. a.Events, .. b.Events, .. aTail.Events];
+        var first = new Extractor(settings);
+        for (var i = 0; i < events.Count; i++) first.Process(0, i, events[i]);
+        first.Sweep();
+        var firstPairs = first.Output.Pairs.Select(p => p.PairId).ToHashSet(StringComparer.Ordinal);
+        Assert.Equal(Rows.Sorted("thumbs a1>a2", "thumbs a1>a4"), Rows.PairsOf(first));
+        var commitBefore = first.CommittableOffset(0, events.Count);
+        Assert.Equal(a.Events.Count, commitBefore);
+
+        // Before checkpoints: the restart re-reads from B's first record, inside A.
+        var reread = new Extractor(settings);
+        for (var i = (int)commitBefore; i < events.Count; i++) reread.Process(0, i, events[i]);
+        reread.Sweep();
+        Assert.Equal(["thumbs a3>a4"], reread.Output.Pairs.Where(p => !firstPairs.Contains(p.PairId)).Select(Rows.Describe));
+
+        // With checkpoints: the restart resumes after the last record, with B's window and nothing of A.
+        var restored = new Extractor(settings);
+        Assert.Null(restored.RestorePartition(0, first.CheckpointPartition(0)!));
+        restored.Sweep();
+        restored.ResolveAll();
+        Assert.Empty(restored.Output.Pairs);
+    }
+
     private static byte[] With(byte[] body, int at, params int[] bytes)
     {
         var copy = body.ToArray();
