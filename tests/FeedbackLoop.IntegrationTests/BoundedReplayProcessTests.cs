@@ -125,6 +125,66 @@ public sealed class BoundedReplayProcessTests(ITestOutputHelper output)
     }
 
     /// <summary>
+    /// The fall-back path: every partition's checkpoint damaged between two runs. The restart discards them (counted, by
+    /// reason), re-reads from the oldest offset their sound headers name, and the open sessions that span the restart still
+    /// make exactly the rules' rows, with no dead letter sent twice.
+    /// </summary>
+    [Fact]
+    public async Task Damaged_checkpoints_are_discarded_and_the_state_is_rebuilt_by_re_reading_with_the_same_rows()
+    {
+        using var root = new TempFolder("bounded-replay-damaged");
+        var data = root.Combine("data");
+        using var broker = CliProcess.Start("broker", "--brokers", "1", "--partitions", Partitions.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var bootstrap = (await broker.FirstStdoutLineAsync(TimeSpan.FromSeconds(60)))[BrokerCommand.BootstrapLinePrefix.Length..];
+        var (chunks, _) = Stream();
+        var reference = new Extractor();
+        using var producer = new ProducerBuilder<byte[]?, byte[]?>(new ProducerConfig { BootstrapServers = bootstrap, Acks = Acks.All, EnableIdempotence = true, LingerMs = 5 }).Build();
+        for (var chunk = 0; chunk < 2; chunk++)
+        {
+            foreach (var record in chunks[chunk])
+            {
+                var offset = Produce(producer, record);
+                if (record.Event is { } evt) reference.Process(record.Partition, offset, evt);
+            }
+            if (chunk == 1) break;
+            var first = await ExtractUntilIdleAsync(bootstrap, data);
+            Assert.Contains($"loaded 0, discarded 0", first, StringComparison.Ordinal);
+            var files = Directory.GetFiles(Path.Combine(data, "state", "extract", KafkaTopics.Events, "checkpoints"), "*.checkpoint");
+            Assert.Equal(Partitions, files.Length);
+            foreach (var file in files)
+            {
+                var bytes = File.ReadAllBytes(file);
+                bytes[^1] ^= 0xFF;
+                File.WriteAllBytes(file, bytes);
+            }
+        }
+
+        var second = await ExtractUntilIdleAsync(bootstrap, data);
+        Assert.Contains($"loaded 0, discarded {Partitions} (corrupt {Partitions})", second, StringComparison.Ordinal);
+        // The re-read started before the committed offsets, at the oldest open sessions.
+        Assert.DoesNotContain("replayed 0", second, StringComparison.Ordinal);
+        Assert.Equal(chunks[0].Concat(chunks[1]).Where(r => r.Event is null).Select(r => r.Bad!).Order(StringComparer.Ordinal),
+            DeadLetterValues(bootstrap).Order(StringComparer.Ordinal));
+
+        for (var p = 0; p < Partitions; p++) reference.MarkCaughtUp(p);
+        reference.Sweep();
+        Assert.NotEmpty(reference.Output.Pairs);
+        Assert.Equal(reference.Output.Pairs.Select(p => p.PairId).Order(StringComparer.Ordinal),
+            (await DatasetReader.ReadPairsAsync(data, "demo")).Select(p => p.PairId).Order(StringComparer.Ordinal));
+        Assert.Equal(reference.Output.Labels.Select(l => l.LabelId).Order(StringComparer.Ordinal),
+            (await DatasetReader.ReadLabelsAsync(data, "demo")).Select(l => l.LabelId).Order(StringComparer.Ordinal));
+        await broker.TerminateAsync(TimeSpan.FromSeconds(10));
+    }
+
+    private static async Task<string> ExtractUntilIdleAsync(string bootstrap, string data)
+    {
+        using var extract = CliProcess.Start("extract", "--bootstrap", bootstrap, "--data", data, "--until-idle", "3");
+        var exit = await extract.ExitAsync(TimeSpan.FromMinutes(3));
+        Assert.True(exit == 0, $"exit {exit}:\n{extract.Output}");
+        return extract.Output;
+    }
+
+    /// <summary>
     /// The stream, cut into chunks: sessions that start every few steps and never send session.ended (they end by the
     /// 30-minute timeout as event time moves on), a malformed record every <see cref="BadEvery"/> steps, and a sentinel
     /// malformed record per partition at the end of each chunk. Returns the bad records' values too.
