@@ -11,8 +11,9 @@ namespace FeedbackLoop.Kafka.Extraction;
 /// <summary>
 /// The extractors' consume loop: one consumer in the group, records validated, invalid ones dead-lettered
 /// with the original bytes and a reason, valid ones fed to the <see cref="Extractor"/>. Every flush
-/// writes the drained rows durably, waits for the dead letters to be acknowledged, and only then commits
-/// offsets: the lowest offset any still-open session or window needs, so a restart rebuilds them.
+/// writes the drained rows durably; every checkpoint (ADR 0014) also writes each partition's state, waits for
+/// the dead letters to be acknowledged, and only then commits offsets past the last record handled, so a
+/// restart loads the state instead of re-reading back to the oldest open session.
 /// While it runs it publishes the <c>FeedbackLoop.Extraction</c> meter, and each commit is an
 /// <c>extraction.commit</c> span that continues the traces its records carried (see <see cref="ExtractionTelemetry"/>).
 /// </summary>
@@ -71,6 +72,8 @@ public sealed partial class ExtractionLoop
     /// <summary>Creates the loop; nothing connects until <see cref="RunAsync"/>.</summary>
     public ExtractionLoop(ExtractionLoopOptions options, IExtractionSink sink, ILogger logger)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.CheckpointMaxRecords, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(options.CheckpointInterval, TimeSpan.Zero);
         _options = options;
         _sink = sink;
         _logger = logger;
@@ -339,8 +342,8 @@ public sealed partial class ExtractionLoop
         // Offsets are committed only with a checkpoint of the state they leave behind (ADR 0014): the commit then passes
         // open sessions, and a restart loads the checkpoint instead of re-reading back to the oldest of them. Without a
         // known origin no checkpoint could be checked on load, so the commit stays at the oldest offset the state needs.
-        var checkpoint = _origin is not null
-            && (final || _readSinceCheckpoint >= _options.CheckpointMaxRecords || _sinceCheckpoint.Elapsed >= _options.CheckpointInterval);
+        var due = final || _readSinceCheckpoint >= _options.CheckpointMaxRecords || _sinceCheckpoint.Elapsed >= _options.CheckpointInterval;
+        var checkpoint = _origin is not null && due;
         var files = new List<PartitionCheckpoint>();
         foreach (var (partition, next) in _nextOffsets)
         {
@@ -368,7 +371,7 @@ public sealed partial class ExtractionLoop
             }
             _checkpointed[partition] = next;
         }
-        if (checkpoint)
+        if (due)
         {
             _readSinceCheckpoint = 0;
             _sinceCheckpoint.Restart();
