@@ -30,7 +30,7 @@ public sealed class CheckpointStoreTests
         { "another cluster", CheckpointReasons.Foreign, null },
         { "the topic created again", CheckpointReasons.Foreign, null },
         { "another file version", CheckpointReasons.Version, null },
-        { "cluster id unknown", CheckpointReasons.OriginUnknown, null },
+        { "cluster id unknown", CheckpointReasons.OriginUnknown, RebuildFrom },
     };
 
     [Theory]

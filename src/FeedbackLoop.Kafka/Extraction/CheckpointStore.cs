@@ -47,7 +47,6 @@ internal sealed class CheckpointStore(string directory)
     {
         var path = PathOf(partition, committed);
         if (!File.Exists(path)) return CheckpointLookup.Missing;
-        if (origin is null) return CheckpointLookup.Discard(CheckpointReasons.OriginUnknown, null);
         byte[] content;
         try
         {
@@ -62,7 +61,7 @@ internal sealed class CheckpointStore(string directory)
         var fields = Encoding.ASCII.GetString(content, 0, end).Split(' ');
         if (fields is not [Magic, var version, var cluster, var topic, var p, var o, var r, var length, var hash]) return CheckpointLookup.Discard(CheckpointReasons.Corrupt, null);
         if (version != Version) return CheckpointLookup.Discard(CheckpointReasons.Version, null);
-        if (cluster != origin.ClusterId || topic != origin.TopicId) return CheckpointLookup.Discard(CheckpointReasons.Foreign, null);
+        if (origin is not null && (cluster != origin.ClusterId || topic != origin.TopicId)) return CheckpointLookup.Discard(CheckpointReasons.Foreign, null);
         if (!long.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out var filePartition) || filePartition != partition
             || !long.TryParse(o, NumberStyles.None, CultureInfo.InvariantCulture, out var offset) || offset != committed
             || !long.TryParse(r, NumberStyles.None, CultureInfo.InvariantCulture, out var rebuildFrom) || rebuildFrom > committed
@@ -70,7 +69,10 @@ internal sealed class CheckpointStore(string directory)
         {
             return CheckpointLookup.Discard(CheckpointReasons.Corrupt, null);
         }
-        // From here the header is sound, so a body that cannot be used still says where to re-read from.
+        // From here the header is sound, so a body that cannot be used still says where to re-read from. Without an origin
+        // the header cannot be checked, but it names this partition and committed offset, and re-reading from an earlier
+        // offset than needed costs time, never rows: another instance of the group may have committed with it.
+        if (origin is null) return CheckpointLookup.Discard(CheckpointReasons.OriginUnknown, rebuildFrom);
         var body = content.AsMemory(end + 1);
         if (body.Length < bodyLength) return CheckpointLookup.Discard(CheckpointReasons.Truncated, rebuildFrom);
         if (body.Length > bodyLength || Convert.ToHexStringLower(SHA256.HashData(body.Span)) != hash) return CheckpointLookup.Discard(CheckpointReasons.Corrupt, rebuildFrom);

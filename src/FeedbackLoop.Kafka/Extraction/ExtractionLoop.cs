@@ -692,16 +692,28 @@ public sealed partial class ExtractionLoop
     /// <summary>Where the group stands in each new partition: the first offset it needs (0 when it never committed).</summary>
     private void NoteCommittedOffsets(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartition> partitions)
     {
-        try
+        for (var attempt = 1; ; attempt++)
         {
-            foreach (var committed in consumer.Committed(partitions, TimeSpan.FromSeconds(10)))
-                _needFrom[committed.Partition.Value] = committed.Offset.IsSpecial ? 0 : committed.Offset.Value;
-        }
-        catch (KafkaException ex)
-        {
-            // Without the committed offsets a loss at the start of these partitions cannot be told from a normal
-            // start; later gaps are still checked.
-            LogCommittedUnknown(_logger, ex.Error.Code.ToString());
+            try
+            {
+                foreach (var committed in consumer.Committed(partitions, TimeSpan.FromSeconds(10)))
+                    _needFrom[committed.Partition.Value] = committed.Offset.IsSpecial ? 0 : committed.Offset.Value;
+                return;
+            }
+            catch (KafkaException ex) when (_origin is null || attempt < 3)
+            {
+                // Without the committed offsets a loss at the start of these partitions cannot be told from a normal
+                // start; later gaps are still checked.
+                LogCommittedUnknown(_logger, ex.Error.Code.ToString());
+                if (_origin is null) return;
+            }
+            catch (KafkaException ex)
+            {
+                // Offsets committed with checkpoints pass open sessions: reading from them without the checkpoint that
+                // goes with them would lose those sessions' earlier records. Stopping lets a restart try again.
+                _broken = true;
+                throw new KafkaException(new Error(ex.Error.Code, "the group's committed offsets could not be read, so no checkpoint can be matched to them"));
+            }
         }
     }
 
