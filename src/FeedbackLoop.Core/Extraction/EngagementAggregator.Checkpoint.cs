@@ -4,8 +4,9 @@ namespace FeedbackLoop.Core.Extraction;
 internal sealed partial class EngagementAggregator
 {
     /// <summary>
-    /// Writes the open shares of <paramref name="partition"/>, with what decides when they close: each window's latest
-    /// record time, the watermark of each app they belong to, and the record clock.
+    /// Writes the open shares of <paramref name="partition"/>, with each window's latest record time and the record clock.
+    /// The apps' watermarks are not written: they are derived from the partitions this extractor reads (their clocks are in
+    /// the checkpoint), and a watermark saved by another instance, over other partitions, could make this one's events late.
     /// </summary>
     public void WriteShares(int partition, CheckpointWriter writer)
     {
@@ -25,13 +26,6 @@ internal sealed partial class EngagementAggregator
             foreach (var dwell in accumulator.Dwell) writer.Write(dwell);
             writer.WriteNullable(_lastRecordAt.TryGetValue(key, out var last) ? last : null);
         }
-        var apps = shares.Select(s => s.Key.Key.AppId).Distinct(StringComparer.Ordinal).Where(_watermarks.ContainsKey).ToList();
-        writer.Write(apps.Count);
-        foreach (var appId in apps)
-        {
-            writer.Write(appId);
-            writer.Write(_watermarks[appId]);
-        }
     }
 
     /// <summary>Reads what <see cref="WriteShares"/> wrote, without applying it (a body that fails later changes nothing).</summary>
@@ -49,14 +43,12 @@ internal sealed partial class EngagementAggregator
             for (int d = 0, dwell = reader.ReadCount(8); d < dwell; d++) accumulator.Dwell.Add(reader.ReadInt64());
             open.Add((key, accumulator, reader.ReadNullableTime()));
         }
-        var watermarks = new List<(string AppId, DateTimeOffset Watermark)>();
-        for (int i = 0, n = reader.ReadCount(); i < n; i++) watermarks.Add((reader.ReadString(), reader.ReadTime()));
-        return new Shares(recordClock, open, watermarks);
+        return new Shares(recordClock, open);
     }
 
     /// <summary>
-    /// Puts a partition's shares back. Clocks only move forward: another partition of this extractor may already have
-    /// moved an app's watermark or the record clock further.
+    /// Puts a partition's shares back. The record clock only moves forward: another partition of this extractor may already
+    /// have moved it further. Each app's watermark is derived again at its next event or sweep.
     /// </summary>
     public void Restore(int partition, Shares shares)
     {
@@ -66,12 +58,10 @@ internal sealed partial class EngagementAggregator
             _open[(key, partition)] = accumulator;
             if (lastRecordAt is { } at && (!_lastRecordAt.TryGetValue(key, out var current) || at > current)) _lastRecordAt[key] = at;
         }
-        foreach (var (appId, watermark) in shares.Watermarks) Advance(appId, watermark);
     }
 
     /// <summary>A partition's shares as read from a checkpoint, not yet applied.</summary>
     internal sealed record Shares(
         DateTimeOffset RecordClock,
-        List<(WindowKey Key, Accumulator Accumulator, DateTimeOffset? LastRecordAt)> Open,
-        List<(string AppId, DateTimeOffset Watermark)> Watermarks);
+        List<(WindowKey Key, Accumulator Accumulator, DateTimeOffset? LastRecordAt)> Open);
 }

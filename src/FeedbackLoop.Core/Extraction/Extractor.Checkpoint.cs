@@ -5,7 +5,7 @@ namespace FeedbackLoop.Core.Extraction;
 /// <summary>
 /// Checkpoints of one partition's state (docs/adr/0014-partition-checkpoints.md): everything a re-read of the partition
 /// would rebuild (open sessions, cut-session markers, the de-duplication window, the per-app clocks, the partition's
-/// engagement window shares and the clocks that close them), so the host can commit past open sessions and a restart
+/// engagement window shares and the record clock), so the host can commit past open sessions and a restart
 /// re-reads only what arrived after the checkpoint.
 /// </summary>
 public sealed partial class Extractor
