@@ -126,11 +126,13 @@ public sealed class HardeningProcessTests(ITestOutputHelper output)
             windows.Sum(w => w.Copied), windows.Sum(w => w.ComparisonsWon), windows.Sum(w => w.ComparisonsLost), windows.Sum(w => w.DwellSamples)));
         var written = await DescribeAsync(data);
 
-        // App "other"'s sessions are still open, so the group's commit on partition 0 stays before the end-of-time
-        // record: the restart reads it again, which is what crashed every restart before.
-        Assert.True(CommittedOffset(bootstrap, 0) <= crashOffset, "the commit moved past the end-of-time record, so the restart would not read it again");
+        // App "other"'s sessions are still open; the commit passes them all the same, with a checkpoint of their state
+        // (ADR 0014), so the restart loads the checkpoints instead of reading the end-of-time record again.
+        Assert.True(CommittedOffset(bootstrap, 0) > crashOffset, "the commit stayed before the end-of-time record, as if there were no checkpoints");
         var restart = await ExtractAsync(bootstrap, data);
         output.WriteLine($"restart:\n{restart}");
+        Assert.Contains("events read 0,", restart, StringComparison.Ordinal);
+        Assert.Contains("loaded 3, discarded 0", restart, StringComparison.Ordinal);
 
         Assert.Contains("dead-lettered 0, ", restart, StringComparison.Ordinal);
         Assert.Contains("rows written: pairs 0, labels 0, engagement windows 0 ", restart, StringComparison.Ordinal);

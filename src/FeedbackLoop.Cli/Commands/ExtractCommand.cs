@@ -113,6 +113,12 @@ internal static class ExtractCommand
             await error.WriteLineAsync($"Configuration {invalidKey} must be a positive whole number.").ConfigureAwait(false);
             return 2;
         }
+        var checkpoints = ExtractionBudgetConfig.ReadCheckpoints(builder.Configuration);
+        if (checkpoints.InvalidKey is { } invalidCheckpointKey)
+        {
+            await error.WriteLineAsync($"Configuration {invalidCheckpointKey} must be a positive whole number (seconds at most 86400, bytes at most 2147483647).").ConfigureAwait(false);
+            return 2;
+        }
         builder.Services.AddSingleton(locations);
         if (transport.Broker is not null)
         {
@@ -130,6 +136,8 @@ internal static class ExtractCommand
                 StateDirectory = Path.Combine(data, "state", "extract"),
                 GroupId = group,
                 UntilIdle = untilIdle is { } s ? TimeSpan.FromSeconds(s) : null,
+                CheckpointInterval = checkpoints.Interval,
+                CheckpointMaxRecords = checkpoints.MaxRecords,
                 // Each listed app's rules, the file's defaults for every other app (as the demo does), with the budgets
                 // from configuration and the event-age horizon from the command line.
                 Settings = new ExtractionSettings
@@ -139,6 +147,7 @@ internal static class ExtractCommand
                     MaxSessionBytes = budgets.MaxSessionBytes,
                     MaxSessionStateBytes = budgets.MaxSessionStateBytes,
                     MaxEventAge = maxEventAgeDays is { } days ? TimeSpan.FromDays(days) : null,
+                    MaxCheckpointBytes = checkpoints.MaxBytes,
                 },
                 // Events of an app the file does not list are extracted, counted and reported once: they never train.
                 IsRegisteredApp = pipeline.IsRegistered,
@@ -169,6 +178,8 @@ internal static class ExtractCommand
         var counters = loop.Counters;
         await output.WriteLineAsync($"events read {p.RecordsRead}, processed {counters.EventsProcessed}, duplicates {counters.DuplicateEvents}, dead-lettered {p.DeadLettered}, replayed {p.ReplayedRecords}").ConfigureAwait(false);
         await output.WriteLineAsync($"rows written: pairs {p.PairsWritten}, labels {p.LabelsWritten}, engagement windows {p.WindowsWritten} (already present, skipped: {p.RowsAlreadyPresent})").ConfigureAwait(false);
+        var discarded = string.Join(", ", p.CheckpointsDiscarded.Select(d => $"{d.Key} {d.Value}"));
+        await output.WriteLineAsync($"checkpoints: written {p.CheckpointsWritten}, loaded {p.CheckpointsLoaded}, discarded {p.CheckpointsDiscarded.Sum(d => d.Value)}{(discarded.Length > 0 ? $" ({discarded})" : "")}").ConfigureAwait(false);
         foreach (var appId in DatasetPaths.Apps(data))
             await output.WriteLineAsync($"datasets of {appId}: {Path.Combine(data, "datasets", appId)}").ConfigureAwait(false);
         await ReportUnregisteredAsync(loop.UnregisteredApps, pipeline, output).ConfigureAwait(false);

@@ -32,4 +32,23 @@ internal static class ExtractionBudgetConfig
         return configuration[key] is not { Length: > 0 } text
             || (long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out value) && value > 0);
     }
+
+    public const string CheckpointSecondsKey = "FeedbackLoop:Extraction:CheckpointSeconds";
+    public const string CheckpointMaxRecordsKey = "FeedbackLoop:Extraction:CheckpointMaxRecords";
+    public const string MaxCheckpointBytesKey = "FeedbackLoop:Extraction:MaxCheckpointBytes";
+
+    /// <summary>
+    /// How often partition checkpoints are written (ADR 0014), from the same configuration: absent keys keep the defaults of
+    /// <see cref="Kafka.Extraction.ExtractionLoopOptions"/> and <see cref="ExtractionSettings"/>; else the first key whose value is not a positive whole number.
+    /// </summary>
+    public static (TimeSpan Interval, long MaxRecords, long MaxBytes, string? InvalidKey) ReadCheckpoints(IConfiguration configuration)
+    {
+        var defaults = new Kafka.Extraction.ExtractionLoopOptions { BootstrapServers = "-", StateDirectory = "-" };
+        if (!TryRead(configuration, CheckpointSecondsKey, (long)defaults.CheckpointInterval.TotalSeconds, out var seconds) || seconds > 86_400)
+            return (default, 0, 0, CheckpointSecondsKey);
+        if (!TryRead(configuration, CheckpointMaxRecordsKey, defaults.CheckpointMaxRecords, out var records)) return (default, 0, 0, CheckpointMaxRecordsKey);
+        if (!TryRead(configuration, MaxCheckpointBytesKey, new ExtractionSettings().MaxCheckpointBytes, out var bytes) || bytes > int.MaxValue)
+            return (default, 0, 0, MaxCheckpointBytesKey);
+        return (TimeSpan.FromSeconds(seconds), records, bytes, null);
+    }
 }

@@ -18,4 +18,7 @@ internal sealed class DeduplicationWindow(int capacity)
         if (_order.Count > capacity) _ids.Remove(_order.Dequeue());
         return true;
     }
+
+    /// <summary>The remembered ids, oldest first: what a checkpoint keeps, so a restore remembers exactly these.</summary>
+    public IReadOnlyCollection<string> Remembered => _order;
 }

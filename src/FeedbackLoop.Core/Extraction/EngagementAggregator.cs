@@ -18,7 +18,7 @@ internal enum EngagementMetric
 /// and not added, so a written window is final. Watermarks are per app (issue 10, finding 3): one app's event
 /// time never closes another app's windows.
 /// </summary>
-internal sealed class EngagementAggregator(ExtractionSettings settings, ExtractionCounters counters, ExtractionOutput output)
+internal sealed partial class EngagementAggregator(ExtractionSettings settings, ExtractionCounters counters, ExtractionOutput output)
 {
     private readonly Dictionary<(WindowKey Key, int Partition), Accumulator> _open = [];
     // Event time each app's input has reached (never moves back while the app has open windows). Windows ending, plus
@@ -171,9 +171,9 @@ internal sealed class EngagementAggregator(ExtractionSettings settings, Extracti
         return sorted[Math.Clamp(rank, 1, sorted.Count) - 1];
     }
 
-    private readonly record struct WindowKey(string AppId, string ModelVersion, string Variant, long StartTicks);
+    internal readonly record struct WindowKey(string AppId, string ModelVersion, string Variant, long StartTicks);
 
-    private sealed class Accumulator(long firstOffset)
+    internal sealed class Accumulator(long firstOffset)
     {
         /// <summary>Where a re-read must start to rebuild this share: the earliest first record of its events' sessions.</summary>
         public long FirstOffset { get; set; } = firstOffset;

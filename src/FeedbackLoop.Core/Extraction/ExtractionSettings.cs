@@ -108,4 +108,14 @@ public sealed record ExtractionSettings
     /// but not added to the set, and each is counted in <see cref="ExtractionCounters.CandidatesOverSetLimit"/>.
     /// </summary>
     public int MaxCandidatesPerSet { get; init; } = 16;
+
+    /// <summary>
+    /// Largest checkpoint of one partition's state (docs/adr/0014-partition-checkpoints.md), in bytes of its serialized form.
+    /// The state is shaped by senders, so its checkpoint is bounded twice: what it holds is already bounded by the session
+    /// budgets above (open sessions together by <see cref="MaxSessionStateBytes"/>, whose serialized form is smaller than the
+    /// estimate, plus the <see cref="DeduplicationWindow"/>'s ids and the open engagement windows), and a checkpoint past this
+    /// size is neither written nor loaded: the partition's commit then stays at its oldest open session, as without
+    /// checkpoints, and the hit is counted. Twice the default state budget.
+    /// </summary>
+    public long MaxCheckpointBytes { get; init; } = 1024L * 1024 * 1024;
 }

@@ -17,7 +17,7 @@ public enum ProcessOutcome
 /// State is kept per source partition (a session never spans partitions because session_id is the key)
 /// and only for open sessions. Single-threaded by design: the consume loop owns it.
 /// </summary>
-public sealed class Extractor
+public sealed partial class Extractor
 {
     private readonly ExtractionSettings _settings;
     private readonly SessionRules _rules;

@@ -376,7 +376,7 @@ internal sealed class SessionRules(ExtractionSettings settings, ExtractionCounte
     }
 
     /// <summary>A cheap grouping key for identical inputs; equality is then confirmed message by message.</summary>
-    private static int InputKey(IReadOnlyList<ChatMessage> input)
+    internal static int InputKey(IReadOnlyList<ChatMessage> input)
     {
         var hash = new HashCode();
         foreach (var message in input)

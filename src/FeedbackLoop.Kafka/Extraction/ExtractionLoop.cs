@@ -11,8 +11,9 @@ namespace FeedbackLoop.Kafka.Extraction;
 /// <summary>
 /// The extractors' consume loop: one consumer in the group, records validated, invalid ones dead-lettered
 /// with the original bytes and a reason, valid ones fed to the <see cref="Extractor"/>. Every flush
-/// writes the drained rows durably, waits for the dead letters to be acknowledged, and only then commits
-/// offsets: the lowest offset any still-open session or window needs, so a restart rebuilds them.
+/// writes the drained rows durably; every checkpoint (ADR 0014) also writes each partition's state, waits for
+/// the dead letters to be acknowledged, and only then commits offsets past the last record handled, so a
+/// restart loads the state instead of re-reading back to the oldest open session.
 /// While it runs it publishes the <c>FeedbackLoop.Extraction</c> meter, and each commit is an
 /// <c>extraction.commit</c> span that continues the traces its records carried (see <see cref="ExtractionTelemetry"/>).
 /// </summary>
@@ -56,6 +57,11 @@ public sealed partial class ExtractionLoop
     // One source for the process: spans are told apart by their traces, not by the loop that made them.
     private static readonly ActivitySource CommitSource = new(ExtractionTelemetry.ActivitySourceName, typeof(ExtractionLoop).Assembly.GetName().Version?.ToString());
     private readonly Stopwatch _sinceMarks = Stopwatch.StartNew();
+    private readonly CheckpointStore _checkpoints;
+    // Per partition, the offset of its last checkpoint: a partition that read nothing since is not checkpointed again.
+    private readonly Dictionary<int, long> _checkpointed = [];
+    private readonly Stopwatch _sinceCheckpoint = Stopwatch.StartNew();
+    private long _readSinceCheckpoint;
     private long _readSinceFlush;
     // Stopwatch timestamp of the first record read since the last flush; 0 when none was.
     private long _batchFirstRead;
@@ -69,6 +75,8 @@ public sealed partial class ExtractionLoop
     /// <summary>Creates the loop; nothing connects until <see cref="RunAsync"/>.</summary>
     public ExtractionLoop(ExtractionLoopOptions options, IExtractionSink sink, ILogger logger)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.CheckpointMaxRecords, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(options.CheckpointInterval, TimeSpan.Zero);
         _options = options;
         _sink = sink;
         _logger = logger;
@@ -78,6 +86,7 @@ public sealed partial class ExtractionLoop
         _marks = new ProgressMarks(Path.Combine(options.StateDirectory, Sanitize(options.Topic)), logger);
         UnregisteredApps = new UnregisteredApps(options.MaxUnregisteredAppsReported);
         _readAhead = new RecordReadAhead(options.ReadAheadRecords);
+        _checkpoints = new CheckpointStore(Path.Combine(options.StateDirectory, Sanitize(options.Topic), "checkpoints"));
     }
 
     /// <summary>Apps whose events were extracted though no pipeline registers them (see <see cref="ExtractionLoopOptions.IsRegisteredApp"/>).</summary>
@@ -168,7 +177,7 @@ public sealed partial class ExtractionLoop
                 }
 
                 if (_pendingWrite is { Write.IsCompleted: true }) CompletePendingWrite(consumer, producer);
-                if (lastFlush.Elapsed >= _options.FlushInterval || _readSinceFlush >= _options.MaxEventsPerFlush)
+                if (lastFlush.Elapsed >= _options.FlushInterval || _readSinceFlush >= _options.MaxEventsPerFlush || _readSinceCheckpoint >= _options.CheckpointMaxRecords)
                 {
                     // Sampled here, before a flush that may wait for the previous write, so a stalled write
                     // leaves the lag as it stood when the loop stopped reading.
@@ -215,6 +224,7 @@ public sealed partial class ExtractionLoop
     {
         Progress.RecordRead();
         _readSinceFlush++;
+        _readSinceCheckpoint++;
         if (_batchFirstRead == 0)
         {
             _batchFirstRead = Stopwatch.GetTimestamp();
@@ -346,11 +356,42 @@ public sealed partial class ExtractionLoop
         var rows = _extractor.Output.TakeAll();
         var offsets = new List<TopicPartitionOffset>();
         var marks = new List<(int Partition, long Next)>();
+        // Offsets are committed only with a checkpoint of the state they leave behind (ADR 0014): the commit then passes
+        // open sessions, and a restart loads the checkpoint instead of re-reading back to the oldest of them. Without a
+        // known origin no checkpoint could be checked on load, so the commit stays at the oldest offset the state needs.
+        var due = final || _readSinceCheckpoint >= _options.CheckpointMaxRecords || _sinceCheckpoint.Elapsed >= _options.CheckpointInterval;
+        var checkpoint = _origin is not null && due;
+        var files = new List<PartitionCheckpoint>();
         foreach (var (partition, next) in _nextOffsets)
         {
             if (!_assigned.Contains(partition)) continue;
-            offsets.Add(new TopicPartitionOffset(_options.Topic, partition, _extractor.CommittableOffset(partition, next)));
             marks.Add((partition, next));
+            var rebuildFrom = _extractor.CommittableOffset(partition, next);
+            if (_origin is null)
+            {
+                offsets.Add(new TopicPartitionOffset(_options.Topic, partition, rebuildFrom));
+                continue;
+            }
+            if (!checkpoint || _checkpointed.GetValueOrDefault(partition, -1) == next) continue;
+            if (_extractor.CheckpointPartition(partition) is { } body)
+            {
+                files.Add(new PartitionCheckpoint(partition, next, rebuildFrom, body));
+                offsets.Add(new TopicPartitionOffset(_options.Topic, partition, next));
+            }
+            else
+            {
+                // Too large to write: this partition commits where a re-read rebuilds its state, as without checkpoints.
+                Progress.RecordCheckpointDiscarded(CheckpointReasons.TooLarge);
+                LogCheckpointTooLarge(_logger, partition, _options.Settings.MaxCheckpointBytes, rebuildFrom);
+                files.Add(new PartitionCheckpoint(partition, rebuildFrom, rebuildFrom, null));
+                offsets.Add(new TopicPartitionOffset(_options.Topic, partition, rebuildFrom));
+            }
+            _checkpointed[partition] = next;
+        }
+        if (due)
+        {
+            _readSinceCheckpoint = 0;
+            _sinceCheckpoint.Restart();
         }
 
         CompletePendingWrite(consumer, producer);
@@ -358,7 +399,7 @@ public sealed partial class ExtractionLoop
         if (trace.LinksDropped > 0) Progress.RecordTraceLinksDropped(trace.LinksDropped);
         Activity? span = null;
         Task<ExtractionWriteResult> write;
-        if (rows.IsEmpty && _readSinceFlush == 0)
+        if (rows.IsEmpty && _readSinceFlush == 0 && files.Count == 0)
         {
             // Nothing read and nothing to write: an idle tick, not a commit worth a span.
             write = Task.FromResult(ExtractionWriteResult.Empty);
@@ -369,15 +410,30 @@ public sealed partial class ExtractionLoop
             span = StartCommitSpan(trace, _readSinceFlush);
             // The span is current while the write's task starts, so anything the sink traces nests under it;
             // the consume thread itself goes on outside it.
-            write = rows.IsEmpty ? Task.FromResult(ExtractionWriteResult.Empty) : Task.Run(() => _sink.WriteAsync(rows));
+            write = rows.IsEmpty && files.Count == 0 ? Task.FromResult(ExtractionWriteResult.Empty) : Task.Run(() => WriteAsync(rows, files));
             Activity.Current = outer;
         }
-        _pendingWrite = new PendingWrite(write, offsets, marks, span, trace.HasParent ? trace.Parent : null, _batchFirstRead);
+        _pendingWrite = new PendingWrite(write, offsets, marks, span, trace.HasParent ? trace.Parent : null, _batchFirstRead, files);
         _batchFirstRead = 0;
         _readSinceFlush = 0;
         PublishOldestUncommitted();
-        if (final) CompletePendingWrite(consumer, producer, final: true);
+        // A checkpoint is committed before reading goes on, so a crash re-reads at most CheckpointMaxRecords records.
+        if (final || checkpoint) CompletePendingWrite(consumer, producer, final: true);
     }
+
+    /// <summary>The rows first, then the checkpoints of the state after them: a checkpoint never covers rows that are not durable.</summary>
+    private async Task<ExtractionWriteResult> WriteAsync(ExtractionOutput rows, List<PartitionCheckpoint> files)
+    {
+        var written = rows.IsEmpty ? ExtractionWriteResult.Empty : await _sink.WriteAsync(rows).ConfigureAwait(false);
+        foreach (var file in files)
+        {
+            if (file.Body is { } body) _checkpoints.Write(_origin!, file.Partition, file.Offset, file.RebuildFrom, body);
+        }
+        return written;
+    }
+
+    /// <summary>One partition's checkpoint for a commit; a null body: too large, the commit is the offset to rebuild from.</summary>
+    private sealed record PartitionCheckpoint(int Partition, long Offset, long RebuildFrom, byte[]? Body);
 
     /// <summary>
     /// Starts the span of one commit: a child of the first traced record's context, linked to the other
@@ -445,7 +501,7 @@ public sealed partial class ExtractionLoop
 
     /// <summary>The write in flight and what its commit needs; <paramref name="FirstRead"/> is when its batch's first record was read (0: none).</summary>
     private sealed record PendingWrite(Task<ExtractionWriteResult> Write, List<TopicPartitionOffset> Offsets, List<(int Partition, long Next)> Marks,
-        Activity? Span, ActivityContext? Parent, long FirstRead);
+        Activity? Span, ActivityContext? Parent, long FirstRead, List<PartitionCheckpoint> Checkpoints);
 
     /// <summary>The write, the dead letters and the offsets of one batch, in the order that is the guarantee.</summary>
     private ExtractionWriteResult Commit(IConsumer<byte[]?, byte[]?> consumer, IProducer<byte[]?, byte[]?> producer, PendingWrite pending)
@@ -476,6 +532,15 @@ public sealed partial class ExtractionLoop
         try
         {
             consumer.Commit(offsets);
+            // Only now are older checkpoints of these partitions useless: until the commit, the group's offset was theirs.
+            var committed = offsets.Select(o => o.Partition.Value).ToHashSet();
+            var kept = 0;
+            foreach (var file in pending.Checkpoints.Where(c => committed.Contains(c.Partition)))
+            {
+                _checkpoints.Prune(file.Partition, file.Body is null ? null : file.Offset);
+                if (file.Body is not null) kept++;
+            }
+            Progress.RecordCheckpointsWritten(kept);
         }
         catch (KafkaException ex) when (IsGroupChange(ex.Error.Code))
         {
@@ -576,7 +641,7 @@ public sealed partial class ExtractionLoop
         }
     }
 
-    private void OnAssigned(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartition> partitions)
+    private List<TopicPartitionOffset> OnAssigned(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartition> partitions)
     {
         foreach (var tp in partitions)
         {
@@ -585,23 +650,87 @@ public sealed partial class ExtractionLoop
             _extractor.TrackPartition(tp.Partition.Value);
         }
         NoteCommittedOffsets(consumer, partitions);
+        var starts = RestoreCheckpoints(partitions);
         FindDeadLettersAlreadySent(partitions);
         if (_logger.IsEnabled(LogLevel.Information)) LogAssigned(_logger, string.Join(',', partitions.Select(p => p.Partition.Value)));
+        return starts;
+    }
+
+    /// <summary>
+    /// Restores each new partition's state from the checkpoint of its committed offset (ADR 0014), so reading resumes there.
+    /// A checkpoint that cannot be used is discarded with its reason (counted, logged) and the state is rebuilt by re-reading
+    /// from the oldest offset it needed, which its header still names; without one, from the committed offset.
+    /// </summary>
+    private List<TopicPartitionOffset> RestoreCheckpoints(List<TopicPartition> partitions)
+    {
+        var starts = new List<TopicPartitionOffset>(partitions.Count);
+        foreach (var tp in partitions)
+        {
+            var partition = tp.Partition.Value;
+            _checkpointed.Remove(partition);
+            // No commit yet (or it could not be read): the partition is read from the start, nothing to restore.
+            if (!_needFrom.TryGetValue(partition, out var committed) || committed == 0)
+            {
+                starts.Add(new TopicPartitionOffset(tp, Offset.Unset));
+                continue;
+            }
+            var found = _checkpoints.Find(_origin, partition, committed);
+            // Without an origin the loop commits where the state is rebuilt from, as before checkpoints: no file is expected.
+            if (_origin is null && found.Reason == CheckpointReasons.Missing)
+            {
+                starts.Add(new TopicPartitionOffset(tp, Offset.Unset));
+                continue;
+            }
+            var reason = found.Reason ?? _extractor.RestorePartition(partition, found.Body.Span);
+            if (reason is null)
+            {
+                Progress.RecordCheckpointLoaded();
+                _checkpointed[partition] = committed;
+                LogCheckpointLoaded(_logger, partition, committed, found.Body.Length);
+                starts.Add(new TopicPartitionOffset(tp, Offset.Unset));
+                continue;
+            }
+            Progress.RecordCheckpointDiscarded(reason);
+            if (found.RebuildFrom is { } from && from < committed)
+            {
+                LogCheckpointDiscardedRebuild(_logger, partition, committed, reason, from);
+                _needFrom[partition] = from;
+                starts.Add(new TopicPartitionOffset(tp, new Offset(from)));
+            }
+            else
+            {
+                LogCheckpointDiscarded(_logger, partition, committed, reason);
+                starts.Add(new TopicPartitionOffset(tp, Offset.Unset));
+            }
+        }
+        return starts;
     }
 
     /// <summary>Where the group stands in each new partition: the first offset it needs (0 when it never committed).</summary>
     private void NoteCommittedOffsets(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartition> partitions)
     {
-        try
+        for (var attempt = 1; ; attempt++)
         {
-            foreach (var committed in consumer.Committed(partitions, TimeSpan.FromSeconds(10)))
-                _needFrom[committed.Partition.Value] = committed.Offset.IsSpecial ? 0 : committed.Offset.Value;
-        }
-        catch (KafkaException ex)
-        {
-            // Without the committed offsets a loss at the start of these partitions cannot be told from a normal
-            // start; later gaps are still checked.
-            LogCommittedUnknown(_logger, ex.Error.Code.ToString());
+            try
+            {
+                foreach (var committed in consumer.Committed(partitions, TimeSpan.FromSeconds(10)))
+                    _needFrom[committed.Partition.Value] = committed.Offset.IsSpecial ? 0 : committed.Offset.Value;
+                return;
+            }
+            catch (KafkaException ex) when (_origin is null || attempt < 3)
+            {
+                // Without the committed offsets a loss at the start of these partitions cannot be told from a normal
+                // start; later gaps are still checked.
+                LogCommittedUnknown(_logger, ex.Error.Code.ToString());
+                if (_origin is null) return;
+            }
+            catch (KafkaException ex)
+            {
+                // Offsets committed with checkpoints pass open sessions: reading from them without the checkpoint that
+                // goes with them would lose those sessions' earlier records. Stopping lets a restart try again.
+                _broken = true;
+                throw new KafkaException(new Error(ex.Error.Code, "the group's committed offsets could not be read, so no checkpoint can be matched to them"));
+            }
         }
     }
 
@@ -658,6 +787,7 @@ public sealed partial class ExtractionLoop
         _positions.Remove(partition);
         _needFrom.Remove(partition);
         _alreadySent.Remove(partition);
+        _checkpointed.Remove(partition);
         _extractor.DropPartition(partition);
         _marks.Forget(partition);
     }
@@ -697,6 +827,19 @@ public sealed partial class ExtractionLoop
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Read {Records} records of the dead-letter topic's tail; {Sent} dead letters of the replay window were already sent and will not be sent again")]
     private static partial void LogDeadLetterTail(ILogger logger, long records, int sent);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Partition {Partition} resumes at its committed offset {Offset} with the state of its checkpoint ({Bytes} bytes)")]
+    private static partial void LogCheckpointLoaded(ILogger logger, int partition, long offset, int bytes);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Checkpoint of partition {Partition} at committed offset {Offset} discarded ({Reason}); its state is rebuilt by re-reading from offset {From}")]
+    private static partial void LogCheckpointDiscardedRebuild(ILogger logger, int partition, long offset, string reason, long from);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Checkpoint of partition {Partition} at committed offset {Offset} discarded ({Reason}); its state is rebuilt from that offset, "
+        + "so sessions open there lose what came before it (expected once after an upgrade from a version without checkpoints)")]
+    private static partial void LogCheckpointDiscarded(ILogger logger, int partition, long offset, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "State of partition {Partition} is over MaxCheckpointBytes ({Limit}); no checkpoint written, the commit stays at offset {From}, where a re-read rebuilds it")]
+    private static partial void LogCheckpointTooLarge(ILogger logger, int partition, long limit, long from);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Assigned partitions {Partitions}")]
     private static partial void LogAssigned(ILogger logger, string partitions);

@@ -88,4 +88,18 @@ public sealed record ExtractionLoopOptions
     /// 1 or less parses each record on the loop's thread as it is applied. Default 512.
     /// </summary>
     public int ReadAheadRecords { get; init; } = 512;
+
+    /// <summary>
+    /// Checkpoint each partition's state and commit its offset at least this often while events flow (ADR 0014). Rows are
+    /// still written every <see cref="FlushInterval"/>; the commit, which needs a checkpoint of every open session, follows
+    /// less often. Default 10 s.
+    /// </summary>
+    public TimeSpan CheckpointInterval { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Also checkpoint and commit once this many records were read since the last checkpoint: a restart after a crash
+    /// re-reads at most this many records (over all partitions of the instance). The checkpoint is written before reading
+    /// goes on. Default 100,000.
+    /// </summary>
+    public long CheckpointMaxRecords { get; init; } = 100_000;
 }

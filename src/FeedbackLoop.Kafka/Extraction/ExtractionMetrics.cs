@@ -97,6 +97,14 @@ internal sealed class ExtractionMetrics : IDisposable
             () => progress.DeadLetterScanLimitHits, "{hit}");
         Counter("feedbackloop.extraction.commits_refused_by_rebalance", "Commits the group refused while it rebalanced (rows written; the next owner skips them on re-read)",
             () => progress.CommitsRefusedByRebalance, "{commit}");
+        // Partition checkpoints (ADR 0014).
+        Counter("feedbackloop.extraction.checkpoints_written", "Partition checkpoints written and committed with their offsets",
+            () => progress.CheckpointsWritten, "{checkpoint}");
+        Counter("feedbackloop.extraction.checkpoints_loaded", "Partition checkpoints restored at assignments (the partition resumed at its committed offset)",
+            () => progress.CheckpointsLoaded, "{checkpoint}");
+        _meter.CreateObservableCounter("feedbackloop.extraction.checkpoints_discarded",
+            () => progress.CheckpointsDiscarded.Select(d => new Measurement<long>(d.Value, new KeyValuePair<string, object?>("reason", d.Key))),
+            "{checkpoint}", "Checkpoints not loaded at an assignment, or not written (too large), by reason; the state is rebuilt by re-reading");
 
         void Counter(string name, string description, Func<long> read, string unit = "{event}") =>
             _meter.CreateObservableCounter(name, () => read(), unit, description);

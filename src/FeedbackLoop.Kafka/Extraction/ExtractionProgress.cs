@@ -157,6 +157,34 @@ public sealed class ExtractionProgress
     public long CommitsRefusedByRebalance => Interlocked.Read(ref _commitsRefusedByRebalance);
 
     internal void RecordCommitRefusedByRebalance() => Interlocked.Increment(ref _commitsRefusedByRebalance);
+
+    private long _checkpointsWritten;
+    private long _checkpointsLoaded;
+    private readonly Lock _discardedLock = new();
+    private readonly Dictionary<string, long> _checkpointsDiscarded = new(StringComparer.Ordinal);
+
+    /// <summary>Partition checkpoints written and committed (ADR 0014).</summary>
+    public long CheckpointsWritten => Interlocked.Read(ref _checkpointsWritten);
+
+    /// <summary>Partition checkpoints restored at assignments, so the partition resumed at its committed offset with its state.</summary>
+    public long CheckpointsLoaded => Interlocked.Read(ref _checkpointsLoaded);
+
+    /// <summary>Checkpoints not used, by reason (<see cref="CheckpointReasons"/>): not loaded at an assignment, or not written (too large).</summary>
+    public IReadOnlyList<KeyValuePair<string, long>> CheckpointsDiscarded
+    {
+        get
+        {
+            lock (_discardedLock) return [.. _checkpointsDiscarded.OrderBy(d => d.Key, StringComparer.Ordinal)];
+        }
+    }
+
+    internal void RecordCheckpointsWritten(int count) => Interlocked.Add(ref _checkpointsWritten, count);
+    internal void RecordCheckpointLoaded() => Interlocked.Increment(ref _checkpointsLoaded);
+
+    internal void RecordCheckpointDiscarded(string reason)
+    {
+        lock (_discardedLock) _checkpointsDiscarded[reason] = _checkpointsDiscarded.GetValueOrDefault(reason) + 1;
+    }
 }
 
 /// <summary>One partition's consumer lag.</summary>

@@ -1,0 +1,291 @@
+using FeedbackLoop.Contracts;
+
+namespace FeedbackLoop.Core.Extraction;
+
+/// <summary>
+/// Checkpoints of one partition's state (docs/adr/0014-partition-checkpoints.md): everything a re-read of the partition
+/// would rebuild (open sessions, cut-session markers, the de-duplication window, the per-app clocks, the partition's
+/// engagement window shares and the record clock), so the host can commit past open sessions and a restart
+/// re-reads only what arrived after the checkpoint.
+/// </summary>
+public sealed partial class Extractor
+{
+    // "FLXS" little-endian, then the body's format version: a body of another format is refused, never guessed at.
+    private const int CheckpointMagic = 0x53584C46;
+    /// <summary>The format version of checkpoint bodies this extractor writes and reads.</summary>
+    public const int CheckpointFormatVersion = 1;
+
+    /// <summary>
+    /// The state of <paramref name="partition"/> as a checkpoint body, or null when it is larger than
+    /// <see cref="ExtractionSettings.MaxCheckpointBytes"/> (the caller then commits <see cref="CommittableOffset"/> instead).
+    /// Call it where the state matches what was read: after the records up to the offset the checkpoint is for, and after
+    /// the <see cref="Sweep"/> whose rows the same commit makes durable.
+    /// </summary>
+    public byte[]? CheckpointPartition(int partition)
+    {
+        using var buffer = new MemoryStream();
+        using var writer = new CheckpointWriter(buffer);
+        writer.Write(CheckpointMagic);
+        writer.Write(CheckpointFormatVersion);
+        writer.Write(partition);
+        var state = Partition(partition);
+        writer.Write(state.Watermark);
+        writer.Write(state.RecordClock);
+        writer.Write(state.Sequence);
+        writer.Write(state.Apps.Count);
+        foreach (var (appId, clock) in state.Apps)
+        {
+            writer.Write(appId);
+            writer.Write(clock.Watermark);
+            writer.Write(clock.OpenSessions);
+            writer.Write(clock.LastActive);
+        }
+        var remembered = state.Deduplication.Remembered;
+        writer.Write(remembered.Count);
+        foreach (var id in remembered) writer.Write(id);
+        writer.Write(state.Sessions.Count);
+        foreach (var session in state.Sessions.Values) WriteSession(writer, session);
+        _engagement.WriteShares(partition, writer);
+        writer.Flush();
+        return buffer.Length > _settings.MaxCheckpointBytes ? null : buffer.ToArray();
+    }
+
+    /// <summary>
+    /// Replaces the state of <paramref name="partition"/> with a checkpoint's. Null when it was restored; else the reason
+    /// (<see cref="CheckpointReasons"/>) it was refused, and the extractor is left as it was, so the caller can rebuild the
+    /// state by re-reading instead.
+    /// </summary>
+    public string? RestorePartition(int partition, ReadOnlySpan<byte> body)
+    {
+        if (body.Length > _settings.MaxCheckpointBytes) return CheckpointReasons.TooLarge;
+        PartitionState state;
+        EngagementAggregator.Shares shares;
+        try
+        {
+            using var stream = new MemoryStream(body.ToArray(), writable: false);
+            using var reader = new CheckpointReader(stream);
+            if (reader.ReadInt32() != CheckpointMagic) return CheckpointReasons.Corrupt;
+            if (reader.ReadInt32() != CheckpointFormatVersion) return CheckpointReasons.Version;
+            if (reader.ReadInt32() != partition) return CheckpointReasons.Corrupt;
+            state = new PartitionState(_settings.DeduplicationWindow)
+            {
+                Watermark = reader.ReadTime(),
+                RecordClock = reader.ReadTime(),
+                Sequence = reader.ReadInt64(),
+            };
+            for (int i = 0, apps = reader.ReadCount(); i < apps; i++)
+            {
+                var appId = reader.ReadString();
+                state.Apps[appId] = new AppClock { Watermark = reader.ReadTime(), OpenSessions = reader.ReadInt32(), LastActive = reader.ReadInt64() };
+            }
+            for (int i = 0, ids = reader.ReadCount(); i < ids; i++) state.Deduplication.Add(reader.ReadString());
+            for (int i = 0, sessions = reader.ReadCount(); i < sessions; i++)
+            {
+                var session = ReadSession(reader);
+                if (!state.Sessions.TryAdd((session.AppId, session.SessionId), session)) return CheckpointReasons.Corrupt;
+            }
+            shares = EngagementAggregator.ReadShares(reader);
+            if (reader.Remaining != 0) return CheckpointReasons.Corrupt;
+        }
+        catch (EndOfStreamException)
+        {
+            return CheckpointReasons.Truncated;
+        }
+        catch (Exception ex) when (ex is InvalidDataException or ArgumentException or FormatException or OverflowException or IOException)
+        {
+            // ArgumentException covers a time out of range and invalid UTF-8 in a string; IOException a 7-bit length too long.
+            return CheckpointReasons.Corrupt;
+        }
+
+        DropPartition(partition);
+        _partitions[partition] = state;
+        _partitionList.Add(state);
+        Volatile.Write(ref _openSessions, _openSessions + state.Sessions.Count);
+        AddSessionStateBytes(state.Sessions.Values.Sum(s => s.EstimatedBytes));
+        _engagement.Restore(partition, shares);
+        return null;
+    }
+
+    private static void WriteSession(CheckpointWriter writer, SessionState session)
+    {
+        writer.Write(session.AppId);
+        writer.Write(session.SessionId);
+        writer.Write(session.FirstOffset);
+        writer.Write(session.LastEventAt);
+        writer.WriteNullable(session.LastRecordAt);
+        writer.WriteNullable(session.CutReason);
+        writer.Write(session.EstimatedBytes);
+        writer.Write(session.Shown.Count);
+        foreach (var shown in session.Shown.Values)
+        {
+            writer.Write(shown.GenerationId);
+            writer.Write(shown.ModelVersion);
+            writer.Write(shown.Variant);
+            writer.Write(shown.Input.Count);
+            foreach (var message in shown.Input)
+            {
+                writer.Write(message.Role);
+                writer.Write(message.Content);
+            }
+            writer.Write(shown.Output);
+            writer.WriteNullable(shown.CandidateSetId);
+        }
+        writer.Write(session.Thumbs.Count);
+        foreach (var ((generationId, userId), thumb) in session.Thumbs)
+        {
+            writer.Write(generationId);
+            writer.Write(userId);
+            writer.Write(thumb.Positive);
+            writer.Write(thumb.At);
+            writer.Write(thumb.IsThumb);
+        }
+        writer.Write(session.Ratings.Count);
+        foreach (var ((generationId, userId), rating) in session.Ratings)
+        {
+            writer.Write(generationId);
+            writer.Write(userId);
+            writer.Write(rating.Score);
+            writer.Write(rating.At);
+        }
+        WriteLinks(writer, session.ReplacedBy);
+        WriteLinks(writer, session.Replaces);
+        writer.Write(session.Positive.Count);
+        foreach (var (generationId, (at, userId)) in session.Positive)
+        {
+            writer.Write(generationId);
+            writer.Write(at);
+            writer.Write(userId);
+        }
+        writer.Write(session.CandidateSets.Count);
+        foreach (var (setId, members) in session.CandidateSets)
+        {
+            writer.Write(setId);
+            writer.Write(members.Count);
+            foreach (var member in members) writer.Write(member);
+        }
+        writer.Write(session.Choices.Count);
+        foreach (var (setId, choice) in session.Choices)
+        {
+            writer.Write(setId);
+            writer.Write(choice.GenerationId);
+            writer.Write(choice.At);
+            writer.Write(choice.UserId);
+        }
+        writer.Write(session.PendingEdits.Count);
+        foreach (var (generationId, edits) in session.PendingEdits)
+        {
+            writer.Write(generationId);
+            writer.Write(edits.Count);
+            foreach (var edit in edits)
+            {
+                // The rest of a pending edit's event is its session's (app, session) and its key's generation.
+                writer.Write(edit.EventId);
+                writer.Write(edit.UserId);
+                writer.Write(edit.OccurredAt);
+                writer.Write(((GenerationEdited)edit.Data).EditedOutput);
+            }
+        }
+        WriteSet(writer, session.EmittedPairs);
+        writer.Write(session.PairsBySignal.Count);
+        foreach (var (signal, count) in session.PairsBySignal)
+        {
+            writer.Write(signal);
+            writer.Write(count);
+        }
+        WriteSet(writer, session.PairBudgetSpent);
+    }
+
+    private SessionState ReadSession(CheckpointReader reader)
+    {
+        var appId = reader.ReadString();
+        var sessionId = reader.ReadString();
+        var firstOffset = reader.ReadInt64();
+        var lastEventAt = reader.ReadTime();
+        // The rules are the app's as this extractor is configured now: a restart with another pipeline applies it to open
+        // sessions too, as a re-read would.
+        var session = new SessionState(appId, sessionId, firstOffset, lastEventAt, _settings.Rules.For(appId))
+        {
+            LastRecordAt = reader.ReadNullableTime(),
+            CutReason = reader.ReadNullableString(),
+            EstimatedBytes = reader.ReadInt64(),
+        };
+        for (int i = 0, n = reader.ReadCount(); i < n; i++)
+        {
+            var generationId = reader.ReadString();
+            var model = reader.ReadString();
+            var variant = reader.ReadString();
+            var input = new ChatMessage[reader.ReadCount(2)];
+            for (var m = 0; m < input.Length; m++) input[m] = new ChatMessage(reader.ReadString(), reader.ReadString());
+            var output = reader.ReadString();
+            var setId = reader.ReadNullableString();
+            if (!session.Shown.TryAdd(generationId, new ShownGeneration(generationId, model, variant, input, SessionRules.InputKey(input), output, setId)))
+                throw new InvalidDataException("generation shown twice");
+        }
+        for (int i = 0, n = reader.ReadCount(); i < n; i++)
+        {
+            var key = (reader.ReadString(), reader.ReadString());
+            session.Thumbs[key] = new FinalFeedback(reader.ReadBoolean(), reader.ReadTime(), reader.ReadBoolean());
+        }
+        for (int i = 0, n = reader.ReadCount(); i < n; i++)
+        {
+            var key = (reader.ReadString(), reader.ReadString());
+            session.Ratings[key] = (reader.ReadInt32(), reader.ReadTime());
+        }
+        ReadLinks(reader, session.ReplacedBy);
+        ReadLinks(reader, session.Replaces);
+        for (int i = 0, n = reader.ReadCount(); i < n; i++) session.Positive[reader.ReadString()] = (reader.ReadTime(), reader.ReadString());
+        for (int i = 0, n = reader.ReadCount(); i < n; i++)
+        {
+            var setId = reader.ReadString();
+            var members = new List<string>(reader.ReadCount());
+            for (var m = members.Capacity; m > 0; m--) members.Add(reader.ReadString());
+            session.CandidateSets[setId] = members;
+            session.CandidateMemberCount += members.Count;
+        }
+        for (int i = 0, n = reader.ReadCount(); i < n; i++) session.Choices[reader.ReadString()] = (reader.ReadString(), reader.ReadTime(), reader.ReadString());
+        for (int i = 0, n = reader.ReadCount(); i < n; i++)
+        {
+            var generationId = reader.ReadString();
+            var edits = new List<FeedbackEvent>(reader.ReadCount());
+            for (var e = edits.Capacity; e > 0; e--)
+            {
+                var eventId = reader.ReadString();
+                var userId = reader.ReadString();
+                var at = reader.ReadTime();
+                edits.Add(new FeedbackEvent(eventId, appId, sessionId, userId, at, new GenerationEdited(generationId, reader.ReadString())));
+            }
+            session.PendingEdits[generationId] = edits;
+            session.PendingEditCount += edits.Count;
+        }
+        ReadSet(reader, session.EmittedPairs);
+        for (int i = 0, n = reader.ReadCount(); i < n; i++) session.PairsBySignal[reader.ReadString()] = reader.ReadInt32();
+        ReadSet(reader, session.PairBudgetSpent);
+        return session;
+    }
+
+    private static void WriteLinks(CheckpointWriter writer, Dictionary<string, string> links)
+    {
+        writer.Write(links.Count);
+        foreach (var (from, to) in links)
+        {
+            writer.Write(from);
+            writer.Write(to);
+        }
+    }
+
+    private static void ReadLinks(CheckpointReader reader, Dictionary<string, string> links)
+    {
+        for (int i = 0, n = reader.ReadCount(); i < n; i++) links[reader.ReadString()] = reader.ReadString();
+    }
+
+    private static void WriteSet(CheckpointWriter writer, HashSet<string> set)
+    {
+        writer.Write(set.Count);
+        foreach (var item in set) writer.Write(item);
+    }
+
+    private static void ReadSet(CheckpointReader reader, HashSet<string> set)
+    {
+        for (int i = 0, n = reader.ReadCount(); i < n; i++) set.Add(reader.ReadString());
+    }
+}

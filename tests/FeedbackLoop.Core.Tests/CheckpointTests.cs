@@ -1,0 +1,231 @@
+using System.Text.Json;
+using FeedbackLoop.Contracts;
+using FeedbackLoop.Core.Extraction;
+using FeedbackLoop.Core.Tests.Support;
+
+namespace FeedbackLoop.Core.Tests;
+
+/// <summary>
+/// Partition checkpoints (ADR 0014): a checkpoint taken anywhere in a stream and restored into a fresh extractor gives the
+/// same state, and the stream's rest then gives the same rows as the extractor that never stopped; a damaged, foreign-format
+/// or oversized body is refused with its reason and leaves the extractor as it was.
+/// </summary>
+public sealed class CheckpointTests
+{
+    private static readonly TimeSpan Minute = TimeSpan.FromMinutes(1);
+
+    public static TheoryData<string, int> Streams()
+    {
+        var data = new TheoryData<string, int>();
+        foreach (var name in Scenarios.Keys)
+        {
+            var length = Scenarios[name]().Events.Count;
+            foreach (var cut in new[] { 0, 1, length / 3, length / 2, length - 1, length }.Distinct()) data.Add(name, cut);
+        }
+        return data;
+    }
+
+    // Each stream interleaves sessions that are still open at most cuts, so the checkpoint holds every kind of state.
+    private static readonly Dictionary<string, Func<(List<FeedbackEvent> Events, ExtractionSettings Settings)>> Scenarios = new()
+    {
+        ["thumbs, ratings and labels"] = () => (Interleave(
+            new SessionScript("s1").Shown("a").Shown("b").ThumbUp("a").ThumbDown("b").Rated("a", 5).ThumbUp("b").ThumbDown("b"),
+            new SessionScript("s2", "u2").Shown("c", question: "Other?").Rated("c", 2).Rated("c", 4).Dwelled("c", 900).Copied("c")), new ExtractionSettings()),
+        ["regenerate chain, pending edit, candidate set"] = () => (Interleave(
+            new SessionScript("s1").Shown("g1").Regenerated("g1", "g2").Regenerated("g2", "g3").Shown("g2").Accepted("g3").Shown("g3"),
+            new SessionScript("s2").Edited("e1", "An edited answer of e1, changed a bit").Shown("e1").Edited("e1", "Another edit of e1 entirely"),
+            new SessionScript("s3").Chose("cs", "x").Shown("x", candidateSet: "cs").Shown("y", candidateSet: "cs").Shown("z", candidateSet: "cs").Chose("cs", "y")),
+            new ExtractionSettings()),
+        ["cut session, duplicates, pair budget"] = () => (Interleave(
+            Flood("s-flood", 12),
+            new SessionScript("s-dup").Shown("d1").Redelivered().ThumbUp("d1").Redelivered().Ended(),
+            new SessionScript("s-late", start: SessionScript.T0.AddMinutes(5)).Shown("l1").ThumbDown("l1")),
+            new ExtractionSettings { MaxEntriesPerSession = 10, MaxPairsPerSessionPerRule = 2 }),
+        ["two apps, timeouts, closing windows"] = () => (Interleave(
+            new SessionScript("s1", appId: "app-a").Shown("a1").ThumbUp("a1").After(TimeSpan.FromMinutes(40)).Shown("a2").ThumbDown("a2"),
+            new SessionScript("s2", appId: "app-b").Shown("b1").After(3 * Minute).Shown("b2").Dwelled("b2", 100).After(3 * Minute).Dwelled("b1", 50).Ended()),
+            new ExtractionSettings()),
+    };
+
+    [Theory]
+    [MemberData(nameof(Streams))]
+    public void A_restored_checkpoint_holds_the_same_state_and_the_rest_of_the_stream_makes_the_same_rows(string scenario, int cut)
+    {
+        var (events, settings) = Scenarios[scenario]();
+        var running = new Extractor(settings);
+        for (var i = 0; i < cut; i++) running.Process(0, i, events[i], events[i].OccurredAt);
+        running.Sweep();
+        running.Output.TakeAll();
+        var duplicatesBefore = running.Counters.DuplicateEvents;
+        var body = running.CheckpointPartition(0)!;
+
+        var restored = new Extractor(settings);
+        Assert.Null(restored.RestorePartition(0, body));
+
+        Assert.Equal(body, restored.CheckpointPartition(0));
+        Assert.Equal((running.OpenSessions, running.SessionStateBytes, running.OpenEngagementWindows),
+            (restored.OpenSessions, restored.SessionStateBytes, restored.OpenEngagementWindows));
+        foreach (var extractor in new[] { running, restored })
+        {
+            for (var i = cut; i < events.Count; i++) extractor.Process(0, i, events[i], events[i].OccurredAt);
+            extractor.ResolveAll();
+        }
+        Assert.Equal(RowsOf(running), RowsOf(restored));
+        // The restored de-duplication window knows the ids read before the checkpoint.
+        Assert.Equal(running.Counters.DuplicateEvents - duplicatesBefore, restored.Counters.DuplicateEvents);
+    }
+
+    [Fact]
+    public void The_stream_makes_rows_at_all_so_the_table_above_compares_something()
+    {
+        var (events, settings) = Scenarios["regenerate chain, pending edit, candidate set"]();
+        var extractor = new Extractor(settings);
+        for (var i = 0; i < events.Count; i++) extractor.Process(0, i, events[i]);
+        extractor.ResolveAll();
+        Assert.Equal(Rows.Sorted("comparison x>y", "comparison x>z", "comparison y>x", "comparison y>z", "edit s2-e1>e1", "edit s2-e3>e1", "regenerate g3>g1", "regenerate g3>g2"),
+            Rows.PairsOf(extractor));
+    }
+
+    public static TheoryData<string, string> Damages() => new()
+    {
+        { "cut off after the header", CheckpointReasons.Truncated },
+        { "cut off in the middle", CheckpointReasons.Truncated },
+        { "last byte missing", CheckpointReasons.Truncated },
+        { "a byte appended", CheckpointReasons.Corrupt },
+        { "wrong magic", CheckpointReasons.Corrupt },
+        { "another format version", CheckpointReasons.Version },
+        { "another partition's", CheckpointReasons.Corrupt },
+        { "a count past the end", CheckpointReasons.Truncated },
+        { "a negative count", CheckpointReasons.Corrupt },
+        { "empty", CheckpointReasons.Truncated },
+    };
+
+    [Theory]
+    [MemberData(nameof(Damages))]
+    public void A_damaged_body_is_refused_with_its_reason_and_changes_nothing(string damage, string reason)
+    {
+        var (events, settings) = Scenarios["thumbs, ratings and labels"]();
+        var source = new Extractor(settings);
+        for (var i = 0; i < 6; i++) source.Process(0, i, events[i]);
+        var body = source.CheckpointPartition(0)!;
+        // Offsets of the layout: magic (4), version (4), partition (4), watermark and record clock (10 each), sequence (8), app count (4).
+        const int AppCount = 4 + 4 + 4 + 10 + 10 + 8;
+        var damaged = damage switch
+        {
+            "cut off after the header" => body[..12],
+            "cut off in the middle" => body[..(body.Length / 2)],
+            "last byte missing" => body[..^1],
+            "a byte appended" => [.. body, 0],
+            "wrong magic" => With(body, 0, 0x46, 0x4C, 0x58, 0x00),
+            "another format version" => With(body, 4, Extractor.CheckpointFormatVersion + 1, 0, 0, 0),
+            "another partition's" => With(body, 8, 7, 0, 0, 0),
+            "a count past the end" => With(body, AppCount, 0xFF, 0xFF, 0xFF, 0x7F),
+            "a negative count" => With(body, AppCount, 0xFF, 0xFF, 0xFF, 0xFF),
+            "empty" => [],
+            _ => throw new ArgumentOutOfRangeException(nameof(damage)),
+        };
+
+        var target = new Extractor(settings);
+        for (var i = 0; i < 3; i++) target.Process(0, i, events[i]);
+        var before = target.CheckpointPartition(0);
+
+        Assert.Equal(reason, target.RestorePartition(0, damaged));
+        Assert.Equal(before, target.CheckpointPartition(0));
+    }
+
+    [Fact]
+    public void A_checkpoint_over_the_size_bound_is_neither_written_nor_loaded()
+    {
+        var (events, _) = Scenarios["thumbs, ratings and labels"]();
+        var unbounded = new Extractor();
+        foreach (var (evt, offset) in events.Select((e, i) => (e, (long)i))) unbounded.Process(0, offset, evt);
+        var body = unbounded.CheckpointPartition(0)!;
+        var bounded = new ExtractionSettings { MaxCheckpointBytes = body.Length - 1 };
+
+        var over = new Extractor(bounded);
+        foreach (var (evt, offset) in events.Select((e, i) => (e, (long)i))) over.Process(0, offset, evt);
+        Assert.Null(over.CheckpointPartition(0));
+        Assert.Equal(CheckpointReasons.TooLarge, new Extractor(bounded).RestorePartition(0, body));
+        Assert.Null(new Extractor(bounded with { MaxCheckpointBytes = body.Length }).RestorePartition(0, body));
+    }
+
+    [Fact]
+    public void A_restored_partition_keeps_the_offset_its_oldest_open_session_needs()
+    {
+        var extractor = new Extractor();
+        new SessionScript("s1").Shown("a").Feed(extractor, firstOffset: 100);
+        new SessionScript("s2").Shown("b").Feed(extractor, firstOffset: 200);
+        var restored = new Extractor();
+        Assert.Null(restored.RestorePartition(0, extractor.CheckpointPartition(0)!));
+        Assert.Equal(100, restored.CommittableOffset(0, 300));
+    }
+
+    /// <summary>
+    /// docs/SECURITY.md's former known limit: session A ends over its pair budget while session B, begun inside A, holds an
+    /// engagement window open. The commit before checkpoints stood at B's first record, so a restart rebuilt A from its
+    /// tail and its budget kept another pair; a restart from the checkpoint resumes after A and adds nothing.
+    /// </summary>
+    [Fact]
+    public void A_restart_inside_an_ended_over_budget_session_adds_no_pair_from_the_checkpoint_where_a_re_read_adds_one()
+    {
+        var settings = new ExtractionSettings { MaxPairsPerSessionPerRule = 2 };
+        var a = new SessionScript("s-a").Shown("a1").Shown("a2").ThumbUp("a1").ThumbDown("a2");
+        var b = new SessionScript("s-b", "u2", start: SessionScript.T0.AddMinutes(5)).Shown("b1");
+        var aTail = new SessionScript("s-a", start: SessionScript.T0.AddSeconds(4), eventIds: "s-a-tail").Shown("a3").Shown("a4").ThumbUp("a3").ThumbDown("a4").Ended();
+        List<FeedbackEvent> events = [.. a.Events, .. b.Events, .. aTail.Events];
+        var first = new Extractor(settings);
+        for (var i = 0; i < events.Count; i++) first.Process(0, i, events[i]);
+        first.Sweep();
+        var firstPairs = first.Output.Pairs.Select(p => p.PairId).ToHashSet(StringComparer.Ordinal);
+        Assert.Equal(Rows.Sorted("thumbs a1>a2", "thumbs a1>a4"), Rows.PairsOf(first));
+        var commitBefore = first.CommittableOffset(0, events.Count);
+        Assert.Equal(a.Events.Count, commitBefore);
+
+        // Before checkpoints: the restart re-reads from B's first record, inside A.
+        var reread = new Extractor(settings);
+        for (var i = (int)commitBefore; i < events.Count; i++) reread.Process(0, i, events[i]);
+        reread.Sweep();
+        Assert.Equal(["thumbs a3>a4"], reread.Output.Pairs.Where(p => !firstPairs.Contains(p.PairId)).Select(Rows.Describe));
+
+        // With checkpoints: the restart resumes after the last record, with B's window and nothing of A.
+        var restored = new Extractor(settings);
+        Assert.Null(restored.RestorePartition(0, first.CheckpointPartition(0)!));
+        restored.Sweep();
+        restored.ResolveAll();
+        Assert.Empty(restored.Output.Pairs);
+    }
+
+    private static byte[] With(byte[] body, int at, params int[] bytes)
+    {
+        var copy = body.ToArray();
+        for (var i = 0; i < bytes.Length; i++) copy[at + i] = (byte)bytes[i];
+        return copy;
+    }
+
+    private static SessionScript Flood(string sessionId, int generations)
+    {
+        var script = new SessionScript(sessionId, "u-flood");
+        for (var i = 0; i < generations; i++) script.Shown($"f{i}").ThumbUp($"f{i}");
+        return script;
+    }
+
+    /// <summary>The scripts' events, one of each in turn while any is left (sessions that interleave on one partition).</summary>
+    private static List<FeedbackEvent> Interleave(params SessionScript[] scripts)
+    {
+        var events = new List<FeedbackEvent>();
+        for (var i = 0; scripts.Any(s => i < s.Events.Count); i++)
+        {
+            foreach (var script in scripts.Where(s => i < s.Events.Count)) events.Add(script.Events[i]);
+        }
+        return events;
+    }
+
+    /// <summary>Every row with every column, sorted: the same text means the same rows.</summary>
+    private static string[] RowsOf(Extractor extractor) =>
+    [
+        .. extractor.Output.Pairs.Select(p => JsonSerializer.Serialize(p))
+            .Concat(extractor.Output.Labels.Select(l => JsonSerializer.Serialize(l)))
+            .Concat(extractor.Output.Windows.Select(w => JsonSerializer.Serialize(w)))
+            .Order(StringComparer.Ordinal),
+    ];
+}
