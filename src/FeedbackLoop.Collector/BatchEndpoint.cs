@@ -15,6 +15,9 @@ internal sealed class BatchEndpoint(CollectorOptions options, KeyRing keys, InFl
 {
     public const string Path = "/v1/batch";
 
+    // The answer is JSON for a program, never HTML: quotes and angle brackets in the messages need no escaping.
+    private static readonly JsonWriterOptions Relaxed = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     public async Task HandleAsync(HttpContext context)
     {
         var request = context.Request;
@@ -99,7 +102,7 @@ internal sealed class BatchEndpoint(CollectorOptions options, KeyRing keys, InFl
 
     private static void WriteAnswer(System.Buffers.IBufferWriter<byte> output, int accepted, List<RejectedEvent> rejected)
     {
-        using var json = new Utf8JsonWriter(output);
+        using var json = new Utf8JsonWriter(output, Relaxed);
         json.WriteStartObject();
         json.WriteNumber("accepted"u8, accepted);
         json.WriteStartArray("rejected"u8);
@@ -131,7 +134,7 @@ internal sealed class BatchEndpoint(CollectorOptions options, KeyRing keys, InFl
             response.Headers.RetryAfter = ((long)Math.Ceiling(wait.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
         }
         if (status == StatusCodes.Status401Unauthorized) response.Headers.WWWAuthenticate = "Bearer";
-        using (var json = new Utf8JsonWriter(response.BodyWriter))
+        using (var json = new Utf8JsonWriter(response.BodyWriter, Relaxed))
         {
             json.WriteStartObject();
             json.WriteString("error"u8, reason);
