@@ -22,12 +22,13 @@ internal static class DemoCommand
         var rounds = new Option<int>("--rounds") { Description = "At most this many rounds of traffic.", DefaultValueFactory = _ => 60 };
         var prompts = new Option<int>("--prompts-per-round") { Description = "Prompts answered per round; the app checks for a newly promoted model between rounds.", DefaultValueFactory = _ => 150 };
         var pipeline = new Option<FileInfo?>("--pipeline") { Description = "Pipeline file (YAML); the demo's built-in settings when absent." };
+        var viaCollector = new Option<bool>("--via-collector") { Description = "Send the app's events through the HTTP collector (serve --role collector, in this process) instead of straight to Kafka." };
         var command = new Command("demo", "Run the closed loop on a simulated chat app and report how each model generation did.")
         {
-            output, seed, users, generations, rounds, prompts, pipeline,
+            output, seed, users, generations, rounds, prompts, pipeline, viaCollector,
         };
         command.SetAction((parse, ct) => RunAsync(parse.GetValue(output)!, parse.GetValue(seed), parse.GetValue(users), parse.GetValue(generations),
-            parse.GetValue(rounds), parse.GetValue(prompts), parse.GetValue(pipeline), ct));
+            parse.GetValue(rounds), parse.GetValue(prompts), parse.GetValue(pipeline), parse.GetValue(viaCollector), ct));
         return command;
     }
 
@@ -43,7 +44,7 @@ internal static class DemoCommand
     private static PipelineDefinition DemoOnly(AppPipeline app) =>
         new("built-in demo pipeline", app, new Dictionary<string, AppPipeline> { [DemoRunner.AppId] = app });
 
-    private static async Task<int> RunAsync(DirectoryInfo output, int seed, int users, int generations, int rounds, int prompts, FileInfo? pipelineFile, CancellationToken ct)
+    private static async Task<int> RunAsync(DirectoryInfo output, int seed, int users, int generations, int rounds, int prompts, FileInfo? pipelineFile, bool viaCollector, CancellationToken ct)
     {
         if (users < 1 || generations < 1 || rounds < 1 || prompts < 10)
         {
@@ -70,7 +71,7 @@ internal static class DemoCommand
         AnsiConsole.MarkupLine("The app shows the answer its current reward model ranks best (random before any model); users' reactions flow");
         AnsiConsole.MarkupLine("through the real SDK → embedded Kafka → extractors → Parquet → tuning → eval gate → promotion → the app.");
         using var logging = CliLogging.Create();
-        var runner = new DemoRunner(new DemoOptions(output.FullName, seed, users, generations, prompts, rounds, 4, pipeline), logging);
+        var runner = new DemoRunner(new DemoOptions(output.FullName, seed, users, generations, prompts, rounds, 4, pipeline, viaCollector), logging);
         DemoReport? report = null;
         if (Console.IsOutputRedirected)
         {

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using FeedbackLoop.Collector;
 using FeedbackLoop.Contracts.Bus;
 using FeedbackLoop.Datasets;
 using FeedbackLoop.Orchestration.Hosting;
@@ -35,10 +36,10 @@ internal static class ServeCommand
     {
         var role = new Option<string>("--role")
         {
-            Description = "orchestrator, worker, or all (both in one process).",
+            Description = "orchestrator, worker, all (both in one process), or collector (the HTTP collector: --bootstrap, --keys, --urls).",
             DefaultValueFactory = _ => "all",
         };
-        role.AcceptOnlyFromAmong("all", "orchestrator", "worker");
+        role.AcceptOnlyFromAmong("all", "orchestrator", "worker", "collector");
         var data = new Option<DirectoryInfo?>("--data")
         {
             Description = $"Shared data folder: datasets/ (read), models/ (orchestrator); the default worker folder is <data>/worker. Default: ${LoopLocations.DataVariable}, else {LoopLocations.DefaultData}.",
@@ -68,16 +69,35 @@ internal static class ServeCommand
         };
         var metricsPort = HostOptionsCli.MetricsPort();
         var verbose = new Option<bool>("--verbose") { Description = "Log every offer, claim, grant and attempt." };
-
-        var command = new Command("serve", "Run the loop's orchestrator, a worker, or both, until Ctrl+C or SIGTERM.")
+        var bootstrap = new Option<string?>("--bootstrap") { Description = "Collector: Kafka bootstrap servers (host:port,...)." };
+        var keys = new Option<FileInfo?>("--keys") { Description = "Collector: the write keys file ('feedbackloop keys create')." };
+        var urls = new Option<string>("--urls")
         {
-            role, data, pipeline, registry, gpus, workerId, workDir, heartbeat, claimTimeout, sweep, offerAgain, pollDatasets, passEnv, metricsPort, verbose,
+            Description = $"Collector: where to listen (port 0 picks a free one; the first stdout line says which). Default {CollectorServe.DefaultUrls}: loopback, behind a TLS-terminating proxy.",
+            DefaultValueFactory = _ => CollectorServe.DefaultUrls,
         };
-        command.SetAction((parse, ct) => RunAsync(new ServeSettings(
+
+        var command = new Command("serve", "Run the loop's orchestrator, a worker, both, or the HTTP collector, until Ctrl+C or SIGTERM.")
+        {
+            role, data, pipeline, registry, gpus, workerId, workDir, heartbeat, claimTimeout, sweep, offerAgain, pollDatasets, passEnv, metricsPort, verbose, bootstrap, keys, urls,
+        };
+        command.SetAction((parse, ct) => parse.GetValue(role) == "collector"
+            ? RunCollectorAsync(parse.GetValue(bootstrap), parse.GetValue(keys), parse.GetValue(urls)!, parse.GetValue(metricsPort), parse.GetValue(verbose), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct)
+            : RunAsync(new ServeSettings(
             parse.GetValue(role)!, parse.GetValue(data), parse.GetValue(pipeline), parse.GetValue(registry), parse.GetValue(gpus), parse.GetValue(workerId),
             parse.GetValue(workDir), parse.GetValue(heartbeat)!, parse.GetValue(claimTimeout)!, parse.GetValue(sweep)!, parse.GetValue(offerAgain)!,
             parse.GetValue(pollDatasets)!, parse.GetValue(passEnv) ?? [], parse.GetValue(metricsPort), parse.GetValue(verbose)), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct));
         return command;
+    }
+
+    private static async Task<int> RunCollectorAsync(string? bootstrap, FileInfo? keys, string urls, int? metricsPort, bool verbose, TextWriter output, TextWriter error, CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrWhiteSpace(bootstrap) || keys is null)
+        {
+            await error.WriteLineAsync("--role collector needs --bootstrap <servers> and --keys <file>.").ConfigureAwait(false);
+            return 2;
+        }
+        return await CollectorServe.RunAsync(new CollectorOptions { BootstrapServers = bootstrap, KeysFile = keys.FullName }, urls, metricsPort, verbose, output, error, cancellationToken).ConfigureAwait(false);
     }
 
     private static async Task<int> RunAsync(ServeSettings settings, TextWriter output, TextWriter error, CancellationToken cancellationToken)

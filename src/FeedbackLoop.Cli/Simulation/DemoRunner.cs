@@ -11,6 +11,7 @@ using FeedbackLoop.Orchestration.Runs;
 using FeedbackLoop.Pipelines;
 using FeedbackLoop.Sdk;
 using FeedbackLoop.Sdk.Kafka;
+using FeedbackLoop.Sdk.Transports;
 using FeedbackLoop.Training.Adapters;
 using FeedbackLoop.Training.Rewards;
 using MassTransit;
@@ -21,7 +22,7 @@ using Microsoft.Extensions.Logging;
 namespace FeedbackLoop.Cli.Simulation;
 
 /// <summary>Settings of one demo run.</summary>
-internal sealed record DemoOptions(string OutputDirectory, int Seed, int Users, int Generations, int PromptsPerRound, int Rounds, int CandidatesPerPrompt, PipelineDefinition Pipeline);
+internal sealed record DemoOptions(string OutputDirectory, int Seed, int Users, int Generations, int PromptsPerRound, int Rounds, int CandidatesPerPrompt, PipelineDefinition Pipeline, bool ViaCollector = false);
 
 /// <summary>Progress the terminal shows while the demo runs.</summary>
 internal sealed record DemoProgress(int Round, int Rounds, string ModelVersion, long EventsEmitted, long Pairs);
@@ -88,7 +89,13 @@ internal sealed class DemoRunner(DemoOptions options, ILoggerFactory logging)
             double randomRate = 0, oracleRate = 0;
             long promptsScored = 0;
 
-            await using (var client = new FeedbackClient(new FeedbackClientOptions { AppId = AppId, MaxQueueLength = 100_000 }, new KafkaFeedbackTransport(cluster.BootstrapServers)))
+            // --via-collector: the app posts to the HTTP collector, which produces to the same cluster.
+            var collector = options.ViaCollector ? await DemoCollector.StartAsync(cluster.BootstrapServers, output, AppId, ct).ConfigureAwait(false) : null;
+            await using var stopCollector = collector;
+            IFeedbackTransport transport = collector is null
+                ? new KafkaFeedbackTransport(cluster.BootstrapServers)
+                : new HttpFeedbackTransport(new HttpTransportOptions { Endpoint = collector.Url, WriteKey = collector.Key });
+            await using (var client = new FeedbackClient(new FeedbackClientOptions { AppId = AppId, MaxQueueLength = 100_000 }, transport))
             {
                 RewardModel? model = null;
                 var tally = new GenerationTally("random", 0, null);

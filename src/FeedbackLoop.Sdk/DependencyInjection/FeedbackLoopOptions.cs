@@ -77,7 +77,7 @@ public sealed class FeedbackLoopOptions
     /// <summary>The <c>Http</c> subsection.</summary>
     public sealed class HttpSection
     {
-        /// <summary>The collector's events URL, e.g. <c>https://collector.example.com/v1/events</c>.</summary>
+        /// <summary>The collector's URL, e.g. <c>https://collector.example.com</c> (posted to <c>/v1/batch</c>) or the full batch URL.</summary>
         public Uri? Endpoint { get; set; }
         /// <summary>The app's write key (sent as a bearer token; never logged).</summary>
         public string? WriteKey { get; set; }

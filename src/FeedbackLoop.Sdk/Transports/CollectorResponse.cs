@@ -1,4 +1,5 @@
 using System.Net.Http.Headers;
+using System.Text.Json;
 
 namespace FeedbackLoop.Sdk.Transports;
 
@@ -42,5 +43,53 @@ internal static class CollectorResponse
         if (header?.Delta is { } delta) return delta < TimeSpan.Zero ? TimeSpan.Zero : delta;
         if (header?.Date is { } date) return date > now ? date - now : TimeSpan.Zero;
         return null;
+    }
+
+    /// <summary>The most of a 200's body read: a batch's answer lists at most one entry per event sent.</summary>
+    public const int MaxAnswerBytes = 4 * 1024 * 1024;
+
+    /// <summary>No event refused.</summary>
+    public static readonly IReadOnlySet<int> NoneRejected = new HashSet<int>();
+
+    /// <summary>
+    /// Which of the <paramref name="sent"/> events (their index in the request) a collector's 200 answer
+    /// (<c>{"accepted": n, "rejected": [{"index", …}]}</c>) refused one by one; indexes out of range are ignored. An
+    /// answer without that shape (an empty body, another collector) refuses none.
+    /// </summary>
+    public static IReadOnlySet<int> RejectedIndexes(ReadOnlySpan<byte> answer, int sent)
+    {
+        if (answer.IsEmpty) return NoneRejected;
+        try
+        {
+            var reader = new Utf8JsonReader(answer);
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return NoneRejected;
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                var isRejected = reader.ValueTextEquals("rejected"u8);
+                reader.Read();
+                if (!isRejected || reader.TokenType != JsonTokenType.StartArray)
+                {
+                    reader.Skip();
+                    continue;
+                }
+                var seen = new HashSet<int>();
+                while (reader.Read() && reader.TokenType == JsonTokenType.StartObject)
+                {
+                    while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+                    {
+                        var isIndex = reader.ValueTextEquals("index"u8);
+                        reader.Read();
+                        if (isIndex && reader.TokenType == JsonTokenType.Number && reader.TryGetInt32(out var index) && index >= 0 && index < sent) seen.Add(index);
+                        else reader.Skip();
+                    }
+                }
+                return seen;
+            }
+        }
+        catch (JsonException)
+        {
+            // A body cut at MaxAnswerBytes or not JSON: no event is counted as refused.
+        }
+        return NoneRejected;
     }
 }

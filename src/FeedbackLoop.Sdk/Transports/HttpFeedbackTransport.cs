@@ -9,8 +9,9 @@ namespace FeedbackLoop.Sdk.Transports;
 /// <summary>
 /// Sends batches to a FeedbackLoop collector over HTTP: a POST of a JSON array of the events per request,
 /// gzip-compressed by default, with the write key as a bearer token. Batches over 500 KiB are split into
-/// several requests. Returns when every event was accepted or refused for good (HTTP 413, other 4xx, 501,
-/// 505); throws a retryable <see cref="FeedbackTransportException"/> for timeouts, network errors, 408,
+/// several requests, posted to <see cref="HttpTransportOptions.DefaultPath"/> unless the endpoint names a path. Returns
+/// when every event was accepted or refused for good (HTTP 413, other 4xx, 501, 505, or one by one in a 200's
+/// <c>rejected</c> list); throws a retryable <see cref="FeedbackTransportException"/> for timeouts, network errors, 408,
 /// 429 and other 5xx, listing the events still undelivered. It does not retry itself: the client's retry
 /// policy does.
 /// </summary>
@@ -75,23 +76,29 @@ public sealed partial class HttpFeedbackTransport : IFeedbackTransport
         var refusedCount = plan.Unsendable.Count;
         foreach (var positions in plan.Requests)
         {
-            var (status, retryAfter) = await PostAsync(batch, positions, delivered, deliveredCount, cancellationToken).ConfigureAwait(false);
-            switch (CollectorResponse.Classify(status))
+            var answer = await PostAsync(batch, positions, delivered, deliveredCount, cancellationToken).ConfigureAwait(false);
+            switch (CollectorResponse.Classify(answer.Status))
             {
                 case CollectorVerdict.Delivered:
-                    foreach (var p in positions) delivered[p] = true;
-                    deliveredCount += positions.Length;
+                    for (var i = 0; i < positions.Length; i++)
+                    {
+                        if (answer.RejectedIndexes.Contains(i)) continue;
+                        delivered[positions[i]] = true;
+                        deliveredCount++;
+                    }
+                    refusedCount += answer.RejectedIndexes.Count;
+                    if (answer.RejectedIndexes.Count > 0) LogRejectedEvents(_logger, answer.RejectedIndexes.Count, positions.Length);
                     break;
                 case CollectorVerdict.Refused:
                     refusedCount += positions.Length;
-                    LogRefused(_logger, positions.Length, status);
+                    LogRefused(_logger, positions.Length, answer.Status);
                     break;
                 default:
                     // Stop at the first transient fault: the collector is struggling, and the retry policy
                     // will wait (Retry-After included) before sending the rest.
                     throw Undelivered(
-                        $"The collector answered HTTP {status} to a request of {positions.Length} events.",
-                        delivered, deliveredCount, retryAfter, status, innerException: null);
+                        $"The collector answered HTTP {answer.Status} to a request of {positions.Length} events.",
+                        delivered, deliveredCount, answer.RetryAfter, answer.Status, innerException: null);
             }
         }
         return new SendResult(deliveredCount, Rejected: refusedCount);
@@ -104,19 +111,23 @@ public sealed partial class HttpFeedbackTransport : IFeedbackTransport
         return ValueTask.CompletedTask;
     }
 
-    private async Task<(int Status, TimeSpan? RetryAfter)> PostAsync(
+    private async Task<CollectorAnswer> PostAsync(
         IReadOnlyList<SerializedEvent> batch, int[] positions, bool[] delivered, int deliveredCount, CancellationToken cancellationToken)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Post, _options.Endpoint) { Content = Body(batch, positions) };
+        using var request = new HttpRequestMessage(HttpMethod.Post, _options.BatchUrl) { Content = Body(batch, positions) };
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _options.WriteKey);
         request.Headers.UserAgent.Add(UserAgent);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(_options.RequestTimeout);
         try
         {
-            // Only the status and headers matter; the body is not read.
             using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
-            return ((int)response.StatusCode, CollectorResponse.RetryAfter(response.Headers.RetryAfter, _time.GetUtcNow()));
+            var status = (int)response.StatusCode;
+            // Only a 2xx body matters: it names the events refused one by one, which are final (never resent).
+            var rejected = CollectorResponse.Classify(status) == CollectorVerdict.Delivered
+                ? CollectorResponse.RejectedIndexes(await ReadAnswerAsync(response, timeout.Token).ConfigureAwait(false), positions.Length)
+                : CollectorResponse.NoneRejected;
+            return new CollectorAnswer(status, CollectorResponse.RetryAfter(response.Headers.RetryAfter, _time.GetUtcNow()), rejected);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -133,6 +144,23 @@ public sealed partial class HttpFeedbackTransport : IFeedbackTransport
             // The messages name the host and the socket error, never headers.
             throw Undelivered($"The collector could not be reached: {ex.Message}",
                 delivered, deliveredCount, retryAfter: null, status: null, ex);
+        }
+    }
+
+    /// <summary>The answer's body, at most <see cref="CollectorResponse.MaxAnswerBytes"/>; what is past that is not read.</summary>
+    private static async Task<byte[]> ReadAnswerAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+        await using (stream.ConfigureAwait(false))
+        {
+            var buffer = new MemoryStream();
+            var chunk = new byte[16 * 1024];
+            int read;
+            while (buffer.Length < CollectorResponse.MaxAnswerBytes && (read = await stream.ReadAsync(chunk, cancellationToken).ConfigureAwait(false)) > 0)
+            {
+                buffer.Write(chunk, 0, read);
+            }
+            return buffer.ToArray();
         }
     }
 
@@ -178,6 +206,8 @@ public sealed partial class HttpFeedbackTransport : IFeedbackTransport
         return new FeedbackTransportException(message, retryable: true, retryAfter, status, undelivered, innerException);
     }
 
+    private readonly record struct CollectorAnswer(int Status, TimeSpan? RetryAfter, IReadOnlySet<int> RejectedIndexes);
+
     private static string SdkVersion()
     {
         var assembly = typeof(HttpFeedbackTransport).Assembly;
@@ -191,6 +221,9 @@ public sealed partial class HttpFeedbackTransport : IFeedbackTransport
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "FeedbackLoop: the collector refused {Count} events for good with HTTP {Status}; they are not retried")]
     private static partial void LogRefused(ILogger logger, int count, int status);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "FeedbackLoop: the collector refused {Count} of {Sent} events one by one (see its dead-letter topic); they are not retried")]
+    private static partial void LogRejectedEvents(ILogger logger, int count, int sent);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "FeedbackLoop: {Count} events were not sent: empty or over the 32 KiB event limit")]
     private static partial void LogUnsendable(ILogger logger, int count);

@@ -12,8 +12,12 @@ public sealed record HttpTransportOptions
     /// <summary>The longest <see cref="RequestTimeout"/> accepted: one day.</summary>
     public static readonly TimeSpan MaxRequestTimeout = TimeSpan.FromDays(1);
 
+    /// <summary>The path a collector takes batches on (<c>feedbackloop serve --role collector</c>), used when <see cref="Endpoint"/> has none.</summary>
+    public const string DefaultPath = "/v1/batch";
+
     /// <summary>
-    /// The collector's events URL (absolute, <c>https</c>, without user info). Plain <c>http</c> is accepted only to
+    /// The collector's URL (absolute, <c>https</c>, without user info): its base (<c>https://collector.example.com</c>,
+    /// posted to <see cref="DefaultPath"/>) or the full batch URL. Plain <c>http</c> is accepted only to
     /// a loopback host (<c>localhost</c>, 127.0.0.0/8, <c>::1</c>: a collector on the same machine) unless
     /// <see cref="AllowInsecureHttp"/> is set: the write key travels in a header.
     /// </summary>
@@ -37,6 +41,9 @@ public sealed record HttpTransportOptions
     /// network you trust end to end; the transport logs a warning when it is created this way.
     /// </summary>
     public bool AllowInsecureHttp { get; init; }
+
+    /// <summary>Where batches are posted: <see cref="Endpoint"/>, or <see cref="DefaultPath"/> on it when it has no path.</summary>
+    internal Uri BatchUrl => Endpoint.AbsolutePath == "/" ? new Uri(Endpoint, DefaultPath) : Endpoint;
 
     /// <summary>Whether requests to <paramref name="endpoint"/> would carry the key unencrypted off this machine.</summary>
     internal static bool LeavesMachineInClear(Uri endpoint) =>

@@ -18,7 +18,8 @@ namespace FeedbackLoop.Sdk.Tests.Transports;
 /// <param name="Status">The HTTP status.</param>
 /// <param name="RetryAfter">A <c>Retry-After</c> header value, if any.</param>
 /// <param name="Hang">Never answer (until the client gives up or the stub stops).</param>
-internal sealed record CollectorReply(int Status, string? RetryAfter = null, bool Hang = false)
+/// <param name="Body">A JSON body to answer with, if any.</param>
+internal sealed record CollectorReply(int Status, string? RetryAfter = null, bool Hang = false, string? Body = null)
 {
     public static readonly CollectorReply Ok = new(200);
     public static readonly CollectorReply Unavailable = new(503);
@@ -28,7 +29,7 @@ internal sealed record CollectorReply(int Status, string? RetryAfter = null, boo
 /// <summary>One request as the collector stub received it.</summary>
 internal sealed record CollectorRequest(
     int Index, DateTimeOffset ArrivedAt, string Method, string? Authorization, string? ContentType, string? ContentEncoding,
-    string? UserAgent, int WireLength, byte[] Body)
+    string? UserAgent, int WireLength, byte[] Body, string Path = "")
 {
     /// <summary>The raw bytes of each element of the body's JSON array.</summary>
     public IReadOnlyList<byte[]> Elements()
@@ -114,7 +115,7 @@ internal sealed class CollectorStub : IAsyncDisposable
         var index = Interlocked.Increment(ref _count) - 1;
         _requests.Enqueue(new CollectorRequest(
             index, arrivedAt, request.Method, request.Headers.Authorization, request.ContentType, request.Headers.ContentEncoding,
-            request.Headers.UserAgent, (int)wire.Length, body));
+            request.Headers.UserAgent, (int)wire.Length, body, request.Path.Value ?? ""));
 
         var reply = _script(index);
         if (reply.Hang)
@@ -132,5 +133,10 @@ internal sealed class CollectorStub : IAsyncDisposable
         }
         if (reply.RetryAfter is not null) context.Response.Headers.RetryAfter = reply.RetryAfter;
         context.Response.StatusCode = reply.Status;
+        if (reply.Body is not null)
+        {
+            context.Response.ContentType = "application/json";
+            await context.Response.WriteAsync(reply.Body, context.RequestAborted);
+        }
     }
 }

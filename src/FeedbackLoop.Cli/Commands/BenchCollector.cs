@@ -1,0 +1,177 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.IO.Compression;
+using System.Net.Http.Headers;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using FeedbackLoop.Collector;
+using FeedbackLoop.Collector.Keys;
+using FeedbackLoop.Contracts;
+using FeedbackLoop.Kafka.Embedded;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+
+namespace FeedbackLoop.Cli.Commands;
+
+/// <summary>
+/// <c>feedbackloop bench collector</c>: SDK-shaped gzip batches of 100 events posted over loopback by several clients
+/// at once, against the collector (keys, validation, Kafka with acks=all, the durable answer) and, in the same run,
+/// against a bare Kestrel endpoint that reads, inflates and parses the same bodies and throws them away. The ratio
+/// is the price of validation, Kafka and the durable answer.
+/// </summary>
+internal static class BenchCollector
+{
+    private const int EventsPerBatch = 100;
+
+    public static Command Create()
+    {
+        var clients = new Option<int>("--clients") { Description = "Concurrent clients.", DefaultValueFactory = _ => 8 };
+        var seconds = new Option<int>("--seconds") { Description = "Measured seconds per endpoint (after a warm-up of a third of it).", DefaultValueFactory = _ => 15 };
+        var output = new Option<FileInfo>("--out") { Description = "Where to write the JSON result.", DefaultValueFactory = _ => new FileInfo("bench-results/collector.json") };
+        var command = new Command("collector", "Measure the collector (events/s, p99) against a bare Kestrel endpoint that only parses the same bodies.") { clients, seconds, output };
+        command.SetAction((parse, ct) => RunAsync(parse.GetValue(clients), parse.GetValue(seconds), parse.GetValue(output)!, parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct));
+        return command;
+    }
+
+    private static async Task<int> RunAsync(int clients, int seconds, FileInfo output, TextWriter stdout, TextWriter stderr, CancellationToken ct)
+    {
+        if (clients < 1 || seconds < 1)
+        {
+            await stderr.WriteLineAsync("--clients and --seconds must be positive.").ConfigureAwait(false);
+            return 2;
+        }
+        var folder = Directory.CreateTempSubdirectory("feedbackloop-bench-collector-");
+        try
+        {
+            using var cluster = EmbeddedKafkaCluster.StartWithFeedbackLoopTopics(brokers: 3, eventPartitions: 12);
+            var keysFile = Path.Combine(folder.FullName, "keys.json");
+            var key = new WriteKeyFile(keysFile).Create("bench", DateTimeOffset.UtcNow).Key;
+            var bodies = Bodies(64);
+            await stderr.WriteLineAsync($"{bodies.Length} gzip bodies of {EventsPerBatch} events, {bodies.Average(b => b.Length) / 1024:0.0} KiB each on the wire; {clients} clients").ConfigureAwait(false);
+
+            var bare = BareEndpoint();
+            await bare.StartAsync(ct).ConfigureAwait(false);
+            var collector = CollectorServe.Build(new CollectorOptions { BootstrapServers = cluster.BootstrapServers, KeysFile = keysFile }, "http://127.0.0.1:0");
+            await collector.StartAsync(ct).ConfigureAwait(false);
+            try
+            {
+                var bareUrl = new Uri(new Uri(CollectorServe.ListeningUrl(bare)), BatchEndpoint.Path);
+                var collectorUrl = new Uri(new Uri(CollectorServe.ListeningUrl(collector)), BatchEndpoint.Path);
+                var warm = TimeSpan.FromSeconds(Math.Max(1, seconds / 3));
+                var measured = TimeSpan.FromSeconds(seconds);
+                await LoadAsync(bareUrl, key, bodies, clients, warm, ct).ConfigureAwait(false);
+                var bareRun = await LoadAsync(bareUrl, key, bodies, clients, measured, ct).ConfigureAwait(false);
+                await stderr.WriteLineAsync($"  bare kestrel: {bareRun.EventsPerSecond:N0} events/s, p99 {bareRun.P99Ms:0.0} ms").ConfigureAwait(false);
+                await LoadAsync(collectorUrl, key, bodies, clients, warm, ct).ConfigureAwait(false);
+                var run = await LoadAsync(collectorUrl, key, bodies, clients, measured, ct).ConfigureAwait(false);
+                await stderr.WriteLineAsync($"  collector:    {run.EventsPerSecond:N0} events/s, p99 {run.P99Ms:0.0} ms, {run.Refused} requests not answered 200").ConfigureAwait(false);
+
+                var result = new JsonObject
+                {
+                    ["events_per_s"] = Math.Round(run.EventsPerSecond),
+                    ["bare_events_per_s"] = Math.Round(bareRun.EventsPerSecond),
+                    ["p99_ms"] = Math.Round(run.P99Ms, 1),
+                    ["machine"] = BenchCommand.Machine(),
+                    ["clients"] = clients,
+                    ["events_per_batch"] = EventsPerBatch,
+                    ["seconds"] = seconds,
+                    ["not_200"] = run.Refused,
+                };
+                output.Directory?.Create();
+                await File.WriteAllTextAsync(output.FullName, result.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n", ct).ConfigureAwait(false);
+                await stdout.WriteLineAsync($"| {clients} clients × {EventsPerBatch}-event gzip batches | {run.EventsPerSecond:N0} events/s collector (p99 {run.P99Ms:0.0} ms) | {bareRun.EventsPerSecond:N0} events/s bare Kestrel | {run.EventsPerSecond / bareRun.EventsPerSecond:P0} of bare | {BenchCommand.Machine()} |").ConfigureAwait(false);
+                return run.Refused == 0 ? 0 : 1;
+            }
+            finally
+            {
+                await collector.StopAsync(CancellationToken.None).ConfigureAwait(false);
+                await collector.DisposeAsync().ConfigureAwait(false);
+                await bare.StopAsync(CancellationToken.None).ConfigureAwait(false);
+                await bare.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
+    }
+
+    /// <summary>Reads, inflates and parses each body into JSON, then discards it: what any JSON endpoint pays.</summary>
+    private static WebApplication BareEndpoint()
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Logging.ClearProviders();
+        var app = builder.Build();
+        app.MapPost(BatchEndpoint.Path, async (HttpContext context) =>
+        {
+            var gzip = new GZipStream(context.Request.Body, CompressionMode.Decompress);
+            await using (gzip.ConfigureAwait(false))
+            {
+                using var document = await JsonDocument.ParseAsync(gzip, cancellationToken: context.RequestAborted).ConfigureAwait(false);
+                return Results.Text($"{{\"accepted\":{document.RootElement.GetArrayLength()},\"rejected\":[]}}", "application/json");
+            }
+        });
+        return app;
+    }
+
+    private sealed record LoadResult(double EventsPerSecond, double P99Ms, long Refused);
+
+    private static async Task<LoadResult> LoadAsync(Uri url, string key, byte[][] bodies, int clients, TimeSpan duration, CancellationToken ct)
+    {
+        using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = clients }) { Timeout = TimeSpan.FromSeconds(30) };
+        var latencies = new List<double>[clients];
+        long accepted = 0, refused = 0;
+        var clock = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, clients).Select(async c =>
+        {
+            var mine = latencies[c] = [];
+            for (var i = c; clock.Elapsed < duration && !ct.IsCancellationRequested; i += clients)
+            {
+                using var content = new ByteArrayContent(bodies[i % bodies.Length]);
+                content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+                content.Headers.ContentEncoding.Add("gzip");
+                using var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = content };
+                request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
+                var started = Stopwatch.GetTimestamp();
+                using var response = await http.SendAsync(request, ct).ConfigureAwait(false);
+                var answer = await response.Content.ReadAsByteArrayAsync(ct).ConfigureAwait(false);
+                mine.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                if (response.IsSuccessStatusCode && JsonDocument.Parse(answer).RootElement.GetProperty("accepted").GetInt32() == EventsPerBatch) Interlocked.Add(ref accepted, EventsPerBatch);
+                else Interlocked.Increment(ref refused);
+            }
+        })).ConfigureAwait(false);
+        var elapsed = clock.Elapsed.TotalSeconds;
+        var all = latencies.SelectMany(l => l).Order().ToList();
+        var p99 = all.Count == 0 ? 0 : all[Math.Min(all.Count - 1, (int)Math.Ceiling(all.Count * 0.99) - 1)];
+        return new LoadResult(accepted / elapsed, p99, refused);
+    }
+
+    /// <summary>Batches as the SDK sends them: the events' own JSON in an array, gzip at the fastest level.</summary>
+    private static byte[][] Bodies(int count)
+    {
+        var now = DateTimeOffset.UtcNow;
+        var prompt = new[] { new ChatMessage("user", "How do I reset my password?") };
+        return [.. Enumerable.Range(0, count).Select(b =>
+        {
+            var buffer = new MemoryStream();
+            using (var gzip = new GZipStream(buffer, CompressionLevel.Fastest, leaveOpen: true))
+            {
+                gzip.WriteByte((byte)'[');
+                for (var i = 0; i < EventsPerBatch; i++)
+                {
+                    if (i > 0) gzip.WriteByte((byte)',');
+                    var n = b * EventsPerBatch + i;
+                    EventData data = (i % 2) == 0
+                        ? new GenerationShown("g" + n, "m1", prompt, "Open Settings, then Security, then Reset password.")
+                        : new ThumbGiven("g" + (n - 1), ThumbValue.Up);
+                    gzip.Write(EventJson.SerializeToUtf8Bytes(new FeedbackEvent($"e{n}", "bench", "s" + (n / 10), "u" + (n / 10), now, data)));
+                }
+                gzip.WriteByte((byte)']');
+            }
+            return buffer.ToArray();
+        })];
+    }
+}
