@@ -68,7 +68,7 @@ public sealed class ReviewLog
         var stream = await OpenAsync(FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, cancellationToken).ConfigureAwait(false);
         await using (stream.ConfigureAwait(false))
         {
-            var (decisions, endsWithNewline) = await ReadAllAsync(stream, cancellationToken).ConfigureAwait(false);
+            var (decisions, tornAt, endsWithNewline) = await ReadAllAsync(stream, cancellationToken).ConfigureAwait(false);
             var latest = decisions.LastOrDefault(d => d.Item == request.Item);
             if (ReviewRules.Repeats(latest, request)) return new ReviewOutcome(latest!, Recorded: false);
 
@@ -78,7 +78,8 @@ public sealed class ReviewLog
                 request.Text, request.Reviewer, decidedAt, latest?.After ?? ReviewState.Unreviewed,
                 request.Action == ReviewActions.Correct ? item.OriginalChosen : null);
             var line = new StringBuilder();
-            if (!endsWithNewline) line.Append('\n');
+            if (tornAt is { } torn) stream.SetLength(torn); // a crash's unacknowledged half line, cut under the lock
+            else if (!endsWithNewline) line.Append('\n');
             line.Append(JsonSerializer.Serialize(decision, DatasetJson.Line)).Append('\n');
             stream.Seek(0, SeekOrigin.End);
             await stream.WriteAsync(Encoding.UTF8.GetBytes(line.ToString()), cancellationToken).ConfigureAwait(false);
@@ -98,37 +99,45 @@ public sealed class ReviewLog
     }
 
     /// <summary>
-    /// Parses the whole log. A last line without its newline that does not parse is a write a crash cut short (it was never
-    /// acknowledged) and is skipped; any other line that does not parse means the file was edited, and is an error.
+    /// Parses the whole log. A last line without its newline that does not parse is a write a crash cut short (never
+    /// acknowledged, so never in force): it is skipped, and <c>TornAt</c> says where it starts so the next writer can cut it
+    /// off. Any other line that does not parse means the file was edited, and is an error.
     /// </summary>
-    private static async Task<(List<ReviewDecision> Decisions, bool EndsWithNewline)> ReadAllAsync(FileStream stream, CancellationToken cancellationToken)
+    private static async Task<LogContent> ReadAllAsync(FileStream stream, CancellationToken cancellationToken)
     {
         stream.Seek(0, SeekOrigin.Begin);
         var bytes = new byte[stream.Length];
         await stream.ReadExactlyAsync(bytes, cancellationToken).ConfigureAwait(false);
-        var text = Encoding.UTF8.GetString(bytes);
-        var lines = text.Split('\n');
-        var decisions = new List<ReviewDecision>(lines.Length);
-        for (var i = 0; i < lines.Length; i++)
+        var decisions = new List<ReviewDecision>();
+        var start = 0;
+        for (var number = 1; start < bytes.Length; number++)
         {
-            if (lines[i].Length == 0) continue;
-            var last = i == lines.Length - 1;
-            try
+            var end = Array.IndexOf(bytes, (byte)'\n', start);
+            var last = end < 0;
+            var line = bytes.AsSpan(start, (last ? bytes.Length : end) - start);
+            if (!line.IsEmpty)
             {
-                decisions.Add(JsonSerializer.Deserialize<ReviewDecision>(lines[i], DatasetJson.Line)
-                    ?? throw new InvalidDataException($"review log line {i + 1} is null"));
+                try
+                {
+                    decisions.Add(JsonSerializer.Deserialize<ReviewDecision>(line, DatasetJson.Line)
+                        ?? throw new InvalidDataException($"review log line {number} is null"));
+                }
+                catch (JsonException) when (last)
+                {
+                    return new LogContent(decisions, TornAt: start, EndsWithNewline: false);
+                }
+                catch (JsonException e)
+                {
+                    throw new InvalidDataException($"review log line {number} is not a decision ({e.GetType().Name} at byte {e.BytePositionInLine}); the log is append-only and must not be edited by hand", e);
+                }
             }
-            catch (JsonException) when (last)
-            {
-                // A torn final write: never acknowledged, so never in force.
-            }
-            catch (JsonException e)
-            {
-                throw new InvalidDataException($"review log line {i + 1} is not a decision ({e.GetType().Name} at byte {e.BytePositionInLine}); the log is append-only and must not be edited by hand", e);
-            }
+            if (last) break;
+            start = end + 1;
         }
-        return (decisions, bytes.Length == 0 || bytes[^1] == (byte)'\n');
+        return new LogContent(decisions, TornAt: null, EndsWithNewline: bytes.Length == 0 || bytes[^1] == (byte)'\n');
     }
+
+    private sealed record LogContent(List<ReviewDecision> Decisions, long? TornAt, bool EndsWithNewline);
 
     /// <summary>
     /// Opens the log, waiting while another process holds it (.NET takes an advisory flock: exclusive for writers, shared for
