@@ -80,7 +80,8 @@ public sealed class SnapshotExportTests : IDisposable
         Assert.Equal(["swap", "correct", "none", "none", "none"], parquet.Select(r => r[3]));
         Assert.Equal([null, _pairs[2].Chosen.Content, null, null, null], parquet.Select(r => r[4]));
         Assert.Equal(trained.Select(p => p.Prompt[1].Content), parquet.Select(r => r[5]));
-        Assert.Equal("2026-03-01 12:01:00+00", parquet[0][7]);
+        // Microseconds kept, the 0.7 µs beyond them cut, as in the source dataset.
+        Assert.Equal(trained.Select(p => p.CreatedAt.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture) + ".000001+00"), parquet.Select(r => r[7]));
 
         // TRL conversational preference JSONL, by DuckDB.
         var trl = Query($"SELECT pair_id, chosen[1].role, chosen[1].content, rejected[1].content, len(prompt), prompt[2].content FROM read_json('{files["trl"]}', format = 'newline_delimited')");
@@ -96,7 +97,7 @@ public sealed class SnapshotExportTests : IDisposable
         Assert.Equal(chosen, openai.Select(r => r[0]));
         Assert.Equal(rejected, openai.Select(r => r[1]));
         Assert.Equal(trained.Select(p => p.Prompt[1].Content), openai.Select(r => r[2]));
-        Assert.All(openai, r => Assert.Equal(["1", "assistant"], r[3..5]));
+        Assert.All(openai, r => Assert.Equal(("1", "assistant"), (r[3], r[4])));
         var keys = Query($"SELECT json_keys(json)::VARCHAR FROM read_json_objects('{files["openai"]}', format = 'newline_delimited')");
         Assert.All(keys, k => Assert.Equal("[input, preferred_output, non_preferred_output]", k[0]));
 
@@ -150,8 +151,8 @@ public sealed class SnapshotExportTests : IDisposable
         Assert.Contains("changed by review=1", diff, StringComparison.Ordinal);
         Assert.Contains("none -> exclude: 1", diff, StringComparison.Ordinal);
 
-        var (listLine, _) = await CliAsync(0, "datasets", "list", "--data", _data, "--json");
-        using var list = JsonDocument.Parse(listLine);
+        var (_, listJson) = await CliAsync(0, "datasets", "list", "--data", _data, "--json");
+        using var list = JsonDocument.Parse(listJson);
         Assert.Equal([a, b], list.RootElement.EnumerateArray().Select(s => s.GetProperty("snapshot").GetString()));
         Assert.Equal(JsonValueKind.Null, list.RootElement[0].GetProperty("parent").ValueKind);
         Assert.Equal(a, list.RootElement[1].GetProperty("parent").GetString());
