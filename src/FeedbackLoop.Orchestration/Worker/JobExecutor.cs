@@ -234,7 +234,7 @@ internal sealed class JobExecutor(WorkerOptions options, InProcessTrainers? trai
     private static async Task<IReadOnlyList<Contracts.Datasets.PreferencePair>> ReadPairsAsync(
         JobSpec spec, InProcessTrainers trainers, CancellationToken cancellationToken) =>
         await trainers.Snapshots.ReadAsync(
-            new DatasetSnapshot(spec.AppId, spec.Files), cancellationToken).ConfigureAwait(false);
+            new DatasetSnapshot(spec.AppId, spec.Files) { SnapshotId = spec.SnapshotId }, cancellationToken).ConfigureAwait(false);
 
     /// <summary>The models an eval job scores: the candidate, then the incumbent when there is one.</summary>
     private static List<(string Role, string Artifact)> Models(JobSpec spec)
