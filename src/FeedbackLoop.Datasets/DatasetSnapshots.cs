@@ -1,6 +1,7 @@
 using FeedbackLoop.Contracts.Datasets;
 using FeedbackLoop.Core.Tuning;
 using FeedbackLoop.Datasets.Snapshots;
+using Parquet.Serialization;
 
 namespace FeedbackLoop.Datasets;
 
@@ -29,6 +30,18 @@ public sealed class DatasetSnapshots(string dataRoot) : ISnapshotSource
         {
             SnapshotId = manifest.SnapshotId,
         };
+    }
+
+    /// <inheritdoc />
+    public async Task<string?> WriteReviewedAsync(DatasetSnapshot snapshot, string folder, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(snapshot);
+        if (snapshot.SnapshotId is not { } id) return null;
+        var rows = (await ReadAsync(snapshot, cancellationToken).ConfigureAwait(false)).Select(PreferencePairRow.From).ToList();
+        DurableFile.CreatePrivateDirectory(folder);
+        var path = Path.Combine(folder, "part-" + id + DatasetPaths.Extension);
+        await DurableFile.WriteAsync(path, stream => ParquetSerializer.SerializeAsync(rows, stream, DatasetStore.Options, cancellationToken: cancellationToken), cancellationToken).ConfigureAwait(false);
+        return path;
     }
 
     /// <inheritdoc />

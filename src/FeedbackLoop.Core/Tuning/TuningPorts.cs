@@ -18,6 +18,14 @@ public interface ISnapshotSource
     /// registry records which snapshot.
     /// </summary>
     Task<DatasetSnapshot> FreezeAsync(DatasetSnapshot captured, CancellationToken cancellationToken = default) => Task.FromResult(captured);
+
+    /// <summary>
+    /// For a command trainer, which reads files rather than pairs: writes what a reviewed snapshot trains on into
+    /// <paramref name="folder"/> as one file in the dataset's format and returns its path. Null when the snapshot names
+    /// no reviewed snapshot (or the source cannot write one): its files are then given to the trainer as they are.
+    /// </summary>
+    Task<string?> WriteReviewedAsync(DatasetSnapshot snapshot, string folder, CancellationToken cancellationToken = default) =>
+        Task.FromResult<string?>(null);
 }
 
 /// <summary>Trains a candidate reward model and stores it as an artifact folder.</summary>

@@ -38,7 +38,7 @@ internal sealed class JobExecutor(WorkerOptions options, InProcessTrainers? trai
         // The version's folder and the attempt's: owner-only (a model is made of users' text).
         PrivateFiles.CreateFolder(output, upTo: spec.OutputRoot);
         var data = Path.Combine(attemptFolder, "data");
-        if (LinkSnapshot(spec, data) is { } missing)
+        if (await PrepareDataAsync(spec, data, cancellationToken).ConfigureAwait(false) is { } missing)
         {
             return new AttemptFailed(missing, null);
         }
@@ -80,6 +80,25 @@ internal sealed class JobExecutor(WorkerOptions options, InProcessTrainers? trai
         {
             // Whatever the trainer's umask gave its files, what it leaves is the owner's alone (also after a failure).
             PrivateFiles.Tighten(output);
+        }
+    }
+
+    /// <summary>
+    /// Fills the data folder a command trainer reads: for a reviewed snapshot, one file of exactly the pairs it trains on
+    /// (excluded pairs left out, swaps and corrections applied); otherwise links to the snapshot's files. Returns why not.
+    /// </summary>
+    private async Task<string?> PrepareDataAsync(JobSpec spec, string folder, CancellationToken cancellationToken)
+    {
+        if (spec.SnapshotId is not { } id || spec.Runner != JobRunners.Command) return LinkSnapshot(spec, folder);
+        if (trainers is null) return $"this worker cannot apply the review of snapshot {id}: it has no dataset source";
+        try
+        {
+            var written = await trainers.Snapshots.WriteReviewedAsync(new DatasetSnapshot(spec.AppId, spec.Files) { SnapshotId = id }, folder, cancellationToken).ConfigureAwait(false);
+            return written is null ? LinkSnapshot(spec, folder) : null;
+        }
+        catch (Exception e) when (e is InvalidDataException or InvalidOperationException or IOException)
+        {
+            return $"snapshot {id} could not be read on this worker: {e.Message}";
         }
     }
 
