@@ -22,9 +22,9 @@ public static class SnapshotExport
     {
         ArgumentNullException.ThrowIfNull(rows);
         if (!ExportFormats.All.Contains(format, StringComparer.Ordinal))
-            throw new ArgumentException("the export format is one of " + string.Join(", ", ExportFormats.All), nameof(format));
+            throw new ArgumentException("the export format is one of " + string.Join(", ", ExportFormats.All));
         var full = Path.GetFullPath(outPath);
-        if (Directory.Exists(full)) throw new ArgumentException("the export path is a folder; name the file to write", nameof(outPath));
+        if (Directory.Exists(full)) throw new ArgumentException("the export path is a folder; name the file to write (--out <folder>/export.jsonl)");
         DurableFile.CreatePrivateDirectory(Path.GetDirectoryName(full)!);
         long written = 0;
         await DurableFile.WriteAsync(full, async stream => written = format switch

@@ -59,7 +59,7 @@ public sealed class ReviewLog
     public async Task<ReviewOutcome> DecideAsync(ReviewRequest request, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var item = await ReviewItems.FindAsync(_dataRoot, _appId, request.Item, cancellationToken).ConfigureAwait(false)
+        var item = await ReviewItems.FindAsync(_dataRoot, _appId, request.Item, request.Action == ReviewActions.Correct, cancellationToken).ConfigureAwait(false)
             ?? throw new ReviewRefusedException("the app has no preference pair or label with that id");
         if (ReviewRules.Refusal(request, item.Kind, _settings) is { } refusal) throw new ReviewRefusedException(refusal);
 
