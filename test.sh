@@ -3,7 +3,8 @@
 # Kafka cluster, and the RabbitMQ tests, which start a private RabbitMQ node of their own (own node name,
 # data folder and ports; a system RabbitMQ, if any, is neither used nor disturbed).
 # Needs the .NET 10 SDK and Debian's rabbitmq-server; when rabbitmq-server is missing this script installs
-# it with apt-get (as root, or through sudo) without starting its system service.
+# it with apt-get (as root, or through sudo) without starting its system service. Node and npm (Debian's nodejs,
+# npm) are installed the same way when missing; the export tests fetch npm's apache-arrow with them.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -49,6 +50,16 @@ install_rabbitmq() {
 
 if [ -z "${FEEDBACKLOOP_RABBITMQ_SBIN:-}" ] && [ ! -x "$debian_rabbitmq" ]; then
     install_rabbitmq
+fi
+
+# The export tests read Arrow files with the npm apache-arrow package under node (a reader we did not write); the test
+# installs the package itself (npm ci, pinned by its package-lock.json), so only node and npm come from Debian here.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    echo "test.sh: installing Debian's nodejs and npm (the export tests read Arrow files with npm's apache-arrow)..."
+    node_sudo=()
+    if [ "$(id -u)" -ne 0 ]; then node_sudo=(sudo); fi
+    "${node_sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
+    "${node_sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nodejs npm >/dev/null
 fi
 
 dotnet build FeedbackLoop.sln -c Release

@@ -59,4 +59,27 @@ public static class DatasetPaths
         DatasetKinds.Engagement => "window_id",
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "unknown dataset kind"),
     };
+
+    /// <summary>
+    /// The folder of an app's review decisions, <c>&lt;data&gt;/datasets/&lt;app_id&gt;/review</c>, under the same guard as
+    /// <see cref="Folder"/>.
+    /// </summary>
+    public static string ReviewFolder(string dataRoot, string appId) => AppSubfolder(dataRoot, appId, "review");
+
+    /// <summary>
+    /// The folder of an app's snapshot manifests, <c>&lt;data&gt;/datasets/&lt;app_id&gt;/snapshots</c>, under the same
+    /// guard as <see cref="Folder"/>.
+    /// </summary>
+    public static string SnapshotsFolder(string dataRoot, string appId) => AppSubfolder(dataRoot, appId, "snapshots");
+
+    private static string AppSubfolder(string dataRoot, string appId, string name)
+    {
+        if (!AppIds.IsValid(appId)) throw new DatasetPathException("the app id is not " + AppIds.Rule);
+        var datasets = Path.GetFullPath(Path.Combine(dataRoot, "datasets"));
+        var app = Path.GetFullPath(Path.Combine(datasets, appId));
+        var folder = Path.Combine(dataRoot, "datasets", appId, name);
+        if (!Inside(app, datasets) || !Inside(Path.GetFullPath(folder), app))
+            throw new DatasetPathException("the folder would resolve outside <data>/datasets/<app_id>/");
+        return folder;
+    }
 }

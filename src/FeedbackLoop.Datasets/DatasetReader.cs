@@ -23,10 +23,14 @@ public static class DatasetReader
     }
 
     /// <summary>Every feedback label of an app.</summary>
-    public static async Task<IReadOnlyList<FeedbackLabel>> ReadLabelsAsync(string dataRoot, string appId, CancellationToken cancellationToken = default)
+    public static Task<IReadOnlyList<FeedbackLabel>> ReadLabelsAsync(string dataRoot, string appId, CancellationToken cancellationToken = default) =>
+        ReadLabelFilesAsync(DatasetPaths.Files(DatasetPaths.Folder(dataRoot, appId, DatasetKinds.FeedbackLabels)), cancellationToken);
+
+    /// <summary>The feedback labels of the given files only (a frozen snapshot).</summary>
+    public static async Task<IReadOnlyList<FeedbackLabel>> ReadLabelFilesAsync(IEnumerable<string> files, CancellationToken cancellationToken = default)
     {
         var rows = new List<FeedbackLabel>();
-        foreach (var file in DatasetPaths.Files(DatasetPaths.Folder(dataRoot, appId, DatasetKinds.FeedbackLabels)))
+        foreach (var file in files)
         {
             rows.AddRange((await ReadFileAsync<FeedbackLabelRow>(file, cancellationToken).ConfigureAwait(false)).Select(r => r.ToRecord()));
         }

@@ -1,9 +1,14 @@
 using FeedbackLoop.Contracts.Datasets;
 using FeedbackLoop.Core.Tuning;
+using FeedbackLoop.Datasets.Snapshots;
+using Parquet.Serialization;
 
 namespace FeedbackLoop.Datasets;
 
-/// <summary>Snapshots of the preference-pair files under a data folder.</summary>
+/// <summary>
+/// Snapshots of the preference-pair files under a data folder. A run's snapshot is frozen as a reviewed snapshot
+/// (<see cref="SnapshotBook"/>), so it trains with the review decisions in force and the registry records its id.
+/// </summary>
 public sealed class DatasetSnapshots(string dataRoot) : ISnapshotSource
 {
     /// <inheritdoc />
@@ -16,8 +21,41 @@ public sealed class DatasetSnapshots(string dataRoot) : ISnapshotSource
     }
 
     /// <inheritdoc />
+    public async Task<DatasetSnapshot> FreezeAsync(DatasetSnapshot captured, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(captured);
+        var manifest = (await new SnapshotBook(dataRoot).TakeAsync(captured.AppId, null, null, cancellationToken).ConfigureAwait(false)).Manifest;
+        var folder = DatasetPaths.Folder(dataRoot, captured.AppId, DatasetKinds.PreferencePairs);
+        return new DatasetSnapshot(captured.AppId, [.. manifest.PreferencePairs.Files.Select(f => new SnapshotFile(Path.Combine(folder, f.Name), f.Rows))])
+        {
+            SnapshotId = manifest.SnapshotId,
+        };
+    }
+
+    /// <inheritdoc />
+    public async Task<string?> WriteReviewedAsync(DatasetSnapshot snapshot, string folder, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(snapshot);
+        if (snapshot.SnapshotId is not { } id) return null;
+        var rows = (await ReadAsync(snapshot, cancellationToken).ConfigureAwait(false)).Select(PreferencePairRow.From).ToList();
+        DurableFile.CreatePrivateDirectory(folder);
+        var path = Path.Combine(folder, "part-" + id + DatasetPaths.Extension);
+        await DurableFile.WriteAsync(path, stream => ParquetSerializer.SerializeAsync(rows, stream, DatasetStore.Options, cancellationToken: cancellationToken), cancellationToken).ConfigureAwait(false);
+        return path;
+    }
+
+    /// <inheritdoc />
     public async Task<IReadOnlyList<PreferencePair>> ReadAsync(DatasetSnapshot snapshot, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(snapshot);
+        if (snapshot.SnapshotId is { } id)
+        {
+            // The manifest's hashes prove the files are the ones frozen; its decisions say which pairs train and how.
+            var book = new SnapshotBook(dataRoot);
+            var manifest = book.Get(id);
+            if (manifest.AppId != snapshot.AppId) throw new InvalidOperationException($"snapshot {id} is not of app {snapshot.AppId}");
+            return [.. (await SnapshotRows.ReadAsync(book, manifest, cancellationToken).ConfigureAwait(false)).Pairs.Select(p => p.Pair)];
+        }
         var pairs = await DatasetReader.ReadPairFilesAsync(snapshot.Files.Select(f => f.Path), cancellationToken).ConfigureAwait(false);
         // Files never change once renamed into place; a count mismatch means someone edited the dataset by hand.
         if (pairs.Count != snapshot.TotalPairs)

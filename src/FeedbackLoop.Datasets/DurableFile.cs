@@ -82,7 +82,7 @@ internal static partial class DurableFile
     }
 
     /// <summary>fsync on the folder makes the rename itself durable (POSIX); Windows has no equivalent need.</summary>
-    private static void SyncDirectory(string directory)
+    internal static void SyncDirectory(string directory)
     {
         if (OperatingSystem.IsWindows()) return;
         var fd = Open(directory, 0 /* O_RDONLY */);

@@ -171,7 +171,7 @@ internal static class ModelsCommand
         Row("status", entry.StatusText);
         Row("parent", model.ParentVersion);
         Row("run", run is null ? model.RunId : $"{run.RunId} ({RegistryStatus(run.Status)}{(run.Reason is null ? "" : ": " + run.Reason)})");
-        Row("snapshot", run is null ? null : string.Create(CultureInfo.InvariantCulture, $"{run.Snapshot.Files.Count} files, {run.Snapshot.TotalPairs} pairs"));
+        Row("snapshot", run is null ? null : string.Create(CultureInfo.InvariantCulture, $"{run.Snapshot.SnapshotId ?? "(files only)"}: {run.Snapshot.Files.Count} files, {run.Snapshot.TotalPairs} pairs"));
         Row("artifact", model.ArtifactPath);
         Row("created", model.CreatedAt.ToString("u", CultureInfo.InvariantCulture));
         Row("train metrics", model.TrainMetricsJson);
@@ -201,6 +201,7 @@ internal static class ModelsCommand
             status = entry.StatusText,
             parent = model.ParentVersion,
             run = model.RunId,
+            snapshot_id = run?.Snapshot.SnapshotId,
             snapshot_pairs = run?.Snapshot.TotalPairs,
             snapshot_files = run?.Snapshot.Files.Count,
             artifact = model.ArtifactPath,

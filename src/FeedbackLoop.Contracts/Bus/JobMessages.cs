@@ -74,7 +74,11 @@ public sealed record JobSpec(
     string? CandidateArtifact,
     string? IncumbentVersion,
     string? IncumbentArtifact,
-    double TimeoutSeconds);
+    double TimeoutSeconds)
+{
+    /// <summary>The reviewed snapshot the run trains on (<see cref="Datasets.DatasetSnapshot.SnapshotId"/>); null when the run has none.</summary>
+    public string? SnapshotId { get; init; }
+}
 
 /// <summary>Orchestrator → the workers' shared queue: attempt <paramref name="Attempt"/> of a job is up for a claim.</summary>
 /// <param name="JobId">The job.</param>

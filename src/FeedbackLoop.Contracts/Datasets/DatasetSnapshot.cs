@@ -14,6 +14,12 @@ public sealed record SnapshotFile(string Path, long Rows);
 /// <param name="Files">The files, as the dataset store names them.</param>
 public sealed record DatasetSnapshot(string AppId, IReadOnlyList<SnapshotFile> Files)
 {
+    /// <summary>
+    /// The reviewed snapshot (<c>snap-…</c>, docs/REVIEW.md) these files were frozen as, when there is one: reading then
+    /// applies its review decisions (excluded pairs never train) and checks each file's hash. Null for a bare file list.
+    /// </summary>
+    public string? SnapshotId { get; init; }
+
     /// <summary>Rows over all files: the app's committed pairs when the snapshot was taken.</summary>
     public long TotalPairs => Files.Sum(f => f.Rows);
 }

@@ -9,8 +9,23 @@ public interface ISnapshotSource
     /// <summary>The app's committed preference-pair files as of now.</summary>
     Task<DatasetSnapshot> CaptureAsync(string appId, CancellationToken cancellationToken = default);
 
-    /// <summary>The pairs of exactly the snapshot's files.</summary>
+    /// <summary>The pairs of exactly the snapshot's files (review applied when it names a reviewed snapshot).</summary>
     Task<IReadOnlyList<PreferencePair>> ReadAsync(DatasetSnapshot snapshot, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Freezes what a run will train on, once the run is decided: by default the captured files as they are; the dataset
+    /// store's source takes a reviewed snapshot, so the run trains with the latest review decisions applied and the
+    /// registry records which snapshot.
+    /// </summary>
+    Task<DatasetSnapshot> FreezeAsync(DatasetSnapshot captured, CancellationToken cancellationToken = default) => Task.FromResult(captured);
+
+    /// <summary>
+    /// For a command trainer, which reads files rather than pairs: writes what a reviewed snapshot trains on into
+    /// <paramref name="folder"/> as one file in the dataset's format and returns its path. Null when the snapshot names
+    /// no reviewed snapshot (or the source cannot write one): its files are then given to the trainer as they are.
+    /// </summary>
+    Task<string?> WriteReviewedAsync(DatasetSnapshot snapshot, string folder, CancellationToken cancellationToken = default) =>
+        Task.FromResult<string?>(null);
 }
 
 /// <summary>Trains a candidate reward model and stores it as an artifact folder.</summary>

@@ -99,7 +99,7 @@ public static class LoopBus
         if (host.Roles.HasFlag(LoopRoles.Worker))
         {
             services.AddSingleton(host.Worker)
-                .AddSingleton(sp => new JobExecutor(host.Worker, host.Trainers))
+                .AddSingleton(sp => new JobExecutor(host.Worker, host.Trainers, host.Snapshots))
                 .AddSingleton<JobWorker>()
                 .AddSingleton<LoopWorkerService>()
                 .AddHostedService(sp => sp.GetRequiredService<LoopWorkerService>());

@@ -42,7 +42,10 @@ public sealed record LoopHost
     /// <summary>Orchestrator: where model artifacts go.</summary>
     public LoopPaths? Paths { get; init; }
 
-    /// <summary>Orchestrator: where snapshots of the datasets are taken.</summary>
+    /// <summary>
+    /// Orchestrator: where snapshots of the datasets are taken. Worker: where a command job's reviewed snapshot is read
+    /// from to write the one file its trainer reads.
+    /// </summary>
     public ISnapshotSource? Snapshots { get; init; }
 
     /// <summary>Orchestrator: how jobs are watched.</summary>

@@ -10,16 +10,23 @@ internal static class RegistryText
 
     /// <summary>A run's snapshot column: its files and, for readers of older builds, their total.</summary>
     public static string Snapshot(DatasetSnapshot snapshot) =>
-        JsonSerializer.Serialize(new StoredSnapshot(snapshot.Files, snapshot.TotalPairs), SnapshotOptions);
+        JsonSerializer.Serialize(new StoredSnapshot(snapshot.Files, snapshot.TotalPairs) { SnapshotId = snapshot.SnapshotId }, SnapshotOptions);
 
     /// <summary>A run's snapshot column as the snapshot of <paramref name="appId"/> (the total follows from the files).</summary>
-    public static DatasetSnapshot ParseSnapshot(string appId, string json) =>
-        new(appId, (JsonSerializer.Deserialize<StoredSnapshot>(json, SnapshotOptions) ?? throw new InvalidDataException("a run's snapshot is JSON null")).Files);
+    public static DatasetSnapshot ParseSnapshot(string appId, string json)
+    {
+        var stored = JsonSerializer.Deserialize<StoredSnapshot>(json, SnapshotOptions) ?? throw new InvalidDataException("a run's snapshot is JSON null");
+        return new DatasetSnapshot(appId, stored.Files) { SnapshotId = stored.SnapshotId };
+    }
 
     /// <summary>A model's snapshot column: the files it was trained on.</summary>
     public static string SnapshotFiles(DatasetSnapshot snapshot) => JsonSerializer.Serialize(snapshot.Files, SnapshotOptions);
 
-    private sealed record StoredSnapshot(IReadOnlyList<SnapshotFile> Files, long TotalPairs);
+    /// <summary>The run's snapshot column; <c>snapshot_id</c> is absent in rows older builds wrote.</summary>
+    private sealed record StoredSnapshot(IReadOnlyList<SnapshotFile> Files, long TotalPairs)
+    {
+        public string? SnapshotId { get; init; }
+    }
 
     public static string Status(RunStatus status) => status switch
     {

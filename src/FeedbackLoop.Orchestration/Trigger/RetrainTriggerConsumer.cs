@@ -35,6 +35,10 @@ internal sealed partial class RetrainTriggerConsumer(
         var snapshot = await snapshots.CaptureAsync(appId, context.CancellationToken).ConfigureAwait(false);
         if (!RetrainPolicy.ShouldRetrain(snapshot.TotalPairs, registry.LastRunPairCount(appId), app.Retrain.MinNewPairs)) return;
 
+        // Another run in flight: nothing starts, so nothing is frozen (a reviewed snapshot per commit would pile up).
+        if (registry.RunningRuns().Any(r => r.AppId == appId && r.RunId != RetrainPolicy.RunId(appId, snapshot.TotalPairs))) return;
+        snapshot = await snapshots.FreezeAsync(snapshot, context.CancellationToken).ConfigureAwait(false);
+
         var runId = RetrainPolicy.RunId(appId, snapshot.TotalPairs);
         if (!registry.TryStartRun(runId, appId, snapshot)) return; // a run is in flight, or this one exists already
 

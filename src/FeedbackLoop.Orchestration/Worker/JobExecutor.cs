@@ -26,7 +26,13 @@ public sealed record InProcessTrainers(ISnapshotSource Snapshots, IRewardModelTr
 /// job, the extra checks. It reads and checks what the job wrote (<c>metrics.json</c>) so a bad result fails here, on
 /// the worker, with a reason, rather than in the gate.
 /// </summary>
-internal sealed class JobExecutor(WorkerOptions options, InProcessTrainers? trainers)
+/// <param name="options">The worker's settings.</param>
+/// <param name="trainers">The in-process trainer; null on a worker that runs command jobs only.</param>
+/// <param name="snapshots">
+/// Where a command job's reviewed snapshot is read from (the data folder's source); the in-process trainers' source when
+/// null. A worker with neither cannot run a job on a reviewed snapshot, and says so.
+/// </param>
+internal sealed class JobExecutor(WorkerOptions options, InProcessTrainers? trainers, ISnapshotSource? snapshots = null)
 {
     /// <summary>A metrics file larger than this is refused: metrics travel in a message and live in the store.</summary>
     public const long MaxMetricsBytes = 4 * 1024 * 1024;
@@ -38,7 +44,7 @@ internal sealed class JobExecutor(WorkerOptions options, InProcessTrainers? trai
         // The version's folder and the attempt's: owner-only (a model is made of users' text).
         PrivateFiles.CreateFolder(output, upTo: spec.OutputRoot);
         var data = Path.Combine(attemptFolder, "data");
-        if (LinkSnapshot(spec, data) is { } missing)
+        if (await PrepareDataAsync(spec, data, cancellationToken).ConfigureAwait(false) is { } missing)
         {
             return new AttemptFailed(missing, null);
         }
@@ -80,6 +86,29 @@ internal sealed class JobExecutor(WorkerOptions options, InProcessTrainers? trai
         {
             // Whatever the trainer's umask gave its files, what it leaves is the owner's alone (also after a failure).
             PrivateFiles.Tighten(output);
+        }
+    }
+
+    /// <summary>
+    /// Fills the data folder a command trainer reads: for a reviewed snapshot, one file of exactly the pairs it trains on
+    /// (excluded pairs left out, swaps and corrections applied); otherwise links to the snapshot's files. Returns why not.
+    /// </summary>
+    private async Task<string?> PrepareDataAsync(JobSpec spec, string folder, CancellationToken cancellationToken)
+    {
+        if (spec.SnapshotId is not { } id || spec.Runner != JobRunners.Command) return LinkSnapshot(spec, folder);
+        if ((snapshots ?? trainers?.Snapshots) is not { } source) return $"this worker cannot apply the review of snapshot {id}: it has no dataset source";
+        try
+        {
+            // Reading and hashing a snapshot takes a while, partly in blocking reads that do not watch the token: it runs
+            // apart, so a time limit or a stop ends the attempt at once instead of after the file is written.
+            var reviewed = new DatasetSnapshot(spec.AppId, spec.Files) { SnapshotId = id };
+            var written = await Task.Run(() => source.WriteReviewedAsync(reviewed, folder, cancellationToken), cancellationToken)
+                .WaitAsync(cancellationToken).ConfigureAwait(false);
+            return written is null ? LinkSnapshot(spec, folder) : null;
+        }
+        catch (Exception e) when (e is InvalidDataException or InvalidOperationException or IOException)
+        {
+            return $"snapshot {id} could not be read on this worker: {e.Message}";
         }
     }
 
@@ -234,7 +263,7 @@ internal sealed class JobExecutor(WorkerOptions options, InProcessTrainers? trai
     private static async Task<IReadOnlyList<Contracts.Datasets.PreferencePair>> ReadPairsAsync(
         JobSpec spec, InProcessTrainers trainers, CancellationToken cancellationToken) =>
         await trainers.Snapshots.ReadAsync(
-            new DatasetSnapshot(spec.AppId, spec.Files), cancellationToken).ConfigureAwait(false);
+            new DatasetSnapshot(spec.AppId, spec.Files) { SnapshotId = spec.SnapshotId }, cancellationToken).ConfigureAwait(false);
 
     /// <summary>The models an eval job scores: the candidate, then the incumbent when there is one.</summary>
     private static List<(string Role, string Artifact)> Models(JobSpec spec)

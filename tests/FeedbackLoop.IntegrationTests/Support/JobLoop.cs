@@ -123,7 +123,8 @@ internal sealed class JobLoop : IAsyncDisposable
     public async Task<JobWorker> StartWorkerAsync(string id)
     {
         var options = WorkerOptions(id);
-        var worker = new JobWorker(options, new JobExecutor(options, trainers: null), TimeProvider.System, NullLogger<JobWorker>.Instance);
+        // A command-only worker with the data folder, as `serve --role worker` has: it writes a reviewed snapshot's file.
+        var worker = new JobWorker(options, new JobExecutor(options, trainers: null, new DatasetSnapshots(Root)), TimeProvider.System, NullLogger<JobWorker>.Instance);
         await worker.StartAsync(Harness.Bus, CancellationToken.None);
         return worker;
     }
