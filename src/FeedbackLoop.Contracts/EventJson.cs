@@ -74,16 +74,19 @@ public static partial class EventJson
         catch (InvalidOperationException)
         {
             // Utf8JsonReader.GetString (and the serializer's string converter) throws this, not JsonException, when
-            // a \uXXXX escape decodes to invalid UTF-16: a lone surrogate such as "x\ud800", in any string or
+            // a string's bytes are not UTF-8 or a \uXXXX escape decodes to a lone surrogate such as "x\ud800", in any string or
             // property name. The JSON is well-formed, the text is not; it is refused like any malformed record
             // rather than stopping the caller (issue 10, finding 2). The reason is fixed: it must not quote the input.
-            rejection = new EventRejection("$", InvalidUtf16Reason) { Kind = EventRejectionKind.NotJson };
+            rejection = new EventRejection("$", InvalidTextReason) { Kind = EventRejectionKind.NotJson };
             return false;
         }
     }
 
-    /// <summary>The reason for a string escape that decodes to invalid UTF-16 (a lone surrogate).</summary>
-    public const string InvalidUtf16Reason = "a string escape is not valid UTF-16 (lone surrogate)";
+    /// <summary>
+    /// The reason for a string the reader cannot turn into text: raw bytes that are not UTF-8, or a <c>\uXXXX</c> escape
+    /// that decodes to a lone surrogate (the reader fails both the same way, so one reason names both).
+    /// </summary>
+    public const string InvalidTextReason = "a string is not valid Unicode (invalid UTF-8, or an escape that is a lone surrogate)";
 
     /// <summary>The reason for a top-level field outside the envelope; fixed, so the field's name (sender's text) is never quoted.</summary>
     public const string UnknownFieldReason = "unknown top-level field (v1 allows only event_id, type, v, app_id, session_id, user_id, occurred_at, data)";
@@ -204,7 +207,7 @@ public static partial class EventJson
         var path = ex.Path is { Length: > 1 } p && IsPlainPath(p) ? "data" + p[1..] : "data";
         // The serializer wraps the reader's invalid-UTF-16 failure (a lone surrogate escape) in a JsonException.
         if (ex.InnerException is InvalidOperationException)
-            return new EventRejection(path, InvalidUtf16Reason) { Kind = EventRejectionKind.NotJson };
+            return new EventRejection(path, InvalidTextReason) { Kind = EventRejectionKind.NotJson };
         const string missingMarker = "missing required properties including: '";
         var missing = message.IndexOf(missingMarker, StringComparison.Ordinal);
         if (missing >= 0)

@@ -13,7 +13,7 @@ public sealed class ParserFuzzTests
     private const string Valid =
         """{"event_id":"e-1","type":"feedback.thumb","v":1,"app_id":"chat-app","session_id":"s-1","user_id":"u-1","occurred_at":"2026-01-31T12:00:00Z","data":{"generation_id":"g-1","value":"up"}}""";
 
-    /// <summary>where the lone surrogate goes: a record that must be refused with the fixed UTF-16 reason.</summary>
+    /// <summary>where the lone surrogate goes: a record that must be refused with the fixed reason for text that is not Unicode.</summary>
     public static TheoryData<string> LoneSurrogates() =>
     [
         Valid.Replace("\"e-1\"", "\"x\\ud800\"", StringComparison.Ordinal),
@@ -29,12 +29,26 @@ public sealed class ParserFuzzTests
     ];
 
     [Theory]
+    [InlineData("\"s-1\"")] // envelope string
+    [InlineData("\"g-1\"")] // a string inside data
+    public void Bytes_that_are_not_UTF8_inside_a_string_are_refused_with_the_same_fixed_reason(string quoted)
+    {
+        var utf8 = Encoding.UTF8.GetBytes(Valid);
+        var at = Encoding.UTF8.GetBytes(Valid[..Valid.IndexOf(quoted, StringComparison.Ordinal)]).Length + 1;
+        utf8[at] = 0xC3; // a lead byte followed by one that cannot continue it ("(" after C3)
+        utf8[at + 1] = 0x28;
+
+        Assert.False(EventJson.TryParse(utf8, out _, out var rejection));
+        Assert.Equal(EventJson.InvalidTextReason, rejection.Reason);
+    }
+
+    [Theory]
     [MemberData(nameof(LoneSurrogates))]
     public void A_lone_surrogate_escape_anywhere_is_refused_with_a_fixed_reason(string raw)
     {
         Assert.False(EventJson.TryParse(Encoding.UTF8.GetBytes(raw), out _, out var rejection));
         Assert.Equal(EventRejectionKind.NotJson, rejection.Kind);
-        Assert.Equal(EventJson.InvalidUtf16Reason, rejection.Reason);
+        Assert.Equal(EventJson.InvalidTextReason, rejection.Reason);
         // The envelope's reader cannot say which string it was; inside data the serializer's path names the field.
         Assert.True(rejection.Field == "$" || rejection.Field.StartsWith("data", StringComparison.Ordinal), rejection.Field);
     }
@@ -76,7 +90,7 @@ public sealed class ParserFuzzTests
             Assert.False(string.IsNullOrEmpty(rejection!.Field), $"case {i}: a rejection without a field");
             Assert.False(string.IsNullOrEmpty(rejection.Reason), $"case {i}: a rejection without a reason");
             kinds[rejection.Kind] = kinds.GetValueOrDefault(rejection.Kind) + 1;
-            if (rejection.Reason == EventJson.InvalidUtf16Reason) utf16++;
+            if (rejection.Reason == EventJson.InvalidTextReason) utf16++;
         }
         // The corpus reaches both verdicts and the classes of fault it was built for.
         Assert.InRange(accepted, 1, Cases - 1);

@@ -46,7 +46,7 @@ public sealed class RejectionReasonTests
     [Fact]
     public void The_fixed_reasons_hold_no_control_characters()
     {
-        foreach (var reason in new[] { EventJson.UnknownFieldReason, EventJson.UnknownTypeReason, EventJson.AppIdReason, EventJson.InvalidUtf16Reason })
+        foreach (var reason in new[] { EventJson.UnknownFieldReason, EventJson.UnknownTypeReason, EventJson.AppIdReason, EventJson.InvalidTextReason })
         {
             Assert.Equal(reason, LogText.Escape(reason));
         }

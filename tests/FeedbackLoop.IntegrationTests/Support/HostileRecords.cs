@@ -23,10 +23,10 @@ internal static class HostileRecords
         var valid = Encoding.UTF8.GetString(Shown(sessionId, "2026-03-01T09:00:00Z"));
         return
         [
-            (valid.Replace("\"u\"", $"\"{text}\\ud800\"", StringComparison.Ordinal), "$", EventJson.InvalidUtf16Reason),
+            (valid.Replace("\"u\"", $"\"{text}\\ud800\"", StringComparison.Ordinal), "$", EventJson.InvalidTextReason),
             // An unknown field's name is not read at all (finding 8): it is refused for being unknown, not for its escape.
             (valid.Replace("\"app_id\"", $"\"{text}\\udfff\":1,\"app_id\"", StringComparison.Ordinal), "$", EventJson.UnknownFieldReason),
-            (valid.Replace("\"output\":\"A\"", $"\"output\":\"{text}\\ud800\"", StringComparison.Ordinal), "data.output", EventJson.InvalidUtf16Reason),
+            (valid.Replace("\"output\":\"A\"", $"\"output\":\"{text}\\ud800\"", StringComparison.Ordinal), "data.output", EventJson.InvalidTextReason),
         ];
     }
 
