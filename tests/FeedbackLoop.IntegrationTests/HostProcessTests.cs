@@ -1,9 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text;
-using Confluent.Kafka;
 using FeedbackLoop.Cli.Commands;
-using FeedbackLoop.Contracts;
 using FeedbackLoop.Datasets;
 using FeedbackLoop.IntegrationTests.Support;
 using FeedbackLoop.Orchestration.Transport;
@@ -41,7 +39,7 @@ public sealed class HostProcessTests : IDisposable
         var data = Path.Combine(_root, "data");
         using var broker = CliProcess.Start("broker", "--brokers", "1", "--partitions", "4");
         var bootstrap = (await broker.FirstStdoutLineAsync(TimeSpan.FromSeconds(60)))[BrokerCommand.BootstrapLinePrefix.Length..];
-        await ProduceAsync(bootstrap, Sessions);
+        KnownSessions.ProduceSideBySide(bootstrap, Sessions);
 
         using (var first = CliProcess.Start("extract", "--bootstrap", bootstrap, "--data", data))
         {
@@ -66,26 +64,6 @@ public sealed class HostProcessTests : IDisposable
         Assert.Equal(Sessions, written.Count);
         Assert.Equal(Sessions, written.Select(p => p.PairId).Distinct().Count());
         await broker.TerminateAsync(StopDeadline);
-    }
-
-    /// <summary>Side-by-side sessions of two answers with a choice: one pair each (rule 1).</summary>
-    private static async Task ProduceAsync(string bootstrap, int sessions)
-    {
-        using var producer = new ProducerBuilder<string, byte[]>(new ProducerConfig { BootstrapServers = bootstrap, Acks = Acks.All, LingerMs = 5 }).Build();
-        for (var i = 0; i < sessions; i++)
-        {
-            var set = $"set{i}";
-            var script = new SessionScript("demo", $"s{i}", $"u{i % 50}", KnownSessions.Start.AddSeconds(i))
-                .Shown($"a{i}", $"Question {i}?", $"Answer {i}, short.", set).Shown($"b{i}", $"Question {i}?", $"Answer {i}, long and winding.", set)
-                .Add(new ComparisonChosen(set, $"a{i}")).End();
-            foreach (var e in script.Events)
-            {
-                producer.Produce(KafkaTopics.Events, new Message<string, byte[]> { Key = e.SessionId, Value = EventJson.SerializeToUtf8Bytes(e) });
-            }
-        }
-
-        Assert.Equal(0, producer.Flush(TimeSpan.FromSeconds(60)));
-        await Task.CompletedTask;
     }
 
     public void Dispose()

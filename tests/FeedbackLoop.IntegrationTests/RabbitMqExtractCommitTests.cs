@@ -1,6 +1,4 @@
-using Confluent.Kafka;
 using FeedbackLoop.Cli.Commands;
-using FeedbackLoop.Contracts;
 using FeedbackLoop.Contracts.Bus;
 using FeedbackLoop.IntegrationTests.Support;
 using FeedbackLoop.Orchestration.Transport;
@@ -44,7 +42,7 @@ public sealed class RabbitMqExtractCommitTests(RabbitMqBroker broker) : IDisposa
         {
             using var kafka = CliProcess.Start("broker", "--brokers", "1", "--partitions", "2");
             var bootstrap = (await kafka.FirstStdoutLineAsync(TimeSpan.FromSeconds(60)))[BrokerCommand.BootstrapLinePrefix.Length..];
-            Produce(bootstrap);
+            KnownSessions.ProduceSideBySide(bootstrap, Sessions);
 
             using var extract = CliProcess.Start(RabbitMqBroker.EnvironmentFor(settings),
                 "extract", "--bootstrap", bootstrap, "--data", Path.Combine(_root, "data"), "--until-idle", "3");
@@ -62,25 +60,6 @@ public sealed class RabbitMqExtractCommitTests(RabbitMqBroker broker) : IDisposa
         {
             await bus.StopAsync();
         }
-    }
-
-    /// <summary>Side-by-side sessions of two answers with a choice: one pair each.</summary>
-    private static void Produce(string bootstrap)
-    {
-        using var producer = new ProducerBuilder<string, byte[]>(new ProducerConfig { BootstrapServers = bootstrap, Acks = Acks.All, LingerMs = 5 }).Build();
-        for (var i = 0; i < Sessions; i++)
-        {
-            var set = $"set{i}";
-            var script = new SessionScript("demo", $"s{i}", $"u{i % 50}", KnownSessions.Start.AddSeconds(i))
-                .Shown($"a{i}", $"Question {i}?", $"Answer {i}, short.", set).Shown($"b{i}", $"Question {i}?", $"Answer {i}, long and winding.", set)
-                .Add(new ComparisonChosen(set, $"a{i}")).End();
-            foreach (var e in script.Events)
-            {
-                producer.Produce(KafkaTopics.Events, new Message<string, byte[]> { Key = e.SessionId, Value = EventJson.SerializeToUtf8Bytes(e) });
-            }
-        }
-
-        Assert.Equal(0, producer.Flush(TimeSpan.FromSeconds(60)));
     }
 
     public void Dispose()

@@ -1,3 +1,4 @@
+using Confluent.Kafka;
 using FeedbackLoop.Contracts;
 
 namespace FeedbackLoop.IntegrationTests.Support;
@@ -30,6 +31,28 @@ internal sealed class SessionScript(string appId, string sessionId, string userI
 internal static class KnownSessions
 {
     public static readonly DateTimeOffset Start = new(2026, 3, 1, 9, 0, 0, TimeSpan.Zero);
+
+    /// <summary>
+    /// <paramref name="sessions"/> side-by-side sessions of two answers with a choice, one pair each (rule 1), produced
+    /// keyed by session to the events topic and flushed.
+    /// </summary>
+    public static void ProduceSideBySide(string bootstrap, int sessions)
+    {
+        using var producer = new ProducerBuilder<string, byte[]>(new ProducerConfig { BootstrapServers = bootstrap, Acks = Acks.All, LingerMs = 5 }).Build();
+        for (var i = 0; i < sessions; i++)
+        {
+            var set = $"set{i}";
+            var script = new SessionScript("demo", $"s{i}", $"u{i % 50}", Start.AddSeconds(i))
+                .Shown($"a{i}", $"Question {i}?", $"Answer {i}, short.", set).Shown($"b{i}", $"Question {i}?", $"Answer {i}, long and winding.", set)
+                .Add(new ComparisonChosen(set, $"a{i}")).End();
+            foreach (var e in script.Events)
+            {
+                producer.Produce(KafkaTopics.Events, new Message<string, byte[]> { Key = e.SessionId, Value = EventJson.SerializeToUtf8Bytes(e) });
+            }
+        }
+
+        Assert.Equal(0, producer.Flush(TimeSpan.FromSeconds(60)));
+    }
 
     public static List<FeedbackEvent> All(string appId = "demo")
     {
