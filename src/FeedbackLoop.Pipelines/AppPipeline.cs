@@ -15,6 +15,9 @@ public sealed record AppPipeline(
     /// <summary>How the run's jobs are retried and watched.</summary>
     public JobSettings Jobs { get; init; } = JobSettings.Builtin;
 
+    /// <summary>How a promoted candidate is tried on live traffic before it serves everyone.</summary>
+    public RolloutSettings Rollout { get; init; } = RolloutSettings.Builtin;
+
     /// <summary>The settings of an app that no file mentions; every documented default.</summary>
     public static AppPipeline Builtin { get; } = new(
         PairRules.Builtin, RetrainSettings.Builtin, SplitSettings.Builtin, TrainerSettings.Builtin, EvalSettings.Builtin, GateSettings.Builtin);

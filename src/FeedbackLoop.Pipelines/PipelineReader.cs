@@ -16,7 +16,7 @@ internal sealed class PipelineReader(string sourceName)
     private const string Root = "(root)";
 
     private static readonly string[] RootFields = ["apps", "defaults"];
-    private static readonly string[] AppFields = ["rules", "retrain", "split", "trainer", "eval", "jobs", "gate"];
+    private static readonly string[] AppFields = ["rules", "retrain", "split", "trainer", "eval", "jobs", "gate", "rollout"];
     private static readonly string[] RuleFields = ["comparison", "edit", "regenerate", "thumbs", "labels"];
     private static readonly string[] SignalFields = ["enabled", "weight"];
     private static readonly string[] LabelFields = ["enabled"];
@@ -25,6 +25,7 @@ internal sealed class PipelineReader(string sourceName)
     private static readonly string[] EvalFields = ["metric", "command", "extra_commands", "timeout"];
     private static readonly string[] JobFields = ["max_attempts", "retry_backoff", "heartbeat_timeout"];
     private static readonly string[] GateFields = ["margin", "require_signoff"];
+    private static readonly string[] RolloutFields = ["canary_percent", "max_duration"];
 
     // Each trainer kind brings its own fields.
     private static readonly Dictionary<string, string[]> TrainerFields = new(StringComparer.Ordinal)
@@ -112,6 +113,7 @@ internal sealed class PipelineReader(string sourceName)
                 "eval" => result with { Eval = ReadEval(field, result.Eval) },
                 "jobs" => result with { Jobs = ReadJobs(field, result.Jobs) },
                 "gate" => result with { Gate = ReadGate(field, result.Gate) },
+                "rollout" => result with { Rollout = ReadRollout(field, result.Rollout) },
                 _ => throw new InvalidOperationException($"unhandled field {field.Path}"),
             };
         }
@@ -380,6 +382,35 @@ internal sealed class PipelineReader(string sourceName)
             }
 
             result = result with { Margin = margin };
+        }
+
+        return result;
+    }
+
+    private RolloutSettings ReadRollout(Field section, RolloutSettings basis)
+    {
+        if (MappingOf(section) is not { } map)
+        {
+            return basis;
+        }
+
+        var result = basis;
+        foreach (var field in FieldsOf(map, section.Path, RolloutFields).Values)
+        {
+            if (field.Name == "max_duration")
+            {
+                result = result with { MaxDuration = DurationOf(field) };
+                continue;
+            }
+
+            // 100 would leave no stable sessions to compare with; 0 turns canaries off.
+            var percent = IntegerOf(field);
+            if (percent is < 0 or > RolloutSettings.MaxCanaryPercent)
+            {
+                Fail(field, $"must be between 0 (no canary: a promotion serves everyone at once) and {RolloutSettings.MaxCanaryPercent}, got {percent.ToString(CultureInfo.InvariantCulture)}");
+            }
+
+            result = result with { CanaryPercent = percent };
         }
 
         return result;

@@ -156,3 +156,25 @@ public sealed record GateSettings(double Margin, bool RequireSignoff)
     /// <summary>Margin 0.02, no sign-off.</summary>
     public static GateSettings Builtin { get; } = new(DefaultMargin, RequireSignoff: false);
 }
+
+/// <summary>
+/// How a promoted candidate proves itself on live traffic (docs/ROLLOUT.md): it first serves <see cref="CanaryPercent"/>
+/// of sessions, the sequential test compares it with the stable model, and a rollout still undecided after
+/// <see cref="MaxDuration"/> ends as the test's limit says (promote, by default).
+/// </summary>
+/// <param name="CanaryPercent">The share of sessions the canary serves, 0–50; 0 serves a promotion to everyone at once.</param>
+/// <param name="MaxDuration">The longest a rollout may run before it ends without the test's decision.</param>
+public sealed record RolloutSettings(int CanaryPercent, TimeSpan MaxDuration)
+{
+    /// <summary>One session in ten: enough to reach the test's minimum sample soon, few enough to limit the harm of a bad canary.</summary>
+    public const int DefaultCanaryPercent = 10;
+
+    /// <summary>At most half the sessions: the canary is the minority, the stable model the reference.</summary>
+    public const int MaxCanaryPercent = 50;
+
+    /// <summary>A day covers a full daily cycle of traffic; past that an undecided canary is as good as stable for what the test can tell.</summary>
+    public static readonly TimeSpan DefaultMaxDuration = TimeSpan.FromHours(24);
+
+    /// <summary>10% of sessions, for at most 24 hours.</summary>
+    public static RolloutSettings Builtin { get; } = new(DefaultCanaryPercent, DefaultMaxDuration);
+}

@@ -4,6 +4,7 @@ using Dapper;
 using FeedbackLoop.Contracts.Datasets;
 using FeedbackLoop.Core.Runs;
 using FeedbackLoop.Core.Tuning;
+using FeedbackLoop.Pipelines;
 using Microsoft.Data.Sqlite;
 using static FeedbackLoop.Orchestration.Store.Sql;
 
@@ -15,7 +16,7 @@ namespace FeedbackLoop.Orchestration.Registry;
 /// no-op, so an at-least-once delivered message can never double a row. Each call opens its own connection,
 /// which makes the registry safe to share between concurrent consumers (SQLite serializes the writes).
 /// </summary>
-public sealed class ModelRegistry
+public sealed partial class ModelRegistry
 {
     private readonly StoreDatabase _database;
     private readonly TimeProvider _clock;
@@ -352,7 +353,12 @@ public sealed class ModelRegistry
     /// </summary>
     /// <returns>True when promoted now; false when it already was the current model.</returns>
     /// <exception cref="InvalidOperationException">The version is unknown or was rejected.</exception>
-    public bool Promote(string version)
+    /// <param name="version">The version.</param>
+    /// <param name="rollout">
+    /// How a promoted candidate is tried on live traffic: with a canary share above 0 and a model to compare with, a
+    /// rollout opens (docs/ROLLOUT.md); null (or a share of 0) serves it to everyone at once.
+    /// </param>
+    public bool Promote(string version, RolloutSettings? rollout = null)
     {
         using var connection = Open();
         using var transaction = BeginWrite(connection);
@@ -362,7 +368,13 @@ public sealed class ModelRegistry
             throw new InvalidOperationException($"model version '{version}' was rejected and cannot be promoted");
         }
 
+        var previous = CurrentVersion(connection, transaction, model.AppId);
         var promoted = PromoteIn(connection, transaction, model);
+        if (promoted && model.Status == ModelStatus.Candidate && previous is not null && rollout is { CanaryPercent: > 0 })
+        {
+            OpenRolloutIn(connection, transaction, model, previous, rollout);
+        }
+
         transaction.Commit();
         return promoted;
     }
@@ -599,6 +611,7 @@ public sealed class ModelRegistry
         }
 
         var now = StoreText.Timestamp(_clock.GetUtcNow());
+        EndOpenRolloutIn(connection, transaction, model, now);
 
         // Retire first: the one-promoted-per-app index would refuse the promotion while the old one is still current.
         connection.Execute(

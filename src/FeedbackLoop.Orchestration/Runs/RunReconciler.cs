@@ -159,7 +159,7 @@ internal sealed partial class RunReconciler(
                 span?.SetTag("feedbackloop.gate.promote", gate.Promote);
                 break;
             case RunAction.Promote:
-                registry.Promote(version);
+                registry.Promote(version, pipeline.For(run.AppId).Rollout);
                 break;
             case RunAction.FailRun failed:
                 await FailAsync(run, version, failed, bus, cancellationToken).ConfigureAwait(false);

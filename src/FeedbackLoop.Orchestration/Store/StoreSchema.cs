@@ -12,7 +12,7 @@ namespace FeedbackLoop.Orchestration.Store;
 internal static class StoreSchema
 {
     /// <summary>The version this build writes; a file with a higher one came from a newer build and is refused.</summary>
-    public const int Version = 4;
+    public const int Version = 5;
 
     /// <summary>The migrations in order: version, statements. (A property, not a field: the arrays below must exist first.)</summary>
     public static IReadOnlyList<(int Version, string[] Statements)> Migrations =>
@@ -21,6 +21,7 @@ internal static class StoreSchema
         (2, Jobs),
         (3, RunTraces),
         (4, Promotions),
+        (5, Rollouts),
     ];
 
     // The registry as issue 3 left it. IF NOT EXISTS: files of that build have these tables without a migration record.
@@ -189,5 +190,46 @@ internal static class StoreSchema
         "ALTER TABLE model_actions_v4 RENAME TO model_actions",
         "CREATE INDEX model_actions_by_version ON model_actions (version, acted_at)",
         "CREATE INDEX model_actions_unannounced ON model_actions (acted_at) WHERE announced_at IS NULL",
+    ];
+
+    // Canary rollouts (docs/ROLLOUT.md): one per promotion that tries the candidate on a share of sessions first, with
+    // the stable model it is compared with, and every decision taken on it with its numbers. At most one rollout per app
+    // is open (active or halted): the partial unique index keeps that true with several writers.
+    private static readonly string[] Rollouts =
+    [
+        """
+        CREATE TABLE rollouts (
+            rollout_id           TEXT             NOT NULL PRIMARY KEY,
+            app_id               TEXT             NOT NULL,
+            version              TEXT             NOT NULL REFERENCES model_versions (version),
+            stable_version       TEXT             NOT NULL REFERENCES model_versions (version),
+            canary_percent       INTEGER          NOT NULL CHECK (canary_percent BETWEEN 1 AND 100),
+            max_duration_seconds DOUBLE PRECISION NOT NULL,
+            state                TEXT             NOT NULL CHECK (state IN ('active', 'halted', 'promoted', 'rolled_back', 'superseded')),
+            started_at           TEXT             NOT NULL,
+            ended_at             TEXT,
+            reason               TEXT
+        )
+        """,
+        "CREATE INDEX rollouts_by_app ON rollouts (app_id, started_at)",
+        "CREATE UNIQUE INDEX rollouts_one_open_per_app ON rollouts (app_id) WHERE state IN ('active', 'halted')",
+        """
+        CREATE TABLE rollout_decisions (
+            decision_id    TEXT             NOT NULL PRIMARY KEY,
+            rollout_id     TEXT             NOT NULL REFERENCES rollouts (rollout_id),
+            decision       TEXT             NOT NULL CHECK (decision IN ('extend', 'promote', 'rollback', 'halt')),
+            actor          TEXT             NOT NULL,
+            by_person      INTEGER          NOT NULL CHECK (by_person IN (0, 1)),
+            reason         TEXT             NOT NULL,
+            stable_shown   BIGINT,
+            stable_engaged BIGINT,
+            canary_shown   BIGINT,
+            canary_engaged BIGINT,
+            lower_bound    DOUBLE PRECISION,
+            upper_bound    DOUBLE PRECISION,
+            decided_at     TEXT             NOT NULL
+        )
+        """,
+        "CREATE INDEX rollout_decisions_by_rollout ON rollout_decisions (rollout_id, decided_at)",
     ];
 }
