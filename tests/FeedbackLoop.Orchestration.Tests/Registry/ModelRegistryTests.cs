@@ -344,6 +344,8 @@ public sealed class ModelRegistryTests : IDisposable
         Assert.Equal((3L, "2025-03-01T12:00:00.0000000Z"), (reader.GetInt64(0), reader.GetString(1)));
         Assert.True(reader.Read());
         Assert.Equal((4L, "2025-03-01T12:00:00.0000000Z"), (reader.GetInt64(0), reader.GetString(1)));
+        Assert.True(reader.Read());
+        Assert.Equal((5L, "2025-03-01T12:00:00.0000000Z"), (reader.GetInt64(0), reader.GetString(1)));
         Assert.False(reader.Read());
     }
 
