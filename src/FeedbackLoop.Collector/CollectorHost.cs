@@ -1,5 +1,6 @@
 using Confluent.Kafka;
 using FeedbackLoop.Collector.Keys;
+using FeedbackLoop.Core.Rollouts;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -8,14 +9,17 @@ using Microsoft.Extensions.Logging;
 
 namespace FeedbackLoop.Collector;
 
-/// <summary>The collector's parts on an ASP.NET Core host: services, Kestrel's limits, and the three routes.</summary>
+/// <summary>The collector's parts on an ASP.NET Core host: services, Kestrel's limits, and its routes.</summary>
 internal static class CollectorHost
 {
     public const string HealthPath = "/healthz";
     public const string ReadyPath = "/readyz";
 
     /// <summary>Registers the collector; the keys file is read here, so a missing or broken one stops the start.</summary>
-    public static IServiceCollection AddCollector(this IServiceCollection services, CollectorOptions options)
+    /// <param name="services">The host's services.</param>
+    /// <param name="options">The collector's limits.</param>
+    /// <param name="serving">Where <c>GET /v1/apps/{app}/model</c> reads what an app serves (the store); null answers it 503 serving_unavailable.</param>
+    public static IServiceCollection AddCollector(this IServiceCollection services, CollectorOptions options, IServingState? serving = null)
     {
         if (options.Invalid() is { } invalid) throw new ArgumentException(invalid);
         services.AddSingleton(options);
@@ -33,6 +37,8 @@ internal static class CollectorHost
         services.AddSingleton(sp => new BatchEndpoint(
             options, sp.GetRequiredService<KeyRing>(), sp.GetRequiredService<InFlightBytes>(), sp.GetRequiredService<KafkaDelivery>(),
             sp.GetRequiredService<CollectorMetrics>(), sp.GetService<TimeProvider>() ?? TimeProvider.System));
+        services.AddSingleton(sp => new ModelEndpoint(
+            options, sp.GetRequiredService<KeyRing>(), serving, sp.GetRequiredService<CollectorMetrics>(), sp.GetService<TimeProvider>() ?? TimeProvider.System));
         services.Configure<KestrelServerOptions>(kestrel => Limit(kestrel, options));
         return services;
     }
@@ -47,13 +53,15 @@ internal static class CollectorHost
         kestrel.Limits.MaxRequestHeadersTotalSize = 32 * 1024;
     }
 
-    /// <summary>Maps <c>POST /v1/batch</c>, <c>GET /healthz</c> and <c>GET /readyz</c>; the keys are loaded here, before the first request.</summary>
+    /// <summary>Maps <c>POST /v1/batch</c>, <c>GET /v1/apps/{app}/model</c>, <c>GET /healthz</c> and <c>GET /readyz</c>; the keys are loaded here, before the first request.</summary>
     public static WebApplication MapCollector(this WebApplication app)
     {
         var endpoint = app.Services.GetRequiredService<BatchEndpoint>();
         var keys = app.Services.GetRequiredService<KeyRing>();
         var readiness = app.Services.GetRequiredService<KafkaReadiness>();
         app.MapPost(BatchEndpoint.Path, endpoint.HandleAsync);
+        var model = app.Services.GetRequiredService<ModelEndpoint>();
+        app.MapGet(ModelEndpoint.Pattern, (HttpContext context) => model.HandleAsync(context, (string)context.Request.RouteValues["app"]!));
         app.MapGet(HealthPath, () => Results.Text("alive\n"));
         app.MapGet(ReadyPath, () =>
         {

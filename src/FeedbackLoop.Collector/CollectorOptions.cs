@@ -60,6 +60,9 @@ internal sealed record CollectorOptions
     /// <summary>The extractor's event-time limits (clock skew, horizon): the collector judges <c>occurred_at</c> as it does.</summary>
     public ExtractionSettings EventTime { get; init; } = new();
 
+    /// <summary>How long the collector answers <c>GET /v1/apps/{app}/model</c> from the app's serving state as last read from the store (1 s): a promotion or rollback reaches clients within it.</summary>
+    public TimeSpan ServingCacheFor { get; init; } = TimeSpan.FromSeconds(1);
+
     /// <summary>The first option out of range, or null.</summary>
     public string? Invalid() =>
         MaxEventBytes is < 1 or > EventLimits.MaxEventBytes ? $"MaxEventBytes must be 1 to {EventLimits.MaxEventBytes} (the contract's limit)"
@@ -69,5 +72,6 @@ internal sealed record CollectorOptions
         : MaxJsonDepth is < 2 or > 32 ? "MaxJsonDepth must be 2 to 32 (the event parser's own bound)"
         : MaxInFlightBytes < (long)MaxBodyBytes + MaxDecompressedBytes ? "MaxInFlightBytes must hold at least one request (MaxBodyBytes + MaxDecompressedBytes)"
         : DeliveryTimeout <= TimeSpan.Zero ? "DeliveryTimeout must be positive"
+        : ServingCacheFor < TimeSpan.Zero ? "ServingCacheFor must not be negative"
         : null;
 }

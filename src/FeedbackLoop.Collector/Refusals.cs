@@ -37,6 +37,11 @@ internal static class Refusals
     public const string InFlightFull = "in_flight_full";
     public const string KafkaUnavailable = "kafka_unavailable";
 
+    // GET /v1/apps/{app}/model
+    public const string OtherApp = "other_app";
+    public const string MissingSession = "missing_session_id";
+    public const string ServingUnavailable = "serving_unavailable";
+
     /// <summary>The HTTP status of each code.</summary>
     public static int StatusOf(string reason) => reason switch
     {
@@ -46,6 +51,8 @@ internal static class Refusals
         BodyTimeout => 408,
         InFlightFull => 429,
         KafkaUnavailable => 503,
+        OtherApp => 403,
+        ServingUnavailable => 503,
         _ => 400,
     };
 
@@ -71,6 +78,9 @@ internal static class Refusals
         BodyTimeout => "the body arrived too slowly",
         InFlightFull => "the collector holds as many bytes in flight as it may; retry after the Retry-After delay",
         KafkaUnavailable => "Kafka did not acknowledge the batch in time; nothing of it was accepted: retry after the Retry-After delay",
+        OtherApp => "a write key reads only its own app's model",
+        MissingSession => $"pass the session as ?session_id=<id> (1 to {ModelEndpoint.MaxSessionIdLength} characters)",
+        ServingUnavailable => "the collector could not read which model the app serves (no store configured, or the store did not answer); retry after the Retry-After delay",
         _ => reason,
     };
 }

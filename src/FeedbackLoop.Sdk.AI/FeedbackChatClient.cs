@@ -83,9 +83,10 @@ public sealed class FeedbackChatClient : DelegatingChatClient
     {
         var sessionId = Property(options, SessionIdKey) ?? options?.ConversationId ?? generationId;
         var userId = Property(options, UserIdKey) ?? _options.DefaultUserId;
-        var model = _options.ModelVersion ?? responseModel ?? options?.ModelId ?? "unknown";
+        // A version and variant chosen by UseFeedbackLoopModel come first: engagement is measured per served model.
+        var model = Property(options, FeedbackModelChatClient.ModelVersionKey) ?? _options.ModelVersion ?? responseModel ?? options?.ModelId ?? "unknown";
         _feedback.Shown(sessionId, userId, model, ToContract(input), output, generationId,
-            variant: _options.Variant, promptVersion: _options.PromptVersion, latencyMs: (long)latency.TotalMilliseconds);
+            variant: Property(options, FeedbackModelChatClient.VariantKey) ?? _options.Variant, promptVersion: _options.PromptVersion, latencyMs: (long)latency.TotalMilliseconds);
     }
 
     private static string? Property(ChatOptions? options, string key) =>

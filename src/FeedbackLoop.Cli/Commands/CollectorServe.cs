@@ -1,6 +1,8 @@
 using System.Globalization;
 using FeedbackLoop.Collector;
+using FeedbackLoop.Core.Rollouts;
 using FeedbackLoop.Orchestration.Hosting;
+using FeedbackLoop.Orchestration.Registry;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -24,12 +26,17 @@ internal static class CollectorServe
     public const string DefaultUrls = "http://127.0.0.1:8080";
 
     /// <summary>The collector's host, built but not started; the tests start the same one in-process.</summary>
-    public static WebApplication Build(CollectorOptions options, string urls, int? metricsPort = null, bool verbose = false)
+    /// <param name="options">The collector's limits.</param>
+    /// <param name="urls">Where to listen.</param>
+    /// <param name="metricsPort">The Prometheus port, if any.</param>
+    /// <param name="verbose">Log more.</param>
+    /// <param name="serving">Where <c>GET /v1/apps/{app}/model</c> reads what each app serves (the store); null answers it 503.</param>
+    public static WebApplication Build(CollectorOptions options, string urls, int? metricsPort = null, bool verbose = false, IServingState? serving = null)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = [] });
         builder.AddFeedbackLoopDefaults("serve-collector", verbose, HostOptionsCli.Overrides(metricsPort));
         builder.WebHost.UseUrls(urls);
-        builder.Services.AddCollector(options);
+        builder.Services.AddCollector(options, serving);
         var app = builder.Build();
         app.MapCollector();
         return app;
@@ -40,12 +47,19 @@ internal static class CollectorServe
         app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault()
         ?? throw new InvalidOperationException("Kestrel bound no address");
 
-    public static async Task<int> RunAsync(CollectorOptions options, string urls, int? metricsPort, bool verbose, TextWriter output, TextWriter error, CancellationToken cancellationToken)
+    public static async Task<int> RunAsync(
+        CollectorOptions options, string urls, int? metricsPort, bool verbose, FileInfo? store, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
         WebApplication app;
         try
         {
-            app = Build(options, urls, metricsPort, verbose);
+            // The collector only reads the store (WAL lets it read while the orchestrator writes); it never creates one.
+            if (store is { Exists: false })
+            {
+                throw new FileNotFoundException($"no store at {store.FullName}: --store names the orchestrator's registry.db, on the same host");
+            }
+
+            app = Build(options, urls, metricsPort, verbose, store is null ? null : new ModelRegistry(store.FullName));
         }
         catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException or UnauthorizedAccessException or FormatException)
         {

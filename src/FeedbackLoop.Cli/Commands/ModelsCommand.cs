@@ -69,7 +69,7 @@ internal static class ModelsCommand
             return 0;
         }));
 
-        return new Command("models", "Inspect the model registry; promote, approve or roll back models.") { list, show, promote, rollback, approve };
+        return new Command("models", "Inspect the model registry; promote, approve or roll back models; list and steer canary rollouts.") { list, show, promote, rollback, approve, RolloutsCommand.Create() };
     }
 
     /// <summary>Who hears of it: the CLI writes the store; the orchestrator announces from there.</summary>

@@ -47,7 +47,7 @@ internal static class ServeCommand
         var pipeline = HostOptionsCli.Pipeline();
         var registry = new Option<FileInfo?>("--store", "--registry")
         {
-            Description = $"Orchestrator: the SQLite store of runs, jobs and models. Default: ${LoopLocations.StoreVariable}, else ~/.local/state/feedbackloop/registry.db. Keep it on a local disk, not in the shared data folder: SQLite's WAL mode does not work over a network filesystem.",
+            Description = $"Orchestrator: the SQLite store of runs, jobs and models. Collector: the same file, read for GET /v1/apps/{{app}}/model (no default; without it that route answers 503). Default: ${LoopLocations.StoreVariable}, else ~/.local/state/feedbackloop/registry.db. Keep it on a local disk, not in the shared data folder: SQLite's WAL mode does not work over a network filesystem.",
         };
         var gpus = new Option<int>("--gpus") { Description = $"Worker: GPUs to use, one job per GPU (0..{MaxGpus}); 0 = one CPU slot.", DefaultValueFactory = _ => 0 };
         var workerId = new Option<string?>("--worker-id") { Description = "Worker: its id (default <host>-<pid>)." };
@@ -59,6 +59,11 @@ internal static class ServeCommand
         var pollDatasets = new Option<string>("--poll-datasets")
         {
             Description = "Orchestrator: also check every app's datasets for new pairs this often (off to rely on the extractors' DatasetCommitted alone).",
+            DefaultValueFactory = _ => "30s",
+        };
+        var watchRollouts = new Option<string>("--watch-rollouts")
+        {
+            Description = "Orchestrator: look at every active canary rollout's engagement datasets this often and decide (promote, roll back or extend); off to leave rollouts to people.",
             DefaultValueFactory = _ => "30s",
         };
         var passEnv = new Option<string[]>("--pass-env")
@@ -79,25 +84,25 @@ internal static class ServeCommand
 
         var command = new Command("serve", "Run the loop's orchestrator, a worker, both, or the HTTP collector, until Ctrl+C or SIGTERM.")
         {
-            role, data, pipeline, registry, gpus, workerId, workDir, heartbeat, claimTimeout, sweep, offerAgain, pollDatasets, passEnv, metricsPort, verbose, bootstrap, keys, urls,
+            role, data, pipeline, registry, gpus, workerId, workDir, heartbeat, claimTimeout, sweep, offerAgain, pollDatasets, passEnv, metricsPort, verbose, bootstrap, keys, urls, watchRollouts,
         };
         command.SetAction((parse, ct) => parse.GetValue(role) == "collector"
-            ? RunCollectorAsync(parse.GetValue(bootstrap), parse.GetValue(keys), parse.GetValue(urls)!, parse.GetValue(metricsPort), parse.GetValue(verbose), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct)
+            ? RunCollectorAsync(parse.GetValue(bootstrap), parse.GetValue(keys), parse.GetValue(urls)!, parse.GetValue(metricsPort), parse.GetValue(verbose), parse.GetValue(registry), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct)
             : RunAsync(new ServeSettings(
             parse.GetValue(role)!, parse.GetValue(data), parse.GetValue(pipeline), parse.GetValue(registry), parse.GetValue(gpus), parse.GetValue(workerId),
             parse.GetValue(workDir), parse.GetValue(heartbeat)!, parse.GetValue(claimTimeout)!, parse.GetValue(sweep)!, parse.GetValue(offerAgain)!,
-            parse.GetValue(pollDatasets)!, parse.GetValue(passEnv) ?? [], parse.GetValue(metricsPort), parse.GetValue(verbose)), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct));
+            parse.GetValue(pollDatasets)!, parse.GetValue(passEnv) ?? [], parse.GetValue(metricsPort), parse.GetValue(verbose), parse.GetValue(watchRollouts)!), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct));
         return command;
     }
 
-    private static async Task<int> RunCollectorAsync(string? bootstrap, FileInfo? keys, string urls, int? metricsPort, bool verbose, TextWriter output, TextWriter error, CancellationToken cancellationToken)
+    private static async Task<int> RunCollectorAsync(string? bootstrap, FileInfo? keys, string urls, int? metricsPort, bool verbose, FileInfo? store, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
         if (string.IsNullOrWhiteSpace(bootstrap) || keys is null)
         {
             await error.WriteLineAsync("--role collector needs --bootstrap <servers> and --keys <file>.").ConfigureAwait(false);
             return 2;
         }
-        return await CollectorServe.RunAsync(new CollectorOptions { BootstrapServers = bootstrap, KeysFile = keys.FullName }, urls, metricsPort, verbose, output, error, cancellationToken).ConfigureAwait(false);
+        return await CollectorServe.RunAsync(new CollectorOptions { BootstrapServers = bootstrap, KeysFile = keys.FullName }, urls, metricsPort, verbose, store, output, error, cancellationToken).ConfigureAwait(false);
     }
 
     private static async Task<int> RunAsync(ServeSettings settings, TextWriter output, TextWriter error, CancellationToken cancellationToken)
@@ -106,6 +111,7 @@ internal static class ServeCommand
         LoopHost host;
         LoopTransport transport;
         TimeSpan? poll;
+        TimeSpan? watch;
         IHost app;
         try
         {
@@ -113,6 +119,7 @@ internal static class ServeCommand
             transport = LoopTransport.FromEnvironment();
             host = Host(settings, locations);
             poll = settings.PollDatasets == "off" ? null : Duration(settings.PollDatasets, "--poll-datasets");
+            watch = settings.WatchRollouts == "off" ? null : Duration(settings.WatchRollouts, "--watch-rollouts");
             if (transport.Broker is null && host.Roles != LoopRoles.All)
             {
                 throw new ArgumentException(
@@ -120,7 +127,7 @@ internal static class ServeCommand
                     + $"(and {RabbitMqSettings.PasswordVariable}), or run --role all in memory.");
             }
 
-            app = Build(settings, locations, host, transport, poll);
+            app = Build(settings, locations, host, transport, poll, watch);
         }
         catch (FormatException e)
         {
@@ -186,7 +193,7 @@ internal static class ServeCommand
         return 0;
     }
 
-    private static IHost Build(ServeSettings settings, LoopLocations locations, LoopHost host, LoopTransport transport, TimeSpan? poll)
+    private static IHost Build(ServeSettings settings, LoopLocations locations, LoopHost host, LoopTransport transport, TimeSpan? poll, TimeSpan? watch)
     {
         var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [] });
         builder.AddFeedbackLoopDefaults("serve-" + settings.Role, settings.Verbose, HostOptionsCli.Overrides(settings.MetricsPort));
@@ -208,6 +215,12 @@ internal static class ServeCommand
         {
             builder.Services.AddHostedService(sp => new DatasetPollService(
                 sp.GetRequiredService<IBus>(), locations.Data, every, sp.GetRequiredService<ILogger<DatasetPollService>>()));
+        }
+
+        if (host.Roles.HasFlag(LoopRoles.Orchestrator) && watch is { } look)
+        {
+            builder.Services.AddHostedService(sp => new RolloutWatchService(RolloutWatchService.Monitor(sp, locations.Data), look,
+                sp.GetRequiredService<ILogger<RolloutWatchService>>()));
         }
 
         return builder.Build();
@@ -303,7 +316,7 @@ internal static class ServeCommand
     private sealed record ServeSettings(
         string Role, DirectoryInfo? Data, FileInfo? Pipeline, FileInfo? Registry, int Gpus, string? WorkerId, DirectoryInfo? WorkDirectory,
         string Heartbeat, string ClaimTimeout, string Sweep, string OfferAgain, string PollDatasets, IReadOnlyList<string> PassEnvironment, int? MetricsPort,
-        bool Verbose);
+        bool Verbose, string WatchRollouts);
 }
 
 /// <summary>

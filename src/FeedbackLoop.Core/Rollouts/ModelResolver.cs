@@ -86,3 +86,13 @@ public static class ModelResolver
         return (int)(BinaryPrimitives.ReadUInt64BigEndian(hash) % Buckets);
     }
 }
+
+/// <summary>
+/// Where an app's serving state comes from: the store in the collector and in embedded mode (the store is the truth; see
+/// docs/adr/0024-which-model-to-serve.md).
+/// </summary>
+public interface IServingState
+{
+    /// <summary>What <paramref name="appId"/> serves now.</summary>
+    AppServing Serving(string appId);
+}

@@ -2,6 +2,7 @@ using System.Text.Json;
 using FeedbackLoop.Orchestration.Store;
 using Dapper;
 using FeedbackLoop.Contracts.Datasets;
+using FeedbackLoop.Core.Rollouts;
 using FeedbackLoop.Core.Runs;
 using FeedbackLoop.Core.Tuning;
 using FeedbackLoop.Pipelines;
@@ -16,7 +17,7 @@ namespace FeedbackLoop.Orchestration.Registry;
 /// no-op, so an at-least-once delivered message can never double a row. Each call opens its own connection,
 /// which makes the registry safe to share between concurrent consumers (SQLite serializes the writes).
 /// </summary>
-public sealed partial class ModelRegistry
+public sealed partial class ModelRegistry : IServingState
 {
     private readonly StoreDatabase _database;
     private readonly TimeProvider _clock;

@@ -26,6 +26,7 @@ public sealed class OrchestrationTelemetry : IDisposable
     private readonly Histogram<double> _attemptDuration;
     private readonly Counter<long> _unregisteredAppCommits;
     private readonly Counter<long> _actionsAnnounced;
+    private readonly Counter<long> _rolloutDecisions;
 
     /// <summary>Creates the instruments on meters from <paramref name="factory"/> (the host's), or on new meters.</summary>
     /// <param name="factory">The host's meter factory; null outside a host (tests, tools).</param>
@@ -47,6 +48,8 @@ public sealed class OrchestrationTelemetry : IDisposable
             "DatasetCommitted messages for an app that is not registered: ignored, no run starts");
         _actionsAnnounced = _meter.CreateCounter<long>("feedbackloop.model_actions.announced", "{action}",
             "People's model actions the orchestrator announced on the bus, by action: approve, promote (ModelPromoted) or rollback (ModelRolledBack)");
+        _rolloutDecisions = _meter.CreateCounter<long>("feedbackloop.rollouts.decisions", "{decision}",
+            "Decisions the rollout monitor stored, by decision: extend, promote or rollback");
         if (activeRuns is not null)
         {
             _meter.CreateObservableUpDownCounter("feedbackloop.runs.active", () => activeRuns(), "{run}", "Runs in progress now (state running)");
@@ -105,6 +108,10 @@ public sealed class OrchestrationTelemetry : IDisposable
     /// <summary>A person's <paramref name="action"/> on a model of <paramref name="appId"/> was announced on the bus.</summary>
     public void ActionAnnounced(string appId, string action) =>
         _actionsAnnounced.Add(1, new KeyValuePair<string, object?>("app_id", appId), new KeyValuePair<string, object?>("action", action));
+
+    /// <summary>The rollout monitor stored a <paramref name="decision"/> on a rollout of <paramref name="appId"/>.</summary>
+    public void RolloutDecided(string appId, string decision) =>
+        _rolloutDecisions.Add(1, new KeyValuePair<string, object?>("app_id", appId), new KeyValuePair<string, object?>("decision", decision));
 
     /// <inheritdoc />
     public void Dispose()

@@ -32,10 +32,15 @@ internal sealed class CollectorUnderTest : IAsyncDisposable
     public InFlightBytes InFlight => _app.Services.GetRequiredService<InFlightBytes>();
 
     /// <summary>Starts a collector; <paramref name="configure"/> changes its options (topics, limits).</summary>
-    public static async Task<CollectorUnderTest> StartAsync(string bootstrap, string keysFile, Func<CollectorOptions, CollectorOptions>? configure = null)
+    /// <param name="bootstrap">The Kafka cluster.</param>
+    /// <param name="keysFile">The write keys.</param>
+    /// <param name="configure">Changes the options.</param>
+    /// <param name="serving">The store the model route reads (null: it answers 503).</param>
+    public static async Task<CollectorUnderTest> StartAsync(
+        string bootstrap, string keysFile, Func<CollectorOptions, CollectorOptions>? configure = null, Core.Rollouts.IServingState? serving = null)
     {
         var options = new CollectorOptions { BootstrapServers = bootstrap, KeysFile = keysFile };
-        var app = CollectorServe.Build(configure?.Invoke(options) ?? options, "http://127.0.0.1:0");
+        var app = CollectorServe.Build(configure?.Invoke(options) ?? options, "http://127.0.0.1:0", serving: serving);
         await app.StartAsync();
         return new CollectorUnderTest(app, new Uri(CollectorServe.ListeningUrl(app)), new WriteKeyFile(keysFile));
     }
