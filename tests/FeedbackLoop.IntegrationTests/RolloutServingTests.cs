@@ -117,7 +117,7 @@ public sealed class RolloutServingTests : IAsyncLifetime, IDisposable
     {
         var sessions = Enumerable.Range(0, 12).Select(i => $"session-{i}").ToList();
         var expected = sessions.ToDictionary(s => s, s => ModelResolver.Resolve(_registry.Serving("shop"), s)!);
-        IReadOnlyDictionary<string, ModelChoice> before;
+        Dictionary<string, ModelChoice> before;
         using (var resolver = Resolver(_collector.Url))
         {
             Assert.All(sessions, s => Assert.Equal(new ModelChoice("base", "provider/base", null, null), resolver.Resolve(s)));
