@@ -27,6 +27,7 @@ public sealed class ArchitectureTests
         ["Runs"] = ["Jobs", "Registry", "Transport", "Telemetry"],
         ["Trigger"] = ["Runs", "Registry", "Telemetry"],
         ["Worker"] = ["Transport", "Telemetry"],
+        ["Rollouts"] = ["Registry", "Telemetry"],
         ["Hosting"] = ["Transport", "Store", "Registry", "Jobs", "Runs", "Trigger", "Worker", "Telemetry"],
     };
 
