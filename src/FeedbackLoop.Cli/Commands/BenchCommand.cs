@@ -160,10 +160,13 @@ internal static class BenchCommand
 
     private static (double Rate, double CpuMicrosecondsPerEvent) RawConsume(string bootstrap, string topic, long expected, string group)
     {
-        using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(new ConsumerConfig
+        var config = new ConsumerConfig
         {
             BootstrapServers = bootstrap, GroupId = group, AutoOffsetReset = AutoOffsetReset.Earliest, EnableAutoCommit = false,
-        }).Build();
+        };
+        // The extractor's own fetch settings, so both paths read the broker the same way and the ratio compares the work.
+        ExtractorOptions(bootstrap, group, topic, stateDirectory: "").ApplyFetchSettings(config);
+        using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(config).Build();
         consumer.Subscribe(topic);
         long read = 0, checksum = 0, first = 0;
         var cpuAtFirst = TimeSpan.Zero;
@@ -192,11 +195,7 @@ internal static class BenchCommand
         var data = Path.Combine(Path.GetTempPath(), "feedbackloop-bench-" + Guid.NewGuid().ToString("N"));
         try
         {
-            var loop = new ExtractionLoop(new ExtractionLoopOptions
-            {
-                BootstrapServers = bootstrap, StateDirectory = Path.Combine(data, "state"), GroupId = group,
-                Topic = topic, DeadLetterTopic = topic + ".dlq",
-            }, new DatasetStore(data), NullLogger.Instance);
+            var loop = new ExtractionLoop(ExtractorOptions(bootstrap, group, topic, Path.Combine(data, "state")), new DatasetStore(data), NullLogger.Instance);
             using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(3));
             var run = loop.RunAsync(stop.Token);
             // The CPU clock starts within one poll (2 ms) of the first record, as near to the rate's own start as polling allows.
@@ -216,6 +215,11 @@ internal static class BenchCommand
             try { Directory.Delete(data, recursive: true); } catch (IOException) { }
         }
     }
+
+    private static ExtractionLoopOptions ExtractorOptions(string bootstrap, string group, string topic, string stateDirectory) => new()
+    {
+        BootstrapServers = bootstrap, StateDirectory = stateDirectory, GroupId = group, Topic = topic, DeadLetterTopic = topic + ".dlq",
+    };
 
     private static double Median(List<double> values)
     {
