@@ -42,7 +42,7 @@ public sealed partial class FetchSettingsTests(ClusterFixture fixture) : IClassF
     [InlineData(300_001)]
     public void A_fetch_queue_backoff_outside_the_clients_range_is_refused_at_construction(int backoffMs)
     {
-        using var folder = new TempFolder();
+        using var folder = new TempFolder("fetch-settings");
         Assert.Throws<ArgumentOutOfRangeException>(() =>
             new ExtractionLoop(Options(TimeSpan.FromMilliseconds(backoffMs)), new DatasetStore(folder.Path), NullLogger.Instance));
     }
