@@ -12,16 +12,42 @@ internal static partial class DurableFile
 
     public static async Task WriteAsync(string finalPath, Func<Stream, Task> write, CancellationToken cancellationToken)
     {
+        await ReplaceAsync(finalPath, async temporary =>
+        {
+            await using var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16, FileOptions.Asynchronous);
+            await write(stream).ConfigureAwait(false);
+            await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
+            stream.Flush(flushToDisk: true);
+        }).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// As <see cref="WriteAsync"/>, for a file small enough to build in memory first (the extractor's files, bounded by
+    /// one flush): <paramref name="write"/> writes into memory, where Parquet.Net's asynchronous page writes complete at
+    /// once, and the file then gets one synchronous write on the calling thread. Streamed into an asynchronous file, every
+    /// page Parquet.Net copies out is a separate write that .NET runs as a thread-pool work item on Linux.
+    /// </summary>
+    public static async Task WriteBufferedAsync(string finalPath, Func<Stream, Task> write)
+    {
+        using var content = new MemoryStream();
+        await write(content).ConfigureAwait(false);
+        await ReplaceAsync(finalPath, temporary =>
+        {
+            using var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, bufferSize: 0);
+            stream.Write(content.GetBuffer().AsSpan(0, (int)content.Length));
+            stream.Flush(flushToDisk: true);
+            return Task.CompletedTask;
+        }).ConfigureAwait(false);
+    }
+
+    /// <summary>Writes a temporary next to <paramref name="finalPath"/> (fsynced by <paramref name="write"/>), renames it, fsyncs the folder.</summary>
+    private static async Task ReplaceAsync(string finalPath, Func<string, Task> write)
+    {
         var directory = Path.GetDirectoryName(finalPath)!;
         var temporary = Path.Combine(directory, "." + Path.GetFileName(finalPath) + "." + Guid.NewGuid().ToString("N")[..8] + PartialSuffix);
         try
         {
-            await using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16, FileOptions.Asynchronous))
-            {
-                await write(stream).ConfigureAwait(false);
-                await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
-                stream.Flush(flushToDisk: true);
-            }
+            await write(temporary).ConfigureAwait(false);
             File.Move(temporary, finalPath, overwrite: true);
             SyncDirectory(directory);
         }

@@ -77,6 +77,9 @@ public sealed partial class ExtractionLoop
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(options.CheckpointMaxRecords, 1);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(options.CheckpointInterval, TimeSpan.Zero);
+        // librdkafka's range for fetch.queue.backoff.ms.
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.FetchQueueBackoff, TimeSpan.Zero);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(options.FetchQueueBackoff, TimeSpan.FromMinutes(5));
         _options = options;
         _sink = sink;
         _logger = logger;
@@ -125,6 +128,7 @@ public sealed partial class ExtractionLoop
             EnablePartitionEof = true,
             SessionTimeoutMs = (int)_options.ConsumerSessionTimeout.TotalMilliseconds,
         };
+        _options.ApplyFetchSettings(consumerConfig);
         var producerConfig = new ProducerConfig
         {
             BootstrapServers = _options.BootstrapServers,

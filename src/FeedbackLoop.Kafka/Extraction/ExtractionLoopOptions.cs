@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using Confluent.Kafka;
 using FeedbackLoop.Contracts;
 using FeedbackLoop.Core.Extraction;
 
@@ -102,4 +103,23 @@ public sealed record ExtractionLoopOptions
     /// goes on. Default 100,000.
     /// </summary>
     public long CheckpointMaxRecords { get; init; } = 100_000;
+    /// <summary>
+    /// How long the client waits before it fetches a partition again once its local queue of fetched records is full
+    /// (librdkafka's <c>fetch.queue.backoff.ms</c>; the queue is full at <c>queued.min.messages</c>, 100,000 records, or
+    /// <c>queued.max.messages.kbytes</c>, 64 MiB, counted over all partitions of the consumer). librdkafka's default, 1 s,
+    /// leaves a consumer that drains the queue faster than that idle for the rest of the second: the bench's raw consumer
+    /// spent most of its time waiting. The check it repeats is local (no request goes to the broker while the queue is
+    /// full), so a short wait costs a timer wake-up, not a fetch. Default 10 ms.
+    /// </summary>
+    public TimeSpan FetchQueueBackoff { get; init; } = TimeSpan.FromMilliseconds(10);
+
+    /// <summary>
+    /// Sets the fetch settings of these options on a consumer's configuration. The extractor's consumer uses it, and so
+    /// does any consumer that must read the way the extractor does (the bench's raw consumer).
+    /// </summary>
+    public void ApplyFetchSettings(ConsumerConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        config.FetchQueueBackoffMs = (int)FetchQueueBackoff.TotalMilliseconds;
+    }
 }
