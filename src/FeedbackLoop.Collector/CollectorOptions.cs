@@ -60,6 +60,13 @@ internal sealed record CollectorOptions
     /// <summary>The extractor's event-time limits (clock skew, horizon): the collector judges <c>occurred_at</c> as it does.</summary>
     public ExtractionSettings EventTime { get; init; } = new();
 
+    /// <summary>
+    /// How long the producer gathers records into one Kafka request (5 ms, librdkafka's <c>linger.ms</c>). Every answer
+    /// waits for it once; in exchange many requests' events travel in one produce request per partition, which is most
+    /// of what the producer and the brokers spend per event.
+    /// </summary>
+    public TimeSpan KafkaLinger { get; init; } = TimeSpan.FromMilliseconds(5);
+
     /// <summary>The first option out of range, or null.</summary>
     public string? Invalid() =>
         MaxEventBytes is < 1 or > EventLimits.MaxEventBytes ? $"MaxEventBytes must be 1 to {EventLimits.MaxEventBytes} (the contract's limit)"
@@ -69,5 +76,6 @@ internal sealed record CollectorOptions
         : MaxJsonDepth is < 2 or > 32 ? "MaxJsonDepth must be 2 to 32 (the event parser's own bound)"
         : MaxInFlightBytes < (long)MaxBodyBytes + MaxDecompressedBytes ? "MaxInFlightBytes must hold at least one request (MaxBodyBytes + MaxDecompressedBytes)"
         : DeliveryTimeout <= TimeSpan.Zero ? "DeliveryTimeout must be positive"
+        : KafkaLinger < TimeSpan.Zero || KafkaLinger >= DeliveryTimeout ? "KafkaLinger must be 0 or more and under DeliveryTimeout"
         : null;
 }

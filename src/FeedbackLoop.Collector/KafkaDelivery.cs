@@ -28,7 +28,7 @@ internal sealed class KafkaDelivery : IDisposable
             BootstrapServers = options.BootstrapServers,
             EnableIdempotence = true,
             Acks = Acks.All,
-            LingerMs = 2,
+            LingerMs = options.KafkaLinger.TotalMilliseconds,
             CompressionType = CompressionType.Lz4,
             // The outcome of a record is all the collector reads from its report: copying each record's key, value and
             // headers back into managed memory would cost an allocation and a copy per event for nothing.

@@ -149,8 +149,12 @@ public static partial class EventJson
                     typeInfo = MatchType(ref reader);
                     break;
                 case EnvelopeField.OccurredAt:
-                    occurredAtValid = !reader.ValueIsEscaped && IsRfc3339Utc(reader.ValueSpan) && reader.TryGetDateTimeOffset(out var parsed) && parsed.Offset == TimeSpan.Zero;
-                    if (occurredAtValid) occurredAt = reader.GetDateTimeOffset();
+                    // Parsed once: the value that passed the checks is the one kept.
+                    if (!reader.ValueIsEscaped && IsRfc3339Utc(reader.ValueSpan) && reader.TryGetDateTimeOffset(out var parsed) && parsed.Offset == TimeSpan.Zero)
+                    {
+                        occurredAt = parsed;
+                        occurredAtValid = true;
+                    }
                     break;
                 default:
                     var text = reader.GetString()!;

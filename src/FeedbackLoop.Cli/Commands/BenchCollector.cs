@@ -29,13 +29,14 @@ internal static class BenchCollector
     {
         var clients = new Option<int>("--clients") { Description = "Concurrent clients.", DefaultValueFactory = _ => 8 };
         var seconds = new Option<int>("--seconds") { Description = "Measured seconds per endpoint (after a warm-up of a third of it).", DefaultValueFactory = _ => 15 };
+        var linger = new Option<int>("--linger-ms") { Description = "The collector's KafkaLinger, in milliseconds (its default unless given).", DefaultValueFactory = _ => -1 };
         var output = new Option<FileInfo>("--out") { Description = "Where to write the JSON result.", DefaultValueFactory = _ => new FileInfo("bench-results/collector.json") };
-        var command = new Command("collector", "Measure the collector (events/s, p99) against a bare Kestrel endpoint that only parses the same bodies.") { clients, seconds, output };
-        command.SetAction((parse, ct) => RunAsync(parse.GetValue(clients), parse.GetValue(seconds), parse.GetValue(output)!, parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct));
+        var command = new Command("collector", "Measure the collector (events/s, p99) against a bare Kestrel endpoint that only parses the same bodies.") { clients, seconds, linger, output };
+        command.SetAction((parse, ct) => RunAsync(parse.GetValue(clients), parse.GetValue(seconds), parse.GetValue(linger), parse.GetValue(output)!, parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct));
         return command;
     }
 
-    private static async Task<int> RunAsync(int clients, int seconds, FileInfo output, TextWriter stdout, TextWriter stderr, CancellationToken ct)
+    private static async Task<int> RunAsync(int clients, int seconds, int lingerMs, FileInfo output, TextWriter stdout, TextWriter stderr, CancellationToken ct)
     {
         if (clients < 1 || seconds < 1)
         {
@@ -53,7 +54,9 @@ internal static class BenchCollector
 
             var bare = BareEndpoint();
             await bare.StartAsync(ct).ConfigureAwait(false);
-            var collector = CollectorServe.Build(new CollectorOptions { BootstrapServers = cluster.BootstrapServers, KeysFile = keysFile }, "http://127.0.0.1:0");
+            var options = new CollectorOptions { BootstrapServers = cluster.BootstrapServers, KeysFile = keysFile };
+            if (lingerMs >= 0) options = options with { KafkaLinger = TimeSpan.FromMilliseconds(lingerMs) };
+            var collector = CollectorServe.Build(options, "http://127.0.0.1:0");
             await collector.StartAsync(ct).ConfigureAwait(false);
             try
             {
@@ -78,6 +81,7 @@ internal static class BenchCollector
                     ["events_per_batch"] = EventsPerBatch,
                     ["seconds"] = seconds,
                     ["not_200"] = run.Refused,
+                    ["kafka_linger_ms"] = options.KafkaLinger.TotalMilliseconds,
                     ["cpu_us_per_event"] = Math.Round(run.CpuMicrosPerEvent, 2),
                     ["bare_cpu_us_per_event"] = Math.Round(bareRun.CpuMicrosPerEvent, 2),
                 };
