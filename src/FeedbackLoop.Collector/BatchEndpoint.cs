@@ -62,7 +62,7 @@ internal sealed class BatchEndpoint(CollectorOptions options, KeyRing keys, InFl
                     return;
                 }
             }
-            await HandleBatchAsync(context, body, app).ConfigureAwait(false);
+            await HandleBatchAsync(context, body, gzip, app).ConfigureAwait(false);
         }
         finally
         {
@@ -71,11 +71,13 @@ internal sealed class BatchEndpoint(CollectorOptions options, KeyRing keys, InFl
         }
     }
 
-    private async Task HandleBatchAsync(HttpContext context, RequestBody body, string app)
+    private async Task HandleBatchAsync(HttpContext context, RequestBody body, bool gzip, string app)
     {
         var (elements, refusal) = BatchSplitter.Split(body.Span, options);
         if (elements is null)
         {
+            // A gzip body cut short inflates to the start of its JSON: the fault is the gzip, not the JSON.
+            if (gzip && refusal == Refusals.NotJson && !body.MatchesGzipTrailer()) refusal = Refusals.CorruptGzip;
             await RefuseAsync(context, refusal!).ConfigureAwait(false);
             return;
         }

@@ -62,6 +62,12 @@ internal sealed record CollectorOptions
 
     /// <summary>How long the collector answers <c>GET /v1/apps/{app}/model</c> from the app's serving state as last read from the store (1 s): a promotion or rollback reaches clients within it.</summary>
     public TimeSpan ServingCacheFor { get; init; } = TimeSpan.FromSeconds(1);
+    /// <summary>
+    /// How long the producer gathers records into one Kafka request (5 ms, librdkafka's <c>linger.ms</c>). Every answer
+    /// waits for it once; in exchange many requests' events travel in one produce request per partition, which is most
+    /// of what the producer and the brokers spend per event.
+    /// </summary>
+    public TimeSpan KafkaLinger { get; init; } = TimeSpan.FromMilliseconds(5);
 
     /// <summary>The first option out of range, or null.</summary>
     public string? Invalid() =>
@@ -73,5 +79,6 @@ internal sealed record CollectorOptions
         : MaxInFlightBytes < (long)MaxBodyBytes + MaxDecompressedBytes ? "MaxInFlightBytes must hold at least one request (MaxBodyBytes + MaxDecompressedBytes)"
         : DeliveryTimeout <= TimeSpan.Zero ? "DeliveryTimeout must be positive"
         : ServingCacheFor < TimeSpan.Zero ? "ServingCacheFor must not be negative"
+        : KafkaLinger < TimeSpan.Zero || KafkaLinger >= DeliveryTimeout ? "KafkaLinger must be 0 or more and under DeliveryTimeout"
         : null;
 }

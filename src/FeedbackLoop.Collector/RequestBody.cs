@@ -1,5 +1,7 @@
 using System.Buffers;
+using System.Buffers.Binary;
 using System.IO.Compression;
+using System.IO.Hashing;
 using Microsoft.AspNetCore.Http;
 
 namespace FeedbackLoop.Collector;
@@ -15,6 +17,7 @@ internal sealed class RequestBody : IDisposable
     private readonly InFlightBytes _inFlight;
     private byte[] _buffer = [];
     private long _reserved;
+    private ulong _gzipTrailer;
 
     private RequestBody(InFlightBytes inFlight) => _inFlight = inFlight;
 
@@ -70,6 +73,7 @@ internal sealed class RequestBody : IDisposable
         {
             await using var gzip = new GZipStream(new MemoryStream(_buffer, 0, Length, writable: false), CompressionMode.Decompress);
             var refusal = await inflated.FillAsync(gzip, (int)Math.Min(Length * 4L + 1, limit + 1L), limit, Refusals.DecompressedTooLarge, cancellationToken).ConfigureAwait(false);
+            if (Length >= 8) inflated._gzipTrailer = BinaryPrimitives.ReadUInt64LittleEndian(Span[^8..]);
             if (refusal is null) return (inflated, null);
             inflated.Dispose();
             return (null, refusal);
@@ -84,6 +88,19 @@ internal sealed class RequestBody : IDisposable
             inflated.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Whether this inflated body matches the trailer its gzip body ended with (CRC-32 and length, RFC 1952). zlib checks
+    /// the trailer of a stream that ends, but a body cut short simply stops: its last eight bytes are then compressed data,
+    /// not a trailer of what was inflated. Asked only once the JSON failed, to tell a cut gzip body from bad JSON (a body of
+    /// several gzip members, which is valid but unusual, ends with the last member's trailer and reads as cut here).
+    /// </summary>
+    public bool MatchesGzipTrailer()
+    {
+        var crc = (uint)_gzipTrailer;
+        var size = (uint)(_gzipTrailer >> 32);
+        return size == (uint)Length && crc == Crc32.HashToUInt32(Span);
     }
 
     // Reads until the end of the stream, growing the buffer (and the reservation) by doubling, up to limit + 1 bytes:

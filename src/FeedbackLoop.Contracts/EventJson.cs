@@ -149,8 +149,12 @@ public static partial class EventJson
                     typeInfo = MatchType(ref reader);
                     break;
                 case EnvelopeField.OccurredAt:
-                    occurredAtValid = !reader.ValueIsEscaped && IsRfc3339Utc(reader.ValueSpan) && reader.TryGetDateTimeOffset(out var parsed) && parsed.Offset == TimeSpan.Zero;
-                    if (occurredAtValid) occurredAt = reader.GetDateTimeOffset();
+                    // Parsed once: the value that passed the checks is the one kept.
+                    if (!reader.ValueIsEscaped && IsRfc3339Utc(reader.ValueSpan) && reader.TryGetDateTimeOffset(out var parsed) && parsed.Offset == TimeSpan.Zero)
+                    {
+                        occurredAt = parsed;
+                        occurredAtValid = true;
+                    }
                     break;
                 default:
                     var text = reader.GetString()!;
@@ -170,11 +174,11 @@ public static partial class EventJson
             if ((seen & (1 << (int)required)) == 0) return new EventRejection(NameOf(required), "required field is missing");
         }
 
-        if (LengthRejection("event_id", eventId!, 64) is { } e1) return e1;
+        if (IdRejection("event_id", eventId!, 64) is { } e1) return e1;
         if (LengthRejection("app_id", appId!, AppIds.MaxLength) is { } e2) return e2;
         if (!AppIds.IsValid(appId)) return new EventRejection("app_id", AppIdReason);
-        if (LengthRejection("session_id", sessionId!, 128) is { } e3) return e3;
-        if (LengthRejection("user_id", userId!, 128) is { } e4) return e4;
+        if (IdRejection("session_id", sessionId!, 128) is { } e3) return e3;
+        if (IdRejection("user_id", userId!, 128) is { } e4) return e4;
         if (version != EventLimits.Version) return new EventRejection("v", $"unsupported version {version}; this pipeline reads v{EventLimits.Version}") { Kind = EventRejectionKind.UnsupportedVersion };
         if (!occurredAtValid)
             return new EventRejection("occurred_at", "must be an RFC 3339 UTC timestamp such as 2026-01-31T12:00:00Z");
@@ -236,6 +240,20 @@ public static partial class EventJson
 
     private static EventRejection? LengthRejection(string field, string value, int max) =>
         value.Length is >= 1 && value.Length <= max ? null : new EventRejection(field, $"must be 1 to {max} characters");
+
+    /// <summary>The reason for an id with a control character; fixed, so the id (sender's text) is never quoted.</summary>
+    public const string IdControlCharacterReason = "must not contain control characters (U+0000 to U+001F, U+007F to U+009F)";
+
+    /// <summary>
+    /// An id's length, then its characters: any text but control characters. A NUL, a newline or an escape sequence in
+    /// an id ends up in Kafka keys, file names of tools downstream and terminals, where it truncates or rewrites what
+    /// a person sees.
+    /// </summary>
+    private static EventRejection? IdRejection(string field, string value, int max) =>
+        LengthRejection(field, value, max)
+        ?? (value.AsSpan().IndexOfAnyInRange('\u0000', '\u001f') >= 0 || value.AsSpan().IndexOfAnyInRange('\u007f', '\u009f') >= 0
+            ? new EventRejection(field, IdControlCharacterReason)
+            : null);
 
     /// <summary>
     /// The shape <c>YYYY-MM-DDTHH:MM:SS[.fraction](Z|+00:00)</c>, exactly the JSON Schemas' pattern, checked by

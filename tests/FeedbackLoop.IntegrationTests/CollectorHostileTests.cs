@@ -159,8 +159,12 @@ public sealed class CollectorHostileTests(ITestOutputHelper output) : IAsyncLife
 
             // Gzip that is not.
             new("says gzip, is plain", 400, Refusals.CorruptGzip, () => PostAsync(validBatch, encoding: "gzip")),
-            // .NET's gzip reader ends a cut stream without an error: what it inflated is a cut array.
-            new("truncated gzip", 400, Refusals.NotJson, () => PostRawAsync(Gzip(Encoding.UTF8.GetBytes(validBatch))[..20], "gzip")),
+            // .NET's gzip reader ends a cut stream without an error; the collector tells it from bad JSON by the gzip trailer.
+            new("truncated gzip", 400, Refusals.CorruptGzip, () => PostRawAsync(Gzip(Encoding.UTF8.GetBytes(validBatch))[..20], "gzip")),
+            new("gzip cut in the middle of a 100-event batch", 400, Refusals.CorruptGzip, () => PostRawAsync(Half(Gzip(Encoding.UTF8.GetBytes(CollectorEvents.Batch([.. Enumerable.Range(0, 100).Select(i => CollectorEvents.Thumb("hostile-cut-" + i))])))), "gzip")),
+            // Cut inside the trailer only: every event is whole, and zlib has nothing left to check them against.
+            new("gzip cut inside its trailer", 200, "", () => PostRawAsync(Gzip(Encoding.UTF8.GetBytes(CollectorEvents.Batch(CollectorEvents.Thumb("ok-cut-trailer"))))[..^4], "gzip"), ["ok-cut-trailer"]),
+            new("gzip cut after its header", 400, Refusals.CorruptGzip, () => PostRawAsync(Gzip(Encoding.UTF8.GetBytes(validBatch))[..10], "gzip")),
             new("gzip with a flipped byte", 400, Refusals.CorruptGzip, () => PostRawAsync(Flip(Gzip(Encoding.UTF8.GetBytes(validBatch)), 14), "gzip")),
 
             // Not a JSON array (400).
@@ -206,7 +210,13 @@ public sealed class CollectorHostileTests(ITestOutputHelper output) : IAsyncLife
             new("no data", 200, "data|required field is missing", () => PostAsync(CollectorEvents.Batch(Ev("hostile-nodata", j => j[..j.IndexOf(",\"data\"", StringComparison.Ordinal)] + "}")))),
             new("app id against the rule", 200, "app_id|" + EventJson.AppIdReason, () => PostAsync(CollectorEvents.Batch(CollectorEvents.Thumb("hostile-appid", app: "Demo!")))),
             new("a number, a null and a valid event", 200, "$|an event must be a JSON object;$|an event must be a JSON object", () => PostAsync("[1,null," + CollectorEvents.Thumb("ok-mixed-1") + "]"), ["ok-mixed-1"]),
-            new("escaped NUL in user_id", 200, "", () => PostAsync(CollectorEvents.Batch(Ev("ok-nul-escape", j => j.Replace("\"u1\"", "\"u\\u0000\"", StringComparison.Ordinal)))), ["ok-nul-escape"]),
+            // Ids are text without control characters (docs/contract/events.md), judged by the extractor's parser.
+            new("escaped NUL in user_id", 200, "user_id|" + EventJson.IdControlCharacterReason, () => PostAsync(CollectorEvents.Batch(Ev("hostile-nul-escape", j => j.Replace("\"u1\"", "\"u\\u0000\"", StringComparison.Ordinal))))),
+            new("terminal escape in user_id, with a valid event", 200, "user_id|" + EventJson.IdControlCharacterReason,
+                () => PostAsync(CollectorEvents.Batch(Ev("hostile-esc", j => j.Replace("\"u1\"", "\"u\\u001b[2J\"", StringComparison.Ordinal)), CollectorEvents.Thumb("ok-after-esc"))), ["ok-after-esc"]),
+            new("forged log line in session_id", 200, "session_id|" + EventJson.IdControlCharacterReason, () => PostAsync(CollectorEvents.Batch(Ev("hostile-crlf", j => j.Replace("\"session_id\":\"s1\"", "\"session_id\":\"s1\\r\\nWARN forged\"", StringComparison.Ordinal))))),
+            new("C1 control in session_id", 200, "session_id|" + EventJson.IdControlCharacterReason, () => PostAsync(CollectorEvents.Batch(Ev("hostile-c1", j => j.Replace("\"session_id\":\"s1\"", "\"session_id\":\"s\\u0085\"", StringComparison.Ordinal))))),
+            new("escaped NUL in event_id", 200, "event_id|" + EventJson.IdControlCharacterReason, () => PostAsync(CollectorEvents.Batch(CollectorEvents.Thumb("hostile-nul-id\\u0000")))),
 
             // The connection itself.
             // The client closed its side: Kestrel ends the request, so there is nobody to answer; the refusal is counted.
@@ -258,6 +268,8 @@ public sealed class CollectorHostileTests(ITestOutputHelper output) : IAsyncLife
             .Select(r => r.GetProperty("field").GetString() + "|" + r.GetProperty("reason").GetString()));
 
     private static int AcceptedOf(string body) => JsonDocument.Parse(body).RootElement.GetProperty("accepted").GetInt32();
+
+    private static byte[] Half(byte[] bytes) => bytes[..(bytes.Length / 2)];
 
     private static byte[] Gzip(byte[] plain)
     {
