@@ -21,6 +21,7 @@ public sealed class ReviewAppBrowserTests(ReviewAppFixture app) : IClassFixture<
     [InlineData("/apps/shop/snapshots")]
     [InlineData("/apps/shop")]
     [InlineData("/apps/shop/pairs")]
+    [InlineData("/apps/shop/models")]
     public async Task A_page_opened_without_signing_in_redirects_to_the_sign_in_page(string path)
     {
         await using var context = await app.NewContextAsync();
@@ -167,12 +168,21 @@ public sealed class ReviewAppBrowserTests(ReviewAppFixture app) : IClassFixture<
         await page.Keyboard.PressAsync("t");
         await page.WaitForURLAsync(url => url.Contains("taken=", StringComparison.Ordinal));
         var snapshotId = await page.Locator("#taken code").InnerTextAsync();
+        await Assertions.Expect(page.Locator($"tr[data-snapshot-id='{snapshotId}']")).ToContainTextAsync("3 changed by review");
         await Screenshots.TakeAsync(page, "snapshots");
+
+        await page.GotoAsync("/apps/shop");
+        await Assertions.Expect(page.Locator("#reasons")).ToContainTextAsync(ExclusionReasons.Listed[3]);
+        await Assertions.Expect(page.Locator("#totals")).ToContainTextAsync($"reviewed 3 of {app.ShopPairs.Count}");
+        Assert.Equal(app.ShopPairs.Count, await page.Locator("#chart rect[class^='s-']").EvaluateAllAsync<int>(
+            "rects => rects.reduce((sum, r) => sum + Number(r.querySelector('title').textContent.split(': ')[1].split(' ')[0]), 0)"));
+        await Screenshots.TakeAsync(page, "overview");
 
         var manifest = new SnapshotBook(app.Data).Get(snapshotId);
         Assert.Equal(app.ShopPairs.Count, manifest.PreferencePairs.Rows);
         Assert.Equal(app.ShopPairs.Count - 1, manifest.PreferencePairs.RowsAfterReview);
         Assert.Equal(decisions.Select(d => d.DecisionId).Order(StringComparer.Ordinal), manifest.Review.Applied.Select(d => d.DecisionId).Order(StringComparer.Ordinal));
+        Assert.Equal(app.BaselineSnapshotId, manifest.Parent);
 
         var trl = await ExportAsync(snapshotId, "trl");
         var openAi = await ExportAsync(snapshotId, "openai");
@@ -193,6 +203,48 @@ public sealed class ReviewAppBrowserTests(ReviewAppFixture app) : IClassFixture<
         {
             Assert.Equal(Content(trl[n], "chosen"), openAi[n].GetProperty("preferred_output")[0].GetProperty("content").GetString());
         }
+    }
+
+    [Fact]
+    public async Task The_list_filters_by_text_and_a_bulk_exclusion_decides_exactly_the_ticked_pairs()
+    {
+        await using var context = await app.NewContextAsync();
+        var page = await app.SignedInPageAsync(context);
+
+        await page.GotoAsync("/apps/bulk/pairs");
+        Assert.Equal(app.BulkPairs.Count, await page.Locator("#pairs tr[data-pair-id]").CountAsync());
+        await page.Keyboard.PressAsync("/");
+        await page.Keyboard.TypeAsync("SPAM");
+        await page.Keyboard.PressAsync("Enter");
+        await page.WaitForURLAsync(url => url.Contains("text=SPAM", StringComparison.Ordinal));
+        var shown = await page.Locator("#pairs tr[data-pair-id]").EvaluateAllAsync<string[]>("rows => rows.map(r => r.dataset.pairId)");
+        var spam = app.BulkPairs.Where(p => p.Chosen.Content.StartsWith("Spam", StringComparison.Ordinal)).Select(p => p.PairId).Order(StringComparer.Ordinal).ToArray();
+        Assert.Equal(spam, shown.Order(StringComparer.Ordinal).ToArray());
+
+        foreach (var box in await page.Locator("#pairs input[name=ids]").AllAsync()) await box.CheckAsync();
+        await page.SelectOptionAsync("#bulk select[name=reason]", "duplicate");
+        await page.ClickAsync("#bulk button[value=exclude]");
+        await Assertions.Expect(page.Locator("#message")).ToHaveTextAsync("2 decision(s) recorded.");
+        await Screenshots.TakeAsync(page, "pairs");
+
+        var decisions = await new ReviewLog(app.Data, ReviewAppFixture.Bulk).ReadAsync();
+        Assert.Equal(spam, decisions.Select(d => d.Item).Order(StringComparer.Ordinal).ToArray());
+        Assert.All(decisions, d => Assert.Equal((ReviewActions.Exclude, "duplicate", ReviewAppFixture.Reviewer), (d.Action, d.Reason, d.Reviewer)));
+    }
+
+    [Fact]
+    public async Task The_models_page_shows_each_model_with_the_snapshot_it_trained_on_and_its_gate_decision()
+    {
+        await using var context = await app.NewContextAsync();
+        var page = await app.SignedInPageAsync(context);
+
+        await page.GotoAsync("/apps/shop/models");
+
+        var row = page.Locator("#models tr", new PageLocatorOptions { HasText = ReviewAppFixture.ModelVersion });
+        await Assertions.Expect(row).ToContainTextAsync(app.BaselineSnapshotId);
+        await Assertions.Expect(row).ToContainTextAsync("passed: no incumbent: the first model");
+        await Assertions.Expect(row).ToContainTextAsync(app.ShopPairs.Count.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        await Screenshots.TakeAsync(page, "models");
     }
 
     private static async Task<string> CurrentPairAsync(IPage page) =>

@@ -1,6 +1,8 @@
 using System.Globalization;
 using FeedbackLoop.Orchestration.Hosting;
+using FeedbackLoop.Orchestration.Registry;
 using FeedbackLoop.Review.Hosting;
+using FeedbackLoop.Review.Queue;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Hosting;
@@ -13,7 +15,7 @@ namespace FeedbackLoop.Cli.Commands;
 /// </summary>
 internal static class ReviewServe
 {
-    public static async Task<int> RunAsync(string dataRoot, string urls, int? metricsPort, bool verbose, TextWriter output, TextWriter error, CancellationToken cancellationToken)
+    public static async Task<int> RunAsync(string dataRoot, string store, string urls, int? metricsPort, bool verbose, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
         if (!Directory.Exists(Path.Combine(dataRoot, "datasets")))
         {
@@ -23,7 +25,7 @@ internal static class ReviewServe
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = [] });
         builder.AddFeedbackLoopDefaults("serve-review", verbose, HostOptionsCli.Overrides(metricsPort));
         builder.WebHost.UseUrls(urls);
-        builder.Services.AddReviewApp(dataRoot);
+        builder.Services.AddReviewApp(dataRoot, Models(store));
         var app = builder.Build();
         app.MapReviewApp();
         await using (app.ConfigureAwait(false))
@@ -43,5 +45,21 @@ internal static class ReviewServe
             await app.WaitForShutdownAsync(CancellationToken.None).ConfigureAwait(false);
         }
         return 0;
+    }
+
+    /// <summary>The models page's rows from the orchestrator's store, read on each visit; none when the store does not exist.</summary>
+    private static ModelCatalog Models(string store)
+    {
+        if (!File.Exists(store)) return new ModelCatalog(null, null);
+        return new ModelCatalog(app =>
+        {
+            var registry = new ModelRegistry(store);
+            return [.. registry.ListModels(app).Select(entry =>
+            {
+                var snapshot = registry.GetRun(entry.Model.RunId)?.Snapshot;
+                return new ModelRow(entry.Model.Version, entry.StatusText, entry.Model.CreatedAt, entry.Model.RunId, snapshot?.SnapshotId,
+                    snapshot?.TotalPairs, entry.Decision?.Promoted, entry.Decision?.Reason);
+            })];
+        }, store);
     }
 }

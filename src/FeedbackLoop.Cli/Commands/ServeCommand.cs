@@ -82,7 +82,7 @@ internal static class ServeCommand
             role, data, pipeline, registry, gpus, workerId, workDir, heartbeat, claimTimeout, sweep, offerAgain, pollDatasets, passEnv, metricsPort, verbose, bootstrap, keys, urls,
         };
         command.SetAction((parse, ct) => parse.GetValue(role) == "review"
-            ? ReviewServe.RunAsync(LoopLocations.Resolve(parse.GetValue(data)?.FullName, null).Data, parse.GetValue(urls)!, parse.GetValue(metricsPort), parse.GetValue(verbose), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct)
+            ? RunReviewAsync(parse.GetValue(data), parse.GetValue(registry), parse.GetValue(urls)!, parse.GetValue(metricsPort), parse.GetValue(verbose), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct)
             : parse.GetValue(role) == "collector"
             ? RunCollectorAsync(parse.GetValue(bootstrap), parse.GetValue(keys), parse.GetValue(urls)!, parse.GetValue(metricsPort), parse.GetValue(verbose), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct)
             : RunAsync(new ServeSettings(
@@ -90,6 +90,13 @@ internal static class ServeCommand
             parse.GetValue(workDir), parse.GetValue(heartbeat)!, parse.GetValue(claimTimeout)!, parse.GetValue(sweep)!, parse.GetValue(offerAgain)!,
             parse.GetValue(pollDatasets)!, parse.GetValue(passEnv) ?? [], parse.GetValue(metricsPort), parse.GetValue(verbose)), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct));
         return command;
+    }
+
+    /// <summary>The review app over the data folder; its models page reads the store when one exists there.</summary>
+    private static Task<int> RunReviewAsync(DirectoryInfo? data, FileInfo? store, string urls, int? metricsPort, bool verbose, TextWriter output, TextWriter error, CancellationToken cancellationToken)
+    {
+        var locations = LoopLocations.Resolve(data?.FullName, store?.FullName);
+        return ReviewServe.RunAsync(locations.Data, locations.Store, urls, metricsPort, verbose, output, error, cancellationToken);
     }
 
     private static async Task<int> RunCollectorAsync(string? bootstrap, FileInfo? keys, string urls, int? metricsPort, bool verbose, TextWriter output, TextWriter error, CancellationToken cancellationToken)

@@ -24,9 +24,10 @@ public static class ReviewApp
     public const string ReviewerClaim = "reviewer";
     public const string TokenIdClaim = "token_id";
 
-    public static IServiceCollection AddReviewApp(this IServiceCollection services, string dataRoot)
+    public static IServiceCollection AddReviewApp(this IServiceCollection services, string dataRoot, ModelCatalog? models = null)
     {
         services.AddSingleton(new ReviewData(dataRoot));
+        services.AddSingleton(models ?? new ModelCatalog(null, null));
         services.AddSingleton(ReviewerFile.Under(dataRoot));
         services.AddRazorPages(pages =>
         {

@@ -35,8 +35,9 @@ public static class WordDiff
         while (x < a.Length || y < b.Length)
         {
             if (x < a.Length && y < b.Length && a[x] == b[y]) Add(parts, DiffKind.Same, a[x++]);
-            else if (y < b.Length && (x == a.Length || lcs[x, y + 1] >= lcs[x + 1, y])) Add(parts, DiffKind.Added, b[y++]);
-            else Add(parts, DiffKind.Removed, a[x++]);
+            // Removals before additions where both keep the common part as long: "-old +new" reads as a replacement.
+            else if (x < a.Length && (y == b.Length || lcs[x + 1, y] >= lcs[x, y + 1])) Add(parts, DiffKind.Removed, a[x++]);
+            else Add(parts, DiffKind.Added, b[y++]);
         }
         return parts;
     }

@@ -3,6 +3,8 @@ using FeedbackLoop.Contracts;
 using FeedbackLoop.Contracts.Datasets;
 using FeedbackLoop.Core.Extraction;
 using FeedbackLoop.Datasets;
+using FeedbackLoop.Datasets.Snapshots;
+using FeedbackLoop.Orchestration.Registry;
 using Microsoft.Playwright;
 
 namespace FeedbackLoop.BrowserTests.Support;
@@ -12,11 +14,13 @@ namespace FeedbackLoop.BrowserTests.Support;
 /// ordinary pairs, app <see cref="Hostile"/> with script payloads), a reviewer added by <c>feedbackloop reviewers add</c>,
 /// the app started by <c>feedbackloop serve --role review</c>, and Debian's Chromium driven by Playwright.
 /// </summary>
-public sealed class ReviewAppFixture : IAsyncLifetime
+public sealed class ReviewAppFixture : IAsyncLifetime, IDisposable
 {
     public const string Shop = "shop";
     public const string Hostile = "hostile";
+    public const string Bulk = "bulk";
     public const string Reviewer = "ada";
+    public const string ModelVersion = "shop-v1";
 
     /// <summary>Text that runs script wherever it is parsed as HTML or followed as a URL; each sets <c>window.__xss</c>.</summary>
     public const string ScriptPayload = "<script>window.__xss='script';alert('script')</script>";
@@ -32,6 +36,9 @@ public sealed class ReviewAppFixture : IAsyncLifetime
 
     public Uri Url { get; private set; } = null!;
 
+    /// <summary>The shop's snapshot taken before any review, which <see cref="ModelVersion"/> trained on.</summary>
+    public string BaselineSnapshotId { get; private set; } = "";
+
     public string Token { get; private set; } = "";
 
     public IPlaywright Playwright { get; private set; } = null!;
@@ -40,6 +47,9 @@ public sealed class ReviewAppFixture : IAsyncLifetime
 
     /// <summary>The one pair of <see cref="Hostile"/>.</summary>
     public PreferencePair HostilePair { get; private set; } = null!;
+
+    /// <summary>The pairs of <see cref="Bulk"/>: two with "spam" in the chosen answer, one without.</summary>
+    public IReadOnlyList<PreferencePair> BulkPairs { get; private set; } = [];
 
     /// <summary>The pairs of <see cref="Shop"/>, as written.</summary>
     public IReadOnlyList<PreferencePair> ShopPairs { get; private set; } = [];
@@ -52,10 +62,26 @@ public sealed class ReviewAppFixture : IAsyncLifetime
             var signal = n % 3 == 0 ? PairSignals.Edit : PairSignals.Comparison;
             output.Pairs.Add(Pair(Shop, $"g{n}", $"Question {n}: what is the capital of country {n}?", $"Answer {n}, the better one.", $"Answer {n}, the worse one.", signal, Start.AddHours(n * 7)));
         }
+        for (var n = 0; n < 3; n++)
+        {
+            output.Pairs.Add(Pair(Bulk, $"b{n}", $"Bulk question {n}", n == 1 ? "Keep this one." : $"Spam answer {n}.", $"Other answer {n}.", PairSignals.Thumbs, Start.AddDays(n)));
+        }
         output.Pairs.Add(Pair(Hostile, "h1", "Prompt " + ScriptPayload, "Chosen " + HandlerPayload, "Rejected " + UrlPayload, PairSignals.Comparison, Start));
         await new DatasetStore(Data).WriteAsync(output);
         ShopPairs = output.Pairs.Where(p => p.AppId == Shop).ToList();
         HostilePair = output.Pairs.Single(p => p.AppId == Hostile);
+        BulkPairs = output.Pairs.Where(p => p.AppId == Bulk).ToList();
+
+        // The orchestrator's store with one model trained on a first snapshot of the shop, as a run records it.
+        var baseline = (await new SnapshotBook(Data).TakeAsync(Shop, "baseline", null)).Manifest;
+        BaselineSnapshotId = baseline.SnapshotId;
+        var store = _folder.Combine("store", "registry.db");
+        Directory.CreateDirectory(Path.GetDirectoryName(store)!);
+        var registry = new ModelRegistry(store);
+        var files = baseline.PreferencePairs.Files.Select(f => new SnapshotFile(Path.Combine(DatasetPaths.Folder(Data, Shop, DatasetKinds.PreferencePairs), f.Name), f.Rows)).ToList();
+        registry.StartRun("run-1", Shop, new DatasetSnapshot(Shop, files) { SnapshotId = baseline.SnapshotId });
+        registry.RegisterCandidate(new ModelVersionRecord(ModelVersion, Shop, null, "run-1", "[]", "models/" + ModelVersion, "{}", ModelStatus.Candidate, Start));
+        registry.RecordDecision(ModelVersion, true, 0.71, null, 0.71, 0.6, "no incumbent: the first model", Start.AddHours(1));
 
         using (var add = await CliRun.CompleteAsync(Deadline, "reviewers", "add", Reviewer, "--data", Data))
         {
@@ -65,7 +91,7 @@ public sealed class ReviewAppFixture : IAsyncLifetime
             Token = first[ReviewersCommand.TokenLinePrefix.Length..];
         }
 
-        _app = CliRun.Start("serve", "--role", "review", "--data", Data, "--urls", "http://127.0.0.1:0");
+        _app = CliRun.Start("serve", "--role", "review", "--data", Data, "--store", store, "--urls", "http://127.0.0.1:0");
         var line = await _app.FirstStdoutLineAsync(Deadline);
         Assert.StartsWith(CollectorServe.ListeningLinePrefix, line, StringComparison.Ordinal);
         Url = new Uri(line[CollectorServe.ListeningLinePrefix.Length..]);
@@ -109,8 +135,10 @@ public sealed class ReviewAppFixture : IAsyncLifetime
         if (Browser is not null) await Browser.DisposeAsync();
         Playwright?.Dispose();
         _app?.Dispose();
-        _folder.Dispose();
     }
+
+    /// <summary>After <see cref="DisposeAsync"/> (xunit calls both): the folder goes once the app's process is gone.</summary>
+    public void Dispose() => _folder.Dispose();
 
     private static PreferencePair Pair(string app, string id, string prompt, string chosen, string rejected, string signal, DateTimeOffset at) => new(
         StableId.Pair(signal, id, id + "-rejected"), app, [new ChatMessage("user", prompt)],
