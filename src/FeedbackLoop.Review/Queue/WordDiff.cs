@@ -34,10 +34,20 @@ public static class WordDiff
         int x = 0, y = 0;
         while (x < a.Length || y < b.Length)
         {
-            if (x < a.Length && y < b.Length && a[x] == b[y]) Add(parts, DiffKind.Same, a[x++]);
-            // Removals before additions where both keep the common part as long: "-old +new" reads as a replacement.
-            else if (x < a.Length && (y == b.Length || lcs[x + 1, y] >= lcs[x, y + 1])) Add(parts, DiffKind.Removed, a[x++]);
-            else Add(parts, DiffKind.Added, b[y++]);
+            if (x < a.Length && y < b.Length && a[x] == b[y])
+            {
+                Add(parts, DiffKind.Same, a[x++]);
+                y++;
+            }
+            else if (x < a.Length && (y == b.Length || lcs[x + 1, y] >= lcs[x, y + 1]))
+            {
+                // Removals before additions where both keep the common part as long: "-old +new" reads as a replacement.
+                Add(parts, DiffKind.Removed, a[x++]);
+            }
+            else
+            {
+                Add(parts, DiffKind.Added, b[y++]);
+            }
         }
         return parts;
     }
