@@ -173,8 +173,9 @@ public sealed class ReviewAppBrowserTests(ReviewAppFixture app) : IClassFixture<
 
         await page.GotoAsync("/apps/shop");
         await Assertions.Expect(page.Locator("#reasons")).ToContainTextAsync(ExclusionReasons.Listed[3]);
-        await Assertions.Expect(page.Locator("#totals")).ToContainTextAsync($"reviewed 3 of {app.ShopPairs.Count}");
-        Assert.Equal(app.ShopPairs.Count, await page.Locator("#chart rect[class^='s-']").EvaluateAllAsync<int>(
+        await Assertions.Expect(page.Locator("#totals")).ToContainTextAsync($"reviewed 3 of {app.ShopPairs.Count + 2}");
+        await Assertions.Expect(page.Locator("#engagement tr", new PageLocatorOptions { HasText = "model-a" })).ToContainTextAsync("20");
+        Assert.Equal(app.ShopPairs.Count + 2, await page.Locator("#chart rect[class^='s-']").EvaluateAllAsync<int>(
             "rects => rects.reduce((sum, r) => sum + Number(r.querySelector('title').textContent.split(': ')[1].split(' ')[0]), 0)"));
         await Screenshots.TakeAsync(page, "overview");
 

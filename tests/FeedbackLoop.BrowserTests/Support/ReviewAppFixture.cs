@@ -62,6 +62,13 @@ public sealed class ReviewAppFixture : IAsyncLifetime, IDisposable
             var signal = n % 3 == 0 ? PairSignals.Edit : PairSignals.Comparison;
             output.Pairs.Add(Pair(Shop, $"g{n}", $"Question {n}: what is the capital of country {n}?", $"Answer {n}, the better one.", $"Answer {n}, the worse one.", signal, Start.AddHours(n * 7)));
         }
+        foreach (var (version, up) in new[] { ("model-a", 7L), ("model-b", 3L) })
+        {
+            output.Labels.Add(new FeedbackLabel(StableId.Label("l-" + version, "user-2"), Shop, [new ChatMessage("user", "Label prompt")],
+                new ChatMessage("assistant", "Label answer"), up > 5, "l-" + version, version, "session-l", "user-2", Start.AddHours(12)));
+            output.Windows.Add(new EngagementWindow(StableId.Of("engagement", Shop, version + "||0"), Shop, version, "", Start, Start.AddMinutes(1),
+                20, up, 10 - up, 2, 1, 4, 0, 0, 3, 1, 0, null, null, null, 0));
+        }
         for (var n = 0; n < 3; n++)
         {
             output.Pairs.Add(Pair(Bulk, $"b{n}", $"Bulk question {n}", n == 1 ? "Keep this one." : $"Spam answer {n}.", $"Other answer {n}.", PairSignals.Thumbs, Start.AddDays(n)));
