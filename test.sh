@@ -4,7 +4,8 @@
 # data folder and ports; a system RabbitMQ, if any, is neither used nor disturbed).
 # Needs the .NET 10 SDK and Debian's rabbitmq-server; when rabbitmq-server is missing this script installs
 # it with apt-get (as root, or through sudo) without starting its system service. Node and npm (Debian's nodejs,
-# npm) are installed the same way when missing; the export tests fetch npm's apache-arrow with them.
+# npm) are installed the same way when missing; the export tests fetch npm's apache-arrow with them. Debian's
+# chromium is installed the same way for the review app's browser tests.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -60,6 +61,16 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
     if [ "$(id -u)" -ne 0 ]; then node_sudo=(sudo); fi
     "${node_sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
     "${node_sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nodejs npm >/dev/null
+fi
+
+# The review app's browser tests (tests/FeedbackLoop.BrowserTests) drive Debian's chromium headless through
+# Playwright's bundled driver; no browser is downloaded, so only the Debian package is needed here.
+if [ ! -x /usr/bin/chromium ]; then
+    echo "test.sh: installing Debian's chromium (the review app's browser tests run it headless)..."
+    chromium_sudo=()
+    if [ "$(id -u)" -ne 0 ]; then chromium_sudo=(sudo); fi
+    "${chromium_sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
+    "${chromium_sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >/dev/null
 fi
 
 dotnet build FeedbackLoop.sln -c Release

@@ -20,6 +20,7 @@ root.Subcommands.Add(ServeCommand.Create());
 root.Subcommands.Add(KeysCommand.Create());
 root.Subcommands.Add(DatasetsCommand.Create());
 root.Subcommands.Add(ReviewCommand.Create());
+root.Subcommands.Add(ReviewersCommand.Create());
 
 // Signals are the host's (serve, extract, demo) or GracefulStop's (broker): System.CommandLine's own handling would end
 // the process with 130/143 two seconds after a signal, before a bounded graceful stop had finished.

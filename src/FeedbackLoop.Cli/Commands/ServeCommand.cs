@@ -36,10 +36,10 @@ internal static class ServeCommand
     {
         var role = new Option<string>("--role")
         {
-            Description = "orchestrator, worker, all (both in one process), or collector (the HTTP collector: --bootstrap, --keys, --urls).",
+            Description = "orchestrator, worker, all (both in one process), collector (the HTTP collector: --bootstrap, --keys, --urls), or review (the review app: --data, --urls).",
             DefaultValueFactory = _ => "all",
         };
-        role.AcceptOnlyFromAmong("all", "orchestrator", "worker", "collector");
+        role.AcceptOnlyFromAmong("all", "orchestrator", "worker", "collector", "review");
         var data = new Option<DirectoryInfo?>("--data")
         {
             Description = $"Shared data folder: datasets/ (read), models/ (orchestrator); the default worker folder is <data>/worker. Default: ${LoopLocations.DataVariable}, else {LoopLocations.DefaultData}.",
@@ -78,21 +78,30 @@ internal static class ServeCommand
         var keys = new Option<FileInfo?>("--keys") { Description = "Collector: the write keys file ('feedbackloop keys create')." };
         var urls = new Option<string>("--urls")
         {
-            Description = $"Collector: where to listen (port 0 picks a free one; the first stdout line says which). Default {CollectorServe.DefaultUrls}: loopback, behind a TLS-terminating proxy.",
+            Description = $"Collector and review app: where to listen (port 0 picks a free one; the first stdout line says which). Default {CollectorServe.DefaultUrls}: loopback, behind a TLS-terminating proxy.",
             DefaultValueFactory = _ => CollectorServe.DefaultUrls,
         };
 
-        var command = new Command("serve", "Run the loop's orchestrator, a worker, both, or the HTTP collector, until Ctrl+C or SIGTERM.")
+        var command = new Command("serve", "Run the loop's orchestrator, a worker, both, the HTTP collector or the review app, until Ctrl+C or SIGTERM.")
         {
             role, data, pipeline, registry, gpus, workerId, workDir, heartbeat, claimTimeout, sweep, offerAgain, pollDatasets, passEnv, metricsPort, verbose, bootstrap, keys, urls, watchRollouts,
         };
-        command.SetAction((parse, ct) => parse.GetValue(role) == "collector"
+        command.SetAction((parse, ct) => parse.GetValue(role) == "review"
+            ? RunReviewAsync(parse.GetValue(data), parse.GetValue(registry), parse.GetValue(urls)!, parse.GetValue(metricsPort), parse.GetValue(verbose), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct)
+            : parse.GetValue(role) == "collector"
             ? RunCollectorAsync(parse.GetValue(bootstrap), parse.GetValue(keys), parse.GetValue(urls)!, parse.GetValue(metricsPort), parse.GetValue(verbose), parse.GetValue(registry), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct)
             : RunAsync(new ServeSettings(
             parse.GetValue(role)!, parse.GetValue(data), parse.GetValue(pipeline), parse.GetValue(registry), parse.GetValue(gpus), parse.GetValue(workerId),
             parse.GetValue(workDir), parse.GetValue(heartbeat)!, parse.GetValue(claimTimeout)!, parse.GetValue(sweep)!, parse.GetValue(offerAgain)!,
             parse.GetValue(pollDatasets)!, parse.GetValue(passEnv) ?? [], parse.GetValue(metricsPort), parse.GetValue(verbose), parse.GetValue(watchRollouts)!), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct));
         return command;
+    }
+
+    /// <summary>The review app over the data folder; its models page reads the store when one exists there.</summary>
+    private static Task<int> RunReviewAsync(DirectoryInfo? data, FileInfo? store, string urls, int? metricsPort, bool verbose, TextWriter output, TextWriter error, CancellationToken cancellationToken)
+    {
+        var locations = LoopLocations.Resolve(data?.FullName, store?.FullName);
+        return ReviewServe.RunAsync(locations.Data, locations.Store, urls, metricsPort, verbose, output, error, cancellationToken);
     }
 
     private static async Task<int> RunCollectorAsync(string? bootstrap, FileInfo? keys, string urls, int? metricsPort, bool verbose, FileInfo? store, TextWriter output, TextWriter error, CancellationToken cancellationToken)

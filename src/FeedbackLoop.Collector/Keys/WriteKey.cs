@@ -16,18 +16,22 @@ internal static class WriteKey
     public const int SecretLength = 43;
     public const int Length = 4 + IdLength + 1 + SecretLength;
 
-    /// <summary>A new key id and the whole key (shown once, never stored).</summary>
-    public static (string KeyId, string Key) Create()
+    /// <summary>
+    /// A new key id and the whole key (shown once, never stored). Other secrets of the same shape (the review app's
+    /// reviewer tokens) pass their own four-character <paramref name="prefix"/>, so a token never passes for a write key.
+    /// </summary>
+    public static (string KeyId, string Key) Create(string prefix = Prefix)
     {
+        if (prefix.Length != Prefix.Length) throw new ArgumentException("a token prefix has four characters", nameof(prefix));
         var id = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(IdLength / 2));
         var secret = Base64UrlEncode(RandomNumberGenerator.GetBytes(SecretBytes));
-        return (id, Prefix + id + "_" + secret);
+        return (id, prefix + id + "_" + secret);
     }
 
-    /// <summary>The key id of a well-formed key, or null: anything else is refused before any lookup.</summary>
-    public static string? IdOf(ReadOnlySpan<char> key)
+    /// <summary>The key id of a well-formed key with <paramref name="prefix"/>, or null: anything else is refused before any lookup.</summary>
+    public static string? IdOf(ReadOnlySpan<char> key, string prefix = Prefix)
     {
-        if (key.Length != Length || !key.StartsWith(Prefix, StringComparison.Ordinal) || key[Prefix.Length + IdLength] != '_') return null;
+        if (key.Length != Length || !key.StartsWith(prefix, StringComparison.Ordinal) || key[Prefix.Length + IdLength] != '_') return null;
         var id = key.Slice(Prefix.Length, IdLength);
         foreach (var c in id)
         {

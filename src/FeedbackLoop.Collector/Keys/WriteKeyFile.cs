@@ -25,17 +25,13 @@ internal sealed record WriteKeyDocument([property: JsonPropertyName("keys")] IRe
 internal sealed partial class WriteKeyJsonContext : JsonSerializerContext;
 
 /// <summary>
-/// The keys file: JSON, owner-only (0600), rewritten whole through a temporary file, fsync and rename, so a reader
-/// (the collector reloading it) sees the old or the new file, never half of one. Writers take an exclusive lock on
-/// <c>&lt;file&gt;.lock</c>, so two <c>keys</c> commands at once cannot lose each other's change.
+/// The keys file: JSON, an <see cref="OwnerOnlyFile"/> (0600, rewritten whole under a writers' lock), so the collector
+/// reloading it sees the old or the new file, never half of one, and two <c>keys</c> commands cannot lose a change.
 /// </summary>
 internal sealed class WriteKeyFile(string path)
 {
     /// <summary>How many keys of one app may be active at once: the old and the new during a rotation.</summary>
     public const int MaxActivePerApp = 2;
-
-    private const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-    private static readonly TimeSpan LockWait = TimeSpan.FromSeconds(10);
 
     public string Path { get; } = System.IO.Path.GetFullPath(path);
 
@@ -92,47 +88,10 @@ internal sealed class WriteKeyFile(string path)
 
     private T Update<T>(Func<List<WriteKeyRecord>, (List<WriteKeyRecord> Keys, T Result)> change)
     {
-        var folder = System.IO.Path.GetDirectoryName(Path)!;
-        Directory.CreateDirectory(folder);
-        using var writerLock = TakeLock();
+        using var writerLock = OwnerOnlyFile.Lock(Path);
         var (keys, result) = change([.. Read()]);
-        var temporary = System.IO.Path.Combine(folder, "." + System.IO.Path.GetFileName(Path) + "." + Guid.NewGuid().ToString("N")[..8] + ".partial");
-        try
-        {
-            var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
-            if (!OperatingSystem.IsWindows()) options.UnixCreateMode = OwnerOnly;
-            using (var stream = new FileStream(temporary, options))
-            {
-                JsonSerializer.Serialize(stream, new WriteKeyDocument(keys), WriteKeyJsonContext.Default.WriteKeyDocument);
-                stream.Flush(flushToDisk: true);
-            }
-            File.Move(temporary, Path, overwrite: true);
-        }
-        catch
-        {
-            File.Delete(temporary);
-            throw;
-        }
+        OwnerOnlyFile.Replace(Path, stream => JsonSerializer.Serialize(stream, new WriteKeyDocument(keys), WriteKeyJsonContext.Default.WriteKeyDocument));
         return result;
-    }
-
-    private FileStream TakeLock()
-    {
-        var deadline = DateTime.UtcNow + LockWait;
-        while (true)
-        {
-            try
-            {
-                var options = new FileStreamOptions { Mode = FileMode.OpenOrCreate, Access = FileAccess.ReadWrite, Share = FileShare.None };
-                if (!OperatingSystem.IsWindows()) options.UnixCreateMode = OwnerOnly;
-                return new FileStream(Path + ".lock", options);
-            }
-            catch (IOException) when (DateTime.UtcNow < deadline)
-            {
-                // Another keys command holds the lock for the few milliseconds of its rewrite.
-                Thread.Sleep(50);
-            }
-        }
     }
 
     private static bool IsWellFormed(WriteKeyRecord k) =>
