@@ -1,9 +1,6 @@
 using System.Text;
 using Confluent.Kafka;
 using FeedbackLoop.Contracts;
-using FeedbackLoop.Sdk.DependencyInjection;
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace FeedbackLoop.Sdk.Kafka;
 
@@ -144,25 +141,5 @@ public sealed class KafkaFeedbackTransport : IFeedbackTransport
             }
             return failed;
         }
-    }
-}
-
-/// <summary>Chooses Kafka as the SDK's transport in dependency injection.</summary>
-public static class KafkaFeedbackLoopBuilderExtensions
-{
-    /// <summary>
-    /// Sends to Kafka at <paramref name="bootstrapServers"/>, or else at <c>FeedbackLoop:Kafka:BootstrapServers</c>
-    /// from the host's configuration; the topic is <c>FeedbackLoop:Kafka:Topic</c> or the contract's.
-    /// </summary>
-    public static FeedbackLoopBuilder UseKafka(this FeedbackLoopBuilder builder, string? bootstrapServers = null, Action<ProducerConfig>? configure = null)
-    {
-        ArgumentNullException.ThrowIfNull(builder);
-        return builder.UseTransport(provider =>
-        {
-            var section = provider.GetService<IConfiguration>()?.GetSection(FeedbackLoopOptions.SectionName + ":Kafka");
-            var servers = bootstrapServers ?? section?["BootstrapServers"]
-                ?? throw new InvalidOperationException("FeedbackLoop:Kafka:BootstrapServers is not set (or pass it to UseKafka).");
-            return new KafkaFeedbackTransport(servers, section?["Topic"] ?? KafkaTopics.Events, configure);
-        });
     }
 }

@@ -59,6 +59,7 @@ public sealed class PackageConsumerTests : IDisposable
         {
             var exit = await extract.ExitAsync(TimeSpan.FromSeconds(120));
             Assert.True(exit == 0, $"extract exit {exit}:\n{extract.Output}");
+            Assert.Contains("sessions still open 0 ", extract.Output, StringComparison.Ordinal); // session.ended closed it
         }
         await broker.TerminateAsync(StopDeadline);
 

@@ -1,17 +1,16 @@
 // The quick start of docs/SDK.md as a fresh app: the Generic Host, the Kafka transport, the chat middleware around a
 // stand-in model, feedback by generation id, the session's end. The same question answered twice, one answer thumbed
 // down and the other up, makes one preference pair and two labels once the session ends.
-using FeedbackLoop.Contracts;
 using FeedbackLoop.Sdk;
 using FeedbackLoop.Sdk.AI;
-using FeedbackLoop.Sdk.DependencyInjection;
-using FeedbackLoop.Sdk.Kafka;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+// The contract's ChatMessage would collide with Microsoft.Extensions.AI's: import only the enum the calls need.
+using ThumbValue = FeedbackLoop.Contracts.ThumbValue;
 
 var builder = Host.CreateApplicationBuilder(args);
-builder.Services.AddFeedbackLoop(builder.Configuration).UseKafka();
+builder.AddFeedbackLoop().UseKafka();
 builder.Services.AddChatClient(new StandInModel()).UseFeedbackLoop();
 
 using var host = builder.Build();
@@ -24,12 +23,12 @@ var options = new ChatOptions { AdditionalProperties = new() { [FeedbackChatClie
 
 var first = await chat.GetResponseAsync("Summarize the memo", options);
 var second = await chat.GetResponseAsync("Summarize the memo", options);
-feedback.Thumb(Session, User, (string)first.AdditionalProperties![FeedbackChatClient.GenerationIdKey]!, ThumbValue.Down);
-feedback.Thumb(Session, User, (string)second.AdditionalProperties![FeedbackChatClient.GenerationIdKey]!, ThumbValue.Up);
+feedback.Thumb(Session, User, first.GetGenerationId()!, ThumbValue.Down);
+feedback.Thumb(Session, User, second.GetGenerationId()!, ThumbValue.Up);
 feedback.SessionEnded(Session, User);
 
 var delivered = await feedback.FlushAsync(TimeSpan.FromSeconds(30));
-await host.StopAsync();
+await host.StopAsync(); // disposing the host (the using above) shuts the client down, delivering anything still queued
 Console.WriteLine($"consumer: delivered={delivered} sent={feedback.Counters.Sent}");
 return delivered ? 0 : 1;
 
