@@ -1,6 +1,7 @@
 using Confluent.Kafka;
 using FeedbackLoop.Sdk.DependencyInjection;
 using FeedbackLoop.Sdk.Kafka;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 // Beside AddFeedbackLoop, in the namespace apps already import for service registration.
@@ -20,8 +21,11 @@ public static class KafkaFeedbackLoopBuilderExtensions
             "Kafka",
             provider =>
             {
-                var kafka = provider.GetRequiredService<IOptions<FeedbackLoopOptions>>().Value.Kafka;
-                return new KafkaFeedbackTransport(bootstrapServers ?? kafka.BootstrapServers!, kafka.Topic, configure);
+                var options = provider.GetRequiredService<IOptions<FeedbackLoopOptions>>().Value;
+                // One record may take as long as the whole retry budget, and no longer: the budget is the promise.
+                var deliveryTimeout = options.Retry.Enabled ? KafkaFeedbackTransport.DeliveryTimeoutFor(options.Retry.TimeBudget) : KafkaFeedbackTransport.DefaultDeliveryTimeout;
+                return new KafkaFeedbackTransport(bootstrapServers ?? options.Kafka.BootstrapServers!, options.Kafka.Topic, configure,
+                    provider.GetService<ILoggerFactory>()?.CreateLogger<KafkaFeedbackTransport>(), deliveryTimeout);
             },
             options => Problems(options.Kafka, bootstrapServers));
     }
