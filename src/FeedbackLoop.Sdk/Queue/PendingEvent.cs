@@ -152,7 +152,7 @@ internal struct PendingEvent
             + (C?.Length ?? 0) + (D?.Length ?? 0) + (E?.Length ?? 0) + (F?.Length ?? 0);
         if (Object is IReadOnlyList<ChatMessage> input)
         {
-            for (var i = 0; i < input.Count; i++) chars += input[i].Content.Length + input[i].Role.Length + 16;
+            for (var i = 0; i < input.Count; i++) chars += (input[i]?.Content?.Length ?? 0) + (input[i]?.Role?.Length ?? 0) + 16; // a null turn is refused on the sender, not here
         }
         else if (Object is not null)
         {
