@@ -46,7 +46,7 @@ public static class LogText
     {
         Span<byte> digest = stackalloc byte[32];
         SHA256.HashData(Encoding.UTF8.GetBytes(value), digest);
-        return "#" + Convert.ToHexStringLower(digest[..6]);
+        return "#" + Convert.ToHexString(digest[..6]).ToLowerInvariant(); // ToHexStringLower is .NET 9+; this also builds for net8.0
     }
 
     private static bool NeedsEscape(string value)

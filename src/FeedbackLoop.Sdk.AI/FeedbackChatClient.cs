@@ -119,21 +119,3 @@ public sealed class FeedbackChatClientOptions
     /// <summary>The <c>user_id</c> when a call names none (<see cref="FeedbackChatClient.UserIdKey"/>).</summary>
     public string DefaultUserId { get; set; } = "anonymous";
 }
-
-/// <summary>Adds <see cref="FeedbackChatClient"/> to a <see cref="ChatClientBuilder"/> pipeline.</summary>
-public static class FeedbackChatClientBuilderExtensions
-{
-    /// <summary>
-    /// Reports every response of the pipeline as <c>generation.shown</c>. Uses <paramref name="feedback"/>, or
-    /// else the <see cref="FeedbackClient"/> registered with <c>services.AddFeedbackLoop(...)</c>.
-    /// </summary>
-    public static ChatClientBuilder UseFeedbackLoop(this ChatClientBuilder builder, FeedbackClient? feedback = null, Action<FeedbackChatClientOptions>? configure = null)
-    {
-        ArgumentNullException.ThrowIfNull(builder);
-        var options = new FeedbackChatClientOptions();
-        configure?.Invoke(options);
-        return builder.Use((inner, services) =>
-            new FeedbackChatClient(inner, feedback ?? (FeedbackClient?)services.GetService(typeof(FeedbackClient))
-                ?? throw new InvalidOperationException("UseFeedbackLoop: pass a FeedbackClient or register one with services.AddFeedbackLoop(...)."), options));
-    }
-}

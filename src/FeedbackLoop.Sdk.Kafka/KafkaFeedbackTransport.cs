@@ -1,9 +1,8 @@
 using System.Text;
 using Confluent.Kafka;
 using FeedbackLoop.Contracts;
-using FeedbackLoop.Sdk.DependencyInjection;
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace FeedbackLoop.Sdk.Kafka;
 
@@ -22,6 +21,23 @@ public sealed class KafkaFeedbackTransport : IFeedbackTransport
     /// </summary>
     public static readonly TimeSpan DefaultDeliveryTimeout = TimeSpan.FromSeconds(30);
 
+    /// <summary>The most librdkafka log lines a transport passes to the logger in a minute; the rest are counted and summed up.</summary>
+    public const int MaxClientLogLinesPerMinute = 6;
+
+    // librdkafka treats 0 as "no timeout"; a budget that small still gets one short try.
+    private static readonly TimeSpan MinDeliveryTimeout = TimeSpan.FromSeconds(1);
+
+    // librdkafka looks for timed-out records once a second, so a record fails 0-1 s after its timeout: half of that
+    // taken off the budget centres the give-up on it (within half a second either way).
+    private static readonly TimeSpan HalfTimeoutScan = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>
+    /// The delivery timeout (<c>message.timeout.ms</c>) that gives a record up at <paramref name="retryBudget"/>, within
+    /// half a second either way (librdkafka notices timeouts once a second); at least one second.
+    /// </summary>
+    public static TimeSpan DeliveryTimeoutFor(TimeSpan retryBudget) =>
+        retryBudget - HalfTimeoutScan < MinDeliveryTimeout ? MinDeliveryTimeout : retryBudget - HalfTimeoutScan;
+
     private readonly IProducer<byte[], byte[]> _producer;
     private readonly string _topic;
 
@@ -29,8 +45,19 @@ public sealed class KafkaFeedbackTransport : IFeedbackTransport
     /// <param name="bootstrapServers">Kafka bootstrap servers, <c>host:port,...</c>.</param>
     /// <param name="topic">The events topic; the contract's by default.</param>
     /// <param name="configure">Optional changes to the producer settings (security, timeouts).</param>
-    public KafkaFeedbackTransport(string bootstrapServers, string topic = KafkaTopics.Events, Action<ProducerConfig>? configure = null)
+    /// <param name="logger">Where librdkafka's own lines go (rate-limited, naming the brokers); none: they are dropped, never written to stderr.</param>
+    /// <param name="deliveryTimeout">
+    /// How long librdkafka tries one record (<c>message.timeout.ms</c>); <see cref="DefaultDeliveryTimeout"/> unless given.
+    /// Dependency injection passes the SDK's <c>Retry:TimeBudget</c>, so a broker outage is given up on within the budget.
+    /// </param>
+    public KafkaFeedbackTransport(
+        string bootstrapServers, string topic = KafkaTopics.Events, Action<ProducerConfig>? configure = null,
+        ILogger? logger = null, TimeSpan? deliveryTimeout = null)
     {
+        ArgumentException.ThrowIfNullOrWhiteSpace(bootstrapServers);
+        ArgumentException.ThrowIfNullOrWhiteSpace(topic);
+        var timeout = deliveryTimeout ?? DefaultDeliveryTimeout;
+        if (timeout < MinDeliveryTimeout) timeout = MinDeliveryTimeout;
         var config = new ProducerConfig
         {
             BootstrapServers = bootstrapServers,
@@ -39,10 +66,14 @@ public sealed class KafkaFeedbackTransport : IFeedbackTransport
             LingerMs = 5,
             CompressionType = CompressionType.Lz4,
             ClientId = "feedbackloop-sdk",
-            MessageTimeoutMs = (int)DefaultDeliveryTimeout.TotalMilliseconds,
+            MessageTimeoutMs = (int)Math.Min(int.MaxValue, timeout.TotalMilliseconds),
         };
         configure?.Invoke(config);
-        _producer = new ProducerBuilder<byte[], byte[]>(config).Build();
+        var log = new KafkaClientLog(logger ?? NullLogger.Instance, config.BootstrapServers ?? bootstrapServers, MaxClientLogLinesPerMinute);
+        _producer = new ProducerBuilder<byte[], byte[]>(config)
+            .SetLogHandler((_, message) => log.OnLog(message))
+            .SetErrorHandler((_, error) => log.OnError(error))
+            .Build();
         _topic = topic;
     }
 
@@ -144,25 +175,5 @@ public sealed class KafkaFeedbackTransport : IFeedbackTransport
             }
             return failed;
         }
-    }
-}
-
-/// <summary>Chooses Kafka as the SDK's transport in dependency injection.</summary>
-public static class KafkaFeedbackLoopBuilderExtensions
-{
-    /// <summary>
-    /// Sends to Kafka at <paramref name="bootstrapServers"/>, or else at <c>FeedbackLoop:Kafka:BootstrapServers</c>
-    /// from the host's configuration; the topic is <c>FeedbackLoop:Kafka:Topic</c> or the contract's.
-    /// </summary>
-    public static FeedbackLoopBuilder UseKafka(this FeedbackLoopBuilder builder, string? bootstrapServers = null, Action<ProducerConfig>? configure = null)
-    {
-        ArgumentNullException.ThrowIfNull(builder);
-        return builder.UseTransport(provider =>
-        {
-            var section = provider.GetService<IConfiguration>()?.GetSection(FeedbackLoopOptions.SectionName + ":Kafka");
-            var servers = bootstrapServers ?? section?["BootstrapServers"]
-                ?? throw new InvalidOperationException("FeedbackLoop:Kafka:BootstrapServers is not set (or pass it to UseKafka).");
-            return new KafkaFeedbackTransport(servers, section?["Topic"] ?? KafkaTopics.Events, configure);
-        });
     }
 }

@@ -14,7 +14,7 @@ namespace FeedbackLoop.Sdk;
 /// bytes. A supervised background sender builds, redacts and serializes the events and hands them in
 /// batches to the transport (retry and the optional disk spool wrap it).
 /// </summary>
-public sealed partial class FeedbackClient : IAsyncDisposable
+public sealed partial class FeedbackClient : IAsyncDisposable, IDisposable
 {
     private readonly FeedbackClientOptions _options;
     private readonly IFeedbackTransport _transport;
@@ -197,6 +197,13 @@ public sealed partial class FeedbackClient : IAsyncDisposable
 
     /// <summary>Shuts down with <see cref="FeedbackClientOptions.ShutdownTimeout"/> (see <see cref="ShutdownAsync"/>).</summary>
     public async ValueTask DisposeAsync() => await ShutdownAsync(_options.ShutdownTimeout).ConfigureAwait(false);
+
+    /// <summary>
+    /// The same shutdown for code that disposes synchronously (a plain <c>ServiceProvider</c>, a <c>using</c>
+    /// statement): blocks up to <see cref="FeedbackClientOptions.ShutdownTimeout"/> while queued events are delivered
+    /// or spooled. It runs on the thread pool, so a caller's synchronization context cannot deadlock it.
+    /// </summary>
+    public void Dispose() => Task.Run(() => ShutdownAsync(_options.ShutdownTimeout)).GetAwaiter().GetResult();
 
     private bool TrackStrings(PendingKind kind, string sessionId, string userId, string? a, string? b)
     {

@@ -56,16 +56,24 @@ public sealed record FeedbackClientOptions
     /// <summary>The clock that stamps <c>occurred_at</c> and paces retries; tests pass a fake one.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 
+    /// <summary>Throws the first of <see cref="Problems"/>.</summary>
     internal void Validate()
     {
-        if (!AppIds.IsValid(AppId)) throw new ArgumentException("AppId must be " + AppIds.Rule + ".", nameof(AppId));
-        if (MaxQueueLength < 1) throw new ArgumentOutOfRangeException(nameof(MaxQueueLength), MaxQueueLength, "must be at least 1");
-        if (MaxQueueBytes < 1024) throw new ArgumentOutOfRangeException(nameof(MaxQueueBytes), MaxQueueBytes, "must be at least 1024");
-        if (MaxBatchSize < 1) throw new ArgumentOutOfRangeException(nameof(MaxBatchSize), MaxBatchSize, "must be at least 1");
-        if (FlushInterval <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(FlushInterval), FlushInterval, "must be positive");
-        if (ShutdownTimeout < TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(ShutdownTimeout), ShutdownTimeout, "must not be negative");
-        Retry?.Validate();
-        Spool?.Validate();
+        foreach (var problem in Problems()) throw problem;
+    }
+
+    /// <summary>Every problem of these options, each an exception naming its option (not thrown: dependency injection reports them all).</summary>
+    internal IEnumerable<ArgumentException> Problems()
+    {
+        if (string.IsNullOrWhiteSpace(AppId)) yield return new ArgumentException("missing", nameof(AppId));
+        else if (!AppIds.IsValid(AppId)) yield return new ArgumentException("must be " + AppIds.Rule, nameof(AppId));
+        if (MaxQueueLength < 1) yield return new ArgumentOutOfRangeException(nameof(MaxQueueLength), MaxQueueLength, "must be at least 1");
+        if (MaxQueueBytes < 1024) yield return new ArgumentOutOfRangeException(nameof(MaxQueueBytes), MaxQueueBytes, "must be at least 1024");
+        if (MaxBatchSize < 1) yield return new ArgumentOutOfRangeException(nameof(MaxBatchSize), MaxBatchSize, "must be at least 1");
+        if (FlushInterval <= TimeSpan.Zero) yield return new ArgumentOutOfRangeException(nameof(FlushInterval), FlushInterval, "must be positive");
+        if (ShutdownTimeout < TimeSpan.Zero) yield return new ArgumentOutOfRangeException(nameof(ShutdownTimeout), ShutdownTimeout, "must not be negative");
+        foreach (var problem in Retry?.Problems() ?? []) yield return problem;
+        foreach (var problem in Spool?.Problems() ?? []) yield return problem;
     }
 }
 
@@ -85,11 +93,11 @@ public sealed record RetryOptions
     /// <summary>How long one batch may be retried in total before it is given up on (or left in the spool).</summary>
     public TimeSpan TimeBudget { get; init; } = TimeSpan.FromMinutes(2);
 
-    internal void Validate()
+    internal IEnumerable<ArgumentException> Problems()
     {
-        if (InitialBackoff <= TimeSpan.Zero) throw new ArgumentOutOfRangeException("Retry." + nameof(InitialBackoff), InitialBackoff, "must be positive");
-        if (MaxBackoff < InitialBackoff) throw new ArgumentOutOfRangeException("Retry." + nameof(MaxBackoff), MaxBackoff, "must be at least Retry.InitialBackoff");
-        if (TimeBudget < TimeSpan.Zero) throw new ArgumentOutOfRangeException("Retry." + nameof(TimeBudget), TimeBudget, "must not be negative");
+        if (InitialBackoff <= TimeSpan.Zero) yield return new ArgumentOutOfRangeException("Retry." + nameof(InitialBackoff), InitialBackoff, "must be positive");
+        if (MaxBackoff < InitialBackoff) yield return new ArgumentOutOfRangeException("Retry." + nameof(MaxBackoff), MaxBackoff, "must be at least Retry.InitialBackoff");
+        if (TimeBudget < TimeSpan.Zero) yield return new ArgumentOutOfRangeException("Retry." + nameof(TimeBudget), TimeBudget, "must not be negative");
     }
 }
 
@@ -124,12 +132,18 @@ public sealed record SpoolOptions
     /// </summary>
     public string? IntegrityKey { get; init; }
 
+    /// <summary>Throws the first of <see cref="Problems"/>.</summary>
     internal void Validate()
     {
-        if (string.IsNullOrWhiteSpace(Directory)) throw new ArgumentException("Spool.Directory must be set to a private folder.", "Spool." + nameof(Directory));
-        if (MaxBytes < 64 * 1024) throw new ArgumentOutOfRangeException("Spool." + nameof(MaxBytes), MaxBytes, "must be at least 65536");
-        if (SegmentBytes < 4096 || SegmentBytes > MaxBytes) throw new ArgumentOutOfRangeException("Spool." + nameof(SegmentBytes), SegmentBytes, "must be between 4096 and Spool.MaxBytes");
+        foreach (var problem in Problems()) throw problem;
+    }
+
+    internal IEnumerable<ArgumentException> Problems()
+    {
+        if (string.IsNullOrWhiteSpace(Directory)) yield return new ArgumentException("missing: set it to a private folder", "Spool." + nameof(Directory));
+        if (MaxBytes < 64 * 1024) yield return new ArgumentOutOfRangeException("Spool." + nameof(MaxBytes), MaxBytes, "must be at least 65536");
+        if (SegmentBytes < 4096 || SegmentBytes > MaxBytes) yield return new ArgumentOutOfRangeException("Spool." + nameof(SegmentBytes), SegmentBytes, "must be between 4096 and Spool.MaxBytes");
         // The value is a secret: the message names the rule, never the value.
-        if (IntegrityKey is { Length: < 16 }) throw new ArgumentException("Spool.IntegrityKey must be at least 16 characters when set.", "Spool." + nameof(IntegrityKey));
+        if (IntegrityKey is { Length: < 16 }) yield return new ArgumentException("must be at least 16 characters when set", "Spool." + nameof(IntegrityKey));
     }
 }

@@ -26,7 +26,7 @@ public sealed class ChatClientMiddlewareTests
         var response = await chat.GetResponseAsync([new AiChatMessage(ChatRole.System, "Be brief."), new AiChatMessage(ChatRole.User, "How do I reset my password?")], options);
 
         Assert.Equal("Reset it under Settings → Security.", response.Text); // the app's answer is untouched
-        var generationId = Assert.IsType<string>(response.AdditionalProperties![FeedbackChatClient.GenerationIdKey]);
+        var generationId = Assert.IsType<string>(response.GetGenerationId());
         // The app sends feedback on that id.
         feedback.Thumb("sess-9", "user-7", generationId, ThumbValue.Up);
         Assert.True(await feedback.FlushAsync(Deadline));
@@ -56,7 +56,7 @@ public sealed class ChatClientMiddlewareTests
         var text = "";
         await foreach (var update in chat.GetStreamingResponseAsync([new AiChatMessage(ChatRole.User, "reset?")], options))
         {
-            ids.Add(Assert.IsType<string>(update.AdditionalProperties![FeedbackChatClient.GenerationIdKey]));
+            ids.Add(Assert.IsType<string>(update.GetGenerationId()));
             text += update.Text;
         }
 

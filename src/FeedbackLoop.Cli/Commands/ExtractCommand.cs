@@ -178,6 +178,8 @@ internal static class ExtractCommand
         var counters = loop.Counters;
         await output.WriteLineAsync($"events read {p.RecordsRead}, processed {counters.EventsProcessed}, duplicates {counters.DuplicateEvents}, dead-lettered {p.DeadLettered}, replayed {p.ReplayedRecords}").ConfigureAwait(false);
         await output.WriteLineAsync($"rows written: pairs {p.PairsWritten}, labels {p.LabelsWritten}, engagement windows {p.WindowsWritten} (already present, skipped: {p.RowsAlreadyPresent})").ConfigureAwait(false);
+        // Rows of a session appear when it ends: a quick try that sends one thumb and no session.ended sees 0 and must be told why.
+        await output.WriteLineAsync($"sessions still open {loop.OpenSessions} (their labels are written on session.ended, or once event time passes the session timeout, {new ExtractionSettings().SessionTimeout.TotalMinutes:0} minutes by default)").ConfigureAwait(false);
         var discarded = string.Join(", ", p.CheckpointsDiscarded.Select(d => $"{d.Key} {d.Value}"));
         await output.WriteLineAsync($"checkpoints: written {p.CheckpointsWritten}, loaded {p.CheckpointsLoaded}, discarded {p.CheckpointsDiscarded.Sum(d => d.Value)}{(discarded.Length > 0 ? $" ({discarded})" : "")}").ConfigureAwait(false);
         foreach (var appId in DatasetPaths.Apps(data))

@@ -101,6 +101,9 @@ public sealed partial class ExtractionLoop
     /// <summary>The extractor's own counters (read them after the loop stopped).</summary>
     public ExtractionCounters Counters => _extractor.Counters;
 
+    /// <summary>Sessions that have neither ended nor timed out yet: their labels and unpaired rows are still to come.</summary>
+    public int OpenSessions => _extractor.OpenSessions;
+
     /// <summary>
     /// Consumes until cancelled (or, with <see cref="ExtractionLoopOptions.UntilIdle"/>, until idle), then
     /// writes and commits what was processed. Open sessions stay uncommitted and are rebuilt next time.

@@ -37,6 +37,9 @@ public sealed class FeedbackLoopOptions
     /// <summary>The HTTP collector transport; used when <see cref="HttpSection.Endpoint"/> is set.</summary>
     public HttpSection Http { get; set; } = new();
 
+    /// <summary>The Kafka transport's settings; used when <c>UseKafka()</c> (FeedbackLoop.Sdk.Kafka) chose it.</summary>
+    public KafkaSection Kafka { get; set; } = new();
+
     /// <summary>Session sampling.</summary>
     public SamplingSection Sampling { get; set; } = new();
 
@@ -87,6 +90,15 @@ public sealed class FeedbackLoopOptions
         public bool Compress { get; set; } = true;
         /// <summary>Accept an <c>http://</c> endpoint that is not loopback (the key crosses the network unencrypted); default off.</summary>
         public bool AllowInsecureHttp { get; set; }
+    }
+
+    /// <summary>The <c>Kafka</c> subsection.</summary>
+    public sealed class KafkaSection
+    {
+        /// <summary>Kafka bootstrap servers, <c>host:port,...</c>; required with <c>UseKafka()</c> unless passed to it.</summary>
+        public string? BootstrapServers { get; set; }
+        /// <summary>The events topic; the contract's by default.</summary>
+        public string Topic { get; set; } = Contracts.KafkaTopics.Events;
     }
 
     /// <summary>The <c>Sampling</c> subsection.</summary>

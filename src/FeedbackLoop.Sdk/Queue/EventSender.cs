@@ -214,6 +214,14 @@ internal sealed partial class EventSender : IDisposable
     /// <summary>Builds, redacts and serializes one event; null (dropped and counted) when that fails or it is over 32 KiB.</summary>
     private SerializedEvent? Serialize(in PendingEvent item, ArrayBufferWriter<byte> buffer)
     {
+        if (item.BadArgument() is { } bad)
+        {
+            Lose(DropReason.Invalid, 1);
+            var (argument, problem) = bad;
+            var type = argument is "evt" or "data" ? "(unknown)" : item.Type;
+            TryLog(() => LogInvalid(_logger, type, argument, problem));
+            return null;
+        }
         FeedbackEvent evt;
         try
         {

@@ -77,6 +77,44 @@ internal struct PendingEvent
         _ => throw new InvalidOperationException("unknown pending kind " + Kind),
     };
 
+    /// <summary>
+    /// The call's argument that breaks the contract, named as the call names it: a required one left null, or an enum
+    /// value outside its members (a cast int). Checked on the sender, so the call itself stays a few stores; null when
+    /// the arguments are fine.
+    /// </summary>
+    public readonly (string Argument, string Reason)? BadArgument()
+    {
+        const string Null = "is null";
+        if (Kind == PendingKind.Event) return Object is null ? ("evt", Null) : null;
+        if (SessionId is null) return ("sessionId", Null);
+        if (UserId is null) return ("userId", Null);
+        return Kind switch
+        {
+            PendingKind.Data => Object is null ? ("data", Null) : null,
+            PendingKind.SessionEnded => null,
+            PendingKind.ComparisonChosen => A is null ? ("candidateSetId", Null) : B is null ? ("chosenGenerationId", Null) : null,
+            _ when A is null => ("generationId", Null),
+            PendingKind.Shown => B is null ? ("modelVersion", Null)
+                : Object is not IReadOnlyList<ChatMessage> input ? ("input", Null)
+                : C is null ? ("output", Null)
+                : HasNullTurn(input) ? ("input", "holds a null message or a message with a null role or content")
+                : null,
+            PendingKind.Thumb => Small is (int)ThumbValue.Up or (int)ThumbValue.Down ? null : ("value", $"{Small} is not a ThumbValue (Up, Down)"),
+            PendingKind.Regenerated => B is null ? ("replacementGenerationId", Null) : null,
+            PendingKind.Edited => B is null ? ("editedOutput", Null) : null,
+            _ => null,
+        };
+    }
+
+    private static bool HasNullTurn(IReadOnlyList<ChatMessage> input)
+    {
+        for (var i = 0; i < input.Count; i++)
+        {
+            if (input[i] is not { Role: not null, Content: not null }) return true;
+        }
+        return false;
+    }
+
     /// <summary>Builds the contract event (on the sender thread); the event id is a UUIDv7 of the call's time.</summary>
     public readonly FeedbackEvent ToEvent(string appId)
     {
@@ -114,7 +152,7 @@ internal struct PendingEvent
             + (C?.Length ?? 0) + (D?.Length ?? 0) + (E?.Length ?? 0) + (F?.Length ?? 0);
         if (Object is IReadOnlyList<ChatMessage> input)
         {
-            for (var i = 0; i < input.Count; i++) chars += input[i].Content.Length + input[i].Role.Length + 16;
+            for (var i = 0; i < input.Count; i++) chars += (input[i]?.Content?.Length ?? 0) + (input[i]?.Role?.Length ?? 0) + 16; // a null turn is refused on the sender, not here
         }
         else if (Object is not null)
         {

@@ -50,18 +50,34 @@ internal sealed class SpoolFolder : IDisposable
     /// <summary>The folder's absolute path.</summary>
     public string FullPath { get; }
 
+    /// <summary>
+    /// Why <see cref="Open"/> would refuse <paramref name="directory"/>, as far as can be told without creating it or
+    /// taking its lock (shared temp folder, parent, the folder itself when it exists); null when nothing is wrong yet.
+    /// Dependency injection asks at host start, so a bad folder fails start rather than the first send.
+    /// </summary>
+    public static string? StartRefusal(string directory)
+    {
+        var fullPath = Normalize(directory);
+        if (IsSharedTemp(fullPath)) return SharedTempRefusal(fullPath);
+        if (OperatingSystem.IsWindows()) return null;
+        var self = UnixPathStatus.EffectiveUser;
+        var parent = Path.GetDirectoryName(fullPath) ?? fullPath;
+        if (UnixPathStatus.Of(parent) is { Kind: not PathKind.Missing } parentStatus && SpoolFolderCheck.ParentRefusal(parent, parentStatus, self) is { } parentRefusal)
+            return parentRefusal;
+        return UnixPathStatus.Of(fullPath) is { Kind: not PathKind.Missing } status ? SpoolFolderCheck.FolderRefusal(fullPath, status, self) : null;
+    }
+
+    private static string SharedTempRefusal(string fullPath) =>
+        $"{OptionName} '{fullPath}' is the shared temp folder, where other users and processes can read or plant files; " +
+        "give the spool a private folder of its own, for example under the app's data folder.";
+
     /// <summary>Checks and opens (or creates) the spool folder and takes its lock.</summary>
     /// <exception cref="ArgumentException">The folder is the shared temp folder, is not the app's own, or holds a link under a spool file's name.</exception>
     /// <exception cref="InvalidOperationException">Another spool holds the folder.</exception>
     public static SpoolFolder Open(string directory)
     {
         var fullPath = Normalize(directory);
-        if (IsSharedTemp(fullPath))
-        {
-            throw new ArgumentException(
-                $"{OptionName} '{fullPath}' is the shared temp folder, where other users and processes can read or plant files; " +
-                "give the spool a private folder of its own, for example under the app's data folder.", OptionName);
-        }
+        if (IsSharedTemp(fullPath)) throw new ArgumentException(SharedTempRefusal(fullPath), OptionName);
 
         if (OperatingSystem.IsWindows())
         {

@@ -1,6 +1,6 @@
-using FeedbackLoop.Sdk.DependencyInjection;
 using FeedbackLoop.Sdk.Transports;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
