@@ -21,6 +21,17 @@ public sealed class DatasetSnapshots(string dataRoot) : ISnapshotSource
     }
 
     /// <inheritdoc />
+    public async Task<IReadOnlyList<FeedbackLabel>> ReadLabelsAsync(DatasetSnapshot snapshot, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(snapshot);
+        if (snapshot.SnapshotId is not { } id) return [];
+        var book = new SnapshotBook(dataRoot);
+        var manifest = book.Get(id);
+        if (manifest.AppId != snapshot.AppId) throw new InvalidOperationException($"snapshot {id} is not of app {snapshot.AppId}");
+        return [.. (await SnapshotRows.ReadAsync(book, manifest, cancellationToken).ConfigureAwait(false)).Labels.Select(l => l.Label)];
+    }
+
+    /// <inheritdoc />
     public async Task<DatasetSnapshot> FreezeAsync(DatasetSnapshot captured, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(captured);

@@ -18,19 +18,23 @@ internal static class DemoCommand
         var output = new Option<DirectoryInfo>("--out") { Description = "Folder for report.json, report.png, datasets/, models/ and registry.db.", DefaultValueFactory = _ => new DirectoryInfo("demo-out") };
         var seed = new Option<int>("--seed") { Description = "Seed of the simulated users, prompts and reactions.", DefaultValueFactory = _ => 7 };
         var users = new Option<int>("--users") { Description = "Simulated users, each with hidden tastes.", DefaultValueFactory = _ => 400 };
-        var generations = new Option<int>("--generations") { Description = "Stop after this many promoted models (or when --rounds run out).", DefaultValueFactory = _ => 4 };
+        var generations = new Option<int>("--generations") { Description = "Stop after this many promoted models (or when --rounds run out).", DefaultValueFactory = _ => 3 };
         var rounds = new Option<int>("--rounds") { Description = "At most this many rounds of traffic.", DefaultValueFactory = _ => 60 };
         var prompts = new Option<int>("--prompts-per-round") { Description = "Prompts answered per round; the app checks for a newly promoted model between rounds.", DefaultValueFactory = _ => 150 };
         var pipeline = new Option<FileInfo?>("--pipeline") { Description = "Pipeline file (YAML); the demo's built-in settings when absent." };
+        var driftRound = new Option<int>("--drift-round") { Description = "Round from which the users' tastes drift (they come to want thorough answers; docs/ROLLOUT.md); 0 turns the drift off.", DefaultValueFactory = _ => DefaultDriftRound };
         var viaCollector = new Option<bool>("--via-collector") { Description = "Send the app's events through the HTTP collector (serve --role collector, in this process) instead of straight to Kafka." };
         var command = new Command("demo", "Run the closed loop on a simulated chat app and report how each model generation did.")
         {
-            output, seed, users, generations, rounds, prompts, pipeline, viaCollector,
+            output, seed, users, generations, rounds, prompts, pipeline, viaCollector, driftRound,
         };
         command.SetAction((parse, ct) => RunAsync(parse.GetValue(output)!, parse.GetValue(seed), parse.GetValue(users), parse.GetValue(generations),
-            parse.GetValue(rounds), parse.GetValue(prompts), parse.GetValue(pipeline), parse.GetValue(viaCollector), ct));
+            parse.GetValue(rounds), parse.GetValue(prompts), parse.GetValue(pipeline), parse.GetValue(viaCollector), parse.GetValue(driftRound), ct));
         return command;
     }
+
+    /// <summary>The round from which users' tastes drift by default: after the first models learned the old tastes.</summary>
+    internal const int DefaultDriftRound = 12;
 
     /// <summary>The demo's pipeline when no file is given: retrain every 30 new pairs (small on purpose: the first models are weak, so the loop has room to show progress), hold out a quarter.</summary>
     internal static PipelineDefinition DemoPipeline { get; } = DemoOnly(AppPipeline.Builtin with
@@ -44,11 +48,11 @@ internal static class DemoCommand
     private static PipelineDefinition DemoOnly(AppPipeline app) =>
         new("built-in demo pipeline", app, new Dictionary<string, AppPipeline> { [DemoRunner.AppId] = app });
 
-    private static async Task<int> RunAsync(DirectoryInfo output, int seed, int users, int generations, int rounds, int prompts, FileInfo? pipelineFile, bool viaCollector, CancellationToken ct)
+    private static async Task<int> RunAsync(DirectoryInfo output, int seed, int users, int generations, int rounds, int prompts, FileInfo? pipelineFile, bool viaCollector, int driftRound, CancellationToken ct)
     {
-        if (users < 1 || generations < 1 || rounds < 1 || prompts < 10)
+        if (users < 1 || generations < 1 || rounds < 1 || prompts < 10 || driftRound < 0)
         {
-            await Console.Error.WriteLineAsync("--users, --generations and --rounds must be positive and --prompts-per-round at least 10.").ConfigureAwait(false);
+            await Console.Error.WriteLineAsync("--users, --generations and --rounds must be positive, --prompts-per-round at least 10 and --drift-round at least 0.").ConfigureAwait(false);
             return 2;
         }
         PipelineDefinition pipeline;
@@ -71,7 +75,7 @@ internal static class DemoCommand
         AnsiConsole.MarkupLine("The app shows the answer its current reward model ranks best (random before any model); users' reactions flow");
         AnsiConsole.MarkupLine("through the real SDK → embedded Kafka → extractors → Parquet → tuning → eval gate → promotion → the app.");
         using var logging = CliLogging.Create();
-        var runner = new DemoRunner(new DemoOptions(output.FullName, seed, users, generations, prompts, rounds, 4, pipeline, viaCollector), logging);
+        var runner = new DemoRunner(new DemoOptions(output.FullName, seed, users, generations, prompts, rounds, 4, pipeline, viaCollector, driftRound), logging);
         DemoReport? report = null;
         if (Console.IsOutputRedirected)
         {
@@ -112,6 +116,12 @@ internal static class DemoCommand
         var pngPath = Path.Combine(output.FullName, "report.png");
         await File.WriteAllTextAsync(jsonPath, report.ToJson(), ct).ConfigureAwait(false);
         report.SavePlot(pngPath);
+        if (report.Drift is { } drift)
+        {
+            AnsiConsole.MarkupLine(drift.Generation is { } at
+                ? $"users' tastes drifted from round {drift.Round} (during generation {at})"
+                : $"users' tastes would have drifted from round {drift.Round}; the demo ended before it");
+        }
         AnsiConsole.MarkupLine($"random chooser {report.RandomThumbsUpRate:0.000} · oracle {report.OracleThumbsUpRate:0.000} · events emitted {report.EventsEmitted:N0}, ingested {report.EventsIngested:N0}, dead-lettered {report.EventsDeadLettered:N0} · {report.ElapsedSeconds:0.0} s");
         AnsiConsole.MarkupLine($"report: {Markup.Escape(jsonPath)}, {Markup.Escape(pngPath)}");
         AnsiConsole.MarkupLine($"datasets: {Markup.Escape(Path.Combine(output.FullName, "datasets", "demo"))} · registry: {Markup.Escape(registry.DatabasePath)}");

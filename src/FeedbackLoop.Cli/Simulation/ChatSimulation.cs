@@ -37,17 +37,26 @@ internal sealed class ChatWorld
     public const int TraitCount = 8;
     private const double LikeThreshold = 2.3;
 
-    private readonly double[][] _userTastes;
+    /// <summary>
+    /// The taste drift: afterwards users want thorough answers. "Keep it short" (trait 0) falls from the most liked trait
+    /// to the seventh and "want me to go deeper" (trait 6) takes its place; each user keeps their own deviation from the
+    /// population on every trait. The population's tastes are the same numbers in another order, so the drifted world is
+    /// exactly as hard to please as before (random and oracle choosers score about the same), only differently.
+    /// </summary>
+    private static readonly int[] DriftedTraitOrder = [6, 1, 2, 3, 4, 5, 0, 7];
+
+    // Per user, the deviation from the population's taste on each trait; drawn once, so both worlds have the same users.
+    private readonly double[][] _deviations;
 
     public ChatWorld(int users, int seed)
     {
         var random = new Random(seed);
-        _userTastes = new double[users][];
+        _deviations = new double[users][];
         for (var u = 0; u < users; u++)
-            _userTastes[u] = TraitTable.Select(t => t.Taste + Gaussian(random) * 0.3).ToArray();
+            _deviations[u] = TraitTable.Select(_ => Gaussian(random) * 0.3).ToArray();
     }
 
-    public int Users => _userTastes.Length;
+    public int Users => _deviations.Length;
 
     public static string Topic(int promptIndex) => Topics[promptIndex % Topics.Length];
 
@@ -63,14 +72,14 @@ internal sealed class ChatWorld
         return mixes.Select(t => new Candidate(Render(Topic(promptIndex), t, random), t)).ToList();
     }
 
-    /// <summary>The probability that user <paramref name="user"/> likes a response with these traits.</summary>
-    public double LikeProbability(int user, int traits)
+    /// <summary>The probability that user <paramref name="user"/> likes a response with these traits, before or after the taste drift.</summary>
+    public double LikeProbability(int user, int traits, bool drifted = false)
     {
-        var taste = _userTastes[user];
+        var deviation = _deviations[user];
         var utility = 0.0;
         for (var i = 0; i < TraitCount; i++)
         {
-            if ((traits & (1 << i)) != 0) utility += taste[i];
+            if ((traits & (1 << i)) != 0) utility += TraitTable[drifted ? DriftedTraitOrder[i] : i].Taste + deviation[i];
         }
         return 1 / (1 + Math.Exp(-2.5 * (utility - LikeThreshold)));
     }

@@ -10,6 +10,18 @@ internal sealed record GenerationEval(double Candidate, double? Incumbent, bool 
 /// <summary>One model generation: the period the app served one model version.</summary>
 internal sealed record GenerationRow(string ModelVersion, int Shown, double ThumbsUpRate, int TrainPairs, GenerationEval? Eval);
 
+/// <summary>
+/// When users' tastes drifted: from round <paramref name="Round"/>, while the app served generation <paramref name="Generation"/>
+/// (null when the demo ended before that round).
+/// </summary>
+internal sealed record DriftRow(int Round, int? Generation);
+
+/// <summary>
+/// One canary rollout: the share of sessions the candidate served, the thumbs-up rates of both arms on those concurrent
+/// sessions, and the online test's decision (<c>promoted</c>, <c>rolled_back</c>) with its reason and numbers.
+/// </summary>
+internal sealed record RolloutRow(string Version, double CanaryPercent, long Sessions, double StableRate, double CanaryRate, string Decision, string Reason);
+
 /// <summary><c>report.json</c>, exactly the shape the demo promises.</summary>
 internal sealed record DemoReport(
     IReadOnlyList<GenerationRow> Generations,
@@ -22,6 +34,12 @@ internal sealed record DemoReport(
     double OracleThumbsUpRate,
     double ElapsedSeconds)
 {
+    /// <summary>The taste drift of this run; null when it was off.</summary>
+    public DriftRow? Drift { get; init; }
+
+    /// <summary>The canary rollouts, in the order they started; empty until the demo's app serves canaries.</summary>
+    public IReadOnlyList<RolloutRow> Rollouts { get; init; } = [];
+
     private static readonly JsonSerializerOptions Json = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
@@ -59,6 +77,27 @@ internal sealed record DemoReport(
             markers.MarkerSize = 12;
             markers.Color = Colors.Green;
             markers.LegendText = "promoted by the eval gate";
+        }
+        if (Drift?.Generation is { } drifted)
+        {
+            var drift = plot.Add.VerticalLine(drifted);
+            drift.Color = Colors.Red.WithAlpha(0.6);
+            drift.LineWidth = 2;
+            drift.LegendText = $"users' tastes drift (round {Drift.Round})";
+        }
+        foreach (var rollout in Rollouts)
+        {
+            // A promoted canary became a generation: mark it there; a rolled-back one is listed beside the plot's last point.
+            var served = Generations.Select(g => g.ModelVersion).ToList().IndexOf(rollout.Version);
+            var at = served >= 0 ? served : Generations.Count - 1;
+            var rolledBack = rollout.Decision == "rolled_back";
+            var mark = plot.Add.Marker(at, rolledBack ? rollout.CanaryRate : Generations[at].ThumbsUpRate);
+            mark.MarkerShape = rolledBack ? MarkerShape.Eks : MarkerShape.OpenCircle;
+            mark.MarkerSize = 16;
+            mark.Color = rolledBack ? Colors.Red : Colors.Green;
+            var label = plot.Add.Text($"{rollout.Version}: canary {rollout.Decision.Replace('_', ' ')}", at, rolledBack ? rollout.CanaryRate - 0.05 : Generations[at].ThumbsUpRate + 0.06);
+            label.LabelFontSize = 11;
+            label.LabelFontColor = mark.Color;
         }
         var random = plot.Add.HorizontalLine(RandomThumbsUpRate);
         random.LinePattern = LinePattern.Dashed;

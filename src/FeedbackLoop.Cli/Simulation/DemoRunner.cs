@@ -21,8 +21,8 @@ using Microsoft.Extensions.Logging;
 
 namespace FeedbackLoop.Cli.Simulation;
 
-/// <summary>Settings of one demo run.</summary>
-internal sealed record DemoOptions(string OutputDirectory, int Seed, int Users, int Generations, int PromptsPerRound, int Rounds, int CandidatesPerPrompt, PipelineDefinition Pipeline, bool ViaCollector = false);
+/// <summary>Settings of one demo run. <paramref name="DriftRound"/>: the round from which users' tastes have drifted (see <see cref="ChatWorld"/>); 0 for none.</summary>
+internal sealed record DemoOptions(string OutputDirectory, int Seed, int Users, int Generations, int PromptsPerRound, int Rounds, int CandidatesPerPrompt, PipelineDefinition Pipeline, bool ViaCollector = false, int DriftRound = 0);
 
 /// <summary>Progress the terminal shows while the demo runs.</summary>
 internal sealed record DemoProgress(int Round, int Rounds, string ModelVersion, long EventsEmitted, long Pairs);
@@ -88,6 +88,7 @@ internal sealed class DemoRunner(DemoOptions options, ILoggerFactory logging)
             long emitted = 0;
             double randomRate = 0, oracleRate = 0;
             long promptsScored = 0;
+            int? driftGeneration = null;
 
             // --via-collector: the app posts to the HTTP collector, which produces to the same cluster.
             var collector = options.ViaCollector ? await DemoCollector.StartAsync(cluster.BootstrapServers, output, AppId, ct).ConfigureAwait(false) : null;
@@ -116,6 +117,8 @@ internal sealed class DemoRunner(DemoOptions options, ILoggerFactory logging)
                         generations.Add(tally);
                     }
 
+                    var drifted = options.DriftRound > 0 && round >= options.DriftRound;
+                    if (drifted) driftGeneration ??= generations.Count - 1;
                     var roundStart = SimulatedStart + TimeSpan.FromMinutes(3 * round);
                     for (var i = 0; i < options.PromptsPerRound; i++, promptIndex++)
                     {
@@ -123,7 +126,7 @@ internal sealed class DemoRunner(DemoOptions options, ILoggerFactory logging)
                         var session = $"s-{options.Seed}-{promptIndex}";
                         var at = roundStart + TimeSpan.FromMilliseconds(20.0 * i);
                         var candidates = ChatWorld.Candidates(promptIndex, options.CandidatesPerPrompt, options.Seed);
-                        var likes = candidates.Select(c => world.LikeProbability(user, c.Traits)).ToArray();
+                        var likes = candidates.Select(c => world.LikeProbability(user, c.Traits, drifted)).ToArray();
                         randomRate += likes.Average();
                         oracleRate += likes.Max();
                         promptsScored++;
@@ -164,7 +167,10 @@ internal sealed class DemoRunner(DemoOptions options, ILoggerFactory logging)
                 labels.Count,
                 randomRate / promptsScored,
                 oracleRate / promptsScored,
-                clock.Elapsed.TotalSeconds);
+                clock.Elapsed.TotalSeconds)
+            {
+                Drift = options.DriftRound > 0 ? new DriftRow(options.DriftRound, driftGeneration) : null,
+            };
         }
         finally
         {

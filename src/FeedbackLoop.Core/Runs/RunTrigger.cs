@@ -13,6 +13,12 @@ public enum RunTrigger
 
     /// <summary>A person retried a failed run on the same snapshot (<c>feedbackloop runs retry</c>).</summary>
     Retry,
+
+    /// <summary>The stable model's engagement dropped against its own baseline (the sequential drop test, Core/Rollouts).</summary>
+    EngagementDrop,
+
+    /// <summary>The pipeline's cron schedule fell due.</summary>
+    Schedule,
 }
 
 /// <summary>How a run and its candidate are named, by what triggered the run.</summary>
@@ -38,6 +44,8 @@ public static class RunNames
         RunTrigger.Pairs => "pairs",
         RunTrigger.Manual => "manual",
         RunTrigger.Retry => "retry",
+        RunTrigger.EngagementDrop => "engagement_drop",
+        RunTrigger.Schedule => "schedule",
         _ => throw new ArgumentOutOfRangeException(nameof(trigger), trigger, "not a run trigger"),
     };
 
@@ -47,6 +55,8 @@ public static class RunNames
         "pairs" => RunTrigger.Pairs,
         "manual" => RunTrigger.Manual,
         "retry" => RunTrigger.Retry,
+        "engagement_drop" => RunTrigger.EngagementDrop,
+        "schedule" => RunTrigger.Schedule,
         _ => throw new InvalidDataException($"run trigger '{text}' is unknown to this build"),
     };
 }

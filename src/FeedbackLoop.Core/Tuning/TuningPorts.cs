@@ -13,6 +13,13 @@ public interface ISnapshotSource
     Task<IReadOnlyList<PreferencePair>> ReadAsync(DatasetSnapshot snapshot, CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// The feedback labels frozen with a reviewed snapshot (review applied); none by default and for a snapshot that
+    /// names no reviewed snapshot, whose files are pair files only.
+    /// </summary>
+    Task<IReadOnlyList<FeedbackLabel>> ReadLabelsAsync(DatasetSnapshot snapshot, CancellationToken cancellationToken = default) =>
+        Task.FromResult<IReadOnlyList<FeedbackLabel>>([]);
+
+    /// <summary>
     /// Freezes what a run will train on, once the run is decided: by default the captured files as they are; the dataset
     /// store's source takes a reviewed snapshot, so the run trains with the latest review decisions applied and the
     /// registry records which snapshot.
@@ -31,8 +38,11 @@ public interface ISnapshotSource
 /// <summary>Trains a candidate reward model and stores it as an artifact folder.</summary>
 public interface IRewardModelTrainer
 {
-    /// <summary>Trains on <paramref name="train"/> and writes the artifact to <paramref name="artifactDirectory"/>.</summary>
-    Task<TrainingMetrics> TrainAsync(IReadOnlyList<PreferencePair> train, int seed, string version, string artifactDirectory, CancellationToken cancellationToken = default);
+    /// <summary>
+    /// Trains on the pairs <paramref name="train"/> and the feedback <paramref name="labels"/> of the same snapshot (a
+    /// trainer may ignore labels) and writes the artifact to <paramref name="artifactDirectory"/>.
+    /// </summary>
+    Task<TrainingMetrics> TrainAsync(IReadOnlyList<PreferencePair> train, IReadOnlyList<FeedbackLabel> labels, int seed, string version, string artifactDirectory, CancellationToken cancellationToken = default);
 }
 
 /// <summary>Scores a stored model on held-out pairs.</summary>

@@ -192,8 +192,13 @@ internal sealed class JobExecutor(WorkerOptions options, InProcessTrainers? trai
         var spec = context.Job.Spec;
         var pairs = await ReadPairsAsync(spec, trainers, cancellationToken).ConfigureAwait(false);
         var train = pairs.Where(p => !TrainEvalSplit.IsEval(p.PairId, spec.EvalFraction)).ToList();
-        context.Log.Note($"training the ML.NET reward model on {train.Count} of {pairs.Count} pairs (seed {spec.Seed})");
-        var metrics = await trainers.Trainer.TrainAsync(train, spec.Seed, spec.CandidateVersion, context.Output, cancellationToken).ConfigureAwait(false);
+        // A label on a response that an eval pair holds would let the candidate see the held-out answer: left out.
+        var held = pairs.Where(p => TrainEvalSplit.IsEval(p.PairId, spec.EvalFraction))
+            .SelectMany(p => new[] { p.ChosenGenerationId, p.RejectedGenerationId }).ToHashSet(StringComparer.Ordinal);
+        var labels = (await trainers.Snapshots.ReadLabelsAsync(new DatasetSnapshot(spec.AppId, spec.Files) { SnapshotId = spec.SnapshotId }, cancellationToken).ConfigureAwait(false))
+            .Where(l => !held.Contains(l.GenerationId)).ToList();
+        context.Log.Note($"training the ML.NET reward model on {train.Count} of {pairs.Count} pairs and {labels.Count} labels (seed {spec.Seed})");
+        var metrics = await trainers.Trainer.TrainAsync(train, labels, spec.Seed, spec.CandidateVersion, context.Output, cancellationToken).ConfigureAwait(false);
         var json = TrainingReport.Of(metrics).ToJson();
         await File.WriteAllTextAsync(Path.Combine(context.Output, "metrics.json"), json, cancellationToken).ConfigureAwait(false);
         context.Log.Note($"trained: {json}");

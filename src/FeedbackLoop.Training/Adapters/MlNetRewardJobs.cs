@@ -10,11 +10,11 @@ namespace FeedbackLoop.Training.Adapters;
 public sealed class MlNetRewardTrainer : IRewardModelTrainer
 {
     /// <inheritdoc />
-    public async Task<TrainingMetrics> TrainAsync(IReadOnlyList<PreferencePair> train, int seed, string version, string artifactDirectory, CancellationToken cancellationToken = default)
+    public async Task<TrainingMetrics> TrainAsync(IReadOnlyList<PreferencePair> train, IReadOnlyList<FeedbackLabel> labels, int seed, string version, string artifactDirectory, CancellationToken cancellationToken = default)
     {
         var clock = Stopwatch.StartNew();
         // Training is CPU-bound and synchronous in ML.NET; run it off the bus's thread.
-        var model = await Task.Run(() => RewardModelTrainer.Train(train, new RewardTrainingOptions { Version = version, Seed = seed }), cancellationToken).ConfigureAwait(false);
+        var model = await Task.Run(() => RewardModelTrainer.Train(train, new RewardTrainingOptions { Version = version, Seed = seed }, labels), cancellationToken).ConfigureAwait(false);
         await model.SaveAsync(artifactDirectory, cancellationToken).ConfigureAwait(false);
         var trainAccuracy = PairwiseEvaluator.Evaluate(model, train).Accuracy;
         return new TrainingMetrics(train.Count, trainAccuracy, clock.Elapsed.TotalSeconds);

@@ -8,7 +8,10 @@ namespace FeedbackLoop.Training.Rewards;
 /// <summary>
 /// Trains a linear reward model on preference pairs (Bradley–Terry): P(chosen ≻ rejected) = σ(w·(x_chosen − x_rejected)),
 /// where x is the response's n-gram features. Each pair becomes two rows, the difference with label true and the
-/// reversed difference with label false; the data are then symmetric, so the fitted bias is zero (up to the optimizer's tolerance) and only w matters.
+/// reversed difference with label false. Feedback labels (a thumbs up or down on one shown response) join as pointwise
+/// rows, P(up) = σ(w·x + b), in the same regression: they share w with the pairs, so the far more numerous labels sharpen
+/// the same reward, and the bias b absorbs the labels' base rate (the pair rows are symmetric, so they pull b to zero and
+/// never need it). Scores ignore b: only differences between responses to one prompt matter.
 /// Prompt features are left out on purpose: both responses of a pair share the prompt, so they would cancel in the
 /// difference and a linear model could never learn from them.
 /// </summary>
@@ -19,13 +22,22 @@ public static class RewardModelTrainer
     /// give a model with identical scores (one optimizer thread, no sampling). A pair id seen twice is the same pair
     /// delivered twice (pair ids are deterministic, see StableId), so only its first occurrence counts.
     /// </summary>
+    /// <param name="train">The preference pairs.</param>
+    /// <param name="options">The settings.</param>
+    /// <param name="labels">
+    /// Feedback labels of the same snapshot, each weighted <see cref="RewardTrainingOptions.LabelWeight"/>; none when null.
+    /// A label id seen twice counts once, as for pairs.
+    /// </param>
     /// <exception cref="ArgumentException">There are no pairs, a pair's weight is negative or not finite, or every weight is zero.</exception>
-    public static RewardModel Train(IReadOnlyList<PreferencePair> train, RewardTrainingOptions options)
+    public static RewardModel Train(IReadOnlyList<PreferencePair> train, RewardTrainingOptions options, IReadOnlyList<FeedbackLabel>? labels = null)
     {
         ArgumentNullException.ThrowIfNull(train);
         ArgumentNullException.ThrowIfNull(options);
         Validate(train, options);
         train = [.. train.DistinctBy(p => p.PairId, StringComparer.Ordinal)];
+        IReadOnlyList<FeedbackLabel> pointwise = options.LabelWeight > 0 && labels is not null
+            ? [.. labels.DistinctBy(l => l.LabelId, StringComparer.Ordinal)]
+            : [];
 
         var mlContext = new MLContext(options.Seed);
 
@@ -43,17 +55,22 @@ public static class RewardModelTrainer
             return index;
         }
         var sides = train.Select(p => (Chosen: IndexOf(p.Chosen.Content), Rejected: IndexOf(p.Rejected.Content))).ToArray();
+        var labelled = pointwise.Select(l => IndexOf(l.Completion.Content)).ToArray();
 
         var featurizer = ResponseFeaturizer.Fit(mlContext, texts, options);
         var features = featurizer.FeaturizeAll(texts);
 
-        var rows = new List<DifferenceRow>(2 * train.Count);
+        var rows = new List<DifferenceRow>((2 * train.Count) + pointwise.Count);
         for (var i = 0; i < train.Count; i++)
         {
             var difference = SparseVector.Subtract(features[sides[i].Chosen], features[sides[i].Rejected]);
             var weight = (float)train[i].Weight;
             rows.Add(new DifferenceRow { Features = difference.ToVBuffer(), Label = true, Weight = weight });
             rows.Add(new DifferenceRow { Features = difference.Negate().ToVBuffer(), Label = false, Weight = weight });
+        }
+        for (var i = 0; i < pointwise.Count; i++)
+        {
+            rows.Add(new DifferenceRow { Features = features[labelled[i]].ToVBuffer(), Label = pointwise[i].Label, Weight = options.LabelWeight });
         }
 
         var rowSchema = SchemaDefinition.Create(typeof(DifferenceRow));
@@ -92,10 +109,10 @@ public static class RewardModelTrainer
         {
             throw new ArgumentException("The reward model needs a version.", nameof(options));
         }
-        if (options.WordNgramLength < 1 || options.CharNgramLength < 0 || !(options.L2Regularization >= 0))
+        if (options.WordNgramLength < 1 || options.CharNgramLength < 0 || !(options.L2Regularization >= 0) || !(options.LabelWeight >= 0 && float.IsFinite(options.LabelWeight)))
         {
             throw new ArgumentException(
-                "Word n-gram length must be at least 1, character n-gram length at least 0, and the L2 penalty non-negative.",
+                "Word n-gram length must be at least 1, character n-gram length at least 0, and the L2 penalty and label weight non-negative.",
                 nameof(options));
         }
         foreach (var pair in train)
@@ -111,7 +128,7 @@ public static class RewardModelTrainer
         }
     }
 
-    /// <summary>One training row: a feature difference between two responses to the same prompt.</summary>
+    /// <summary>One training row: a feature difference between two responses to the same prompt, or one labelled response.</summary>
     private sealed class DifferenceRow
     {
         public VBuffer<float> Features { get; set; }

@@ -22,6 +22,14 @@ public sealed record RewardTrainingOptions
     /// </summary>
     public const int DefaultCharNgramLength = 0;
 
+    /// <summary>
+    /// Weight of one feedback label (a thumbs up or down on one shown response) against one preference pair of weight 1.
+    /// A label says less than a pair (it compares with nothing), but apps collect several times more of them: on the demo's
+    /// simulated users, weights 0.5, 1 and 2 all closed 4–7 more points of the random→oracle gap than pairs alone at
+    /// 400–800 pairs, 1 among the best. 0 trains on pairs only.
+    /// </summary>
+    public const float DefaultLabelWeight = 1f;
+
     /// <summary>The model version the trained model reports (and persists), e.g. <c>reward-2025-06-01-a</c>.</summary>
     public required string Version { get; init; }
 
@@ -39,4 +47,7 @@ public sealed record RewardTrainingOptions
     /// (3 is usual) catch inflections and typos that word n-grams split across many rare tokens, at a higher scoring cost.
     /// </summary>
     public int CharNgramLength { get; init; } = DefaultCharNgramLength;
+
+    /// <summary>Weight of a feedback label; <see cref="DefaultLabelWeight"/> when not set, 0 for pairs only.</summary>
+    public float LabelWeight { get; init; } = DefaultLabelWeight;
 }

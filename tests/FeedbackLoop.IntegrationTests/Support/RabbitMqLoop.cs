@@ -130,12 +130,12 @@ internal sealed class GatedTrainer : IRewardModelTrainer
 
     public void Open() => _open.TrySetResult();
 
-    public async Task<TrainingMetrics> TrainAsync(IReadOnlyList<PreferencePair> train, int seed, string version, string artifactDirectory, CancellationToken cancellationToken = default)
+    public async Task<TrainingMetrics> TrainAsync(IReadOnlyList<PreferencePair> train, IReadOnlyList<FeedbackLabel> labels, int seed, string version, string artifactDirectory, CancellationToken cancellationToken = default)
     {
         Interlocked.Increment(ref _starts);
         _entered.TrySetResult();
         await _open.Task.WaitAsync(cancellationToken);
-        return await _inner.TrainAsync(train, seed, version, artifactDirectory, cancellationToken);
+        return await _inner.TrainAsync(train, labels, seed, version, artifactDirectory, cancellationToken);
     }
 }
 
