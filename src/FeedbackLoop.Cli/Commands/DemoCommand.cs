@@ -18,7 +18,7 @@ internal static class DemoCommand
         var output = new Option<DirectoryInfo>("--out") { Description = "Folder for report.json, report.png, datasets/, models/ and registry.db.", DefaultValueFactory = _ => new DirectoryInfo("demo-out") };
         var seed = new Option<int>("--seed") { Description = "Seed of the simulated users, prompts and reactions.", DefaultValueFactory = _ => 7 };
         var users = new Option<int>("--users") { Description = "Simulated users, each with hidden tastes.", DefaultValueFactory = _ => 400 };
-        var generations = new Option<int>("--generations") { Description = "Stop after this many promoted models (or when --rounds run out).", DefaultValueFactory = _ => 3 };
+        var generations = new Option<int>("--generations") { Description = "Stop after this many promoted models (or when --rounds run out).", DefaultValueFactory = _ => 4 };
         var rounds = new Option<int>("--rounds") { Description = "At most this many rounds of traffic.", DefaultValueFactory = _ => 60 };
         var prompts = new Option<int>("--prompts-per-round") { Description = "Prompts answered per round; the app checks for a newly promoted model between rounds.", DefaultValueFactory = _ => 150 };
         var pipeline = new Option<FileInfo?>("--pipeline") { Description = "Pipeline file (YAML); the demo's built-in settings when absent." };
