@@ -16,7 +16,7 @@ internal sealed class PipelineReader(string sourceName)
     private const string Root = "(root)";
 
     private static readonly string[] RootFields = ["apps", "defaults"];
-    private static readonly string[] AppFields = ["rules", "retrain", "split", "trainer", "eval", "jobs", "gate"];
+    private static readonly string[] AppFields = ["rules", "retrain", "split", "trainer", "eval", "jobs", "gate", "review"];
     private static readonly string[] RuleFields = ["comparison", "edit", "regenerate", "thumbs", "labels"];
     private static readonly string[] SignalFields = ["enabled", "weight"];
     private static readonly string[] LabelFields = ["enabled"];
@@ -25,6 +25,7 @@ internal sealed class PipelineReader(string sourceName)
     private static readonly string[] EvalFields = ["metric", "command", "extra_commands", "timeout"];
     private static readonly string[] JobFields = ["max_attempts", "retry_backoff", "heartbeat_timeout"];
     private static readonly string[] GateFields = ["margin", "require_signoff"];
+    private static readonly string[] ReviewFields = ["required", "min_reviewed_fraction"];
 
     // Each trainer kind brings its own fields.
     private static readonly Dictionary<string, string[]> TrainerFields = new(StringComparer.Ordinal)
@@ -112,6 +113,7 @@ internal sealed class PipelineReader(string sourceName)
                 "eval" => result with { Eval = ReadEval(field, result.Eval) },
                 "jobs" => result with { Jobs = ReadJobs(field, result.Jobs) },
                 "gate" => result with { Gate = ReadGate(field, result.Gate) },
+                "review" => result with { Review = ReadReview(field, result.Review) },
                 _ => throw new InvalidOperationException($"unhandled field {field.Path}"),
             };
         }
@@ -380,6 +382,35 @@ internal sealed class PipelineReader(string sourceName)
             }
 
             result = result with { Margin = margin };
+        }
+
+        return result;
+    }
+
+    private ReviewPolicy ReadReview(Field section, ReviewPolicy basis)
+    {
+        if (MappingOf(section) is not { } map)
+        {
+            return basis;
+        }
+
+        var result = basis;
+        foreach (var field in FieldsOf(map, section.Path, ReviewFields).Values)
+        {
+            if (field.Name == "required")
+            {
+                result = result with { Required = BooleanOf(field) };
+                continue;
+            }
+
+            // 0 would make the option a no-op that looks like a policy; above 1 could never be met.
+            var fraction = NumberOf(field, out var text);
+            if (fraction is <= 0 or > 1)
+            {
+                Fail(field, $"must be above 0 and at most 1, got {text}");
+            }
+
+            result = result with { MinReviewedFraction = fraction };
         }
 
         return result;

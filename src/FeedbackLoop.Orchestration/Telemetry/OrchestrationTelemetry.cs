@@ -26,6 +26,7 @@ public sealed class OrchestrationTelemetry : IDisposable
     private readonly Histogram<double> _attemptDuration;
     private readonly Counter<long> _unregisteredAppCommits;
     private readonly Counter<long> _actionsAnnounced;
+    private readonly Counter<long> _reviewWaits;
 
     /// <summary>Creates the instruments on meters from <paramref name="factory"/> (the host's), or on new meters.</summary>
     /// <param name="factory">The host's meter factory; null outside a host (tests, tools).</param>
@@ -47,6 +48,8 @@ public sealed class OrchestrationTelemetry : IDisposable
             "DatasetCommitted messages for an app that is not registered: ignored, no run starts");
         _actionsAnnounced = _meter.CreateCounter<long>("feedbackloop.model_actions.announced", "{action}",
             "People's model actions the orchestrator announced on the bus, by action: approve, promote (ModelPromoted) or rollback (ModelRolledBack)");
+        _reviewWaits = _meter.CreateCounter<long>("feedbackloop.runs.review_waits", "{check}",
+            "Checks that found a due run of an app with review.required short of its reviewed share, so it waits (by app)");
         if (activeRuns is not null)
         {
             _meter.CreateObservableUpDownCounter("feedbackloop.runs.active", () => activeRuns(), "{run}", "Runs in progress now (state running)");
@@ -105,6 +108,9 @@ public sealed class OrchestrationTelemetry : IDisposable
     /// <summary>A person's <paramref name="action"/> on a model of <paramref name="appId"/> was announced on the bus.</summary>
     public void ActionAnnounced(string appId, string action) =>
         _actionsAnnounced.Add(1, new KeyValuePair<string, object?>("app_id", appId), new KeyValuePair<string, object?>("action", action));
+
+    /// <summary>A due run of <paramref name="appId"/> waits: too few of its new pairs are reviewed.</summary>
+    public void ReviewWaited(string appId) => _reviewWaits.Add(1, new KeyValuePair<string, object?>("app_id", appId));
 
     /// <inheritdoc />
     public void Dispose()
