@@ -91,7 +91,7 @@ public static class LoopBus
                 .AddSingleton<JobOffers>()
                 .AddSingleton<RunReconciler>()
                 .AddSingleton(_ => new ReviewWaits(registry.Database, host.Clock))
-                .AddSingleton<RetrainStarter>()
+                .AddSingleton(sp => ActivatorUtilities.CreateInstance<RetrainStarter>(sp, host.Orchestrator.ReviewRecountInterval))
                 .AddSingleton<ModelActionAnnouncer>()
                 .AddSingleton<JobSupervisor>()
                 .AddSingleton<LoopSupervisorService>()

@@ -2,7 +2,6 @@ using System.Diagnostics;
 using FeedbackLoop.Contracts;
 using FeedbackLoop.Core.Runs;
 using FeedbackLoop.Core.Tuning;
-using FeedbackLoop.Orchestration.Jobs;
 using FeedbackLoop.Orchestration.Registry;
 using FeedbackLoop.Orchestration.Runs;
 using FeedbackLoop.Orchestration.Telemetry;
@@ -21,7 +20,7 @@ namespace FeedbackLoop.Orchestration.Trigger;
 /// </summary>
 internal sealed partial class RetrainStarter(
     ModelRegistry registry, ReviewWaits waits, ISnapshotSource snapshots, PipelineDefinition pipeline, IRegisteredApps apps, RunReconciler runs,
-    OrchestratorOptions options, OrchestrationTelemetry telemetry, TimeProvider clock, ILogger<RetrainStarter> logger)
+    TimeSpan recountInterval, OrchestrationTelemetry telemetry, TimeProvider clock, ILogger<RetrainStarter> logger)
 {
     /// <summary>Starts the app's run if one is due and may start now; records or refreshes its wait if it must wait for review.</summary>
     /// <param name="appId">A registered app (the caller checks).</param>
@@ -83,7 +82,7 @@ internal sealed partial class RetrainStarter(
     }
 
     /// <summary>
-    /// Counts the review of every waiting app again (at most every <see cref="OrchestratorOptions.ReviewRecountInterval"/>) and starts the runs whose share
+    /// Counts the review of every waiting app again (at most every <c>recountInterval</c>, the orchestrator options' <c>ReviewRecountInterval</c>) and starts the runs whose share
     /// is now met; a wait of an app that left the pipeline, or whose pipeline no longer requires review, is re-decided too.
     /// </summary>
     public async Task RecheckWaitsAsync(IBus bus, CancellationToken cancellationToken)
@@ -96,7 +95,7 @@ internal sealed partial class RetrainStarter(
                 continue;
             }
 
-            if (clock.GetUtcNow() - wait.CheckedAt < options.ReviewRecountInterval && pipeline.For(wait.AppId).Review.Required) continue;
+            if (clock.GetUtcNow() - wait.CheckedAt < recountInterval && pipeline.For(wait.AppId).Review.Required) continue;
             await ConsiderAsync(wait.AppId, null, bus, cancellationToken).ConfigureAwait(false);
         }
     }
