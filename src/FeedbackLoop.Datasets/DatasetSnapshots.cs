@@ -1,5 +1,7 @@
 using FeedbackLoop.Contracts.Datasets;
+using FeedbackLoop.Core.Runs;
 using FeedbackLoop.Core.Tuning;
+using FeedbackLoop.Datasets.Review;
 using FeedbackLoop.Datasets.Snapshots;
 using Parquet.Serialization;
 
@@ -53,6 +55,29 @@ public sealed class DatasetSnapshots(string dataRoot) : ISnapshotSource
         var path = Path.Combine(folder, "part-" + id + DatasetPaths.Extension);
         await DurableFile.WriteAsync(path, stream => ParquetSerializer.SerializeAsync(rows, stream, DatasetStore.Options, cancellationToken: cancellationToken), cancellationToken).ConfigureAwait(false);
         return path;
+    }
+
+    /// <inheritdoc />
+    public async Task<ReviewProgress> ReviewProgressAsync(string appId, DatasetSnapshot? since, CancellationToken cancellationToken = default)
+    {
+        // Dataset files never change once in place and are named after their rows, so "new since the snapshot" is "in a file
+        // the snapshot did not name". Only the id column is read.
+        var known = (since?.Files ?? []).Select(f => Path.GetFileName(f.Path)).ToHashSet(StringComparer.Ordinal);
+        var idColumn = DatasetPaths.IdColumn(DatasetKinds.PreferencePairs);
+        var fresh = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var file in DatasetPaths.Files(DatasetPaths.Folder(dataRoot, appId, DatasetKinds.PreferencePairs)))
+        {
+            if (known.Contains(Path.GetFileName(file))) continue;
+            fresh.UnionWith(await DatasetReader.ReadIdColumnAsync(file, idColumn, cancellationToken).ConfigureAwait(false));
+        }
+
+        if (fresh.Count == 0) return new ReviewProgress(0, 0);
+        var reviewed = (await new ReviewLog(dataRoot, appId).ReadAsync(cancellationToken).ConfigureAwait(false))
+            .Where(d => d.Kind == ReviewItemKinds.Pair && fresh.Contains(d.Item))
+            .Select(d => d.Item)
+            .Distinct(StringComparer.Ordinal)
+            .LongCount();
+        return new ReviewProgress(fresh.Count, reviewed);
     }
 
     /// <inheritdoc />

@@ -3,7 +3,7 @@ using FeedbackLoop.Core.Extraction;
 namespace FeedbackLoop.Pipelines;
 
 /// <summary>What one app's feedback loop does: which pairs to extract, when to retrain, how to split,
-/// which trainer, how to evaluate, how jobs are retried, and what the gate requires before promotion.</summary>
+/// which trainer, how to evaluate, how jobs are retried, what the gate requires before promotion, and whether review comes first.</summary>
 public sealed record AppPipeline(
     PairRules Rules,
     RetrainSettings Retrain,
@@ -17,6 +17,8 @@ public sealed record AppPipeline(
 
     /// <summary>How a promoted candidate is tried on live traffic before it serves everyone.</summary>
     public RolloutSettings Rollout { get; init; } = RolloutSettings.Builtin;
+    /// <summary>Whether a due run waits for people to review the new pairs first (off unless a file turns it on).</summary>
+    public ReviewPolicy Review { get; init; } = ReviewPolicy.Builtin;
 
     /// <summary>The settings of an app that no file mentions; every documented default.</summary>
     public static AppPipeline Builtin { get; } = new(

@@ -16,7 +16,7 @@ internal sealed class PipelineReader(string sourceName)
     private const string Root = "(root)";
 
     private static readonly string[] RootFields = ["apps", "defaults"];
-    private static readonly string[] AppFields = ["rules", "retrain", "split", "trainer", "eval", "jobs", "gate", "rollout"];
+    private static readonly string[] AppFields = ["rules", "retrain", "split", "trainer", "eval", "jobs", "gate", "rollout", "review"];
     private static readonly string[] RuleFields = ["comparison", "edit", "regenerate", "thumbs", "labels"];
     private static readonly string[] SignalFields = ["enabled", "weight"];
     private static readonly string[] LabelFields = ["enabled"];
@@ -26,6 +26,7 @@ internal sealed class PipelineReader(string sourceName)
     private static readonly string[] JobFields = ["max_attempts", "retry_backoff", "heartbeat_timeout"];
     private static readonly string[] GateFields = ["margin", "require_signoff"];
     private static readonly string[] RolloutFields = ["canary_percent", "max_duration"];
+    private static readonly string[] ReviewFields = ["required", "min_reviewed_fraction"];
 
     // Each trainer kind brings its own fields.
     private static readonly Dictionary<string, string[]> TrainerFields = new(StringComparer.Ordinal)
@@ -114,6 +115,7 @@ internal sealed class PipelineReader(string sourceName)
                 "jobs" => result with { Jobs = ReadJobs(field, result.Jobs) },
                 "gate" => result with { Gate = ReadGate(field, result.Gate) },
                 "rollout" => result with { Rollout = ReadRollout(field, result.Rollout) },
+                "review" => result with { Review = ReadReview(field, result.Review) },
                 _ => throw new InvalidOperationException($"unhandled field {field.Path}"),
             };
         }
@@ -411,6 +413,35 @@ internal sealed class PipelineReader(string sourceName)
             }
 
             result = result with { CanaryPercent = percent };
+        }
+
+        return result;
+    }
+
+    private ReviewPolicy ReadReview(Field section, ReviewPolicy basis)
+    {
+        if (MappingOf(section) is not { } map)
+        {
+            return basis;
+        }
+
+        var result = basis;
+        foreach (var field in FieldsOf(map, section.Path, ReviewFields).Values)
+        {
+            if (field.Name == "required")
+            {
+                result = result with { Required = BooleanOf(field) };
+                continue;
+            }
+
+            // 0 would make the option a no-op that looks like a policy; above 1 could never be met.
+            var fraction = NumberOf(field, out var text);
+            if (fraction is <= 0 or > 1)
+            {
+                Fail(field, $"must be above 0 and at most 1, got {text}");
+            }
+
+            result = result with { MinReviewedFraction = fraction };
         }
 
         return result;

@@ -178,3 +178,19 @@ public sealed record RolloutSettings(int CanaryPercent, TimeSpan MaxDuration)
     /// <summary>10% of sessions, for at most 24 hours.</summary>
     public static RolloutSettings Builtin { get; } = new(DefaultCanaryPercent, DefaultMaxDuration);
 }
+
+/// <summary>
+/// Whether a run the retrain threshold calls for waits until people reviewed enough of the pairs committed since the
+/// app's last run (<c>review:</c> in a pipeline; docs/REVIEW.md). Excluded pairs never train either way: every run
+/// trains on a reviewed snapshot.
+/// </summary>
+/// <param name="Required">True: the run waits for review (its state and reason are visible in <c>runs list</c>).</param>
+/// <param name="MinReviewedFraction">The share of the new pairs that must carry a review decision, in (0, 1].</param>
+public sealed record ReviewPolicy(bool Required, double MinReviewedFraction)
+{
+    /// <summary>One pair in ten: a sample a team can get through between runs that still catches systematic problems.</summary>
+    public const double DefaultMinReviewedFraction = 0.1;
+
+    /// <summary>Not required (the automated loop runs as it always did); 10 % once required.</summary>
+    public static ReviewPolicy Builtin { get; } = new(Required: false, DefaultMinReviewedFraction);
+}

@@ -40,7 +40,7 @@ internal static class BenchCommand
         };
         extract.SetAction((parse, ct) => RunExtractAsync(parse.GetValue(events), parse.GetValue(partitions), parse.GetValue(runs), parse.GetValue(output)!,
             parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct));
-        return new Command("bench", "Benchmarks of the project's hot paths; results go to bench-results/ and docs/BENCHMARKS.md.") { extract, BenchCollector.Create() };
+        return new Command("bench", "Benchmarks of the project's hot paths; results go to bench-results/ and docs/BENCHMARKS.md.") { extract, BenchCollector.Create(), BenchReview.Create() };
     }
 
     private static async Task<int> RunExtractAsync(int sessions, int partitions, int runs, FileInfo output, TextWriter stdout, TextWriter stderr, CancellationToken ct)

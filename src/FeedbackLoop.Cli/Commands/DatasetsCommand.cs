@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text.Json;
 using FeedbackLoop.Datasets.Export;
+using FeedbackLoop.Datasets.Review;
 using FeedbackLoop.Datasets.Snapshots;
 using FeedbackLoop.Orchestration.Hosting;
 using FeedbackLoop.Pipelines;
@@ -11,8 +12,8 @@ using Spectre.Console;
 namespace FeedbackLoop.Cli.Commands;
 
 /// <summary>
-/// <c>feedbackloop datasets snapshot|list|show|diff|export</c>: frozen, reviewed snapshots of an app's datasets and the
-/// files trainers read. The work is in FeedbackLoop.Datasets (Snapshots, Export); this only parses and prints.
+/// <c>feedbackloop datasets snapshot|list|show|diff|export|agreement</c>: frozen, reviewed snapshots of an app's datasets, the
+/// files trainers read, and how much reviewers agree. The work is in FeedbackLoop.Datasets (Snapshots, Export); this only parses and prints.
 /// </summary>
 internal static class DatasetsCommand
 {
@@ -132,7 +133,36 @@ internal static class DatasetsCommand
             return 0;
         }));
 
-        return new Command("datasets", "Snapshots of the curated datasets (immutable, with the review applied), their diffs, and exports for trainers.") { snapshot, list, show, diff, export };
+        var kind = new Option<string>("--kind") { Description = "Which items: pair or label.", DefaultValueFactory = _ => ReviewItemKinds.Pair };
+        kind.AcceptOnlyFromAmong(ReviewItemKinds.Pair, ReviewItemKinds.Label);
+        var agreement = new Command("agreement", "How much reviewers agree on the items several of them decided: Cohen's kappa for two reviewers, Fleiss' for more, and Cohen's for each pair of reviewers. First stdout line: kappa=<figure> (or undefined).") { data, app, kind, json };
+        agreement.SetAction((parse, ct) => DataFolder.RunAsync(parse, data, async root =>
+        {
+            var report = ReviewAgreement.Measure(await new ReviewLog(root, parse.GetValue(app)!).ReadAsync(ct).ConfigureAwait(false), parse.GetValue(kind)!);
+            if (parse.GetValue(json))
+            {
+                Console.WriteLine(JsonSerializer.Serialize(report, Json));
+                return 0;
+            }
+            Console.WriteLine($"kappa={Kappa(report.Kappa)}");
+            Console.WriteLine($"method={report.Method}");
+            Console.WriteLine(Invariant($"items_compared={report.ItemsCompared}"));
+            Console.WriteLine(Invariant($"reviewers={report.Reviewers.Count}"));
+            if (report.Note is not null) Console.WriteLine($"note={report.Note}");
+            if (report.Pairs.Count > 0)
+            {
+                var table = new Table().AddColumns("reviewer", "reviewer", "items", "agreed", "kappa");
+                foreach (var pair in report.Pairs)
+                {
+                    table.AddRow(Markup.Escape(pair.ReviewerA), Markup.Escape(pair.ReviewerB), pair.ItemsCompared.ToString(CultureInfo.InvariantCulture),
+                        pair.ObservedAgreement is { } agreed ? agreed.ToString("P0", CultureInfo.InvariantCulture) : "—", Kappa(pair.Kappa));
+                }
+                AnsiConsole.Write(table);
+            }
+            return 0;
+        }));
+
+        return new Command("datasets", "Snapshots of the curated datasets (immutable, with the review applied), their diffs, exports for trainers, and reviewer agreement.") { snapshot, list, show, diff, export, agreement };
     }
 
     /// <summary>The app's rules in the pipeline file, with the file's hash; null when no file was given.</summary>
@@ -153,6 +183,8 @@ internal static class DatasetsCommand
     };
 
     private static string LogTextOf(string? text) => text is null ? "none" : Contracts.LogText.Escape(text);
+
+    private static string Kappa(double? kappa) => kappa is { } k ? k.ToString("0.000", CultureInfo.InvariantCulture) : "undefined";
 
     private static string Time(DateTimeOffset at) => at.ToString("u", CultureInfo.InvariantCulture);
 

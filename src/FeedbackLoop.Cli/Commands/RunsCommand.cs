@@ -33,7 +33,7 @@ internal static class RunsCommand
             Description = $"The data folder whose committed preference pairs the run trains on. Default: ${LoopLocations.DataVariable}, else the configuration file's {LoopLocations.DataKey}, else {LoopLocations.DefaultData}.",
         };
 
-        var list = new Command("list", "List runs, newest first: app, status, trigger, snapshot size, candidate and how each ended.") { registry, app, limit, json };
+        var list = new Command("list", "List runs, newest first: app, status, trigger, snapshot size, candidate and how each ended; an app whose next run waits for review comes first, with the reason.") { registry, app, limit, json };
         list.SetAction(parse => RegistryFile.Run(parse, registry, r => List(r, parse.GetValue(app), parse.GetValue(limit), parse.GetValue(json))));
 
         var show = new Command("show", "Show one run: trigger, snapshot, its tune and eval jobs, its candidate and the gate's decision.") { runId, registry, json };
@@ -78,19 +78,29 @@ internal static class RunsCommand
 
         var apps = appId is null ? registry.ListApps() : [appId];
         var runs = apps.SelectMany(registry.ListRuns).OrderByDescending(r => r.StartedAt).ThenByDescending(r => r.RunId, StringComparer.Ordinal).Take(limit).ToList();
+        // A run that waits for review has no run id or snapshot yet; it is listed first, as the app's next run.
+        var waits = new ReviewWaits(registry.Database).All().Where(w => appId is null || w.AppId == appId).ToList();
         if (json)
         {
-            Console.WriteLine(JsonSerializer.Serialize(runs.Select(RunJson), RegistryFile.Json));
+            Console.WriteLine(JsonSerializer.Serialize(waits.Select(WaitJson).Concat(runs.Select(RunJson)), RegistryFile.Json));
             return 0;
         }
 
-        if (runs.Count == 0)
+        if (runs.Count == 0 && waits.Count == 0)
         {
             Console.Error.WriteLine($"no runs in {registry.DatabasePath} yet");
             return 0;
         }
 
         var table = new Table().AddColumns("run", "app", "status", "trigger", "pairs", "started", "candidate", "reason");
+        foreach (var wait in waits)
+        {
+            table.AddRow(
+                "(next)", Markup.Escape(wait.AppId), "[yellow]waiting for review[/]", "pairs",
+                wait.Progress.NewPairs.ToString(CultureInfo.InvariantCulture) + " new", wait.Since.ToString("u", CultureInfo.InvariantCulture), "",
+                Markup.Escape(wait.Reason));
+        }
+
         foreach (var run in runs)
         {
             table.AddRow(
@@ -102,6 +112,21 @@ internal static class RunsCommand
         AnsiConsole.Write(table);
         return 0;
     }
+
+    private static object WaitJson(ReviewWaitRecord wait) => new
+    {
+        run = (string?)null,
+        app = wait.AppId,
+        status = "waiting_for_review",
+        trigger = RunNames.Text(RunTrigger.Pairs),
+        new_pairs = wait.Progress.NewPairs,
+        reviewed_pairs = wait.Progress.ReviewedPairs,
+        needed_pairs = wait.NeededPairs,
+        min_reviewed_fraction = wait.MinFraction,
+        waiting_since = wait.Since,
+        checked_at = wait.CheckedAt,
+        wait.Reason,
+    };
 
     private static int Show(ModelRegistry registry, string runId, bool json)
     {

@@ -1,5 +1,6 @@
 using FeedbackLoop.Contracts.Datasets;
 using FeedbackLoop.Core.Gating;
+using FeedbackLoop.Core.Runs;
 
 namespace FeedbackLoop.Core.Tuning;
 
@@ -33,6 +34,14 @@ public interface ISnapshotSource
     /// </summary>
     Task<string?> WriteReviewedAsync(DatasetSnapshot snapshot, string folder, CancellationToken cancellationToken = default) =>
         Task.FromResult<string?>(null);
+
+    /// <summary>
+    /// How many of the app's pairs are new since <paramref name="since"/> (the last run's snapshot; null before the first
+    /// run) and how many of those carry a review decision, for a pipeline whose <c>review.required</c> is on. A source
+    /// without a review log cannot answer, and says so rather than letting an unreviewed run through.
+    /// </summary>
+    Task<ReviewProgress> ReviewProgressAsync(string appId, DatasetSnapshot? since, CancellationToken cancellationToken = default) =>
+        throw new NotSupportedException($"{GetType().Name} keeps no review log, so a pipeline with review.required cannot run on it");
 }
 
 /// <summary>Trains a candidate reward model and stores it as an artifact folder.</summary>

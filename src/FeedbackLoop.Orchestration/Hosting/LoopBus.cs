@@ -90,6 +90,8 @@ public static class LoopBus
                 .AddSingleton(_ => new JobStore(registry.Database, host.Clock))
                 .AddSingleton<JobOffers>()
                 .AddSingleton<RunReconciler>()
+                .AddSingleton(_ => new ReviewWaits(registry.Database, host.Clock))
+                .AddSingleton(sp => ActivatorUtilities.CreateInstance<RetrainStarter>(sp, host.Orchestrator.ReviewRecountInterval))
                 .AddSingleton<ModelActionAnnouncer>()
                 .AddSingleton<JobSupervisor>()
                 .AddSingleton<LoopSupervisorService>()

@@ -1,4 +1,5 @@
 using FeedbackLoop.Orchestration.Jobs;
+using FeedbackLoop.Orchestration.Trigger;
 using FeedbackLoop.Orchestration.Runs;
 using FeedbackLoop.Orchestration.Worker;
 using MassTransit;
@@ -63,9 +64,10 @@ internal sealed class LoopBusSignal(IServiceProvider services) : IBusObserver
 /// <summary>
 /// The orchestrator's supervisor loop as a hosted service: once the bus is up it sweeps every
 /// <see cref="OrchestratorOptions.SweepInterval"/> (due offers, silent workers, cancel requests), then advances every
-/// running run and announces what people did to models since (the store is their outbox). It holds no state, so stopping it anywhere loses nothing: a restarted orchestrator resumes from the store.
+/// running run, counts the review of runs waiting for it, and announces what people did to models since (the store is their outbox). It holds no state, so stopping it anywhere loses nothing: a restarted orchestrator resumes from the store.
 /// </summary>
-internal sealed class LoopSupervisorService(LoopBusSignal bus, JobSupervisor supervisor, RunReconciler runs, ModelActionAnnouncer announcer) : BackgroundService
+internal sealed class LoopSupervisorService(
+    LoopBusSignal bus, JobSupervisor supervisor, RunReconciler runs, RetrainStarter starter, ModelActionAnnouncer announcer) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -83,6 +85,7 @@ internal sealed class LoopSupervisorService(LoopBusSignal bus, JobSupervisor sup
     private async Task AfterSweepAsync(IBus started, CancellationToken cancellationToken)
     {
         await runs.AdvanceRunningAsync(started, cancellationToken).ConfigureAwait(false);
+        await starter.RecheckWaitsAsync(started, cancellationToken).ConfigureAwait(false);
         await announcer.AnnounceAsync(started, cancellationToken).ConfigureAwait(false);
     }
 }

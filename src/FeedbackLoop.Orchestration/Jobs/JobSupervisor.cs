@@ -19,6 +19,12 @@ public sealed record OrchestratorOptions
 
     /// <summary>A stop sent for a cancelled job is sent again this often until its worker reports the attempt's end.</summary>
     public TimeSpan StopAgainAfter { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// How often the review of an app whose run waits for it (pipeline <c>review.required</c>) is counted again: soon
+    /// enough after the decision that completes the share, while the count (id columns and the review log) stays cheap.
+    /// </summary>
+    public TimeSpan ReviewRecountInterval { get; init; } = TimeSpan.FromSeconds(5);
 }
 
 /// <summary>

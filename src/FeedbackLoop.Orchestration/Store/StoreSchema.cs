@@ -12,7 +12,7 @@ namespace FeedbackLoop.Orchestration.Store;
 internal static class StoreSchema
 {
     /// <summary>The version this build writes; a file with a higher one came from a newer build and is refused.</summary>
-    public const int Version = 5;
+    public const int Version = 6;
 
     /// <summary>The migrations in order: version, statements. (A property, not a field: the arrays below must exist first.)</summary>
     public static IReadOnlyList<(int Version, string[] Statements)> Migrations =>
@@ -22,6 +22,7 @@ internal static class StoreSchema
         (3, RunTraces),
         (4, Promotions),
         (5, Rollouts),
+        (6, ReviewWaits),
     ];
 
     // The registry as issue 3 left it. IF NOT EXISTS: files of that build have these tables without a migration record.
@@ -231,5 +232,24 @@ internal static class StoreSchema
         )
         """,
         "CREATE INDEX rollout_decisions_by_rollout ON rollout_decisions (rollout_id, decided_at)",
+    ];
+
+    // Apps whose due run waits for review (the pipeline's review.required): one row per app while it waits, removed when
+    // the run starts. A table of its own, not a run status: no run exists yet (its snapshot is taken when it starts), and
+    // the runs table's status CHECK cannot be altered in SQLite without rebuilding the tables that reference it.
+    private static readonly string[] ReviewWaits =
+    [
+        """
+        CREATE TABLE review_waits (
+            app_id           TEXT             NOT NULL PRIMARY KEY,
+            since            TEXT             NOT NULL,
+            checked_at       TEXT             NOT NULL,
+            new_pairs        BIGINT           NOT NULL,
+            reviewed_pairs   BIGINT           NOT NULL,
+            needed_pairs     BIGINT           NOT NULL,
+            min_fraction     DOUBLE PRECISION NOT NULL,
+            reason           TEXT             NOT NULL
+        )
+        """,
     ];
 }

@@ -27,6 +27,7 @@ public sealed class OrchestrationTelemetry : IDisposable
     private readonly Counter<long> _unregisteredAppCommits;
     private readonly Counter<long> _actionsAnnounced;
     private readonly Counter<long> _rolloutDecisions;
+    private readonly Counter<long> _reviewWaits;
 
     /// <summary>Creates the instruments on meters from <paramref name="factory"/> (the host's), or on new meters.</summary>
     /// <param name="factory">The host's meter factory; null outside a host (tests, tools).</param>
@@ -50,6 +51,8 @@ public sealed class OrchestrationTelemetry : IDisposable
             "People's model actions the orchestrator announced on the bus, by action: approve, promote (ModelPromoted) or rollback (ModelRolledBack)");
         _rolloutDecisions = _meter.CreateCounter<long>("feedbackloop.rollouts.decisions", "{decision}",
             "Decisions the rollout monitor stored, by decision: extend, promote or rollback");
+        _reviewWaits = _meter.CreateCounter<long>("feedbackloop.runs.review_waits", "{check}",
+            "Checks that found a due run of an app with review.required short of its reviewed share, so it waits (by app)");
         if (activeRuns is not null)
         {
             _meter.CreateObservableUpDownCounter("feedbackloop.runs.active", () => activeRuns(), "{run}", "Runs in progress now (state running)");
@@ -112,6 +115,8 @@ public sealed class OrchestrationTelemetry : IDisposable
     /// <summary>The rollout monitor stored a <paramref name="decision"/> on a rollout of <paramref name="appId"/>.</summary>
     public void RolloutDecided(string appId, string decision) =>
         _rolloutDecisions.Add(1, new KeyValuePair<string, object?>("app_id", appId), new KeyValuePair<string, object?>("decision", decision));
+    /// <summary>A due run of <paramref name="appId"/> waits: too few of its new pairs are reviewed.</summary>
+    public void ReviewWaited(string appId) => _reviewWaits.Add(1, new KeyValuePair<string, object?>("app_id", appId));
 
     /// <inheritdoc />
     public void Dispose()

@@ -124,7 +124,7 @@ public sealed class InvalidPipelineTests
                 filters:
                   min_length: 3
             """,
-            "3:5: apps.demo.filters: unknown field; valid fields here: rules, retrain, split, trainer, eval, jobs, gate, rollout"),
+            "3:5: apps.demo.filters: unknown field; valid fields here: rules, retrain, split, trainer, eval, jobs, gate, rollout, review"),
         ["unknown top-level key"] = (
             """
             app:

@@ -336,16 +336,12 @@ public sealed class ModelRegistryTests : IDisposable
         using var reader = version.ExecuteReader();
 
         Assert.Equal("wal", mode.ExecuteScalar());
-        Assert.True(reader.Read());
-        Assert.Equal((1L, "2025-03-01T12:00:00.0000000Z"), (reader.GetInt64(0), reader.GetString(1)));
-        Assert.True(reader.Read());
-        Assert.Equal((2L, "2025-03-01T12:00:00.0000000Z"), (reader.GetInt64(0), reader.GetString(1)));
-        Assert.True(reader.Read());
-        Assert.Equal((3L, "2025-03-01T12:00:00.0000000Z"), (reader.GetInt64(0), reader.GetString(1)));
-        Assert.True(reader.Read());
-        Assert.Equal((4L, "2025-03-01T12:00:00.0000000Z"), (reader.GetInt64(0), reader.GetString(1)));
-        Assert.True(reader.Read());
-        Assert.Equal((5L, "2025-03-01T12:00:00.0000000Z"), (reader.GetInt64(0), reader.GetString(1)));
+        for (var expected = 1L; expected <= StoreSchema.Version; expected++)
+        {
+            Assert.True(reader.Read());
+            Assert.Equal((expected, "2025-03-01T12:00:00.0000000Z"), (reader.GetInt64(0), reader.GetString(1)));
+        }
+
         Assert.False(reader.Read());
     }
 

@@ -1,0 +1,145 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using FeedbackLoop.Contracts;
+using FeedbackLoop.Contracts.Datasets;
+using FeedbackLoop.Core.Extraction;
+using FeedbackLoop.Datasets;
+using FeedbackLoop.Datasets.Review;
+
+namespace FeedbackLoop.Cli.Commands;
+
+/// <summary>
+/// <c>feedbackloop bench review</c>: writes an app's preference pairs (1,000,000 by default) as the extractor does, real
+/// Parquet files in a temporary data folder, then times the review list's queries (<see cref="ReviewQuery"/>) server-side:
+/// the first page, each filter, a deep page, a count and a text search, each repeated and reported as p50/p99.
+/// </summary>
+internal static class BenchReview
+{
+    private const string App = "bench";
+    private const int PageSize = 50;
+    private const int FileRows = 100_000;
+    private static readonly string[] Signals = [PairSignals.Comparison, PairSignals.Edit, PairSignals.Regenerate, PairSignals.Thumbs];
+    private static readonly string[] Topics = ["shipping", "refunds", "passwords", "invoices", "delivery", "warranty", "sizes", "discounts"];
+
+    public static Command Create()
+    {
+        var pairs = new Option<int>("--pairs") { Description = "Pairs to generate.", DefaultValueFactory = _ => 1_000_000 };
+        var repeats = new Option<int>("--repeats") { Description = "Timed repetitions of each query (after 3 warm-ups).", DefaultValueFactory = _ => 30 };
+        var output = new Option<FileInfo>("--out") { Description = "Where to write the JSON result.", DefaultValueFactory = _ => new FileInfo("bench-results/review.json") };
+        var command = new Command("review", "Time the review list's queries (list, filters, deep page, count, text search) over generated Parquet pairs.") { pairs, repeats, output };
+        command.SetAction((parse, ct) => RunAsync(parse.GetValue(pairs), parse.GetValue(repeats), parse.GetValue(output)!, parse.InvocationConfiguration.Error, ct));
+        return command;
+    }
+
+    private static async Task<int> RunAsync(int pairs, int repeats, FileInfo output, TextWriter stderr, CancellationToken ct)
+    {
+        if (pairs < PageSize * 10 || repeats < 1)
+        {
+            await stderr.WriteLineAsync($"--pairs must be at least {PageSize * 10} and --repeats positive.").ConfigureAwait(false);
+            return 2;
+        }
+
+        var folder = Directory.CreateTempSubdirectory("feedbackloop-bench-review-");
+        try
+        {
+            var start = new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+            var written = Stopwatch.StartNew();
+            for (var first = 0; first < pairs; first += FileRows)
+            {
+                var batch = new ExtractionOutput();
+                for (var n = first; n < Math.Min(pairs, first + FileRows); n++) batch.Pairs.Add(Pair(n, start));
+                await new DatasetStore(folder.FullName).WriteAsync(batch, ct).ConfigureAwait(false);
+            }
+
+            await stderr.WriteLineAsync($"{pairs:N0} pairs written in {written.Elapsed.TotalSeconds:0.0} s").ConfigureAwait(false);
+            var opened = Stopwatch.StartNew();
+            using var query = await ReviewQuery.OpenAsync(folder.FullName, App, ct).ConfigureAwait(false);
+            var openMs = opened.Elapsed.TotalMilliseconds;
+            var span = TimeSpan.FromMilliseconds(pairs);
+            var deepRows = (long)Math.Min(pairs / 2, 5_000 * PageSize);
+            var deep = query.JumpTo(new ReviewFilter(), 1, deepRows).Next;
+
+            var cases = new (string Name, Action Run)[]
+            {
+                ("list_first_page", () => query.List(new ReviewFilter(), PageSize)),
+                ("filter_signal", () => query.List(new ReviewFilter(Signal: PairSignals.Edit), PageSize)),
+                ("filter_model_version", () => query.List(new ReviewFilter(ModelVersion: "model-7"), PageSize)),
+                ("filter_time_range", () => query.List(new ReviewFilter(From: start + span * 0.6, To: start + span * 0.7), PageSize)),
+                ("page_deep_keyset", () => query.List(new ReviewFilter(), PageSize, deep)),
+                ("page_jump_offset", () => query.JumpTo(new ReviewFilter(), PageSize, deepRows)),
+                ("count_by_signal", () => query.CountBySignal(new ReviewFilter())),
+                ("text_search", () => query.List(new ReviewFilter(Text: "warranty claim 4242"), PageSize)),
+            };
+
+            var results = new JsonObject();
+            foreach (var (name, run) in cases)
+            {
+                for (var i = 0; i < 3; i++) run();
+                var times = new double[repeats];
+                for (var i = 0; i < repeats; i++)
+                {
+                    var watch = Stopwatch.StartNew();
+                    run();
+                    times[i] = watch.Elapsed.TotalMilliseconds;
+                }
+
+                Array.Sort(times);
+                var (p50, p99) = (Percentile(times, 0.50), Percentile(times, 0.99));
+                results[name] = new JsonObject { ["p50_ms"] = Math.Round(p50, 1), ["p99_ms"] = Math.Round(p99, 1) };
+                await stderr.WriteLineAsync($"  {name,-22} p50 {p50,8:0.0} ms   p99 {p99,8:0.0} ms").ConfigureAwait(false);
+            }
+
+            var result = new JsonObject
+            {
+                ["pairs"] = pairs,
+                ["files"] = (pairs + FileRows - 1) / FileRows,
+                ["page_size"] = PageSize,
+                ["deep_page_rows_skipped"] = deepRows,
+                ["repeats"] = repeats,
+                ["open_ms"] = Math.Round(openMs, 1),
+                ["queries"] = results,
+                ["machine"] = BenchCommand.Machine(),
+                ["load_average_1m"] = LoadAverage(),
+            };
+            output.Directory?.Create();
+            await File.WriteAllTextAsync(output.FullName, result.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n", ct).ConfigureAwait(false);
+            await stderr.WriteLineAsync($"written to {output.FullName}").ConfigureAwait(false);
+            return 0;
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
+    }
+
+    private static PreferencePair Pair(int n, DateTimeOffset start)
+    {
+        var topic = Topics[n % Topics.Length];
+        // One pair in 100,000 holds the searched phrase, so the search must read every text to find them.
+        var detail = n % 100_000 == 4242 ? "warranty claim 4242" : $"case {n % 977}";
+        return new PreferencePair(
+            StableId.Pair(Signals[n % 4], $"c{n}", $"r{n}"), App,
+            [new ChatMessage("system", "You are a helpful support assistant."), new ChatMessage("user", $"I have a question about {topic}: {detail}.")],
+            new ChatMessage("assistant", $"Here is how {topic} works for {detail}: check your account page, then contact us if it is still unclear."),
+            new ChatMessage("assistant", $"There are many considerations about {topic}."),
+            Signals[n % 4], 1.0, $"c{n}", $"r{n}", $"model-{n % 12}", $"model-{(n + 1) % 12}", $"s{n % 50_000}", $"u{n % 20_000}",
+            start.AddMilliseconds(n));
+    }
+
+    private static double Percentile(double[] sorted, double p) => sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
+
+    private static double? LoadAverage()
+    {
+        try
+        {
+            var first = File.ReadAllText("/proc/loadavg").Split(' ')[0];
+            return double.Parse(first, System.Globalization.CultureInfo.InvariantCulture);
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+}
