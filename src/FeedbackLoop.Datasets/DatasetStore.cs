@@ -139,7 +139,7 @@ public sealed class DatasetStore(string dataRoot) : IExtractionSink
         var folder = FolderOf(appId, kind);
         DurableFile.CreatePrivateDirectory(folder);
         var path = Path.Combine(folder, FileName(ids));
-        await DurableFile.WriteBufferedAsync(path, stream => ParquetSerializer.SerializeAsync(rows, stream, Options, cancellationToken: cancellationToken)).ConfigureAwait(false);
+        await DurableFile.WriteBufferedAsync(path, stream => ParquetSerializer.SerializeAsync(rows, stream, Options, cancellationToken: cancellationToken), cancellationToken).ConfigureAwait(false);
         return path;
     }
 

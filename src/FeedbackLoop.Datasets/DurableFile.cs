@@ -27,10 +27,12 @@ internal static partial class DurableFile
     /// once, and the file then gets one synchronous write on the calling thread. Streamed into an asynchronous file, every
     /// page Parquet.Net copies out is a separate write that .NET runs as a thread-pool work item on Linux.
     /// </summary>
-    public static async Task WriteBufferedAsync(string finalPath, Func<Stream, Task> write)
+    public static async Task WriteBufferedAsync(string finalPath, Func<Stream, Task> write, CancellationToken cancellationToken)
     {
         using var content = new MemoryStream();
         await write(content).ConfigureAwait(false);
+        // A memory stream never looks at the token, so a cancelled write must stop here, before any file exists.
+        cancellationToken.ThrowIfCancellationRequested();
         await ReplaceAsync(finalPath, temporary =>
         {
             using var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, bufferSize: 0);
