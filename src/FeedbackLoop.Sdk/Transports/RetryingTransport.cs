@@ -6,6 +6,9 @@ namespace FeedbackLoop.Sdk.Transports;
 /// Retries an inner transport's transient faults (<see cref="RetryBackoff"/>) until the time budget is
 /// spent, sending again only the events still undelivered. Permanent refusals are returned as rejected,
 /// never retried. When it gives up it throws with the undelivered positions of the batch it was given.
+/// A retry never runs past the budget: it is cut off when the budget is spent, because a transport's own timeout
+/// (librdkafka's delivery timeout, an HTTP request timeout) restarts with every try, and a retry begun just before
+/// the budget ends would otherwise give up a whole timeout late.
 /// </summary>
 internal sealed partial class RetryingTransport(
     IFeedbackTransport inner, RetryOptions options, FeedbackClientCounters counters, TimeProvider time, ILogger logger) : IFeedbackTransport
@@ -18,22 +21,31 @@ internal sealed partial class RetryingTransport(
         int[]? origin = null;
         // Events delivered by earlier tries that failed part-way.
         var delivered = 0;
+        Exception? previous = null;
         for (var retry = 0; ; retry++)
         {
             Exception failure;
+            // The first try runs under the transport's own timeout; a retry also ends where the budget does.
+            using var deadline = retry == 0 ? null : new BudgetDeadline(options.TimeBudget - time.GetElapsedTime(started), time, cancellationToken);
             try
             {
-                var result = await inner.SendAsync(pending, cancellationToken).ConfigureAwait(false);
+                var result = await inner.SendAsync(pending, deadline?.Token ?? cancellationToken).ConfigureAwait(false);
                 return result with { Delivered = delivered + result.Delivered };
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
                 throw;
             }
+            catch (OperationCanceledException) when (deadline is { Spent: true } && previous is not null)
+            {
+                // Cut off by the budget, not refused: the last answer the destination gave is the one to report.
+                failure = previous;
+            }
             catch (Exception ex) when (ex is not OutOfMemoryException)
             {
                 failure = ex;
             }
+            previous = failure;
 
             var transportFailure = failure as FeedbackTransportException;
             var undelivered = UndeliveredPositions(transportFailure?.Undelivered, pending.Count);
@@ -60,7 +72,7 @@ internal sealed partial class RetryingTransport(
             if (pending.Count == 0) return new SendResult(delivered);
 
             var elapsed = time.GetElapsedTime(started);
-            var delay = RetryBackoff.NextDelay(options, retry, transportFailure?.RetryAfter, elapsed, Random.Shared.NextDouble());
+            var delay = deadline is { Spent: true } ? null : RetryBackoff.NextDelay(options, retry, transportFailure?.RetryAfter, elapsed, Random.Shared.NextDouble());
             if (delay is not { } wait)
             {
                 LogGaveUp(logger, pending.Count, retry + 1, (long)elapsed.TotalMilliseconds, failure.GetType().Name, transportFailure?.StatusCode);
@@ -78,6 +90,29 @@ internal sealed partial class RetryingTransport(
     }
 
     public ValueTask DisposeAsync() => inner.DisposeAsync();
+
+    // Cancels at the end of the budget (on the same clock as the retry decision) or with the caller.
+    private sealed class BudgetDeadline : IDisposable
+    {
+        private readonly CancellationTokenSource _budget;
+        private readonly CancellationTokenSource _linked;
+
+        public BudgetDeadline(TimeSpan left, TimeProvider time, CancellationToken cancellationToken)
+        {
+            _budget = new CancellationTokenSource(left > TimeSpan.Zero ? left : TimeSpan.Zero, time);
+            _linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _budget.Token);
+        }
+
+        public CancellationToken Token => _linked.Token;
+
+        public bool Spent => _budget.IsCancellationRequested;
+
+        public void Dispose()
+        {
+            _linked.Dispose();
+            _budget.Dispose();
+        }
+    }
 
     // The positions the inner transport says are undelivered, or null for all of them. A list that does not
     // fit the batch (out of range, repeated) is a bug of that transport; resending everything is then the

@@ -119,6 +119,25 @@ public sealed class RetryingTransportTests
     }
 
     [Fact]
+    public async Task A_retry_begun_just_before_the_budget_ends_is_cut_off_where_the_budget_ends()
+    {
+        // Like librdkafka's delivery timeout: every try takes 7.6 s of an 8 s budget unless it is cancelled first.
+        var clock = new FakeTimeProvider();
+        var inner = new HangingTransport(clock, TimeSpan.FromSeconds(7.6));
+        await using var transport = Retrying(inner, Fast with { TimeBudget = TimeSpan.FromSeconds(8) }, clock);
+        var started = clock.GetUtcNow();
+
+        var send = transport.SendAsync(TestEvents.Batch(2), CancellationToken.None);
+        await clock.WhileAdvancingAsync(send, TimeSpan.FromMilliseconds(10));
+
+        var fault = await Assert.ThrowsAsync<FeedbackTransportException>(() => send);
+        Assert.Equal(2, inner.Tries);
+        // The cut-off retry is not an answer of its own: the fault reports the last one the transport gave.
+        Assert.Equal("Local: Message timed out", fault.InnerException?.Message);
+        Assert.InRange(clock.GetUtcNow() - started, TimeSpan.FromSeconds(8), TimeSpan.FromSeconds(8.05));
+    }
+
+    [Fact]
     public async Task Disposing_it_disposes_the_transport_it_wraps()
     {
         var inner = new ScriptedTransport(_ => SendResult.AllDelivered(0));
@@ -130,6 +149,21 @@ public sealed class RetryingTransportTests
     }
 
     private RetryingTransport Retrying(IFeedbackTransport inner, RetryOptions options, TimeProvider clock) => new(inner, options, _counters, clock, _logger);
+
+    /// <summary>Each try fails after <paramref name="timeout"/> on the clock, or when it is cancelled, whichever is first.</summary>
+    private sealed class HangingTransport(TimeProvider clock, TimeSpan timeout) : IFeedbackTransport
+    {
+        public int Tries { get; private set; }
+
+        public async Task<SendResult> SendAsync(IReadOnlyList<SerializedEvent> batch, CancellationToken cancellationToken)
+        {
+            Tries++;
+            await Task.Delay(timeout, clock, cancellationToken);
+            throw new FeedbackTransportException("Local: Message timed out", retryable: true);
+        }
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
 
     /// <summary>Answers the n-th call (from 0) as the script says, recording what each call was given.</summary>
     private sealed class ScriptedTransport(Func<int, SendResult> script) : IFeedbackTransport
