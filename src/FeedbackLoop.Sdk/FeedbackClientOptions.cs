@@ -90,7 +90,10 @@ public sealed record RetryOptions
     /// <summary>The longest single wait between tries.</summary>
     public TimeSpan MaxBackoff { get; init; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>How long one batch may be retried in total before it is given up on (or left in the spool).</summary>
+    /// <summary>
+    /// How long one batch may be tried in total, tries and waits together, before it is given up on (or left in the
+    /// spool); a try still running when the budget is spent is cut off. Zero: one try, under the transport's own timeout.
+    /// </summary>
     public TimeSpan TimeBudget { get; init; } = TimeSpan.FromMinutes(2);
 
     internal IEnumerable<ArgumentException> Problems()

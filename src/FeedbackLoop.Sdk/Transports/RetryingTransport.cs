@@ -6,9 +6,10 @@ namespace FeedbackLoop.Sdk.Transports;
 /// Retries an inner transport's transient faults (<see cref="RetryBackoff"/>) until the time budget is
 /// spent, sending again only the events still undelivered. Permanent refusals are returned as rejected,
 /// never retried. When it gives up it throws with the undelivered positions of the batch it was given.
-/// A retry never runs past the budget: it is cut off when the budget is spent, because a transport's own timeout
+/// No try runs past the budget: one still running when it is spent is cut off, because a transport's own timeout
 /// (librdkafka's delivery timeout, an HTTP request timeout) restarts with every try, and a retry begun just before
-/// the budget ends would otherwise give up a whole timeout late.
+/// the budget ends would otherwise give up a whole timeout late. A record cut off inside librdkafka may still reach
+/// the broker later; the pipeline drops such a duplicate by its event id.
 /// </summary>
 internal sealed partial class RetryingTransport(
     IFeedbackTransport inner, RetryOptions options, FeedbackClientCounters counters, TimeProvider time, ILogger logger) : IFeedbackTransport
@@ -25,8 +26,10 @@ internal sealed partial class RetryingTransport(
         for (var retry = 0; ; retry++)
         {
             Exception failure;
-            // The first try runs under the transport's own timeout; a retry also ends where the budget does.
-            using var deadline = retry == 0 ? null : new BudgetDeadline(options.TimeBudget - time.GetElapsedTime(started), time, cancellationToken);
+            // Every try ends where the budget does (a zero budget: one try under the transport's own timeout).
+            using var deadline = options.TimeBudget <= TimeSpan.Zero
+                ? null
+                : new BudgetDeadline(options.TimeBudget - time.GetElapsedTime(started), time, cancellationToken);
             try
             {
                 var result = await inner.SendAsync(pending, deadline?.Token ?? cancellationToken).ConfigureAwait(false);
@@ -36,10 +39,10 @@ internal sealed partial class RetryingTransport(
             {
                 throw;
             }
-            catch (OperationCanceledException) when (deadline is { Spent: true } && previous is not null)
+            catch (OperationCanceledException) when (deadline is { Spent: true })
             {
                 // Cut off by the budget, not refused: the last answer the destination gave is the one to report.
-                failure = previous;
+                failure = previous ?? new TimeoutException($"No answer within the {options.TimeBudget.TotalSeconds:0.###} s time budget");
             }
             catch (Exception ex) when (ex is not OutOfMemoryException)
             {

@@ -128,13 +128,30 @@ public sealed class RetryingTransportTests
         var started = clock.GetUtcNow();
 
         var send = transport.SendAsync(TestEvents.Batch(2), CancellationToken.None);
-        await clock.WhileAdvancingAsync(send, TimeSpan.FromMilliseconds(10));
+        await clock.WhileAdvancingAsync(send, TimeSpan.FromMilliseconds(100));
 
         var fault = await Assert.ThrowsAsync<FeedbackTransportException>(() => send);
         Assert.Equal(2, inner.Tries);
         // The cut-off retry is not an answer of its own: the fault reports the last one the transport gave.
         Assert.Equal("Local: Message timed out", fault.InnerException?.Message);
-        Assert.InRange(clock.GetUtcNow() - started, TimeSpan.FromSeconds(8), TimeSpan.FromSeconds(8.05));
+        Assert.InRange(clock.GetUtcNow() - started, TimeSpan.FromSeconds(8), TimeSpan.FromSeconds(8.1));
+    }
+
+    [Fact]
+    public async Task A_first_try_longer_than_the_budget_is_cut_off_where_the_budget_ends()
+    {
+        var clock = new FakeTimeProvider();
+        var inner = new HangingTransport(clock, TimeSpan.FromSeconds(30));
+        await using var transport = Retrying(inner, Fast with { TimeBudget = TimeSpan.FromSeconds(8) }, clock);
+        var started = clock.GetUtcNow();
+
+        var send = transport.SendAsync(TestEvents.Batch(2), CancellationToken.None);
+        await clock.WhileAdvancingAsync(send, TimeSpan.FromMilliseconds(100));
+
+        var fault = await Assert.ThrowsAsync<FeedbackTransportException>(() => send);
+        Assert.Equal(1, inner.Tries);
+        Assert.IsType<TimeoutException>(fault.InnerException);
+        Assert.InRange(clock.GetUtcNow() - started, TimeSpan.FromSeconds(8), TimeSpan.FromSeconds(8.1));
     }
 
     [Fact]
