@@ -86,10 +86,12 @@ public sealed class RetryOverHttpTests
         Assert.True(fault.Retryable);
         Assert.Equal(503, fault.StatusCode);
         Assert.Null(fault.Undelivered);
-        var tries = collector.Requests.Count;
-        Assert.True(tries > 1, $"only {tries} tries");
-        Assert.Equal(2 * (tries - 1), _counters.Retried);
-        Assert.Equal(tries - 1, _logger.Count(LogLevel.Debug));
+        // Each retry logs once and counts its two events as resent. The last try can be cut off by the budget
+        // before its request reaches the collector, so the collector saw every try, or every try but that one.
+        var retries = _logger.Count(LogLevel.Debug);
+        Assert.True(retries > 0, "no retry within a second");
+        Assert.Equal(2 * retries, _counters.Retried);
+        Assert.InRange(collector.Requests.Count, retries, retries + 1);
         Assert.Equal(1, _logger.Count(LogLevel.Warning));
         Assert.All(_logger.Entries, e => Assert.DoesNotContain(Key, e.Message, StringComparison.Ordinal));
         // "Never again": the retries run inside the call and nothing of them outlives it, so once it has thrown the
