@@ -39,7 +39,7 @@ internal static class ExtractCommand
         };
         var untilIdle = new Option<double?>("--until-idle")
         {
-            Description = "Exit once everything read is written and committed and no event arrived for this many seconds: 0, or "
+            Description = "Exit once every partition is read to its end, everything read is written and committed, and no event arrived for this many seconds: 0, or "
                 + $"{RecordsLostExitCode} when the broker had deleted records before they were read (retention). Without it, runs until Ctrl+C or SIGTERM.",
         };
         var group = new Option<string>("--group")

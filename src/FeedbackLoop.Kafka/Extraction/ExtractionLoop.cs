@@ -44,6 +44,8 @@ public sealed partial class ExtractionLoop
     private readonly Dictionary<int, long> _positions = [];
     private readonly CommitTraceBatch _batchTrace = new();
     private readonly HashSet<int> _assigned = [];
+    // Assigned partitions whose end-of-partition marker came after their last record: what --until-idle waits for.
+    private readonly HashSet<int> _atEnd = [];
     // Per assigned partition, the offset the loop needs next: the committed offset right after an assignment, then one
     // past each record read. A record or end-of-partition beyond it is checked for records the broker deleted unread.
     private readonly Dictionary<int, long> _needFrom = [];
@@ -193,10 +195,19 @@ public sealed partial class ExtractionLoop
                     lastFlush.Restart();
                 }
 
-                if (_options.UntilIdle is { } idle && sawAssignment && _lastRecord.Elapsed >= idle)
+                if (_options.UntilIdle is { } idle && sawAssignment)
                 {
-                    LogIdle(_logger, idle.TotalSeconds);
-                    break;
+                    var verdict = IdleStop.Decide(_lastRecord.Elapsed, idle, _atEnd.IsSupersetOf(_assigned));
+                    if (verdict == IdleVerdict.Stop)
+                    {
+                        LogIdle(_logger, idle.TotalSeconds);
+                        break;
+                    }
+                    if (verdict == IdleVerdict.StopNotAtEnd)
+                    {
+                        LogIdleNotAtEnd(_logger, _lastRecord.Elapsed.TotalSeconds, string.Join(',', _assigned.Except(_atEnd).Order()));
+                        break;
+                    }
                 }
             }
             Flush(consumer, producer, final: true);
@@ -218,9 +229,11 @@ public sealed partial class ExtractionLoop
             CheckForLoss(consumer, result.Partition.Value, result.Offset.Value, next: result.Offset.Value);
             _extractor.MarkCaughtUp(result.Partition.Value);
             _positions[result.Partition.Value] = result.Offset.Value;
+            _atEnd.Add(result.Partition.Value);
         }
         else if (result.Message is not null)
         {
+            _atEnd.Remove(result.Partition.Value);
             CheckForLoss(consumer, result.Partition.Value, result.Offset.Value, next: result.Offset.Value + 1);
             Handle(result, parsed, producer);
             _lastRecord.Restart();
@@ -790,6 +803,7 @@ public sealed partial class ExtractionLoop
     private void Release(int partition)
     {
         _assigned.Remove(partition);
+        _atEnd.Remove(partition);
         _nextOffsets.Remove(partition);
         _positions.Remove(partition);
         _needFrom.Remove(partition);
@@ -853,6 +867,9 @@ public sealed partial class ExtractionLoop
 
     [LoggerMessage(Level = LogLevel.Information, Message = "No new events for {Seconds}s; committing and stopping")]
     private static partial void LogIdle(ILogger logger, double seconds);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "No new events for {Seconds:0}s but partitions {Partitions} never reported their end (broker not answering fetches?); committing and stopping")]
+    private static partial void LogIdleNotAtEnd(ILogger logger, double seconds, string partitions);
 
     /// <summary>The commit errors that only say the group is being rebalanced (retriable by the next commit).</summary>
     internal static bool IsGroupChange(ErrorCode code) =>

@@ -29,7 +29,10 @@ public sealed record ExtractionLoopOptions
     /// <summary>Also flush once this many events were read since the last flush (bounds memory and replay).</summary>
     public int MaxEventsPerFlush { get; init; } = 250_000;
 
-    /// <summary>When set, stop once nothing new arrived for this long and everything read is committed.</summary>
+    /// <summary>
+    /// When set, stop once every assigned partition reached its end, nothing new arrived for this long and everything
+    /// read is committed (see <see cref="IdleStop"/> for a partition that never reaches its end).
+    /// </summary>
     public TimeSpan? UntilIdle { get; init; }
 
     /// <summary>
