@@ -14,7 +14,7 @@ namespace FeedbackLoop.Sdk;
 /// bytes. A supervised background sender builds, redacts and serializes the events and hands them in
 /// batches to the transport (retry and the optional disk spool wrap it).
 /// </summary>
-public sealed partial class FeedbackClient : IAsyncDisposable, IDisposable
+public sealed partial class FeedbackClient : IFeedbackClient, IAsyncDisposable, IDisposable
 {
     private readonly FeedbackClientOptions _options;
     private readonly IFeedbackTransport _transport;

@@ -10,6 +10,12 @@ public sealed class FeedbackLoopOptions
     /// <summary>The configuration section bound by default.</summary>
     public const string SectionName = "FeedbackLoop";
 
+    /// <summary>
+    /// False turns the SDK off: <see cref="IFeedbackClient"/> resolves to <see cref="NullFeedbackClient"/>, no option is
+    /// checked and nothing is sent (say, in a development environment). True by default.
+    /// </summary>
+    public bool Enabled { get; set; } = true;
+
     /// <summary>The app (tenant) id: 1–64 chars of <c>[a-z0-9._-]</c>. Required.</summary>
     public string AppId { get; set; } = "";
 
