@@ -47,13 +47,20 @@ public sealed partial class FeedbackClient : IFeedbackClient, IAsyncDisposable, 
         // Wake the sender about every half batch (a power of two, so the check is a mask, not a division).
         _wakeMask = (int)Math.Max(1, System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Max(2, options.MaxBatchSize)) / 2) - 1;
         Counters.ObserveQueue(() => _ring.Claimed, () => _ring.Count);
-        _transport = TransportPipeline.Build(transport, options, Counters, _logger);
+        Health = new DeliveryHealth(_time);
+        _transport = TransportPipeline.Build(transport, options, Counters, _logger, Health);
         _sender = new EventSender(_ring, _transport, options, Counters, _logger, ReleaseBytes);
         _metrics = new FeedbackClientMetrics(Counters, options.AppId, options.MeterFactory);
     }
 
     /// <summary>What happened to the events given to this client (also published as the <c>FeedbackLoop.Sdk</c> meter).</summary>
     public FeedbackClientCounters Counters { get; } = new();
+
+    /// <summary>How delivery is going, for the health check (docs/SDK.md, "Health check").</summary>
+    internal DeliveryHealth Health { get; }
+
+    /// <summary>Whether a disk spool holds events that wait for delivery.</summary>
+    internal bool Spools => _options.Spool is not null;
 
     /// <summary>The app id stamped on every event.</summary>
     public string AppId => _options.AppId;
