@@ -61,10 +61,15 @@ internal sealed partial class EventSender : IDisposable
         return reached && Volatile.Read(ref _lost) == lostBefore;
     }
 
-    /// <summary>Sends everything up to <paramref name="target"/>, then stops. True when all of it was delivered or spooled in time.</summary>
-    public async Task<bool> StopAsync(long target, TimeSpan timeout)
+    /// <summary>
+    /// Sends everything up to <paramref name="target"/>, then stops. True when all of it was delivered or spooled in time.
+    /// When <paramref name="timeout"/> passes first, the send in progress is cancelled and given <paramref name="grace"/> to
+    /// end; what was not delivered then is counted as dropped (<see cref="DropReason.ShutDown"/>) and logged once.
+    /// </summary>
+    public async Task<bool> StopAsync(long target, TimeSpan timeout, TimeSpan grace)
     {
         var lostBefore = Volatile.Read(ref _lost);
+        var shutDownBefore = _counters.Dropped(DropReason.ShutDown);
         Volatile.Write(ref _finalTarget, target);
         _wake.Set();
         var inTime = true;
@@ -75,10 +80,9 @@ internal sealed partial class EventSender : IDisposable
         catch (TimeoutException)
         {
             inTime = false;
-            LogShutdownTimedOut(_logger, target - Settled);
             await _stopping.CancelAsync().ConfigureAwait(false);
-            // A well-behaved transport ends at once when cancelled; a hung one is abandoned after a grace period.
-            await _loop.WaitAsync(TimeSpan.FromSeconds(5), _options.TimeProvider).ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
+            // A well-behaved transport ends at once when cancelled; a hung one is abandoned after the grace period.
+            await _loop.WaitAsync(grace, _options.TimeProvider).ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
         }
         // What the sender could not take in time is lost with the process: count it, so the books balance.
         // (Only once the loop has ended: the ring has a single consumer.)
@@ -90,6 +94,8 @@ internal sealed partial class EventSender : IDisposable
             Interlocked.Increment(ref _settled);
         }
         if (unsent > 0) Lose(DropReason.ShutDown, unsent);
+        // One line for the whole shutdown: the cancelled batch and what was still queued together.
+        if (!inTime) TryLog(() => LogShutdownTimedOut(_logger, timeout.TotalSeconds, _counters.Dropped(DropReason.ShutDown) - shutDownBefore));
         Signal();
         return inTime && Settled >= target && Volatile.Read(ref _lost) == lostBefore;
     }
@@ -336,6 +342,6 @@ internal sealed partial class EventSender : IDisposable
     [LoggerMessage(Level = LogLevel.Error, Message = "FeedbackLoop: the background sender failed; restarting in {BackoffMs} ms")]
     private static partial void LogSenderRestarting(ILogger logger, double backoffMs, Exception exception);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "FeedbackLoop: shutdown timed out with {Pending} events not yet delivered")]
-    private static partial void LogShutdownTimedOut(ILogger logger, long pending);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "FeedbackLoop: shutdown timed out after {TimeoutSeconds} s; {Dropped} events not delivered by then are counted as dropped (shut_down)")]
+    private static partial void LogShutdownTimedOut(ILogger logger, double timeoutSeconds, long dropped);
 }
