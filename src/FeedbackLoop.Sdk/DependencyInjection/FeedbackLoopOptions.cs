@@ -34,6 +34,9 @@ public sealed class FeedbackLoopOptions
     /// <summary>See <see cref="FeedbackClientOptions.ShutdownTimeout"/>.</summary>
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>See <see cref="FeedbackClientOptions.TruncateLargeInput"/>.</summary>
+    public bool TruncateLargeInput { get; set; } = true;
+
     /// <summary>Retry of transient faults.</summary>
     public RetrySection Retry { get; set; } = new();
 

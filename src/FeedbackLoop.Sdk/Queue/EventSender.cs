@@ -1,6 +1,7 @@
 using System.Buffers;
 using FeedbackLoop.Contracts;
 using FeedbackLoop.Sdk.Privacy;
+using FeedbackLoop.Sdk.Truncation;
 using Microsoft.Extensions.Logging;
 
 namespace FeedbackLoop.Sdk.Queue;
@@ -245,10 +246,16 @@ internal sealed partial class EventSender : IDisposable
         }
         if (buffer.WrittenCount > EventLimits.MaxEventBytes)
         {
-            Lose(DropReason.Oversized, 1);
-            var (type, size) = (evt.Type, buffer.WrittenCount);
-            TryLog(() => LogOversized(_logger, type, size, EventLimits.MaxEventBytes));
-            return null;
+            var size = buffer.WrittenCount;
+            if (!_options.TruncateLargeInput || evt.Data is not GenerationShown shown || !TryTruncate(ref evt, shown, buffer))
+            {
+                Lose(DropReason.Oversized, 1);
+                var type = evt.Type;
+                TryLog(() => LogOversized(_logger, type, size, EventLimits.MaxEventBytes));
+                return null;
+            }
+            _counters.AddTruncated();
+            TryLog(() => LogTruncated(_logger, size, buffer.WrittenCount));
         }
         // The same check the pipeline runs, so a mistake shows up in the app's own log and counters (with the
         // field at fault) instead of as a dead letter far away. It costs the sender a parse, not the caller.
@@ -260,6 +267,31 @@ internal sealed partial class EventSender : IDisposable
             return null;
         }
         return new SerializedEvent(evt.EventId, evt.SessionId, buffer.WrittenSpan.ToArray()) { TraceContext = item.TraceContext };
+    }
+
+    /// <summary>
+    /// Shortens the conversation of an oversized <c>generation.shown</c> by the truncation policy (docs/adr/0029) until
+    /// it serializes within the limit; <paramref name="buffer"/> then holds the shortened event. False when the policy
+    /// cannot make it fit (the output alone is too long, say).
+    /// </summary>
+    private static bool TryTruncate(ref FeedbackEvent evt, GenerationShown shown, ArrayBufferWriter<byte> buffer)
+    {
+        // The policy counts characters; JSON escapes can make the bytes longer, so ask again for the rest (rarely needed).
+        long toRemove = buffer.WrittenCount - EventLimits.MaxEventBytes;
+        for (var attempt = 0; attempt < 4; attempt++)
+        {
+            if (ConversationTruncation.Cut(shown.Input, toRemove) is not { } cut) return false;
+            var candidate = evt with { Data = shown with { Input = cut.Input } };
+            buffer.ResetWrittenCount();
+            EventJson.Write(buffer, candidate);
+            if (buffer.WrittenCount <= EventLimits.MaxEventBytes)
+            {
+                evt = candidate;
+                return true;
+            }
+            toRemove += buffer.WrittenCount - EventLimits.MaxEventBytes;
+        }
+        return false;
     }
 
     private async Task SendAsync(List<SerializedEvent> batch)
@@ -332,6 +364,9 @@ internal sealed partial class EventSender : IDisposable
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "FeedbackLoop: dropped a {Type} event of {Bytes} bytes (limit {Limit})")]
     private static partial void LogOversized(ILogger logger, string type, int bytes, int limit);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "FeedbackLoop: shortened the conversation of a generation.shown event of {Bytes} bytes to {TruncatedBytes} bytes")]
+    private static partial void LogTruncated(ILogger logger, int bytes, int truncatedBytes);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "FeedbackLoop: dropped a {Type} event that could not be built ({ErrorType})")]
     private static partial void LogEventFailed(ILogger logger, string type, string errorType);
