@@ -23,11 +23,11 @@ public sealed class FeedbackChatClient : DelegatingChatClient
     /// <summary>Where the app puts the user id on a call (<see cref="ChatOptions.AdditionalProperties"/>).</summary>
     public const string UserIdKey = "feedbackloop.user_id";
 
-    private readonly FeedbackClient _feedback;
+    private readonly IFeedbackClient _feedback;
     private readonly FeedbackChatClientOptions _options;
 
     /// <summary>Wraps <paramref name="innerClient"/>, reporting through <paramref name="feedback"/>.</summary>
-    public FeedbackChatClient(IChatClient innerClient, FeedbackClient feedback, FeedbackChatClientOptions? options = null)
+    public FeedbackChatClient(IChatClient innerClient, IFeedbackClient feedback, FeedbackChatClientOptions? options = null)
         : base(innerClient)
     {
         _feedback = feedback ?? throw new ArgumentNullException(nameof(feedback));

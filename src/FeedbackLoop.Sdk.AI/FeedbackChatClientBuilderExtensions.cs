@@ -11,11 +11,12 @@ public static partial class FeedbackChatClientBuilderExtensions
 {
     /// <summary>
     /// Reports every response of the pipeline as <c>generation.shown</c>. Uses <paramref name="feedback"/>, or else the
-    /// <see cref="FeedbackClient"/> registered with <c>services.AddFeedbackLoop(...)</c>. When that client cannot be built
+    /// <see cref="IFeedbackClient"/> registered with <c>services.AddFeedbackLoop(...)</c> (a no-op one while the SDK is
+    /// switched off; responses still carry a generation id then). When that client cannot be built
     /// because the SDK is misconfigured, the pipeline works without reporting and the problem is logged: telemetry
     /// settings never take the app's model calls down with them.
     /// </summary>
-    public static ChatClientBuilder UseFeedbackLoop(this ChatClientBuilder builder, FeedbackClient? feedback = null, Action<FeedbackChatClientOptions>? configure = null)
+    public static ChatClientBuilder UseFeedbackLoop(this ChatClientBuilder builder, IFeedbackClient? feedback = null, Action<FeedbackChatClientOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
         var options = new FeedbackChatClientOptions();
@@ -23,10 +24,10 @@ public static partial class FeedbackChatClientBuilderExtensions
         return builder.Use((inner, services) =>
         {
             if (feedback is not null) return new FeedbackChatClient(inner, feedback, options);
-            FeedbackClient? registered;
+            IFeedbackClient? registered;
             try
             {
-                registered = (FeedbackClient?)services.GetService(typeof(FeedbackClient));
+                registered = (IFeedbackClient?)services.GetService(typeof(IFeedbackClient));
             }
             catch (Exception ex) when (ex is OptionsValidationException or ArgumentException or InvalidOperationException or IOException or UnauthorizedAccessException)
             {
@@ -34,7 +35,7 @@ public static partial class FeedbackChatClientBuilderExtensions
                 return inner;
             }
             return new FeedbackChatClient(inner, registered
-                ?? throw new InvalidOperationException("UseFeedbackLoop: pass a FeedbackClient or register one with services.AddFeedbackLoop(...)."), options);
+                ?? throw new InvalidOperationException("UseFeedbackLoop: pass an IFeedbackClient or register one with services.AddFeedbackLoop(...)."), options);
         });
     }
 

@@ -14,7 +14,7 @@ namespace FeedbackLoop.Sdk;
 /// bytes. A supervised background sender builds, redacts and serializes the events and hands them in
 /// batches to the transport (retry and the optional disk spool wrap it).
 /// </summary>
-public sealed partial class FeedbackClient : IAsyncDisposable, IDisposable
+public sealed partial class FeedbackClient : IFeedbackClient, IAsyncDisposable, IDisposable
 {
     private readonly FeedbackClientOptions _options;
     private readonly IFeedbackTransport _transport;
@@ -47,13 +47,20 @@ public sealed partial class FeedbackClient : IAsyncDisposable, IDisposable
         // Wake the sender about every half batch (a power of two, so the check is a mask, not a division).
         _wakeMask = (int)Math.Max(1, System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Max(2, options.MaxBatchSize)) / 2) - 1;
         Counters.ObserveQueue(() => _ring.Claimed, () => _ring.Count);
-        _transport = TransportPipeline.Build(transport, options, Counters, _logger);
+        Health = new DeliveryHealth(_time);
+        _transport = TransportPipeline.Build(transport, options, Counters, _logger, Health);
         _sender = new EventSender(_ring, _transport, options, Counters, _logger, ReleaseBytes);
         _metrics = new FeedbackClientMetrics(Counters, options.AppId, options.MeterFactory);
     }
 
     /// <summary>What happened to the events given to this client (also published as the <c>FeedbackLoop.Sdk</c> meter).</summary>
     public FeedbackClientCounters Counters { get; } = new();
+
+    /// <summary>How delivery is going, for the health check (docs/SDK.md, "Health check").</summary>
+    internal DeliveryHealth Health { get; }
+
+    /// <summary>Whether a disk spool holds events that wait for delivery.</summary>
+    internal bool Spools => _options.Spool is not null;
 
     /// <summary>The app id stamped on every event.</summary>
     public string AppId => _options.AppId;
@@ -174,25 +181,64 @@ public sealed partial class FeedbackClient : IAsyncDisposable, IDisposable
     /// <summary>
     /// Stops taking events (later calls are dropped and counted as <see cref="DropReason.ShutDown"/>), delivers
     /// or spools what is queued within <paramref name="timeout"/>, gives the spool the rest of the time to
-    /// deliver, and releases the transport. True when every queued event was delivered or spooled. Calling
-    /// it again returns false at once.
+    /// deliver, and releases the transport. It returns within the timeout plus a tenth of it at most (0.2 s for timeouts
+    /// under 2 s; a send still
+    /// running at the deadline is cancelled; a transport that ignores that, or is slow to release, is left to finish in
+    /// the background). Events not delivered or spooled by then are counted as dropped (<see cref="DropReason.ShutDown"/>)
+    /// and logged in one line. True when every queued event was delivered or spooled. Calling it again returns false at once.
     /// </summary>
     public async Task<bool> ShutdownAsync(TimeSpan timeout)
     {
         if (Interlocked.Exchange(ref _shutdown, 1) == 1) return false;
         var started = _time.GetTimestamp();
+        // Two slices of this past the deadline at most: one for a cancelled send to end, one to release the transport.
+        var grace = ShutdownGrace(timeout);
         var target = _ring.Close();
-        var delivered = await _sender.StopAsync(target, timeout).ConfigureAwait(false);
+        var delivered = await _sender.StopAsync(target, timeout, grace).ConfigureAwait(false);
         var left = timeout - _time.GetElapsedTime(started);
         if (_transport is ISpoolDrain spool && left > TimeSpan.Zero)
         {
             // Everything is on disk already; use what time is left to empty the spool before exiting.
             await spool.DrainAsync(left, CancellationToken.None).ConfigureAwait(false);
         }
-        await _transport.DisposeAsync().ConfigureAwait(false);
+        await ReleaseTransportAsync(Max(timeout - _time.GetElapsedTime(started), grace)).ConfigureAwait(false);
         _sender.Dispose();
         _metrics.Dispose();
         return delivered;
+    }
+
+    /// <summary>
+    /// A twentieth of the timeout, between 100 ms and 5 s: twice this is the most a shutdown may run past its timeout (a
+    /// tenth of it from 2 s up; below that the floor leaves a transport that releases at once the time to do so).
+    /// </summary>
+    internal static TimeSpan ShutdownGrace(TimeSpan timeout) =>
+        TimeSpan.FromTicks(Math.Clamp(timeout.Ticks / 20, TimeSpan.FromMilliseconds(100).Ticks, TimeSpan.FromSeconds(5).Ticks));
+
+    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
+
+    /// <summary>
+    /// Disposes the transport, waiting for it no longer than <paramref name="within"/>: a producer's own flush on dispose
+    /// (librdkafka's) must not stretch the shutdown the app configured. The sender has settled every batch by now, so
+    /// whatever a transport still holds was already counted as not delivered.
+    /// </summary>
+    private async Task ReleaseTransportAsync(TimeSpan within)
+    {
+        // On the thread pool: some transports block inside DisposeAsync (a synchronous flush).
+        var release = Task.Run(async () => await _transport.DisposeAsync().ConfigureAwait(false));
+        try
+        {
+            await release.WaitAsync(within, _time).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            LogTransportReleaseSlow(_logger, within.TotalMilliseconds);
+            // Observe its end so a late failure is not an unobserved task exception.
+            _ = release.ContinueWith(t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            LogTransportReleaseFailed(_logger, ex.GetType().Name);
+        }
     }
 
     /// <summary>Shuts down with <see cref="FeedbackClientOptions.ShutdownTimeout"/> (see <see cref="ShutdownAsync"/>).</summary>
@@ -275,4 +321,10 @@ public sealed partial class FeedbackClient : IAsyncDisposable, IDisposable
     }
 
     private void ReleaseBytes(long bytes) => Interlocked.Add(ref _queuedBytes, -bytes);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "FeedbackLoop: the transport was still releasing after {WithinMs} ms; shutdown goes on without waiting for it")]
+    private static partial void LogTransportReleaseSlow(ILogger logger, double withinMs);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "FeedbackLoop: releasing the transport failed ({ErrorType})")]
+    private static partial void LogTransportReleaseFailed(ILogger logger, string errorType);
 }

@@ -7,7 +7,7 @@ public enum DropReason
     QueueFull,
     /// <summary>The in-memory queue held <see cref="FeedbackClientOptions.MaxQueueBytes"/> bytes.</summary>
     QueueBytes,
-    /// <summary>The event serializes to more than the contract's 32 KiB.</summary>
+    /// <summary>The event serializes to more than the contract's 32 KiB (and truncation was off or could not make it fit).</summary>
     Oversized,
     /// <summary>The client was shut down when the event arrived.</summary>
     ShutDown,
@@ -52,6 +52,7 @@ public sealed class FeedbackClientCounters
     private long _failed;
     private long _retried;
     private long _senderRestarts;
+    private long _truncated;
     private Func<long>? _queued;
     private Func<long>? _queueDepth;
     private Func<long>? _spoolBytes;
@@ -79,6 +80,12 @@ public sealed class FeedbackClientCounters
 
     /// <summary>Events sent again after a transient failure (one per event per retry).</summary>
     public long Retried => Interlocked.Read(ref _retried);
+
+    /// <summary>
+    /// <c>generation.shown</c> events whose conversation was shortened to fit the event size limit instead of being
+    /// dropped (<see cref="FeedbackClientOptions.TruncateLargeInput"/>); each is also counted as sent, spooled or lost as usual.
+    /// </summary>
+    public long Truncated => Interlocked.Read(ref _truncated);
 
     /// <summary>Times the background sender failed unexpectedly and was restarted.</summary>
     public long SenderRestarts => Interlocked.Read(ref _senderRestarts);
@@ -114,6 +121,7 @@ public sealed class FeedbackClientCounters
     internal void AddFailed(long count) => Interlocked.Add(ref _failed, count);
     internal void AddRetried(long count) => Interlocked.Add(ref _retried, count);
     internal void AddSenderRestart() => Interlocked.Increment(ref _senderRestarts);
+    internal void AddTruncated() => Interlocked.Increment(ref _truncated);
 
     internal void ObserveQueue(Func<long> queued, Func<long> depth)
     {

@@ -32,6 +32,13 @@ public sealed record FeedbackClientOptions
     /// <summary>How long <see cref="FeedbackClient.DisposeAsync"/> waits for queued events to be delivered or spooled.</summary>
     public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// A <c>generation.shown</c> whose conversation makes it larger than the contract's 32 KiB is shortened (the system
+    /// prompt and the last turn kept, the middle cut and marked; docs/adr/0029) and counted as
+    /// <see cref="FeedbackClientCounters.Truncated"/>. True by default; false drops such events as oversized.
+    /// </summary>
+    public bool TruncateLargeInput { get; init; } = true;
+
     /// <summary>Retry of transient delivery faults; null turns retries off.</summary>
     public RetryOptions? Retry { get; init; } = new();
 

@@ -11,13 +11,20 @@ internal interface ISpoolDrain
     Task<bool> DrainAsync(TimeSpan timeout, CancellationToken cancellationToken);
 }
 
-/// <summary>Builds the decorator chain from the options: spool (outermost) → retry → the app's transport.</summary>
+/// <summary>
+/// Builds the decorator chain from the options: spool (outermost) → health (give-ups) → retry → health (tries) → the app's
+/// transport.
+/// </summary>
 internal static class TransportPipeline
 {
-    public static IFeedbackTransport Build(IFeedbackTransport transport, FeedbackClientOptions options, FeedbackClientCounters counters, ILogger logger)
+    public static IFeedbackTransport Build(IFeedbackTransport transport, FeedbackClientOptions options, FeedbackClientCounters counters, ILogger logger, DeliveryHealth health)
     {
-        var pipeline = transport;
-        if (options.Retry is { } retry) pipeline = new RetryingTransport(pipeline, retry, counters, options.TimeProvider, logger);
+        IFeedbackTransport pipeline = new DeliveryHealthTransport(transport, health, failureIsFinal: options.Retry is null);
+        if (options.Retry is { } retry)
+        {
+            pipeline = new RetryingTransport(pipeline, retry, counters, options.TimeProvider, logger);
+            pipeline = new DeliveryHealthTransport(pipeline, health, failureIsFinal: true);
+        }
         if (options.Spool is { } spool) pipeline = new SpoolingTransport(pipeline, spool, counters, options.TimeProvider, logger);
         return pipeline;
     }

@@ -102,7 +102,7 @@ public sealed class ChatClientMiddlewareTests
     }
 
     /// <summary>Answers with a fixed text; streams it word by word.</summary>
-    private sealed class ScriptedModel(string answer, string modelId, bool fail = false) : IChatClient
+    internal sealed class ScriptedModel(string answer, string modelId, bool fail = false) : IChatClient
     {
         public Task<ChatResponse> GetResponseAsync(IEnumerable<AiChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default) =>
             fail ? throw new HttpRequestException("provider unavailable")

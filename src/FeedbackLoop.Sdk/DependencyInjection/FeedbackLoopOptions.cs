@@ -10,6 +10,12 @@ public sealed class FeedbackLoopOptions
     /// <summary>The configuration section bound by default.</summary>
     public const string SectionName = "FeedbackLoop";
 
+    /// <summary>
+    /// False turns the SDK off: <see cref="IFeedbackClient"/> resolves to <see cref="NullFeedbackClient"/>, no option is
+    /// checked and nothing is sent (say, in a development environment). True by default.
+    /// </summary>
+    public bool Enabled { get; set; } = true;
+
     /// <summary>The app (tenant) id: 1–64 chars of <c>[a-z0-9._-]</c>. Required.</summary>
     public string AppId { get; set; } = "";
 
@@ -27,6 +33,9 @@ public sealed class FeedbackLoopOptions
 
     /// <summary>See <see cref="FeedbackClientOptions.ShutdownTimeout"/>.</summary>
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>See <see cref="FeedbackClientOptions.TruncateLargeInput"/>.</summary>
+    public bool TruncateLargeInput { get; set; } = true;
 
     /// <summary>Retry of transient faults.</summary>
     public RetrySection Retry { get; set; } = new();

@@ -49,6 +49,8 @@ internal static partial class FeedbackLoopOptionsCheck
         var problems = new List<string>();
         var warnings = new List<string>();
         void Add(string key, string problem) => problems.Add($"{path}:{key}: {problem}");
+        // A switched-off SDK sends nothing, so nothing it would use can be wrong; the rest is checked once it is on.
+        if (!o.Enabled) return (problems, warnings);
 
         foreach (var key in DurationKeys)
         {

@@ -27,6 +27,7 @@ internal static class FeedbackLoopOptionsMapper
         MaxBatchSize = o.MaxBatchSize,
         FlushInterval = o.FlushInterval,
         ShutdownTimeout = o.ShutdownTimeout,
+        TruncateLargeInput = o.TruncateLargeInput,
         Retry = o.Retry.Enabled ? new RetryOptions { InitialBackoff = o.Retry.InitialBackoff, MaxBackoff = o.Retry.MaxBackoff, TimeBudget = o.Retry.TimeBudget } : null,
         Spool = string.IsNullOrWhiteSpace(o.Spool.Directory) ? null : new SpoolOptions { Directory = o.Spool.Directory, MaxBytes = o.Spool.MaxBytes, IntegrityKey = o.Spool.IntegrityKey },
         // The defaults' order is the one that works (longer, validated shapes first); switches only leave some out.

@@ -21,7 +21,8 @@ public static class FeedbackLoopServiceCollectionExtensions
         services.AddFeedbackLoop(configuration?.GetSection(FeedbackLoopOptions.SectionName), configure);
 
     /// <summary>
-    /// Adds a singleton <see cref="FeedbackClient"/> configured from <paramref name="section"/> (for example
+    /// Adds a singleton <see cref="FeedbackClient"/>, also registered as <see cref="IFeedbackClient"/> (a
+    /// <see cref="NullFeedbackClient"/> instead while <c>Enabled</c> is false), configured from <paramref name="section"/> (for example
     /// <c>configuration.GetSection("FeedbackLoop")</c>) and then <paramref name="configure"/>. Every option is checked
     /// when the host starts: start fails with all the problems at once, each under its configuration path. The
     /// transport is the HTTP collector when <c>Http:Endpoint</c> is set; otherwise choose one on the returned builder
@@ -40,12 +41,22 @@ public static class FeedbackLoopServiceCollectionExtensions
         services.TryAddSingleton(provider =>
         {
             var settings = provider.GetRequiredService<IOptions<FeedbackLoopOptions>>().Value;
+            if (!settings.Enabled)
+            {
+                throw new InvalidOperationException(
+                    $"{provider.GetRequiredService<FeedbackLoopConfiguration>().Path}:Enabled is false, so there is no FeedbackClient; depend on IFeedbackClient, which is a no-op while the SDK is off.");
+            }
             var clientOptions = FeedbackLoopOptionsMapper.ToClientOptions(settings, provider.GetService<IMeterFactory>(), provider.GetService<TimeProvider>());
             var transport = provider.GetService<FeedbackTransportFactory>()?.Create(provider)
                 ?? FeedbackLoopOptionsMapper.HttpTransport(settings, provider.GetService<ILogger<FeedbackLoop.Sdk.Transports.HttpFeedbackTransport>>())
                 ?? throw new InvalidOperationException(FeedbackLoopOptionsCheck.NoTransport(provider.GetRequiredService<FeedbackLoopConfiguration>().Path));
             return new FeedbackClient(clientOptions, transport, provider.GetService<ILogger<FeedbackClient>>());
         });
+        // The same instance under both types. The container then disposes it twice; the second shutdown returns at once.
+        services.TryAddSingleton<IFeedbackClient>(provider =>
+            provider.GetRequiredService<IOptions<FeedbackLoopOptions>>().Value.Enabled
+                ? provider.GetRequiredService<FeedbackClient>()
+                : NullFeedbackClient.Instance);
         return new FeedbackLoopBuilder(services);
     }
 }

@@ -1,6 +1,7 @@
 using System.Buffers;
 using FeedbackLoop.Contracts;
 using FeedbackLoop.Sdk.Privacy;
+using FeedbackLoop.Sdk.Truncation;
 using Microsoft.Extensions.Logging;
 
 namespace FeedbackLoop.Sdk.Queue;
@@ -61,10 +62,15 @@ internal sealed partial class EventSender : IDisposable
         return reached && Volatile.Read(ref _lost) == lostBefore;
     }
 
-    /// <summary>Sends everything up to <paramref name="target"/>, then stops. True when all of it was delivered or spooled in time.</summary>
-    public async Task<bool> StopAsync(long target, TimeSpan timeout)
+    /// <summary>
+    /// Sends everything up to <paramref name="target"/>, then stops. True when all of it was delivered or spooled in time.
+    /// When <paramref name="timeout"/> passes first, the send in progress is cancelled and given <paramref name="grace"/> to
+    /// end; what was not delivered then is counted as dropped (<see cref="DropReason.ShutDown"/>) and logged once.
+    /// </summary>
+    public async Task<bool> StopAsync(long target, TimeSpan timeout, TimeSpan grace)
     {
         var lostBefore = Volatile.Read(ref _lost);
+        var shutDownBefore = _counters.Dropped(DropReason.ShutDown);
         Volatile.Write(ref _finalTarget, target);
         _wake.Set();
         var inTime = true;
@@ -75,10 +81,9 @@ internal sealed partial class EventSender : IDisposable
         catch (TimeoutException)
         {
             inTime = false;
-            LogShutdownTimedOut(_logger, target - Settled);
             await _stopping.CancelAsync().ConfigureAwait(false);
-            // A well-behaved transport ends at once when cancelled; a hung one is abandoned after a grace period.
-            await _loop.WaitAsync(TimeSpan.FromSeconds(5), _options.TimeProvider).ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
+            // A well-behaved transport ends at once when cancelled; a hung one is abandoned after the grace period.
+            await _loop.WaitAsync(grace, _options.TimeProvider).ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
         }
         // What the sender could not take in time is lost with the process: count it, so the books balance.
         // (Only once the loop has ended: the ring has a single consumer.)
@@ -90,6 +95,8 @@ internal sealed partial class EventSender : IDisposable
             Interlocked.Increment(ref _settled);
         }
         if (unsent > 0) Lose(DropReason.ShutDown, unsent);
+        // One line for the whole shutdown: the cancelled batch and what was still queued together.
+        if (!inTime) TryLog(() => LogShutdownTimedOut(_logger, timeout.TotalSeconds, _counters.Dropped(DropReason.ShutDown) - shutDownBefore));
         Signal();
         return inTime && Settled >= target && Volatile.Read(ref _lost) == lostBefore;
     }
@@ -239,10 +246,16 @@ internal sealed partial class EventSender : IDisposable
         }
         if (buffer.WrittenCount > EventLimits.MaxEventBytes)
         {
-            Lose(DropReason.Oversized, 1);
-            var (type, size) = (evt.Type, buffer.WrittenCount);
-            TryLog(() => LogOversized(_logger, type, size, EventLimits.MaxEventBytes));
-            return null;
+            var size = buffer.WrittenCount;
+            if (!_options.TruncateLargeInput || evt.Data is not GenerationShown shown || !TryTruncate(ref evt, shown, buffer))
+            {
+                Lose(DropReason.Oversized, 1);
+                var type = evt.Type;
+                TryLog(() => LogOversized(_logger, type, size, EventLimits.MaxEventBytes));
+                return null;
+            }
+            _counters.AddTruncated();
+            TryLog(() => LogTruncated(_logger, size, buffer.WrittenCount));
         }
         // The same check the pipeline runs, so a mistake shows up in the app's own log and counters (with the
         // field at fault) instead of as a dead letter far away. It costs the sender a parse, not the caller.
@@ -254,6 +267,31 @@ internal sealed partial class EventSender : IDisposable
             return null;
         }
         return new SerializedEvent(evt.EventId, evt.SessionId, buffer.WrittenSpan.ToArray()) { TraceContext = item.TraceContext };
+    }
+
+    /// <summary>
+    /// Shortens the conversation of an oversized <c>generation.shown</c> by the truncation policy (docs/adr/0029) until
+    /// it serializes within the limit; <paramref name="buffer"/> then holds the shortened event. False when the policy
+    /// cannot make it fit (the output alone is too long, say).
+    /// </summary>
+    private static bool TryTruncate(ref FeedbackEvent evt, GenerationShown shown, ArrayBufferWriter<byte> buffer)
+    {
+        // The policy counts characters; JSON escapes can make the bytes longer, so ask again for the rest (rarely needed).
+        long toRemove = buffer.WrittenCount - EventLimits.MaxEventBytes;
+        for (var attempt = 0; attempt < 4; attempt++)
+        {
+            if (ConversationTruncation.Cut(shown.Input, toRemove) is not { } cut) return false;
+            var candidate = evt with { Data = shown with { Input = cut.Input } };
+            buffer.ResetWrittenCount();
+            EventJson.Write(buffer, candidate);
+            if (buffer.WrittenCount <= EventLimits.MaxEventBytes)
+            {
+                evt = candidate;
+                return true;
+            }
+            toRemove += buffer.WrittenCount - EventLimits.MaxEventBytes;
+        }
+        return false;
     }
 
     private async Task SendAsync(List<SerializedEvent> batch)
@@ -327,6 +365,9 @@ internal sealed partial class EventSender : IDisposable
     [LoggerMessage(Level = LogLevel.Warning, Message = "FeedbackLoop: dropped a {Type} event of {Bytes} bytes (limit {Limit})")]
     private static partial void LogOversized(ILogger logger, string type, int bytes, int limit);
 
+    [LoggerMessage(Level = LogLevel.Debug, Message = "FeedbackLoop: shortened the conversation of a generation.shown event of {Bytes} bytes to {TruncatedBytes} bytes")]
+    private static partial void LogTruncated(ILogger logger, int bytes, int truncatedBytes);
+
     [LoggerMessage(Level = LogLevel.Warning, Message = "FeedbackLoop: dropped a {Type} event that could not be built ({ErrorType})")]
     private static partial void LogEventFailed(ILogger logger, string type, string errorType);
 
@@ -336,6 +377,6 @@ internal sealed partial class EventSender : IDisposable
     [LoggerMessage(Level = LogLevel.Error, Message = "FeedbackLoop: the background sender failed; restarting in {BackoffMs} ms")]
     private static partial void LogSenderRestarting(ILogger logger, double backoffMs, Exception exception);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "FeedbackLoop: shutdown timed out with {Pending} events not yet delivered")]
-    private static partial void LogShutdownTimedOut(ILogger logger, long pending);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "FeedbackLoop: shutdown timed out after {TimeoutSeconds} s; {Dropped} events not delivered by then are counted as dropped (shut_down)")]
+    private static partial void LogShutdownTimedOut(ILogger logger, double timeoutSeconds, long dropped);
 }
