@@ -22,7 +22,7 @@ internal sealed class PipelineReader(string sourceName)
     private static readonly string[] LabelFields = ["enabled"];
     private static readonly string[] RetrainFields = ["min_new_pairs"];
     private static readonly string[] SplitFields = ["eval_fraction"];
-    private static readonly string[] EvalFields = ["metric", "command", "extra_commands", "timeout"];
+    private static readonly string[] EvalFields = ["metric", "command", "extra_commands", "timeout", "pool"];
     private static readonly string[] JobFields = ["max_attempts", "retry_backoff", "heartbeat_timeout"];
     private static readonly string[] GateFields = ["margin", "require_signoff"];
     private static readonly string[] RolloutFields = ["canary_percent", "max_duration"];
@@ -31,8 +31,8 @@ internal sealed class PipelineReader(string sourceName)
     // Each trainer kind brings its own fields.
     private static readonly Dictionary<string, string[]> TrainerFields = new(StringComparer.Ordinal)
     {
-        [TrainerSettings.MlNetReward] = ["kind", "seed", "timeout"],
-        [TrainerSettings.CommandKind] = ["kind", "seed", "timeout", "command", "base_model", "params"],
+        [TrainerSettings.MlNetReward] = ["kind", "seed", "timeout", "pool"],
+        [TrainerSettings.CommandKind] = ["kind", "seed", "timeout", "command", "base_model", "params", "pool"],
     };
 
     // The longest a job may be allowed to run or wait: beyond a week a value is a typo, not a plan.
@@ -275,6 +275,7 @@ internal sealed class PipelineReader(string sourceName)
                 "command" => result with { Command = CommandOf(field, TemplateVariables.ForTrainer) },
                 "base_model" => result with { BaseModel = TextOf(field) },
                 "params" => result with { ParamsJson = ParamsOf(field) },
+                "pool" => result with { Pool = PoolOf(field) },
                 _ => throw new InvalidOperationException($"unhandled field {field.Path}"),
             };
         }
@@ -317,12 +318,27 @@ internal sealed class PipelineReader(string sourceName)
                 case "timeout":
                     result = result with { Timeout = DurationOf(field) };
                     break;
+                case "pool":
+                    result = result with { Pool = IsNull(field.Value) ? null : PoolOf(field) };
+                    break;
                 default:
                     throw new InvalidOperationException($"unhandled field {field.Path}");
             }
         }
 
         return result;
+    }
+
+    /// <summary>A worker pool's name; it becomes part of a queue name, so only the safe characters pass.</summary>
+    private string PoolOf(Field field)
+    {
+        var pool = TextOf(field);
+        if (!Contracts.Bus.JobPools.IsValid(pool))
+        {
+            Fail(field, $"\"{pool}\" is not a pool name: {Contracts.Bus.JobPools.Rule}");
+        }
+
+        return pool;
     }
 
     private JobSettings ReadJobs(Field section, JobSettings basis)

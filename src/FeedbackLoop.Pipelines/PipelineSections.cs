@@ -88,6 +88,9 @@ public sealed record TrainerSettings(string Kind, int Seed)
     /// <summary>How long one training attempt may run before its worker stops it.</summary>
     public TimeSpan Timeout { get; init; } = DefaultMlNetTimeout;
 
+    /// <summary>The worker pool that runs the training job (<c>serve --pool</c>); the eval job's too unless <c>eval.pool</c> names another.</summary>
+    public string Pool { get; init; } = Contracts.Bus.JobPools.Default;
+
     /// <summary>A kind's settings before a file says anything more.</summary>
     public static TrainerSettings DefaultsFor(string kind) => kind == CommandKind
         ? Builtin with { Kind = CommandKind, Timeout = DefaultCommandTimeout }
@@ -121,10 +124,13 @@ public sealed record EvalSettings(string Metric)
     /// <summary>How long one eval attempt (scoring and checks together) may run before its worker stops it.</summary>
     public TimeSpan Timeout { get; init; } = DefaultTimeout;
 
+    /// <summary>The worker pool that runs the eval job; null: the trainer's pool.</summary>
+    public string? Pool { get; init; }
+
     /// <inheritdoc />
     public bool Equals(EvalSettings? other) =>
         other is not null && Metric == other.Metric && Equals(Command, other.Command) && Timeout == other.Timeout
-        && ExtraCommands.SequenceEqual(other.ExtraCommands);
+        && Pool == other.Pool && ExtraCommands.SequenceEqual(other.ExtraCommands);
 
     /// <inheritdoc />
     public override int GetHashCode() => HashCode.Combine(Metric, Command, Timeout, ExtraCommands.Count);

@@ -177,7 +177,7 @@ public sealed class JobLoopTests : IAsyncDisposable
     {
         await _loop.StartAsync(JobLoop.Pipeline(_loop.Markers), LoopRoles.Orchestrator);
         // A worker that claims the first offer and then dies: it never beats, never reports.
-        var ghost = _loop.Harness.Bus.ConnectReceiveEndpoint(LoopQueues.Jobs, e => e.Handler<JobOffered>(context =>
+        var ghost = _loop.Harness.Bus.ConnectReceiveEndpoint(LoopQueues.JobsOf(JobPools.Default), e => e.Handler<JobOffered>(context =>
             context.Publish(new JobClaimed(context.Message.JobId, context.Message.Attempt, "ghost", 0, "/nowhere/attempt.log"))));
         await ghost.Ready;
         await _loop.CommitAsync(120);
@@ -227,10 +227,10 @@ public sealed class JobLoopTests : IAsyncDisposable
         await _loop.RunningAsync(JobIds.Tune(runId));
         var offer = new JobOffered(JobIds.Tune(runId), 1, _loop.Jobs.Get(JobIds.Tune(runId))!.Spec);
 
-        var queue = await _loop.Harness.Bus.GetSendEndpoint(new Uri("queue:" + LoopQueues.Jobs));
-        await queue.Send(offer);
+        var queue = await _loop.Harness.Bus.GetSendEndpoint(new Uri("queue:" + LoopQueues.JobsOf(JobPools.Default)));
+        await queue.Send(_loop.Sign(offer));
         // One offer at a time, in order: once the probe behind the copy is claimed, the copy has been handled.
-        await queue.Send(offer with { JobId = "probe" });
+        await queue.Send(_loop.Sign(offer with { JobId = "probe" }));
 
         await _loop.Harness.PublishedAsync<JobClaimed>(m => m.JobId == "probe");
         _loop.RemoveMarker("hold");
@@ -253,15 +253,15 @@ public sealed class JobLoopTests : IAsyncDisposable
                 return Task.CompletedTask;
             }));
         await listener.Ready;
-        var queue = await _loop.Harness.Bus.GetSendEndpoint(new Uri("queue:" + LoopQueues.Jobs));
-        var spec = new JobSpec(JobKinds.Tune, JobRunners.Command, "r", JobLoop.AppId, "v", [], 0.25, 1, _loop.Root, ["true"], [],
+        var queue = await _loop.Harness.Bus.GetSendEndpoint(new Uri("queue:" + LoopQueues.JobsOf(JobPools.Default)));
+        var spec = new JobSpec(JobKinds.Tune, JobRunners.Command, "r", JobLoop.AppId, "v", [], 0.25, 1, Path.Combine(_loop.Root, "v"), ["true"], [],
             new Dictionary<string, string>(), null, null, null, 60);
 
-        await queue.Send(new JobOffered("unanswered", 1, spec));
+        await queue.Send(_loop.Sign(new JobOffered("unanswered", 1, spec)));
 
         Assert.True(await Eventually.TrueAsync(() => claims.Count(id => id == "unanswered") >= 2, TimeSpan.FromSeconds(30)), "the claim was not sent again");
         // Once given up, the only slot takes the next offer.
-        await queue.Send(new JobOffered("next", 1, spec));
+        await queue.Send(_loop.Sign(new JobOffered("next", 1, spec)));
         Assert.True(await Eventually.TrueAsync(() => claims.Contains("next"), TimeSpan.FromSeconds(30)), "the slot was not freed");
     }
 

@@ -53,6 +53,16 @@ internal static class ServeCommand
         var workerId = new Option<string?>("--worker-id") { Description = "Worker: its id (default <host>-<pid>)." };
         var workDir = new Option<DirectoryInfo?>("--work-dir") { Description = "Worker: private folder for logs and job folders (default <data>/worker)." };
         var heartbeat = new Option<string>("--heartbeat") { Description = "Worker: heartbeat interval while a job runs.", DefaultValueFactory = _ => "10s" };
+        var pool = new Option<string>("--pool")
+        {
+            Description = $"Worker: the pool it takes jobs of (a pipeline's trainer.pool / eval.pool), e.g. gpu or gpu-h100; {JobPools.Rule}.",
+            DefaultValueFactory = _ => JobPools.Default,
+        };
+        var drainTimeout = new Option<string>("--drain-timeout")
+        {
+            Description = "Worker: on SIGTERM, how long running jobs may go on to finish (no new ones are taken); jobs still running then are stopped and offered again.",
+            DefaultValueFactory = _ => "5m",
+        };
         var claimTimeout = new Option<string>("--claim-timeout") { Description = "Worker: a claim unanswered this long frees its slot.", DefaultValueFactory = _ => "60s" };
         var sweep = new Option<string>("--sweep") { Description = "Orchestrator: how often due offers, silent workers and cancel requests are handled.", DefaultValueFactory = _ => "1s" };
         var offerAgain = new Option<string>("--offer-again") { Description = "Orchestrator: an offer nobody claimed is sent again after this long.", DefaultValueFactory = _ => "5m" };
@@ -84,7 +94,7 @@ internal static class ServeCommand
 
         var command = new Command("serve", "Run the loop's orchestrator, a worker, both, the HTTP collector or the review app, until Ctrl+C or SIGTERM.")
         {
-            role, data, pipeline, registry, gpus, workerId, workDir, heartbeat, claimTimeout, sweep, offerAgain, pollDatasets, passEnv, metricsPort, verbose, bootstrap, keys, urls, watchRollouts,
+            role, data, pipeline, registry, gpus, pool, drainTimeout, workerId, workDir, heartbeat, claimTimeout, sweep, offerAgain, pollDatasets, passEnv, metricsPort, verbose, bootstrap, keys, urls, watchRollouts,
         };
         command.SetAction((parse, ct) => parse.GetValue(role) == "review"
             ? RunReviewAsync(parse.GetValue(data), parse.GetValue(registry), parse.GetValue(urls)!, parse.GetValue(metricsPort), parse.GetValue(verbose), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct)
@@ -93,7 +103,8 @@ internal static class ServeCommand
             : RunAsync(new ServeSettings(
             parse.GetValue(role)!, parse.GetValue(data), parse.GetValue(pipeline), parse.GetValue(registry), parse.GetValue(gpus), parse.GetValue(workerId),
             parse.GetValue(workDir), parse.GetValue(heartbeat)!, parse.GetValue(claimTimeout)!, parse.GetValue(sweep)!, parse.GetValue(offerAgain)!,
-            parse.GetValue(pollDatasets)!, parse.GetValue(passEnv) ?? [], parse.GetValue(metricsPort), parse.GetValue(verbose), parse.GetValue(watchRollouts)!), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct));
+            parse.GetValue(pollDatasets)!, parse.GetValue(passEnv) ?? [], parse.GetValue(metricsPort), parse.GetValue(verbose), parse.GetValue(watchRollouts)!,
+            parse.GetValue(pool)!, parse.GetValue(drainTimeout)!), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct));
         return command;
     }
 
@@ -126,7 +137,10 @@ internal static class ServeCommand
         {
             locations = LoopLocations.Resolve(settings.Data?.FullName, settings.Registry?.FullName);
             transport = LoopTransport.FromEnvironment();
-            host = Host(settings, locations);
+            // Over a broker, anyone who can publish to its virtual host could send a job: offers are signed with a key
+            // every orchestrator and worker shares. In memory nobody else can reach the bus, so a random one does.
+            var key = JobKey.FromEnvironment(required: transport.Broker is not null);
+            host = Host(settings, locations) with { JobKey = key };
             poll = settings.PollDatasets == "off" ? null : Duration(settings.PollDatasets, "--poll-datasets");
             watch = settings.WatchRollouts == "off" ? null : Duration(settings.WatchRollouts, "--watch-rollouts");
             if (transport.Broker is null && host.Roles != LoopRoles.All)
@@ -213,6 +227,13 @@ internal static class ServeCommand
             bus.AddLoopConsumers();
             bus.UsingLoopTransport(transport, (context, cfg) => cfg.ConfigureLoopEndpoints(context));
         });
+        if (host.Roles.HasFlag(LoopRoles.Worker))
+        {
+            // A worker's stop drains its running jobs first: the host must wait for that, plus the others' few seconds.
+            var stop = host.Worker.StopLimit + TimeSpan.FromSeconds(3);
+            builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = o.ShutdownTimeout > stop ? o.ShutdownTimeout : stop);
+        }
+
         if (transport.Broker is { } broker)
         {
             // Left alone, MassTransit keeps reconnecting to an unreachable broker and the start never returns.
@@ -262,6 +283,11 @@ internal static class ServeCommand
             throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"--gpus {settings.Gpus} is out of range: pass 0 (one CPU slot) to {MaxGpus}."));
         }
 
+        if (!JobPools.IsValid(settings.Pool))
+        {
+            throw new ArgumentException($"--pool {settings.Pool}: {JobPools.Rule}.");
+        }
+
         var data = locations.Data;
         var orchestrator = roles.HasFlag(LoopRoles.Orchestrator);
         var pipeline = HostOptionsCli.LoadPipeline(settings.Pipeline);
@@ -286,6 +312,8 @@ internal static class ServeCommand
                 WorkDirectory = settings.WorkDirectory?.FullName ?? Path.Combine(data, "worker"),
                 HeartbeatInterval = Duration(settings.Heartbeat, "--heartbeat"),
                 ClaimTimeout = Duration(settings.ClaimTimeout, "--claim-timeout"),
+                Pool = settings.Pool,
+                DrainTimeout = Duration(settings.DrainTimeout, "--drain-timeout"),
                 ChildEnvironment = new ChildEnvironment(settings.PassEnvironment),
             },
             Trainers = new InProcessTrainers(snapshots, new MlNetRewardTrainer(), new MlNetPairwiseEvaluator()),
@@ -325,7 +353,7 @@ internal static class ServeCommand
     private sealed record ServeSettings(
         string Role, DirectoryInfo? Data, FileInfo? Pipeline, FileInfo? Registry, int Gpus, string? WorkerId, DirectoryInfo? WorkDirectory,
         string Heartbeat, string ClaimTimeout, string Sweep, string OfferAgain, string PollDatasets, IReadOnlyList<string> PassEnvironment, int? MetricsPort,
-        bool Verbose, string WatchRollouts);
+        bool Verbose, string WatchRollouts, string Pool, string DrainTimeout);
 }
 
 /// <summary>

@@ -28,6 +28,33 @@ public static class JobRunners
     public const string Command = "command";
 }
 
+/// <summary>
+/// Worker pools: a label a worker carries (<c>serve --pool gpu</c>) and a job names (the pipeline's <c>trainer.pool</c>,
+/// <c>eval.pool</c>). Each pool has its own offer queue, so a worker never receives a job of another pool.
+/// </summary>
+public static class JobPools
+{
+    /// <summary>The pool of a worker or a job that names none.</summary>
+    public const string Default = "cpu";
+
+    /// <summary>The longest pool name: it becomes part of a queue name, which brokers cap at 255 bytes.</summary>
+    public const int MaxLength = 48;
+
+    /// <summary>
+    /// True for a name of 1–<see cref="MaxLength"/> characters: lowercase ASCII letters and digits, with <c>-</c>, <c>_</c>
+    /// or <c>.</c> inside (e.g. <c>gpu-h100</c>). Queue names are made from it, so nothing else is allowed.
+    /// </summary>
+    public static bool IsValid(string? pool) =>
+        pool is { Length: > 0 and <= MaxLength } && IsLetterOrDigit(pool[0]) && IsLetterOrDigit(pool[^1])
+        && pool.All(c => IsLetterOrDigit(c) || c is '-' or '_' or '.');
+
+    /// <summary>What a valid pool name looks like, for error messages.</summary>
+    public static string Rule =>
+        $"a pool name is 1-{MaxLength} lowercase letters, digits, '-', '_' or '.', starting and ending with a letter or digit (e.g. cpu, gpu-h100)";
+
+    private static bool IsLetterOrDigit(char c) => c is (>= 'a' and <= 'z') or (>= '0' and <= '9');
+}
+
 /// <summary>How an attempt that did not succeed ended, as a worker reports it.</summary>
 public static class JobOutcomes
 {
@@ -39,6 +66,12 @@ public static class JobOutcomes
 
     /// <summary>Stopped on request (<c>feedbackloop jobs cancel</c>, or its attempt was superseded).</summary>
     public const string Cancelled = "cancelled";
+
+    /// <summary>
+    /// Its worker shut down before it ended (a drain ran out of time): no verdict on the job, which is offered again at
+    /// once and does not spend one of its attempts.
+    /// </summary>
+    public const string Interrupted = "interrupted";
 }
 
 /// <summary>Everything a worker needs to run a job, fixed when the job is created (later pipeline edits do not change it).</summary>
@@ -78,13 +111,23 @@ public sealed record JobSpec(
 {
     /// <summary>The reviewed snapshot the run trains on (<see cref="Datasets.DatasetSnapshot.SnapshotId"/>); null when the run has none.</summary>
     public string? SnapshotId { get; init; }
+
+    /// <summary>The worker pool that runs the job (<see cref="JobPools"/>); jobs stored before pools existed read as the default.</summary>
+    public string Pool { get; init; } = JobPools.Default;
 }
 
-/// <summary>Orchestrator → the workers' shared queue: attempt <paramref name="Attempt"/> of a job is up for a claim.</summary>
+/// <summary>Orchestrator → the queue of the job's pool: attempt <paramref name="Attempt"/> of a job is up for a claim.</summary>
 /// <param name="JobId">The job.</param>
 /// <param name="Attempt">The attempt (1-based); an offer of an older attempt is refused when claimed.</param>
 /// <param name="Spec">What to run.</param>
-public sealed record JobOffered(string JobId, int Attempt, JobSpec Spec);
+public sealed record JobOffered(string JobId, int Attempt, JobSpec Spec)
+{
+    /// <summary>
+    /// HMAC-SHA256 (lowercase hex) of the offer's canonical content under the key orchestrator and workers share; a worker
+    /// runs nothing whose signature does not match (docs/WORKERS.md).
+    /// </summary>
+    public string? Signature { get; init; }
+}
 
 /// <summary>Worker → orchestrator: the worker reserved a slot for the offered attempt and asks to run it.</summary>
 /// <param name="JobId">The job.</param>

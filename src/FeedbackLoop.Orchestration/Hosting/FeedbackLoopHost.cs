@@ -33,7 +33,7 @@ public static class FeedbackLoopHost
 
     /// <summary>
     /// The stop's time limit when none is configured: under the 10 s that service managers and container runtimes
-    /// commonly give before SIGKILL, and above the worker's <see cref="LoopWorkerService.StopLimit"/>.
+    /// commonly give before SIGKILL. A process with a worker role waits longer: its drain (<c>serve --drain-timeout</c>).
     /// </summary>
     public static readonly TimeSpan DefaultShutdownTimeout = TimeSpan.FromSeconds(9);
 

@@ -69,6 +69,8 @@ public static class LoopBus
     {
         ArgumentNullException.ThrowIfNull(host);
         services.AddSingleton(host).AddSingleton(host.Clock);
+        // Signs the offers this process sends and checks those it receives (docs/adr/0031-signed-job-offers.md).
+        services.AddSingleton(new JobSigner(host.JobKey ?? JobKey.Generate()));
         // One set of instruments per process; the host's meter factory when there is one. Runs are counted from the
         // store, so only an orchestrator (which has it) reports them.
         services.AddSingleton(sp => new OrchestrationTelemetry(

@@ -57,6 +57,12 @@ public sealed record LoopHost
     /// <summary>Worker: the in-process ML.NET trainer; without it the worker runs command jobs only.</summary>
     public InProcessTrainers? Trainers { get; init; }
 
+    /// <summary>
+    /// The key job offers are signed with (orchestrator) and checked against (worker); the same on every orchestrator and
+    /// worker of a loop. Null: a random key for this process, which only works when both roles run in it.
+    /// </summary>
+    public JobKey? JobKey { get; init; }
+
     /// <summary>The clock of the store, the supervisor and the heartbeats.</summary>
     public TimeProvider Clock { get; init; } = TimeProvider.System;
 }

@@ -91,14 +91,14 @@ internal sealed class LoopSupervisorService(
 }
 
 /// <summary>
-/// The worker as a hosted service: it connects its endpoints once the bus is up, and on stop it stops taking offers and
-/// stops its running jobs, reporting them failed so the orchestrator retries them elsewhere at once (bounded by
-/// <see cref="StopLimit"/>; what does not report by then is given up on by the orchestrator's heartbeat timeout).
+/// The worker as a hosted service: it connects its endpoints once the bus is up, and on stop it drains — takes no new
+/// offer, lets the running jobs finish for up to <see cref="WorkerOptions.DrainTimeout"/>, then stops the rest and reports
+/// them interrupted so the orchestrator offers them again at once (bounded by <see cref="WorkerOptions.StopLimit"/>; what does not
+/// report by then is given up on by the orchestrator's heartbeat timeout).
 /// </summary>
-internal sealed partial class LoopWorkerService(LoopBusSignal bus, JobWorker worker, ILogger<LoopWorkerService> logger) : IHostedService, IDisposable
+internal sealed partial class LoopWorkerService(LoopBusSignal bus, JobWorker worker, WorkerOptions options, ILogger<LoopWorkerService> logger)
+    : IHostedService, IDisposable
 {
-    /// <summary>How long a stop waits for the running jobs' reports; below the host's shutdown timeout, so the bus can still carry them.</summary>
-    public static readonly TimeSpan StopLimit = TimeSpan.FromSeconds(6);
 
     private readonly CancellationTokenSource _abortStart = new();
     private readonly Lock _lock = new();
@@ -150,7 +150,7 @@ internal sealed partial class LoopWorkerService(LoopBusSignal bus, JobWorker wor
         }
 
         await _starting.ConfigureAwait(false);
-        using var limit = new CancellationTokenSource(StopLimit);
+        using var limit = new CancellationTokenSource(options.StopLimit);
         await worker.StopAsync(limit.Token).ConfigureAwait(false);
     }
 

@@ -47,6 +47,9 @@ public enum AttemptState
 
     /// <summary>Stopped on a person's request.</summary>
     Cancelled,
+
+    /// <summary>Its worker shut down before it ended (a drain ran out of time): offered again at once, not counted as one of the job's attempts.</summary>
+    Interrupted,
 }
 
 /// <summary>A job as the store holds it.</summary>

@@ -61,8 +61,10 @@ public static class JobRules
     }
 
     /// <summary>
-    /// What follows the end of attempt <paramref name="attempt"/>: success ends the job; a cancellation (the attempt's, or
-    /// a person's request) cancels it; any other end retries after the backoff while attempts remain, else fails the job.
+    /// What follows the end of an attempt, the <paramref name="attempt"/>th that counts (interrupted ones do not): success
+    /// ends the job; a cancellation (the attempt's, or a person's request) cancels it; an interruption (its worker shut
+    /// down) offers it again at once, whatever the count; any other end retries after the backoff while attempts remain,
+    /// else fails the job.
     /// </summary>
     public static (JobState Next, DateTimeOffset? DueAt) AfterAttempt(
         AttemptState ended, int attempt, int maxAttempts, bool cancelRequested, TimeSpan retryBackoff, DateTimeOffset now) => ended switch
@@ -71,6 +73,7 @@ public static class JobRules
         AttemptState.Offered or AttemptState.Running => throw new ArgumentOutOfRangeException(nameof(ended), ended, "the attempt has not ended"),
         AttemptState.Cancelled => (JobState.Cancelled, null),
         _ when cancelRequested => (JobState.Cancelled, null),
+        AttemptState.Interrupted => (JobState.Pending, now),
         _ when attempt >= maxAttempts => (JobState.Failed, null),
         _ => (JobState.Pending, now + RetryDelay(attempt, retryBackoff)),
     };
@@ -92,6 +95,7 @@ public static class JobRules
         JobOutcomes.Failed => AttemptState.Failed,
         JobOutcomes.TimedOut => AttemptState.TimedOut,
         JobOutcomes.Cancelled => AttemptState.Cancelled,
+        JobOutcomes.Interrupted => AttemptState.Interrupted,
         _ => throw new ArgumentException($"unknown job outcome '{outcome}'", nameof(outcome)),
     };
 
@@ -117,6 +121,7 @@ public static class JobRules
         AttemptState.TimedOut => "timed_out",
         AttemptState.Lost => "lost",
         AttemptState.Cancelled => "cancelled",
+        AttemptState.Interrupted => "interrupted",
         _ => throw new ArgumentOutOfRangeException(nameof(state), state, "not an attempt state"),
     };
 

@@ -144,8 +144,12 @@ public sealed class JobStore
     /// within <paramref name="offerAgainAfter"/> is offered again (the same attempt: whichever copy is claimed first wins).
     /// </summary>
     /// <returns>The offer to send, or null when none is due (or a cancel request is pending).</returns>
-    public JobOffered? TryOffer(string jobId, TimeSpan offerAgainAfter)
+    public JobOffered? TryOffer(string jobId, TimeSpan offerAgainAfter) => TryOffer(jobId, offerAgainAfter, out _);
+
+    /// <summary>As <see cref="TryOffer(string, TimeSpan)"/>; <paramref name="unclaimed"/> says the attempt was offered before and nobody claimed it.</summary>
+    public JobOffered? TryOffer(string jobId, TimeSpan offerAgainAfter, out bool unclaimed)
     {
+        unclaimed = false;
         using var connection = _database.Connect();
         using var transaction = BeginWrite(connection);
         var job = ReadJob(connection, transaction, jobId);
@@ -170,6 +174,7 @@ public sealed class JobStore
 
         UpdateJob(connection, transaction, jobId, JobState.Offered, attempt, now + offerAgainAfter, now);
         transaction.Commit();
+        unclaimed = job.State == JobState.Offered;
         return new JobOffered(jobId, attempt, job.Spec);
     }
 
@@ -421,10 +426,15 @@ public sealed class JobStore
                 metrics = metricsJson, job_id = jobId, attempt,
             },
             transaction);
-        var (next, due) = JobRules.AfterAttempt(end, attempt, job.MaxAttempts, job.CancelRequestedAt is not null, job.RetryBackoff, now);
+        // Attempts cut short by a worker's shutdown say nothing about the job: they do not count against its attempts.
+        var interrupted = connection.ExecuteScalar<long>(
+            "SELECT COUNT(*) FROM attempts WHERE job_id = @job_id AND state = @interrupted",
+            new { job_id = jobId, interrupted = JobRules.Text(AttemptState.Interrupted) }, transaction);
+        var counted = attempt - (int)interrupted;
+        var (next, due) = JobRules.AfterAttempt(end, counted, job.MaxAttempts, job.CancelRequestedAt is not null, job.RetryBackoff, now);
         var jobReason = next switch
         {
-            JobState.Failed => string.Create(CultureInfo.InvariantCulture, $"attempt {attempt} of {job.MaxAttempts} {JobRules.Text(end)}: {reason}"),
+            JobState.Failed => string.Create(CultureInfo.InvariantCulture, $"attempt {counted} of {job.MaxAttempts} {JobRules.Text(end)}: {reason}"),
             JobState.Cancelled => end == AttemptState.Cancelled ? reason : "cancelled: " + (job.CancelReason ?? "on request"),
             _ => null,
         };

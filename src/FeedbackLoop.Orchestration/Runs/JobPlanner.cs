@@ -22,7 +22,7 @@ internal static class JobPlanner
             JobKinds.Tune, RunnerOf(app), run.RunId, run.AppId, candidateVersion, Files(run), app.Split.EvalFraction, app.Trainer.Seed,
             paths.ArtifactOf(candidateVersion), app.Trainer.Command?.Arguments ?? [], [],
             Variables(run, jobId, candidateVersion, app, pipeline), CandidateArtifact: null, IncumbentVersion: parentVersion,
-            IncumbentArtifact: null, app.Trainer.Timeout.TotalSeconds) { SnapshotId = run.Snapshot.SnapshotId };
+            IncumbentArtifact: null, app.Trainer.Timeout.TotalSeconds) { SnapshotId = run.Snapshot.SnapshotId, Pool = app.Trainer.Pool };
         return new NewJob(jobId, spec, app.Jobs.MaxAttempts, app.Jobs.RetryBackoff, app.Jobs.HeartbeatTimeout);
     }
 
@@ -39,7 +39,7 @@ internal static class JobPlanner
             JobKinds.Eval, RunnerOf(app), run.RunId, run.AppId, candidate.Version, Files(run), app.Split.EvalFraction, app.Trainer.Seed,
             paths.ArtifactOf(candidate.Version), app.Eval.Command?.Arguments ?? [],
             app.Eval.ExtraCommands.Select(c => c.Arguments).ToList(), variables, candidate.ArtifactPath, incumbent?.Version,
-            incumbent?.ArtifactPath, app.Eval.Timeout.TotalSeconds) { SnapshotId = run.Snapshot.SnapshotId };
+            incumbent?.ArtifactPath, app.Eval.Timeout.TotalSeconds) { SnapshotId = run.Snapshot.SnapshotId, Pool = app.Eval.Pool ?? app.Trainer.Pool };
         return new NewJob(jobId, spec, app.Jobs.MaxAttempts, app.Jobs.RetryBackoff, app.Jobs.HeartbeatTimeout);
     }
 

@@ -12,7 +12,7 @@ namespace FeedbackLoop.Orchestration.Store;
 internal static class StoreSchema
 {
     /// <summary>The version this build writes; a file with a higher one came from a newer build and is refused.</summary>
-    public const int Version = 6;
+    public const int Version = 7;
 
     /// <summary>The migrations in order: version, statements. (A property, not a field: the arrays below must exist first.)</summary>
     public static IReadOnlyList<(int Version, string[] Statements)> Migrations =>
@@ -23,6 +23,7 @@ internal static class StoreSchema
         (4, Promotions),
         (5, Rollouts),
         (6, ReviewWaits),
+        (7, InterruptedAttempts),
     ];
 
     // The registry as issue 3 left it. IF NOT EXISTS: files of that build have these tables without a migration record.
@@ -251,5 +252,40 @@ internal static class StoreSchema
             reason           TEXT             NOT NULL
         )
         """,
+    ];
+
+    // An attempt whose worker shut down before it ended (a drain that ran out of time) is 'interrupted': offered again at
+    // once and not one of the job's attempts (docs/WORKERS.md). A CHECK cannot be altered in SQLite, so the table is
+    // rebuilt; nothing references it.
+    private static readonly string[] InterruptedAttempts =
+    [
+        """
+        CREATE TABLE attempts_v7 (
+            job_id       TEXT    NOT NULL REFERENCES jobs (job_id),
+            attempt      INTEGER NOT NULL,
+            state        TEXT    NOT NULL CHECK (state IN ('offered', 'running', 'succeeded', 'failed', 'timed_out', 'lost', 'cancelled', 'interrupted')),
+            worker_id    TEXT,
+            slot         INTEGER,
+            offered_at   TEXT    NOT NULL,
+            started_at   TEXT,
+            heartbeat_at TEXT,
+            ended_at     TEXT,
+            progress     TEXT,
+            reason       TEXT,
+            exit_code    INTEGER,
+            log_path     TEXT,
+            output_path  TEXT,
+            metrics      TEXT,
+            PRIMARY KEY (job_id, attempt)
+        )
+        """,
+        """
+        INSERT INTO attempts_v7 (job_id, attempt, state, worker_id, slot, offered_at, started_at, heartbeat_at, ended_at, progress, reason,
+                                 exit_code, log_path, output_path, metrics)
+        SELECT job_id, attempt, state, worker_id, slot, offered_at, started_at, heartbeat_at, ended_at, progress, reason,
+               exit_code, log_path, output_path, metrics FROM attempts
+        """,
+        "DROP TABLE attempts",
+        "ALTER TABLE attempts_v7 RENAME TO attempts",
     ];
 }

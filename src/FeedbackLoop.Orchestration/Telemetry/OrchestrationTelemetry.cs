@@ -28,6 +28,8 @@ public sealed class OrchestrationTelemetry : IDisposable
     private readonly Counter<long> _actionsAnnounced;
     private readonly Counter<long> _rolloutDecisions;
     private readonly Counter<long> _reviewWaits;
+    private readonly Counter<long> _unclaimedOffers;
+    private readonly Counter<long> _refusedOffers;
 
     /// <summary>Creates the instruments on meters from <paramref name="factory"/> (the host's), or on new meters.</summary>
     /// <param name="factory">The host's meter factory; null outside a host (tests, tools).</param>
@@ -45,6 +47,10 @@ public sealed class OrchestrationTelemetry : IDisposable
         _queueWait = _meter.CreateHistogram<double>("feedbackloop.job.queue_wait", "s", "Time from an attempt's offer to its grant to a worker, by job kind");
         _attemptDuration = _meter.CreateHistogram<double>("feedbackloop.job.duration", "s",
             "How long a worker ran an attempt (training for tune jobs, scoring for eval jobs), by job kind and outcome");
+        _unclaimedOffers = _meter.CreateCounter<long>("feedbackloop.job.unclaimed_offers", "{offer}",
+            "Offers sent again because no worker claimed them in time, by pool: most often no worker of that pool is running");
+        _refusedOffers = _meter.CreateCounter<long>("feedbackloop.job.refused_offers", "{offer}",
+            "Job offers a worker refused to run, by reason (unsigned, bad_signature, wrong_pool, bad_spec): nothing of them ran");
         _unregisteredAppCommits = _meter.CreateCounter<long>("feedbackloop.runs.unregistered_app_commits", "{message}",
             "DatasetCommitted messages for an app that is not registered: ignored, no run starts");
         _actionsAnnounced = _meter.CreateCounter<long>("feedbackloop.model_actions.announced", "{action}",
@@ -107,6 +113,12 @@ public sealed class OrchestrationTelemetry : IDisposable
 
     /// <summary>A DatasetCommitted for an app that is not registered was ignored (no app id tag: the id is the sender's choice).</summary>
     public void UnregisteredAppIgnored() => _unregisteredAppCommits.Add(1);
+
+    /// <summary>Counts an offer of <paramref name="pool"/> sent again because nobody claimed it.</summary>
+    public void OfferUnclaimed(string pool) => _unclaimedOffers.Add(1, new KeyValuePair<string, object?>("pool", pool));
+
+    /// <summary>Counts an offer a worker refused to run (<paramref name="reason"/> is a fixed word, never message text).</summary>
+    public void OfferRefused(string reason) => _refusedOffers.Add(1, new KeyValuePair<string, object?>("reason", reason));
 
     /// <summary>A person's <paramref name="action"/> on a model of <paramref name="appId"/> was announced on the bus.</summary>
     public void ActionAnnounced(string appId, string action) =>

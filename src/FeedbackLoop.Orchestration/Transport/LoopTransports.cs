@@ -1,4 +1,5 @@
 using System.Security.Authentication;
+using FeedbackLoop.Contracts.Bus;
 using MassTransit;
 
 namespace FeedbackLoop.Orchestration.Transport;
@@ -9,11 +10,16 @@ public static class LoopQueues
     /// <summary>Where DatasetCommitted is handled (the retrain trigger).</summary>
     public const string Triggers = "feedbackloop-triggers";
 
-    /// <summary>Where job offers wait for a worker (workers compete here).</summary>
+    /// <summary>The prefix of the offer queues: one per worker pool (<see cref="JobsOf"/>).</summary>
     public const string Jobs = "feedbackloop-jobs";
 
     /// <summary>Where the workers' claims, heartbeats and results go to the orchestrator.</summary>
     public const string JobReports = "feedbackloop-job-reports";
+
+    /// <summary>Where the offers of <paramref name="pool"/>'s jobs wait for a worker of that pool (its workers compete here).</summary>
+    /// <exception cref="ArgumentException">Not a valid pool name (<see cref="JobPools.IsValid"/>).</exception>
+    public static string JobsOf(string pool) =>
+        JobPools.IsValid(pool) ? $"{Jobs}-{pool}" : throw new ArgumentException($"\"{pool}\" is not a pool name: {JobPools.Rule}", nameof(pool));
 }
 
 /// <summary>

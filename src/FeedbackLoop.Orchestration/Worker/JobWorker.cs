@@ -1,6 +1,8 @@
 using System.Globalization;
 using FeedbackLoop.Contracts;
 using FeedbackLoop.Contracts.Bus;
+using FeedbackLoop.Orchestration.Jobs;
+using FeedbackLoop.Orchestration.Telemetry;
 using FeedbackLoop.Orchestration.Transport;
 using MassTransit;
 using Microsoft.Extensions.Logging;
@@ -38,6 +40,24 @@ public sealed record WorkerOptions
     /// <summary>After a stop, how long the worker waits for the job to end before it frees the slot anyway.</summary>
     public TimeSpan StopGrace { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>The worker pool it takes jobs of (<see cref="JobPools"/>): it listens only to that pool's offer queue.</summary>
+    public string Pool { get; init; } = JobPools.Default;
+
+    /// <summary>
+    /// On shutdown (SIGTERM), how long running attempts may go on to finish while the worker takes no new offer; an attempt
+    /// still running then is stopped and reported interrupted, so it is offered again without counting against the job.
+    /// </summary>
+    public TimeSpan DrainTimeout { get; init; } = DefaultDrainTimeout;
+
+    /// <summary>Five minutes: most CPU jobs end within it, and a GPU job that would not is retried elsewhere, not lost.</summary>
+    public static readonly TimeSpan DefaultDrainTimeout = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// How long a stop may take in all: the drain, the stopped jobs' grace, then six seconds for their reports to reach
+    /// the broker. A host running the worker must allow at least this long for its shutdown.
+    /// </summary>
+    public TimeSpan StopLimit => DrainTimeout + StopGrace + TimeSpan.FromSeconds(6);
+
     /// <summary>The number of jobs the worker runs at once.</summary>
     public int Slots => Math.Max(1, Gpus);
 
@@ -52,7 +72,8 @@ public sealed record WorkerOptions
 /// the claim, beats while the job runs, stops it on request or at its time limit, and reports how it ended — retrying
 /// that report until the broker takes it, because an unreported end would cost a heartbeat timeout and a retry.
 /// </summary>
-internal sealed partial class JobWorker(WorkerOptions options, JobExecutor executor, TimeProvider clock, ILogger<JobWorker> logger)
+internal sealed partial class JobWorker(
+    WorkerOptions options, JobExecutor executor, JobSigner signer, OrchestrationTelemetry telemetry, TimeProvider clock, ILogger<JobWorker> logger)
     : IAsyncDisposable
 {
     /// <summary>How long RabbitMQ keeps a worker's own queue without a consumer (a worker that is gone) before deleting it.</summary>
@@ -111,8 +132,8 @@ internal sealed partial class JobWorker(WorkerOptions options, JobExecutor execu
             await _control.Ready.WaitAsync(cancellationToken).ConfigureAwait(false);
 
             // One offer at a time: the handler only claims, so this costs nothing, and it keeps a busy worker from
-            // holding offers another worker could take.
-            _offers = bus.ConnectReceiveEndpoint(LoopQueues.Jobs, e =>
+            // holding offers another worker could take. Only its own pool's queue: other pools' offers never reach it.
+            _offers = bus.ConnectReceiveEndpoint(LoopQueues.JobsOf(options.Pool), e =>
             {
                 e.PrefetchCount = 1;
                 e.ConcurrentMessageLimit = 1;
@@ -121,7 +142,7 @@ internal sealed partial class JobWorker(WorkerOptions options, JobExecutor execu
             await _offers.Ready.WaitAsync(cancellationToken).ConfigureAwait(false);
             _intakeOpen = true;
             _housekeeping = Task.Run(() => HousekeepingAsync(_stopping.Token), CancellationToken.None);
-            LogStarted(logger, options.WorkerId, options.Slots, options.Gpus == 0 ? "CPU" : "GPU", ProcessRunner.ChildrenDieWithWorker);
+            LogStarted(logger, options.WorkerId, options.Pool, options.Slots, options.Gpus == 0 ? "CPU" : "GPU", ProcessRunner.ChildrenDieWithWorker);
             _ready.TrySetResult();
         }
         catch (Exception e)
@@ -131,7 +152,11 @@ internal sealed partial class JobWorker(WorkerOptions options, JobExecutor execu
         }
     }
 
-    /// <summary>Stops taking offers, stops the running attempts (reported as failed, so they are retried elsewhere) and waits for their reports.</summary>
+    /// <summary>
+    /// Drains: stops taking offers at once, lets the running attempts finish for up to <see cref="WorkerOptions.DrainTimeout"/>,
+    /// then stops those still running and reports them interrupted (offered again elsewhere, not counted against the job),
+    /// and waits for their reports until <paramref name="cancellationToken"/> gives up.
+    /// </summary>
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         if (_stopping.IsCancellationRequested)
@@ -141,21 +166,36 @@ internal sealed partial class JobWorker(WorkerOptions options, JobExecutor execu
 
         await _stopping.CancelAsync().ConfigureAwait(false);
         await ReconcileIntakeAsync().ConfigureAwait(false);
-        Task[] attempts;
-        List<CancellationTokenSource> stops;
-        lock (_lock)
+        var running = RunningAttempts();
+        LogDraining(logger, options.DrainTimeout.TotalSeconds, running.Length);
+        try
         {
-            stops = _slots.Where(s => s.State == SlotState.Running)
-                .Select(s => s.MarkStop(JobOutcomes.Failed, $"worker {options.WorkerId} stopped while running it"))
-                .OfType<CancellationTokenSource>().ToList();
-            attempts = [.. _attempts];
+            await Task.WhenAll(running).WaitAsync(options.DrainTimeout, clock, cancellationToken).ConfigureAwait(false);
+            LogDrained(logger);
         }
+        catch (TimeoutException)
+        {
+            List<CancellationTokenSource> stops;
+            lock (_lock)
+            {
+                stops = _slots.Where(s => s.State == SlotState.Running)
+                    .Select(s => s.MarkStop(JobOutcomes.Interrupted,
+                        string.Create(CultureInfo.InvariantCulture, $"worker {options.WorkerId} shut down: its drain of {options.DrainTimeout.TotalSeconds:0.#} s ran out")))
+                    .OfType<CancellationTokenSource>().ToList();
+            }
 
-        stops.ForEach(Slot.Cancel);
+            LogDrainExpired(logger, stops.Count);
+            stops.ForEach(Slot.Cancel);
+        }
+        catch (OperationCanceledException)
+        {
+            // The host gave up waiting: what did not report is given up on by the orchestrator's heartbeat timeout.
+            return;
+        }
 
         try
         {
-            await Task.WhenAll(attempts).WaitAsync(cancellationToken).ConfigureAwait(false);
+            await Task.WhenAll(RunningAttempts()).WaitAsync(cancellationToken).ConfigureAwait(false);
             if (_housekeeping is not null)
             {
                 await _housekeeping.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -164,6 +204,14 @@ internal sealed partial class JobWorker(WorkerOptions options, JobExecutor execu
         catch (OperationCanceledException)
         {
             // Out of time: what did not report is given up on by the orchestrator's heartbeat timeout.
+        }
+    }
+
+    private Task[] RunningAttempts()
+    {
+        lock (_lock)
+        {
+            return [.. _attempts];
         }
     }
 
@@ -181,6 +229,15 @@ internal sealed partial class JobWorker(WorkerOptions options, JobExecutor execu
     private async Task OnOfferAsync(ConsumeContext<JobOffered> context)
     {
         var offer = context.Message;
+        if (Refusal(offer) is { } refusal)
+        {
+            // Acknowledged and dropped: a forged or altered offer must not run anywhere, and the genuine offer of the
+            // attempt (if there is one) is sent again by the orchestrator.
+            telemetry.OfferRefused(refusal.Reason);
+            LogOfferRefused(logger, Printable(offer.JobId), offer.Attempt, refusal.Detail);
+            return;
+        }
+
         Slot? slot;
         lock (_lock)
         {
@@ -218,15 +275,29 @@ internal sealed partial class JobWorker(WorkerOptions options, JobExecutor execu
         }
 
         Slot? slot;
+        var draining = false;
         lock (_lock)
         {
             slot = _slots.FirstOrDefault(s => s.Holds(grant.JobId, grant.Attempt));
-            if (slot?.State == SlotState.Claimed)
+            if (slot?.State == SlotState.Claimed && _stopping.IsCancellationRequested)
+            {
+                // Granted after the drain began: a draining worker starts nothing new, and says so at once.
+                slot.Free();
+                draining = true;
+            }
+            else if (slot?.State == SlotState.Claimed)
             {
                 slot.Start();
                 _attempts.RemoveAll(t => t.IsCompleted);
                 _attempts.Add(Task.Run(() => RunAttemptAsync(slot, grant), CancellationToken.None));
             }
+        }
+
+        if (draining)
+        {
+            await ReportAsync(new JobFailed(grant.JobId, grant.Attempt, options.WorkerId, JobOutcomes.Interrupted,
+                $"worker {options.WorkerId} was draining when the grant arrived", null, 0)).ConfigureAwait(false);
+            return;
         }
 
         if (slot is null)
@@ -505,6 +576,34 @@ internal sealed partial class JobWorker(WorkerOptions options, JobExecutor execu
         }
     }
 
+    /// <summary>
+    /// Why this worker will not run <paramref name="offer"/> (a fixed reason word for the metric, and a sentence without
+    /// secrets for the log), or null. The signature first: nothing else in an offer is worth reading until it holds.
+    /// </summary>
+    private (string Reason, string Detail)? Refusal(JobOffered offer)
+    {
+        if (offer.Signature is null)
+        {
+            return ("unsigned", "the offer carries no signature (is FEEDBACKLOOP_JOB_KEY set on the orchestrator?)");
+        }
+
+        if (!signer.Verify(offer))
+        {
+            return ("bad_signature", "its signature does not match its content under this worker's key (forged, altered, or signed with another key)");
+        }
+
+        if (JobSpecCheck.Problem(offer) is { } problem)
+        {
+            return ("bad_spec", problem);
+        }
+
+        return offer.Spec.Pool == options.Pool ? null : ("wrong_pool", $"it is a job of pool {offer.Spec.Pool}; this worker is in pool {options.Pool}");
+    }
+
+    /// <summary>A job id from an unchecked message, cut to safe characters and length before it reaches a log.</summary>
+    private static string Printable(string? text) =>
+        text is null ? "(none)" : new string(text.Take(80).Select(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' ? c : '?').ToArray());
+
     /// <summary>The worker's own queue: its id, reduced to the characters every broker accepts in a queue name.</summary>
     public static string ControlQueueOf(string workerId) =>
         "feedbackloop-worker-" + new string(workerId.Select(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' ? c : '-').ToArray());
@@ -601,8 +700,20 @@ internal sealed partial class JobWorker(WorkerOptions options, JobExecutor execu
         public void Dispose() => _stop?.Dispose();
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Worker {WorkerId} takes jobs: {Slots} {Kind} slot(s); children die with the worker: {Guarded}")]
-    private static partial void LogStarted(ILogger logger, string workerId, int slots, string kind, bool guarded);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Worker {WorkerId} takes jobs of pool {Pool}: {Slots} {Kind} slot(s); children die with the worker: {Guarded}")]
+    private static partial void LogStarted(ILogger logger, string workerId, string pool, int slots, string kind, bool guarded);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Refused an offer of job {JobId} attempt {Attempt}, nothing runs: {Reason}")]
+    private static partial void LogOfferRefused(ILogger logger, string jobId, int attempt, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Draining: no new offers; waiting up to {Seconds} s for {Running} running attempt(s)")]
+    private static partial void LogDraining(ILogger logger, double seconds, int running);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Drain time is up: stopping {Running} attempt(s), reported interrupted so they are offered again")]
+    private static partial void LogDrainExpired(ILogger logger, int running);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Drained: every attempt ended")]
+    private static partial void LogDrained(ILogger logger);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Claiming attempt {Attempt} of job {JobId} for slot {Slot}")]
     private static partial void LogClaiming(ILogger logger, string jobId, int attempt, int slot);

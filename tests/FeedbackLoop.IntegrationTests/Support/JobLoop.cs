@@ -1,4 +1,5 @@
 using FeedbackLoop.Contracts;
+using FeedbackLoop.Contracts.Bus;
 using FeedbackLoop.Contracts.Datasets;
 using FeedbackLoop.Core.Extraction;
 using FeedbackLoop.Datasets;
@@ -6,6 +7,7 @@ using FeedbackLoop.Orchestration.Hosting;
 using FeedbackLoop.Orchestration.Jobs;
 using FeedbackLoop.Orchestration.Registry;
 using FeedbackLoop.Orchestration.Runs;
+using FeedbackLoop.Orchestration.Telemetry;
 using FeedbackLoop.Orchestration.Worker;
 using FeedbackLoop.Pipelines;
 using MassTransit;
@@ -117,14 +119,20 @@ internal sealed class JobLoop : IAsyncDisposable
         WorkDirectory = Path.Combine(Root, "worker-" + id),
         HeartbeatInterval = TimeSpan.FromMilliseconds(100),
         ClaimTimeout = TimeSpan.FromSeconds(20),
+        // A test that ends mid-job should not wait out a production drain.
+        DrainTimeout = TimeSpan.FromSeconds(2),
     };
+
+    /// <summary>The offer signed as this loop's orchestrator signs it (the key is the process's own in memory).</summary>
+    public JobOffered Sign(JobOffered offer) => Services.GetRequiredService<JobSigner>().Sign(offer);
 
     /// <summary>Another worker on the same bus, as a second machine would be.</summary>
     public async Task<JobWorker> StartWorkerAsync(string id)
     {
         var options = WorkerOptions(id);
         // A command-only worker with the data folder, as `serve --role worker` has: it writes a reviewed snapshot's file.
-        var worker = new JobWorker(options, new JobExecutor(options, trainers: null, new DatasetSnapshots(Root)), TimeProvider.System, NullLogger<JobWorker>.Instance);
+        var worker = new JobWorker(options, new JobExecutor(options, trainers: null, new DatasetSnapshots(Root)), Services.GetRequiredService<JobSigner>(),
+            Services.GetRequiredService<OrchestrationTelemetry>(), TimeProvider.System, NullLogger<JobWorker>.Instance);
         await worker.StartAsync(Harness.Bus, CancellationToken.None);
         return worker;
     }

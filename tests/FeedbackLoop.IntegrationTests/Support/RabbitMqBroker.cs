@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
+using FeedbackLoop.Orchestration.Jobs;
 using FeedbackLoop.Orchestration.Transport;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Exceptions;
@@ -302,8 +303,12 @@ public sealed class RabbitMqBroker : IAsyncLifetime
         {
             [RabbitMqSettings.UriVariable] = settings.ToString(),
             [RabbitMqSettings.PasswordVariable] = settings.Password,
+            [JobKey.Variable] = JobKeyText,
         };
     }
+
+    /// <summary>The job signing key every process of a test loop shares (a loop on RabbitMQ needs one).</summary>
+    public const string JobKeyText = "test-job-key-0123456789abcdef0123456789abcdef";
 
     /// <summary>A connection factory for <paramref name="settings"/> (for reading queues directly in tests).</summary>
     public static ConnectionFactory ConnectionFactoryFor(RabbitMqSettings settings)

@@ -34,13 +34,13 @@ internal sealed class ServeJobProcesses : IAsyncDisposable
     private readonly DatasetStore _store;
     private int _pairs;
 
-    public ServeJobProcesses(RabbitMqSettings broker, TimeSpan? trainerTimeout = null)
+    public ServeJobProcesses(RabbitMqSettings broker, TimeSpan? trainerTimeout = null, string pool = JobPools.Default)
     {
         _broker = broker;
         Data = Directory.CreateDirectory(Path.Combine(Root, "data")).FullName;
         Markers = Directory.CreateDirectory(Path.Combine(Root, "markers")).FullName;
         PipelineFile = Path.Combine(Root, "pipeline.yaml");
-        File.WriteAllText(PipelineFile, PipelineYaml(Markers, trainerTimeout ?? TimeSpan.FromMinutes(2)));
+        File.WriteAllText(PipelineFile, PipelineYaml(Markers, trainerTimeout ?? TimeSpan.FromMinutes(2), pool));
         Registry = new ModelRegistry(Path.Combine(Data, "registry.db"));
         Jobs = new JobStore(Registry.DatabasePath);
         _store = new DatasetStore(Data);
@@ -68,7 +68,10 @@ internal sealed class ServeJobProcesses : IAsyncDisposable
         }
     }
 
-    private static string PipelineYaml(string markers, TimeSpan trainerTimeout) =>
+    /// <summary>The broker the processes meet on.</summary>
+    public RabbitMqSettings Broker => _broker;
+
+    private static string PipelineYaml(string markers, TimeSpan trainerTimeout, string pool) =>
         string.Create(CultureInfo.InvariantCulture, $$"""
         defaults:
           retrain: {min_new_pairs: 60}
@@ -77,6 +80,7 @@ internal sealed class ServeJobProcesses : IAsyncDisposable
             kind: command
             command: [/bin/sh, "{{JobLoop.Script}}", tune, --data, "{train}", --output, "{output}", --markers, "{{markers}}"]
             timeout: {{trainerTimeout.TotalMilliseconds}}ms
+            pool: {{pool}}
           eval:
             command: [/bin/sh, "{{JobLoop.Script}}", eval, --data, "{eval}", --model, "{model}", --output, "{output}", --markers, "{{markers}}"]
           jobs:
@@ -89,12 +93,15 @@ internal sealed class ServeJobProcesses : IAsyncDisposable
         """);
 
     /// <summary>Starts <c>serve --role orchestrator</c>; it checks the datasets itself only when <paramref name="pollDatasets"/> is given.</summary>
-    public Task<ServeProcess> StartOrchestratorAsync(string pollDatasets = "off") =>
-        StartAsync("orchestrator", "orchestrator", "--store", Registry.DatabasePath, "--sweep", "200ms", "--offer-again", "30s", "--poll-datasets", pollDatasets);
+    public Task<ServeProcess> StartOrchestratorAsync(string pollDatasets = "off", string offerAgain = "30s") =>
+        StartAsync("orchestrator", "orchestrator", "--store", Registry.DatabasePath, "--sweep", "200ms", "--offer-again", offerAgain, "--poll-datasets", pollDatasets);
 
-    public Task<ServeProcess> StartWorkerAsync(string workerId) =>
+    public Task<ServeProcess> StartWorkerAsync(string workerId, string pool = JobPools.Default, string drainTimeout = "60s") =>
         StartAsync(workerId, "worker", "--worker-id", workerId, "--gpus", "0", "--heartbeat", "200ms", "--claim-timeout", "20s",
-            "--work-dir", Path.Combine(Root, "worker-" + workerId));
+            "--work-dir", WorkDirectoryOf(workerId), "--pool", pool, "--drain-timeout", drainTimeout);
+
+    /// <summary>A worker's private folder (its attempt logs are under <c>logs/</c>).</summary>
+    public string WorkDirectoryOf(string workerId) => Path.Combine(Root, "worker-" + workerId);
 
     private async Task<ServeProcess> StartAsync(string name, string role, params string[] options)
     {
@@ -293,13 +300,27 @@ internal sealed class ServeProcess : IAsyncDisposable
     /// <summary>SIGTERM, then waits for the graceful exit.</summary>
     public async Task<int> StopAsync()
     {
+        Terminate();
+
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await _process.WaitForExitAsync(deadline.Token);
+        return _process.ExitCode;
+    }
+
+    /// <summary>SIGTERM, without waiting.</summary>
+    public void Terminate()
+    {
         if (!_process.HasExited)
         {
             _ = Libc.Kill(_process.Id, Libc.Sigterm);
         }
+    }
 
-        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        await _process.WaitForExitAsync(deadline.Token);
+    /// <summary>Waits for the exit (after <see cref="Terminate"/>) and returns its code.</summary>
+    public async Task<int> ExitCodeAsync(TimeSpan deadline)
+    {
+        using var limit = new CancellationTokenSource(deadline);
+        await _process.WaitForExitAsync(limit.Token);
         return _process.ExitCode;
     }
 

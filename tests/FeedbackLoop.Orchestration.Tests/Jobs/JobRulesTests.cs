@@ -63,6 +63,10 @@ public sealed class JobRulesTests
     [InlineData(AttemptState.Cancelled, 1, 3, false, JobState.Cancelled, null)]
     [InlineData(AttemptState.Failed, 1, 3, true, JobState.Cancelled, null)]
     [InlineData(AttemptState.Lost, 1, 3, true, JobState.Cancelled, null)]
+    [InlineData(AttemptState.Interrupted, 1, 3, false, JobState.Pending, 0.0)]
+    [InlineData(AttemptState.Interrupted, 3, 3, false, JobState.Pending, 0.0)]
+    [InlineData(AttemptState.Interrupted, 0, 1, false, JobState.Pending, 0.0)]
+    [InlineData(AttemptState.Interrupted, 1, 3, true, JobState.Cancelled, null)]
     public void After_an_attempt_the_job_succeeds_retries_after_its_backoff_fails_or_is_cancelled(
         AttemptState ended, int attempt, int max, bool cancelRequested, JobState next, double? dueAfterSeconds)
     {
@@ -105,6 +109,7 @@ public sealed class JobRulesTests
     [InlineData(JobOutcomes.Failed, AttemptState.Failed)]
     [InlineData(JobOutcomes.TimedOut, AttemptState.TimedOut)]
     [InlineData(JobOutcomes.Cancelled, AttemptState.Cancelled)]
+    [InlineData(JobOutcomes.Interrupted, AttemptState.Interrupted)]
     public void A_workers_outcome_maps_to_an_attempt_state(string outcome, AttemptState state)
     {
         Assert.Equal(state, JobRules.AttemptStateOf(outcome));

@@ -162,7 +162,7 @@ public sealed class InvalidPipelineTests
                   kind: mlnet-reward
                   command: python train.py
             """,
-            "5:7: apps.demo.trainer.command: unknown field; valid fields here: kind, seed, timeout"),
+            "5:7: apps.demo.trainer.command: unknown field; valid fields here: kind, seed, timeout, pool"),
         ["command trainer without its command"] = (
             """
             defaults:
