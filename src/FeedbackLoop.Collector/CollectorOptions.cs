@@ -1,5 +1,6 @@
 using FeedbackLoop.Contracts;
 using FeedbackLoop.Core.Extraction;
+using FeedbackLoop.Kafka.Configuration;
 
 namespace FeedbackLoop.Collector;
 
@@ -8,6 +9,9 @@ internal sealed record CollectorOptions
 {
     /// <summary>Kafka bootstrap servers.</summary>
     public required string BootstrapServers { get; init; }
+
+    /// <summary>The operator's librdkafka properties (TLS, SASL, tuning), added to the collector's producer.</summary>
+    public KafkaClientProperties KafkaProperties { get; init; } = KafkaClientProperties.None;
 
     /// <summary>The keys file (<c>feedbackloop keys</c>).</summary>
     public required string KeysFile { get; init; }

@@ -23,7 +23,7 @@ internal sealed class KafkaDelivery : IDisposable
     {
         _options = options;
         var timeoutMs = (int)Math.Max(1, options.DeliveryTimeout.TotalMilliseconds);
-        _producer = new ProducerBuilder<byte[]?, byte[]?>(new ProducerConfig
+        _producer = new ProducerBuilder<byte[]?, byte[]?>(options.KafkaProperties.ApplyTo(new ProducerConfig
         {
             BootstrapServers = options.BootstrapServers,
             EnableIdempotence = true,
@@ -39,7 +39,7 @@ internal sealed class KafkaDelivery : IDisposable
             // librdkafka fails each record it could not deliver within the budget, so every batch ends within it.
             MessageTimeoutMs = timeoutMs,
             RequestTimeoutMs = Math.Min(timeoutMs, 30_000),
-        }).SetLogHandler((_, _) => { /* librdkafka's own lines name brokers only; the outcome is the answer's status */ }).Build();
+        })).SetLogHandler((_, _) => { /* librdkafka's own lines name brokers only; the outcome is the answer's status */ }).Build();
     }
 
     public Handle Handle => _producer.Handle;

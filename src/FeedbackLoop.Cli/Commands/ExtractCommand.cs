@@ -51,22 +51,23 @@ internal static class ExtractCommand
         {
             Description = "Dead-letter events whose occurred_at is more than this many days older than their record's time (off by default; e.g. 30 in production, wider or off for a backfill).",
         };
+        var kafkaConfig = KafkaConfigCli.Option();
         var pipelineFile = HostOptionsCli.Pipeline();
         var metricsPort = HostOptionsCli.MetricsPort();
         var verbose = new Option<bool>("--verbose") { Description = "Log partition assignments and each dead-lettered record." };
 
         var command = new Command("extract", "Run the preference and engagement extractors on the events topic.")
         {
-            bootstrap, data, untilIdle, group, pipelineFile, metricsPort, verbose, maxEventAge,
+            bootstrap, kafkaConfig, data, untilIdle, group, pipelineFile, metricsPort, verbose, maxEventAge,
         };
         command.SetAction((parse, ct) => RunAsync(
-            parse.GetRequiredValue(bootstrap), parse.GetValue(data), parse.GetValue(untilIdle), parse.GetValue(group)!, parse.GetValue(pipelineFile),
+            parse.GetRequiredValue(bootstrap), parse.GetValue(kafkaConfig), parse.GetValue(data), parse.GetValue(untilIdle), parse.GetValue(group)!, parse.GetValue(pipelineFile),
             parse.GetValue(metricsPort), parse.GetValue(verbose), parse.GetValue(maxEventAge), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct));
         return command;
     }
 
     private static async Task<int> RunAsync(
-        string bootstrap, DirectoryInfo? dataOption, double? untilIdle, string group, FileInfo? pipelineFile, int? metricsPort, bool verbose, double? maxEventAgeDays,
+        string bootstrap, FileInfo? kafkaConfig, DirectoryInfo? dataOption, double? untilIdle, string group, FileInfo? pipelineFile, int? metricsPort, bool verbose, double? maxEventAgeDays,
         TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
         if (untilIdle is <= 0)
@@ -79,6 +80,8 @@ internal static class ExtractCommand
             await error.WriteLineAsync("--max-event-age-days must be a number of days above 0 and at most 36500, e.g. --max-event-age-days 30.").ConfigureAwait(false);
             return 2;
         }
+
+        if (await KafkaConfigCli.LoadAsync(kafkaConfig, error).ConfigureAwait(false) is not { } kafkaProperties) return 2;
 
         PipelineDefinition pipeline;
         try
@@ -133,6 +136,7 @@ internal static class ExtractCommand
             new ExtractionLoopOptions
             {
                 BootstrapServers = bootstrap,
+                KafkaProperties = kafkaProperties,
                 StateDirectory = Path.Combine(data, "state", "extract"),
                 GroupId = group,
                 UntilIdle = untilIdle is { } s ? TimeSpan.FromSeconds(s) : null,

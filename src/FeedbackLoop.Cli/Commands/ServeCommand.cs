@@ -85,6 +85,8 @@ internal static class ServeCommand
         var metricsPort = HostOptionsCli.MetricsPort();
         var verbose = new Option<bool>("--verbose") { Description = "Log every offer, claim, grant and attempt." };
         var bootstrap = new Option<string?>("--bootstrap") { Description = "Collector: Kafka bootstrap servers (host:port,...)." };
+        var kafkaConfig = KafkaConfigCli.Option();
+        kafkaConfig.Description = "Collector: " + kafkaConfig.Description;
         var keys = new Option<FileInfo?>("--keys") { Description = "Collector: the write keys file ('feedbackloop keys create')." };
         var urls = new Option<string>("--urls")
         {
@@ -94,12 +96,12 @@ internal static class ServeCommand
 
         var command = new Command("serve", "Run the loop's orchestrator, a worker, both, the HTTP collector or the review app, until Ctrl+C or SIGTERM.")
         {
-            role, data, pipeline, registry, gpus, pool, drainTimeout, workerId, workDir, heartbeat, claimTimeout, sweep, offerAgain, pollDatasets, passEnv, metricsPort, verbose, bootstrap, keys, urls, watchRollouts,
+            role, data, pipeline, registry, gpus, pool, drainTimeout, workerId, workDir, heartbeat, claimTimeout, sweep, offerAgain, pollDatasets, passEnv, metricsPort, verbose, bootstrap, kafkaConfig, keys, urls, watchRollouts,
         };
         command.SetAction((parse, ct) => parse.GetValue(role) == "review"
             ? RunReviewAsync(parse.GetValue(data), parse.GetValue(registry), parse.GetValue(urls)!, parse.GetValue(metricsPort), parse.GetValue(verbose), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct)
             : parse.GetValue(role) == "collector"
-            ? RunCollectorAsync(parse.GetValue(bootstrap), parse.GetValue(keys), parse.GetValue(urls)!, parse.GetValue(metricsPort), parse.GetValue(verbose), parse.GetValue(registry), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct)
+            ? RunCollectorAsync(parse.GetValue(bootstrap), parse.GetValue(kafkaConfig), parse.GetValue(keys), parse.GetValue(urls)!, parse.GetValue(metricsPort), parse.GetValue(verbose), parse.GetValue(registry), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct)
             : RunAsync(new ServeSettings(
             parse.GetValue(role)!, parse.GetValue(data), parse.GetValue(pipeline), parse.GetValue(registry), parse.GetValue(gpus), parse.GetValue(workerId),
             parse.GetValue(workDir), parse.GetValue(heartbeat)!, parse.GetValue(claimTimeout)!, parse.GetValue(sweep)!, parse.GetValue(offerAgain)!,
@@ -115,14 +117,15 @@ internal static class ServeCommand
         return ReviewServe.RunAsync(locations.Data, locations.Store, urls, metricsPort, verbose, output, error, cancellationToken);
     }
 
-    private static async Task<int> RunCollectorAsync(string? bootstrap, FileInfo? keys, string urls, int? metricsPort, bool verbose, FileInfo? store, TextWriter output, TextWriter error, CancellationToken cancellationToken)
+    private static async Task<int> RunCollectorAsync(string? bootstrap, FileInfo? kafkaConfig, FileInfo? keys, string urls, int? metricsPort, bool verbose, FileInfo? store, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
         if (string.IsNullOrWhiteSpace(bootstrap) || keys is null)
         {
             await error.WriteLineAsync("--role collector needs --bootstrap <servers> and --keys <file>.").ConfigureAwait(false);
             return 2;
         }
-        return await CollectorServe.RunAsync(new CollectorOptions { BootstrapServers = bootstrap, KeysFile = keys.FullName }, urls, metricsPort, verbose, store, output, error, cancellationToken).ConfigureAwait(false);
+        if (await KafkaConfigCli.LoadAsync(kafkaConfig, error).ConfigureAwait(false) is not { } kafkaProperties) return 2;
+        return await CollectorServe.RunAsync(new CollectorOptions { BootstrapServers = bootstrap, KafkaProperties = kafkaProperties, KeysFile = keys.FullName }, urls, metricsPort, verbose, store, output, error, cancellationToken).ConfigureAwait(false);
     }
 
     private static async Task<int> RunAsync(ServeSettings settings, TextWriter output, TextWriter error, CancellationToken cancellationToken)

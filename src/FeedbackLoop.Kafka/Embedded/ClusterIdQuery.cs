@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using FeedbackLoop.Kafka.Configuration;
 
 namespace FeedbackLoop.Kafka.Embedded;
 
@@ -10,13 +11,16 @@ namespace FeedbackLoop.Kafka.Embedded;
 internal static class ClusterIdQuery
 {
     /// <summary>The cluster id, or null when the cluster did not answer within <paramref name="timeout"/>.</summary>
-    public static unsafe string? Read(string bootstrapServers, TimeSpan timeout)
+    public static unsafe string? Read(string bootstrapServers, KafkaClientProperties kafkaProperties, TimeSpan timeout)
     {
         Librdkafka.EnsureLoaded();
         const int errorSize = 512;
         var error = stackalloc byte[errorSize];
         var conf = LibrdkafkaImports.rd_kafka_conf_new();
-        foreach (var (name, value) in new[] { ("bootstrap.servers", bootstrapServers), ("client.id", "feedbackloop-cluster-id"), ("log_level", "3") })
+        // The operator's properties come after the query's own, as for every other client (TLS and SASL reach this one too).
+        IEnumerable<(string, string)> settings = [("bootstrap.servers", bootstrapServers), ("client.id", "feedbackloop-cluster-id"), ("log_level", "3"),
+            .. kafkaProperties.Pairs.Select(p => (p.Key, p.Value))];
+        foreach (var (name, value) in settings)
         {
             if (LibrdkafkaImports.rd_kafka_conf_set(conf, name, value, error, errorSize) != LibrdkafkaImports.ConfOk)
             {

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Confluent.Kafka;
+using FeedbackLoop.Kafka.Configuration;
 using Microsoft.Extensions.Logging;
 
 namespace FeedbackLoop.Kafka.Extraction;
@@ -19,7 +20,7 @@ namespace FeedbackLoop.Kafka.Extraction;
 /// short (the read limit, an unreadable topic, dead letters without an origin) ends in sending a dead letter again,
 /// never in losing one.
 /// </remarks>
-internal sealed partial class DeadLetterTail(string bootstrapServers, string deadLetterTopic, string sourceTopic, long scanLimit, ILogger logger)
+internal sealed partial class DeadLetterTail(string bootstrapServers, KafkaClientProperties kafkaProperties, string deadLetterTopic, string sourceTopic, long scanLimit, ILogger logger)
 {
     // Records asked for per backward step: large enough that fetches are full, small enough that a tail that ends
     // close to the window is read in one step.
@@ -49,11 +50,12 @@ internal sealed partial class DeadLetterTail(string bootstrapServers, string dea
             EnablePartitionEof = true,
             ClientId = "feedbackloop-extractor-dlq-tail",
         };
+        kafkaProperties.ApplyTo(config);
         long read = 0;
         try
         {
             using var consumer = new ConsumerBuilder<Ignore, Ignore>(config).SetLogHandler((_, _) => { }).Build();
-            foreach (var partition in Partitions(bootstrapServers, deadLetterTopic))
+            foreach (var partition in Partitions(bootstrapServers, kafkaProperties, deadLetterTopic))
             {
                 var tp = new TopicPartition(deadLetterTopic, partition);
                 var marks = consumer.QueryWatermarkOffsets(tp, Timeout);
@@ -134,9 +136,9 @@ internal sealed partial class DeadLetterTail(string bootstrapServers, string dea
         return (text[..middle], partition, offset);
     }
 
-    private static IEnumerable<int> Partitions(string bootstrapServers, string topic)
+    private static IEnumerable<int> Partitions(string bootstrapServers, KafkaClientProperties kafkaProperties, string topic)
     {
-        using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = bootstrapServers, ClientId = "feedbackloop-extractor-dlq-tail" }).Build();
+        using var admin = new AdminClientBuilder(kafkaProperties.ApplyTo(new AdminClientConfig { BootstrapServers = bootstrapServers, ClientId = "feedbackloop-extractor-dlq-tail" })).Build();
         var metadata = admin.GetMetadata(topic, Timeout);
         // A topic that does not exist yet holds no dead letters.
         return metadata.Topics is [{ Error.IsError: false } t] ? [.. t.Partitions.Select(p => p.PartitionId)] : [];

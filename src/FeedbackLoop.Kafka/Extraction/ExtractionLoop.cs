@@ -134,6 +134,7 @@ public sealed partial class ExtractionLoop
             SessionTimeoutMs = (int)_options.ConsumerSessionTimeout.TotalMilliseconds,
         };
         _options.ApplyFetchSettings(consumerConfig);
+        _options.KafkaProperties.ApplyTo(consumerConfig);
         var producerConfig = new ProducerConfig
         {
             BootstrapServers = _options.BootstrapServers,
@@ -142,6 +143,7 @@ public sealed partial class ExtractionLoop
             LingerMs = 5,
             ClientId = "feedbackloop-extractor-dlq",
         };
+        _options.KafkaProperties.ApplyTo(producerConfig);
 
         using var producer = new ProducerBuilder<byte[]?, byte[]?>(producerConfig)
             .SetLogHandler((_, m) => LogClient(m))
@@ -153,7 +155,7 @@ public sealed partial class ExtractionLoop
             .SetPartitionsLostHandler((c, partitions) => OnLost(c, producer, partitions))
             .Build();
 
-        var origin = LogOrigin.Describe(_options.BootstrapServers, _options.Topic, TimeSpan.FromSeconds(10));
+        var origin = LogOrigin.Describe(_options.BootstrapServers, _options.Topic, TimeSpan.FromSeconds(10), _options.KafkaProperties);
         if (origin is null) LogOriginUnknown(_logger);
         _marks.Bind(origin);
         _origin = origin;
@@ -767,7 +769,7 @@ public sealed partial class ExtractionLoop
             var partition = tp.Partition.Value;
             windows[partition] = Math.Max(_needFrom.GetValueOrDefault(partition), _marks.Get(partition));
         }
-        var tail = new DeadLetterTail(_options.BootstrapServers, _options.DeadLetterTopic, _options.Topic, _options.DeadLetterScanLimit, _logger);
+        var tail = new DeadLetterTail(_options.BootstrapServers, _options.KafkaProperties, _options.DeadLetterTopic, _options.Topic, _options.DeadLetterScanLimit, _logger);
         var found = tail.Find(windows, _origin);
         if (found is null) return;
         Progress.RecordDeadLetterTailRead(found.RecordsRead, found.LimitHit);

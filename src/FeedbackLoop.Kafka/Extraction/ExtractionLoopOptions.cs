@@ -2,6 +2,7 @@ using System.Diagnostics.Metrics;
 using Confluent.Kafka;
 using FeedbackLoop.Contracts;
 using FeedbackLoop.Core.Extraction;
+using FeedbackLoop.Kafka.Configuration;
 
 namespace FeedbackLoop.Kafka.Extraction;
 
@@ -10,6 +11,9 @@ public sealed record ExtractionLoopOptions
 {
     /// <summary>Kafka bootstrap servers, <c>host:port,...</c>.</summary>
     public required string BootstrapServers { get; init; }
+
+    /// <summary>The operator's librdkafka properties (TLS, SASL, tuning), added to every client the loop builds.</summary>
+    public KafkaClientProperties KafkaProperties { get; init; } = KafkaClientProperties.None;
 
     /// <summary>Folder for the per-partition progress marks (see <see cref="ProgressMarks"/>).</summary>
     public required string StateDirectory { get; init; }

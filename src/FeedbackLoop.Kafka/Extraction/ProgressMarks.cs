@@ -1,6 +1,7 @@
 using System.Globalization;
 using Confluent.Kafka;
 using Confluent.Kafka.Admin;
+using FeedbackLoop.Kafka.Configuration;
 using FeedbackLoop.Kafka.Embedded;
 using Microsoft.Extensions.Logging;
 
@@ -106,12 +107,13 @@ internal sealed partial class ProgressMarks(string directory, ILogger logger)
 internal sealed record LogOrigin(string ClusterId, string TopicId)
 {
     /// <summary>Asks the cluster; null when it does not say its id (then no progress mark is trusted).</summary>
-    public static LogOrigin? Describe(string bootstrapServers, string topic, TimeSpan timeout)
+    public static LogOrigin? Describe(string bootstrapServers, string topic, TimeSpan timeout, KafkaClientProperties? kafkaProperties = null)
     {
+        kafkaProperties ??= KafkaClientProperties.None;
         string? clusterId;
         try
         {
-            clusterId = ClusterIdQuery.Read(bootstrapServers, timeout);
+            clusterId = ClusterIdQuery.Read(bootstrapServers, kafkaProperties, timeout);
         }
         catch (DllNotFoundException)
         {
@@ -124,7 +126,7 @@ internal sealed record LogOrigin(string ClusterId, string TopicId)
         // ids and never answers DescribeTopics, so asking it would only wait out the whole timeout on every start.
         if (clusterId.StartsWith(EmbeddedClusterIdPrefix, StringComparison.Ordinal)) return new LogOrigin(Token(clusterId), "-");
         string topicId;
-        using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = bootstrapServers, ClientId = "feedbackloop-extractor-origin" }).Build();
+        using var admin = new AdminClientBuilder(kafkaProperties.ApplyTo(new AdminClientConfig { BootstrapServers = bootstrapServers, ClientId = "feedbackloop-extractor-origin" })).Build();
         try
         {
             var topics = admin.DescribeTopicsAsync(TopicCollection.OfTopicNames([topic]), new DescribeTopicsOptions { RequestTimeout = timeout })
