@@ -37,8 +37,11 @@ internal sealed record DemoReport(
     /// <summary>The taste drift of this run; null when it was off.</summary>
     public DriftRow? Drift { get; init; }
 
-    /// <summary>The canary rollouts, in the order they started; empty until the demo's app serves canaries.</summary>
+    /// <summary>The canary rollouts, in the order they started.</summary>
     public IReadOnlyList<RolloutRow> Rollouts { get; init; } = [];
+
+    /// <summary>The fault the demo injected on purpose (<c>--faulty-canary</c>); null when it was off.</summary>
+    public InjectedFaultRow? InjectedFault { get; init; }
 
     private static readonly JsonSerializerOptions Json = new()
     {
@@ -95,7 +98,8 @@ internal sealed record DemoReport(
             mark.MarkerShape = rolledBack ? MarkerShape.Eks : MarkerShape.OpenCircle;
             mark.MarkerSize = 16;
             mark.Color = rolledBack ? Colors.Red : Colors.Green;
-            var label = plot.Add.Text($"{rollout.Version}: canary {rollout.Decision.Replace('_', ' ')}", at, rolledBack ? rollout.CanaryRate - 0.05 : Generations[at].ThumbsUpRate + 0.06);
+            var injected = InjectedFault?.Version == rollout.Version ? " (injected fault)" : "";
+            var label = plot.Add.Text($"{rollout.Version}: canary {rollout.Decision.Replace('_', ' ')}{injected}", at, rolledBack ? rollout.CanaryRate - 0.05 : Generations[at].ThumbsUpRate + 0.06);
             label.LabelFontSize = 11;
             label.LabelFontColor = mark.Color;
         }
