@@ -44,7 +44,9 @@ public sealed class DemoSmokeTests : IDisposable
         Assert.NotEmpty(models);
         Assert.All(models, m => Assert.NotNull(m.Decision));
         Assert.All(models, m => Assert.Contains("path", m.Model.SnapshotJson, StringComparison.Ordinal));
-        Assert.Equal(reread.Generations.Count - 1, models.Count(m => m.Model.Status is ModelStatus.Promoted or ModelStatus.Retired));
+        // Every model that went past the gate served: as a generation, or as a canary still on trial or rolled back.
+        Assert.Equal(reread.Generations.Count - 1 + reread.Rollouts.Count(r => r.Decision != "promoted"),
+            models.Count(m => m.Model.Status is ModelStatus.Promoted or ModelStatus.Retired));
     }
 
     public void Dispose() => _out.Dispose();

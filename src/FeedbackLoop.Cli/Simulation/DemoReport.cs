@@ -37,8 +37,11 @@ internal sealed record DemoReport(
     /// <summary>The taste drift of this run; null when it was off.</summary>
     public DriftRow? Drift { get; init; }
 
-    /// <summary>The canary rollouts, in the order they started; empty until the demo's app serves canaries.</summary>
+    /// <summary>The canary rollouts, in the order they started.</summary>
     public IReadOnlyList<RolloutRow> Rollouts { get; init; } = [];
+
+    /// <summary>The fault the demo injected on purpose (<c>--faulty-canary</c>); null when it was off.</summary>
+    public InjectedFaultRow? InjectedFault { get; init; }
 
     private static readonly JsonSerializerOptions Json = new()
     {
@@ -85,19 +88,39 @@ internal sealed record DemoReport(
             drift.LineWidth = 2;
             drift.LegendText = $"users' tastes drift (round {Drift.Round})";
         }
-        foreach (var rollout in Rollouts)
+        var versions = Generations.Select(g => g.ModelVersion).ToList();
+        bool promotedLegend = false, rolledBackLegend = false;
+        for (var k = 0; k < Rollouts.Count; k++)
         {
-            // A promoted canary became a generation: mark it there; a rolled-back one is listed beside the plot's last point.
-            var served = Generations.Select(g => g.ModelVersion).ToList().IndexOf(rollout.Version);
-            var at = served >= 0 ? served : Generations.Count - 1;
+            // A promoted canary became a generation: mark it there. A rolled-back one ran while the generation before the
+            // next promoted canary served: mark it between the two, at its own (canary) rate.
+            var rollout = Rollouts[k];
             var rolledBack = rollout.Decision == "rolled_back";
-            var mark = plot.Add.Marker(at, rolledBack ? rollout.CanaryRate : Generations[at].ThumbsUpRate);
+            var served = versions.IndexOf(rollout.Version);
+            var next = Rollouts.Skip(k + 1).Select(r => versions.IndexOf(r.Version)).FirstOrDefault(i => i >= 0, -1);
+            if (!rolledBack && served < 0) continue;
+            double x = rolledBack ? (next >= 0 ? next - 0.5 : Generations.Count - 0.7) : served;
+            var y = rolledBack ? rollout.CanaryRate : Generations[served].ThumbsUpRate;
+            var mark = plot.Add.Marker(x, y);
             mark.MarkerShape = rolledBack ? MarkerShape.Eks : MarkerShape.OpenCircle;
             mark.MarkerSize = 16;
+            mark.MarkerLineWidth = 2;
             mark.Color = rolledBack ? Colors.Red : Colors.Green;
-            var label = plot.Add.Text($"{rollout.Version}: canary {rollout.Decision.Replace('_', ' ')}", at, rolledBack ? rollout.CanaryRate - 0.05 : Generations[at].ThumbsUpRate + 0.06);
+            if (rolledBack && !rolledBackLegend)
+            {
+                mark.LegendText = "canary rolled back by the online test (its rate)";
+                rolledBackLegend = true;
+            }
+            else if (!rolledBack && !promotedLegend)
+            {
+                mark.LegendText = "canary promoted by the online test";
+                promotedLegend = true;
+            }
+            var injected = InjectedFault?.Version == rollout.Version ? " (injected fault)" : "";
+            var label = plot.Add.Text($"{rollout.Version}: canary {rollout.Decision.Replace('_', ' ')}{injected}", x, rolledBack ? y - 0.03 : y + 0.03);
             label.LabelFontSize = 11;
             label.LabelFontColor = mark.Color;
+            label.LabelAlignment = rolledBack ? Alignment.UpperCenter : Alignment.LowerCenter;
         }
         var random = plot.Add.HorizontalLine(RandomThumbsUpRate);
         random.LinePattern = LinePattern.Dashed;
@@ -111,7 +134,7 @@ internal sealed record DemoReport(
         plot.Title("FeedbackLoop demo (simulated users): thumbs-up rate per model generation");
         plot.Axes.Bottom.Label.Text = "model generation";
         plot.Axes.Left.Label.Text = "thumbs-up rate";
-        plot.Axes.SetLimitsY(0, 1);
+        plot.Axes.SetLimits(-0.6, Generations.Count - 0.4, 0, 1);
         plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(
             xs, Generations.Select(g => g.ModelVersion).ToArray());
         plot.ShowLegend(Alignment.LowerRight);

@@ -1,16 +1,20 @@
 using System.Diagnostics;
 using FeedbackLoop.Contracts;
 using FeedbackLoop.Contracts.Bus;
+using FeedbackLoop.Core.Rollouts;
 using FeedbackLoop.Core.Extraction;
 using FeedbackLoop.Datasets;
 using FeedbackLoop.Kafka.Embedded;
 using FeedbackLoop.Kafka.Extraction;
 using FeedbackLoop.Orchestration.Hosting;
 using FeedbackLoop.Orchestration.Registry;
+using FeedbackLoop.Orchestration.Rollouts;
 using FeedbackLoop.Orchestration.Runs;
+using FeedbackLoop.Orchestration.Telemetry;
 using FeedbackLoop.Pipelines;
 using FeedbackLoop.Sdk;
 using FeedbackLoop.Sdk.Kafka;
+using FeedbackLoop.Sdk.Models;
 using FeedbackLoop.Sdk.Transports;
 using FeedbackLoop.Training.Adapters;
 using FeedbackLoop.Training.Rewards;
@@ -21,8 +25,8 @@ using Microsoft.Extensions.Logging;
 
 namespace FeedbackLoop.Cli.Simulation;
 
-/// <summary>Settings of one demo run. <paramref name="DriftRound"/>: the round from which users' tastes have drifted (see <see cref="ChatWorld"/>); 0 for none.</summary>
-internal sealed record DemoOptions(string OutputDirectory, int Seed, int Users, int Generations, int PromptsPerRound, int Rounds, int CandidatesPerPrompt, PipelineDefinition Pipeline, bool ViaCollector = false, int DriftRound = 0);
+/// <summary>Settings of one demo run. <paramref name="DriftRound"/>: the round from which users' tastes have drifted (see <see cref="ChatWorld"/>); 0 for none. <paramref name="FaultyCanary"/>: the canary the demo breaks on purpose (1 = the first); 0 for none.</summary>
+internal sealed record DemoOptions(string OutputDirectory, int Seed, int Users, int Generations, int PromptsPerRound, int Rounds, int CandidatesPerPrompt, PipelineDefinition Pipeline, bool ViaCollector = false, int DriftRound = 0, int FaultyCanary = 0);
 
 /// <summary>Progress the terminal shows while the demo runs.</summary>
 internal sealed record DemoProgress(int Round, int Rounds, string ModelVersion, long EventsEmitted, long Pairs);
@@ -44,7 +48,9 @@ internal sealed class DemoRunner(DemoOptions options, ILoggerFactory logging)
         var clock = Stopwatch.StartNew();
         var output = Path.GetFullPath(options.OutputDirectory);
         Directory.CreateDirectory(output);
-        var registry = new ModelRegistry(Path.Combine(output, "registry.db"));
+        // The store runs on the simulation's clock, so a rollout's start and age are read on the events' time line.
+        var simulatedTime = new DemoClock(SimulatedStart);
+        var registry = new ModelRegistry(Path.Combine(output, "registry.db"), simulatedTime);
         var world = new ChatWorld(options.Users, options.Seed);
         var random = new Random(options.Seed);
 
@@ -61,6 +67,10 @@ internal sealed class DemoRunner(DemoOptions options, ILoggerFactory logging)
         using var observing = bus.ConnectConsumeMessageObserver(triggers);
         await app.StartAsync(ct).ConfigureAwait(false);
         app.MarkStarted();
+        // The orchestrator's rollout monitor, looked at once per round (serve --watch-rollouts looks every 30 s).
+        var monitor = new RolloutMonitor(registry, (appId, token) => DatasetReader.ReadEngagementTotalsAsync(output, appId, token),
+            new SequentialTestOptions(), app.Services.GetRequiredService<OrchestrationTelemetry>(), simulatedTime,
+            logging.CreateLogger<RolloutMonitor>());
         try
         {
             var extraction = new ExtractionLoop(new ExtractionLoopOptions
@@ -72,8 +82,9 @@ internal sealed class DemoRunner(DemoOptions options, ILoggerFactory logging)
                 Settings = new ExtractionSettings { Rules = options.Pipeline.ToRuleBook() },
                 Committed = written =>
                 {
-                    // The demo stops publishing once it is wrapping up, so no model is promoted after the report.
-                    if (!triggers.Open) return;
+                    // The demo stops publishing once it is wrapping up, so no model is promoted after the report; and while
+                    // a canary is on trial, so the next candidate is gated against a model that serves everyone.
+                    if (!triggers.Open || registry.OpenRollout(AppId) is not null) return;
                     foreach (var (app, pairs) in written.PairsByApp)
                     {
                         triggers.Published();
@@ -85,6 +96,7 @@ internal sealed class DemoRunner(DemoOptions options, ILoggerFactory logging)
             var extracting = extraction.RunAsync(stopExtraction.Token);
 
             var generations = new List<GenerationTally>();
+            var serving = new DemoServing(options.FaultyCanary);
             long emitted = 0;
             double randomRate = 0, oracleRate = 0;
             long promptsScored = 0;
@@ -96,9 +108,13 @@ internal sealed class DemoRunner(DemoOptions options, ILoggerFactory logging)
             IFeedbackTransport transport = collector is null
                 ? new KafkaFeedbackTransport(cluster.BootstrapServers)
                 : new HttpFeedbackTransport(new HttpTransportOptions { Endpoint = collector.Url, WriteKey = collector.Key });
+            // The app asks for each session's model the way apps do (docs/SDK.md), in process as embedded mode answers it:
+            // the same assignment the collector's GET /v1/apps/{app}/model gives.
+            using var resolver = new FeedbackModelResolver(
+                new InProcessModelSource(session => DemoServing.Choice(registry, AppId, session)),
+                new ModelResolverOptions { Fallback = DemoServing.Random, RefreshAfter = TimeSpan.FromHours(1) });
             await using (var client = new FeedbackClient(new FeedbackClientOptions { AppId = AppId, MaxQueueLength = 100_000 }, transport))
             {
-                RewardModel? model = null;
                 var tally = new GenerationTally("random", 0, null);
                 generations.Add(tally);
                 var promptIndex = 0;
@@ -106,31 +122,37 @@ internal sealed class DemoRunner(DemoOptions options, ILoggerFactory logging)
                 {
                     // The last round's data must not promote a model the app would never serve.
                     if (round == options.Rounds - 1) triggers.Close();
-                    // The app picks up whatever the gate promoted: this is where the loop closes.
-                    var current = registry.CurrentModel(AppId);
-                    if (current is not null && current.Version != tally.ModelVersion)
+                    var roundStart = SimulatedStart + TimeSpan.FromMinutes(3 * round);
+                    simulatedTime.MoveTo(roundStart);
+                    // A generation is the period one model served every session outside a canary: this is where the loop closes.
+                    var stable = registry.Serving(AppId).Stable;
+                    if (stable is not null && stable.Version != tally.ModelVersion)
                     {
-                        model = await RewardModel.LoadAsync(current.ArtifactPath, ct).ConfigureAwait(false);
-                        var decision = registry.ListModels(AppId).Single(m => m.Model.Version == current.Version).Decision;
-                        tally = new GenerationTally(current.Version, TrainPairsOf(current), decision is null ? null
+                        var record = registry.GetModel(stable.Version)!;
+                        var decision = registry.ListModels(AppId).Single(m => m.Model.Version == stable.Version).Decision;
+                        tally = new GenerationTally(stable.Version, TrainPairsOf(record), decision is null ? null
                             : new GenerationEval(decision.CandidateAccuracy, decision.IncumbentAccuracy, decision.Promoted, decision.Reason));
                         generations.Add(tally);
                     }
 
                     var drifted = options.DriftRound > 0 && round >= options.DriftRound;
                     if (drifted) driftGeneration ??= generations.Count - 1;
-                    var roundStart = SimulatedStart + TimeSpan.FromMinutes(3 * round);
+                    // Sessions open before their first prompt: the app asks for their model then, so it has its answer by the prompt.
+                    var sessions = Enumerable.Range(promptIndex, options.PromptsPerRound).Select(p => $"s-{options.Seed}-{p}").ToList();
+                    foreach (var session in sessions) resolver.Resolve(session);
+                    await WaitUntilAsync(() => sessions.All(s => resolver.Resolve(s).Assigned), TimeSpan.FromSeconds(30), "model resolver", ct).ConfigureAwait(false);
                     for (var i = 0; i < options.PromptsPerRound; i++, promptIndex++)
                     {
                         var user = random.Next(world.Users);
-                        var session = $"s-{options.Seed}-{promptIndex}";
+                        var session = sessions[i];
                         var at = roundStart + TimeSpan.FromMilliseconds(20.0 * i);
                         var candidates = ChatWorld.Candidates(promptIndex, options.CandidatesPerPrompt, options.Seed);
                         var likes = candidates.Select(c => world.LikeProbability(user, c.Traits, drifted)).ToArray();
                         randomRate += likes.Average();
                         oracleRate += likes.Max();
                         promptsScored++;
-                        emitted += SimulatePrompt(client, model, tally, random, session, $"u-{user}", at, promptIndex, candidates, likes);
+                        var served = await serving.ServeAsync(resolver.Resolve(session), ct).ConfigureAwait(false);
+                        emitted += SimulatePrompt(client, served, served.Canary ? null : tally, random, session, $"u-{user}", at, promptIndex, candidates, likes);
                     }
 
                     if (!await client.FlushAsync(TimeSpan.FromSeconds(60), ct).ConfigureAwait(false))
@@ -141,14 +163,17 @@ internal sealed class DemoRunner(DemoOptions options, ILoggerFactory logging)
                     await WaitUntilAsync(() => extraction.Progress.Flushes >= flushes + 2, TimeSpan.FromSeconds(30), "dataset write", ct).ConfigureAwait(false);
                     await WaitUntilAsync(() => triggers.AllHandled, TimeSpan.FromSeconds(30), "retrain triggers", ct).ConfigureAwait(false);
                     await WaitUntilAsync(() => !registry.ListRuns(AppId).Any(r => r.Status == RunStatus.Running), TimeSpan.FromMinutes(2), "tuning run", ct).ConfigureAwait(false);
+                    // The monitor looks at the open rollout with the engagement windows written so far (those of earlier rounds).
+                    await monitor.LookAsync(ct).ConfigureAwait(false);
                     progress(new DemoProgress(round + 1, options.Rounds, tally.ModelVersion, emitted, extraction.Progress.PairsWritten));
                     // Serve the last promoted model for a few rounds, so its thumbs-up rate is measured on enough prompts.
                     if (generations.Count - 1 >= options.Generations && tally.Shown >= 5 * options.PromptsPerRound / 2)
                     {
                         // Wrap up: no new triggers; a run this round already started is decided by now (waited
-                        // above). If it promoted a model, serve it for a while too, so the report holds every promotion.
+                        // above). If it promoted a model, serve it for a while too, so the report holds every promotion;
+                        // an open canary is served until the test decides it.
                         triggers.Close();
-                        if (registry.CurrentModel(AppId)?.Version == tally.ModelVersion) break;
+                        if (registry.OpenRollout(AppId) is null && registry.Serving(AppId).Stable?.Version == tally.ModelVersion) break;
                     }
                 }
             }
@@ -170,6 +195,8 @@ internal sealed class DemoRunner(DemoOptions options, ILoggerFactory logging)
                 clock.Elapsed.TotalSeconds)
             {
                 Drift = options.DriftRound > 0 ? new DriftRow(options.DriftRound, driftGeneration) : null,
+                Rollouts = serving.Rows(registry, AppId),
+                InjectedFault = serving.Fault,
             };
         }
         finally
@@ -180,12 +207,14 @@ internal sealed class DemoRunner(DemoOptions options, ILoggerFactory logging)
 
     /// <summary>One prompt of one user: what the app shows and what the user does, as SDK calls. Returns events emitted.</summary>
     private static int SimulatePrompt(
-        FeedbackClient client, RewardModel? model, GenerationTally tally, Random random, string session, string user, DateTimeOffset at,
+        FeedbackClient client, ServedAnswer served, GenerationTally? tally, Random random, string session, string user, DateTimeOffset at,
         int promptIndex, IReadOnlyList<Candidate> candidates, double[] likes)
     {
         var prompt = ChatWorld.Prompt(promptIndex);
-        var ranked = Rank(model, prompt, candidates, random);
-        var version = tally.ModelVersion;
+        var ranked = Rank(served.Model, prompt, candidates, random);
+        // The deliberate fault: the model's ranking upside down.
+        if (served.Faulty) ranked.Reverse();
+        var version = served.Version;
         var events = 0;
         bool Send(EventData data)
         {
@@ -196,7 +225,7 @@ internal sealed class DemoRunner(DemoOptions options, ILoggerFactory logging)
         string Show(int candidate, string? set = null, int? position = null)
         {
             var id = $"{session}-g{candidate}";
-            Send(new GenerationShown(id, version, prompt, candidates[candidate].Text, Variant: "default", CandidateSetId: set, Position: position));
+            Send(new GenerationShown(id, version, prompt, candidates[candidate].Text, Variant: served.Variant, CandidateSetId: set, Position: position));
             return id;
         }
 
@@ -215,11 +244,12 @@ internal sealed class DemoRunner(DemoOptions options, ILoggerFactory logging)
             var first = ranked[0];
             var shown = Show(first);
             var liked = random.NextDouble() < likes[first];
-            tally.Shown++;
+            // A generation's rate is its model's as it served everyone outside a canary; canaries are measured by their rollout.
+            if (tally is not null) tally.Shown++;
             Send(new GenerationDwell(shown, liked ? 4000 + random.Next(4000) : 800 + random.Next(1500)));
             if (liked)
             {
-                tally.ThumbsUp++;
+                if (tally is not null) tally.ThumbsUp++;
                 Send(new ThumbGiven(shown, ThumbValue.Up));
                 if (random.NextDouble() < 0.5) Send(new GenerationCopied(shown));
             }
