@@ -5,7 +5,8 @@
 # Needs the .NET 10 SDK and Debian's rabbitmq-server; when rabbitmq-server is missing this script installs
 # it with apt-get (as root, or through sudo) without starting its system service. Node and npm (Debian's nodejs,
 # npm) are installed the same way when missing; the export tests fetch npm's apache-arrow with them. Debian's
-# chromium is installed the same way for the review app's browser tests.
+# chromium is installed the same way for the review app's browser tests, and Debian's docker-compose for the compose
+# file test.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -71,6 +72,16 @@ if [ ! -x /usr/bin/chromium ]; then
     if [ "$(id -u)" -ne 0 ]; then chromium_sudo=(sudo); fi
     "${chromium_sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
     "${chromium_sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >/dev/null
+fi
+
+# The compose file test (ComposeFileTests) validates docker-compose.yml with Debian's docker-compose (1.29), which needs
+# no Docker engine for `config`; images are never pulled.
+if [ ! -x /usr/bin/docker-compose ]; then
+    echo "test.sh: installing Debian's docker-compose (the compose file test runs 'docker-compose config')..."
+    compose_sudo=()
+    if [ "$(id -u)" -ne 0 ]; then compose_sudo=(sudo); fi
+    "${compose_sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
+    "${compose_sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends docker-compose >/dev/null
 fi
 
 dotnet build FeedbackLoop.sln -c Release

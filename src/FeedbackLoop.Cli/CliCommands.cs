@@ -22,6 +22,7 @@ internal static class CliCommands
         root.Subcommands.Add(ReviewCommand.Create());
         root.Subcommands.Add(ReviewersCommand.Create());
         root.Subcommands.Add(TopicsCommand.Create());
+        root.Subcommands.Add(PipelinesCommand.Create());
         return root;
     }
 }

@@ -12,6 +12,9 @@ namespace FeedbackLoop.Kafka.Topics;
 public sealed class TopicAdmin : IDisposable
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(15);
+
+    // A broker answers DescribeConfigs in milliseconds; one that does not implement it is only waited out.
+    private static readonly TimeSpan DescribeConfigsTimeout = TimeSpan.FromSeconds(10);
     private readonly IAdminClient _admin;
 
     /// <summary>An admin client for the cluster, with the operator's properties.</summary>
@@ -32,35 +35,36 @@ public sealed class TopicAdmin : IDisposable
     public async Task<(int Brokers, IReadOnlyDictionary<string, ActualTopic?> Topics)> DescribeAsync(IReadOnlyList<string> names)
     {
         var metadata = _admin.GetMetadata(Timeout);
-        var topics = new Dictionary<string, ActualTopic?>(StringComparer.Ordinal);
-        foreach (var name in names)
+        var found = names
+            .Select(name => metadata.Topics.FirstOrDefault(t => t.Topic == name && !t.Error.IsError && t.Partitions.Count > 0))
+            .OfType<TopicMetadata>()
+            .ToList();
+        // One request for every topic: a cluster that does not answer DescribeConfigs costs one timeout, not one per topic.
+        var configs = found.Count > 0 ? await ConfigsAsync([.. found.Select(t => t.Topic)]).ConfigureAwait(false) : null;
+        var topics = names.ToDictionary(name => name, _ => (ActualTopic?)null, StringComparer.Ordinal);
+        foreach (var topic in found)
         {
-            var topic = metadata.Topics.FirstOrDefault(t => t.Topic == name && !t.Error.IsError && t.Partitions.Count > 0);
-            if (topic is null)
-            {
-                topics[name] = null;
-                continue;
-            }
             var replication = topic.Partitions.Min(p => p.Replicas.Length);
-            topics[name] = new ActualTopic(name, topic.Partitions.Count, replication, await ConfigsAsync(name).ConfigureAwait(false));
+            topics[topic.Topic] = new ActualTopic(topic.Topic, topic.Partitions.Count, replication, configs?.GetValueOrDefault(topic.Topic));
         }
         return (metadata.Brokers.Count, topics);
     }
 
-    private async Task<IReadOnlyDictionary<string, string>?> ConfigsAsync(string topic)
+    private async Task<Dictionary<string, IReadOnlyDictionary<string, string>>?> ConfigsAsync(IReadOnlyList<string> topics)
     {
         try
         {
             var results = await _admin.DescribeConfigsAsync(
-                [new ConfigResource { Type = ResourceType.Topic, Name = topic }],
-                new DescribeConfigsOptions { RequestTimeout = Timeout }).ConfigureAwait(false);
-            return results is [var result]
-                ? result.Entries.Where(e => e.Value.Value is not null).ToDictionary(e => e.Key, e => e.Value.Value, StringComparer.Ordinal)
-                : null;
+                [.. topics.Select(t => new ConfigResource { Type = ResourceType.Topic, Name = t })],
+                new DescribeConfigsOptions { RequestTimeout = DescribeConfigsTimeout }).ConfigureAwait(false);
+            return results.ToDictionary(
+                r => r.ConfigResource.Name,
+                r => (IReadOnlyDictionary<string, string>)r.Entries.Where(e => e.Value.Value is not null).ToDictionary(e => e.Key, e => e.Value.Value, StringComparer.Ordinal),
+                StringComparer.Ordinal);
         }
         catch (KafkaException)
         {
-            // Not answered (an old broker, no Describe permission, the in-process cluster): the plan reports it.
+            // Not answered (an old broker, no DescribeConfigs permission, the in-process cluster): the plan reports it.
             return null;
         }
     }
