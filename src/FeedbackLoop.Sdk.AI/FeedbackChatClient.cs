@@ -23,6 +23,17 @@ public sealed class FeedbackChatClient : DelegatingChatClient
     /// <summary>Where the app puts the user id on a call (<see cref="ChatOptions.AdditionalProperties"/>).</summary>
     public const string UserIdKey = "feedbackloop.user_id";
 
+    /// <summary>
+    /// Where the app names the candidate set a call's answer belongs to, when several answers are shown side by side
+    /// (<see cref="ChatOptions.AdditionalProperties"/>; <see cref="FeedbackChatOptionsExtensions.AsCandidate"/> sets it).
+    /// The answer is reported with this <c>candidate_set_id</c>; the user's pick is then
+    /// <see cref="IFeedbackClient.ComparisonChosen"/> with the same id and the chosen answer's generation id.
+    /// </summary>
+    public const string CandidateSetIdKey = "feedbackloop.candidate_set_id";
+
+    /// <summary>Where the app puts the answer's place among the candidates shown (0 = first; an <see cref="int"/>).</summary>
+    public const string PositionKey = "feedbackloop.position";
+
     private readonly IFeedbackClient _feedback;
     private readonly FeedbackChatClientOptions _options;
 
@@ -81,13 +92,34 @@ public sealed class FeedbackChatClient : DelegatingChatClient
 
     private void Report(IReadOnlyList<ChatMessage> input, ChatOptions? options, string output, string? responseModel, string generationId, TimeSpan latency)
     {
-        var sessionId = Property(options, SessionIdKey) ?? options?.ConversationId ?? generationId;
-        var userId = Property(options, UserIdKey) ?? _options.DefaultUserId;
+        // The call's own ids first, then the ambient scope, then the conversation; the generation id only as a last
+        // resort, counted and warned about, since feedback under the app's session cannot join it.
+        var ambient = FeedbackSession.Current;
+        var sessionId = Property(options, SessionIdKey) ?? ambient?.SessionId ?? options?.ConversationId;
+        if (sessionId is null)
+        {
+            sessionId = generationId;
+            (_feedback as FeedbackClient)?.NoteSessionDefaulted();
+        }
+        var userId = Property(options, UserIdKey) ?? ambient?.UserId ?? _options.DefaultUserId;
         // A version and variant chosen by UseFeedbackLoopModel come first: engagement is measured per served model.
         var model = Property(options, FeedbackModelChatClient.ModelVersionKey) ?? _options.ModelVersion ?? responseModel ?? options?.ModelId ?? "unknown";
         _feedback.Shown(sessionId, userId, model, ToContract(input), output, generationId,
-            variant: Property(options, FeedbackModelChatClient.VariantKey) ?? _options.Variant, promptVersion: _options.PromptVersion, latencyMs: (long)latency.TotalMilliseconds);
+            variant: Property(options, FeedbackModelChatClient.VariantKey) ?? _options.Variant,
+            candidateSetId: Property(options, CandidateSetIdKey), position: Position(options),
+            promptVersion: _options.PromptVersion, latencyMs: (long)latency.TotalMilliseconds);
     }
+
+    // A position the app wrote as a number of another type (a long from JSON, say) still counts; anything else is left out.
+    private static int? Position(ChatOptions? options) =>
+        options?.AdditionalProperties?.TryGetValue(PositionKey, out var value) == true
+            ? value switch
+            {
+                int i when i >= 0 => i,
+                long l when l is >= 0 and <= int.MaxValue => (int)l,
+                _ => null,
+            }
+            : null;
 
     private static string? Property(ChatOptions? options, string key) =>
         options?.AdditionalProperties?.TryGetValue(key, out var value) == true ? value?.ToString() : null;

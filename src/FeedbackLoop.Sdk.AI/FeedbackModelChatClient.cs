@@ -6,7 +6,7 @@ namespace FeedbackLoop.Sdk.AI;
 /// <summary>
 /// An <see cref="IChatClient"/> middleware that serves each session the model FeedbackLoop chose for it: it sets
 /// <see cref="ChatOptions.ModelId"/> to the resolver's artifact for the call's session (<see cref="FeedbackChatClient.SessionIdKey"/>,
-/// else <see cref="ChatOptions.ConversationId"/>) and passes the version and variant on to <see cref="FeedbackChatClient"/>,
+/// else the current <see cref="FeedbackSession"/>, else <see cref="ChatOptions.ConversationId"/>) and passes the version and variant on to <see cref="FeedbackChatClient"/>,
 /// which reports them in <c>generation.shown</c>, so engagement is counted per model version and variant. Put it before
 /// <c>UseFeedbackLoop()</c> in the pipeline. It never waits on the network (<see cref="FeedbackModelResolver"/>).
 /// </summary>
@@ -34,14 +34,14 @@ public sealed class FeedbackModelChatClient(IChatClient innerClient, FeedbackMod
     {
         var session = options?.AdditionalProperties?.TryGetValue(FeedbackChatClient.SessionIdKey, out var id) == true && id?.ToString() is { Length: > 0 } s
             ? s
-            : options?.ConversationId;
+            : FeedbackSession.Current?.SessionId ?? options?.ConversationId;
         if (session is null)
         {
             return options;
         }
 
         var choice = _resolver.Resolve(session);
-        var chosen = options!.Clone();
+        var chosen = options?.Clone() ?? new ChatOptions();
         chosen.ModelId = choice.Artifact;
         chosen.AdditionalProperties = chosen.AdditionalProperties is null ? [] : new AdditionalPropertiesDictionary(chosen.AdditionalProperties);
         chosen.AdditionalProperties[ModelVersionKey] = choice.Version;

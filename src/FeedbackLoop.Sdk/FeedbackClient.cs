@@ -322,6 +322,18 @@ public sealed partial class FeedbackClient : IFeedbackClient, IAsyncDisposable, 
 
     private void ReleaseBytes(long bytes) => Interlocked.Add(ref _queuedBytes, -bytes);
 
+    /// <summary>
+    /// The chat middleware reported a response without any session id: counted every time, warned about once per client
+    /// (the cause is in the app's code, so one line says it; the counter says how often).
+    /// </summary>
+    internal void NoteSessionDefaulted()
+    {
+        if (Counters.AddSessionDefaulted() == 1) LogSessionDefaulted(_logger);
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "FeedbackLoop: a chat response was reported without a session id, so its generation id stands in as the session and feedback sent under the app's own session will not join it; pass FeedbackChatClient.SessionIdKey, ChatOptions.ConversationId, or wrap the call in feedback.BeginSession(...). Counted as session_defaulted; this warning is not repeated")]
+    private static partial void LogSessionDefaulted(ILogger logger);
+
     [LoggerMessage(Level = LogLevel.Warning, Message = "FeedbackLoop: the transport was still releasing after {WithinMs} ms; shutdown goes on without waiting for it")]
     private static partial void LogTransportReleaseSlow(ILogger logger, double withinMs);
 

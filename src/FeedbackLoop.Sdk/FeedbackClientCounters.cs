@@ -53,6 +53,7 @@ public sealed class FeedbackClientCounters
     private long _retried;
     private long _senderRestarts;
     private long _truncated;
+    private long _sessionDefaulted;
     private Func<long>? _queued;
     private Func<long>? _queueDepth;
     private Func<long>? _spoolBytes;
@@ -86,6 +87,13 @@ public sealed class FeedbackClientCounters
     /// dropped (<see cref="FeedbackClientOptions.TruncateLargeInput"/>); each is also counted as sent, spooled or lost as usual.
     /// </summary>
     public long Truncated => Interlocked.Read(ref _truncated);
+
+    /// <summary>
+    /// Responses the chat middleware reported without any session id (none on the call, no <see cref="FeedbackSession"/>,
+    /// no conversation id), under their generation id as the session: feedback the app sends under its own session will
+    /// not join them.
+    /// </summary>
+    public long SessionDefaulted => Interlocked.Read(ref _sessionDefaulted);
 
     /// <summary>Times the background sender failed unexpectedly and was restarted.</summary>
     public long SenderRestarts => Interlocked.Read(ref _senderRestarts);
@@ -122,6 +130,7 @@ public sealed class FeedbackClientCounters
     internal void AddRetried(long count) => Interlocked.Add(ref _retried, count);
     internal void AddSenderRestart() => Interlocked.Increment(ref _senderRestarts);
     internal void AddTruncated() => Interlocked.Increment(ref _truncated);
+    internal long AddSessionDefaulted() => Interlocked.Increment(ref _sessionDefaulted);
 
     internal void ObserveQueue(Func<long> queued, Func<long> depth)
     {

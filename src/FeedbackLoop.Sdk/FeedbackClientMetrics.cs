@@ -35,6 +35,7 @@ internal sealed class FeedbackClientMetrics : IDisposable
         Counter("feedbackloop.sdk.events.failed", "Events given up on after the retry budget", () => counters.Failed);
         Counter("feedbackloop.sdk.events.retried", "Event sends repeated after a transient fault", () => counters.Retried);
         Counter("feedbackloop.sdk.events.truncated", "generation.shown events whose conversation was shortened to fit the size limit", () => counters.Truncated);
+        Counter("feedbackloop.sdk.chat.session_defaulted", "Chat responses reported without a session id, under their generation id", () => counters.SessionDefaulted, "{response}");
         Counter("feedbackloop.sdk.sender.restarts", "Times the background sender failed and was restarted", () => counters.SenderRestarts, "{restart}");
         _meter.CreateObservableCounter("feedbackloop.sdk.events.dropped",
             () => Reasons.Select(r => new Measurement<long>(counters.Dropped(r.Reason), app, new KeyValuePair<string, object?>("reason", r.Tag))),

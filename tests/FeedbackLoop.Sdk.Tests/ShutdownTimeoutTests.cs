@@ -1,11 +1,9 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using FeedbackLoop.Contracts;
 using FeedbackLoop.Sdk.Kafka;
 using FeedbackLoop.Sdk.Transports;
-using Microsoft.Extensions.Logging;
 
 namespace FeedbackLoop.Sdk.Tests;
 
@@ -91,17 +89,5 @@ public sealed class ShutdownTimeoutTests : IDisposable
         var port = ((IPEndPoint)listener.LocalEndpoint).Port;
         listener.Stop();
         return port;
-    }
-
-    private sealed class ListLogger<T> : ILogger<T>
-    {
-        public ConcurrentQueue<string> Lines { get; } = new();
-
-        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => true;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            Lines.Enqueue(formatter(state, exception));
     }
 }
