@@ -1,12 +1,15 @@
+using System.Diagnostics.Metrics;
 using FeedbackLoop.Contracts.Bus;
 using FeedbackLoop.IntegrationTests.Support;
 using FeedbackLoop.Orchestration.Hosting;
 using FeedbackLoop.Orchestration.Jobs;
 using FeedbackLoop.Orchestration.Registry;
+using FeedbackLoop.Orchestration.Telemetry;
 using FeedbackLoop.Orchestration.Transport;
 using FeedbackLoop.Pipelines;
 using MassTransit;
 using MassTransit.Testing;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace FeedbackLoop.IntegrationTests;
 
@@ -297,5 +300,43 @@ public sealed class JobLoopTests : IAsyncDisposable
         Assert.True(runningEnded >= 0 && waitingClaimed > runningEnded, $"{running} reported at #{runningEnded}, {waiting} claimed at #{waitingClaimed}");
         Assert.All(_loop.Jobs.List(), j => Assert.Equal(1, j.Attempt));
         Assert.Equal(2, _loop.Starts().Count(s => s.Mode == "tune"));
+    }
+
+    [Fact]
+    public async Task Unsigned_and_other_pool_offers_are_refused_counted_by_reason_and_never_claimed()
+    {
+        await _loop.StartAsync(JobLoop.Pipeline(_loop.Markers), LoopRoles.Worker);
+        var telemetry = _loop.Services.GetRequiredService<OrchestrationTelemetry>();
+        var refused = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter == telemetry.OrchestratorMeter && instrument.Name == "feedbackloop.job.refused_offers")
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback((Instrument _, long _, ReadOnlySpan<KeyValuePair<string, object?>> tags, object? _) =>
+        {
+            foreach (var tag in tags)
+            {
+                if (tag.Key == "reason") refused.Enqueue((string)tag.Value!);
+            }
+        });
+        listener.Start();
+        var marker = Path.Combine(_loop.Markers, "ran");
+        var spec = new JobSpec(JobKinds.Tune, JobRunners.Command, "r", JobLoop.AppId, "v", [], 0.25, 1, Path.Combine(_loop.Root, "v"),
+            ["/bin/sh", "-c", $"touch '{marker}'"], [], new Dictionary<string, string>(), null, null, null, 60);
+        var queue = await _loop.Harness.Bus.GetSendEndpoint(new Uri("queue:" + LoopQueues.JobsOf(JobPools.Default)));
+
+        await queue.Send(new JobOffered("unsigned", 1, spec));
+        await queue.Send(_loop.Sign(new JobOffered("other-pool", 1, spec with { Pool = "gpu" })));
+        await queue.Send(_loop.Sign(new JobOffered("probe", 1, spec)));
+
+        // Offers are taken one at a time, in order: once the probe is claimed, the two before it were handled.
+        await _loop.Harness.PublishedAsync<JobClaimed>(m => m.JobId == "probe");
+        Assert.Equal(["unsigned", "wrong_pool"], refused);
+        Assert.DoesNotContain(_loop.Harness.PublishedSoFar<JobClaimed>(), m => m.JobId is "unsigned" or "other-pool");
+        Assert.False(File.Exists(marker));
     }
 }

@@ -16,7 +16,7 @@ namespace FeedbackLoop.IntegrationTests;
 public sealed class RabbitMqTransportTests(RabbitMqBroker broker) : IDisposable
 {
     private static readonly TimeSpan RunDeadline = TimeSpan.FromSeconds(90);
-    private static readonly string[] LoopQueueNames = [LoopQueues.Triggers, LoopQueues.Jobs, LoopQueues.JobReports];
+    private static readonly string[] LoopQueueNames = [LoopQueues.Triggers, LoopQueues.JobsOf(JobPools.Default), LoopQueues.JobReports];
     private readonly RabbitMqLoop _loop = new();
 
     public void Dispose() => _loop.Dispose();

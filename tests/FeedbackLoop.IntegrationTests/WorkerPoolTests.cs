@@ -91,9 +91,10 @@ public sealed class WorkerPoolTests(RabbitMqBroker broker)
         Assert.Equal(0, await w1.StopAsync());
 
         Assert.False(OsProcess.IsAlive(trainer), $"trainer {trainer} outlived the drain");
-        Assert.True(await Eventually.TrueAsync(() => loop.Jobs.Attempts(tune) is [{ State: AttemptState.Interrupted }], TimeSpan.FromSeconds(30)),
+        Assert.True(await Eventually.TrueAsync(() => loop.Jobs.Attempts(tune) is [{ State: AttemptState.Interrupted }, ..], TimeSpan.FromSeconds(30)),
             $"the attempt was not recorded interrupted; {loop.Describe()}");
-        Assert.Equal(JobState.Offered, loop.Jobs.Get(tune)!.State);
+        // Offered again at once, without a backoff.
+        Assert.True(await Eventually.TrueAsync(() => loop.Jobs.Get(tune) is { State: JobState.Offered, Attempt: 2 }, TimeSpan.FromSeconds(10)), loop.Describe());
         loop.RemoveMarker("hold");
         await loop.StartWorkerAsync("w2");
         var run = await loop.RunEndedAsync();

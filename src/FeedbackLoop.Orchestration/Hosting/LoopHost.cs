@@ -2,6 +2,7 @@ using FeedbackLoop.Core.Tuning;
 using FeedbackLoop.Orchestration.Jobs;
 using FeedbackLoop.Orchestration.Registry;
 using FeedbackLoop.Orchestration.Runs;
+using FeedbackLoop.Orchestration.Transport;
 using FeedbackLoop.Orchestration.Worker;
 using FeedbackLoop.Pipelines;
 

@@ -1,7 +1,6 @@
 using System.Globalization;
 using FeedbackLoop.Contracts;
 using FeedbackLoop.Contracts.Bus;
-using FeedbackLoop.Orchestration.Jobs;
 using FeedbackLoop.Orchestration.Telemetry;
 using FeedbackLoop.Orchestration.Transport;
 using MassTransit;

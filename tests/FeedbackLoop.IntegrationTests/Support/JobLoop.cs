@@ -8,6 +8,7 @@ using FeedbackLoop.Orchestration.Jobs;
 using FeedbackLoop.Orchestration.Registry;
 using FeedbackLoop.Orchestration.Runs;
 using FeedbackLoop.Orchestration.Telemetry;
+using FeedbackLoop.Orchestration.Transport;
 using FeedbackLoop.Orchestration.Worker;
 using FeedbackLoop.Pipelines;
 using MassTransit;

@@ -4,7 +4,6 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
-using FeedbackLoop.Orchestration.Jobs;
 using FeedbackLoop.Orchestration.Transport;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Exceptions;

@@ -1,7 +1,6 @@
 using System.Text;
 using FeedbackLoop.Contracts.Bus;
 using FeedbackLoop.Contracts.Datasets;
-using FeedbackLoop.Orchestration.Jobs;
 using FeedbackLoop.Orchestration.Transport;
 using FeedbackLoop.Pipelines;
 

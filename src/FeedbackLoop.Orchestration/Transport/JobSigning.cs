@@ -4,7 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using FeedbackLoop.Contracts.Bus;
 
-namespace FeedbackLoop.Orchestration.Jobs;
+namespace FeedbackLoop.Orchestration.Transport;
 
 /// <summary>
 /// The secret orchestrator and workers share to sign job offers (docs/adr/0031-signed-job-offers.md). On RabbitMQ it is

@@ -1,7 +1,7 @@
 using FeedbackLoop.Contracts;
 using FeedbackLoop.Contracts.Bus;
 
-namespace FeedbackLoop.Orchestration.Jobs;
+namespace FeedbackLoop.Orchestration.Transport;
 
 /// <summary>
 /// What a worker checks in an offer before it claims it, signature aside: the names that come from data (app id, run,
