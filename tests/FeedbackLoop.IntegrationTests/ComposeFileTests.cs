@@ -93,6 +93,29 @@ public sealed class ComposeFileTests
     }
 
     [Fact]
+    public async Task Each_worker_takes_its_own_pool_and_the_orchestrator_and_workers_share_the_job_key()
+    {
+        var services = await ConfigAsync();
+        Assert.Equal("cpu", PoolOf(services["worker-cpu"]));
+        Assert.Equal("gpu", PoolOf(services["worker-gpu"]));
+        foreach (var role in new[] { "orchestrator", "worker-cpu", "worker-gpu" })
+        {
+            Assert.Equal(JobKey, Scalar(services[role]["environment"]["FEEDBACKLOOP_JOB_KEY"]));
+        }
+        // Only the roles that sign or check offers hold the key.
+        foreach (var role in new[] { "collector", "extractor-1", "extractor-2", "review" })
+        {
+            Assert.False(((YamlMappingNode)services[role]["environment"]).Children.ContainsKey("FEEDBACKLOOP_JOB_KEY"), $"{role} holds the job key");
+        }
+
+        static string PoolOf(YamlNode service)
+        {
+            var command = Strings(service["command"]);
+            return command[command.IndexOf("--pool") + 1];
+        }
+    }
+
+    [Fact]
     public async Task A_missing_secret_stops_docker_compose_with_its_name()
     {
         var (exit, _, error) = await DockerComposeAsync(new Dictionary<string, string?> { ["POSTGRES_PASSWORD"] = "p" }, "config");
@@ -100,10 +123,13 @@ public sealed class ComposeFileTests
         Assert.Contains("RABBITMQ_PASSWORD", error, StringComparison.Ordinal);
     }
 
+    private const string JobKey = "test-job-key-0123456789abcdef0123456789";
+
     private static async Task<Dictionary<string, YamlNode>> ConfigAsync()
     {
         var (exit, output, error) = await DockerComposeAsync(
-            new Dictionary<string, string?> { ["RABBITMQ_PASSWORD"] = "test-rabbit", ["POSTGRES_PASSWORD"] = "test-postgres" }, "--profile", "gpu", "config");
+            new Dictionary<string, string?> { ["RABBITMQ_PASSWORD"] = "test-rabbit", ["POSTGRES_PASSWORD"] = "test-postgres", ["FEEDBACKLOOP_JOB_KEY"] = JobKey },
+            "--profile", "gpu", "config");
         Assert.True(exit == 0, $"docker-compose config exited {exit}: {error}");
         var yaml = new YamlStream();
         yaml.Load(new StringReader(output));
@@ -126,6 +152,7 @@ public sealed class ComposeFileTests
         // Only what the test sets: a secret in the developer's own environment must not make the missing-secret test pass.
         start.Environment.Remove("RABBITMQ_PASSWORD");
         start.Environment.Remove("POSTGRES_PASSWORD");
+        start.Environment.Remove("FEEDBACKLOOP_JOB_KEY");
         foreach (var (name, value) in environment) start.Environment[name] = value;
         using var process = Process.Start(start) ?? throw new InvalidOperationException("docker-compose did not start");
         var output = process.StandardOutput.ReadToEndAsync();
