@@ -48,7 +48,8 @@ public sealed class DemoDriftTests : IDisposable
         var reread = DemoReport.FromJson(json);
         Assert.Equal(2, reread.Drift!.Round);
         Assert.InRange(reread.Drift.Generation!.Value, 0, reread.Generations.Count - 1);
-        Assert.Contains("\"rollouts\": []", json, StringComparison.Ordinal);
+        // A second candidate may pass the gate within six rounds and open a canary: the list is there either way.
+        Assert.Contains("\"rollouts\": [", json, StringComparison.Ordinal);
         Assert.Equal(report.EventsEmitted, reread.EventsIngested);
         Assert.True(new FileInfo(Path.Combine(_out, "report.png")).Length > 10_000);
     }

@@ -113,11 +113,13 @@ internal sealed record DemoReport(
             }
             else if (!rolledBack && !promotedLegend)
             {
-                mark.LegendText = "canary promoted by the online test";
+                mark.LegendText = "canary promoted by the online test (or its time limit)";
                 promotedLegend = true;
             }
-            var injected = InjectedFault?.Version == rollout.Version ? " (injected fault)" : "";
-            var label = plot.Add.Text($"{rollout.Version}: canary {rollout.Decision.Replace('_', ' ')}{injected}", x, rolledBack ? y - 0.03 : y + 0.03);
+            // RolloutPolicy starts a decision taken at the time limit with these words.
+            var note = InjectedFault?.Version == rollout.Version ? " (injected fault)"
+                : rollout.Reason.StartsWith("time limit", StringComparison.Ordinal) ? " (time limit)" : "";
+            var label = plot.Add.Text($"{rollout.Version}: canary {rollout.Decision.Replace('_', ' ')}{note}", x, rolledBack ? y - 0.03 : y + 0.03);
             label.LabelFontSize = 11;
             label.LabelFontColor = mark.Color;
             label.LabelAlignment = rolledBack ? Alignment.UpperCenter : Alignment.LowerCenter;

@@ -34,8 +34,9 @@ internal sealed record DemoProgress(int Round, int Rounds, string ModelVersion, 
 /// <summary>
 /// The closed loop in one process: a simulated chat app serves responses chosen by the currently promoted
 /// reward model, its synthetic users react, and their events go through the real SDK → embedded Kafka →
-/// extractors → Parquet → retrain trigger → ML.NET tuning → evaluation gate → promotion, after which the
-/// app serves the new model.
+/// extractors → Parquet → retrain trigger → ML.NET tuning → evaluation gate → promotion. From the second model on a
+/// promotion opens a canary rollout: the app resolves each session's model through the SDK's resolver, and the rollout
+/// monitor's sequential test promotes or rolls back the canary on the engagement datasets (docs/ROLLOUT.md, ADR 0035).
 /// </summary>
 internal sealed class DemoRunner(DemoOptions options, ILoggerFactory logging)
 {
