@@ -65,6 +65,9 @@ public sealed class WorkerPoolTests(RabbitMqBroker broker)
         loop.RemoveMarker("hold");
 
         Assert.Equal(0, await w1.ExitCodeAsync(TimeSpan.FromSeconds(60)));
+        // The worker published the attempt's end before it exited; the orchestrator records it when it consumes that.
+        Assert.True(await Eventually.TrueAsync(() => loop.Jobs.Attempts(tune).Any(a => a.State != AttemptState.Running), TimeSpan.FromSeconds(30)),
+            $"the attempt's end was never recorded; {loop.Describe()}");
         var attempt = Assert.Single(loop.Jobs.Attempts(tune));
         Assert.Equal((AttemptState.Succeeded, "w1"), (attempt.State, attempt.WorkerId));
         // The eval job came after the drain began: another worker runs it.
