@@ -182,9 +182,8 @@ public sealed partial class FeedbackClient : IFeedbackClient, IAsyncDisposable, 
     /// Stops taking events (later calls are dropped and counted as <see cref="DropReason.ShutDown"/>), delivers
     /// or spools what is queued within <paramref name="timeout"/>, gives the spool the rest of the time to
     /// deliver, and releases the transport. It returns within the timeout plus a tenth of it at most (0.2 s for timeouts
-    /// under 2 s; a send still
-    /// running at the deadline is cancelled; a transport that ignores that, or is slow to release, is left to finish in
-    /// the background). Events not delivered or spooled by then are counted as dropped (<see cref="DropReason.ShutDown"/>)
+    /// under 2 s): a send still running at the deadline is cancelled, and a transport that ignores that, or is slow to
+    /// release, is left to finish in the background. Events not delivered or spooled by then are counted as dropped (<see cref="DropReason.ShutDown"/>)
     /// and logged in one line. True when every queued event was delivered or spooled. Calling it again returns false at once.
     /// </summary>
     public async Task<bool> ShutdownAsync(TimeSpan timeout)
