@@ -214,9 +214,12 @@ public sealed class ReviewAppBrowserTests(ReviewAppFixture app) : IClassFixture<
 
         await page.GotoAsync("/apps/bulk/pairs");
         Assert.Equal(app.BulkPairs.Count, await page.Locator("#pairs tr[data-pair-id]").CountAsync());
+        // "/" focuses the text filter (the page's shortcut); the filter then goes in by the field itself, so a keystroke the
+        // busy browser delivered late cannot land elsewhere, and Enter submits the filter form.
         await page.Keyboard.PressAsync("/");
-        await page.Keyboard.TypeAsync("SPAM");
-        await page.Keyboard.PressAsync("Enter");
+        await Assertions.Expect(page.Locator("#text")).ToBeFocusedAsync();
+        await page.Locator("#text").FillAsync("SPAM");
+        await page.Locator("#text").PressAsync("Enter");
         await page.WaitForURLAsync(url => url.Contains("text=SPAM", StringComparison.Ordinal));
         var shown = await page.Locator("#pairs tr[data-pair-id]").EvaluateAllAsync<string[]>("rows => rows.map(r => r.dataset.pairId)");
         var spam = app.BulkPairs.Where(p => p.Chosen.Content.StartsWith("Spam", StringComparison.Ordinal)).Select(p => p.PairId).Order(StringComparer.Ordinal).ToArray();
