@@ -94,7 +94,9 @@ public sealed class RecordLossTests(ClusterFixture fixture) : IClassFixture<Clus
         using var folder = new TempFolder("loss");
         using var broker = CliProcess.Start("broker", "--brokers", "1", "--partitions", "1");
         var bootstrap = (await broker.FirstStdoutLineAsync(TimeSpan.FromSeconds(60)))[BrokerCommand.BootstrapLinePrefix.Length..];
-        Assert.Contains(broker.ErrorLines.Take(1), l => l.Contains("in memory only, about 5 MiB", StringComparison.Ordinal));
+        // Stdout and stderr are read separately: the warning may be read a moment after the bootstrap line.
+        Assert.True(await Eventually.TrueAsync(() => broker.ErrorLines.Take(1).Any(l => l.Contains("in memory only, about 5 MiB", StringComparison.Ordinal)), TimeSpan.FromSeconds(30)),
+            $"the broker's first stderr line is not the in-memory warning: {string.Join(" | ", broker.ErrorLines)}");
         Produce(bootstrap, KafkaTopics.Events, Garbage(0, OverflowRecords));
         var logStart = LogStart(bootstrap, KafkaTopics.Events);
         Assert.True(logStart > 0, "the cluster kept everything; the test needs more data to overflow it");
