@@ -60,22 +60,28 @@ public sealed class ReviewLogicTests : IDisposable
     }
 
     [Theory]
-    [InlineData(null, null, null, null, null, null, 5)]
-    [InlineData(PairSignals.Edit, null, null, null, null, null, 2)]
-    [InlineData(null, "model-b", null, null, null, null, 5)]
-    [InlineData(null, "user-edit", null, null, null, null, 2)]
-    [InlineData(null, null, "2026-11-02T10:00:00Z", null, null, null, 4)]
-    [InlineData(null, null, "2026-11-02T10:00:00Z", "2026-11-02T12:00:00Z", null, null, 2)]
-    [InlineData(null, null, null, null, "ANSWER 3", null, 1)]
-    [InlineData(null, null, null, null, "prompt", null, 5)]
-    [InlineData(null, null, null, null, null, ReviewActions.Exclude, 1)]
-    [InlineData(null, null, null, null, null, ReviewActions.None, 4)]
-    public void The_list_filter_matches_signal_version_time_text_and_state(string? signal, string? model, string? from, string? to, string? text, string? state, int expected)
+    [InlineData(null, null, null, null, null, null, null, null, null, null, null, null)]
+    [InlineData("", "", "", "", "", "", null, null, null, null, null, null)]
+    [InlineData(PairSignals.Edit, "model-b", null, null, null, ReviewActions.Exclude, PairSignals.Edit, "model-b", null, null, null, ReviewActions.Exclude)]
+    [InlineData(null, null, "2026-11-02", "2026-11-03T12:00:00Z", null, null, null, null, "2026-11-02T00:00:00Z", "2026-11-03T12:00:00Z", null, null)]
+    [InlineData(null, null, "yesterday", "2026-13-45", null, null, null, null, null, null, null, null)]
+    [InlineData(null, null, null, null, "ANSWER 3", ReviewActions.None, null, null, null, null, "ANSWER 3", ReviewActions.None)]
+    public void The_list_form_reads_as_the_query_filter_with_empty_or_unparsable_fields_matching_everything(
+        string? signal, string? model, string? from, string? to, string? text, string? state,
+        string? qSignal, string? qModel, string? qFrom, string? qTo, string? qText, string? qState)
     {
-        var data = Data(out var pairs);
-        var filter = new PairFilter(signal, model, from is null ? null : DateTimeOffset.Parse(from, System.Globalization.CultureInfo.InvariantCulture),
-            to is null ? null : DateTimeOffset.Parse(to, System.Globalization.CultureInfo.InvariantCulture), text, state);
-        Assert.Equal(expected, pairs.Count(p => filter.Matches(p, data.StateOf(p.PairId))));
+        var expected = new ReviewFilter(qSignal, qModel, qFrom is null ? null : DateTimeOffset.Parse(qFrom, System.Globalization.CultureInfo.InvariantCulture),
+            qTo is null ? null : DateTimeOffset.Parse(qTo, System.Globalization.CultureInfo.InvariantCulture), qText, qState);
+
+        Assert.Equal(expected, PairFilter.FromForm(signal, model, from, to, text, state));
+    }
+
+    [Fact]
+    public void A_searched_text_is_cut_to_the_longest_the_form_takes()
+    {
+        var filter = PairFilter.FromForm(null, null, null, null, new string('x', PairFilter.MaxTextLength + 50), null);
+
+        Assert.Equal(new string('x', PairFilter.MaxTextLength), filter.Text);
     }
 
     [Fact]

@@ -108,6 +108,22 @@ public sealed class ReviewQueryTests : IAsyncLifetime, IDisposable
         var third = query.JumpTo(filter, 7, 14);
         Assert.Equal(expected.Skip(14).Take(7).Select(e => e.PairId), third.Rows.Select(r => r.PairId));
         Assert.Equal(expected.Count > 21, third.Next is not null);
+
+        // Newest first is the same rows backwards, by cursor and by jump.
+        var newest = new List<ReviewRow>();
+        cursor = null;
+        do
+        {
+            var page = query.List(filter, 5, cursor, ReviewOrder.NewestFirst);
+            newest.AddRange(page.Rows);
+            cursor = page.Next;
+        }
+        while (cursor is not null);
+
+        var backwards = expected.AsEnumerable().Reverse().ToList();
+        Assert.Equal(backwards.Select(e => e.PairId), newest.Select(r => r.PairId));
+        Assert.Equal(backwards.Skip(10).Take(5).Select(e => e.PairId), query.JumpTo(filter, 5, 10, ReviewOrder.NewestFirst).Rows.Select(r => r.PairId));
+        Assert.Empty(query.JumpTo(filter, 5, expected.Count, ReviewOrder.NewestFirst).Rows);
     }
 
     [Fact]
@@ -120,7 +136,8 @@ public sealed class ReviewQueryTests : IAsyncLifetime, IDisposable
 
         Assert.Equal(new ReviewRow(first.PairId, first.Signal, first.Weight, first.ChosenModelVersion, first.RejectedModelVersion,
             new DateTimeOffset(first.CreatedAt.UtcTicks - (first.CreatedAt.UtcTicks % 10), TimeSpan.Zero), first.Prompt[0].Content, first.Chosen.Content,
-            first.Rejected.Content, _latest.GetValueOrDefault(first.PairId, ReviewActions.None)), row);
+            first.Rejected.Content, _latest.GetValueOrDefault(first.PairId, ReviewActions.None),
+            _latest.GetValueOrDefault(first.PairId) == ReviewActions.Exclude ? "low-quality" : null, first.Prompt[^1].Content), row);
     }
 
     [Fact]
@@ -134,6 +151,75 @@ public sealed class ReviewQueryTests : IAsyncLifetime, IDisposable
         using var query = await ReviewQuery.OpenAsync(_root, App);
         Assert.Throws<ArgumentException>(() => query.List(new ReviewFilter(), 10, "page-2"));
         Assert.Throws<ArgumentOutOfRangeException>(() => query.List(new ReviewFilter(), ReviewQuery.MaxPageSize + 1));
+    }
+
+    [Fact]
+    public async Task Files_and_decisions_that_arrive_after_opening_show_after_a_refresh()
+    {
+        using var query = await ReviewQuery.OpenAsync(_root, App);
+        Assert.Equal(_pairs.Count, query.Count(new ReviewFilter()));
+
+        // A later file appends; an earlier one (a late replay) sorts in among the rows already there.
+        var later = await WriteAsync(Start.AddDays(1), "later", 30);
+        var refresh = await query.RefreshAsync();
+        Assert.Equal((1, ReviewIndexStep.Append), (refresh.Read.Count, refresh.Step));
+        var earlier = await WriteAsync(Start.AddDays(-1), "earlier", 20);
+        refresh = await query.RefreshAsync();
+        Assert.Equal((1, ReviewIndexStep.Rebuild), (refresh.Read.Count, refresh.Step));
+        Assert.Equal(ReviewIndexStep.Nothing, (await query.RefreshAsync()).Step);
+
+        var all = _pairs.Concat(later).Concat(earlier).OrderBy(p => Micros(p.CreatedAt)).ThenBy(p => p.PairId, StringComparer.Ordinal).Select(p => p.PairId).ToList();
+        Assert.Equal(all.Count, query.Count(new ReviewFilter()));
+        Assert.Equal(all.Skip(19).Take(3), query.JumpTo(new ReviewFilter(), 3, 19).Rows.Select(r => r.PairId));
+        Assert.Equal(all.AsEnumerable().Reverse().Take(4), query.List(new ReviewFilter(), 4, order: ReviewOrder.NewestFirst).Rows.Select(r => r.PairId));
+
+        // A decision recorded after opening (by the command line, say) is in the next list.
+        await new ReviewLog(_root, App).DecideAsync(new ReviewRequest(later[0].PairId, ReviewActions.Exclude, "cli", "duplicate"));
+        await query.RefreshAsync();
+        var excluded = query.List(new ReviewFilter(ReviewAction: ReviewActions.Exclude), ReviewQuery.MaxPageSize).Rows;
+        Assert.Contains(excluded, r => r.PairId == later[0].PairId && r.ReviewReason == "duplicate");
+        Assert.Equal(_latest.Values.Count(a => a == ReviewActions.Exclude) + 1, query.Count(new ReviewFilter(ReviewAction: ReviewActions.Exclude)));
+    }
+
+    [Fact]
+    public async Task A_file_that_cannot_be_read_is_reported_until_it_is_replaced_and_the_rest_is_listed()
+    {
+        var folder = DatasetPaths.Folder(_root, App, DatasetKinds.PreferencePairs);
+        var broken = Path.Combine(folder, "part-zz-broken" + DatasetPaths.Extension);
+        await File.WriteAllTextAsync(broken, "not parquet");
+
+        using var query = await ReviewQuery.OpenAsync(_root, App);
+
+        var reported = Assert.Single(query.Unreadable);
+        Assert.Equal(broken, reported.Path);
+        Assert.False(string.IsNullOrWhiteSpace(reported.Reason));
+        Assert.Equal(_pairs.Count, query.Count(new ReviewFilter()));
+        var again = await query.RefreshAsync();
+        Assert.Equal((0, 1), (again.Read.Count, again.Unreadable.Count));
+
+        // Replaced by a readable file under the same name: read, listed, no longer reported.
+        var good = Directory.GetFiles(folder, "part-*").Order(StringComparer.Ordinal).First();
+        File.Copy(good, broken, overwrite: true);
+        var fixedUp = await query.RefreshAsync();
+        Assert.Equal([broken], fixedUp.Read);
+        Assert.Empty(fixedUp.Unreadable);
+        Assert.Empty(query.Unreadable);
+        Assert.Equal(_pairs.Count + 70, query.Count(new ReviewFilter()));
+    }
+
+    private async Task<List<PreferencePair>> WriteAsync(DateTimeOffset at, string tag, int count)
+    {
+        var output = new ExtractionOutput();
+        for (var n = 0; n < count; n++)
+        {
+            output.Pairs.Add(new PreferencePair(
+                StableId.Pair(PairSignals.Comparison, $"{tag}-c{n}", $"{tag}-r{n}"), App, [new ChatMessage("user", $"{tag} {n}")],
+                new ChatMessage("assistant", "yes"), new ChatMessage("assistant", "no"), PairSignals.Comparison, 1.0, $"{tag}-c{n}", $"{tag}-r{n}",
+                "m0", "m1", "s", "u1", at.AddSeconds(n)));
+        }
+
+        await new DatasetStore(_root).WriteAsync(output);
+        return output.Pairs;
     }
 
     private List<(string PairId, string Signal, string Action)> BruteForce(ReviewFilter f) =>

@@ -13,7 +13,8 @@ namespace FeedbackLoop.Cli.Commands;
 /// <summary>
 /// <c>feedbackloop bench review</c>: writes an app's preference pairs (1,000,000 by default) as the extractor does, real
 /// Parquet files in a temporary data folder, then times the review list's queries (<see cref="ReviewQuery"/>) server-side:
-/// the first page, each filter, a deep page, a count and a text search, each repeated and reported as p50/p99.
+/// the first page, each filter, a deep page, a count and a text search, each repeated and reported as p50/p99; then the time
+/// to open (build the index) and to take in one more file.
 /// </summary>
 internal static class BenchReview
 {
@@ -57,6 +58,13 @@ internal static class BenchReview
             var opened = Stopwatch.StartNew();
             using var query = await ReviewQuery.OpenAsync(folder.FullName, App, ct).ConfigureAwait(false);
             var openMs = opened.Elapsed.TotalMilliseconds;
+            if (query.Unreadable.Count > 0)
+            {
+                await stderr.WriteLineAsync($"{query.Unreadable.Count} generated file(s) could not be read: {query.Unreadable[0].Reason}").ConfigureAwait(false);
+                return 1;
+            }
+
+            await stderr.WriteLineAsync($"opened (index built) in {openMs:0} ms").ConfigureAwait(false);
             var span = TimeSpan.FromMilliseconds(pairs);
             var deepRows = (long)Math.Min(pairs / 2, 5_000 * PageSize);
             var deep = query.JumpTo(new ReviewFilter(), 1, deepRows).Next;
@@ -69,6 +77,9 @@ internal static class BenchReview
                 ("filter_time_range", () => query.List(new ReviewFilter(From: start + span * 0.6, To: start + span * 0.7), PageSize)),
                 ("page_deep_keyset", () => query.List(new ReviewFilter(), PageSize, deep)),
                 ("page_jump_offset", () => query.JumpTo(new ReviewFilter(), PageSize, deepRows)),
+                ("list_newest_first", () => query.List(new ReviewFilter(), PageSize, order: ReviewOrder.NewestFirst)),
+                ("filter_signal_jump_page_100", () => query.JumpTo(new ReviewFilter(Signal: PairSignals.Edit), PageSize, 99 * PageSize, ReviewOrder.NewestFirst)),
+                ("refresh_unchanged", () => query.RefreshAsync(ct).GetAwaiter().GetResult()),
                 ("count_by_signal", () => query.CountBySignal(new ReviewFilter())),
                 ("text_search", () => query.List(new ReviewFilter(Text: "warranty claim 4242"), PageSize)),
             };
@@ -91,6 +102,15 @@ internal static class BenchReview
                 await stderr.WriteLineAsync($"  {name,-22} p50 {p50,8:0.0} ms   p99 {p99,8:0.0} ms").ConfigureAwait(false);
             }
 
+            // One more extractor file after the last: the refresh reads it and appends (the app's cost when a file appears).
+            var more = new ExtractionOutput();
+            for (var n = pairs; n < pairs + FileRows; n++) more.Pairs.Add(Pair(n, start));
+            await new DatasetStore(folder.FullName).WriteAsync(more, ct).ConfigureAwait(false);
+            var refreshed = Stopwatch.StartNew();
+            var refresh = await query.RefreshAsync(ct).ConfigureAwait(false);
+            var refreshMs = refreshed.Elapsed.TotalMilliseconds;
+            await stderr.WriteLineAsync($"a new file of {FileRows:N0} pairs taken in ({refresh.Step}) in {refreshMs:0} ms").ConfigureAwait(false);
+
             var result = new JsonObject
             {
                 ["pairs"] = pairs,
@@ -99,6 +119,8 @@ internal static class BenchReview
                 ["deep_page_rows_skipped"] = deepRows,
                 ["repeats"] = repeats,
                 ["open_ms"] = Math.Round(openMs, 1),
+                ["refresh_new_file_ms"] = Math.Round(refreshMs, 1),
+                ["refresh_new_file_rows"] = FileRows,
                 ["queries"] = results,
                 ["machine"] = BenchCommand.Machine(),
                 ["load_average_1m"] = LoadAverage(),

@@ -16,146 +16,383 @@ public sealed record ReviewFilter(
     string? ReviewAction = null);
 
 /// <summary>One pair as a review list shows it, with its latest review decision applied as a label (the texts as extracted).</summary>
+/// <remarks>
+/// <c>Prompt</c> holds the prompt's messages one per line; <c>ReviewReason</c> the latest decision's reason (exclusions),
+/// or null; <c>LastPrompt</c> the prompt's last message (what the user asked).
+/// </remarks>
 public sealed record ReviewRow(
     string PairId, string Signal, double Weight, string ChosenModelVersion, string RejectedModelVersion, DateTimeOffset CreatedAt,
-    string Prompt, string Chosen, string Rejected, string ReviewAction);
+    string Prompt, string Chosen, string Rejected, string ReviewAction, string? ReviewReason = null, string LastPrompt = "");
 
 /// <summary>A page of a review list, and the cursor of the next page (null on the last).</summary>
 public sealed record ReviewPage(IReadOnlyList<ReviewRow> Rows, string? Next);
 
+/// <summary>Which way a review list runs.</summary>
+public enum ReviewOrder
+{
+    /// <summary>By (created_at, pair_id), oldest first.</summary>
+    OldestFirst,
+
+    /// <summary>By (created_at, pair_id) descending, newest first (the review app's list).</summary>
+    NewestFirst,
+}
+
+/// <summary>A dataset file the index could not read, and DuckDB's reason.</summary>
+public sealed record UnreadableDatasetFile(string Path, string Reason);
+
+/// <summary>What a refresh took in: the files read, and the files that could not be read (reported until they change).</summary>
+public sealed record ReviewRefresh(IReadOnlyList<string> Read, IReadOnlyList<UnreadableDatasetFile> Unreadable, ReviewIndexStep Step);
+
 /// <summary>
-/// Lists, counts and searches an app's preference pairs where the extractor wrote them, for the review app: DuckDB reads
-/// the Parquet files in place (no copy, no index to keep in step) and the latest review decision per pair is joined in
-/// from the review log. Pages are keyset pages in (created_at, pair_id) order, so page 5,000 costs what page 1 does.
-/// One instance holds one in-memory DuckDB connection over the files present when it was opened; not thread-safe.
+/// Lists, counts and searches an app's preference pairs for the review app and <c>bench review</c> (the one query path of
+/// both). The pairs are copied once from the extractor's Parquet files into an in-memory DuckDB table, sorted by
+/// (created_at, pair_id) and numbered in that order (<c>seq</c>), with the texts also kept lower-cased for search
+/// (docs/adr/0040). Row-group min/max statistics on <c>seq</c> and <c>created_us</c> then let a first page, a keyset page
+/// and a time range read one row group instead of all; the texts are fetched for the page's rows only.
+/// <see cref="RefreshAsync"/> reads files that appeared since (appended when they sort after the indexed rows, otherwise
+/// the table is sorted again) and the review log when it changed, so a decision shows in the next list.
+/// A file that cannot be read is reported in <see cref="Unreadable"/>, never skipped quietly. Thread-safe: one query at a time.
 /// </summary>
 public sealed class ReviewQuery : IDisposable
 {
     /// <summary>The most rows one page may hold.</summary>
     public const int MaxPageSize = 500;
 
-    private readonly DuckDBConnection _connection;
-    private readonly bool _empty;
+    private const string Columns =
+        "file, pair_id, signal, weight, chosen_model_version, rejected_model_version, created_us, prompt_text, prompt_last, chosen_text, rejected_text, "
+        + "prompt_search, chosen_search, rejected_search";
 
-    private ReviewQuery(DuckDBConnection connection, bool empty)
+    private readonly DuckDBConnection _connection;
+    private readonly string _folder;
+    private readonly ReviewLog _log;
+    private readonly Lock _gate = new();
+    private readonly SemaphoreSlim _refreshing = new(1, 1);
+    private readonly Dictionary<string, long> _indexed = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int> _fileIds = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (long Length, string Reason)> _unreadable = new(StringComparer.Ordinal);
+    private Dictionary<string, ReviewState> _latest = new(StringComparer.Ordinal);
+    private (long Length, DateTime WrittenUtc)? _logSeen;
+    private (long Micros, string PairId)? _last;
+    private long _rows;
+    private int _nextFileId;
+
+    private ReviewQuery(DuckDBConnection connection, string folder, ReviewLog log)
     {
         _connection = connection;
-        _empty = empty;
+        _folder = folder;
+        _log = log;
     }
 
-    /// <summary>Opens the app's pair files and review log as they are now.</summary>
+    /// <summary>The files that could not be read, with DuckDB's reason; empty when every file is in the index.</summary>
+    public IReadOnlyList<UnreadableDatasetFile> Unreadable
+    {
+        get
+        {
+            lock (_gate) return [.. _unreadable.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => new UnreadableDatasetFile(kv.Key, kv.Value.Reason))];
+        }
+    }
+
+    /// <summary>Opens the app's pair files and review log as they are now (reads every file: seconds for a million pairs).</summary>
     public static async Task<ReviewQuery> OpenAsync(string dataRoot, string appId, CancellationToken cancellationToken = default)
     {
-        var files = DatasetPaths.Files(DatasetPaths.Folder(dataRoot, appId, DatasetKinds.PreferencePairs));
-        var latest = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var d in await new ReviewLog(dataRoot, appId).ReadAsync(cancellationToken).ConfigureAwait(false))
-        {
-            if (d.Kind == ReviewItemKinds.Pair) latest[d.Item] = d.Action;
-        }
-
+        var folder = DatasetPaths.Folder(dataRoot, appId, DatasetKinds.PreferencePairs);
         var connection = new DuckDBConnection("Data Source=:memory:");
+        ReviewQuery? query = null;
         try
         {
             connection.Open();
             Execute(connection, "CREATE TABLE decisions (item VARCHAR PRIMARY KEY, action VARCHAR NOT NULL)");
-            using (var appender = connection.CreateAppender("decisions"))
-            {
-                foreach (var (item, action) in latest) appender.CreateRow().AppendValue(item).AppendValue(action).EndRow();
-            }
-
-            if (files.Count > 0)
-            {
-                // Paths are ours (the data folder and content-derived file names), quoted as SQL strings all the same.
-                var list = string.Join(", ", files.Select(f => "'" + f.Replace("'", "''", StringComparison.Ordinal) + "'"));
-                Execute(connection, $"""
-                    CREATE VIEW pairs AS
-                    SELECT p.pair_id, p.signal, p.weight, p.chosen_model_version, p.rejected_model_version, epoch_us(p.created_at) AS created_us,
-                           array_to_string(list_transform(p.prompt, m -> m.content), chr(10)) AS prompt_text,
-                           array_to_string(list_transform(p.chosen, m -> m.content), chr(10)) AS chosen_text,
-                           array_to_string(list_transform(p.rejected, m -> m.content), chr(10)) AS rejected_text,
-                           coalesce(d.action, 'none') AS review_action
-                    FROM read_parquet([{list}]) p LEFT JOIN decisions d ON d.item = p.pair_id
-                    """);
-            }
-
-            return new ReviewQuery(connection, files.Count == 0);
+            Execute(connection, """
+                CREATE TABLE staging (file INTEGER, pair_id VARCHAR, signal VARCHAR, weight DOUBLE, chosen_model_version VARCHAR,
+                    rejected_model_version VARCHAR, created_us BIGINT, prompt_text VARCHAR, prompt_last VARCHAR, chosen_text VARCHAR,
+                    rejected_text VARCHAR, prompt_search VARCHAR, chosen_search VARCHAR, rejected_search VARCHAR)
+                """);
+            Execute(connection, "CREATE TABLE pairs AS SELECT 0::BIGINT AS seq, * FROM staging LIMIT 0");
+            query = new ReviewQuery(connection, folder, new ReviewLog(dataRoot, appId));
+            await query.RefreshAsync(cancellationToken).ConfigureAwait(false);
+            return query;
         }
         catch
         {
-            connection.Dispose();
+            if (query is not null) query.Dispose();
+            else connection.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Takes in what changed since the last look: dataset files added (or changed) and the review log. Cheap when nothing
+    /// changed (a folder listing and one file's length), so the app calls it before every list.
+    /// </summary>
+    public async Task<ReviewRefresh> RefreshAsync(CancellationToken cancellationToken = default)
+    {
+        await _refreshing.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var decisions = await ReadLogIfChangedAsync(cancellationToken).ConfigureAwait(false);
+            var present = DatasetPaths.Files(_folder).Select(f => new DatasetFile(f, new FileInfo(f).Length)).ToList();
+            lock (_gate)
+            {
+                if (decisions is not null) LoadDecisions(decisions);
+                var change = ReviewIndexPlan.Compare(_indexed, _unreadable.ToDictionary(kv => kv.Key, kv => kv.Value.Length, StringComparer.Ordinal), present);
+                var read = new List<string>();
+                foreach (var file in change.ToRead)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    if (Stage(file)) read.Add(file.Path);
+                }
+
+                var step = ReviewIndexPlan.Step(change.Gone.Count > 0, _last, FirstStaged());
+                Merge(step, change.Gone);
+                foreach (var file in change.ToRead.Where(f => read.Contains(f.Path)))
+                {
+                    _indexed[file.Path] = file.Length;
+                    _unreadable.Remove(file.Path);
+                }
+
+                return new ReviewRefresh(read, [.. _unreadable.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => new UnreadableDatasetFile(kv.Key, kv.Value.Reason))], step);
+            }
+        }
+        finally
+        {
+            _refreshing.Release();
         }
     }
 
     /// <summary>How many pairs match.</summary>
     public long Count(ReviewFilter filter)
     {
-        if (_empty) return 0;
-        using var command = Command("SELECT count(*) FROM pairs", filter, after: null);
-        return Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture);
+        lock (_gate)
+        {
+            if (_rows == 0) return 0;
+            using var command = Command("SELECT count(*) FROM pairs", filter, after: null, ReviewOrder.OldestFirst);
+            return Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture);
+        }
     }
 
     /// <summary>How many pairs match, per signal.</summary>
     public IReadOnlyDictionary<string, long> CountBySignal(ReviewFilter filter)
     {
         var counts = new Dictionary<string, long>(StringComparer.Ordinal);
-        if (_empty) return counts;
-        using var command = Command("SELECT signal, count(*) FROM pairs", filter, after: null, tail: " GROUP BY signal");
-        using var reader = command.ExecuteReader();
-        while (reader.Read()) counts[reader.GetString(0)] = reader.GetInt64(1);
+        lock (_gate)
+        {
+            if (_rows == 0) return counts;
+            using var command = Command("SELECT signal, count(*) FROM pairs", filter, after: null, ReviewOrder.OldestFirst, tail: " GROUP BY signal");
+            using var reader = command.ExecuteReader();
+            while (reader.Read()) counts[reader.GetString(0)] = reader.GetInt64(1);
+        }
+
         return counts;
     }
 
     /// <summary>The page of up to <paramref name="pageSize"/> matching pairs after <paramref name="after"/> (a page's <see cref="ReviewPage.Next"/>; null: the first).</summary>
     /// <exception cref="ArgumentException">The cursor is not one this component wrote.</exception>
-    public ReviewPage List(ReviewFilter filter, int pageSize, string? after = null)
+    public ReviewPage List(ReviewFilter filter, int pageSize, string? after = null, ReviewOrder order = ReviewOrder.OldestFirst)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(pageSize, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(pageSize, MaxPageSize);
-        if (_empty) return new ReviewPage([], null);
-        using var command = Command(
-            "SELECT pair_id, signal, weight, chosen_model_version, rejected_model_version, created_us, prompt_text, chosen_text, rejected_text, review_action FROM pairs",
-            filter, Cursor.Parse(after), tail: " ORDER BY created_us, pair_id LIMIT " + (pageSize + 1).ToString(CultureInfo.InvariantCulture));
-        var rows = new List<ReviewRow>(pageSize + 1);
-        using (var reader = command.ExecuteReader())
-        {
-            while (reader.Read())
-            {
-                rows.Add(new ReviewRow(
-                    reader.GetString(0), reader.GetString(1), reader.GetDouble(2), reader.GetString(3), reader.GetString(4),
-                    DateTimeOffset.UnixEpoch.AddTicks(reader.GetInt64(5) * 10), reader.GetString(6), reader.GetString(7), reader.GetString(8), reader.GetString(9)));
-            }
-        }
-
-        if (rows.Count <= pageSize) return new ReviewPage(rows, null);
-        rows.RemoveAt(pageSize);
-        return new ReviewPage(rows, Cursor.Of(rows[^1]));
+        var cursor = Cursor.Parse(after);
+        lock (_gate) return ListLocked(filter, pageSize, cursor, order);
     }
 
     /// <summary>
     /// The page that starts after the first <paramref name="skip"/> matching rows (page n of size s: skip = (n − 1)·s), for a
-    /// jump to a page: the row before it is found by offset once, then the page is a keyset page like any other. Empty when
-    /// there are not that many rows. Following <see cref="ReviewPage.Next"/> is the cheaper way on.
+    /// jump to a page: the row before it is found once (by its number when nothing is filtered, by offset otherwise), then
+    /// the page is a keyset page like any other. Empty when there are not that many rows.
     /// </summary>
-    public ReviewPage JumpTo(ReviewFilter filter, int pageSize, long skip)
+    public ReviewPage JumpTo(ReviewFilter filter, int pageSize, long skip, ReviewOrder order = ReviewOrder.OldestFirst)
     {
+        ArgumentNullException.ThrowIfNull(filter);
         ArgumentOutOfRangeException.ThrowIfNegative(skip);
-        if (skip == 0 || _empty) return List(filter, pageSize);
-        string? anchor;
-        using (var command = Command("SELECT created_us, pair_id FROM pairs", filter, after: null,
-                   tail: " ORDER BY created_us, pair_id LIMIT 1 OFFSET " + (skip - 1).ToString(CultureInfo.InvariantCulture)))
-        using (var reader = command.ExecuteReader())
+        ArgumentOutOfRangeException.ThrowIfLessThan(pageSize, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(pageSize, MaxPageSize);
+        lock (_gate)
         {
-            anchor = reader.Read() ? string.Create(CultureInfo.InvariantCulture, $"{reader.GetInt64(0)}:{reader.GetString(1)}") : null;
-        }
+            if (skip == 0 || _rows == 0) return ListLocked(filter, pageSize, null, order);
+            DuckDBCommand command;
+            if (filter == new ReviewFilter())
+            {
+                // Nothing filtered: the rows are numbered in list order, so the anchor is one row looked up by number.
+                if (skip > _rows) return new ReviewPage([], null);
+                command = _connection.CreateCommand();
+                command.CommandText = "SELECT created_us, pair_id FROM pairs WHERE seq = $seq";
+                command.Parameters.Add(new DuckDBParameter("seq", order == ReviewOrder.OldestFirst ? skip - 1 : _rows - skip));
+            }
+            else
+            {
+                command = Command("SELECT created_us, pair_id FROM pairs", filter, after: null, order,
+                    tail: " ORDER BY seq" + Direction(order) + " LIMIT 1 OFFSET " + (skip - 1).ToString(CultureInfo.InvariantCulture));
+            }
 
-        return anchor is null ? new ReviewPage([], null) : List(filter, pageSize, anchor);
+            Cursor? anchor;
+            using (command)
+            using (var reader = command.ExecuteReader())
+            {
+                anchor = reader.Read() ? new Cursor(reader.GetInt64(0), reader.GetString(1)) : null;
+            }
+
+            return anchor is null ? new ReviewPage([], null) : ListLocked(filter, pageSize, anchor, order);
+        }
     }
 
     /// <inheritdoc />
-    public void Dispose() => _connection.Dispose();
+    public void Dispose()
+    {
+        _connection.Dispose();
+        _refreshing.Dispose();
+    }
 
-    private DuckDBCommand Command(string select, ReviewFilter filter, Cursor? after, string tail = "")
+    private ReviewPage ListLocked(ReviewFilter filter, int pageSize, Cursor? after, ReviewOrder order)
+    {
+        if (_rows == 0) return new ReviewPage([], null);
+
+        // First the page's row numbers (sort keys and filter columns only), then the texts of those rows alone.
+        var seqs = new List<long>(pageSize + 1);
+        using (var command = Command("SELECT seq FROM pairs", filter, after, order,
+                   tail: " ORDER BY seq" + Direction(order) + " LIMIT " + (pageSize + 1).ToString(CultureInfo.InvariantCulture)))
+        using (var reader = command.ExecuteReader())
+        {
+            while (reader.Read()) seqs.Add(reader.GetInt64(0));
+        }
+
+        if (seqs.Count == 0) return new ReviewPage([], null);
+        var more = seqs.Count > pageSize;
+        if (more) seqs.RemoveAt(pageSize);
+        var rows = new List<ReviewRow>(seqs.Count);
+        using (var command = _connection.CreateCommand())
+        {
+            // The numbers are ours (read just above), written as literals so DuckDB sees a constant range to skip row groups by.
+            var list = string.Join(", ", seqs.Select(s => s.ToString(CultureInfo.InvariantCulture)));
+            command.CommandText = string.Create(CultureInfo.InvariantCulture, $"""
+                SELECT pair_id, signal, weight, chosen_model_version, rejected_model_version, created_us, prompt_text, chosen_text, rejected_text, prompt_last
+                FROM pairs WHERE seq BETWEEN {seqs.Min()} AND {seqs.Max()} AND seq IN ({list}) ORDER BY seq{Direction(order)}
+                """);
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                var pairId = reader.GetString(0);
+                var state = _latest.GetValueOrDefault(pairId) ?? ReviewState.Unreviewed;
+                rows.Add(new ReviewRow(
+                    pairId, reader.GetString(1), reader.GetDouble(2), reader.GetString(3), reader.GetString(4),
+                    DateTimeOffset.UnixEpoch.AddTicks(reader.GetInt64(5) * 10), reader.GetString(6), reader.GetString(7), reader.GetString(8),
+                    state.Action, state.Reason, reader.GetString(9)));
+            }
+        }
+
+        return new ReviewPage(rows, more ? Cursor.Of(rows[^1]) : null);
+    }
+
+    private async Task<IReadOnlyList<ReviewDecision>?> ReadLogIfChangedAsync(CancellationToken cancellationToken)
+    {
+        // The log is append-only, so its length and write time tell whether there is anything new to read.
+        var info = new FileInfo(_log.FilePath);
+        (long, DateTime)? seen = info.Exists ? (info.Length, info.LastWriteTimeUtc) : null;
+        if (seen == _logSeen && _logSeen is not null) return null;
+        var decisions = await _log.ReadAsync(cancellationToken).ConfigureAwait(false);
+        _logSeen = seen;
+        return decisions;
+    }
+
+    private void LoadDecisions(IReadOnlyList<ReviewDecision> log)
+    {
+        var latest = new Dictionary<string, ReviewState>(StringComparer.Ordinal);
+        foreach (var d in log)
+        {
+            if (d.Kind == ReviewItemKinds.Pair) latest[d.Item] = d.After;
+        }
+
+        Execute(_connection, "DELETE FROM decisions");
+        using (var appender = _connection.CreateAppender("decisions"))
+        {
+            foreach (var (item, state) in latest) appender.CreateRow().AppendValue(item).AppendValue(state.Action).EndRow();
+        }
+
+        _latest = latest;
+    }
+
+    /// <summary>Reads one file into the staging table; false (and the file reported) when DuckDB cannot read it.</summary>
+    private bool Stage(DatasetFile file)
+    {
+        if (!_fileIds.TryGetValue(file.Path, out var id)) _fileIds[file.Path] = id = _nextFileId++;
+        // Paths are ours (the data folder and content-derived file names), quoted as SQL strings all the same.
+        var path = "'" + file.Path.Replace("'", "''", StringComparison.Ordinal) + "'";
+        try
+        {
+            Execute(_connection, string.Create(CultureInfo.InvariantCulture, $"""
+                INSERT INTO staging ({Columns})
+                SELECT {id}, pair_id, signal, weight, chosen_model_version, rejected_model_version, created_us, prompt_text, prompt_last, chosen_text,
+                       rejected_text, lower(prompt_text), lower(chosen_text), lower(rejected_text)
+                FROM (SELECT p.pair_id, p.signal, p.weight, p.chosen_model_version, p.rejected_model_version, epoch_us(p.created_at) AS created_us,
+                             array_to_string(list_transform(p.prompt, m -> m.content), chr(10)) AS prompt_text,
+                             coalesce(struct_extract(list_extract(p.prompt, -1), 'content'), '') AS prompt_last,
+                             array_to_string(list_transform(p.chosen, m -> m.content), chr(10)) AS chosen_text,
+                             array_to_string(list_transform(p.rejected, m -> m.content), chr(10)) AS rejected_text
+                      FROM read_parquet({path}) p)
+                """));
+            return true;
+        }
+        catch (DuckDBException e)
+        {
+            // Rows of a half-read file must not stay behind.
+            Execute(_connection, string.Create(CultureInfo.InvariantCulture, $"DELETE FROM staging WHERE file = {id}"));
+            _unreadable[file.Path] = (file.Length, e.Message);
+            return false;
+        }
+    }
+
+    private (long Micros, string PairId)? FirstStaged()
+    {
+        using var command = _connection.CreateCommand();
+        command.CommandText = "SELECT created_us, pair_id FROM staging ORDER BY created_us, pair_id LIMIT 1";
+        using var reader = command.ExecuteReader();
+        return reader.Read() ? (reader.GetInt64(0), reader.GetString(1)) : null;
+    }
+
+    private void Merge(ReviewIndexStep step, IReadOnlyList<string> gone)
+    {
+        switch (step)
+        {
+            case ReviewIndexStep.Append:
+                Execute(_connection, string.Create(CultureInfo.InvariantCulture, $"""
+                    INSERT INTO pairs SELECT * FROM (
+                        SELECT {_rows} + row_number() OVER (ORDER BY created_us, pair_id) - 1 AS seq, {Columns} FROM staging) ORDER BY seq
+                    """));
+                break;
+            case ReviewIndexStep.Rebuild:
+                var goneIds = gone.Select(g => _fileIds[g].ToString(CultureInfo.InvariantCulture)).ToList();
+                var keep = goneIds.Count == 0 ? "" : " WHERE file NOT IN (" + string.Join(", ", goneIds) + ")";
+                // Inserted in seq order, so each row group's min/max of seq and created_us are narrow ranges.
+                Execute(_connection, $"""
+                    CREATE OR REPLACE TABLE pairs AS SELECT * FROM (
+                        SELECT row_number() OVER (ORDER BY created_us, pair_id) - 1 AS seq, {Columns}
+                        FROM (SELECT {Columns} FROM pairs{keep} UNION ALL SELECT {Columns} FROM staging)) ORDER BY seq
+                    """);
+                foreach (var g in gone) _indexed.Remove(g);
+                break;
+            default:
+                return;
+        }
+
+        Execute(_connection, "DELETE FROM staging");
+        using var command = _connection.CreateCommand();
+        command.CommandText = "SELECT count(*), max(seq) FROM pairs";
+        using var reader = command.ExecuteReader();
+        reader.Read();
+        _rows = reader.GetInt64(0);
+        _last = null;
+        if (_rows > 0)
+        {
+            using var last = _connection.CreateCommand();
+            last.CommandText = "SELECT created_us, pair_id FROM pairs WHERE seq = $seq";
+            last.Parameters.Add(new DuckDBParameter("seq", reader.GetInt64(1)));
+            using var row = last.ExecuteReader();
+            if (row.Read()) _last = (row.GetInt64(0), row.GetString(1));
+        }
+    }
+
+    private static string Direction(ReviewOrder order) => order == ReviewOrder.OldestFirst ? "" : " DESC";
+
+    private DuckDBCommand Command(string select, ReviewFilter filter, Cursor? after, ReviewOrder order, string tail = "")
     {
         ArgumentNullException.ThrowIfNull(filter);
         var command = _connection.CreateCommand();
@@ -166,21 +403,26 @@ public sealed class ReviewQuery : IDisposable
             command.Parameters.Add(new DuckDBParameter(name, value));
         }
 
+        // Raw columns compared with constants, so DuckDB can skip row groups by their min/max.
         if (filter.Signal is { } signal) Add("signal = $signal", "signal", signal);
         if (filter.ModelVersion is { } version) Add("(chosen_model_version = $version OR rejected_model_version = $version)", "version", version);
         if (filter.From is { } from) Add("created_us >= $from", "from", MicrosOf(from));
         if (filter.To is { } to) Add("created_us < $to", "to", MicrosOf(to));
-        if (filter.ReviewAction is { } action) Add("review_action = $action", "action", action);
+        if (filter.ReviewAction is ReviewActions.None) where.Add("pair_id NOT IN (SELECT item FROM decisions)");
+        else if (filter.ReviewAction is { } action) Add("pair_id IN (SELECT item FROM decisions WHERE action = $action)", "action", action);
         if (!string.IsNullOrEmpty(filter.Text))
         {
-            // contains() on lower-cased text: the search is literal, so % and _ in what a reviewer types mean themselves.
-            Add("(contains(lower(prompt_text), $text) OR contains(lower(chosen_text), $text) OR contains(lower(rejected_text), $text))",
+            // contains() on the lower-cased copies: the search is literal, so % and _ in what a reviewer types mean themselves.
+            Add("(contains(prompt_search, $text) OR contains(chosen_search, $text) OR contains(rejected_search, $text))",
                 "text", filter.Text.ToLowerInvariant());
         }
 
         if (after is { } cursor)
         {
-            where.Add("(created_us > $after_us OR (created_us = $after_us AND pair_id > $after_id))");
+            // The first condition alone is a range on created_us (row groups skipped); the second breaks ties by id.
+            where.Add(order == ReviewOrder.OldestFirst
+                ? "created_us >= $after_us AND (created_us > $after_us OR pair_id > $after_id)"
+                : "created_us <= $after_us AND (created_us < $after_us OR pair_id < $after_id)");
             command.Parameters.Add(new DuckDBParameter("after_us", cursor.Micros));
             command.Parameters.Add(new DuckDBParameter("after_id", cursor.PairId));
         }

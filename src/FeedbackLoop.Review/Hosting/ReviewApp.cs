@@ -26,7 +26,8 @@ public static class ReviewApp
 
     public static IServiceCollection AddReviewApp(this IServiceCollection services, string dataRoot, ModelCatalog? models = null)
     {
-        services.AddSingleton(new ReviewData(dataRoot));
+        // Made by the container, so it is disposed with it (its DuckDB connections with it).
+        services.AddSingleton(_ => new ReviewData(dataRoot));
         services.AddSingleton(models ?? new ModelCatalog(null, null));
         services.AddSingleton(ReviewerFile.Under(dataRoot));
         services.AddRazorPages(pages =>

@@ -1,5 +1,4 @@
 using System.Globalization;
-using FeedbackLoop.Contracts.Datasets;
 using FeedbackLoop.Datasets.Review;
 using FeedbackLoop.Review.Hosting;
 using FeedbackLoop.Review.Queue;
@@ -42,11 +41,14 @@ public sealed class PairsModel(ReviewData data) : PageModel
     [BindProperty(SupportsGet = true, Name = "p")]
     public int PageNumber { get; set; } = 1;
 
-    public IReadOnlyList<(PreferencePair Pair, ReviewState State)> Rows { get; private set; } = [];
+    public IReadOnlyList<ReviewRow> Rows { get; private set; } = [];
 
-    public int Matching { get; private set; }
+    public long Matching { get; private set; }
 
     public int Pages { get; private set; }
+
+    /// <summary>Dataset files the list could not read (named on the page, so a missing file is never a silent gap).</summary>
+    public IReadOnlyList<UnreadableDatasetFile> Unreadable { get; private set; } = [];
 
     public string? Message { get; private set; }
 
@@ -99,16 +101,13 @@ public sealed class PairsModel(ReviewData data) : PageModel
 
     private async Task LoadAsync(CancellationToken cancellationToken)
     {
-        var pairs = await data.PairsAsync(App, cancellationToken).ConfigureAwait(false);
-        var filter = new PairFilter(Signal, Model, Date(From), Date(To), Text is { Length: > PairFilter.MaxTextLength } ? Text[..PairFilter.MaxTextLength] : Text, State);
-        var matching = pairs.Pairs.Select(p => (Pair: p, State: pairs.StateOf(p.PairId))).Where(r => filter.Matches(r.Pair, r.State))
-            .OrderByDescending(r => r.Pair.CreatedAt).ThenBy(r => r.Pair.PairId, StringComparer.Ordinal).ToList();
-        Matching = matching.Count;
-        Pages = Math.Max(1, (Matching + PageSize - 1) / PageSize);
+        // Newest first; a page number is a jump (the row before it found once), the page itself a keyset page (docs/REVIEW.md).
+        var query = await data.QueryAsync(App, cancellationToken).ConfigureAwait(false);
+        var filter = PairFilter.FromForm(Signal, Model, From, To, Text, State);
+        Matching = query.Count(filter);
+        Pages = (int)Math.Min(int.MaxValue, Math.Max(1, (Matching + PageSize - 1) / PageSize));
         PageNumber = Math.Clamp(PageNumber, 1, Pages);
-        Rows = matching.Skip((PageNumber - 1) * PageSize).Take(PageSize).ToList();
+        Rows = query.JumpTo(filter, PageSize, (long)(PageNumber - 1) * PageSize, ReviewOrder.NewestFirst).Rows;
+        Unreadable = query.Unreadable;
     }
-
-    private static DateTimeOffset? Date(string? text) =>
-        DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var at) ? at : null;
 }

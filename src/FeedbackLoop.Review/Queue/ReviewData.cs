@@ -14,12 +14,16 @@ public sealed record AppPairs(IReadOnlyList<PreferencePair> Pairs, IReadOnlyDict
 /// <summary>
 /// Reads an app's committed pairs and its review log for the pages. The pairs are cached until a dataset file is added
 /// or changes (files are immutable once renamed into place, so the folder listing with sizes is the cache key); the log
-/// is read on every request, so a decision made by <c>review decide</c> shows at once.
+/// is read on every request, so a decision made by <c>review decide</c> shows at once. The filtered list goes through one
+/// <see cref="ReviewQuery"/> per app (the same query code as <c>bench review</c>), opened on first use and refreshed before
+/// every list, so new dataset files and new decisions show in the next page.
 /// </summary>
-public sealed class ReviewData(string dataRoot)
+public sealed class ReviewData(string dataRoot) : IDisposable
 {
     private readonly Lock _lock = new();
     private readonly Dictionary<string, (string Key, IReadOnlyList<PreferencePair> Pairs)> _cache = new(StringComparer.Ordinal);
+    private readonly SemaphoreSlim _opening = new(1, 1);
+    private readonly Dictionary<string, ReviewQuery> _queries = new(StringComparer.Ordinal);
 
     public string DataRoot { get; } = dataRoot;
 
@@ -45,5 +49,48 @@ public sealed class ReviewData(string dataRoot)
         }
         var log = await new ReviewLog(DataRoot, appId).ReadAsync(cancellationToken).ConfigureAwait(false);
         return new AppPairs(pairs, ReviewRules.Latest(log), log);
+    }
+
+    /// <summary>
+    /// The app's list query, with every dataset file and decision present now taken in. The first call for an app reads its
+    /// files (seconds for a million pairs); later calls look for changes only.
+    /// </summary>
+    public async Task<ReviewQuery> QueryAsync(string appId, CancellationToken cancellationToken)
+    {
+        ReviewQuery? query;
+        lock (_lock) _queries.TryGetValue(appId, out query);
+        if (query is null)
+        {
+            await _opening.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                lock (_lock) _queries.TryGetValue(appId, out query);
+                if (query is null)
+                {
+                    query = await ReviewQuery.OpenAsync(DataRoot, appId, cancellationToken).ConfigureAwait(false);
+                    lock (_lock) _queries[appId] = query;
+                    return query;
+                }
+            }
+            finally
+            {
+                _opening.Release();
+            }
+        }
+
+        await query.RefreshAsync(cancellationToken).ConfigureAwait(false);
+        return query;
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        lock (_lock)
+        {
+            foreach (var query in _queries.Values) query.Dispose();
+            _queries.Clear();
+        }
+
+        _opening.Dispose();
     }
 }
