@@ -28,6 +28,7 @@ public static class ReviewApp
     {
         // Made by the container, so it is disposed with it (its DuckDB connections with it).
         services.AddSingleton(_ => new ReviewData(dataRoot));
+        services.AddHostedService<ReviewIndexWarmup>();
         services.AddSingleton(models ?? new ModelCatalog(null, null));
         services.AddSingleton(ReviewerFile.Under(dataRoot));
         services.AddRazorPages(pages =>
