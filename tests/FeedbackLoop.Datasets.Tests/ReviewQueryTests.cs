@@ -205,6 +205,14 @@ public sealed class ReviewQueryTests : IAsyncLifetime, IDisposable
         Assert.Empty(fixedUp.Unreadable);
         Assert.Empty(query.Unreadable);
         Assert.Equal(_pairs.Count + 70, query.Count(new ReviewFilter()));
+
+        // A broken file that is removed again stops being reported.
+        var stray = Path.Combine(folder, "part-zz-stray" + DatasetPaths.Extension);
+        await File.WriteAllBytesAsync(stray, [1, 2, 3]);
+        Assert.Equal(stray, Assert.Single((await query.RefreshAsync()).Unreadable).Path);
+        File.Delete(stray);
+        Assert.Empty((await query.RefreshAsync()).Unreadable);
+        Assert.Equal(_pairs.Count + 70, query.Count(new ReviewFilter()));
     }
 
     private async Task<List<PreferencePair>> WriteAsync(DateTimeOffset at, string tag, int count)

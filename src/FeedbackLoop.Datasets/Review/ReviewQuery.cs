@@ -130,10 +130,14 @@ public sealed class ReviewQuery : IDisposable
         try
         {
             var decisions = await ReadLogIfChangedAsync(cancellationToken).ConfigureAwait(false);
-            var present = DatasetPaths.Files(_folder).Select(f => new DatasetFile(f, new FileInfo(f).Length)).ToList();
+            // A file removed between the listing and its length (retention, by hand) is simply not there.
+            var present = DatasetPaths.Files(_folder)
+                .Select(f => (Path: f, Info: new FileInfo(f))).Where(f => f.Info.Exists).Select(f => new DatasetFile(f.Path, f.Info.Length)).ToList();
             lock (_gate)
             {
                 if (decisions is not null) LoadDecisions(decisions);
+                // An unreadable file that was removed is no longer a problem to report.
+                foreach (var path in _unreadable.Keys.Where(p => !present.Exists(f => f.Path == p)).ToList()) _unreadable.Remove(path);
                 var change = ReviewIndexPlan.Compare(_indexed, _unreadable.ToDictionary(kv => kv.Key, kv => kv.Value.Length, StringComparer.Ordinal), present);
                 var read = new List<string>();
                 foreach (var file in change.ToRead)
