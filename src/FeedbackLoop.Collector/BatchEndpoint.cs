@@ -73,15 +73,23 @@ internal sealed class BatchEndpoint(CollectorOptions options, KeyRing keys, InFl
 
     private async Task HandleBatchAsync(HttpContext context, RequestBody body, bool gzip, string app)
     {
-        var (elements, refusal) = BatchSplitter.Split(body.Span, options);
-        if (elements is null)
+        var now = time.GetUtcNow();
+        var scanned = BatchSplitter.TryScan(body.Span, options);
+        var (accepted, rejected) = scanned is null ? ([], []) : BatchValidator.Judge(body.Span, scanned, app, now, options.EventTime);
+        if (scanned is null || rejected.Count > 0)
         {
-            // A gzip body cut short inflates to the start of its JSON: the fault is the gzip, not the JSON.
-            if (gzip && refusal == Refusals.NotJson && !body.MatchesGzipTrailer()) refusal = Refusals.CorruptGzip;
-            await RefuseAsync(context, refusal!).ConfigureAwait(false);
-            return;
+            // The scan gave up, or an element was refused (perhaps before the parser read all of it): the JSON reader
+            // decides whether the body is one well-formed array, exactly as if the scan had never run.
+            var (elements, refusal) = BatchSplitter.Split(body.Span, options);
+            if (elements is null)
+            {
+                // A gzip body cut short inflates to the start of its JSON: the fault is the gzip, not the JSON.
+                if (gzip && refusal == Refusals.NotJson && !body.MatchesGzipTrailer()) refusal = Refusals.CorruptGzip;
+                await RefuseAsync(context, refusal!).ConfigureAwait(false);
+                return;
+            }
+            if (scanned is null || !elements.SequenceEqual(scanned)) (accepted, rejected) = BatchValidator.Judge(body.Span, elements, app, now, options.EventTime);
         }
-        var (accepted, rejected) = BatchValidator.Judge(body.Span, elements, app, time.GetUtcNow(), options.EventTime);
         // The events are copied into their Kafka records before the first await, so the body's buffer goes back to the
         // pool with the answer.
         if (!await delivery.SendAsync(body.Memory, accepted, rejected).ConfigureAwait(false))
