@@ -42,6 +42,13 @@ internal static class EventDataReader
         }
     }
 
+    /// <summary>
+    /// Reads a <c>data</c> object of the usual shape from a reader standing on its opening brace, leaving it on the last
+    /// token read; null (or a thrown reader error) when the shape is not the usual one. The caller checks it stopped on
+    /// the matching closing brace.
+    /// </summary>
+    internal static EventData? ReadInPlace(ref Utf8JsonReader reader, Type type) => Read(ref reader, type);
+
     private static EventData? Read(ref Utf8JsonReader reader, Type type)
     {
         string? a, b;

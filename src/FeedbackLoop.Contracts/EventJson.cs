@@ -111,6 +111,7 @@ public static partial class EventJson
         int? version = null;
         var dataStart = -1L;
         var dataEnd = -1L;
+        EventData? data = null;
         var seen = 0;
 
         while (reader.Read())
@@ -129,7 +130,17 @@ public static partial class EventJson
             {
                 if (reader.TokenType != JsonTokenType.StartObject) return new EventRejection("data", "must be an object");
                 dataStart = reader.TokenStartIndex;
-                reader.Skip();
+                // When the type came first, as every writer of ours puts it, the usual shape is read in place, saving a
+                // second pass over its bytes; anything else is skipped now and read from its bytes below, as always.
+                if (typeInfo is not null && TryReadDataInPlace(reader, typeInfo.Type, out var inPlace, out var after))
+                {
+                    data = inPlace;
+                    reader = after;
+                }
+                else
+                {
+                    reader.Skip();
+                }
                 dataEnd = reader.BytesConsumed;
                 continue;
             }
@@ -184,22 +195,51 @@ public static partial class EventJson
             return new EventRejection("occurred_at", "must be an RFC 3339 UTC timestamp such as 2026-01-31T12:00:00Z");
         if (typeInfo is null) return new EventRejection("type", UnknownTypeReason) { Kind = EventRejectionKind.UnknownType };
 
-        EventData? data;
-        try
+        if (data is null)
         {
-            // The usual shape is read without the serializer's per-event cost; anything else, valid or not, goes to it.
-            var dataBytes = utf8[(int)dataStart..(int)dataEnd];
-            if (!EventDataReader.TryRead(dataBytes, typeInfo.Type, out data)) data = (EventData?)JsonSerializer.Deserialize(dataBytes, typeInfo);
-        }
-        catch (JsonException ex)
-        {
-            return DataRejection(ex);
+            try
+            {
+                // The usual shape is read without the serializer's per-event cost; anything else, valid or not, goes to it.
+                var dataBytes = utf8[(int)dataStart..(int)dataEnd];
+                if (!EventDataReader.TryRead(dataBytes, typeInfo.Type, out data)) data = (EventData?)JsonSerializer.Deserialize(dataBytes, typeInfo);
+            }
+            catch (JsonException ex)
+            {
+                return DataRejection(ex);
+            }
         }
         if (data is null) return new EventRejection("data", "must be an object");
         if (data.Validate() is { } invalid) return invalid;
 
         evt = new FeedbackEvent(eventId!, appId!, sessionId!, userId!, occurredAt!.Value, data);
         return null;
+    }
+
+    /// <summary>
+    /// Reads <c>data</c> with <see cref="EventDataReader"/> from a copy of the envelope's reader at its opening brace. True
+    /// only when that read ended exactly on the matching closing brace: then <paramref name="after"/> is the reader there.
+    /// On false nothing was consumed, and the caller skips and reads the bytes as it would have without this.
+    /// </summary>
+    private static bool TryReadDataInPlace(Utf8JsonReader probe, Type type, out EventData? data, out Utf8JsonReader after)
+    {
+        after = probe;
+        var depth = probe.CurrentDepth;
+        try
+        {
+            data = EventDataReader.ReadInPlace(ref probe, type);
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
+        {
+            // Whatever failed here fails again, with its reason, on the way the caller takes next.
+            data = null;
+        }
+        if (data is null || probe.TokenType != JsonTokenType.EndObject || probe.CurrentDepth != depth)
+        {
+            data = null;
+            return false;
+        }
+        after = probe;
+        return true;
     }
 
     /// <summary>Turns a System.Text.Json failure inside <c>data</c> into a field and a reason.</summary>
