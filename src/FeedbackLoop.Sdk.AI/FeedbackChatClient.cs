@@ -88,7 +88,7 @@ public sealed class FeedbackChatClient : DelegatingChatClient
     private static string NewGenerationId(ChatOptions? options) =>
         options?.AdditionalProperties?.TryGetValue(GenerationIdKey, out var given) == true && given is string { Length: > 0 } id
             ? id
-            : Guid.CreateVersion7().ToString();
+            : GenerationIds.New();
 
     private void Report(IReadOnlyList<ChatMessage> input, ChatOptions? options, string output, string? responseModel, string generationId, TimeSpan latency)
     {

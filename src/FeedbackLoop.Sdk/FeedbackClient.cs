@@ -75,7 +75,7 @@ public sealed partial class FeedbackClient : IFeedbackClient, IAsyncDisposable, 
         string? generationId = null, string? variant = null, string? candidateSetId = null, int? position = null,
         string? promptVersion = null, long? latencyMs = null)
     {
-        generationId ??= Guid.CreateVersion7().ToString();
+        generationId ??= GenerationIds.New();
         if (!TryClaim(PendingKind.Shown, sessionId, out var pos)) return generationId;
         ref var e = ref Fill(pos, PendingKind.Shown, sessionId, userId);
         e.A = generationId;

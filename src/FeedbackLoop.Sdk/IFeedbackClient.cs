@@ -78,7 +78,7 @@ public sealed class NullFeedbackClient : IFeedbackClient
         string sessionId, string userId, string modelVersion, IReadOnlyList<ChatMessage> input, string output,
         string? generationId = null, string? variant = null, string? candidateSetId = null, int? position = null,
         string? promptVersion = null, long? latencyMs = null) =>
-        generationId ?? Guid.CreateVersion7().ToString();
+        generationId ?? GenerationIds.New();
 
     /// <inheritdoc />
     public bool Thumb(string sessionId, string userId, string generationId, ThumbValue value) => false;

@@ -246,7 +246,7 @@ internal sealed partial class EmailRedactor : Redactor
 internal static class RedactionContext
 {
     /// <summary>Whether <paramref name="text"/> holds one of <paramref name="words"/>: the cheap test before a pattern that needs one.</summary>
-    public static bool Has(string text, System.Buffers.SearchValues<string> words) => text.AsSpan().IndexOfAny(words) >= 0;
+    public static bool Has(string text, WordSet words) => words.AnyIn(text);
 
     /// <summary>Whether <paramref name="text"/> holds an ASCII digit: every number-shaped redactor needs one, and most text has few.</summary>
     public static bool HasDigit(string text) => text.AsSpan().IndexOfAnyInRange('0', '9') >= 0;

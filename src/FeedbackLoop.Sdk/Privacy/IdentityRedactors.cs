@@ -89,8 +89,8 @@ internal sealed partial class NationalIdRedactor : Redactor
         return RedactionContext.Has(text, PassportWords) ? Passport().Replace(text, m => m.Groups["lead"].Value + "[id]") : text;
     }
 
-    private static readonly System.Buffers.SearchValues<string> SsnWords = System.Buffers.SearchValues.Create(["ssn", "social security"], StringComparison.OrdinalIgnoreCase);
-    private static readonly System.Buffers.SearchValues<string> PassportWords = System.Buffers.SearchValues.Create(["passport", "reisepass", "passeport", "pasaporte", "passaporto"], StringComparison.OrdinalIgnoreCase);
+    private static readonly WordSet SsnWords = new WordSet(["ssn", "social security"], StringComparison.OrdinalIgnoreCase);
+    private static readonly WordSet PassportWords = new WordSet(["passport", "reisepass", "passeport", "pasaporte", "passaporto"], StringComparison.OrdinalIgnoreCase);
 
     // Area 000, 666 and 900–999, group 00 and serial 0000 are never issued.
     private static bool IsSsn(string value) =>
@@ -117,7 +117,7 @@ internal sealed partial class DateOfBirthRedactor : Redactor
     public override string Redact(string text) =>
         RedactionContext.HasDigit(text) && RedactionContext.Has(text, BirthWords) ? AfterBirthWord().Replace(text, m => m.Groups["lead"].Value + "[dob]") : text;
 
-    private static readonly System.Buffers.SearchValues<string> BirthWords = System.Buffers.SearchValues.Create(
+    private static readonly WordSet BirthWords = new WordSet(
         ["born", "birth", "dob", "d.o.b", "geboren", "geburts", "né", "nee le", "naissance", "nacimiento", "nacido"], StringComparison.OrdinalIgnoreCase);
 
     private const string Month =
@@ -198,18 +198,18 @@ internal sealed partial class PostalAddressRedactor : Redactor
     }
 
     // The street words each shape needs (their shortest forms: "St" covers "Street"); a text with none skips the shape.
-    private static readonly System.Buffers.SearchValues<string> EnglishStreetWords = System.Buffers.SearchValues.Create(
+    private static readonly WordSet EnglishStreetWords = new WordSet(
         ["St", "Ave", "Road", "Rd", "Boulevard", "Blvd", "Lane", "Ln", "Dr", "Court", "Ct", "Pl", "Sq", "Terrace", "Way", "Close",
          "Crescent", "Highway", "Hwy", "Parkway", "Pkwy", "Loop", "Circle", "Cir", "Row", "Mews", "Gardens", "Walk"], StringComparison.Ordinal);
-    private static readonly System.Buffers.SearchValues<string> GermanDutchStreetWords = System.Buffers.SearchValues.Create(
+    private static readonly WordSet GermanDutchStreetWords = new WordSet(
         ["straße", "strasse", "str.", "weg", "gasse", "platz", "allee", "damm", "ufer", "chaussee", "gracht", "straat", "laan", "plein", "kade", "steeg"],
         StringComparison.OrdinalIgnoreCase);
-    private static readonly System.Buffers.SearchValues<string> FrenchStreetWords = System.Buffers.SearchValues.Create(
+    private static readonly WordSet FrenchStreetWords = new WordSet(
         ["rue", "avenue", "av.", "boulevard", "bd", "place", "chemin", "allée", "impasse", "quai", "route", "cours"], StringComparison.OrdinalIgnoreCase);
-    private static readonly System.Buffers.SearchValues<string> SpanishItalianStreetWords = System.Buffers.SearchValues.Create(
+    private static readonly WordSet SpanishItalianStreetWords = new WordSet(
         ["Calle", "C/", "Avenida", "Avda.", "Plaza", "Paseo", "Carrer", "Via", "Viale", "Piazza", "Corso"], StringComparison.Ordinal);
 
-    private static readonly System.Buffers.SearchValues<string> PostcodeWords = System.Buffers.SearchValues.Create(["post", "zip", "plz"], StringComparison.OrdinalIgnoreCase);
+    private static readonly WordSet PostcodeWords = new WordSet(["post", "zip", "plz"], StringComparison.OrdinalIgnoreCase);
 
     [GeneratedRegex(
         @"\d(?<!\w\d)\d{0,4}[A-Za-z]?(?:-\d{1,5})?,?\s{1,3}(?:[A-Z][\p{L}'\-]{1,20}\.?\s{1,3}){1,4}(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Place|Pl|Square|Sq|Terrace|Way|Close|Crescent|Highway|Hwy|Parkway|Pkwy|Loop|Circle|Cir|Row|Mews|Gardens|Walk)\b\.?",

@@ -38,18 +38,18 @@ internal sealed partial class SecretsRedactor : Redactor
 
     // The literal starts of the known token shapes (case matters), the secret names and the password words: a
     // text holding none of them skips the pattern.
-    private static readonly SearchValues<string> TokenPrefixes = SearchValues.Create(
+    private static readonly WordSet TokenPrefixes = new WordSet(
         ["eyJ", "sk-", "sk_", "rk_", "whsec_", "AKIA", "ASIA", "AGPA", "AIDA", "AROA", "AIPA", "ANPA", "ANVA", "ABIA", "ACCA",
          "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-", "gldt-", "glrt-", "glptt-", "glcbt-", "glimt-", "gloas-",
          "glsoat-", "glft-", "glagent-", "glffct-", "glwt-", "GR1348941", "xox", "xapp-", "AIza", "GOCSPX-", "ya29.", "SG.", "npm_",
          "hf_", "api_org_", "AC", "SK", "dop_v1_", "shpat_", "shpca_", "shppa_", "shpss_", "pypi-"], StringComparison.Ordinal);
 
-    private static readonly SearchValues<string> AuthorizationSchemes = SearchValues.Create(["bearer", "basic", "token"], StringComparison.OrdinalIgnoreCase);
+    private static readonly WordSet AuthorizationSchemes = new WordSet(["bearer", "basic", "token"], StringComparison.OrdinalIgnoreCase);
 
-    private static readonly SearchValues<string> SecretNames = SearchValues.Create(
+    private static readonly WordSet SecretNames = new WordSet(
         ["key", "secret", "pass", "pwd", "pin", "token", "credential"], StringComparison.OrdinalIgnoreCase);
 
-    private static readonly SearchValues<string> PasswordWords = SearchValues.Create(
+    private static readonly WordSet PasswordWords = new WordSet(
         ["pass", "pwd", "pin", "kennwort", "mot de passe", "contraseña", "wifi key"], StringComparison.OrdinalIgnoreCase);
 
     private static string ReplaceAssignment(Match m)
@@ -161,8 +161,20 @@ internal sealed partial class SecretsRedactor : Redactor
     private static partial Regex Assignment();
 
     // "my password is hunter2", "the wifi password was 'blue tiger lamp'", "PIN is 4821", "mot de passe : Soleil2023".
-    [GeneratedRegex(
-        @"(?<name>\b(?:password|passwort|kennwort|passcode|passphrase|pwd|pin(?:\s?code)?|mot\s+de\s+passe|contraseña|wifi\s+key)\b)(?<sep>\s{1,4}(?:is|was|ist|est|es|war|era|:)\s{1,4}|\s{0,4}:\s{0,4})(?<value>""[^""\n]{1,128}""|'[^'\n]{1,128}'|“[^”\n]{1,128}”|[^\s""'“”]{1,128}?)(?=[.,;:)]?(?:\s|$))",
-        RegexOptions.CultureInvariant | RegexOptions.IgnoreCase, MatchTimeoutMilliseconds)]
+    private const string PasswordPhrasePattern =
+        @"(?<name>\b(?:password|passwort|kennwort|passcode|passphrase|pwd|pin(?:\s?code)?|mot\s+de\s+passe|contraseña|wifi\s+key)\b)(?<sep>\s{1,4}(?:is|was|ist|est|es|war|era|:)\s{1,4}|\s{0,4}:\s{0,4})(?<value>""[^""\n]{1,128}""|'[^'\n]{1,128}'|“[^”\n]{1,128}”|[^\s""'“”]{1,128}?)(?=[.,;:)]?(?:\s|$))";
+
+    private const RegexOptions PasswordPhraseOptions = RegexOptions.CultureInvariant | RegexOptions.IgnoreCase;
+
+#if NET9_0_OR_GREATER
+    [GeneratedRegex(PasswordPhrasePattern, PasswordPhraseOptions, MatchTimeoutMilliseconds)]
     private static partial Regex PasswordPhrase();
+#else
+    // net8.0's regex source generator emits code for this pattern that does not compile (CS0165 in its lazy loop), so
+    // the net8.0 build compiles it at run time instead: same pattern, same options, same timeout (docs/adr/0027).
+    private static readonly Regex PasswordPhraseCompiled =
+        new(PasswordPhrasePattern, PasswordPhraseOptions | RegexOptions.Compiled, TimeSpan.FromMilliseconds(MatchTimeoutMilliseconds));
+
+    private static Regex PasswordPhrase() => PasswordPhraseCompiled;
+#endif
 }
