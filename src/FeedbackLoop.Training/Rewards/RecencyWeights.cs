@@ -30,7 +30,7 @@ internal sealed class RecencyWeights
         return new RecencyWeights(halfLife, newest);
     }
 
-    /// <summary>The weight of a row that happened at <paramref name="eventTime"/>: in (0, 1], 1 for the newest row.</summary>
+    /// <summary>The weight of a row that happened at <paramref name="eventTime"/>: in [0, 1] (0 only where 2^−age underflows, hundreds of half-lives back), 1 for the newest row.</summary>
     public double Of(DateTimeOffset eventTime)
     {
         if (_halfLife is not { } halfLife) return 1;
