@@ -60,17 +60,18 @@ public static class RewardModelTrainer
         var featurizer = ResponseFeaturizer.Fit(mlContext, texts, options);
         var features = featurizer.FeaturizeAll(texts);
 
+        var recency = RecencyWeights.Of(options.RecencyHalfLife, train.Select(p => p.CreatedAt).Concat(pointwise.Select(l => l.CreatedAt)));
         var rows = new List<DifferenceRow>((2 * train.Count) + pointwise.Count);
         for (var i = 0; i < train.Count; i++)
         {
             var difference = SparseVector.Subtract(features[sides[i].Chosen], features[sides[i].Rejected]);
-            var weight = (float)train[i].Weight;
+            var weight = (float)(train[i].Weight * recency.Of(train[i].CreatedAt));
             rows.Add(new DifferenceRow { Features = difference.ToVBuffer(), Label = true, Weight = weight });
             rows.Add(new DifferenceRow { Features = difference.Negate().ToVBuffer(), Label = false, Weight = weight });
         }
         for (var i = 0; i < pointwise.Count; i++)
         {
-            rows.Add(new DifferenceRow { Features = features[labelled[i]].ToVBuffer(), Label = pointwise[i].Label, Weight = options.LabelWeight });
+            rows.Add(new DifferenceRow { Features = features[labelled[i]].ToVBuffer(), Label = pointwise[i].Label, Weight = (float)(options.LabelWeight * recency.Of(pointwise[i].CreatedAt)) });
         }
 
         var rowSchema = SchemaDefinition.Create(typeof(DifferenceRow));
@@ -108,6 +109,10 @@ public static class RewardModelTrainer
         if (string.IsNullOrWhiteSpace(options.Version))
         {
             throw new ArgumentException("The reward model needs a version.", nameof(options));
+        }
+        if (options.RecencyHalfLife is { } halfLife && halfLife <= TimeSpan.Zero)
+        {
+            throw new ArgumentException($"The recency half-life must be positive (or null for none); it is {halfLife}.", nameof(options));
         }
         if (options.WordNgramLength < 1 || options.CharNgramLength < 0 || !(options.L2Regularization >= 0) || !(options.LabelWeight >= 0 && float.IsFinite(options.LabelWeight)))
         {

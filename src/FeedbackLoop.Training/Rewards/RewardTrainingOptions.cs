@@ -30,6 +30,13 @@ public sealed record RewardTrainingOptions
     /// </summary>
     public const float DefaultLabelWeight = 1f;
 
+    /// <summary>
+    /// Half-life of a pair's or label's weight in event time, counted back from the newest row of the training set, or
+    /// null (the default) for every row at full weight. Tastes drift: with a half-life, last month's feedback still
+    /// teaches what has not changed but is outvoted where users changed their minds. Applies to pairs and labels alike.
+    /// </summary>
+    public TimeSpan? RecencyHalfLife { get; init; }
+
     /// <summary>The model version the trained model reports (and persists), e.g. <c>reward-2025-06-01-a</c>.</summary>
     public required string Version { get; init; }
 
