@@ -28,7 +28,7 @@ public partial class SdkTrackBenchmarks
     public const int Operations = 65_536;
     private const int QueueLength = 2 * Operations;
 
-    private static readonly IReadOnlyList<ChatMessage> Input = [new ChatMessage("user", "How do I reset my password?")];
+    private static readonly IReadOnlyList<ConversationTurn> Input = [new ConversationTurn("user", "How do I reset my password?")];
 
     private FeedbackClient _client = null!;
     private DiscardingTransport _transport = null!;

@@ -6,7 +6,7 @@ namespace FeedbackLoop.Contracts;
 /// <summary>One chat message of a prompt or a completion.</summary>
 /// <param name="Role"><c>system</c>, <c>user</c>, <c>assistant</c> or <c>tool</c>.</param>
 /// <param name="Content">The message text.</param>
-public sealed record ChatMessage(string Role, string Content)
+public sealed record ConversationTurn(string Role, string Content)
 {
     /// <summary>The roles the contract allows.</summary>
     public static IReadOnlyList<string> Roles { get; } = ["system", "user", "assistant", "tool"];
@@ -37,7 +37,7 @@ public abstract record EventData
 public sealed record GenerationShown(
     string GenerationId,
     string ModelVersion,
-    IReadOnlyList<ChatMessage> Input,
+    IReadOnlyList<ConversationTurn> Input,
     string Output,
     string? PromptVersion = null,
     string? Variant = null,
@@ -58,7 +58,7 @@ public sealed record GenerationShown(
         for (var i = 0; i < Input.Count; i++)
         {
             if (Input[i] is null) return new EventRejection($"data.input[{i}]", "must be a {role, content} object");
-            if (!ChatMessage.Roles.Contains(Input[i].Role))
+            if (!ConversationTurn.Roles.Contains(Input[i].Role))
                 return new EventRejection($"data.input[{i}].role", "must be one of system, user, assistant, tool");
         }
         if (Position is < 0) return new EventRejection("data.position", "must be >= 0");

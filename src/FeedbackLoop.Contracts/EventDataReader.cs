@@ -72,7 +72,7 @@ internal static class EventDataReader
     private static GenerationShown? ReadShown(ref Utf8JsonReader reader)
     {
         string? generationId = null, modelVersion = null, output = null, promptVersion = null, variant = null, candidateSetId = null;
-        List<ChatMessage>? input = null;
+        List<ConversationTurn>? input = null;
         long? position = null, latencyMs = null;
         var seen = 0;
         while (reader.Read() && reader.TokenType != JsonTokenType.EndObject)
@@ -188,15 +188,15 @@ internal static class EventDataReader
         return seen == (second.IsEmpty ? 1 : 3);
     }
 
-    private static bool Messages(ref Utf8JsonReader reader, out List<ChatMessage>? messages)
+    private static bool Messages(ref Utf8JsonReader reader, out List<ConversationTurn>? messages)
     {
         messages = null;
         if (!reader.Read() || reader.TokenType != JsonTokenType.StartArray) return false;
-        var list = new List<ChatMessage>(2);
+        var list = new List<ConversationTurn>(2);
         while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
         {
             if (reader.TokenType != JsonTokenType.StartObject || !ReadStrings(ref reader, "role"u8, "content"u8, out var role, out var content)) return false;
-            list.Add(new ChatMessage(role!, content!));
+            list.Add(new ConversationTurn(role!, content!));
         }
         messages = list;
         return true;

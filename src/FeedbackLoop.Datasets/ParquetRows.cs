@@ -14,13 +14,13 @@ internal sealed class MessageRow
     [JsonPropertyName("role"), ParquetRequired] public string Role { get; set; } = "";
     [JsonPropertyName("content"), ParquetRequired] public string Content { get; set; } = "";
 
-    public static List<MessageRow> From(IReadOnlyList<ChatMessage> messages) =>
+    public static List<MessageRow> From(IReadOnlyList<ConversationTurn> messages) =>
         messages.Select(m => new MessageRow { Role = m.Role, Content = m.Content }).ToList();
 
-    public static List<MessageRow> From(ChatMessage message) => [new MessageRow { Role = message.Role, Content = message.Content }];
+    public static List<MessageRow> From(ConversationTurn message) => [new MessageRow { Role = message.Role, Content = message.Content }];
 
-    public static IReadOnlyList<ChatMessage> ToMessages(List<MessageRow>? rows) =>
-        (rows ?? []).Select(r => new ChatMessage(r.Role, r.Content)).ToList();
+    public static IReadOnlyList<ConversationTurn> ToMessages(List<MessageRow>? rows) =>
+        (rows ?? []).Select(r => new ConversationTurn(r.Role, r.Content)).ToList();
 }
 
 internal sealed class PreferencePairRow

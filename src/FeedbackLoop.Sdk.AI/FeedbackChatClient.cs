@@ -124,10 +124,10 @@ public sealed class FeedbackChatClient : DelegatingChatClient
     private static string? Property(ChatOptions? options, string key) =>
         options?.AdditionalProperties?.TryGetValue(key, out var value) == true ? value?.ToString() : null;
 
-    private static Contract.ChatMessage[] ToContract(IReadOnlyList<ChatMessage> messages)
+    private static Contract.ConversationTurn[] ToContract(IReadOnlyList<ChatMessage> messages)
     {
-        var result = new Contract.ChatMessage[messages.Count];
-        for (var i = 0; i < messages.Count; i++) result[i] = new Contract.ChatMessage(RoleOf(messages[i].Role), messages[i].Text ?? "");
+        var result = new Contract.ConversationTurn[messages.Count];
+        for (var i = 0; i < messages.Count; i++) result[i] = new Contract.ConversationTurn(RoleOf(messages[i].Role), messages[i].Text ?? "");
         return result;
     }
 

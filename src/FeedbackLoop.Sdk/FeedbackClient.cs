@@ -71,7 +71,7 @@ public sealed partial class FeedbackClient : IFeedbackClient, IAsyncDisposable, 
     /// not be negative.
     /// </summary>
     public string Shown(
-        string sessionId, string userId, string modelVersion, IReadOnlyList<ChatMessage> input, string output,
+        string sessionId, string userId, string modelVersion, IReadOnlyList<ConversationTurn> input, string output,
         string? generationId = null, string? variant = null, string? candidateSetId = null, int? position = null,
         string? promptVersion = null, long? latencyMs = null)
     {

@@ -12,7 +12,7 @@ public interface IFeedbackClient
 {
     /// <summary>Reports that a model output was shown; returns its generation id (a new UUIDv7 unless given).</summary>
     string Shown(
-        string sessionId, string userId, string modelVersion, IReadOnlyList<ChatMessage> input, string output,
+        string sessionId, string userId, string modelVersion, IReadOnlyList<ConversationTurn> input, string output,
         string? generationId = null, string? variant = null, string? candidateSetId = null, int? position = null,
         string? promptVersion = null, long? latencyMs = null);
 
@@ -75,7 +75,7 @@ public sealed class NullFeedbackClient : IFeedbackClient
 
     /// <inheritdoc />
     public string Shown(
-        string sessionId, string userId, string modelVersion, IReadOnlyList<ChatMessage> input, string output,
+        string sessionId, string userId, string modelVersion, IReadOnlyList<ConversationTurn> input, string output,
         string? generationId = null, string? variant = null, string? candidateSetId = null, int? position = null,
         string? promptVersion = null, long? latencyMs = null) =>
         generationId ?? GenerationIds.New();

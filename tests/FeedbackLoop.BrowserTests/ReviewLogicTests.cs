@@ -124,7 +124,7 @@ public sealed class ReviewLogicTests : IDisposable
     }
 
     private static PreferencePair Pair(string id, string signal, DateTimeOffset at, string chosenVersion) => new(
-        id, "shop", [new ChatMessage("user", "Prompt of " + id)], new ChatMessage("assistant", "Answer " + id[1..]), new ChatMessage("assistant", "Other"),
+        id, "shop", [new ConversationTurn("user", "Prompt of " + id)], new ConversationTurn("assistant", "Answer " + id[1..]), new ConversationTurn("assistant", "Other"),
         signal, 1.0, "g-" + id, "r-" + id, chosenVersion, "model-b", "s", "u", at);
 
     private static string[] Ids(IReadOnlyList<PreferencePair> pairs) => [.. pairs.Select(p => p.PairId)];

@@ -14,8 +14,8 @@ internal static class EventSamples
         ["generation.shown with every field"] = Event(new GenerationShown(
             "gen-1",
             "llama-3.1-8b@2026-01-30",
-            [new ChatMessage("system", "Be brief."), new ChatMessage("user", "Capital of France?"),
-             new ChatMessage("assistant", "Paris."), new ChatMessage("tool", "{\"ok\":true}")],
+            [new ConversationTurn("system", "Be brief."), new ConversationTurn("user", "Capital of France?"),
+             new ConversationTurn("assistant", "Paris."), new ConversationTurn("tool", "{\"ok\":true}")],
             "Paris — \"la Ville Lumière\".",
             PromptVersion: "p-3",
             Variant: "B",
@@ -23,7 +23,7 @@ internal static class EventSamples
             Position: 1,
             LatencyMs: 812)),
         ["generation.shown with required fields only"] = Event(new GenerationShown(
-            "gen-2", "m-1", [new ChatMessage("user", "")], "")),
+            "gen-2", "m-1", [new ConversationTurn("user", "")], "")),
         ["feedback.thumb up"] = Event(new ThumbGiven("gen-1", ThumbValue.Up)),
         ["feedback.thumb down"] = Event(new ThumbGiven("gen-1", ThumbValue.Down)),
         ["feedback.rating"] = Event(new RatingGiven("gen-1", 5)),

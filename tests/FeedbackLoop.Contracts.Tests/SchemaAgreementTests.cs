@@ -70,7 +70,7 @@ public sealed class SchemaAgreementTests
     {
         var roles = EventSchemas.Document(EventTypes.GenerationShown)["$defs"]!["chat_message"]!["properties"]!["role"]!["enum"];
 
-        Assert.Equal(ChatMessage.Roles, Names(roles));
+        Assert.Equal(ConversationTurn.Roles, Names(roles));
     }
 
     [Fact]

@@ -57,7 +57,7 @@ public sealed class ValidEventTests
 
         Assert.True(EventJson.TryParse(Encoding.UTF8.GetBytes(json), out var evt, out var rejection), rejection?.ToString());
         var shown = Assert.IsType<GenerationShown>(evt.Data);
-        Assert.Equal([new ChatMessage("user", "Hi")], shown.Input);
+        Assert.Equal([new ConversationTurn("user", "Hi")], shown.Input);
         var results = EventSchemas.Evaluate(EventTypes.GenerationShown, json);
         Assert.True(results.IsValid, string.Join('\n', EventSchemas.Errors(results)));
     }

@@ -94,8 +94,8 @@ public sealed class ExtractorFuzzTests
     // Few ids, so signals, chains and choices keep meeting each other (and themselves).
     private static string Generation(Random random) => "g" + random.Next(12);
 
-    private static List<ChatMessage> Input(Random random) =>
-        [.. Enumerable.Range(0, random.Next(1, 4)).Select(_ => new ChatMessage(Roles[random.Next(Roles.Length)], Text(random)))];
+    private static List<ConversationTurn> Input(Random random) =>
+        [.. Enumerable.Range(0, random.Next(1, 4)).Select(_ => new ConversationTurn(Roles[random.Next(Roles.Length)], Text(random)))];
 
     private static string Text(Random random) => random.Next(4) switch
     {

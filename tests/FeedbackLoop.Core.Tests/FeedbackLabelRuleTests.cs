@@ -80,7 +80,7 @@ public sealed class FeedbackLabelRuleTests
         Assert.Equal(StableId.Label("g1", "u3"), label.LabelId);
         Assert.Equal("shop", label.AppId);
         Assert.Equal(SessionScript.Prompt(), label.Prompt);
-        Assert.Equal(new ChatMessage("assistant", "Paris."), label.Completion);
+        Assert.Equal(new ConversationTurn("assistant", "Paris."), label.Completion);
         Assert.True(label.Label);
         Assert.Equal("g1", label.GenerationId);
         Assert.Equal("model-b", label.ModelVersion);

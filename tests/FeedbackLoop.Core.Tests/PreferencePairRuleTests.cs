@@ -112,13 +112,13 @@ public sealed class PreferencePairRuleTests
             .Shown("a", question: "Capital of France?").Shown("b", question: "Capital of Spain?").ThumbUp("a").ThumbDown("b").Ended(),
             []),
         ["thumbs on inputs that differ only in the system message"] = (() => new SessionScript()
-            .Shown("a", prompt: [new ChatMessage("system", "Be brief."), new ChatMessage("user", "Capital of France?")])
-            .Shown("b", prompt: [new ChatMessage("system", "Be verbose."), new ChatMessage("user", "Capital of France?")])
+            .Shown("a", prompt: [new ConversationTurn("system", "Be brief."), new ConversationTurn("user", "Capital of France?")])
+            .Shown("b", prompt: [new ConversationTurn("system", "Be verbose."), new ConversationTurn("user", "Capital of France?")])
             .ThumbUp("a").ThumbDown("b").Ended(),
             []),
         ["thumbs on inputs where one has an extra message"] = (() => new SessionScript()
-            .Shown("a", prompt: [new ChatMessage("user", "Capital of France?")])
-            .Shown("b", prompt: [new ChatMessage("user", "Capital of France?"), new ChatMessage("user", "Capital of France?")])
+            .Shown("a", prompt: [new ConversationTurn("user", "Capital of France?")])
+            .Shown("b", prompt: [new ConversationTurn("user", "Capital of France?"), new ConversationTurn("user", "Capital of France?")])
             .ThumbUp("a").ThumbDown("b").Ended(),
             []),
         ["thumb down flipped to up, so both are up"] = (() => new SessionScript()
@@ -177,8 +177,8 @@ public sealed class PreferencePairRuleTests
         Assert.Equal(StableId.Pair(PairSignals.Comparison, "a", "b"), pair.PairId);
         Assert.Equal("app", pair.AppId);
         Assert.Equal(SessionScript.Prompt(), pair.Prompt);
-        Assert.Equal(new ChatMessage("assistant", "Paris."), pair.Chosen);
-        Assert.Equal(new ChatMessage("assistant", "Lyon."), pair.Rejected);
+        Assert.Equal(new ConversationTurn("assistant", "Paris."), pair.Chosen);
+        Assert.Equal(new ConversationTurn("assistant", "Lyon."), pair.Rejected);
         Assert.Equal(PairSignals.Comparison, pair.Signal);
         Assert.Equal(1.0, pair.Weight);
         Assert.Equal(("a", "b"), (pair.ChosenGenerationId, pair.RejectedGenerationId));
@@ -198,8 +198,8 @@ public sealed class PreferencePairRuleTests
         var pair = Assert.Single(script.Run().Output.Pairs);
 
         Assert.Equal(StableId.Pair(PairSignals.Edit, "edit-1", "g1"), pair.PairId);
-        Assert.Equal(new ChatMessage("assistant", AnswerShortened), pair.Chosen);
-        Assert.Equal(new ChatMessage("assistant", Answer), pair.Rejected);
+        Assert.Equal(new ConversationTurn("assistant", AnswerShortened), pair.Chosen);
+        Assert.Equal(new ConversationTurn("assistant", Answer), pair.Rejected);
         Assert.Equal(("edit-1", "g1"), (pair.ChosenGenerationId, pair.RejectedGenerationId));
         Assert.Equal((PreferencePair.UserEditModelVersion, "model-a"), (pair.ChosenModelVersion, pair.RejectedModelVersion));
         Assert.Equal("user-edit", pair.ChosenModelVersion);
@@ -230,8 +230,8 @@ public sealed class PreferencePairRuleTests
         var pair = Assert.Single(script.Run().Output.Pairs);
 
         Assert.Equal(StableId.Pair(PairSignals.Regenerate, "g2", "g1"), pair.PairId);
-        Assert.Equal(new ChatMessage("assistant", "Second try."), pair.Chosen);
-        Assert.Equal(new ChatMessage("assistant", "First try."), pair.Rejected);
+        Assert.Equal(new ConversationTurn("assistant", "Second try."), pair.Chosen);
+        Assert.Equal(new ConversationTurn("assistant", "First try."), pair.Rejected);
         Assert.Equal(("model-b", "model-a"), (pair.ChosenModelVersion, pair.RejectedModelVersion));
         Assert.Equal("reader", pair.UserId);
         Assert.Equal(SessionScript.T0.AddMinutes(5), pair.CreatedAt);

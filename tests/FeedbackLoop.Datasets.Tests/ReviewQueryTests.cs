@@ -31,8 +31,8 @@ public sealed class ReviewQueryTests : IAsyncLifetime, IDisposable
                 var at = Start.AddMinutes(n / 3).AddTicks(n % 3 == 2 ? 0 : 10 * n);
                 var word = n % 11 == 0 ? "Refund" : n % 7 == 0 ? "100% sure_thing" : "shipping";
                 output.Pairs.Add(new PreferencePair(
-                    StableId.Pair(Signals[n % 4], $"c{n}", $"r{n}"), App, [new ChatMessage("user", $"Question {n} about {word}?")],
-                    new ChatMessage("assistant", $"Answer {n}"), new ChatMessage("assistant", n % 5 == 0 ? $"Other {word.ToUpperInvariant()}" : $"Other {n}"),
+                    StableId.Pair(Signals[n % 4], $"c{n}", $"r{n}"), App, [new ConversationTurn("user", $"Question {n} about {word}?")],
+                    new ConversationTurn("assistant", $"Answer {n}"), new ConversationTurn("assistant", n % 5 == 0 ? $"Other {word.ToUpperInvariant()}" : $"Other {n}"),
                     Signals[n % 4], 1.0 + (n % 3), $"c{n}", $"r{n}", $"m{n % 3}", $"m{(n + 1) % 3}", $"s{n}", "u1", at));
             }
 
@@ -221,8 +221,8 @@ public sealed class ReviewQueryTests : IAsyncLifetime, IDisposable
         for (var n = 0; n < count; n++)
         {
             output.Pairs.Add(new PreferencePair(
-                StableId.Pair(PairSignals.Comparison, $"{tag}-c{n}", $"{tag}-r{n}"), App, [new ChatMessage("user", $"{tag} {n}")],
-                new ChatMessage("assistant", "yes"), new ChatMessage("assistant", "no"), PairSignals.Comparison, 1.0, $"{tag}-c{n}", $"{tag}-r{n}",
+                StableId.Pair(PairSignals.Comparison, $"{tag}-c{n}", $"{tag}-r{n}"), App, [new ConversationTurn("user", $"{tag} {n}")],
+                new ConversationTurn("assistant", "yes"), new ConversationTurn("assistant", "no"), PairSignals.Comparison, 1.0, $"{tag}-c{n}", $"{tag}-r{n}",
                 "m0", "m1", "s", "u1", at.AddSeconds(n)));
         }
 

@@ -106,7 +106,7 @@ public sealed class ReviewRulesTests
     [InlineData("exclude", true, null)]
     public void A_label_trains_as_its_review_says(string action, bool label, bool? trained)
     {
-        var row = new FeedbackLabel("l1", Samples.Shop, Samples.Prompt, new ChatMessage("assistant", "Paris."), label, "g1", "model-a", "s1", "u1", Samples.Start);
+        var row = new FeedbackLabel("l1", Samples.Shop, Samples.Prompt, new ConversationTurn("assistant", "Paris."), label, "g1", "model-a", "s1", "u1", Samples.Start);
 
         Assert.Equal(trained, ReviewRules.Apply(row, new ReviewState(action, action == ReviewActions.Exclude ? "duplicate" : null))?.Label);
     }

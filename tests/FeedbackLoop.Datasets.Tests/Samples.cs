@@ -13,12 +13,12 @@ internal static class Samples
     /// <summary>Not UTC and not on a microsecond: 0.1234567 s past the second (the column keeps 0.123456).</summary>
     public static DateTimeOffset Start { get; } = new DateTimeOffset(2025, 3, 3, 11, 0, 0, TimeSpan.FromHours(2)).AddTicks(1_234_567);
 
-    public static IReadOnlyList<ChatMessage> Prompt { get; } =
+    public static IReadOnlyList<ConversationTurn> Prompt { get; } =
     [
-        new ChatMessage("system", "You are a helpful assistant."),
-        new ChatMessage("user", "Quelle est la capitale de la France ? 🇫🇷"),
-        new ChatMessage("assistant", ""),
-        new ChatMessage("user", "Line one\nline two\ttabbed \"quoted\""),
+        new ConversationTurn("system", "You are a helpful assistant."),
+        new ConversationTurn("user", "Quelle est la capitale de la France ? 🇫🇷"),
+        new ConversationTurn("assistant", ""),
+        new ConversationTurn("user", "Line one\nline two\ttabbed \"quoted\""),
     ];
 
     public static DateTimeOffset ToMicroseconds(DateTimeOffset at) =>
@@ -26,7 +26,7 @@ internal static class Samples
 
     public static PreferencePair Pair(string appId, string chosenId, DateTimeOffset at, string signal = PairSignals.Comparison) => new(
         StableId.Pair(signal, chosenId, chosenId + "-rejected"), appId, Prompt,
-        new ChatMessage("assistant", "Paris."), new ChatMessage("assistant", "Lyon."),
+        new ConversationTurn("assistant", "Paris."), new ConversationTurn("assistant", "Lyon."),
         signal, 1.0, chosenId, chosenId + "-rejected", "model-a", "model-b", "session-1", "user-1", at);
 
     public static ExtractionOutput Output()
@@ -35,17 +35,17 @@ internal static class Samples
         output.Pairs.Add(Pair(Shop, "g1", Start));
         output.Pairs.Add(Pair(Shop, "g2", Start.AddMinutes(1).AddTicks(9), PairSignals.Thumbs) with { Weight = 2.5 });
         output.Pairs.Add(new PreferencePair(
-            StableId.Pair(PairSignals.Edit, "edit-event-1", "g3"), Shop, [new ChatMessage("user", "Capital of Spain?")],
-            new ChatMessage("assistant", "Madrid."), new ChatMessage("assistant", "Madrid, I think."),
+            StableId.Pair(PairSignals.Edit, "edit-event-1", "g3"), Shop, [new ConversationTurn("user", "Capital of Spain?")],
+            new ConversationTurn("assistant", "Madrid."), new ConversationTurn("assistant", "Madrid, I think."),
             PairSignals.Edit, 1.0, "edit-event-1", "g3", PreferencePair.UserEditModelVersion, "model-a", "session-2", "user-2",
             Start.AddHours(1)));
         output.Pairs.Add(Pair(Docs, "d1", Start));
 
-        output.Labels.Add(new FeedbackLabel(StableId.Label("g1", "user-1"), Shop, Prompt, new ChatMessage("assistant", "Paris."),
+        output.Labels.Add(new FeedbackLabel(StableId.Label("g1", "user-1"), Shop, Prompt, new ConversationTurn("assistant", "Paris."),
             true, "g1", "model-a", "session-1", "user-1", Start.AddTicks(3)));
-        output.Labels.Add(new FeedbackLabel(StableId.Label("g2", "user-1"), Shop, Prompt, new ChatMessage("assistant", "Lyon."),
+        output.Labels.Add(new FeedbackLabel(StableId.Label("g2", "user-1"), Shop, Prompt, new ConversationTurn("assistant", "Lyon."),
             false, "g2", "model-b", "session-1", "user-1", Start.AddSeconds(30)));
-        output.Labels.Add(new FeedbackLabel(StableId.Label("d1", "user-9"), Docs, Prompt, new ChatMessage("assistant", "Read the docs."),
+        output.Labels.Add(new FeedbackLabel(StableId.Label("d1", "user-9"), Docs, Prompt, new ConversationTurn("assistant", "Read the docs."),
             false, "d1", "model-a", "session-9", "user-9", Start));
 
         var minute = new DateTimeOffset(2025, 3, 3, 9, 0, 0, TimeSpan.Zero);

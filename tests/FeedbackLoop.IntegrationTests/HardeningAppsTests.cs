@@ -220,8 +220,8 @@ public sealed class HardeningAppsTests(ClusterFixture fixture) : IClassFixture<C
         for (var n = 0; n < count; n++)
         {
             output.Pairs.Add(new PreferencePair(
-                StableId.Pair("comparison", $"{appId}-c{n}", $"{appId}-r{n}"), appId, [new ChatMessage("user", $"Question {n}?")],
-                new ChatMessage("assistant", $"Answer {n}, with an example."), new ChatMessage("assistant", $"Well, {n} depends."),
+                StableId.Pair("comparison", $"{appId}-c{n}", $"{appId}-r{n}"), appId, [new ConversationTurn("user", $"Question {n}?")],
+                new ConversationTurn("assistant", $"Answer {n}, with an example."), new ConversationTurn("assistant", $"Well, {n} depends."),
                 "comparison", 1.0, $"{appId}-c{n}", $"{appId}-r{n}", "m1", "m1", $"{appId}-s{n}", "u1", DateTimeOffset.UnixEpoch.AddMinutes(n)));
         }
 

@@ -238,8 +238,8 @@ public sealed class HardeningSecretsTests : IDisposable
         for (var n = 1; n <= count; n++)
         {
             output.Pairs.Add(new PreferencePair(
-                StableId.Pair("comparison", $"kc{n}", $"kr{n}"), AppId, [new ChatMessage("user", $"Question {n}?")],
-                new ChatMessage("assistant", $"Answer {n}, with an example."), new ChatMessage("assistant", $"Well, {n} depends."),
+                StableId.Pair("comparison", $"kc{n}", $"kr{n}"), AppId, [new ConversationTurn("user", $"Question {n}?")],
+                new ConversationTurn("assistant", $"Answer {n}, with an example."), new ConversationTurn("assistant", $"Well, {n} depends."),
                 "comparison", 1.0, $"kc{n}", $"kr{n}", "m1", "m1", $"ks{n}", "u1", DateTimeOffset.UnixEpoch.AddMinutes(n)));
         }
 

@@ -166,5 +166,5 @@ public sealed class HostileAppIdTests(ClusterFixture fixture) : IClassFixture<Cl
         + ",\"session_id\":\"s-1\",\"user_id\":\"u-1\",\"occurred_at\":\"2026-03-01T09:00:00Z\",\"data\":{\"generation_id\":\"g-1\",\"value\":\"up\"}}";
 
     private static FeedbackLabel Label(string appId) => new(
-        "label-1", appId, SessionScript.Prompt("Question?"), new ChatMessage("assistant", "Answer."), true, "g-1", "m1", "s-1", "u-1", KnownSessions.Start);
+        "label-1", appId, SessionScript.Prompt("Question?"), new ConversationTurn("assistant", "Answer."), true, "g-1", "m1", "s-1", "u-1", KnownSessions.Start);
 }

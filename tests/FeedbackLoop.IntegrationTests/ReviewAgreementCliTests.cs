@@ -21,8 +21,8 @@ public sealed class ReviewAgreementCliTests : IDisposable
     {
         var data = _folder.Combine("data");
         var pairs = Enumerable.Range(0, 5).Select(i => new PreferencePair(
-            StableId.Pair(PairSignals.Comparison, "g" + i, "r" + i), App, [new ChatMessage("user", $"Question {i}")],
-            new ChatMessage("assistant", $"Chosen {i}"), new ChatMessage("assistant", $"Rejected {i}"),
+            StableId.Pair(PairSignals.Comparison, "g" + i, "r" + i), App, [new ConversationTurn("user", $"Question {i}")],
+            new ConversationTurn("assistant", $"Chosen {i}"), new ConversationTurn("assistant", $"Rejected {i}"),
             PairSignals.Comparison, 1.0, "g" + i, "r" + i, "model-a", "model-b", "s" + i, "u" + i, DateTimeOffset.UnixEpoch.AddMinutes(i))).ToList();
         var output = new ExtractionOutput();
         output.Pairs.AddRange(pairs);

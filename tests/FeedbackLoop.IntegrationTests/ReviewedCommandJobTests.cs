@@ -62,8 +62,8 @@ public sealed class ReviewedCommandJobTests : IDisposable
     {
         var output = new ExtractionOutput();
         output.Pairs.AddRange(Enumerable.Range(1, 10).Select(n => new PreferencePair(
-            StableId.Pair("comparison", $"c{n}", $"r{n}"), App, [new ChatMessage("user", $"Question {n}")],
-            new ChatMessage("assistant", $"Good {n}"), new ChatMessage("assistant", $"Bad {n}"),
+            StableId.Pair("comparison", $"c{n}", $"r{n}"), App, [new ConversationTurn("user", $"Question {n}")],
+            new ConversationTurn("assistant", $"Good {n}"), new ConversationTurn("assistant", $"Bad {n}"),
             "comparison", 1.0, $"c{n}", $"r{n}", "m1", "m1", $"s{n}", "u1", DateTimeOffset.UnixEpoch.AddMinutes(n))));
         await new DatasetStore(_root).WriteAsync(output);
         var log = new ReviewLog(_root, App);

@@ -100,9 +100,9 @@ public sealed class ReviewedRunTests : IAsyncLifetime, IDisposable
         {
             var topic = $"topic {n % 13}";
             return new PreferencePair(
-                StableId.Pair("comparison", $"c{n}", $"r{n}"), App, [new ChatMessage("user", $"How do I handle {topic}?")],
-                new ChatMessage("assistant", $"Do this for {topic}. For example, start small."),
-                new ChatMessage("assistant", $"There are, of course, many considerations about {topic} that may or may not apply in general."),
+                StableId.Pair("comparison", $"c{n}", $"r{n}"), App, [new ConversationTurn("user", $"How do I handle {topic}?")],
+                new ConversationTurn("assistant", $"Do this for {topic}. For example, start small."),
+                new ConversationTurn("assistant", $"There are, of course, many considerations about {topic} that may or may not apply in general."),
                 "comparison", 1.0, $"c{n}", $"r{n}", "m1", "m1", $"s{n}", "u1", DateTimeOffset.UnixEpoch.AddMinutes(n));
         }),
     ];

@@ -32,12 +32,12 @@ public sealed class SnapshotExportTests : IDisposable
         var at = new DateTimeOffset(2026, 3, 1, 12, 0, 0, TimeSpan.Zero);
         _pairs = [.. Enumerable.Range(0, 6).Select(i => new PreferencePair(
             StableId.Pair(PairSignals.Comparison, "g" + i, "r" + i), App,
-            [new ChatMessage("system", "Be brief."), new ChatMessage("user", $"Question {i}: {Hostile}")],
-            new ChatMessage("assistant", $"Chosen {i} {Hostile}"), new ChatMessage("assistant", $"Rejected {i}"),
+            [new ConversationTurn("system", "Be brief."), new ConversationTurn("user", $"Question {i}: {Hostile}")],
+            new ConversationTurn("assistant", $"Chosen {i} {Hostile}"), new ConversationTurn("assistant", $"Rejected {i}"),
             PairSignals.Comparison, 1.0 + i, "g" + i, "r" + i, "model-a", "model-b", "s" + i, "u" + i, at.AddMinutes(i).AddTicks(17)))
             .OrderBy(p => p.PairId, StringComparer.Ordinal)];
         _labels = [.. Enumerable.Range(0, 2).Select(i => new FeedbackLabel(
-            StableId.Label("g" + i, "u" + i), App, [new ChatMessage("user", "Label prompt " + i)], new ChatMessage("assistant", "Label answer " + i),
+            StableId.Label("g" + i, "u" + i), App, [new ConversationTurn("user", "Label prompt " + i)], new ConversationTurn("assistant", "Label answer " + i),
             i == 0, "g" + i, "model-a", "s" + i, "u" + i, at))
             .OrderBy(l => l.LabelId, StringComparer.Ordinal)];
     }

@@ -14,7 +14,7 @@ public sealed class ArgumentRefusalTests
         { "thumb value -1", c => c.Thumb("s1", "u1", "g1", (ThumbValue)(-1)) },
         { "thumb generation null", c => c.Thumb("s1", "u1", null!, ThumbValue.Up) },
         { "shown input null", c => c.Shown("s1", "u1", "m1", null!, "answer", generationId: "g1") },
-        { "shown output null", c => c.Shown("s1", "u1", "m1", [new ChatMessage("user", "q")], null!, generationId: "g1") },
+        { "shown output null", c => c.Shown("s1", "u1", "m1", [new ConversationTurn("user", "q")], null!, generationId: "g1") },
         { "shown null message", c => c.Shown("s1", "u1", "m1", [null!], "answer", generationId: "g1") },
         { "edited text null", c => c.Edited("s1", "u1", "g1", null!) },
         { "session null", c => c.Copied(null!, "u1", "g1") },

@@ -58,7 +58,7 @@ public sealed class FeedbackClientInterfaceTests
     [System.Diagnostics.CodeAnalysis.SuppressMessage("Performance", "CA1859", Justification = "The calls go through the interface, as the app's code makes them.")]
     private static async Task QueuesNothing(IFeedbackClient feedback)
     {
-        Assert.Equal("g-given", feedback.Shown("s1", "u1", "m1", [new Contracts.ChatMessage("user", "q")], "a", generationId: "g-given"));
+        Assert.Equal("g-given", feedback.Shown("s1", "u1", "m1", [new Contracts.ConversationTurn("user", "q")], "a", generationId: "g-given"));
         Assert.True(Guid.TryParse(feedback.Shown("s1", "u1", "m1", [], "a"), out var made) && made.Version == 7);
         Assert.False(feedback.Thumb("s1", "u1", "g1", ThumbValue.Up));
         Assert.False(feedback.Rating("s1", "u1", "g1", 5));

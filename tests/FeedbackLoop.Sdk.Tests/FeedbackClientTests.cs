@@ -9,7 +9,7 @@ namespace FeedbackLoop.Sdk.Tests;
 /// </summary>
 public sealed class FeedbackClientTests
 {
-    private static readonly IReadOnlyList<ChatMessage> Prompt = [new ChatMessage("user", "Hi")];
+    private static readonly IReadOnlyList<ConversationTurn> Prompt = [new ConversationTurn("user", "Hi")];
 
     [Fact]
     public async Task Shown_returns_a_new_generation_id_and_every_event_reaches_the_transport_as_contract_json()

@@ -95,7 +95,7 @@ public sealed class PrivacyTests
         var custom = Redactor.FromRegex("account", new System.Text.RegularExpressions.Regex(@"ACC-\d{6}"), "[account]");
         await using (var client = new FeedbackClient(new FeedbackClientOptions { AppId = "app", Redactors = [.. Redactor.Defaults, custom] }, transport))
         {
-            var g = client.Shown("s1", "u1", "m1", [new ChatMessage("user", "I am jane@example.com, card 4111 1111 1111 1111, account ACC-123456")],
+            var g = client.Shown("s1", "u1", "m1", [new ConversationTurn("user", "I am jane@example.com, card 4111 1111 1111 1111, account ACC-123456")],
                 "Noted, jane@example.com. Call +1 415 555 0132.");
             client.Edited("s1", "u1", g, "Call me at +49 30 1234567 instead");
         }
@@ -158,7 +158,7 @@ public sealed class PrivacyTests
         {
             for (var s = 0; s < 1_000; s++)
             {
-                var g = client.Shown("session-" + s, "u1", "m1", [new ChatMessage("user", "hi")], "hello");
+                var g = client.Shown("session-" + s, "u1", "m1", [new ConversationTurn("user", "hi")], "hello");
                 client.Thumb("session-" + s, "u1", g, ThumbValue.Up);
                 client.SessionEnded("session-" + s, "u1");
             }

@@ -4,7 +4,7 @@ using FeedbackLoop.Sdk.AI;
 using FeedbackLoop.Sdk.Truncation;
 using Microsoft.Extensions.AI;
 using AiChatMessage = Microsoft.Extensions.AI.ChatMessage;
-using ContractMessage = FeedbackLoop.Contracts.ChatMessage;
+using ContractMessage = FeedbackLoop.Contracts.ConversationTurn;
 
 namespace FeedbackLoop.Sdk.Tests;
 

@@ -8,7 +8,7 @@ namespace FeedbackLoop.Training.Tests;
 /// <summary>With a half-life, recent feedback outvotes old feedback where users changed their minds; without one, nothing changes.</summary>
 public sealed class RecencyWeightTests
 {
-    private static readonly IReadOnlyList<ChatMessage> Prompt = [new ChatMessage("user", "How do I do it?")];
+    private static readonly IReadOnlyList<ConversationTurn> Prompt = [new ConversationTurn("user", "How do I do it?")];
     private static readonly DateTimeOffset Start = new(2026, 1, 5, 9, 0, 0, TimeSpan.Zero);
 
     private const string Short = "keep it short and quick";
@@ -22,7 +22,7 @@ public sealed class RecencyWeightTests
     ];
 
     private static FeedbackLabel Label(string id, string text, bool up, DateTimeOffset at) => new(
-        id, "app", Prompt, new ChatMessage("assistant", $"{text} ({id})"), up, $"g-{id}", "model-a", $"s-{id}", "u-1", at);
+        id, "app", Prompt, new ConversationTurn("assistant", $"{text} ({id})"), up, $"g-{id}", "model-a", $"s-{id}", "u-1", at);
 
     private static double ThoroughOverShort(RewardModel model) => model.Score(Prompt, Thorough) - model.Score(Prompt, Short);
 

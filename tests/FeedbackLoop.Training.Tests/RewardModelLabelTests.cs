@@ -8,7 +8,7 @@ namespace FeedbackLoop.Training.Tests;
 /// <summary>Feedback labels train the same reward as the pairs; weight 0 leaves the pairs-only model exactly as it was.</summary>
 public sealed class RewardModelLabelTests
 {
-    private static readonly IReadOnlyList<ChatMessage> Prompt = [new ChatMessage("user", "How do I do it?")];
+    private static readonly IReadOnlyList<ConversationTurn> Prompt = [new ConversationTurn("user", "How do I do it?")];
 
     // Two phrases no pair mentions: only the labels can tell the model which one users like.
     private const string Liked = "here is a checklist you can print";
@@ -20,7 +20,7 @@ public sealed class RewardModelLabelTests
     ];
 
     private static FeedbackLabel Label(string id, string text, bool up) => new(
-        id, "app", Prompt, new ChatMessage("assistant", text), up, $"g-{id}", "model-a", $"s-{id}", "u-1",
+        id, "app", Prompt, new ConversationTurn("assistant", text), up, $"g-{id}", "model-a", $"s-{id}", "u-1",
         new DateTimeOffset(2025, 1, 1, 0, 0, 0, TimeSpan.Zero));
 
     [Fact]

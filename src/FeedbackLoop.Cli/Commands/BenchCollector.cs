@@ -167,7 +167,7 @@ internal static class BenchCollector
     private static byte[][] Bodies(int count)
     {
         var now = DateTimeOffset.UtcNow;
-        var prompt = new[] { new ChatMessage("user", "How do I reset my password?") };
+        var prompt = new[] { new ConversationTurn("user", "How do I reset my password?") };
         return [.. Enumerable.Range(0, count).Select(b =>
         {
             var buffer = new MemoryStream();

@@ -143,9 +143,9 @@ internal static class BenchReview
         var detail = n % 100_000 == 4242 ? "warranty claim 4242" : $"case {n % 977}";
         return new PreferencePair(
             StableId.Pair(Signals[n % 4], $"c{n}", $"r{n}"), App,
-            [new ChatMessage("system", "You are a helpful support assistant."), new ChatMessage("user", $"I have a question about {topic}: {detail}.")],
-            new ChatMessage("assistant", $"Here is how {topic} works for {detail}: check your account page, then contact us if it is still unclear."),
-            new ChatMessage("assistant", $"There are many considerations about {topic}."),
+            [new ConversationTurn("system", "You are a helpful support assistant."), new ConversationTurn("user", $"I have a question about {topic}: {detail}.")],
+            new ConversationTurn("assistant", $"Here is how {topic} works for {detail}: check your account page, then contact us if it is still unclear."),
+            new ConversationTurn("assistant", $"There are many considerations about {topic}."),
             Signals[n % 4], 1.0, $"c{n}", $"r{n}", $"model-{n % 12}", $"model-{(n + 1) % 12}", $"s{n % 50_000}", $"u{n % 20_000}",
             start.AddMilliseconds(n));
     }

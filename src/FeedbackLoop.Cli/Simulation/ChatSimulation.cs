@@ -60,8 +60,8 @@ internal sealed class ChatWorld
 
     public static string Topic(int promptIndex) => Topics[promptIndex % Topics.Length];
 
-    public static IReadOnlyList<ChatMessage> Prompt(int promptIndex) =>
-        [new ChatMessage("user", $"How do I {Topic(promptIndex)}? (request {promptIndex % 97})")];
+    public static IReadOnlyList<ConversationTurn> Prompt(int promptIndex) =>
+        [new ConversationTurn("user", $"How do I {Topic(promptIndex)}? (request {promptIndex % 97})")];
 
     /// <summary>The fixed candidate generator: K responses with distinct random trait mixes, seeded by the prompt.</summary>
     public static IReadOnlyList<Candidate> Candidates(int promptIndex, int k, int seed)

@@ -287,7 +287,7 @@ internal sealed class DemoRunner(DemoOptions options, ILoggerFactory logging)
     }
 
     /// <summary>Candidates best first by the reward model; a uniformly random order before any model exists.</summary>
-    private static List<int> Rank(RewardModel? model, IReadOnlyList<ChatMessage> prompt, IReadOnlyList<Candidate> candidates, Random random)
+    private static List<int> Rank(RewardModel? model, IReadOnlyList<ConversationTurn> prompt, IReadOnlyList<Candidate> candidates, Random random)
     {
         var order = Enumerable.Range(0, candidates.Count).OrderBy(_ => random.Next()).ToList();
         return model is null ? order : order.OrderByDescending(i => model.Score(prompt, candidates[i].Text)).ToList();

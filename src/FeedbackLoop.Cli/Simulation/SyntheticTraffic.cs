@@ -38,7 +38,7 @@ internal static class SyntheticTraffic
             var user = $"u-{i % 997}";
             var at = origin + TimeSpan.FromMilliseconds(50.0 * i);
             var prompt = Prompts[i % Prompts.Length];
-            var input = (IReadOnlyList<ChatMessage>)[new ChatMessage("system", "You are a helpful assistant."), new ChatMessage("user", prompt)];
+            var input = (IReadOnlyList<ConversationTurn>)[new ConversationTurn("system", "You are a helpful assistant."), new ConversationTurn("user", prompt)];
             var n = 0;
             FeedbackEvent E(EventData data) => new($"{session}-{n++}", appId, session, user, at += TimeSpan.FromSeconds(2), data);
             string G(int k) => $"{session}-g{k}";

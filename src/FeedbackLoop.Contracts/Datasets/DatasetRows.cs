@@ -32,9 +32,9 @@ public static class PairSignals
 public sealed record PreferencePair(
     string PairId,
     string AppId,
-    IReadOnlyList<ChatMessage> Prompt,
-    ChatMessage Chosen,
-    ChatMessage Rejected,
+    IReadOnlyList<ConversationTurn> Prompt,
+    ConversationTurn Chosen,
+    ConversationTurn Rejected,
     string Signal,
     double Weight,
     string ChosenGenerationId,
@@ -53,8 +53,8 @@ public sealed record PreferencePair(
 public sealed record FeedbackLabel(
     string LabelId,
     string AppId,
-    IReadOnlyList<ChatMessage> Prompt,
-    ChatMessage Completion,
+    IReadOnlyList<ConversationTurn> Prompt,
+    ConversationTurn Completion,
     bool Label,
     string GenerationId,
     string ModelVersion,

@@ -214,8 +214,8 @@ public sealed partial class Extractor
             var generationId = reader.ReadString();
             var model = reader.ReadString();
             var variant = reader.ReadString();
-            var input = new ChatMessage[reader.ReadCount(2)];
-            for (var m = 0; m < input.Length; m++) input[m] = new ChatMessage(reader.ReadString(), reader.ReadString());
+            var input = new ConversationTurn[reader.ReadCount(2)];
+            for (var m = 0; m < input.Length; m++) input[m] = new ConversationTurn(reader.ReadString(), reader.ReadString());
             var output = reader.ReadString();
             var setId = reader.ReadNullableString();
             if (!session.Shown.TryAdd(generationId, new ShownGeneration(generationId, model, variant, input, SessionRules.InputKey(input), output, setId)))

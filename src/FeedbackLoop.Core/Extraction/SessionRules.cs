@@ -326,7 +326,7 @@ internal sealed class SessionRules(ExtractionSettings settings, ExtractionCounte
         counters.LabelsEmitted++;
         output.Labels.Add(new FeedbackLabel(
             StableId.Label(generation.GenerationId, userId), session.AppId, generation.Input,
-            new ChatMessage("assistant", generation.Output), label, generation.GenerationId, generation.ModelVersion,
+            new ConversationTurn("assistant", generation.Output), label, generation.GenerationId, generation.ModelVersion,
             session.SessionId, userId, at));
     }
 
@@ -336,7 +336,7 @@ internal sealed class SessionRules(ExtractionSettings settings, ExtractionCounte
     /// replay of the partition repeats, so the pairs kept under the budget are the same on every run.
     /// </summary>
     private bool Emit(
-        SessionState session, string signal, IReadOnlyList<ChatMessage> prompt,
+        SessionState session, string signal, IReadOnlyList<ConversationTurn> prompt,
         string chosenId, string chosenText, string chosenModelVersion,
         ShownGeneration rejected, string userId, DateTimeOffset at)
     {
@@ -354,7 +354,7 @@ internal sealed class SessionRules(ExtractionSettings settings, ExtractionCounte
         counters.PairsEmitted++;
         output.Pairs.Add(new PreferencePair(
             pairId, session.AppId, prompt,
-            new ChatMessage("assistant", chosenText), new ChatMessage("assistant", rejected.Output),
+            new ConversationTurn("assistant", chosenText), new ConversationTurn("assistant", rejected.Output),
             signal, session.Rules.WeightOf(signal), chosenId, rejected.GenerationId, chosenModelVersion, rejected.ModelVersion,
             session.SessionId, userId, at));
         session.PairsBySignal[signal] = emitted + 1;
@@ -376,7 +376,7 @@ internal sealed class SessionRules(ExtractionSettings settings, ExtractionCounte
     }
 
     /// <summary>A cheap grouping key for identical inputs; equality is then confirmed message by message.</summary>
-    internal static int InputKey(IReadOnlyList<ChatMessage> input)
+    internal static int InputKey(IReadOnlyList<ConversationTurn> input)
     {
         var hash = new HashCode();
         foreach (var message in input)
@@ -387,7 +387,7 @@ internal sealed class SessionRules(ExtractionSettings settings, ExtractionCounte
         return hash.ToHashCode();
     }
 
-    private static bool SameInput(IReadOnlyList<ChatMessage> a, IReadOnlyList<ChatMessage> b)
+    private static bool SameInput(IReadOnlyList<ConversationTurn> a, IReadOnlyList<ConversationTurn> b)
     {
         if (ReferenceEquals(a, b)) return true;
         if (a.Count != b.Count) return false;

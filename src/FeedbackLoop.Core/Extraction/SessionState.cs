@@ -7,7 +7,7 @@ internal sealed record ShownGeneration(
     string GenerationId,
     string ModelVersion,
     string Variant,
-    IReadOnlyList<ChatMessage> Input,
+    IReadOnlyList<ConversationTurn> Input,
     int InputKey,
     string Output,
     string? CandidateSetId);

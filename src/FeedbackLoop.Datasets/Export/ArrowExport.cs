@@ -47,8 +47,8 @@ internal static class ArrowExport
         IArrowArray[] columns =
         [
             Strings(p.Select(x => x.PairId)), Strings(p.Select(x => x.AppId)),
-            MessageLists(p.Select(x => x.Prompt)), MessageLists(p.Select(x => (IReadOnlyList<ChatMessage>)[x.Chosen])),
-            MessageLists(p.Select(x => (IReadOnlyList<ChatMessage>)[x.Rejected])), Strings(p.Select(x => x.Signal)),
+            MessageLists(p.Select(x => x.Prompt)), MessageLists(p.Select(x => (IReadOnlyList<ConversationTurn>)[x.Chosen])),
+            MessageLists(p.Select(x => (IReadOnlyList<ConversationTurn>)[x.Rejected])), Strings(p.Select(x => x.Signal)),
             new DoubleArray.Builder().AppendRange(p.Select(x => x.Weight)).Build(),
             Strings(p.Select(x => x.ChosenGenerationId)), Strings(p.Select(x => x.RejectedGenerationId)),
             Strings(p.Select(x => x.ChosenModelVersion)), Strings(p.Select(x => x.RejectedModelVersion)),
@@ -81,7 +81,7 @@ internal static class ArrowExport
     }
 
     /// <summary>A list column: offsets into one struct array holding every row's messages in order.</summary>
-    private static ListArray MessageLists(IEnumerable<IReadOnlyList<ChatMessage>> rows)
+    private static ListArray MessageLists(IEnumerable<IReadOnlyList<ConversationTurn>> rows)
     {
         var offsets = new ArrowBuffer.Builder<int>();
         var roles = new StringArray.Builder();

@@ -66,7 +66,7 @@ public static class SnapshotExport
             yield return Kto(row.Label.LabelId, "label", row.Label.Prompt, row.Label.Completion, row.Label.Label);
     }
 
-    private static Action<Utf8JsonWriter> Kto(string id, string source, IReadOnlyList<ChatMessage> prompt, ChatMessage completion, bool label) => w =>
+    private static Action<Utf8JsonWriter> Kto(string id, string source, IReadOnlyList<ConversationTurn> prompt, ConversationTurn completion, bool label) => w =>
     {
         w.WriteString("id", id);
         w.WriteString("source", source);
@@ -75,7 +75,7 @@ public static class SnapshotExport
         w.WriteBoolean("label", label);
     };
 
-    private static void Messages(Utf8JsonWriter w, string name, IReadOnlyList<ChatMessage> messages)
+    private static void Messages(Utf8JsonWriter w, string name, IReadOnlyList<ConversationTurn> messages)
     {
         w.WriteStartArray(name);
         foreach (var m in messages)

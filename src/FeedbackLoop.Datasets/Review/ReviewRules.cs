@@ -76,7 +76,7 @@ public static class ReviewRules
                 ChosenModelVersion = pair.RejectedModelVersion, RejectedModelVersion = pair.ChosenModelVersion,
             },
             // The generation id still names the answer that was corrected, so the original stays one lookup away.
-            ReviewActions.Correct => pair with { Chosen = new ChatMessage(pair.Chosen.Role, state.Text!), ChosenModelVersion = CorrectionModelVersion },
+            ReviewActions.Correct => pair with { Chosen = new ConversationTurn(pair.Chosen.Role, state.Text!), ChosenModelVersion = CorrectionModelVersion },
             _ => pair,
         };
     }

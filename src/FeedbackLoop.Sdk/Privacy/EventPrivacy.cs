@@ -29,9 +29,9 @@ internal static class EventPrivacy
         }
     }
 
-    private static IReadOnlyList<ChatMessage> RedactMessages(IReadOnlyList<ChatMessage> messages, IReadOnlyList<Redactor> redactors)
+    private static IReadOnlyList<ConversationTurn> RedactMessages(IReadOnlyList<ConversationTurn> messages, IReadOnlyList<Redactor> redactors)
     {
-        ChatMessage[]? changed = null;
+        ConversationTurn[]? changed = null;
         for (var i = 0; i < messages.Count; i++)
         {
             var content = messages[i].Content is { } text ? Redactor.Apply(redactors, text) : null;

@@ -95,7 +95,7 @@ internal struct PendingEvent
             PendingKind.ComparisonChosen => A is null ? ("candidateSetId", Null) : B is null ? ("chosenGenerationId", Null) : null,
             _ when A is null => ("generationId", Null),
             PendingKind.Shown => B is null ? ("modelVersion", Null)
-                : Object is not IReadOnlyList<ChatMessage> input ? ("input", Null)
+                : Object is not IReadOnlyList<ConversationTurn> input ? ("input", Null)
                 : C is null ? ("output", Null)
                 : HasNullTurn(input) ? ("input", "holds a null message or a message with a null role or content")
                 : null,
@@ -106,7 +106,7 @@ internal struct PendingEvent
         };
     }
 
-    private static bool HasNullTurn(IReadOnlyList<ChatMessage> input)
+    private static bool HasNullTurn(IReadOnlyList<ConversationTurn> input)
     {
         for (var i = 0; i < input.Count; i++)
         {
@@ -127,7 +127,7 @@ internal struct PendingEvent
     private readonly EventData ToData() => Kind switch
     {
         PendingKind.Data => (EventData)Object!,
-        PendingKind.Shown => new GenerationShown(A!, B!, (IReadOnlyList<ChatMessage>)Object!, C!, D, E, F,
+        PendingKind.Shown => new GenerationShown(A!, B!, (IReadOnlyList<ConversationTurn>)Object!, C!, D, E, F,
             Small < 0 ? null : Small, Number < 0 ? null : Number),
         PendingKind.Thumb => new ThumbGiven(A!, (ThumbValue)Small),
         PendingKind.Rating => new RatingGiven(A!, Small),
@@ -150,7 +150,7 @@ internal struct PendingEvent
     {
         long chars = (long)(SessionId?.Length ?? 0) + (UserId?.Length ?? 0) + (A?.Length ?? 0) + (B?.Length ?? 0)
             + (C?.Length ?? 0) + (D?.Length ?? 0) + (E?.Length ?? 0) + (F?.Length ?? 0);
-        if (Object is IReadOnlyList<ChatMessage> input)
+        if (Object is IReadOnlyList<ConversationTurn> input)
         {
             for (var i = 0; i < input.Count; i++) chars += (input[i]?.Content?.Length ?? 0) + (input[i]?.Role?.Length ?? 0) + 16; // a null turn is refused on the sender, not here
         }

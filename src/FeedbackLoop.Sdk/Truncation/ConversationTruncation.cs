@@ -7,7 +7,7 @@ namespace FeedbackLoop.Sdk.Truncation;
 /// <param name="Input">The shortened turns, with the cut marked where it was made.</param>
 /// <param name="TurnsRemoved">Whole turns taken out of the middle.</param>
 /// <param name="CharactersRemoved">Characters taken out, of whole turns and from within turns together.</param>
-internal sealed record TruncatedInput(IReadOnlyList<ChatMessage> Input, int TurnsRemoved, long CharactersRemoved);
+internal sealed record TruncatedInput(IReadOnlyList<ConversationTurn> Input, int TurnsRemoved, long CharactersRemoved);
 
 /// <summary>
 /// The policy that keeps a <c>generation.shown</c> with a long conversation under the event size limit instead of
@@ -30,7 +30,7 @@ internal static class ConversationTruncation
     /// <paramref name="input"/> shortened by at least <paramref name="charactersToRemove"/> characters of JSON, or null
     /// when even the policy's shortest form is not that much shorter (the event is then dropped as oversized).
     /// </summary>
-    public static TruncatedInput? Cut(IReadOnlyList<ChatMessage> input, long charactersToRemove)
+    public static TruncatedInput? Cut(IReadOnlyList<ConversationTurn> input, long charactersToRemove)
     {
         ArgumentNullException.ThrowIfNull(input);
         if (charactersToRemove <= 0) return new TruncatedInput(input, 0, 0);
@@ -40,7 +40,7 @@ internal static class ConversationTruncation
         var lastMiddle = input.Count - 2; // the last turn stays
 
         // 1. Whole turns from the middle, oldest first. The marker turn costs what it adds back.
-        var turns = new List<ChatMessage>(input);
+        var turns = new List<ConversationTurn>(input);
         var removedTurns = 0;
         long removedTurnChars = 0;
         long saved = 0;
@@ -53,7 +53,7 @@ internal static class ConversationTruncation
         if (removedTurns > 0)
         {
             turns.RemoveRange(firstMiddle, removedTurns);
-            turns.Insert(firstMiddle, new ChatMessage("system", RemovedTurnsText(removedTurns, removedTurnChars)));
+            turns.Insert(firstMiddle, new ConversationTurn("system", RemovedTurnsText(removedTurns, removedTurnChars)));
         }
         else
         {

@@ -47,7 +47,7 @@ public sealed class RewardModel
     /// The reward of <paramref name="response"/> as an answer to <paramref name="prompt"/>. This model scores the response
     /// text only (see <see cref="RewardModelTrainer"/> for why); the prompt is part of the signature so richer models keep it.
     /// </summary>
-    public double Score(IReadOnlyList<ChatMessage> prompt, string response)
+    public double Score(IReadOnlyList<ConversationTurn> prompt, string response)
     {
         ArgumentNullException.ThrowIfNull(prompt);
         ArgumentNullException.ThrowIfNull(response);

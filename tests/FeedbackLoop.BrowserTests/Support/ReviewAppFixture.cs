@@ -64,8 +64,8 @@ public sealed class ReviewAppFixture : IAsyncLifetime, IDisposable
         }
         foreach (var (version, up) in new[] { ("model-a", 7L), ("model-b", 3L) })
         {
-            output.Labels.Add(new FeedbackLabel(StableId.Label("l-" + version, "user-2"), Shop, [new ChatMessage("user", "Label prompt")],
-                new ChatMessage("assistant", "Label answer"), up > 5, "l-" + version, version, "session-l", "user-2", Start.AddHours(12)));
+            output.Labels.Add(new FeedbackLabel(StableId.Label("l-" + version, "user-2"), Shop, [new ConversationTurn("user", "Label prompt")],
+                new ConversationTurn("assistant", "Label answer"), up > 5, "l-" + version, version, "session-l", "user-2", Start.AddHours(12)));
             output.Windows.Add(new EngagementWindow(StableId.Of("engagement", Shop, version + "||0"), Shop, version, "", Start, Start.AddMinutes(1),
                 20, up, 10 - up, 2, 1, 4, 0, 0, 3, 1, 0, null, null, null, 0));
         }
@@ -148,7 +148,7 @@ public sealed class ReviewAppFixture : IAsyncLifetime, IDisposable
     public void Dispose() => _folder.Dispose();
 
     private static PreferencePair Pair(string app, string id, string prompt, string chosen, string rejected, string signal, DateTimeOffset at) => new(
-        StableId.Pair(signal, id, id + "-rejected"), app, [new ChatMessage("user", prompt)],
-        new ChatMessage("assistant", chosen), new ChatMessage("assistant", rejected), signal, 1.0, id, id + "-rejected",
+        StableId.Pair(signal, id, id + "-rejected"), app, [new ConversationTurn("user", prompt)],
+        new ConversationTurn("assistant", chosen), new ConversationTurn("assistant", rejected), signal, 1.0, id, id + "-rejected",
         signal == PairSignals.Edit ? PreferencePair.UserEditModelVersion : "model-a", "model-b", "session-" + id, "user-1", at);
 }

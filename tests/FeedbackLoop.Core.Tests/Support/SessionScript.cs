@@ -47,8 +47,8 @@ internal sealed class SessionScript
     public DateTimeOffset Clock => _clock;
 
     /// <summary>The prompt a generation shown with <paramref name="question"/> carries.</summary>
-    public static IReadOnlyList<ChatMessage> Prompt(string question = DefaultQuestion) =>
-        [new ChatMessage("system", "You are a helpful assistant."), new ChatMessage("user", question)];
+    public static IReadOnlyList<ConversationTurn> Prompt(string question = DefaultQuestion) =>
+        [new ConversationTurn("system", "You are a helpful assistant."), new ConversationTurn("user", question)];
 
     /// <summary>The following events are by <paramref name="userId"/>.</summary>
     public SessionScript As(string userId)
@@ -73,7 +73,7 @@ internal sealed class SessionScript
 
     public SessionScript Shown(
         string generationId, string? output = null, string question = DefaultQuestion, string? candidateSet = null,
-        string model = DefaultModel, string? variant = null, IReadOnlyList<ChatMessage>? prompt = null) =>
+        string model = DefaultModel, string? variant = null, IReadOnlyList<ConversationTurn>? prompt = null) =>
         Add(new GenerationShown(generationId, model, prompt ?? Prompt(question), output ?? "Answer " + generationId,
             Variant: variant, CandidateSetId: candidateSet));
 

@@ -159,8 +159,8 @@ internal sealed class JobLoop : IAsyncDisposable
         {
             var n = Interlocked.Increment(ref _pairs);
             output.Pairs.Add(new PreferencePair(
-                StableId.Pair("comparison", $"jc{n}", $"jr{n}"), appId, [new ChatMessage("user", $"Question {n}?")],
-                new ChatMessage("assistant", $"Answer {n}, with an example."), new ChatMessage("assistant", $"Well, {n} depends."),
+                StableId.Pair("comparison", $"jc{n}", $"jr{n}"), appId, [new ConversationTurn("user", $"Question {n}?")],
+                new ConversationTurn("assistant", $"Answer {n}, with an example."), new ConversationTurn("assistant", $"Well, {n} depends."),
                 "comparison", 1.0, $"jc{n}", $"jr{n}", "m1", "m1", $"js{n}", "u1", DateTimeOffset.UnixEpoch.AddMinutes(n)));
         }
 

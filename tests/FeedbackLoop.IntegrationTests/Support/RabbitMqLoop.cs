@@ -63,9 +63,9 @@ internal sealed class RabbitMqLoop : IDisposable
             var n = ++_pairs;
             var topic = $"topic {n % 11}";
             output.Pairs.Add(new PreferencePair(
-                StableId.Pair("comparison", $"rc{n}", $"rr{n}"), AppId, [new ChatMessage("user", $"What about {topic}?")],
-                new ChatMessage("assistant", $"For {topic}: start small. For example, one step."),
-                new ChatMessage("assistant", $"Well, {topic} depends on a great many things that may or may not matter to you."),
+                StableId.Pair("comparison", $"rc{n}", $"rr{n}"), AppId, [new ConversationTurn("user", $"What about {topic}?")],
+                new ConversationTurn("assistant", $"For {topic}: start small. For example, one step."),
+                new ConversationTurn("assistant", $"Well, {topic} depends on a great many things that may or may not matter to you."),
                 "comparison", 1.0, $"rc{n}", $"rr{n}", "m1", "m1", $"rs{n}", "u1", DateTimeOffset.UnixEpoch.AddMinutes(n)));
         }
 

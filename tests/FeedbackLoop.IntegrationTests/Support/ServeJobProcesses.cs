@@ -156,8 +156,8 @@ internal sealed class ServeJobProcesses : IAsyncDisposable
         {
             var n = Interlocked.Increment(ref _pairs);
             output.Pairs.Add(new PreferencePair(
-                StableId.Pair("comparison", $"sc{n}", $"sr{n}"), AppId, [new ChatMessage("user", $"Question {n}?")],
-                new ChatMessage("assistant", $"Answer {n}, with an example."), new ChatMessage("assistant", $"Well, {n} depends."),
+                StableId.Pair("comparison", $"sc{n}", $"sr{n}"), AppId, [new ConversationTurn("user", $"Question {n}?")],
+                new ConversationTurn("assistant", $"Answer {n}, with an example."), new ConversationTurn("assistant", $"Well, {n} depends."),
                 "comparison", 1.0, $"sc{n}", $"sr{n}", "m1", "m1", $"ss{n}", "u1", DateTimeOffset.UnixEpoch.AddMinutes(n)));
         }
 

@@ -12,7 +12,7 @@ internal sealed class SessionScript(string appId, string sessionId, string userI
 
     public IReadOnlyList<FeedbackEvent> Events => _events;
 
-    public static IReadOnlyList<ChatMessage> Prompt(string text) => [new ChatMessage("user", text)];
+    public static IReadOnlyList<ConversationTurn> Prompt(string text) => [new ConversationTurn("user", text)];
 
     public SessionScript Add(EventData data, TimeSpan? after = null)
     {

@@ -18,7 +18,7 @@ public sealed class SerializedContractTests
         await using (var client = new FeedbackClient(new FeedbackClientOptions { AppId = "support-bot" }, transport))
         {
             // Every optional field set, so a stray or misnamed one cannot hide behind null-skipping.
-            var shown = client.Shown("s1", "u1", "m-1", [new ChatMessage("system", "Be brief."), new ChatMessage("user", "Hi")], "Hello!",
+            var shown = client.Shown("s1", "u1", "m-1", [new ConversationTurn("system", "Be brief."), new ConversationTurn("user", "Hi")], "Hello!",
                 generationId: "g-1", variant: "B", candidateSetId: "c-1", position: 0, promptVersion: "p-3", latencyMs: 812);
             Assert.True(client.Thumb("s1", "u1", shown, ThumbValue.Down));
             Assert.True(client.Rating("s1", "u1", shown, 4));

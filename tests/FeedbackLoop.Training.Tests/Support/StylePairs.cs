@@ -76,7 +76,7 @@ internal static class StylePairs
 
     /// <summary>A pair with the given texts, for edge cases.</summary>
     public static PreferencePair Pair(string id, string chosen, string rejected, double weight = 1.0) => new(
-        id, "app", [new ChatMessage("user", "How do I do it?")], new ChatMessage("assistant", chosen), new ChatMessage("assistant", rejected),
+        id, "app", [new ConversationTurn("user", "How do I do it?")], new ConversationTurn("assistant", chosen), new ConversationTurn("assistant", rejected),
         PairSignals.Comparison, weight, $"{id}-c", $"{id}-r", "model-a", "model-b", "s1", "u1", CreatedAt);
 
     private static PreferencePair[] Build(int seed, int count, int firstTopic, int topicCount, double flipRate)
@@ -95,8 +95,8 @@ internal static class StylePairs
             var rejectedId = $"g-{seed}-{i}-b";
             pairs[i] = new PreferencePair(
                 StableId.Pair(PairSignals.Comparison, chosenId, rejectedId), "app",
-                [new ChatMessage("user", $"How do I {task}?")],
-                new ChatMessage("assistant", chosen), new ChatMessage("assistant", rejected),
+                [new ConversationTurn("user", $"How do I {task}?")],
+                new ConversationTurn("assistant", chosen), new ConversationTurn("assistant", rejected),
                 PairSignals.Comparison, Weight: random.Next(2) == 0 ? 1.0 : 0.5,
                 chosenId, rejectedId, "model-a", "model-b", $"s-{i}", $"u-{i % 17}", CreatedAt.AddMinutes(i));
         }

@@ -1,13 +1,13 @@
 // The quick start of docs/SDK.md as a fresh app: the Generic Host, the Kafka transport, the chat middleware around a
 // stand-in model, feedback by generation id, the session's end. The same question answered twice, one answer thumbed
 // down and the other up, makes one preference pair and two labels once the session ends.
+// Both namespaces whole, as the quick start has them: no type name of the contract collides with Microsoft.Extensions.AI's.
+using FeedbackLoop.Contracts;
 using FeedbackLoop.Sdk;
 using FeedbackLoop.Sdk.AI;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
-// The contract's ChatMessage would collide with Microsoft.Extensions.AI's: import only the enum the calls need.
-using ThumbValue = FeedbackLoop.Contracts.ThumbValue;
 
 var builder = Host.CreateApplicationBuilder(args);
 builder.AddFeedbackLoop().UseKafka();
