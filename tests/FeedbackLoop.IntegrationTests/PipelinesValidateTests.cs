@@ -12,7 +12,7 @@ public sealed class PipelinesValidateTests : IDisposable
     [Fact]
     public async Task The_shipped_pipelines_are_valid()
     {
-        var (exit, output, error) = await ValidateAsync(Path.Combine(RepositoryRoot(), "pipelines"));
+        var (exit, output, error) = await ValidateAsync(Path.Combine(RepositoryFolder.Root, "pipelines"));
         Assert.True(exit == 0, error);
         Assert.Contains("default.yaml", output, StringComparison.Ordinal);
         Assert.Contains("gpu.yaml", output, StringComparison.Ordinal);
@@ -59,14 +59,5 @@ public sealed class PipelinesValidateTests : IDisposable
         using var error = new StringWriter();
         var exit = await CliCommands.Root().Parse(["pipelines", "validate", path]).InvokeAsync(new() { Output = output, Error = error });
         return (exit, output.ToString(), error.ToString());
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var folder = new DirectoryInfo(AppContext.BaseDirectory); folder is not null; folder = folder.Parent)
-        {
-            if (File.Exists(Path.Combine(folder.FullName, "FeedbackLoop.sln"))) return folder.FullName;
-        }
-        throw new InvalidOperationException("the tests do not run inside the repository: no FeedbackLoop.sln above " + AppContext.BaseDirectory);
     }
 }

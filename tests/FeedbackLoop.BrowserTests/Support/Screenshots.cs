@@ -15,15 +15,6 @@ internal static class Screenshots
         var png = await page.ScreenshotAsync(new PageScreenshotOptions { FullPage = true });
         Assert.True(png.Length > 1000, $"the screenshot of {name} is empty");
         if (Environment.GetEnvironmentVariable(UpdateVariable) != "1") return;
-        await File.WriteAllBytesAsync(Path.Combine(RepositoryRoot(), "docs", "review", name + ".png"), png);
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var folder = new DirectoryInfo(AppContext.BaseDirectory); folder is not null; folder = folder.Parent)
-        {
-            if (File.Exists(Path.Combine(folder.FullName, "FeedbackLoop.sln"))) return folder.FullName;
-        }
-        throw new InvalidOperationException("the tests do not run inside the repository: no FeedbackLoop.sln above " + AppContext.BaseDirectory);
+        await File.WriteAllBytesAsync(Path.Combine(RepositoryFolder.Root, "docs", "review", name + ".png"), png);
     }
 }

@@ -29,7 +29,7 @@ public sealed class PackageConsumerTests : IDisposable
     [Fact]
     public async Task Packed_packages_restore_into_a_fresh_app_whose_feedback_extract_turns_into_a_pair_and_labels()
     {
-        var repository = RepositoryRoot();
+        var repository = RepositoryFolder.Root;
         var feed = Directory.CreateDirectory(_root.Combine("feed")).FullName;
         await RunAsync(repository, ["pack", Path.Combine(repository, "FeedbackLoop.Packages.slnf"), "-c", "Release", "-o", feed, $"-p:PackageVersion={_version}"]);
         AssertPackagesComplete(feed);
@@ -99,14 +99,6 @@ public sealed class PackageConsumerTests : IDisposable
         }
     }
 
-    private static string RepositoryRoot()
-    {
-        for (var folder = new DirectoryInfo(AppContext.BaseDirectory); folder is not null; folder = folder.Parent)
-        {
-            if (File.Exists(Path.Combine(folder.FullName, "FeedbackLoop.Packages.slnf"))) return folder.FullName;
-        }
-        throw new InvalidOperationException($"no FeedbackLoop.Packages.slnf above {AppContext.BaseDirectory}");
-    }
 
     /// <summary>The version Directory.Packages.props pins for <paramref name="package"/>, so the app uses what the repository tests.</summary>
     private static string CentralVersion(string repository, string package) =>
