@@ -26,6 +26,9 @@ internal static class ExtractCommand
     /// <summary>Exit code of an <c>--until-idle</c> run that found records deleted before they were read.</summary>
     public const int RecordsLostExitCode = 3;
 
+    /// <summary>The consumer group every extractor joins unless told otherwise.</summary>
+    public const string DefaultGroup = "feedbackloop-extractors";
+
     public static Command Create()
     {
         var bootstrap = new Option<string>("--bootstrap")
@@ -45,7 +48,7 @@ internal static class ExtractCommand
         var group = new Option<string>("--group")
         {
             Description = "Consumer group id; instances sharing it split the partitions.",
-            DefaultValueFactory = _ => "feedbackloop-extractors",
+            DefaultValueFactory = _ => DefaultGroup,
         };
         var maxEventAge = new Option<double?>("--max-event-age-days")
         {
@@ -60,6 +63,7 @@ internal static class ExtractCommand
         {
             bootstrap, kafkaConfig, data, untilIdle, group, pipelineFile, metricsPort, verbose, maxEventAge,
         };
+        command.Subcommands.Add(ExtractStatusCommand.Create());
         command.SetAction((parse, ct) => RunAsync(
             parse.GetRequiredValue(bootstrap), parse.GetValue(kafkaConfig), parse.GetValue(data), parse.GetValue(untilIdle), parse.GetValue(group)!, parse.GetValue(pipelineFile),
             parse.GetValue(metricsPort), parse.GetValue(verbose), parse.GetValue(maxEventAge), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct));
