@@ -3,7 +3,7 @@ using System.Text.Json;
 using FeedbackLoop.Contracts.Bus;
 using FeedbackLoop.Orchestration.Store;
 using Dapper;
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 using static FeedbackLoop.Orchestration.Store.Sql;
 
 namespace FeedbackLoop.Orchestration.Jobs;
@@ -456,7 +456,7 @@ public sealed class JobStore
 
     private string Now() => StoreText.Timestamp(_clock.GetUtcNow());
 
-    private static void UpdateJob(SqliteConnection connection, SqliteTransaction transaction, string jobId, JobState state, int attempt,
+    private static void UpdateJob(DbConnection connection, DbTransaction transaction, string jobId, JobState state, int attempt,
         DateTimeOffset? dueAt, DateTimeOffset now) =>
         connection.Execute(
             "UPDATE jobs SET state = @state, attempt = @attempt, due_at = @due, updated_at = @now WHERE job_id = @job_id",
@@ -467,13 +467,13 @@ public sealed class JobStore
             },
             transaction);
 
-    private static List<JobRecord> ReadJobs(SqliteConnection connection, SqliteTransaction? transaction, string where, object parameters) =>
+    private static List<JobRecord> ReadJobs(DbConnection connection, DbTransaction? transaction, string where, object parameters) =>
         [.. connection.Query<JobRow>($"{JobColumns} WHERE {where} ORDER BY created_at, job_id", parameters, transaction).Select(row => row.ToRecord())];
 
-    private static JobRecord? ReadJob(SqliteConnection connection, SqliteTransaction? transaction, string jobId) =>
+    private static JobRecord? ReadJob(DbConnection connection, DbTransaction? transaction, string jobId) =>
         connection.QuerySingleOrDefault<JobRow>($"{JobColumns} WHERE job_id = @job_id", new { job_id = jobId }, transaction)?.ToRecord();
 
-    private static AttemptRecord? ReadAttempt(SqliteConnection connection, SqliteTransaction? transaction, string jobId, int attempt) =>
+    private static AttemptRecord? ReadAttempt(DbConnection connection, DbTransaction? transaction, string jobId, int attempt) =>
         connection.QuerySingleOrDefault<AttemptRow>($"{AttemptColumns} WHERE job_id = @job_id AND attempt = @attempt", new { job_id = jobId, attempt }, transaction)
             ?.ToRecord();
 

@@ -6,7 +6,7 @@ using FeedbackLoop.Core.Rollouts;
 using FeedbackLoop.Core.Runs;
 using FeedbackLoop.Core.Tuning;
 using FeedbackLoop.Pipelines;
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 using static FeedbackLoop.Orchestration.Store.Sql;
 
 namespace FeedbackLoop.Orchestration.Registry;
@@ -601,9 +601,9 @@ public sealed partial class ModelRegistry : IServingState
 
     private const string ModelColumns = $"SELECT {ModelColumnList} FROM model_versions m";
 
-    private SqliteConnection Open() => _database.Connect();
+    private DbConnection Open() => _database.Connect();
 
-    private bool PromoteIn(SqliteConnection connection, SqliteTransaction transaction, ModelVersionRecord model)
+    private bool PromoteIn(DbConnection connection, DbTransaction transaction, ModelVersionRecord model)
     {
         switch (model.Status)
         {
@@ -624,7 +624,7 @@ public sealed partial class ModelRegistry : IServingState
     }
 
     /// <summary>Records <paramref name="action"/> (its time is the registry clock's, whatever the record says).</summary>
-    private void RecordAction(SqliteConnection connection, SqliteTransaction transaction, ModelActionRecord action) =>
+    private void RecordAction(DbConnection connection, DbTransaction transaction, ModelActionRecord action) =>
         connection.Execute(
             """
             INSERT INTO model_actions (action_id, version, action, actor, acted_at, note, forced, overrode, other_version, announced_at)
@@ -641,7 +641,7 @@ public sealed partial class ModelRegistry : IServingState
             transaction);
 
     /// <summary>What the promotion rules decide on for <paramref name="model"/>.</summary>
-    private static PromotionFacts Facts(SqliteConnection connection, SqliteTransaction transaction, ModelVersionRecord model, string? currentNow)
+    private static PromotionFacts Facts(DbConnection connection, DbTransaction transaction, ModelVersionRecord model, string? currentNow)
     {
         var decision = ReadDecision(connection, transaction, model.Version);
         var state = model.Status switch
@@ -654,11 +654,11 @@ public sealed partial class ModelRegistry : IServingState
         return new PromotionFacts(model.Version, state, decision?.Promoted, decision?.Reason, decision?.GatedAgainst, currentNow);
     }
 
-    private static string? CurrentVersion(SqliteConnection connection, SqliteTransaction transaction, string appId) =>
+    private static string? CurrentVersion(DbConnection connection, DbTransaction transaction, string appId) =>
         connection.ExecuteScalar<string?>("SELECT version FROM model_versions WHERE app_id = @app_id AND status = @promoted",
             new { app_id = appId, promoted = RegistryText.Status(ModelStatus.Promoted) }, transaction);
 
-    private static GateDecisionRecord? ReadDecision(SqliteConnection connection, SqliteTransaction? transaction, string version) =>
+    private static GateDecisionRecord? ReadDecision(DbConnection connection, DbTransaction? transaction, string version) =>
         connection.QuerySingleOrDefault<DecisionRow>(
             """
             SELECT version, promoted, candidate_accuracy, incumbent_accuracy, difference, lower95, reason AS decision_reason, decided_at, gated_against
@@ -666,12 +666,12 @@ public sealed partial class ModelRegistry : IServingState
             """,
             new { version }, transaction)?.ToRecord();
 
-    private static void SetStatus(SqliteConnection connection, SqliteTransaction transaction, string version, ModelStatus status, ModelStatus onlyFrom, string now) =>
+    private static void SetStatus(DbConnection connection, DbTransaction transaction, string version, ModelStatus status, ModelStatus onlyFrom, string now) =>
         connection.Execute(
             "UPDATE model_versions SET status = @status, status_changed_at = @now WHERE version = @version AND status = @from",
             new { status = RegistryText.Status(status), now, version, from = RegistryText.Status(onlyFrom) }, transaction);
 
-    private static ModelVersionRecord? ReadModel(SqliteConnection connection, SqliteTransaction? transaction, string version) =>
+    private static ModelVersionRecord? ReadModel(DbConnection connection, DbTransaction? transaction, string version) =>
         connection.QuerySingleOrDefault<ModelRow>($"{ModelColumns} WHERE m.version = @version", new { version }, transaction)?.ToRecord();
 
     private static void RequireJson(string json, string field)
