@@ -170,9 +170,45 @@ internal static class ServeCommand
             return 2;
         }
 
+        // One active orchestrator per store (docs/adr/0037-postgresql-store-and-one-active-orchestrator.md): a standby
+        // waits here, before its bus and loops start, until the active one stops or dies.
+        OrchestratorLease? lease = null;
+        if (host.Registry is { } store)
+        {
+            var holder = string.Create(CultureInfo.InvariantCulture, $"{Environment.MachineName}-{Environment.ProcessId}");
+            try
+            {
+                lease = await OrchestratorLease.AcquireAsync(store.Database, holder,
+                    active => error.WriteLine($"standby orchestrator {holder}: waiting for the active one ({active ?? "unknown"}) to stop"),
+                    cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                app.Dispose();
+                return 0;
+            }
+            catch (System.Data.Common.DbException e)
+            {
+                app.Dispose();
+                await error.WriteLineAsync($"the orchestrator lease could not be taken: {e.Message}").ConfigureAwait(false);
+                return 1;
+            }
+
+            var taken = lease.Handover;
+            await error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                $"active orchestrator {taken.Holder}: lease generation {taken.Generation}{(taken.PreviousHolder is null ? "" : $", taken over from {taken.PreviousHolder}")}")).ConfigureAwait(false);
+        }
+
+        await using var held = lease;
         using (app)
         {
             var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
+            // A holder that lost the lease stops at once (exit 3), so that it never acts beside the new active one.
+            using var onLost = lease?.Lost.Register(() =>
+            {
+                error.WriteLine($"this orchestrator lost its lease: {lease.LostReason}; stopping");
+                lifetime.StopApplication();
+            });
             try
             {
                 // Returns once the bus is up (MassTransitHostOptions.WaitUntilStarted), within the broker's start timeout.
@@ -219,7 +255,7 @@ internal static class ServeCommand
             await app.WaitForShutdownAsync(CancellationToken.None).ConfigureAwait(false);
         }
 
-        return 0;
+        return lease?.LostReason is null ? 0 : 3;
     }
 
     private static IHost Build(ServeSettings settings, LoopLocations locations, LoopHost host, LoopTransport transport, TimeSpan? poll, TimeSpan? watch)

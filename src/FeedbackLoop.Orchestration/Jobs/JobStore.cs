@@ -4,7 +4,6 @@ using FeedbackLoop.Contracts.Bus;
 using FeedbackLoop.Orchestration.Store;
 using Dapper;
 using System.Data.Common;
-using static FeedbackLoop.Orchestration.Store.Sql;
 
 namespace FeedbackLoop.Orchestration.Jobs;
 
@@ -73,7 +72,7 @@ public sealed class JobStore
         ArgumentException.ThrowIfNullOrEmpty(job.JobId);
         ArgumentOutOfRangeException.ThrowIfLessThan(job.MaxAttempts, 1);
         using var connection = _database.Connect();
-        using var transaction = BeginWrite(connection);
+        using var transaction = _database.BeginWrite(connection);
         var now = Now();
         var inserted = connection.Execute(
             """
@@ -151,7 +150,7 @@ public sealed class JobStore
     {
         unclaimed = false;
         using var connection = _database.Connect();
-        using var transaction = BeginWrite(connection);
+        using var transaction = _database.BeginWrite(connection);
         var job = ReadJob(connection, transaction, jobId);
         var now = _clock.GetUtcNow();
         if (job is null || job.CancelRequestedAt is not null || job.DueAt is not { } due || due > now
@@ -182,7 +181,7 @@ public sealed class JobStore
     public ClaimOutcome Claim(JobClaimed claim)
     {
         using var connection = _database.Connect();
-        using var transaction = BeginWrite(connection);
+        using var transaction = _database.BeginWrite(connection);
         if (ReadJob(connection, transaction, claim.JobId) is not { } job)
         {
             return new ClaimOutcome(ClaimVerdict.Refuse, "the job is unknown to this orchestrator");
@@ -218,7 +217,7 @@ public sealed class JobStore
     public ReportVerdict Heartbeat(JobHeartbeat beat)
     {
         using var connection = _database.Connect();
-        using var transaction = BeginWrite(connection);
+        using var transaction = _database.BeginWrite(connection);
         var job = ReadJob(connection, transaction, beat.JobId);
         if (job is null)
         {
@@ -299,7 +298,7 @@ public sealed class JobStore
     public JobRecord RequestCancel(string jobId, string reason)
     {
         using var connection = _database.Connect();
-        using var transaction = BeginWrite(connection);
+        using var transaction = _database.BeginWrite(connection);
         var job = ReadJob(connection, transaction, jobId) ?? throw new InvalidOperationException($"job '{jobId}' is unknown");
         if (job.IsFinal)
         {
@@ -326,7 +325,7 @@ public sealed class JobStore
         var now = _clock.GetUtcNow();
         var orders = new List<StopOrder>();
         using var connection = _database.Connect();
-        using var transaction = BeginWrite(connection);
+        using var transaction = _database.BeginWrite(connection);
         var requested = ReadJobs(connection, transaction, "cancel_requested_at IS NOT NULL AND state IN (@pending, @offered, @running) AND due_at <= @now",
             new
             {
@@ -378,7 +377,7 @@ public sealed class JobStore
     public int WatchAgain()
     {
         using var connection = _database.Connect();
-        using var transaction = BeginWrite(connection);
+        using var transaction = _database.BeginWrite(connection);
         var now = Now();
         var running = connection.Execute(
             """
@@ -402,7 +401,7 @@ public sealed class JobStore
         string jobId, int attempt, string workerId, AttemptState end, string? reason, int? exitCode, string? outputPath, string? metricsJson)
     {
         using var connection = _database.Connect();
-        using var transaction = BeginWrite(connection);
+        using var transaction = _database.BeginWrite(connection);
         if (ReadJob(connection, transaction, jobId) is not { } job)
         {
             return new AttemptEnd(false, null, null);

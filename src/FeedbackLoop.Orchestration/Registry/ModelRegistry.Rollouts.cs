@@ -3,7 +3,6 @@ using FeedbackLoop.Core.Rollouts;
 using FeedbackLoop.Orchestration.Store;
 using FeedbackLoop.Pipelines;
 using System.Data.Common;
-using static FeedbackLoop.Orchestration.Store.Sql;
 
 namespace FeedbackLoop.Orchestration.Registry;
 
@@ -94,7 +93,7 @@ public sealed partial class ModelRegistry
     {
         ArgumentNullException.ThrowIfNull(decision);
         using var connection = Open();
-        using var transaction = BeginWrite(connection);
+        using var transaction = _database.BeginWrite(connection);
         var rollout = ReadRollout(connection, transaction, rolloutId) ?? throw new InvalidOperationException($"rollout '{rolloutId}' is unknown");
         if (rollout.State != RolloutState.Active)
         {
@@ -122,7 +121,7 @@ public sealed partial class ModelRegistry
         ArgumentException.ThrowIfNullOrEmpty(actor);
         RequireReason(reason);
         using var connection = Open();
-        using var transaction = BeginWrite(connection);
+        using var transaction = _database.BeginWrite(connection);
         var rollout = ReadRollout(connection, transaction, rolloutId) ?? throw UnknownRollout(rolloutId);
         if (rollout.State != RolloutState.Active)
         {
@@ -145,7 +144,7 @@ public sealed partial class ModelRegistry
         ArgumentException.ThrowIfNullOrEmpty(actor);
         RequireReason(reason);
         using var connection = Open();
-        using var transaction = BeginWrite(connection);
+        using var transaction = _database.BeginWrite(connection);
         var rollout = ReadRollout(connection, transaction, rolloutId) ?? throw UnknownRollout(rolloutId);
         if (!rollout.IsOpen)
         {

@@ -7,7 +7,6 @@ using FeedbackLoop.Core.Runs;
 using FeedbackLoop.Core.Tuning;
 using FeedbackLoop.Pipelines;
 using System.Data.Common;
-using static FeedbackLoop.Orchestration.Store.Sql;
 
 namespace FeedbackLoop.Orchestration.Registry;
 
@@ -66,7 +65,7 @@ public sealed partial class ModelRegistry : IServingState
         }
 
         using var connection = Open();
-        using var transaction = BeginWrite(connection);
+        using var transaction = _database.BeginWrite(connection);
         if (connection.QuerySingleOrDefault<RunRow>($"{RunColumns} WHERE run_id = @run_id", new { run_id = runId }, transaction) is { } existing)
         {
             return existing.AppId == appId
@@ -123,7 +122,7 @@ public sealed partial class ModelRegistry : IServingState
         }
 
         using var connection = Open();
-        using var transaction = BeginWrite(connection);
+        using var transaction = _database.BeginWrite(connection);
         if (connection.QuerySingleOrDefault<RunRow>($"{RunColumns} WHERE app_id = @app_id AND status = @running",
                 new { app_id = appId, running = RegistryText.Status(RunStatus.Running) }, transaction) is { } running)
         {
@@ -267,7 +266,7 @@ public sealed partial class ModelRegistry : IServingState
         }
 
         using var connection = Open();
-        using var transaction = BeginWrite(connection);
+        using var transaction = _database.BeginWrite(connection);
         var createdAt = StoreText.Timestamp(candidate.CreatedAt);
         var inserted = connection.Execute(
             """
@@ -321,7 +320,7 @@ public sealed partial class ModelRegistry : IServingState
         string reason, DateTimeOffset decidedAt, string? comparedWith = null)
     {
         using var connection = Open();
-        using var transaction = BeginWrite(connection);
+        using var transaction = _database.BeginWrite(connection);
         var model = ReadModel(connection, transaction, version) ?? throw new InvalidOperationException($"model version '{version}' is unknown");
         // The verdict holds while the model it was gated against serves (PromotionRules): the one the evaluation scored,
         // else the one current now.
@@ -362,7 +361,7 @@ public sealed partial class ModelRegistry : IServingState
     public bool Promote(string version, RolloutSettings? rollout = null)
     {
         using var connection = Open();
-        using var transaction = BeginWrite(connection);
+        using var transaction = _database.BeginWrite(connection);
         var model = ReadModel(connection, transaction, version) ?? throw new InvalidOperationException($"model version '{version}' is unknown");
         if (model.Status == ModelStatus.Rejected)
         {
@@ -409,7 +408,7 @@ public sealed partial class ModelRegistry : IServingState
         }
 
         using var connection = Open();
-        using var transaction = BeginWrite(connection);
+        using var transaction = _database.BeginWrite(connection);
         var model = ReadModel(connection, transaction, version) ?? throw new InvalidOperationException($"model version '{version}' is unknown");
         var previous = CurrentVersion(connection, transaction, model.AppId);
         var verdict = PromotionRules.Check(request, Facts(connection, transaction, model, previous), force);
@@ -451,7 +450,7 @@ public sealed partial class ModelRegistry : IServingState
     {
         ArgumentException.ThrowIfNullOrEmpty(actor);
         using var connection = Open();
-        using var transaction = BeginWrite(connection);
+        using var transaction = _database.BeginWrite(connection);
         ModelVersionRecord target;
         if (toVersion is not null)
         {

@@ -106,6 +106,36 @@ public sealed class StoreDatabase
         return database;
     }
 
+    /// <summary>
+    /// The orchestrator lease this process holds, when it holds one: every write then checks that the lease was not taken
+    /// over since (<see cref="OrchestratorLease.CheckFence"/>).
+    /// </summary>
+    internal OrchestratorLease? Fence { get; set; }
+
+    /// <summary>
+    /// Begins a transaction that will write (<see cref="StoreDialect.BeginWrite"/>: one writer at a time); in an orchestrator
+    /// it is refused when its lease was taken over.
+    /// </summary>
+    /// <exception cref="LeadershipLostException">This process's orchestrator lease was taken over by another.</exception>
+    internal DbTransaction BeginWrite(DbConnection connection)
+    {
+        var transaction = Dialect.BeginWrite(connection);
+        if (Fence is { } fence)
+        {
+            try
+            {
+                fence.CheckFence(connection, transaction);
+            }
+            catch
+            {
+                transaction.Dispose();
+                throw;
+            }
+        }
+
+        return transaction;
+    }
+
     /// <summary>A new open connection; the caller disposes it.</summary>
     internal DbConnection Connect()
     {
@@ -244,10 +274,4 @@ public sealed class StoreDatabase
 
     private static long Newest(DbConnection connection) =>
         connection.ExecuteScalar<long?>("SELECT MAX(version) FROM schema_version") ?? 0;
-}
-
-/// <summary>The one step every write takes (its form per engine is <see cref="StoreDialect.BeginWrite"/>).</summary>
-internal static class Sql
-{
-    public static DbTransaction BeginWrite(DbConnection connection) => StoreDialect.Of(connection).BeginWrite(connection);
 }

@@ -2,7 +2,6 @@ using System.Data;
 using System.Data.Common;
 using Dapper;
 using Microsoft.Data.Sqlite;
-using Npgsql;
 
 namespace FeedbackLoop.Orchestration.Store;
 
@@ -49,9 +48,6 @@ public sealed class StoreDialect
 
     /// <summary>The engine.</summary>
     public StoreEngine Engine { get; }
-
-    /// <summary>The dialect of an open connection of the store.</summary>
-    internal static StoreDialect Of(DbConnection connection) => connection is NpgsqlConnection ? PostgreSql : Sqlite;
 
     /// <summary>Begins a transaction that will write: it holds the store's one write lock from its first statement.</summary>
     internal DbTransaction BeginWrite(DbConnection connection)

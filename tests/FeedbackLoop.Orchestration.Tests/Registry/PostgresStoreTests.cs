@@ -1,4 +1,6 @@
 using Dapper;
+using FeedbackLoop.Contracts.Datasets;
+using FeedbackLoop.Orchestration.Registry;
 using FeedbackLoop.Orchestration.Store;
 using FeedbackLoop.Orchestration.Tests.Support;
 using Npgsql;
@@ -72,5 +74,49 @@ public sealed class StoreLocationTests
 
         Assert.Contains(reason, refusal.Message, StringComparison.Ordinal);
         Assert.DoesNotContain("s3cret", refusal.Message, StringComparison.Ordinal);
+    }
+}
+
+/// <summary>One active orchestrator: the lease passes to the standby when the holder's connection drops, and the old holder is fenced.</summary>
+[Collection(PostgresCollection.Name)]
+public sealed class OrchestratorLeaseTests(PostgresServer server)
+{
+    private static readonly DatasetSnapshot Snapshot = new("demo", [new SnapshotFile("datasets/demo/part-000.parquet", 100)]);
+
+    [Fact]
+    public async Task The_standby_takes_over_when_the_holders_connection_drops_and_the_old_holder_can_no_longer_write()
+    {
+        var name = server.NewDatabase("lease");
+        var location = StoreLocation.Parse(server.Url(name));
+        // Two openings as two processes have them: each its own connections and its own fence.
+        var first = StoreDatabase.OpenUnshared(location);
+        var second = StoreDatabase.OpenUnshared(location);
+        await using var active = await OrchestratorLease.AcquireAsync(first, "host-1", _ => { }, CancellationToken.None);
+        var told = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var standby = OrchestratorLease.AcquireAsync(second, "host-2", holder => told.TrySetResult(holder), CancellationToken.None);
+
+        Assert.Equal("host-1", await told.Task.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.False(standby.IsCompleted);
+
+        // What the server sees when the holder's process is SIGKILLed: its lock session ends.
+        using (var admin = new NpgsqlConnection(server.ConnectionString(name)))
+        {
+            Assert.Equal(1, admin.ExecuteScalar<int>(
+                """
+                SELECT COUNT(pg_terminate_backend(pid)) FROM pg_locks
+                WHERE locktype = 'advisory' AND granted AND classid = @lock_class AND objid = @lock_object
+                  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                """, new { lock_class = StoreDialect.LockClass, lock_object = StoreDialect.LeadershipLock }));
+        }
+
+        await using var taken = await standby.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal([(1L, "host-1", (string?)null), (2L, "host-2", "host-1")],
+            OrchestratorLease.Handovers(second).Select(h => (h.Generation, h.Holder, h.PreviousHolder)));
+        // The fence: the old holder's next write is refused inside its transaction, and it learns it lost the lease.
+        Assert.Throws<LeadershipLostException>(() => new ModelRegistry(first).TryStartRun("demo-run-1", "demo", Snapshot));
+        Assert.True(active.Lost.IsCancellationRequested);
+        Assert.Empty(new ModelRegistry(second).ListRuns("demo"));
+        Assert.True(new ModelRegistry(second).TryStartRun("demo-run-1", "demo", Snapshot));
     }
 }

@@ -63,4 +63,23 @@ public sealed class SqliteStoreFileTests : IDisposable
 
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(_database.Location));
     }
+
+    [Fact]
+    public async Task A_second_orchestrator_on_the_file_waits_until_the_first_releases_its_lease()
+    {
+        var location = StoreLocation.Parse(_database.Location);
+        var first = StoreDatabase.OpenUnshared(location, _clock);
+        var second = StoreDatabase.OpenUnshared(location, _clock);
+        var active = await OrchestratorLease.AcquireAsync(first, "host-1", _ => { }, CancellationToken.None);
+        var told = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var standby = OrchestratorLease.AcquireAsync(second, "host-2", holder => told.TrySetResult(holder), CancellationToken.None);
+
+        Assert.Equal("host-1", await told.Task.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.False(standby.IsCompleted);
+        await active.DisposeAsync();
+        await using var taken = await standby.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal([(1L, "host-1", (string?)null), (2L, "host-2", "host-1")],
+            OrchestratorLease.Handovers(second).Select(h => (h.Generation, h.Holder, h.PreviousHolder)));
+    }
 }
