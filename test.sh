@@ -6,7 +6,8 @@
 # it with apt-get (as root, or through sudo) without starting its system service. Node and npm (Debian's nodejs,
 # npm) are installed the same way when missing; the export tests fetch npm's apache-arrow with them. Debian's
 # chromium is installed the same way for the review app's browser tests, and Debian's docker-compose for the compose
-# file test.
+# file test. Debian's postgresql is installed the same way (without starting its service) for the store tests, which
+# run a private PostgreSQL server of their own (own cluster in a temp folder, own port and socket folder).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -52,6 +53,37 @@ install_rabbitmq() {
 
 if [ -z "${FEEDBACKLOOP_RABBITMQ_SBIN:-}" ] && [ ! -x "$debian_rabbitmq" ]; then
     install_rabbitmq
+fi
+
+# The store tests run every registry, job store and rollout test on PostgreSQL too, against a private server started from
+# Debian's package (FEEDBACKLOOP_POSTGRES_BIN points them at a PostgreSQL installed some other way; then nothing is
+# installed here). As for RabbitMQ, policy-rc.d keeps the package from starting its system cluster on port 5432.
+# (Debian 12 ships PostgreSQL 15 under /usr/lib/postgresql/15; another release, another number: any is found.)
+debian_postgres_found() { compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null; }
+if [ -z "${FEEDBACKLOOP_POSTGRES_BIN:-}" ] && ! debian_postgres_found; then
+    echo "test.sh: installing Debian's postgresql (the store tests run a private server from it)..."
+    pg_sudo=()
+    if [ "$(id -u)" -ne 0 ]; then pg_sudo=(sudo); fi
+    pg_log=$(mktemp)
+    pg_policy=""
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' | "${pg_sudo[@]}" tee /usr/sbin/policy-rc.d >/dev/null
+        "${pg_sudo[@]}" chmod 755 /usr/sbin/policy-rc.d
+        pg_policy=1
+    fi
+    pg_status=0
+    {
+        "${pg_sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q &&
+        "${pg_sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends postgresql
+    } >"$pg_log" 2>&1 || pg_status=$?
+    if [ -n "$pg_policy" ]; then "${pg_sudo[@]}" rm -f /usr/sbin/policy-rc.d; fi
+    if [ "$pg_status" -ne 0 ] || ! debian_postgres_found; then
+        cat "$pg_log" >&2
+        echo "test.sh: installing postgresql failed (apt output above)" >&2
+        rm -f "$pg_log"
+        exit 1
+    fi
+    rm -f "$pg_log"
 fi
 
 # The export tests read Arrow files with the npm apache-arrow package under node (a reader we did not write); the test

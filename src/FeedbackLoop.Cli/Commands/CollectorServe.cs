@@ -3,6 +3,7 @@ using FeedbackLoop.Collector;
 using FeedbackLoop.Core.Rollouts;
 using FeedbackLoop.Orchestration.Hosting;
 using FeedbackLoop.Orchestration.Registry;
+using FeedbackLoop.Orchestration.Store;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -48,18 +49,19 @@ internal static class CollectorServe
         ?? throw new InvalidOperationException("Kestrel bound no address");
 
     public static async Task<int> RunAsync(
-        CollectorOptions options, string urls, int? metricsPort, bool verbose, FileInfo? store, TextWriter output, TextWriter error, CancellationToken cancellationToken)
+        CollectorOptions options, string urls, int? metricsPort, bool verbose, string? store, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
         WebApplication app;
         try
         {
             // The collector only reads the store (WAL lets it read while the orchestrator writes); it never creates one.
-            if (store is { Exists: false })
+            var location = store is null ? null : LoopLocations.Resolve(null, store).Store;
+            if (location is not null && StoreLocation.Parse(location).Engine == StoreEngine.Sqlite && !File.Exists(location))
             {
-                throw new FileNotFoundException($"no store at {store.FullName}: --store names the orchestrator's registry.db, on the same host");
+                throw new FileNotFoundException($"no store at {location}: --store names the orchestrator's registry.db, on the same host");
             }
 
-            app = Build(options, urls, metricsPort, verbose, store is null ? null : new ModelRegistry(store.FullName));
+            app = Build(options, urls, metricsPort, verbose, location is null ? null : new ModelRegistry(location));
         }
         catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException or UnauthorizedAccessException or FormatException)
         {

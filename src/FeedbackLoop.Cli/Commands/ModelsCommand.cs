@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using FeedbackLoop.Orchestration.Hosting;
 using FeedbackLoop.Orchestration.Registry;
+using FeedbackLoop.Orchestration.Store;
 using Spectre.Console;
 
 namespace FeedbackLoop.Cli.Commands;
@@ -228,9 +229,9 @@ internal static class RegistryFile
         Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
     };
 
-    public static Option<FileInfo?> Option() => new("--store", "--registry")
+    public static Option<string?> Option() => new("--store", "--registry")
     {
-        Description = $"The store (registry.db). Default: ${LoopLocations.StoreVariable}, else the configuration file's {LoopLocations.StoreKey}, else ~/.local/state/feedbackloop/registry.db (where `serve` keeps it). The demo writes its own into <out>/registry.db.",
+        Description = $"The store: a SQLite file (registry.db), or a PostgreSQL database as postgres://user@host:port/db (password from ${StoreLocation.PasswordVariable}, ${StoreLocation.PasswordFileVariable} or PGPASSWORD). Default: ${LoopLocations.StoreVariable}, else the configuration file's {LoopLocations.StoreKey}, else ~/.local/state/feedbackloop/registry.db (where `serve` keeps it). The demo writes its own into <out>/registry.db.",
     };
 
     /// <summary>
@@ -254,18 +255,34 @@ internal static class RegistryFile
     }
 
     /// <summary>Runs <paramref name="action"/> on the registry; a missing file or a refused action is a message and exit code 2, never a stack trace.</summary>
-    public static int Run(ParseResult parse, Option<FileInfo?> option, Func<ModelRegistry, int> action)
+    public static int Run(ParseResult parse, Option<string?> option, Func<ModelRegistry, int> action)
     {
-        var file = new FileInfo(LoopLocations.Resolve(null, parse.GetValue(option)?.FullName).Store);
-        if (!file.Exists)
+        string store;
+        try
         {
-            Console.Error.WriteLine($"No registry at {file.FullName}: run `serve` or the demo first, or pass --store <path to registry.db> (or set {LoopLocations.StoreVariable}).");
+            store = LoopLocations.Resolve(null, parse.GetValue(option)).Store;
+        }
+        catch (ArgumentException e)
+        {
+            Console.Error.WriteLine(e.Message);
+            return 2;
+        }
+
+        if (StoreLocation.Parse(store).Engine == StoreEngine.Sqlite && !File.Exists(store))
+        {
+            Console.Error.WriteLine($"No registry at {store}: run `serve` or the demo first, or pass --store <path to registry.db> (or set {LoopLocations.StoreVariable}).");
             return 2;
         }
 
         try
         {
-            return action(new ModelRegistry(file.FullName));
+            return action(new ModelRegistry(store));
+        }
+        catch (System.Data.Common.DbException e)
+        {
+            // The PostgreSQL store cannot be reached or refused us; Npgsql's messages never carry the password.
+            Console.Error.WriteLine($"{store}: {e.Message}");
+            return 2;
         }
         catch (InvalidOperationException e)
         {
@@ -274,7 +291,7 @@ internal static class RegistryFile
         }
         catch (InvalidDataException e)
         {
-            Console.Error.WriteLine($"{file.FullName}: {e.Message}");
+            Console.Error.WriteLine($"{store}: {e.Message}");
             return 2;
         }
     }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using FeedbackLoop.Orchestration.Hosting;
 using FeedbackLoop.Orchestration.Registry;
+using FeedbackLoop.Orchestration.Store;
 using FeedbackLoop.Review.Hosting;
 using FeedbackLoop.Review.Queue;
 using Microsoft.AspNetCore.Builder;
@@ -50,7 +51,7 @@ internal static class ReviewServe
     /// <summary>The models page's rows from the orchestrator's store, read on each visit; none when the store does not exist.</summary>
     private static ModelCatalog Models(string store)
     {
-        if (!File.Exists(store)) return new ModelCatalog(null, null);
+        if (StoreLocation.Parse(store).Engine == StoreEngine.Sqlite && !File.Exists(store)) return new ModelCatalog(null, null);
         return new ModelCatalog(app =>
         {
             var registry = new ModelRegistry(store);

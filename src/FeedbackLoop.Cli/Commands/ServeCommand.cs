@@ -7,6 +7,7 @@ using FeedbackLoop.Orchestration.Hosting;
 using FeedbackLoop.Orchestration.Jobs;
 using FeedbackLoop.Orchestration.Registry;
 using FeedbackLoop.Orchestration.Runs;
+using FeedbackLoop.Orchestration.Store;
 using FeedbackLoop.Orchestration.Transport;
 using FeedbackLoop.Orchestration.Worker;
 using FeedbackLoop.Pipelines;
@@ -45,9 +46,9 @@ internal static class ServeCommand
             Description = $"Shared data folder: datasets/ (read), models/ (orchestrator); the default worker folder is <data>/worker. Default: ${LoopLocations.DataVariable}, else {LoopLocations.DefaultData}.",
         };
         var pipeline = HostOptionsCli.Pipeline();
-        var registry = new Option<FileInfo?>("--store", "--registry")
+        var registry = new Option<string?>("--store", "--registry")
         {
-            Description = $"Orchestrator: the SQLite store of runs, jobs and models. Collector: the same file, read for GET /v1/apps/{{app}}/model (no default; without it that route answers 503). Default: ${LoopLocations.StoreVariable}, else ~/.local/state/feedbackloop/registry.db. Keep it on a local disk, not in the shared data folder: SQLite's WAL mode does not work over a network filesystem.",
+            Description = $"Orchestrator: the store of runs, jobs and models: a SQLite file, or a PostgreSQL database as postgres://user@host:port/db (password from ${StoreLocation.PasswordVariable}, ${StoreLocation.PasswordFileVariable} or PGPASSWORD; several orchestrators may share one, one of them active). Collector: the same store, read for GET /v1/apps/{{app}}/model (no default; without it that route answers 503). Default: ${LoopLocations.StoreVariable}, else ~/.local/state/feedbackloop/registry.db. Keep a SQLite file on a local disk, not in the shared data folder: SQLite's WAL mode does not work over a network filesystem.",
         };
         var gpus = new Option<int>("--gpus") { Description = $"Worker: GPUs to use, one job per GPU (0..{MaxGpus}); 0 = one CPU slot.", DefaultValueFactory = _ => 0 };
         var workerId = new Option<string?>("--worker-id") { Description = "Worker: its id (default <host>-<pid>)." };
@@ -111,13 +112,13 @@ internal static class ServeCommand
     }
 
     /// <summary>The review app over the data folder; its models page reads the store when one exists there.</summary>
-    private static Task<int> RunReviewAsync(DirectoryInfo? data, FileInfo? store, string urls, int? metricsPort, bool verbose, TextWriter output, TextWriter error, CancellationToken cancellationToken)
+    private static Task<int> RunReviewAsync(DirectoryInfo? data, string? store, string urls, int? metricsPort, bool verbose, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
-        var locations = LoopLocations.Resolve(data?.FullName, store?.FullName);
+        var locations = LoopLocations.Resolve(data?.FullName, store);
         return ReviewServe.RunAsync(locations.Data, locations.Store, urls, metricsPort, verbose, output, error, cancellationToken);
     }
 
-    private static async Task<int> RunCollectorAsync(string? bootstrap, FileInfo? kafkaConfig, FileInfo? keys, string urls, int? metricsPort, bool verbose, FileInfo? store, TextWriter output, TextWriter error, CancellationToken cancellationToken)
+    private static async Task<int> RunCollectorAsync(string? bootstrap, FileInfo? kafkaConfig, FileInfo? keys, string urls, int? metricsPort, bool verbose, string? store, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
         if (string.IsNullOrWhiteSpace(bootstrap) || keys is null)
         {
@@ -138,7 +139,7 @@ internal static class ServeCommand
         IHost app;
         try
         {
-            locations = LoopLocations.Resolve(settings.Data?.FullName, settings.Registry?.FullName);
+            locations = LoopLocations.Resolve(settings.Data?.FullName, settings.Registry);
             transport = LoopTransport.FromEnvironment();
             // Over a broker, anyone who can publish to its virtual host could send a job: offers are signed with a key
             // every orchestrator and worker shares. In memory nobody else can reach the bus, so a random one does.
@@ -161,15 +162,53 @@ internal static class ServeCommand
             await error.WriteLineAsync(e.Message).ConfigureAwait(false);
             return 2;
         }
-        catch (Exception e) when (e is ArgumentException or Pipelines.PipelineException or InvalidDataException or IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is ArgumentException or Pipelines.PipelineException or InvalidDataException or IOException or UnauthorizedAccessException
+                                   or System.Data.Common.DbException)
         {
+            // A store that cannot be reached says so (Npgsql's messages never carry the password).
             await error.WriteLineAsync(e.Message).ConfigureAwait(false);
             return 2;
         }
 
+        // One active orchestrator per store (docs/adr/0037-postgresql-store-and-one-active-orchestrator.md): a standby
+        // waits here, before its bus and loops start, until the active one stops or dies.
+        OrchestratorLease? lease = null;
+        if (host.Registry is { } store)
+        {
+            var holder = string.Create(CultureInfo.InvariantCulture, $"{Environment.MachineName}-{Environment.ProcessId}");
+            try
+            {
+                lease = await OrchestratorLease.AcquireAsync(store.Database, holder,
+                    active => error.WriteLine($"standby orchestrator {holder}: waiting for the active one ({active ?? "unknown"}) to stop"),
+                    cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                app.Dispose();
+                return 0;
+            }
+            catch (System.Data.Common.DbException e)
+            {
+                app.Dispose();
+                await error.WriteLineAsync($"the orchestrator lease could not be taken: {e.Message}").ConfigureAwait(false);
+                return 1;
+            }
+
+            var taken = lease.Handover;
+            await error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                $"active orchestrator {taken.Holder}: lease generation {taken.Generation}{(taken.PreviousHolder is null ? "" : $", taken over from {taken.PreviousHolder}")}")).ConfigureAwait(false);
+        }
+
+        await using var held = lease;
         using (app)
         {
             var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
+            // A holder that lost the lease stops at once (exit 3), so that it never acts beside the new active one.
+            using var onLost = lease?.Lost.Register(() =>
+            {
+                error.WriteLine($"this orchestrator lost its lease: {lease.LostReason}; stopping");
+                lifetime.StopApplication();
+            });
             try
             {
                 // Returns once the bus is up (MassTransitHostOptions.WaitUntilStarted), within the broker's start timeout.
@@ -216,7 +255,7 @@ internal static class ServeCommand
             await app.WaitForShutdownAsync(CancellationToken.None).ConfigureAwait(false);
         }
 
-        return 0;
+        return lease?.LostReason is null ? 0 : 3;
     }
 
     private static IHost Build(ServeSettings settings, LoopLocations locations, LoopHost host, LoopTransport transport, TimeSpan? poll, TimeSpan? watch)
@@ -341,11 +380,15 @@ internal static class ServeCommand
                 $"--gpus {gpus} is more than the {ids.Length} device(s) in CUDA_VISIBLE_DEVICES={visible}: one job per GPU."));
     }
 
-    /// <summary>The store, its folder created (the default one is under the user's state folder, which may not exist yet).</summary>
-    private static ModelRegistry OpenStore(string path)
+    /// <summary>The store; a SQLite file's folder is created (the default one is under the user's state folder, which may not exist yet).</summary>
+    private static ModelRegistry OpenStore(string location)
     {
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        return new ModelRegistry(path);
+        if (StoreLocation.Parse(location).Engine == StoreEngine.Sqlite)
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(location)!);
+        }
+
+        return new ModelRegistry(location);
     }
 
     private static TimeSpan Duration(string text, string option) =>
@@ -354,7 +397,7 @@ internal static class ServeCommand
             : throw new ArgumentException($"{option} {text}: expected a duration above 0 such as 500ms, 10s, 5m or 1h.");
 
     private sealed record ServeSettings(
-        string Role, DirectoryInfo? Data, FileInfo? Pipeline, FileInfo? Registry, int Gpus, string? WorkerId, DirectoryInfo? WorkDirectory,
+        string Role, DirectoryInfo? Data, FileInfo? Pipeline, string? Registry, int Gpus, string? WorkerId, DirectoryInfo? WorkDirectory,
         string Heartbeat, string ClaimTimeout, string Sweep, string OfferAgain, string PollDatasets, IReadOnlyList<string> PassEnvironment, int? MetricsPort,
         bool Verbose, string WatchRollouts, string Pool, string DrainTimeout);
 }

@@ -1,3 +1,4 @@
+using FeedbackLoop.Orchestration.Store;
 using Microsoft.Extensions.Configuration;
 
 namespace FeedbackLoop.Orchestration.Hosting;
@@ -13,7 +14,7 @@ public sealed record LoopLocations(string Data, string Store)
     /// <summary>Environment variable naming the data folder.</summary>
     public const string DataVariable = "FEEDBACKLOOP_DATA";
 
-    /// <summary>Environment variable naming the store file (registry.db).</summary>
+    /// <summary>Environment variable naming the store: the file (registry.db), or a PostgreSQL database (<see cref="StoreLocation"/>).</summary>
     public const string StoreVariable = "FEEDBACKLOOP_STORE";
 
     /// <summary>Configuration key of the data folder.</summary>
@@ -40,16 +41,18 @@ public sealed record LoopLocations(string Data, string Store)
     }
 
     /// <summary>
-    /// Resolves both locations; each is an absolute path. <paramref name="configuration"/> is read for the file's keys
+    /// Resolves both locations: the data folder as an absolute path, the store as <see cref="StoreLocation.Text"/> (an
+    /// absolute path, or a PostgreSQL connection string without a password). <paramref name="configuration"/> is read for the file's keys
     /// only (the environment variables come from <paramref name="environment"/>, so a test can pass its own).
     /// </summary>
+    /// <exception cref="ArgumentException">The store is a malformed PostgreSQL location, or one that carries a password.</exception>
     public static LoopLocations Resolve(string? dataOption, string? storeOption, IConfiguration configuration, Func<string, string?> environment)
     {
         ArgumentNullException.ThrowIfNull(configuration);
         ArgumentNullException.ThrowIfNull(environment);
         var data = First(dataOption, environment(DataVariable), configuration[DataKey]) ?? DefaultData;
         var store = First(storeOption, environment(StoreVariable), configuration[StoreKey]) ?? DefaultStore(environment);
-        return new LoopLocations(Path.GetFullPath(data), Path.GetFullPath(store));
+        return new LoopLocations(Path.GetFullPath(data), StoreLocation.Parse(store).Text);
     }
 
     /// <summary>Resolves with the process's own environment and configuration files (<see cref="LoopConfiguration.Files"/>).</summary>

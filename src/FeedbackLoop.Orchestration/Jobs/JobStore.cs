@@ -3,8 +3,7 @@ using System.Text.Json;
 using FeedbackLoop.Contracts.Bus;
 using FeedbackLoop.Orchestration.Store;
 using Dapper;
-using Microsoft.Data.Sqlite;
-using static FeedbackLoop.Orchestration.Store.Sql;
+using System.Data.Common;
 
 namespace FeedbackLoop.Orchestration.Jobs;
 
@@ -73,7 +72,7 @@ public sealed class JobStore
         ArgumentException.ThrowIfNullOrEmpty(job.JobId);
         ArgumentOutOfRangeException.ThrowIfLessThan(job.MaxAttempts, 1);
         using var connection = _database.Connect();
-        using var transaction = BeginWrite(connection);
+        using var transaction = _database.BeginWrite(connection);
         var now = Now();
         var inserted = connection.Execute(
             """
@@ -151,7 +150,7 @@ public sealed class JobStore
     {
         unclaimed = false;
         using var connection = _database.Connect();
-        using var transaction = BeginWrite(connection);
+        using var transaction = _database.BeginWrite(connection);
         var job = ReadJob(connection, transaction, jobId);
         var now = _clock.GetUtcNow();
         if (job is null || job.CancelRequestedAt is not null || job.DueAt is not { } due || due > now
@@ -182,7 +181,7 @@ public sealed class JobStore
     public ClaimOutcome Claim(JobClaimed claim)
     {
         using var connection = _database.Connect();
-        using var transaction = BeginWrite(connection);
+        using var transaction = _database.BeginWrite(connection);
         if (ReadJob(connection, transaction, claim.JobId) is not { } job)
         {
             return new ClaimOutcome(ClaimVerdict.Refuse, "the job is unknown to this orchestrator");
@@ -218,7 +217,7 @@ public sealed class JobStore
     public ReportVerdict Heartbeat(JobHeartbeat beat)
     {
         using var connection = _database.Connect();
-        using var transaction = BeginWrite(connection);
+        using var transaction = _database.BeginWrite(connection);
         var job = ReadJob(connection, transaction, beat.JobId);
         if (job is null)
         {
@@ -299,7 +298,7 @@ public sealed class JobStore
     public JobRecord RequestCancel(string jobId, string reason)
     {
         using var connection = _database.Connect();
-        using var transaction = BeginWrite(connection);
+        using var transaction = _database.BeginWrite(connection);
         var job = ReadJob(connection, transaction, jobId) ?? throw new InvalidOperationException($"job '{jobId}' is unknown");
         if (job.IsFinal)
         {
@@ -326,7 +325,7 @@ public sealed class JobStore
         var now = _clock.GetUtcNow();
         var orders = new List<StopOrder>();
         using var connection = _database.Connect();
-        using var transaction = BeginWrite(connection);
+        using var transaction = _database.BeginWrite(connection);
         var requested = ReadJobs(connection, transaction, "cancel_requested_at IS NOT NULL AND state IN (@pending, @offered, @running) AND due_at <= @now",
             new
             {
@@ -378,7 +377,7 @@ public sealed class JobStore
     public int WatchAgain()
     {
         using var connection = _database.Connect();
-        using var transaction = BeginWrite(connection);
+        using var transaction = _database.BeginWrite(connection);
         var now = Now();
         var running = connection.Execute(
             """
@@ -402,7 +401,7 @@ public sealed class JobStore
         string jobId, int attempt, string workerId, AttemptState end, string? reason, int? exitCode, string? outputPath, string? metricsJson)
     {
         using var connection = _database.Connect();
-        using var transaction = BeginWrite(connection);
+        using var transaction = _database.BeginWrite(connection);
         if (ReadJob(connection, transaction, jobId) is not { } job)
         {
             return new AttemptEnd(false, null, null);
@@ -456,7 +455,7 @@ public sealed class JobStore
 
     private string Now() => StoreText.Timestamp(_clock.GetUtcNow());
 
-    private static void UpdateJob(SqliteConnection connection, SqliteTransaction transaction, string jobId, JobState state, int attempt,
+    private static void UpdateJob(DbConnection connection, DbTransaction transaction, string jobId, JobState state, int attempt,
         DateTimeOffset? dueAt, DateTimeOffset now) =>
         connection.Execute(
             "UPDATE jobs SET state = @state, attempt = @attempt, due_at = @due, updated_at = @now WHERE job_id = @job_id",
@@ -467,13 +466,13 @@ public sealed class JobStore
             },
             transaction);
 
-    private static List<JobRecord> ReadJobs(SqliteConnection connection, SqliteTransaction? transaction, string where, object parameters) =>
+    private static List<JobRecord> ReadJobs(DbConnection connection, DbTransaction? transaction, string where, object parameters) =>
         [.. connection.Query<JobRow>($"{JobColumns} WHERE {where} ORDER BY created_at, job_id", parameters, transaction).Select(row => row.ToRecord())];
 
-    private static JobRecord? ReadJob(SqliteConnection connection, SqliteTransaction? transaction, string jobId) =>
+    private static JobRecord? ReadJob(DbConnection connection, DbTransaction? transaction, string jobId) =>
         connection.QuerySingleOrDefault<JobRow>($"{JobColumns} WHERE job_id = @job_id", new { job_id = jobId }, transaction)?.ToRecord();
 
-    private static AttemptRecord? ReadAttempt(SqliteConnection connection, SqliteTransaction? transaction, string jobId, int attempt) =>
+    private static AttemptRecord? ReadAttempt(DbConnection connection, DbTransaction? transaction, string jobId, int attempt) =>
         connection.QuerySingleOrDefault<AttemptRow>($"{AttemptColumns} WHERE job_id = @job_id AND attempt = @attempt", new { job_id = jobId, attempt }, transaction)
             ?.ToRecord();
 

@@ -2,8 +2,7 @@ using Dapper;
 using FeedbackLoop.Core.Rollouts;
 using FeedbackLoop.Orchestration.Store;
 using FeedbackLoop.Pipelines;
-using Microsoft.Data.Sqlite;
-using static FeedbackLoop.Orchestration.Store.Sql;
+using System.Data.Common;
 
 namespace FeedbackLoop.Orchestration.Registry;
 
@@ -94,7 +93,7 @@ public sealed partial class ModelRegistry
     {
         ArgumentNullException.ThrowIfNull(decision);
         using var connection = Open();
-        using var transaction = BeginWrite(connection);
+        using var transaction = _database.BeginWrite(connection);
         var rollout = ReadRollout(connection, transaction, rolloutId) ?? throw new InvalidOperationException($"rollout '{rolloutId}' is unknown");
         if (rollout.State != RolloutState.Active)
         {
@@ -122,7 +121,7 @@ public sealed partial class ModelRegistry
         ArgumentException.ThrowIfNullOrEmpty(actor);
         RequireReason(reason);
         using var connection = Open();
-        using var transaction = BeginWrite(connection);
+        using var transaction = _database.BeginWrite(connection);
         var rollout = ReadRollout(connection, transaction, rolloutId) ?? throw UnknownRollout(rolloutId);
         if (rollout.State != RolloutState.Active)
         {
@@ -145,7 +144,7 @@ public sealed partial class ModelRegistry
         ArgumentException.ThrowIfNullOrEmpty(actor);
         RequireReason(reason);
         using var connection = Open();
-        using var transaction = BeginWrite(connection);
+        using var transaction = _database.BeginWrite(connection);
         var rollout = ReadRollout(connection, transaction, rolloutId) ?? throw UnknownRollout(rolloutId);
         if (!rollout.IsOpen)
         {
@@ -172,7 +171,7 @@ public sealed partial class ModelRegistry
     private static InvalidOperationException UnknownRollout(string rolloutId) =>
         new($"rollout '{rolloutId}' is unknown ('feedbackloop models rollouts' lists them)");
 
-    private void OpenRolloutIn(SqliteConnection connection, SqliteTransaction transaction, ModelVersionRecord canary, string stableVersion, RolloutSettings settings) =>
+    private void OpenRolloutIn(DbConnection connection, DbTransaction transaction, ModelVersionRecord canary, string stableVersion, RolloutSettings settings) =>
         connection.Execute(
             """
             INSERT INTO rollouts (rollout_id, app_id, version, stable_version, canary_percent, max_duration_seconds, state, started_at, ended_at, reason)
@@ -191,7 +190,7 @@ public sealed partial class ModelRegistry
     /// Another model becomes current while a rollout is open (a promotion by hand, a rollback by hand, a newer run's
     /// candidate): the rollout ends, as rolled back when its stable model is the one coming back, else as superseded.
     /// </summary>
-    private static void EndOpenRolloutIn(SqliteConnection connection, SqliteTransaction transaction, ModelVersionRecord incoming, string now)
+    private static void EndOpenRolloutIn(DbConnection connection, DbTransaction transaction, ModelVersionRecord incoming, string now)
     {
         if (ReadOpenRollout(connection, transaction, incoming.AppId) is not { } open || open.Version == incoming.Version)
         {
@@ -208,7 +207,7 @@ public sealed partial class ModelRegistry
             transaction);
     }
 
-    private void EndRolloutIn(SqliteConnection connection, SqliteTransaction transaction, RolloutRecord rollout, bool promote, string actor, string reason)
+    private void EndRolloutIn(DbConnection connection, DbTransaction transaction, RolloutRecord rollout, bool promote, string actor, string reason)
     {
         var now = StoreText.Timestamp(_clock.GetUtcNow());
         connection.Execute("UPDATE rollouts SET state = @state, ended_at = @now, reason = @reason WHERE rollout_id = @id",
@@ -228,7 +227,7 @@ public sealed partial class ModelRegistry
     }
 
     private void InsertRolloutDecision(
-        SqliteConnection connection, SqliteTransaction transaction, string rolloutId, string decision, string actor, bool byPerson, string reason, CanaryDecision? test) =>
+        DbConnection connection, DbTransaction transaction, string rolloutId, string decision, string actor, bool byPerson, string reason, CanaryDecision? test) =>
         connection.Execute(
             """
             INSERT INTO rollout_decisions (decision_id, rollout_id, decision, actor, by_person, reason, stable_shown, stable_engaged, canary_shown,
@@ -245,10 +244,10 @@ public sealed partial class ModelRegistry
             },
             transaction);
 
-    private static RolloutRecord? ReadRollout(SqliteConnection connection, SqliteTransaction? transaction, string rolloutId) =>
+    private static RolloutRecord? ReadRollout(DbConnection connection, DbTransaction? transaction, string rolloutId) =>
         connection.QuerySingleOrDefault<RolloutRow>($"{RolloutColumns} WHERE rollout_id = @rolloutId", new { rolloutId }, transaction)?.ToRecord();
 
-    private static RolloutRecord? ReadOpenRollout(SqliteConnection connection, SqliteTransaction? transaction, string appId) =>
+    private static RolloutRecord? ReadOpenRollout(DbConnection connection, DbTransaction? transaction, string appId) =>
         connection.QuerySingleOrDefault<RolloutRow>($"{RolloutColumns} WHERE app_id = @appId AND state IN ('active', 'halted')", new { appId }, transaction)
             ?.ToRecord();
 

@@ -6,8 +6,7 @@ using FeedbackLoop.Core.Rollouts;
 using FeedbackLoop.Core.Runs;
 using FeedbackLoop.Core.Tuning;
 using FeedbackLoop.Pipelines;
-using Microsoft.Data.Sqlite;
-using static FeedbackLoop.Orchestration.Store.Sql;
+using System.Data.Common;
 
 namespace FeedbackLoop.Orchestration.Registry;
 
@@ -66,7 +65,7 @@ public sealed partial class ModelRegistry : IServingState
         }
 
         using var connection = Open();
-        using var transaction = BeginWrite(connection);
+        using var transaction = _database.BeginWrite(connection);
         if (connection.QuerySingleOrDefault<RunRow>($"{RunColumns} WHERE run_id = @run_id", new { run_id = runId }, transaction) is { } existing)
         {
             return existing.AppId == appId
@@ -123,7 +122,7 @@ public sealed partial class ModelRegistry : IServingState
         }
 
         using var connection = Open();
-        using var transaction = BeginWrite(connection);
+        using var transaction = _database.BeginWrite(connection);
         if (connection.QuerySingleOrDefault<RunRow>($"{RunColumns} WHERE app_id = @app_id AND status = @running",
                 new { app_id = appId, running = RegistryText.Status(RunStatus.Running) }, transaction) is { } running)
         {
@@ -267,7 +266,7 @@ public sealed partial class ModelRegistry : IServingState
         }
 
         using var connection = Open();
-        using var transaction = BeginWrite(connection);
+        using var transaction = _database.BeginWrite(connection);
         var createdAt = StoreText.Timestamp(candidate.CreatedAt);
         var inserted = connection.Execute(
             """
@@ -321,7 +320,7 @@ public sealed partial class ModelRegistry : IServingState
         string reason, DateTimeOffset decidedAt, string? comparedWith = null)
     {
         using var connection = Open();
-        using var transaction = BeginWrite(connection);
+        using var transaction = _database.BeginWrite(connection);
         var model = ReadModel(connection, transaction, version) ?? throw new InvalidOperationException($"model version '{version}' is unknown");
         // The verdict holds while the model it was gated against serves (PromotionRules): the one the evaluation scored,
         // else the one current now.
@@ -362,7 +361,7 @@ public sealed partial class ModelRegistry : IServingState
     public bool Promote(string version, RolloutSettings? rollout = null)
     {
         using var connection = Open();
-        using var transaction = BeginWrite(connection);
+        using var transaction = _database.BeginWrite(connection);
         var model = ReadModel(connection, transaction, version) ?? throw new InvalidOperationException($"model version '{version}' is unknown");
         if (model.Status == ModelStatus.Rejected)
         {
@@ -409,7 +408,7 @@ public sealed partial class ModelRegistry : IServingState
         }
 
         using var connection = Open();
-        using var transaction = BeginWrite(connection);
+        using var transaction = _database.BeginWrite(connection);
         var model = ReadModel(connection, transaction, version) ?? throw new InvalidOperationException($"model version '{version}' is unknown");
         var previous = CurrentVersion(connection, transaction, model.AppId);
         var verdict = PromotionRules.Check(request, Facts(connection, transaction, model, previous), force);
@@ -451,7 +450,7 @@ public sealed partial class ModelRegistry : IServingState
     {
         ArgumentException.ThrowIfNullOrEmpty(actor);
         using var connection = Open();
-        using var transaction = BeginWrite(connection);
+        using var transaction = _database.BeginWrite(connection);
         ModelVersionRecord target;
         if (toVersion is not null)
         {
@@ -601,9 +600,9 @@ public sealed partial class ModelRegistry : IServingState
 
     private const string ModelColumns = $"SELECT {ModelColumnList} FROM model_versions m";
 
-    private SqliteConnection Open() => _database.Connect();
+    private DbConnection Open() => _database.Connect();
 
-    private bool PromoteIn(SqliteConnection connection, SqliteTransaction transaction, ModelVersionRecord model)
+    private bool PromoteIn(DbConnection connection, DbTransaction transaction, ModelVersionRecord model)
     {
         switch (model.Status)
         {
@@ -624,7 +623,7 @@ public sealed partial class ModelRegistry : IServingState
     }
 
     /// <summary>Records <paramref name="action"/> (its time is the registry clock's, whatever the record says).</summary>
-    private void RecordAction(SqliteConnection connection, SqliteTransaction transaction, ModelActionRecord action) =>
+    private void RecordAction(DbConnection connection, DbTransaction transaction, ModelActionRecord action) =>
         connection.Execute(
             """
             INSERT INTO model_actions (action_id, version, action, actor, acted_at, note, forced, overrode, other_version, announced_at)
@@ -641,7 +640,7 @@ public sealed partial class ModelRegistry : IServingState
             transaction);
 
     /// <summary>What the promotion rules decide on for <paramref name="model"/>.</summary>
-    private static PromotionFacts Facts(SqliteConnection connection, SqliteTransaction transaction, ModelVersionRecord model, string? currentNow)
+    private static PromotionFacts Facts(DbConnection connection, DbTransaction transaction, ModelVersionRecord model, string? currentNow)
     {
         var decision = ReadDecision(connection, transaction, model.Version);
         var state = model.Status switch
@@ -654,11 +653,11 @@ public sealed partial class ModelRegistry : IServingState
         return new PromotionFacts(model.Version, state, decision?.Promoted, decision?.Reason, decision?.GatedAgainst, currentNow);
     }
 
-    private static string? CurrentVersion(SqliteConnection connection, SqliteTransaction transaction, string appId) =>
+    private static string? CurrentVersion(DbConnection connection, DbTransaction transaction, string appId) =>
         connection.ExecuteScalar<string?>("SELECT version FROM model_versions WHERE app_id = @app_id AND status = @promoted",
             new { app_id = appId, promoted = RegistryText.Status(ModelStatus.Promoted) }, transaction);
 
-    private static GateDecisionRecord? ReadDecision(SqliteConnection connection, SqliteTransaction? transaction, string version) =>
+    private static GateDecisionRecord? ReadDecision(DbConnection connection, DbTransaction? transaction, string version) =>
         connection.QuerySingleOrDefault<DecisionRow>(
             """
             SELECT version, promoted, candidate_accuracy, incumbent_accuracy, difference, lower95, reason AS decision_reason, decided_at, gated_against
@@ -666,12 +665,12 @@ public sealed partial class ModelRegistry : IServingState
             """,
             new { version }, transaction)?.ToRecord();
 
-    private static void SetStatus(SqliteConnection connection, SqliteTransaction transaction, string version, ModelStatus status, ModelStatus onlyFrom, string now) =>
+    private static void SetStatus(DbConnection connection, DbTransaction transaction, string version, ModelStatus status, ModelStatus onlyFrom, string now) =>
         connection.Execute(
             "UPDATE model_versions SET status = @status, status_changed_at = @now WHERE version = @version AND status = @from",
             new { status = RegistryText.Status(status), now, version, from = RegistryText.Status(onlyFrom) }, transaction);
 
-    private static ModelVersionRecord? ReadModel(SqliteConnection connection, SqliteTransaction? transaction, string version) =>
+    private static ModelVersionRecord? ReadModel(DbConnection connection, DbTransaction? transaction, string version) =>
         connection.QuerySingleOrDefault<ModelRow>($"{ModelColumns} WHERE m.version = @version", new { version }, transaction)?.ToRecord();
 
     private static void RequireJson(string json, string field)

@@ -1,7 +1,6 @@
 using Dapper;
 using FeedbackLoop.Core.Runs;
 using FeedbackLoop.Orchestration.Store;
-using static FeedbackLoop.Orchestration.Store.Sql;
 
 namespace FeedbackLoop.Orchestration.Registry;
 
@@ -35,7 +34,7 @@ public sealed class ReviewWaits(StoreDatabase database, TimeProvider? clock = nu
 
         var now = StoreText.Timestamp(_clock.GetUtcNow());
         using var connection = database.Connect();
-        using var transaction = BeginWrite(connection);
+        using var transaction = database.BeginWrite(connection);
         var existed = connection.ExecuteScalar<long>("SELECT COUNT(*) FROM review_waits WHERE app_id = @app_id", new { app_id = appId }, transaction) > 0;
         connection.Execute(
             """

@@ -12,7 +12,7 @@ namespace FeedbackLoop.Orchestration.Store;
 internal static class StoreSchema
 {
     /// <summary>The version this build writes; a file with a higher one came from a newer build and is refused.</summary>
-    public const int Version = 7;
+    public const int Version = 8;
 
     /// <summary>The migrations in order: version, statements. (A property, not a field: the arrays below must exist first.)</summary>
     public static IReadOnlyList<(int Version, string[] Statements)> Migrations =>
@@ -24,6 +24,7 @@ internal static class StoreSchema
         (5, Rollouts),
         (6, ReviewWaits),
         (7, InterruptedAttempts),
+        (8, Leadership),
     ];
 
     // The registry as issue 3 left it. IF NOT EXISTS: files of that build have these tables without a migration record.
@@ -287,5 +288,30 @@ internal static class StoreSchema
         """,
         "DROP TABLE attempts",
         "ALTER TABLE attempts_v7 RENAME TO attempts",
+    ];
+
+    // Which orchestrator is the active one (docs/adr/0037-postgresql-store-and-one-active-orchestrator.md): the lease's
+    // generation, bumped at every takeover and checked by every write of the holder (the fence), and every takeover with
+    // who held it before, for operators and tests. The lock itself is not a row: it lives and dies with its holder.
+    private static readonly string[] Leadership =
+    [
+        """
+        CREATE TABLE leadership (
+            role       TEXT   NOT NULL PRIMARY KEY,
+            generation BIGINT NOT NULL,
+            holder     TEXT   NOT NULL,
+            since      TEXT   NOT NULL
+        )
+        """,
+        """
+        CREATE TABLE handovers (
+            role            TEXT   NOT NULL,
+            generation      BIGINT NOT NULL,
+            holder          TEXT   NOT NULL,
+            previous_holder TEXT,
+            taken_at        TEXT   NOT NULL,
+            PRIMARY KEY (role, generation)
+        )
+        """,
     ];
 }

@@ -20,7 +20,7 @@ namespace FeedbackLoop.IntegrationTests.Support;
 /// The loop as separate processes over a real RabbitMQ: <c>feedbackloop serve --role orchestrator</c> and
 /// <c>serve --role worker</c> started from the built CLI, one shared data folder (datasets, models, the SQLite store),
 /// a pipelines file whose trainer and evaluator are the stand-in script, and the test as the extractor that commits
-/// pairs and says so on the bus. The test reads the store directly, as <c>feedbackloop jobs</c> does.
+/// pairs and says so on the bus. Given a store location (a private PostgreSQL database), the store is there instead. The test reads the store directly, as <c>feedbackloop jobs</c> does.
 /// </summary>
 internal sealed class ServeJobProcesses : IAsyncDisposable
 {
@@ -34,14 +34,14 @@ internal sealed class ServeJobProcesses : IAsyncDisposable
     private readonly DatasetStore _store;
     private int _pairs;
 
-    public ServeJobProcesses(RabbitMqSettings broker, TimeSpan? trainerTimeout = null, string pool = JobPools.Default)
+    public ServeJobProcesses(RabbitMqSettings broker, TimeSpan? trainerTimeout = null, string pool = JobPools.Default, string? store = null)
     {
         _broker = broker;
         Data = Directory.CreateDirectory(Path.Combine(Root, "data")).FullName;
         Markers = Directory.CreateDirectory(Path.Combine(Root, "markers")).FullName;
         PipelineFile = Path.Combine(Root, "pipeline.yaml");
         File.WriteAllText(PipelineFile, PipelineYaml(Markers, trainerTimeout ?? TimeSpan.FromMinutes(2), pool));
-        Registry = new ModelRegistry(Path.Combine(Data, "registry.db"));
+        Registry = new ModelRegistry(store ?? Path.Combine(Data, "registry.db"));
         Jobs = new JobStore(Registry.DatabasePath);
         _store = new DatasetStore(Data);
     }
@@ -93,8 +93,21 @@ internal sealed class ServeJobProcesses : IAsyncDisposable
         """);
 
     /// <summary>Starts <c>serve --role orchestrator</c>; it checks the datasets itself only when <paramref name="pollDatasets"/> is given.</summary>
-    public Task<ServeProcess> StartOrchestratorAsync(string pollDatasets = "off", string offerAgain = "30s") =>
-        StartAsync("orchestrator", "orchestrator", "--store", Registry.DatabasePath, "--sweep", "200ms", "--offer-again", offerAgain, "--poll-datasets", pollDatasets);
+    public Task<ServeProcess> StartOrchestratorAsync(string pollDatasets = "off", string offerAgain = "30s", string name = "orchestrator") =>
+        StartAsync(name, "orchestrator", "--store", Registry.DatabasePath, "--sweep", "200ms", "--offer-again", offerAgain, "--poll-datasets", pollDatasets);
+
+    /// <summary>
+    /// Starts a second <c>serve --role orchestrator</c> on the same store and returns once it says it waits as the standby
+    /// (it prints its ready line only when it takes over: <see cref="ServeProcess.WaitReadyAsync"/>).
+    /// </summary>
+    public async Task<ServeProcess> StartStandbyAsync(string name)
+    {
+        var process = await StartAsync(name, "orchestrator", waitReady: false, "--store", Registry.DatabasePath, "--sweep", "200ms",
+            "--offer-again", "30s", "--poll-datasets", "off");
+        Assert.True(await Eventually.TrueAsync(() => process.Output.Contains("standby orchestrator", StringComparison.Ordinal), ReadyDeadline),
+            $"{name} did not say it waits as the standby:\n{process.Output}");
+        return process;
+    }
 
     public Task<ServeProcess> StartWorkerAsync(string workerId, string pool = JobPools.Default, string drainTimeout = "60s") =>
         StartAsync(workerId, "worker", "--worker-id", workerId, "--gpus", "0", "--heartbeat", "200ms", "--claim-timeout", "20s",
@@ -103,7 +116,9 @@ internal sealed class ServeJobProcesses : IAsyncDisposable
     /// <summary>A worker's private folder (its attempt logs are under <c>logs/</c>).</summary>
     public string WorkDirectoryOf(string workerId) => Path.Combine(Root, "worker-" + workerId);
 
-    private async Task<ServeProcess> StartAsync(string name, string role, params string[] options)
+    private Task<ServeProcess> StartAsync(string name, string role, params string[] options) => StartAsync(name, role, waitReady: true, options);
+
+    private async Task<ServeProcess> StartAsync(string name, string role, bool waitReady, params string[] options)
     {
         var start = new ProcessStartInfo(DotnetHost())
         {
@@ -123,7 +138,11 @@ internal sealed class ServeJobProcesses : IAsyncDisposable
 
         var process = new ServeProcess(name, System.Diagnostics.Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start"));
         _processes.Add(process);
-        await process.WaitReadyAsync(ReadyDeadline);
+        if (waitReady)
+        {
+            await process.WaitReadyAsync(ReadyDeadline);
+        }
+
         return process;
     }
 
@@ -260,6 +279,9 @@ internal sealed class ServeProcess : IAsyncDisposable
     }
 
     public string Name { get; }
+
+    /// <summary>The process id (an orchestrator's lease holder is <c>host-pid</c>).</summary>
+    public int Id => _process.Id;
 
     public bool HasExited => _process.HasExited;
 

@@ -8,24 +8,30 @@ using Microsoft.Extensions.Time.Testing;
 namespace FeedbackLoop.Orchestration.Tests.Jobs;
 
 /// <summary>The durable job store's transitions on a real SQLite file with a fake clock: each is idempotent and checks its starting state.</summary>
-public sealed class JobStoreTests : IDisposable
+/// <summary>Run on both engines: <see cref="JobStoreTestsOnSqlite"/> and <see cref="JobStoreTestsOnPostgres"/> (below).</summary>
+public abstract class JobStoreTests : IDisposable
 {
     private static readonly DateTimeOffset Start = new(2026, 1, 1, 12, 0, 0, TimeSpan.Zero);
     private static readonly TimeSpan OfferAgain = TimeSpan.FromMinutes(5);
     private const string Job = "demo-run-1-tune";
 
-    private readonly TempDatabase _database = new();
+    private readonly TempDatabase _database;
     private readonly FakeTimeProvider _clock = new(Start);
     private readonly JobStore _jobs;
 
-    public JobStoreTests()
+    protected JobStoreTests(PostgresServer? server)
     {
-        var registry = new ModelRegistry(_database.FilePath, _clock);
+        _database = new TempDatabase(server);
+        var registry = new ModelRegistry(_database.Location, _clock);
         registry.TryStartRun("demo-run-1", "demo", new DatasetSnapshot("demo", [new SnapshotFile("/data/p.parquet", 10)]));
-        _jobs = new JobStore(_database.FilePath, _clock);
+        _jobs = new JobStore(_database.Location, _clock);
     }
 
-    public void Dispose() => _database.Dispose();
+    public void Dispose()
+    {
+        _database.Dispose();
+        GC.SuppressFinalize(this);
+    }
 
     private static JobSpec Spec(double timeoutSeconds = 600) => new(
         JobKinds.Tune, JobRunners.Command, "demo-run-1", "demo", "demo-m10", [new SnapshotFile("/data/p.parquet", 10)], 0.2, 42,
@@ -267,7 +273,7 @@ public sealed class JobStoreTests : IDisposable
         _clock.Advance(TimeSpan.FromMinutes(2));
 
         // A fresh store on the same file, as a restarted orchestrator opens it.
-        var restarted = new JobStore(_database.FilePath, _clock);
+        var restarted = new JobStore(_database.Location, _clock);
         Assert.Equal(2, restarted.WatchAgain());
 
         Assert.Empty(restarted.ExpireAttempts());
@@ -276,3 +282,8 @@ public sealed class JobStoreTests : IDisposable
         Assert.Equal(1, restarted.TryOffer(offered, OfferAgain)!.Attempt);
     }
 }
+
+public sealed class JobStoreTestsOnSqlite() : JobStoreTests(null);
+
+[Collection(PostgresCollection.Name)]
+public sealed class JobStoreTestsOnPostgres(PostgresServer server) : JobStoreTests(server);

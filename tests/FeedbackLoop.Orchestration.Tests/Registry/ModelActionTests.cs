@@ -2,22 +2,28 @@ using FeedbackLoop.Contracts.Datasets;
 using FeedbackLoop.Orchestration.Registry;
 using FeedbackLoop.Orchestration.Store;
 using FeedbackLoop.Orchestration.Tests.Support;
-using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Time.Testing;
 
 namespace FeedbackLoop.Orchestration.Tests.Registry;
 
 /// <summary>What people do to models (approve, promote by hand, roll back), and the migration of a file from before jobs existed.</summary>
-public sealed class ModelActionTests : IDisposable
+/// <summary>Run on both engines: <see cref="ModelActionTestsOnSqlite"/> and <see cref="ModelActionTestsOnPostgres"/> (below).</summary>
+public abstract class ModelActionTests : IDisposable
 {
     private static readonly DateTimeOffset Start = new(2025, 3, 1, 12, 0, 0, TimeSpan.Zero);
 
-    private readonly TempDatabase _database = new();
+    private readonly TempDatabase _database;
     private readonly FakeTimeProvider _clock = new(Start);
 
-    public void Dispose() => _database.Dispose();
+    protected ModelActionTests(PostgresServer? server) => _database = new TempDatabase(server);
 
-    private ModelRegistry Open() => new(_database.FilePath, _clock);
+    public void Dispose()
+    {
+        _database.Dispose();
+        GC.SuppressFinalize(this);
+    }
+
+    private ModelRegistry Open() => new(_database.Location, _clock);
 
     /// <summary>Registers run n's candidate; a decision promotes it (and, when <paramref name="promoteNow"/>, it is promoted).</summary>
     private static string Candidate(ModelRegistry registry, int n, bool? passed, bool promoteNow)
@@ -136,10 +142,8 @@ public sealed class ModelActionTests : IDisposable
     public void A_file_of_the_first_schema_gains_the_job_tables_and_keeps_its_rows()
     {
         // The registry as the build before jobs wrote it: schema 1 only, with a run in it.
-        using (var connection = new SqliteConnection($"Data Source={_database.FilePath};Pooling=False"))
+        using (var connection = _database.ConnectRaw())
         {
-            Directory.CreateDirectory(Path.GetDirectoryName(_database.FilePath)!);
-            connection.Open();
             foreach (var statement in StoreSchema.Migrations.Single(m => m.Version == 1).Statements)
             {
                 using var create = connection.CreateCommand();
@@ -158,12 +162,11 @@ public sealed class ModelActionTests : IDisposable
         }
 
         var registry = Open();
-        var jobs = new FeedbackLoop.Orchestration.Jobs.JobStore(_database.FilePath, _clock);
+        var jobs = new FeedbackLoop.Orchestration.Jobs.JobStore(_database.Location, _clock);
 
         Assert.Equal(RunStatus.Running, registry.GetRun("demo-run-1")!.Status);
         Assert.Empty(jobs.List());
-        using var check = new SqliteConnection($"Data Source={_database.FilePath};Pooling=False");
-        check.Open();
+        using var check = _database.ConnectRaw();
         using var versions = check.CreateCommand();
         versions.CommandText = "SELECT version FROM schema_version ORDER BY version";
         using var reader = versions.ExecuteReader();
@@ -176,3 +179,8 @@ public sealed class ModelActionTests : IDisposable
         Assert.Equal(Enumerable.Range(1, StoreSchema.Version).Select(v => (long)v), applied);
     }
 }
+
+public sealed class ModelActionTestsOnSqlite() : ModelActionTests(null);
+
+[Collection(PostgresCollection.Name)]
+public sealed class ModelActionTestsOnPostgres(PostgresServer server) : ModelActionTests(server);

@@ -1,22 +1,27 @@
 using FeedbackLoop.Contracts.Datasets;
 using FeedbackLoop.Orchestration.Registry;
-using FeedbackLoop.Orchestration.Store;
 using FeedbackLoop.Orchestration.Tests.Support;
-using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Time.Testing;
 
 namespace FeedbackLoop.Orchestration.Tests.Registry;
 
-public sealed class ModelRegistryTests : IDisposable
+/// <summary>Run on both engines: <see cref="ModelRegistryTestsOnSqlite"/> and <see cref="ModelRegistryTestsOnPostgres"/> (below).</summary>
+public abstract class ModelRegistryTests : IDisposable
 {
     private static readonly DateTimeOffset Start = new(2025, 3, 1, 12, 0, 0, TimeSpan.Zero);
 
-    private readonly TempDatabase _database = new();
+    private readonly TempDatabase _database;
     private readonly FakeTimeProvider _clock = new(Start);
 
-    public void Dispose() => _database.Dispose();
+    protected ModelRegistryTests(PostgresServer? server) => _database = new TempDatabase(server);
 
-    private ModelRegistry Open() => new(_database.FilePath, _clock);
+    public void Dispose()
+    {
+        _database.Dispose();
+        GC.SuppressFinalize(this);
+    }
+
+    private ModelRegistry Open() => new(_database.Location, _clock);
 
     private static DatasetSnapshot Snapshot(long pairs, string app = "demo") =>
         new(app, [new SnapshotFile($"datasets/{app}/preference-pairs/part-000.parquet", pairs)]);
@@ -73,7 +78,7 @@ public sealed class ModelRegistryTests : IDisposable
         Open();
         var started = new bool[8];
 
-        Parallel.For(0, started.Length, i => started[i] = new ModelRegistry(_database.FilePath, _clock).TryStartRun($"demo-run-{i}", "demo", Snapshot(250 + i)));
+        Parallel.For(0, started.Length, i => started[i] = new ModelRegistry(_database.Location, _clock).TryStartRun($"demo-run-{i}", "demo", Snapshot(250 + i)));
 
         Assert.Single(started, s => s);
         Assert.Single(Open().ListRuns("demo"));
@@ -323,29 +328,6 @@ public sealed class ModelRegistryTests : IDisposable
     }
 
     [Fact]
-    public void The_file_is_in_wal_mode_and_records_its_schema_version()
-    {
-        Open();
-
-        using var connection = new SqliteConnection($"Data Source={_database.FilePath};Pooling=False");
-        connection.Open();
-        using var mode = connection.CreateCommand();
-        mode.CommandText = "PRAGMA journal_mode";
-        using var version = connection.CreateCommand();
-        version.CommandText = "SELECT version, applied_at FROM schema_version";
-        using var reader = version.ExecuteReader();
-
-        Assert.Equal("wal", mode.ExecuteScalar());
-        for (var expected = 1L; expected <= StoreSchema.Version; expected++)
-        {
-            Assert.True(reader.Read());
-            Assert.Equal((expected, "2025-03-01T12:00:00.0000000Z"), (reader.GetInt64(0), reader.GetString(1)));
-        }
-
-        Assert.False(reader.Read());
-    }
-
-    [Fact]
     public void A_run_keeps_the_first_trace_context_recorded_for_it()
     {
         var registry = Open();
@@ -363,10 +345,8 @@ public sealed class ModelRegistryTests : IDisposable
     public void A_file_from_a_newer_schema_is_refused()
     {
         // Written by a newer build: it records a version this build does not know.
-        Directory.CreateDirectory(Path.GetDirectoryName(_database.FilePath)!);
-        using (var connection = new SqliteConnection($"Data Source={_database.FilePath};Pooling=False"))
+        using (var connection = _database.ConnectRaw())
         {
-            connection.Open();
             using var insert = connection.CreateCommand();
             insert.CommandText =
                 """
@@ -379,35 +359,16 @@ public sealed class ModelRegistryTests : IDisposable
         var refusal = Assert.Throws<InvalidDataException>(Open);
 
         Assert.Contains("schema version 99", refusal.Message, StringComparison.Ordinal);
-        using var check = new SqliteConnection($"Data Source={_database.FilePath};Pooling=False");
-        check.Open();
+        using var check = _database.ConnectRaw();
         using var tables = check.CreateCommand();
-        tables.CommandText = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'";
+        tables.CommandText = _database.IsPostgres
+            ? "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'public'"
+            : "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'";
         Assert.Equal(1L, tables.ExecuteScalar()); // refused before anything was created in it
     }
-
-    [Fact]
-    public void A_process_opens_and_migrates_a_file_once_and_shares_it()
-    {
-        var first = StoreDatabase.Open(_database.FilePath, _clock);
-        var registry = new ModelRegistry(_database.FilePath, _clock);
-        var jobs = new FeedbackLoop.Orchestration.Jobs.JobStore(registry.Database, _clock);
-
-        Assert.Same(first, registry.Database);
-        Assert.Same(first, StoreDatabase.Open(Path.Combine(Path.GetDirectoryName(_database.FilePath)!, ".", "registry.db")));
-        Assert.Empty(jobs.List());
-    }
-
-    [Fact]
-    public void A_new_file_is_readable_by_its_owner_only()
-    {
-        Open();
-        if (OperatingSystem.IsWindows())
-        {
-            return; // no Unix file modes
-        }
-
-
-        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(_database.FilePath));
-    }
 }
+
+public sealed class ModelRegistryTestsOnSqlite() : ModelRegistryTests(null);
+
+[Collection(PostgresCollection.Name)]
+public sealed class ModelRegistryTestsOnPostgres(PostgresServer server) : ModelRegistryTests(server);

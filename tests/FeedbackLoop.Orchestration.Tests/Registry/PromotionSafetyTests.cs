@@ -3,7 +3,6 @@ using FeedbackLoop.Core.Runs;
 using FeedbackLoop.Orchestration.Registry;
 using FeedbackLoop.Orchestration.Store;
 using FeedbackLoop.Orchestration.Tests.Support;
-using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Time.Testing;
 
 namespace FeedbackLoop.Orchestration.Tests.Registry;
@@ -12,16 +11,23 @@ namespace FeedbackLoop.Orchestration.Tests.Registry;
 /// Promotions that cannot go backwards by accident (issue 14, item 5): stale approvals, forced overrides and what they
 /// record, rollbacks recorded on both versions, runs started by people, and the migration of a file of schema 3.
 /// </summary>
-public sealed class PromotionSafetyTests : IDisposable
+/// <summary>Run on both engines: <see cref="PromotionSafetyTestsOnSqlite"/> and <see cref="PromotionSafetyTestsOnPostgres"/> (below).</summary>
+public abstract class PromotionSafetyTests : IDisposable
 {
     private static readonly DateTimeOffset Start = new(2026, 11, 30, 12, 0, 0, TimeSpan.Zero);
 
-    private readonly TempDatabase _database = new();
+    private readonly TempDatabase _database;
     private readonly FakeTimeProvider _clock = new(Start);
 
-    public void Dispose() => _database.Dispose();
+    protected PromotionSafetyTests(PostgresServer? server) => _database = new TempDatabase(server);
 
-    private ModelRegistry Open() => new(_database.FilePath, _clock);
+    public void Dispose()
+    {
+        _database.Dispose();
+        GC.SuppressFinalize(this);
+    }
+
+    private ModelRegistry Open() => new(_database.Location, _clock);
 
     /// <summary>Run n trains candidate slowapp-m{n} and the gate decides on it against whatever is current then.</summary>
     private string Candidate(ModelRegistry registry, int n, bool passed, bool promote = false)
@@ -210,10 +216,8 @@ public sealed class PromotionSafetyTests : IDisposable
     public void A_file_of_schema_3_keeps_its_rows_and_gains_triggers_names_gate_context_and_actions()
     {
         // Written as the build before this one wrote it: migrations 1-3, a promoted model, a decided candidate, an action.
-        using (var connection = new SqliteConnection($"Data Source={_database.FilePath};Pooling=False"))
+        using (var connection = _database.ConnectRaw())
         {
-            Directory.CreateDirectory(Path.GetDirectoryName(_database.FilePath)!);
-            connection.Open();
             foreach (var statement in StoreSchema.Migrations.Where(m => m.Version <= 3).SelectMany(m => m.Statements))
             {
                 using var create = connection.CreateCommand();
@@ -254,3 +258,8 @@ public sealed class PromotionSafetyTests : IDisposable
         Assert.Equal(["approve", "rolled_back"], registry.ListActions("slowapp-m352").Select(a => a.Action));
     }
 }
+
+public sealed class PromotionSafetyTestsOnSqlite() : PromotionSafetyTests(null);
+
+[Collection(PostgresCollection.Name)]
+public sealed class PromotionSafetyTestsOnPostgres(PostgresServer server) : PromotionSafetyTests(server);

@@ -8,17 +8,24 @@ using Microsoft.Extensions.Time.Testing;
 namespace FeedbackLoop.Orchestration.Tests.Registry;
 
 /// <summary>Canary rollouts in the store: opened by a promotion, decided by the monitor or a person, ended and announced.</summary>
-public sealed class RolloutStoreTests : IDisposable
+/// <summary>Run on both engines: <see cref="RolloutStoreTestsOnSqlite"/> and <see cref="RolloutStoreTestsOnPostgres"/> (below).</summary>
+public abstract class RolloutStoreTests : IDisposable
 {
     private static readonly DateTimeOffset Start = new(2026, 3, 1, 12, 0, 0, TimeSpan.Zero);
     private static readonly RolloutSettings TenPercent = new(10, TimeSpan.FromHours(24));
 
-    private readonly TempDatabase _database = new();
+    private readonly TempDatabase _database;
     private readonly FakeTimeProvider _clock = new(Start);
 
-    public void Dispose() => _database.Dispose();
+    protected RolloutStoreTests(PostgresServer? server) => _database = new TempDatabase(server);
 
-    private ModelRegistry Open() => new(_database.FilePath, _clock);
+    public void Dispose()
+    {
+        _database.Dispose();
+        GC.SuppressFinalize(this);
+    }
+
+    private ModelRegistry Open() => new(_database.Location, _clock);
 
     private static string Candidate(ModelRegistry registry, int n)
     {
@@ -194,3 +201,8 @@ public sealed class RolloutStoreTests : IDisposable
         Assert.Equal(["shop-m400-canary", "shop-m300-canary", "shop-m200-canary"], registry.ListRollouts("shop").Select(r => r.RolloutId));
     }
 }
+
+public sealed class RolloutStoreTestsOnSqlite() : RolloutStoreTests(null);
+
+[Collection(PostgresCollection.Name)]
+public sealed class RolloutStoreTestsOnPostgres(PostgresServer server) : RolloutStoreTests(server);
