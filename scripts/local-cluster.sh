@@ -166,23 +166,26 @@ start_postgres() {
     local bin root="$dir/postgres"
     bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
     [ -n "$bin" ] && [ -x "$bin/initdb" ] || die "PostgreSQL is missing: apt-get install -y postgresql (./test.sh does it), or --store sqlite"
+    # PostgreSQL refuses to run as root: then the server runs as the package's postgres user, which owns its folder
+    # (and may pass through DIR, made traversable but not listable for it).
+    local as_pg=()
+    if [ "$(id -u)" -eq 0 ]; then
+        as_pg=(runuser -u postgres --)
+        chmod 711 "$dir"
+    fi
     pg_port=$(free_port)
-    store_password=$(random_secret)
-    printf '%s' "$store_password" >"$secrets/store-password"
     if [ ! -d "$root/data" ]; then
-        mkdir -p "$root"
-        printf '%s\n' "$store_password" >"$secrets/store-password-initdb"
-        "$bin/initdb" -D "$root/data" -U feedbackloop --auth=scram-sha-256 --pwfile="$secrets/store-password-initdb" -E UTF8 \
-            >"$logs/postgres-initdb.log" 2>&1 || { cat "$logs/postgres-initdb.log" >&2; die "initdb failed"; }
-        rm -f "$secrets/store-password-initdb"
+        store_password=$(random_secret)
         mkdir -p "$root/socket"
-    else
-        # Same data, new password: the old one is not kept in clear anywhere but secrets/, which a restart rewrites.
-        store_password=$(cat "$secrets/store-password.kept")
+        printf '%s\n' "$store_password" >"$root/initdb-password"
+        [ ${#as_pg[@]} -eq 0 ] || chown -R postgres: "$root"
+        "${as_pg[@]}" "$bin/initdb" -D "$root/data" -U feedbackloop --auth=scram-sha-256 --pwfile="$root/initdb-password" -E UTF8 \
+            >"$logs/postgres-initdb.log" 2>&1 || { cat "$logs/postgres-initdb.log" >&2; die "initdb failed"; }
+        rm -f "$root/initdb-password"
         printf '%s' "$store_password" >"$secrets/store-password"
     fi
-    cp "$secrets/store-password" "$secrets/store-password.kept"
-    start postgres "$bin/postgres" -D "$root/data" -p "$pg_port" -k "$root/socket" -c listen_addresses=127.0.0.1 -c fsync=on
+    store_password=$(cat "$secrets/store-password")
+    start postgres "${as_pg[@]}" "$bin/postgres" -D "$root/data" -p "$pg_port" -k "$root/socket" -c listen_addresses=127.0.0.1
     local waited=0
     until "$bin/pg_isready" -q -h 127.0.0.1 -p "$pg_port"; do
         alive postgres || { tail -n 30 "$logs/postgres.log" >&2; die "PostgreSQL exited while starting"; }
@@ -245,7 +248,13 @@ up() {
     for i in $(seq 1 "$orchestrators"); do
         start "orchestrator-$i" "$@" serve --role orchestrator --data "$dir/data" --pipeline "$pipeline" --store "$store" --sweep 500ms \
             --metrics-port "$(metrics_port "orchestrator-$i")"
-        wait_for_line "orchestrator-$i" '^ready ' >/dev/null
+        # The first takes the lease and says it is ready; the second waits as the standby (docs/DEPLOY.md, "Two
+        # orchestrators, one active") and says so.
+        if [ "$i" = 1 ]; then
+            wait_for_line "orchestrator-$i" '^ready ' >/dev/null
+        else
+            wait_for_line "orchestrator-$i" 'standby orchestrator' >/dev/null
+        fi
     done
     for i in 1 2; do
         start "worker-$i" "$@" serve --role worker --data "$dir/data" --pipeline "$pipeline" --worker-id "worker-$i" \

@@ -4,6 +4,7 @@ using FeedbackLoop.Datasets;
 using FeedbackLoop.IntegrationTests.Support;
 using FeedbackLoop.Orchestration.Jobs;
 using FeedbackLoop.Orchestration.Registry;
+using FeedbackLoop.Orchestration.Store;
 using FeedbackLoop.Sdk;
 using FeedbackLoop.Sdk.Transports;
 using Xunit.Abstractions;
@@ -13,8 +14,8 @@ namespace FeedbackLoop.IntegrationTests;
 /// <summary>
 /// The whole topology as a team would run it, every role its own process (<c>scripts/local-cluster.sh</c>): an app's
 /// SDK sends over HTTP to the collector, two extractors share the events, the orchestrator starts runs that workers
-/// train and gate, and meanwhile one extractor and one worker die by SIGKILL. Afterwards every event's pair and label
-/// is in the datasets once and every run ended once.
+/// train and gate, and meanwhile one extractor, one worker and the active orchestrator die by SIGKILL. Afterwards every
+/// event's pair and label is in the datasets once, every run ended once, and the store shows the standby's takeover.
 /// </summary>
 public sealed class LocalClusterTests(ITestOutputHelper output)
 {
@@ -22,15 +23,20 @@ public sealed class LocalClusterTests(ITestOutputHelper output)
     private const int SessionsPerPhase = 240;
 
     [Fact]
-    public async Task Sdk_traffic_over_http_reaches_promotions_while_an_extractor_and_a_worker_are_SIGKILLed()
+    public async Task Sdk_traffic_over_http_reaches_promotions_while_an_extractor_a_worker_and_the_active_orchestrator_are_SIGKILLed()
     {
         using var folder = new TempFolder("cluster");
         var pipeline = folder.Combine("pipeline.yaml");
         await File.WriteAllTextAsync(pipeline, Pipeline);
-        await using var cluster = await LocalCluster.UpAsync(folder.Combine("cluster"), pipeline, "sqlite", App);
+        await using var cluster = await LocalCluster.UpAsync(folder.Combine("cluster"), pipeline, "postgres", App);
         output.WriteLine(cluster.UpOutput);
+        // The store's password, as every role of the cluster reads it (the tests' own PostgreSQL servers trust loopback
+        // and ignore it).
+        Environment.SetEnvironmentVariable(StoreLocation.PasswordFileVariable, cluster.StorePasswordFile);
         var registry = new ModelRegistry(cluster.Store);
         var jobs = new JobStore(cluster.Store);
+        var firstHolder = OrchestratorLease.Current(registry.Database)!.Holder;
+        Assert.Equal($"{Environment.MachineName}-{cluster.Pid("orchestrator-1")}", firstHolder);
 
         string? killedWorker = null;
         AttemptRecord? killedAttempt = null;
@@ -48,6 +54,8 @@ public sealed class LocalClusterTests(ITestOutputHelper output)
             killedAttempt = RunningAttempt(jobs)!;
             killedWorker = killedAttempt.WorkerId!;
             cluster.Kill(killedWorker);
+            // ...and, with that run still to finish, the active orchestrator: the standby must take over and finish it.
+            cluster.Kill("orchestrator-1");
 
             // Phase 2: users' taste moved to steps, against the first model's favourite: a second promotion.
             await SendAsync(client, SessionsPerPhase, 2 * SessionsPerPhase, Phrasing.Steps);
@@ -74,6 +82,9 @@ public sealed class LocalClusterTests(ITestOutputHelper output)
         var finished = registry.ListRuns(App);
         Assert.All(finished, run => Assert.Equal(RunStatus.Completed, run.Status));
         Assert.Equal(finished.Count, finished.Select(r => r.CandidateVersion).Distinct(StringComparer.Ordinal).Count());
+        var handovers = OrchestratorLease.Handovers(registry.Database);
+        Assert.Equal((2, firstHolder), (handovers.Count, handovers[1].PreviousHolder));
+        Assert.Equal($"{Environment.MachineName}-{cluster.Pid("orchestrator-2")}", handovers[1].Holder);
         foreach (var job in jobs.List(App, limit: 1000))
         {
             Assert.Equal(JobState.Succeeded, job.State);
@@ -123,7 +134,7 @@ public sealed class LocalClusterTests(ITestOutputHelper output)
     }
 
     private static string Logs(LocalCluster cluster) =>
-        string.Join('\n', ((string[])["orchestrator-1", "worker-1", "worker-2", "extractor-2", "collector"]).Select(name => $"--- {name} ---\n{Tail(cluster.Log(name))}"));
+        string.Join('\n', ((string[])["orchestrator-1", "orchestrator-2", "worker-1", "worker-2", "extractor-2", "collector"]).Select(name => $"--- {name} ---\n{Tail(cluster.Log(name))}"));
 
     private static string Tail(string text) => string.Join('\n', text.Split('\n').TakeLast(30));
 

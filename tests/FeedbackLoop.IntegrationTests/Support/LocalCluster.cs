@@ -33,6 +33,9 @@ internal sealed class LocalCluster : IAsyncDisposable
 
     public string Data => _settings["FEEDBACKLOOP_DATA"];
 
+    /// <summary>The file that holds the PostgreSQL store's password (only the roles and this test read it).</summary>
+    public string StorePasswordFile => _settings["FEEDBACKLOOP_STORE_PASSWORD_FILE"];
+
     public string WriteKey => File.ReadAllText(_settings["FEEDBACKLOOP_WRITE_KEY_FILE"]).Trim();
 
     /// <summary>The pid of a process by its name in <c>up</c>'s output (<c>extractor-1</c>, <c>worker-2</c>, ...).</summary>
