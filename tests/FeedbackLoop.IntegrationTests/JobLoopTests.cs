@@ -272,7 +272,9 @@ public sealed class JobLoopTests : IAsyncDisposable
     public async Task A_busy_worker_leaves_the_next_offer_queued_until_its_slot_is_free()
     {
         _loop.Marker("hold");
-        await _loop.StartAsync(JobLoop.Pipeline(_loop.Markers), otherApps: ["other"]);
+        // The held attempt must outlive every stall of a loaded CI machine: a 3 s heartbeat timeout once expired it there
+        // (attempt 2 offered), which is not what this test is about.
+        await _loop.StartAsync(JobLoop.Pipeline(_loop.Markers, heartbeatTimeout: TimeSpan.FromSeconds(30)), otherApps: ["other"]);
         await _loop.CommitAsync(120);
         await _loop.CommitAsync(120, "other");
         Assert.True(await Eventually.TrueAsync(() => _loop.Jobs.List(state: JobState.Running).Count == 1 && _loop.Jobs.List(state: JobState.Offered).Count == 1,

@@ -58,7 +58,8 @@ internal sealed class JobLoop : IAsyncDisposable
 
     /// <summary>The app's pipeline: the stand-in as trainer and evaluator, 200 ms retry backoff, 3 s heartbeat timeout (workers beat every 100 ms: 30 missed beats, so a loaded 2-core machine does not lose a live attempt).</summary>
     public static AppPipeline Pipeline(
-        string markers, bool requireSignoff = false, int maxAttempts = 3, TimeSpan? trainerTimeout = null, IReadOnlyList<CommandTemplate>? checks = null) =>
+        string markers, bool requireSignoff = false, int maxAttempts = 3, TimeSpan? trainerTimeout = null, IReadOnlyList<CommandTemplate>? checks = null,
+        TimeSpan? heartbeatTimeout = null) =>
         AppPipeline.Builtin with
         {
             Retrain = new RetrainSettings(60),
@@ -74,7 +75,7 @@ internal sealed class JobLoop : IAsyncDisposable
                 Command = CommandTemplate.FromArguments(["/bin/sh", Script, "eval", "--data", "{eval}", "--model", "{model}", "--output", "{output}", "--markers", markers]),
                 ExtraCommands = checks ?? [],
             },
-            Jobs = new JobSettings(maxAttempts, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(3)),
+            Jobs = new JobSettings(maxAttempts, TimeSpan.FromMilliseconds(200), heartbeatTimeout ?? TimeSpan.FromSeconds(3)),
             Gate = new GateSettings(0.02, requireSignoff),
         };
 
