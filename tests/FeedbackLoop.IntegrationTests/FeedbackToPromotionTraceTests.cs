@@ -77,7 +77,11 @@ public sealed class FeedbackToPromotionTraceTests(ClusterFixture fixture) : ICla
         var promoted = _loop.Registry.CurrentModel(JobLoop.AppId);
         Assert.NotNull(promoted);
         Assert.Equal(run.RunId, promoted.RunId);
-        await Eventually.HoldsAsync(() => stopped.Any(a => a.OperationName == "run.complete"), Deadline, "the run's last span");
+        // Every step's span has stopped. Not only run.complete: a job's span stops on the worker once the job's report is
+        // sent, so the orchestrator can gate, promote and complete the run before the worker's job.eval span has stopped.
+        string[] steps = ["run.create_tune_job", "job.tune", "run.register_candidate", "run.create_eval_job", "job.eval", "run.gate", "run.promote", "run.complete"];
+        await Eventually.HoldsAsync(() => steps.All(step => stopped.Any(a => a.TraceId == request.TraceId && a.OperationName == step)), Deadline,
+            "every step's span of the run");
 
         // Every span of the way shares the app request's trace id, and each hop is the child of the one before.
         var trace = stopped.Where(a => a.TraceId == request.TraceId).ToList();
@@ -89,7 +93,7 @@ public sealed class FeedbackToPromotionTraceTests(ClusterFixture fixture) : ICla
         var start = Assert.Single(trace, a => a.OperationName == "run.start");
         Assert.Contains(commits, commit => commit.SpanId == start.ParentSpanId);
         Assert.Equal(run.RunId, start.GetTagItem("feedbackloop.run_id"));
-        foreach (var step in new[] { "run.create_tune_job", "job.tune", "run.register_candidate", "run.create_eval_job", "job.eval", "run.gate", "run.promote", "run.complete" })
+        foreach (var step in steps)
         {
             var span = Assert.Single(trace, a => a.OperationName == step);
             Assert.Equal(start.SpanId, span.ParentSpanId);
