@@ -219,6 +219,12 @@ internal sealed class JobExecutor(WorkerOptions options, InProcessTrainers? trai
         EvalPairsUsed? used = null;
         if (spec.EvalRecency is { } recency)
         {
+            if (!(recency.WindowSeconds > 0 && double.IsFinite(recency.WindowSeconds)) || recency.MinPairs < 1)
+            {
+                return new AttemptFailed(string.Create(CultureInfo.InvariantCulture,
+                    $"eval.recency needs a window above 0 s and a minimum of at least 1 pair, got {recency.WindowSeconds} s and {recency.MinPairs}"), null);
+            }
+
             // eval.recency: only the recent held-out pairs judge the two models (ADR 0039); the report says which.
             var selection = new RecentEvalPairs(TimeSpan.FromSeconds(recency.WindowSeconds), recency.MinPairs)
                 .Select(eval.Select(p => new HeldOutPair(p.PairId, p.CreatedAt)).ToList());
