@@ -1,5 +1,6 @@
 using System.Globalization;
 using FeedbackLoop.Contracts;
+using FeedbackLoop.Core.Gating;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
@@ -22,7 +23,8 @@ internal sealed class PipelineReader(string sourceName)
     private static readonly string[] LabelFields = ["enabled"];
     private static readonly string[] RetrainFields = ["min_new_pairs"];
     private static readonly string[] SplitFields = ["eval_fraction"];
-    private static readonly string[] EvalFields = ["metric", "command", "extra_commands", "timeout", "pool"];
+    private static readonly string[] EvalFields = ["metric", "command", "extra_commands", "timeout", "pool", "recency"];
+    private static readonly string[] RecencyFields = ["window", "min_pairs"];
     private static readonly string[] JobFields = ["max_attempts", "retry_backoff", "heartbeat_timeout"];
     private static readonly string[] GateFields = ["margin", "require_signoff"];
     private static readonly string[] RolloutFields = ["canary_percent", "max_duration"];
@@ -38,6 +40,7 @@ internal sealed class PipelineReader(string sourceName)
     // The longest a job may be allowed to run or wait: beyond a week a value is a typo, not a plan.
     private static readonly TimeSpan MaxDuration = TimeSpan.FromDays(7);
     private const int MaxAttemptsLimit = 100;
+    private const int MaxMinEvalPairs = 1_000_000;
 
     public PipelineDefinition Read(string yaml)
     {
@@ -129,6 +132,12 @@ internal sealed class PipelineReader(string sourceName)
         if (result.Trainer.Kind != TrainerSettings.CommandKind && result.Eval.Command is not null)
         {
             Fail(section, $"eval.command is used only with trainer kind command; trainer.kind is {result.Trainer.Kind}, which scores inside the worker (set eval.command: null to clear an inherited one)");
+        }
+
+        // A command evaluator reads the snapshot's files itself and chooses its own pairs; the worker cannot narrow them.
+        if (result.Trainer.Kind == TrainerSettings.CommandKind && result.Eval.Recency is not null)
+        {
+            Fail(section, $"eval.recency is used only with the in-process evaluator (trainer kind {TrainerSettings.MlNetReward}); a command evaluator chooses its own pairs (set eval.recency: null to clear an inherited one)");
         }
 
         return result;
@@ -321,12 +330,51 @@ internal sealed class PipelineReader(string sourceName)
                 case "pool":
                     result = result with { Pool = IsNull(field.Value) ? null : PoolOf(field) };
                     break;
+                case "recency":
+                    result = result with { Recency = IsNull(field.Value) ? null : ReadRecency(field, result.Recency) };
+                    break;
                 default:
                     throw new InvalidOperationException($"unhandled field {field.Path}");
             }
         }
 
         return result;
+    }
+
+    /// <summary>
+    /// <c>eval.recency</c>: a window (required unless inherited) and a minimum count. Read on top of an inherited one, so an
+    /// app can change only the minimum; <c>recency: null</c> turns an inherited one off.
+    /// </summary>
+    private RecentEvalPairs ReadRecency(Field section, RecentEvalPairs? basis)
+    {
+        if (section.Value is not YamlMappingNode map)
+        {
+            throw Error(section, $"expected a mapping with window (e.g. 30m) and min_pairs, or null to score every held-out pair; got {Describe(section.Value)}");
+        }
+
+        var fields = FieldsOf(map, section.Path, RecencyFields);
+        TimeSpan window;
+        if (fields.TryGetValue("window", out var windowField))
+        {
+            window = DurationOf(windowField);
+        }
+        else
+        {
+            window = basis?.Window ?? throw Error(section, "needs window: how far back from the newest held-out pair a pair is scored (e.g. 30m)");
+        }
+
+        var minPairs = basis?.MinPairs ?? RecentEvalPairs.DefaultMinPairs;
+        if (fields.TryGetValue("min_pairs", out var minField))
+        {
+            // Below 2 pairs the gate has no interval; a million is far beyond any held-out set and so a typo.
+            minPairs = IntegerOf(minField);
+            if (minPairs is < 2 or > MaxMinEvalPairs)
+            {
+                Fail(minField, $"must be between 2 and {MaxMinEvalPairs.ToString(CultureInfo.InvariantCulture)}, got {minPairs.ToString(CultureInfo.InvariantCulture)}");
+            }
+        }
+
+        return new RecentEvalPairs(window, minPairs);
     }
 
     /// <summary>A worker pool's name; it becomes part of a queue name, so only the safe characters pass.</summary>

@@ -1,4 +1,5 @@
 using FeedbackLoop.Contracts.Datasets;
+using FeedbackLoop.Core.Gating;
 
 namespace FeedbackLoop.Pipelines;
 
@@ -127,10 +128,16 @@ public sealed record EvalSettings(string Metric)
     /// <summary>The worker pool that runs the eval job; null: the trainer's pool.</summary>
     public string? Pool { get; init; }
 
+    /// <summary>
+    /// <c>eval.recency</c>: score on the held-out pairs of a recent window only (with a minimum count), for apps whose users'
+    /// tastes move (docs/ROLLOUT.md, ADR 0039); null, the default, scores every held-out pair. In-process evaluator only.
+    /// </summary>
+    public RecentEvalPairs? Recency { get; init; }
+
     /// <inheritdoc />
     public bool Equals(EvalSettings? other) =>
         other is not null && Metric == other.Metric && Equals(Command, other.Command) && Timeout == other.Timeout
-        && Pool == other.Pool && ExtraCommands.SequenceEqual(other.ExtraCommands);
+        && Pool == other.Pool && Equals(Recency, other.Recency) && ExtraCommands.SequenceEqual(other.ExtraCommands);
 
     /// <inheritdoc />
     public override int GetHashCode() => HashCode.Combine(Metric, Command, Timeout, ExtraCommands.Count);

@@ -43,6 +43,9 @@ public sealed class DemoSmokeTests : IDisposable
         var models = registry.ListModels("demo");
         Assert.NotEmpty(models);
         Assert.All(models, m => Assert.NotNull(m.Decision));
+        // The demo's gate scores the recent held-out pairs (eval.recency, docs/adr/0039), and every verdict says which.
+        Assert.All(models, m => Assert.Matches(@"\(n=(\d+): the (newest )?\1 of \d+ held-out pairs.*\(eval\.recency window 30m, at least 100\)", m.Decision!.Reason));
+        Assert.All(reread.Generations.Skip(1), g => Assert.Contains("eval.recency window 30m", g.Eval!.Reason, StringComparison.Ordinal));
         Assert.All(models, m => Assert.Contains("path", m.Model.SnapshotJson, StringComparison.Ordinal));
         // Every model that went past the gate served: as a generation, or as a canary (on trial, rolled back, or promoted
         // by the last look, too late to serve a generation of its own).

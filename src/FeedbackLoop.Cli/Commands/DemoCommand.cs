@@ -1,5 +1,6 @@
 using System.CommandLine;
 using FeedbackLoop.Cli.Simulation;
+using FeedbackLoop.Core.Gating;
 using FeedbackLoop.Orchestration.Registry;
 using FeedbackLoop.Pipelines;
 using Spectre.Console;
@@ -57,6 +58,9 @@ internal static class DemoCommand
         Retrain = new RetrainSettings(30),
         Split = new SplitSettings(0.25),
         Gate = new GateSettings(0.02, RequireSignoff: false),
+        // The users' tastes drift, so the gate judges on the recent held-out pairs, as the trainer weighs recent feedback
+        // (the same 30 simulated minutes, ten rounds); at least 100 of them (docs/adr/0039).
+        Eval = EvalSettings.Builtin with { Recency = new RecentEvalPairs(TimeSpan.FromMinutes(30), RecentEvalPairs.DefaultMinPairs) },
         // Half the sessions, so a canary reaches the test's minimum sample within a few rounds of the demo's small traffic.
         // The time limit is in the simulation's time, a round every three minutes: ten rounds, about 1,000 outputs shown per
         // arm, after which an undecided canary is promoted as the product's default says (only evidence rolls back).

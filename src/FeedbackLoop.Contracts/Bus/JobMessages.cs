@@ -114,7 +114,19 @@ public sealed record JobSpec(
 
     /// <summary>The worker pool that runs the job (<see cref="JobPools"/>); jobs stored before pools existed read as the default.</summary>
     public string Pool { get; init; } = JobPools.Default;
+
+    /// <summary>
+    /// Eval only: score on the recent held-out pairs (the pipeline's <c>eval.recency</c>); null scores every held-out pair.
+    /// Left out of the JSON when null, so an offer without it signs and reads exactly as before the setting existed.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public EvalRecencySpec? EvalRecency { get; init; }
 }
+
+/// <summary>The pipeline's <c>eval.recency</c> as a job carries it (docs/ROLLOUT.md).</summary>
+/// <param name="WindowSeconds">Held-out pairs made this many seconds before the newest one, or later, are scored.</param>
+/// <param name="MinPairs">At least this many of the newest held-out pairs are scored (all, when fewer exist).</param>
+public sealed record EvalRecencySpec(double WindowSeconds, int MinPairs);
 
 /// <summary>Orchestrator → the queue of the job's pool: attempt <paramref name="Attempt"/> of a job is up for a claim.</summary>
 /// <param name="JobId">The job.</param>

@@ -149,7 +149,8 @@ public static class EvalGate
 
     /// <summary>
     /// Rejects when any extra check failed; otherwise <see cref="Decide(PairwiseOutcomes, PairwiseOutcomes?, double)"/> on the per-pair outcomes when both models
-    /// have them (the paired test), else <see cref="DecideOnSummaries"/>. The reason ends with n and the standard errors.
+    /// have them (the paired test), else <see cref="DecideOnSummaries"/>. The reason ends with n, which held-out pairs they were
+    /// when <c>eval.recency</c> chose them, and the standard errors.
     /// </summary>
     /// <exception cref="ArgumentException">The two were not scored on the same pairs.</exception>
     public static GateDecision Decide(EvalReport report, double margin)
@@ -181,7 +182,7 @@ public static class EvalGate
         return decision with
         {
             Reason = string.Create(CultureInfo.InvariantCulture,
-                $"{decision.Reason} (n={candidate.EvalPairs}; SE candidate {candidate.StandardError:0.000}{(incumbent is null ? "" : $", incumbent {incumbent.StandardError:0.000}")})"),
+                $"{decision.Reason} (n={candidate.EvalPairs}{(report.PairsUsed is { } used ? $": {used.Describe()}" : "")}; SE candidate {candidate.StandardError:0.000}{(incumbent is null ? "" : $", incumbent {incumbent.StandardError:0.000}")})"),
         };
     }
 }

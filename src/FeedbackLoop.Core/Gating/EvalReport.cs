@@ -107,6 +107,13 @@ public sealed record CheckResult(string Command, int? ExitCode, string? Error)
 /// <param name="Checks">The extra checks, in pipeline order.</param>
 public sealed record EvalReport(ModelScore Candidate, ModelScore? Incumbent, IReadOnlyList<CheckResult> Checks)
 {
+    /// <summary>
+    /// Which held-out pairs both were scored on, when <c>eval.recency</c> chose the recent ones (<see cref="RecentEvalPairs"/>);
+    /// null when every held-out pair was scored (the default, and every report written before the setting existed).
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public EvalPairsUsed? PairsUsed { get; init; }
+
     private static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
     /// <summary>The report as the job's metrics JSON.</summary>

@@ -39,7 +39,12 @@ internal static class JobPlanner
             JobKinds.Eval, RunnerOf(app), run.RunId, run.AppId, candidate.Version, Files(run), app.Split.EvalFraction, app.Trainer.Seed,
             paths.ArtifactOf(candidate.Version), app.Eval.Command?.Arguments ?? [],
             app.Eval.ExtraCommands.Select(c => c.Arguments).ToList(), variables, candidate.ArtifactPath, incumbent?.Version,
-            incumbent?.ArtifactPath, app.Eval.Timeout.TotalSeconds) { SnapshotId = run.Snapshot.SnapshotId, Pool = app.Eval.Pool ?? app.Trainer.Pool };
+            incumbent?.ArtifactPath, app.Eval.Timeout.TotalSeconds)
+        {
+            SnapshotId = run.Snapshot.SnapshotId,
+            Pool = app.Eval.Pool ?? app.Trainer.Pool,
+            EvalRecency = app.Eval.Recency is { } recency ? new EvalRecencySpec(recency.Window.TotalSeconds, recency.MinPairs) : null,
+        };
         return new NewJob(jobId, spec, app.Jobs.MaxAttempts, app.Jobs.RetryBackoff, app.Jobs.HeartbeatTimeout);
     }
 

