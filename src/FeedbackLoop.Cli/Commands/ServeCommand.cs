@@ -194,9 +194,6 @@ internal static class ServeCommand
                 return 1;
             }
 
-            var taken = lease.Handover;
-            await error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                $"active orchestrator {taken.Holder}: lease generation {taken.Generation}{(taken.PreviousHolder is null ? "" : $", taken over from {taken.PreviousHolder}")}")).ConfigureAwait(false);
         }
 
         await using var held = lease;
@@ -244,6 +241,13 @@ internal static class ServeCommand
             await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
                 $"{ReadyLinePrefix}role={settings.Role} worker={(host.Roles.HasFlag(LoopRoles.Worker) ? host.Worker.WorkerId : "-")} slots={host.Worker.Slots} transport={transport}")).ConfigureAwait(false);
             await output.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+            if (lease?.Handover is { } taken)
+            {
+                // After the ready line: a start that fails (the broker refused us) stays one line on stderr.
+                await error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                    $"active orchestrator {taken.Holder}: lease generation {taken.Generation}{(taken.PreviousHolder is null ? "" : $", taken over from {taken.PreviousHolder}")}")).ConfigureAwait(false);
+            }
+
             if (host.Roles.HasFlag(LoopRoles.Orchestrator) && host.Pipeline is { Apps.Count: 0 } bare)
             {
                 // Not an error (a fresh install), but nothing will ever train: say so where a person looks first.

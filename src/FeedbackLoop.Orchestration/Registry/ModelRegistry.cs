@@ -526,8 +526,11 @@ public sealed partial class ModelRegistry : IServingState
     public void MarkAnnounced(string actionId)
     {
         using var connection = Open();
+        // A write transaction like every other, so an orchestrator that lost its lease cannot write here either.
+        using var transaction = _database.BeginWrite(connection);
         connection.Execute("UPDATE model_actions SET announced_at = @now WHERE action_id = @actionId AND announced_at IS NULL",
-            new { now = StoreText.Timestamp(_clock.GetUtcNow()), actionId });
+            new { now = StoreText.Timestamp(_clock.GetUtcNow()), actionId }, transaction);
+        transaction.Commit();
     }
 
     /// <summary>The gate's decision on <paramref name="version"/>, or null until it decided.</summary>
@@ -542,8 +545,10 @@ public sealed partial class ModelRegistry : IServingState
     {
         ArgumentException.ThrowIfNullOrEmpty(traceParent);
         using var connection = Open();
+        using var transaction = _database.BeginWrite(connection);
         connection.Execute("INSERT INTO run_traces (run_id, trace_parent) VALUES (@runId, @traceParent) ON CONFLICT (run_id) DO NOTHING",
-            new { runId, traceParent });
+            new { runId, traceParent }, transaction);
+        transaction.Commit();
     }
 
     /// <summary>The W3C trace context of run <paramref name="runId"/>, or null when it was started outside a trace.</summary>

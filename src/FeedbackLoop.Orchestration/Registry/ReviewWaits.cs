@@ -59,7 +59,10 @@ public sealed class ReviewWaits(StoreDatabase database, TimeProvider? clock = nu
     public bool End(string appId)
     {
         using var connection = database.Connect();
-        return connection.Execute("DELETE FROM review_waits WHERE app_id = @app_id", new { app_id = appId }) == 1;
+        using var transaction = database.BeginWrite(connection);
+        var ended = connection.Execute("DELETE FROM review_waits WHERE app_id = @app_id", new { app_id = appId }, transaction) == 1;
+        transaction.Commit();
+        return ended;
     }
 
     /// <summary>The app's wait, or null when it is not waiting.</summary>
