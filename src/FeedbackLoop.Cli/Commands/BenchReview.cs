@@ -64,7 +64,11 @@ internal static class BenchReview
                 return 1;
             }
 
-            await stderr.WriteLineAsync($"opened (index built) in {openMs:0} ms").ConfigureAwait(false);
+            // The whole process after opening: DuckDB's table (native memory) and the text index (managed arrays).
+            using var self = Process.GetCurrentProcess();
+            var workingSetMb = self.WorkingSet64 / (1024.0 * 1024);
+            var managedMb = GC.GetTotalMemory(forceFullCollection: true) / (1024.0 * 1024);
+            await stderr.WriteLineAsync($"opened (index built) in {openMs:0} ms; working set {workingSetMb:0} MiB, managed heap {managedMb:0} MiB").ConfigureAwait(false);
             var span = TimeSpan.FromMilliseconds(pairs);
             var deepRows = (long)Math.Min(pairs / 2, 5_000 * PageSize);
             var deep = query.JumpTo(new ReviewFilter(), 1, deepRows).Next;
@@ -82,6 +86,10 @@ internal static class BenchReview
                 ("refresh_unchanged", () => query.RefreshAsync(ct).GetAwaiter().GetResult()),
                 ("count_by_signal", () => query.CountBySignal(new ReviewFilter())),
                 ("text_search", () => query.List(new ReviewFilter(Text: "warranty claim 4242"), PageSize)),
+                // What the list page does for a search: the count (for "n matching", the page links), then the newest page.
+                ("text_search_page", () => SearchPage(query, new ReviewFilter(Text: "Warranty Claim 4242"))),
+                ("text_search_page_common_word", () => SearchPage(query, new ReviewFilter(Text: "warranty"))),
+                ("text_search_page_and_signal", () => SearchPage(query, new ReviewFilter(Signal: PairSignals.Edit, Text: "warranty"))),
             };
 
             var results = new JsonObject();
@@ -121,6 +129,9 @@ internal static class BenchReview
                 ["open_ms"] = Math.Round(openMs, 1),
                 ["refresh_new_file_ms"] = Math.Round(refreshMs, 1),
                 ["refresh_new_file_rows"] = FileRows,
+                ["working_set_after_open_mib"] = Math.Round(workingSetMb),
+                ["managed_heap_after_open_mib"] = Math.Round(managedMb),
+                ["peak_working_set_mib"] = Math.Round(PeakWorkingSetMb()),
                 ["queries"] = results,
                 ["machine"] = BenchCommand.Machine(),
                 ["load_average_1m"] = LoadAverage(),
@@ -148,6 +159,22 @@ internal static class BenchReview
             new ConversationTurn("assistant", $"There are many considerations about {topic}."),
             Signals[n % 4], 1.0, $"c{n}", $"r{n}", $"model-{n % 12}", $"model-{(n + 1) % 12}", $"s{n % 50_000}", $"u{n % 20_000}",
             start.AddMilliseconds(n));
+    }
+
+    private static void SearchPage(ReviewQuery query, ReviewFilter filter)
+    {
+        var matching = query.Count(filter);
+        if (query.JumpTo(filter, PageSize, 0, ReviewOrder.NewestFirst).Rows.Count != Math.Min(matching, PageSize))
+        {
+            throw new InvalidOperationException("the search's first page does not agree with its count");
+        }
+    }
+
+    private static double PeakWorkingSetMb()
+    {
+        using var self = Process.GetCurrentProcess();
+        self.Refresh();
+        return self.PeakWorkingSet64 / (1024.0 * 1024);
     }
 
     private static double Percentile(double[] sorted, double p) => sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
