@@ -27,6 +27,9 @@ public sealed record ReviewRow(
 /// <summary>A page of a review list, and the cursor of the next page (null on the last).</summary>
 public sealed record ReviewPage(IReadOnlyList<ReviewRow> Rows, string? Next);
 
+/// <summary>A list page: how many pairs match, which page this is of how many, and its rows.</summary>
+public sealed record ReviewListing(long Matching, int PageNumber, int Pages, ReviewPage Page);
+
 /// <summary>Which way a review list runs.</summary>
 public enum ReviewOrder
 {
@@ -85,6 +88,15 @@ public sealed class ReviewQuery : IDisposable
         _connection = connection;
         _folder = folder;
         _log = log;
+    }
+
+    /// <summary>The bytes the text search holds in managed memory (the lower-cased texts and separators; docs/adr/0041).</summary>
+    public long SearchBytes
+    {
+        get
+        {
+            lock (_gate) return _text.Bytes;
+        }
     }
 
     /// <summary>The files that could not be read, with DuckDB's reason; empty when every file is in the index.</summary>
@@ -175,10 +187,26 @@ public sealed class ReviewQuery : IDisposable
         lock (_gate)
         {
             _search = null;
-            if (_rows == 0) return 0;
-            if (TextOnly(filter)) return Matches(filter.Text!).Count;
-            using var command = Command("SELECT count(*) FROM pairs", filter, after: null, ReviewOrder.OldestFirst);
-            return Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture);
+            return CountLocked(filter);
+        }
+    }
+
+    /// <summary>
+    /// What a list page shows, in one call: how many pairs match, and page <paramref name="pageNumber"/> of them (clamped to
+    /// the pages there are). One call searches the texts once for both (docs/adr/0041).
+    /// </summary>
+    public ReviewListing Listing(ReviewFilter filter, int pageSize, int pageNumber, ReviewOrder order = ReviewOrder.NewestFirst)
+    {
+        ArgumentNullException.ThrowIfNull(filter);
+        ArgumentOutOfRangeException.ThrowIfLessThan(pageSize, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(pageSize, MaxPageSize);
+        lock (_gate)
+        {
+            _search = null;
+            var matching = CountLocked(filter);
+            var pages = (int)Math.Min(int.MaxValue, Math.Max(1, (matching + pageSize - 1) / pageSize));
+            var number = Math.Clamp(pageNumber, 1, pages);
+            return new ReviewListing(matching, number, pages, JumpLocked(filter, pageSize, (long)(number - 1) * pageSize, order));
         }
     }
 
@@ -226,37 +254,7 @@ public sealed class ReviewQuery : IDisposable
         lock (_gate)
         {
             _search = null;
-            if (skip == 0 || _rows == 0) return ListLocked(filter, pageSize, null, order);
-            if (TextOnly(filter))
-            {
-                // The matches are row numbers in list order: the page is a slice of them.
-                var matches = Matches(filter.Text!);
-                return skip >= matches.Count ? new ReviewPage([], null) : PageOf(Slice(matches, skip, pageSize + 1, order), pageSize, order);
-            }
-
-            DuckDBCommand command;
-            if (filter == new ReviewFilter())
-            {
-                // Nothing filtered: the rows are numbered in list order, so the anchor is one row looked up by number.
-                if (skip > _rows) return new ReviewPage([], null);
-                command = _connection.CreateCommand();
-                command.CommandText = "SELECT created_us, pair_id FROM pairs WHERE seq = $seq";
-                command.Parameters.Add(new DuckDBParameter("seq", order == ReviewOrder.OldestFirst ? skip - 1 : _rows - skip));
-            }
-            else
-            {
-                command = Command("SELECT created_us, pair_id FROM pairs", filter, after: null, order,
-                    tail: " ORDER BY seq" + Direction(order) + " LIMIT 1 OFFSET " + (skip - 1).ToString(CultureInfo.InvariantCulture));
-            }
-
-            Cursor? anchor;
-            using (command)
-            using (var reader = command.ExecuteReader())
-            {
-                anchor = reader.Read() ? new Cursor(reader.GetInt64(0), reader.GetString(1)) : null;
-            }
-
-            return anchor is null ? new ReviewPage([], null) : ListLocked(filter, pageSize, anchor, order);
+            return JumpLocked(filter, pageSize, skip, order);
         }
     }
 
@@ -265,6 +263,49 @@ public sealed class ReviewQuery : IDisposable
     {
         _connection.Dispose();
         _refreshing.Dispose();
+    }
+
+    private long CountLocked(ReviewFilter filter)
+    {
+        if (_rows == 0) return 0;
+        if (TextOnly(filter)) return Matches(filter.Text!).Count;
+        using var command = Command("SELECT count(*) FROM pairs", filter, after: null, ReviewOrder.OldestFirst);
+        return Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture);
+    }
+
+    private ReviewPage JumpLocked(ReviewFilter filter, int pageSize, long skip, ReviewOrder order)
+    {
+        if (skip == 0 || _rows == 0) return ListLocked(filter, pageSize, null, order);
+        if (TextOnly(filter))
+        {
+            // The matches are row numbers in list order: the page is a slice of them.
+            var matches = Matches(filter.Text!);
+            return skip >= matches.Count ? new ReviewPage([], null) : PageOf(Slice(matches, skip, pageSize + 1, order), pageSize, order);
+        }
+
+        DuckDBCommand command;
+        if (filter == new ReviewFilter())
+        {
+            // Nothing filtered: the rows are numbered in list order, so the anchor is one row looked up by number.
+            if (skip > _rows) return new ReviewPage([], null);
+            command = _connection.CreateCommand();
+            command.CommandText = "SELECT created_us, pair_id FROM pairs WHERE seq = $seq";
+            command.Parameters.Add(new DuckDBParameter("seq", order == ReviewOrder.OldestFirst ? skip - 1 : _rows - skip));
+        }
+        else
+        {
+            command = Command("SELECT created_us, pair_id FROM pairs", filter, after: null, order,
+                tail: " ORDER BY seq" + Direction(order) + " LIMIT 1 OFFSET " + (skip - 1).ToString(CultureInfo.InvariantCulture));
+        }
+
+        Cursor? anchor;
+        using (command)
+        using (var reader = command.ExecuteReader())
+        {
+            anchor = reader.Read() ? new Cursor(reader.GetInt64(0), reader.GetString(1)) : null;
+        }
+
+        return anchor is null ? new ReviewPage([], null) : ListLocked(filter, pageSize, anchor, order);
     }
 
     private ReviewPage ListLocked(ReviewFilter filter, int pageSize, Cursor? after, ReviewOrder order)
