@@ -124,6 +124,15 @@ public sealed class ReviewQueryTests : IAsyncLifetime, IDisposable
         Assert.Equal(backwards.Select(e => e.PairId), newest.Select(r => r.PairId));
         Assert.Equal(backwards.Skip(10).Take(5).Select(e => e.PairId), query.JumpTo(filter, 5, 10, ReviewOrder.NewestFirst).Rows.Select(r => r.PairId));
         Assert.Empty(query.JumpTo(filter, 5, expected.Count, ReviewOrder.NewestFirst).Rows);
+
+        // The list page's one call: the count, and the page asked for, or the last one when it asks past the end.
+        var pageCount = Math.Max(1, (expected.Count + 4) / 5);
+        var listing = query.Listing(filter, 5, 3, ReviewOrder.NewestFirst);
+        Assert.Equal((expected.Count, pageCount, Math.Min(3, pageCount)), (listing.Matching, listing.Pages, listing.PageNumber));
+        Assert.Equal(backwards.Skip((listing.PageNumber - 1) * 5).Take(5).Select(e => e.PairId), listing.Page.Rows.Select(r => r.PairId));
+        var past = query.Listing(filter, 5, 1_000_000, ReviewOrder.NewestFirst);
+        Assert.Equal(pageCount, past.PageNumber);
+        Assert.Equal(backwards.Skip((pageCount - 1) * 5).Take(5).Select(e => e.PairId), past.Page.Rows.Select(r => r.PairId));
     }
 
     [Fact]

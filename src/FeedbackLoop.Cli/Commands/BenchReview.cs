@@ -47,12 +47,7 @@ internal static class BenchReview
         {
             var start = new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
             var written = Stopwatch.StartNew();
-            for (var first = 0; first < pairs; first += FileRows)
-            {
-                var batch = new ExtractionOutput();
-                for (var n = first; n < Math.Min(pairs, first + FileRows); n++) batch.Pairs.Add(Pair(n, start));
-                await new DatasetStore(folder.FullName).WriteAsync(batch, ct).ConfigureAwait(false);
-            }
+            for (var first = 0; first < pairs; first += FileRows) await WriteAsync(folder.FullName, first, Math.Min(pairs, first + FileRows), start, ct).ConfigureAwait(false);
 
             await stderr.WriteLineAsync($"{pairs:N0} pairs written in {written.Elapsed.TotalSeconds:0.0} s").ConfigureAwait(false);
             var opened = Stopwatch.StartNew();
@@ -64,7 +59,12 @@ internal static class BenchReview
                 return 1;
             }
 
-            await stderr.WriteLineAsync($"opened (index built) in {openMs:0} ms").ConfigureAwait(false);
+            // The whole process after opening: DuckDB's table (native memory) and the text index (managed arrays).
+            using var self = Process.GetCurrentProcess();
+            var workingSetMb = self.WorkingSet64 / (1024.0 * 1024);
+            var managedMb = GC.GetTotalMemory(forceFullCollection: true) / (1024.0 * 1024);
+            var searchMb = query.SearchBytes / (1024.0 * 1024);
+            await stderr.WriteLineAsync($"opened (index built) in {openMs:0} ms; working set {workingSetMb:0} MiB, managed heap {managedMb:0} MiB, of which the text search {searchMb:0} MiB").ConfigureAwait(false);
             var span = TimeSpan.FromMilliseconds(pairs);
             var deepRows = (long)Math.Min(pairs / 2, 5_000 * PageSize);
             var deep = query.JumpTo(new ReviewFilter(), 1, deepRows).Next;
@@ -82,6 +82,10 @@ internal static class BenchReview
                 ("refresh_unchanged", () => query.RefreshAsync(ct).GetAwaiter().GetResult()),
                 ("count_by_signal", () => query.CountBySignal(new ReviewFilter())),
                 ("text_search", () => query.List(new ReviewFilter(Text: "warranty claim 4242"), PageSize)),
+                // What the list page does for a search: one call for the count ("n matching", the page links) and the newest page.
+                ("text_search_page", () => SearchPage(query, new ReviewFilter(Text: "Warranty Claim 4242"))),
+                ("text_search_page_common_word", () => SearchPage(query, new ReviewFilter(Text: "warranty"))),
+                ("text_search_page_and_signal", () => SearchPage(query, new ReviewFilter(Signal: PairSignals.Edit, Text: "warranty"))),
             };
 
             var results = new JsonObject();
@@ -103,9 +107,7 @@ internal static class BenchReview
             }
 
             // One more extractor file after the last: the refresh reads it and appends (the app's cost when a file appears).
-            var more = new ExtractionOutput();
-            for (var n = pairs; n < pairs + FileRows; n++) more.Pairs.Add(Pair(n, start));
-            await new DatasetStore(folder.FullName).WriteAsync(more, ct).ConfigureAwait(false);
+            await WriteAsync(folder.FullName, pairs, pairs + FileRows, start, ct).ConfigureAwait(false);
             var refreshed = Stopwatch.StartNew();
             var refresh = await query.RefreshAsync(ct).ConfigureAwait(false);
             var refreshMs = refreshed.Elapsed.TotalMilliseconds;
@@ -121,6 +123,10 @@ internal static class BenchReview
                 ["open_ms"] = Math.Round(openMs, 1),
                 ["refresh_new_file_ms"] = Math.Round(refreshMs, 1),
                 ["refresh_new_file_rows"] = FileRows,
+                ["working_set_after_open_mib"] = Math.Round(workingSetMb),
+                ["managed_heap_after_open_mib"] = Math.Round(managedMb),
+                ["text_search_index_mib"] = Math.Round(searchMb),
+                ["peak_working_set_mib"] = Math.Round(PeakWorkingSetMb()),
                 ["queries"] = results,
                 ["machine"] = BenchCommand.Machine(),
                 ["load_average_1m"] = LoadAverage(),
@@ -136,6 +142,14 @@ internal static class BenchReview
         }
     }
 
+    /// <summary>Pairs [from, to) as one extractor file (a method of its own, so no batch outlives its write in the timed part).</summary>
+    private static async Task WriteAsync(string root, int from, int to, DateTimeOffset start, CancellationToken ct)
+    {
+        var batch = new ExtractionOutput();
+        for (var n = from; n < to; n++) batch.Pairs.Add(Pair(n, start));
+        await new DatasetStore(root).WriteAsync(batch, ct).ConfigureAwait(false);
+    }
+
     private static PreferencePair Pair(int n, DateTimeOffset start)
     {
         var topic = Topics[n % Topics.Length];
@@ -148,6 +162,23 @@ internal static class BenchReview
             new ConversationTurn("assistant", $"There are many considerations about {topic}."),
             Signals[n % 4], 1.0, $"c{n}", $"r{n}", $"model-{n % 12}", $"model-{(n + 1) % 12}", $"s{n % 50_000}", $"u{n % 20_000}",
             start.AddMilliseconds(n));
+    }
+
+    private static void SearchPage(ReviewQuery query, ReviewFilter filter)
+    {
+        // The list page's one call (count and newest page); the rows must agree with the count.
+        var listing = query.Listing(filter, PageSize, 1, ReviewOrder.NewestFirst);
+        if (listing.Matching == 0 || listing.Page.Rows.Count != Math.Min(listing.Matching, PageSize))
+        {
+            throw new InvalidOperationException("the search's first page does not agree with its count");
+        }
+    }
+
+    private static double PeakWorkingSetMb()
+    {
+        using var self = Process.GetCurrentProcess();
+        self.Refresh();
+        return self.PeakWorkingSet64 / (1024.0 * 1024);
     }
 
     private static double Percentile(double[] sorted, double p) => sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];

@@ -27,6 +27,9 @@ public sealed record ReviewRow(
 /// <summary>A page of a review list, and the cursor of the next page (null on the last).</summary>
 public sealed record ReviewPage(IReadOnlyList<ReviewRow> Rows, string? Next);
 
+/// <summary>A list page: how many pairs match, which page this is of how many, and its rows.</summary>
+public sealed record ReviewListing(long Matching, int PageNumber, int Pages, ReviewPage Page);
+
 /// <summary>Which way a review list runs.</summary>
 public enum ReviewOrder
 {
@@ -58,9 +61,11 @@ public sealed class ReviewQuery : IDisposable
     /// <summary>The most rows one page may hold.</summary>
     public const int MaxPageSize = 500;
 
+    /// <summary>DuckDB's rows per row group (its default), the unit its min/max statistics skip by.</summary>
+    private const int RowGroupRows = 122_880;
+
     private const string Columns =
-        "file, pair_id, signal, weight, chosen_model_version, rejected_model_version, created_us, prompt_text, prompt_last, chosen_text, rejected_text, "
-        + "prompt_search, chosen_search, rejected_search";
+        "file, pair_id, signal, weight, chosen_model_version, rejected_model_version, created_us, prompt_text, prompt_last, chosen_text, rejected_text";
 
     private readonly DuckDBConnection _connection;
     private readonly string _folder;
@@ -70,6 +75,8 @@ public sealed class ReviewQuery : IDisposable
     private readonly Dictionary<string, long> _indexed = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _fileIds = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (long Length, string Reason)> _unreadable = new(StringComparer.Ordinal);
+    private readonly ReviewTextIndex _text = new();
+    private Search? _search;
     private Dictionary<string, ReviewState> _latest = new(StringComparer.Ordinal);
     private (long Length, DateTime WrittenUtc)? _logSeen;
     private (long Micros, string PairId)? _last;
@@ -81,6 +88,15 @@ public sealed class ReviewQuery : IDisposable
         _connection = connection;
         _folder = folder;
         _log = log;
+    }
+
+    /// <summary>The bytes the text search holds in managed memory (the lower-cased texts and separators; docs/adr/0041).</summary>
+    public long SearchBytes
+    {
+        get
+        {
+            lock (_gate) return _text.Bytes;
+        }
     }
 
     /// <summary>The files that could not be read, with DuckDB's reason; empty when every file is in the index.</summary>
@@ -105,8 +121,10 @@ public sealed class ReviewQuery : IDisposable
             Execute(connection, """
                 CREATE TABLE staging (file INTEGER, pair_id VARCHAR, signal VARCHAR, weight DOUBLE, chosen_model_version VARCHAR,
                     rejected_model_version VARCHAR, created_us BIGINT, prompt_text VARCHAR, prompt_last VARCHAR, chosen_text VARCHAR,
-                    rejected_text VARCHAR, prompt_search VARCHAR, chosen_search VARCHAR, rejected_search VARCHAR)
+                    rejected_text VARCHAR)
                 """);
+            // The row numbers a text search matched, for the one query that combines them with the other filters.
+            Execute(connection, "CREATE TABLE text_hits (seq BIGINT NOT NULL)");
             Execute(connection, "CREATE TABLE pairs AS SELECT 0::BIGINT AS seq, * FROM staging LIMIT 0");
             query = new ReviewQuery(connection, folder, new ReviewLog(dataRoot, appId));
             await query.RefreshAsync(cancellationToken).ConfigureAwait(false);
@@ -168,9 +186,27 @@ public sealed class ReviewQuery : IDisposable
     {
         lock (_gate)
         {
-            if (_rows == 0) return 0;
-            using var command = Command("SELECT count(*) FROM pairs", filter, after: null, ReviewOrder.OldestFirst);
-            return Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture);
+            _search = null;
+            return CountLocked(filter);
+        }
+    }
+
+    /// <summary>
+    /// What a list page shows, in one call: how many pairs match, and page <paramref name="pageNumber"/> of them (clamped to
+    /// the pages there are). One call searches the texts once for both (docs/adr/0041).
+    /// </summary>
+    public ReviewListing Listing(ReviewFilter filter, int pageSize, int pageNumber, ReviewOrder order = ReviewOrder.NewestFirst)
+    {
+        ArgumentNullException.ThrowIfNull(filter);
+        ArgumentOutOfRangeException.ThrowIfLessThan(pageSize, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(pageSize, MaxPageSize);
+        lock (_gate)
+        {
+            _search = null;
+            var matching = CountLocked(filter);
+            var pages = (int)Math.Min(int.MaxValue, Math.Max(1, (matching + pageSize - 1) / pageSize));
+            var number = Math.Clamp(pageNumber, 1, pages);
+            return new ReviewListing(matching, number, pages, JumpLocked(filter, pageSize, (long)(number - 1) * pageSize, order));
         }
     }
 
@@ -180,6 +216,7 @@ public sealed class ReviewQuery : IDisposable
         var counts = new Dictionary<string, long>(StringComparer.Ordinal);
         lock (_gate)
         {
+            _search = null;
             if (_rows == 0) return counts;
             using var command = Command("SELECT signal, count(*) FROM pairs", filter, after: null, ReviewOrder.OldestFirst, tail: " GROUP BY signal");
             using var reader = command.ExecuteReader();
@@ -196,7 +233,11 @@ public sealed class ReviewQuery : IDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(pageSize, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(pageSize, MaxPageSize);
         var cursor = Cursor.Parse(after);
-        lock (_gate) return ListLocked(filter, pageSize, cursor, order);
+        lock (_gate)
+        {
+            _search = null;
+            return ListLocked(filter, pageSize, cursor, order);
+        }
     }
 
     /// <summary>
@@ -212,30 +253,8 @@ public sealed class ReviewQuery : IDisposable
         ArgumentOutOfRangeException.ThrowIfGreaterThan(pageSize, MaxPageSize);
         lock (_gate)
         {
-            if (skip == 0 || _rows == 0) return ListLocked(filter, pageSize, null, order);
-            DuckDBCommand command;
-            if (filter == new ReviewFilter())
-            {
-                // Nothing filtered: the rows are numbered in list order, so the anchor is one row looked up by number.
-                if (skip > _rows) return new ReviewPage([], null);
-                command = _connection.CreateCommand();
-                command.CommandText = "SELECT created_us, pair_id FROM pairs WHERE seq = $seq";
-                command.Parameters.Add(new DuckDBParameter("seq", order == ReviewOrder.OldestFirst ? skip - 1 : _rows - skip));
-            }
-            else
-            {
-                command = Command("SELECT created_us, pair_id FROM pairs", filter, after: null, order,
-                    tail: " ORDER BY seq" + Direction(order) + " LIMIT 1 OFFSET " + (skip - 1).ToString(CultureInfo.InvariantCulture));
-            }
-
-            Cursor? anchor;
-            using (command)
-            using (var reader = command.ExecuteReader())
-            {
-                anchor = reader.Read() ? new Cursor(reader.GetInt64(0), reader.GetString(1)) : null;
-            }
-
-            return anchor is null ? new ReviewPage([], null) : ListLocked(filter, pageSize, anchor, order);
+            _search = null;
+            return JumpLocked(filter, pageSize, skip, order);
         }
     }
 
@@ -246,11 +265,55 @@ public sealed class ReviewQuery : IDisposable
         _refreshing.Dispose();
     }
 
+    private long CountLocked(ReviewFilter filter)
+    {
+        if (_rows == 0) return 0;
+        if (TextOnly(filter)) return Matches(filter.Text!).Count;
+        using var command = Command("SELECT count(*) FROM pairs", filter, after: null, ReviewOrder.OldestFirst);
+        return Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture);
+    }
+
+    private ReviewPage JumpLocked(ReviewFilter filter, int pageSize, long skip, ReviewOrder order)
+    {
+        if (skip == 0 || _rows == 0) return ListLocked(filter, pageSize, null, order);
+        if (TextOnly(filter))
+        {
+            // The matches are row numbers in list order: the page is a slice of them.
+            var matches = Matches(filter.Text!);
+            return skip >= matches.Count ? new ReviewPage([], null) : PageOf(Slice(matches, skip, pageSize + 1, order), pageSize, order);
+        }
+
+        DuckDBCommand command;
+        if (filter == new ReviewFilter())
+        {
+            // Nothing filtered: the rows are numbered in list order, so the anchor is one row looked up by number.
+            if (skip > _rows) return new ReviewPage([], null);
+            command = _connection.CreateCommand();
+            command.CommandText = "SELECT created_us, pair_id FROM pairs WHERE seq = $seq";
+            command.Parameters.Add(new DuckDBParameter("seq", order == ReviewOrder.OldestFirst ? skip - 1 : _rows - skip));
+        }
+        else
+        {
+            command = Command("SELECT created_us, pair_id FROM pairs", filter, after: null, order,
+                tail: " ORDER BY seq" + Direction(order) + " LIMIT 1 OFFSET " + (skip - 1).ToString(CultureInfo.InvariantCulture));
+        }
+
+        Cursor? anchor;
+        using (command)
+        using (var reader = command.ExecuteReader())
+        {
+            anchor = reader.Read() ? new Cursor(reader.GetInt64(0), reader.GetString(1)) : null;
+        }
+
+        return anchor is null ? new ReviewPage([], null) : ListLocked(filter, pageSize, anchor, order);
+    }
+
     private ReviewPage ListLocked(ReviewFilter filter, int pageSize, Cursor? after, ReviewOrder order)
     {
         if (_rows == 0) return new ReviewPage([], null);
 
         // First the page's row numbers (sort keys and filter columns only), then the texts of those rows alone.
+        if (TextOnly(filter) && after is null) return PageOf(Slice(Matches(filter.Text!), 0, pageSize + 1, order), pageSize, order);
         var seqs = new List<long>(pageSize + 1);
         using (var command = Command("SELECT seq FROM pairs", filter, after, order,
                    tail: " ORDER BY seq" + Direction(order) + " LIMIT " + (pageSize + 1).ToString(CultureInfo.InvariantCulture)))
@@ -259,17 +322,28 @@ public sealed class ReviewQuery : IDisposable
             while (reader.Read()) seqs.Add(reader.GetInt64(0));
         }
 
+        return PageOf(seqs, pageSize, order);
+    }
+
+    /// <summary>The rows numbered <paramref name="seqs"/> (in list order; one more than a page says there is a next page), texts and all.</summary>
+    private ReviewPage PageOf(List<long> seqs, int pageSize, ReviewOrder order)
+    {
         if (seqs.Count == 0) return new ReviewPage([], null);
         var more = seqs.Count > pageSize;
         if (more) seqs.RemoveAt(pageSize);
         var rows = new List<ReviewRow>(seqs.Count);
-        using (var command = _connection.CreateCommand())
+        // Rows far apart (a search's matches) are fetched one row group's range at a time, each range by its own small query:
+        // one range from the first to the last would make DuckDB read the texts of every row group in between.
+        var ranges = ReviewTextIndex.Ranges(seqs, RowGroupRows);
+        if (order == ReviewOrder.NewestFirst) ranges.Reverse();
+        foreach (var range in ranges)
         {
-            // The numbers are ours (read just above), written as literals so DuckDB sees a constant range to skip row groups by.
-            var list = string.Join(", ", seqs.Select(s => s.ToString(CultureInfo.InvariantCulture)));
+            using var command = _connection.CreateCommand();
+            // The numbers are ours (read above), written as literals so DuckDB sees a constant range to skip row groups by.
             command.CommandText = string.Create(CultureInfo.InvariantCulture, $"""
                 SELECT pair_id, signal, weight, chosen_model_version, rejected_model_version, created_us, prompt_text, chosen_text, rejected_text, prompt_last
-                FROM pairs WHERE seq BETWEEN {seqs.Min()} AND {seqs.Max()} AND seq IN ({list}) ORDER BY seq{Direction(order)}
+                FROM pairs WHERE seq BETWEEN {range[0]} AND {range[^1]} AND seq IN ({string.Join(", ", range.Select(s => s.ToString(CultureInfo.InvariantCulture)))})
+                ORDER BY seq{Direction(order)}
                 """);
             using var reader = command.ExecuteReader();
             while (reader.Read())
@@ -325,7 +399,7 @@ public sealed class ReviewQuery : IDisposable
             Execute(_connection, string.Create(CultureInfo.InvariantCulture, $"""
                 INSERT INTO staging ({Columns})
                 SELECT {id}, pair_id, signal, weight, chosen_model_version, rejected_model_version, created_us, prompt_text, prompt_last, chosen_text,
-                       rejected_text, lower(prompt_text), lower(chosen_text), lower(rejected_text)
+                       rejected_text
                 FROM (SELECT p.pair_id, p.signal, p.weight, p.chosen_model_version, p.rejected_model_version, epoch_us(p.created_at) AS created_us,
                              array_to_string(list_transform(p.prompt, m -> m.content), chr(10)) AS prompt_text,
                              coalesce(struct_extract(list_extract(p.prompt, -1), 'content'), '') AS prompt_last,
@@ -354,6 +428,7 @@ public sealed class ReviewQuery : IDisposable
 
     private void Merge(ReviewIndexStep step, IReadOnlyList<string> gone)
     {
+        long textFrom = 0;
         switch (step)
         {
             case ReviewIndexStep.Append:
@@ -361,6 +436,7 @@ public sealed class ReviewQuery : IDisposable
                     INSERT INTO pairs SELECT * FROM (
                         SELECT {_rows} + row_number() OVER (ORDER BY created_us, pair_id) - 1 AS seq, {Columns} FROM staging) ORDER BY seq
                     """));
+                textFrom = _rows;
                 break;
             case ReviewIndexStep.Rebuild:
                 var goneIds = gone.Select(g => _fileIds[g].ToString(CultureInfo.InvariantCulture)).ToList();
@@ -372,6 +448,7 @@ public sealed class ReviewQuery : IDisposable
                         FROM (SELECT {Columns} FROM pairs{keep} UNION ALL SELECT {Columns} FROM staging)) ORDER BY seq
                     """);
                 foreach (var g in gone) _indexed.Remove(g);
+                _text.Clear();
                 break;
             default:
                 return;
@@ -392,6 +469,88 @@ public sealed class ReviewQuery : IDisposable
             using var row = last.ExecuteReader();
             if (row.Read()) _last = (row.GetInt64(0), row.GetString(1));
         }
+
+        IndexTexts(textFrom);
+    }
+
+    /// <summary>Copies the lower-cased texts of rows numbered from <paramref name="from"/> on into the text index, in row order.</summary>
+    private void IndexTexts(long from)
+    {
+        if (_text.Rows != from) throw new InvalidOperationException($"the text index holds {_text.Rows} rows, expected {from}");
+        using var command = _connection.CreateCommand();
+        // lower() as before this index existed (docs/adr/0041): the same case folding of the texts; encode() hands the
+        // UTF-8 bytes over as they are, without a round trip through .NET strings.
+        command.CommandText = string.Create(CultureInfo.InvariantCulture, $"""
+            SELECT seq, encode(lower(prompt_text)), encode(lower(chosen_text)), encode(lower(rejected_text)) FROM pairs WHERE seq >= {from} ORDER BY seq
+            """);
+        using var reader = command.ExecuteReader();
+        var buffers = new byte[3][];
+        for (var i = 0; i < buffers.Length; i++) buffers[i] = new byte[4096];
+        while (reader.Read())
+        {
+            var seq = reader.GetInt64(0);
+            if (seq != _text.Rows) throw new InvalidOperationException($"the index returned row {seq} where row {_text.Rows} was expected");
+            var lengths = new int[3];
+            for (var i = 0; i < 3; i++) lengths[i] = ReadBlob(reader, i + 1, ref buffers[i]);
+            _text.Add(buffers[0].AsSpan(0, lengths[0]), buffers[1].AsSpan(0, lengths[1]), buffers[2].AsSpan(0, lengths[2]));
+        }
+
+        _search = null;
+        if (_text.Rows != _rows) throw new InvalidOperationException($"the text index holds {_text.Rows} rows, the table {_rows}");
+    }
+
+    private static int ReadBlob(DuckDBDataReader reader, int ordinal, ref byte[] buffer)
+    {
+        using var stream = reader.GetStream(ordinal);
+        var length = checked((int)stream.Length);
+        if (buffer.Length < length) buffer = new byte[Math.Max(length, buffer.Length * 2)];
+        stream.ReadExactly(buffer, 0, length);
+        return length;
+    }
+
+    /// <summary>Whether the filter is a text search and nothing else: its rows are then the text index's matches themselves.</summary>
+    private static bool TextOnly(ReviewFilter filter) => !string.IsNullOrEmpty(filter.Text) && filter with { Text = null } == new ReviewFilter();
+
+    /// <summary>Up to <paramref name="count"/> of the matches after the first <paramref name="skip"/>, in list order.</summary>
+    private static List<long> Slice(List<long> matches, long skip, int count, ReviewOrder order)
+    {
+        var slice = new List<long>(count);
+        for (var i = skip; i < matches.Count && slice.Count < count; i++) slice.Add(matches[(int)(order == ReviewOrder.OldestFirst ? i : matches.Count - 1 - i)]);
+        return slice;
+    }
+
+    /// <summary>
+    /// The row numbers, ascending, whose texts contain <paramref name="text"/> (case-insensitive, literal): searched once per
+    /// public call (a jump finds its anchor and its page with one search), never kept across calls.
+    /// </summary>
+    private List<long> Matches(string text)
+    {
+        var lowered = text.ToLowerInvariant();
+        if (_search is not { } search || search.Lowered != lowered) _search = search = new Search(lowered, _text.Find(lowered));
+        return search.Rows;
+    }
+
+    /// <summary>
+    /// The condition on <c>seq</c> that keeps a search's matches, for a query that also has other conditions: the matches go
+    /// into <c>text_hits</c> (once per call) and their range lets DuckDB skip row groups outside it.
+    /// </summary>
+    private string MatchCondition(string text)
+    {
+        var matches = Matches(text);
+        if (matches.Count == 0) return "FALSE";
+        if (!_search!.InTable)
+        {
+            // A new table rather than a DELETE: deleted rows would stay behind in an in-memory table and be read again.
+            Execute(_connection, "CREATE OR REPLACE TABLE text_hits (seq BIGINT NOT NULL)");
+            using (var appender = _connection.CreateAppender("text_hits"))
+            {
+                foreach (var seq in matches) appender.CreateRow().AppendValue(seq).EndRow();
+            }
+
+            _search.InTable = true;
+        }
+
+        return string.Create(CultureInfo.InvariantCulture, $"seq BETWEEN {matches[0]} AND {matches[^1]} AND seq IN (SELECT seq FROM text_hits)");
     }
 
     private static string Direction(ReviewOrder order) => order == ReviewOrder.OldestFirst ? "" : " DESC";
@@ -416,9 +575,9 @@ public sealed class ReviewQuery : IDisposable
         else if (filter.ReviewAction is { } action) Add("pair_id IN (SELECT item FROM decisions WHERE action = $action)", "action", action);
         if (!string.IsNullOrEmpty(filter.Text))
         {
-            // contains() on the lower-cased copies: the search is literal, so % and _ in what a reviewer types mean themselves.
-            Add("(contains(prompt_search, $text) OR contains(chosen_search, $text) OR contains(rejected_search, $text))",
-                "text", filter.Text.ToLowerInvariant());
+            // A literal search (% and _ mean themselves) of the lower-cased texts, done by the text index (docs/adr/0041); its
+            // row numbers join the other conditions, and their range lets DuckDB skip row groups outside it.
+            where.Add(MatchCondition(filter.Text));
         }
 
         if (after is { } cursor)
@@ -442,6 +601,16 @@ public sealed class ReviewQuery : IDisposable
         using var command = connection.CreateCommand();
         command.CommandText = sql;
         command.ExecuteNonQuery();
+    }
+
+    /// <summary>A search's matches within one public call, and whether <c>text_hits</c> holds them.</summary>
+    private sealed class Search(string lowered, List<long> rows)
+    {
+        public string Lowered { get; } = lowered;
+
+        public List<long> Rows { get; } = rows;
+
+        public bool InTable { get; set; }
     }
 
     /// <summary>The last row of a page as the next page's starting point: its time in µs and its id.</summary>

@@ -104,10 +104,9 @@ public sealed class PairsModel(ReviewData data) : PageModel
         // Newest first; a page number is a jump (the row before it found once), the page itself a keyset page (docs/REVIEW.md).
         var query = await data.QueryAsync(App, cancellationToken).ConfigureAwait(false);
         var filter = PairFilter.FromForm(Signal, Model, From, To, Text, State);
-        Matching = query.Count(filter);
-        Pages = (int)Math.Min(int.MaxValue, Math.Max(1, (Matching + PageSize - 1) / PageSize));
-        PageNumber = Math.Clamp(PageNumber, 1, Pages);
-        Rows = query.JumpTo(filter, PageSize, (long)(PageNumber - 1) * PageSize, ReviewOrder.NewestFirst).Rows;
+        // One call for the count and the page, so a text search scans the texts once per request (docs/adr/0041).
+        var listing = query.Listing(filter, PageSize, PageNumber, ReviewOrder.NewestFirst);
+        (Matching, Pages, PageNumber, Rows) = (listing.Matching, listing.Pages, listing.PageNumber, listing.Page.Rows);
         Unreadable = query.Unreadable;
     }
 }
