@@ -1,4 +1,5 @@
 using System.Globalization;
+using FeedbackLoop.Core;
 using System.Text.RegularExpressions;
 
 namespace FeedbackLoop.Pipelines;
@@ -27,15 +28,7 @@ public static partial class Durations
     }
 
     /// <summary>The duration in the same notation, in the largest unit that keeps it exact enough to read.</summary>
-    public static string Format(TimeSpan duration) => duration switch
-    {
-        _ when duration.TotalHours >= 1 && duration.TotalHours % 1 == 0 => Invariant(duration.TotalHours, "h"),
-        _ when duration.TotalMinutes >= 1 && duration.TotalMinutes % 1 == 0 => Invariant(duration.TotalMinutes, "m"),
-        _ when duration.TotalSeconds >= 1 => Invariant(duration.TotalSeconds, "s"),
-        _ => Invariant(duration.TotalMilliseconds, "ms"),
-    };
-
-    private static string Invariant(double amount, string unit) => amount.ToString("0.###", CultureInfo.InvariantCulture) + unit;
+    public static string Format(TimeSpan duration) => DurationText.Format(duration);
 
     [GeneratedRegex(@"^([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)$")]
     private static partial Regex Pattern();

@@ -90,26 +90,15 @@ public sealed record EvalPairsUsed(int HeldOut, int InWindow, int Used, DateTime
     /// <summary>In words, for the gate's reason: which pairs, how many of how many, and why.</summary>
     public string Describe()
     {
-        var rule = $"eval.recency window {Span(Window)}, at least {Count(MinPairs)}";
+        var rule = $"eval.recency window {DurationText.Format(Window)}, at least {Count(MinPairs)}";
         if (Used == 0) return $"no held-out pairs to choose from ({rule})";
         var when = $"made {Time(From!.Value)} to {Time(To!.Value)}";
         return InWindow >= Used
-            ? $"the {Count(Used)} of {Count(HeldOut)} held-out pairs made in the {Span(Window)} up to the newest, {when} ({rule})"
-            : $"the newest {Count(Used)} of {Count(HeldOut)} held-out pairs, {when}: the {Span(Window)} up to the newest held only {Count(InWindow)} ({rule})";
+            ? $"the {Count(Used)} of {Count(HeldOut)} held-out pairs made in the {DurationText.Format(Window)} up to the newest, {when} ({rule})"
+            : $"the newest {Count(Used)} of {Count(HeldOut)} held-out pairs, {when}: the {DurationText.Format(Window)} up to the newest held only {Count(InWindow)} ({rule})";
     }
 
     private static string Count(int value) => value.ToString("#,0", CultureInfo.InvariantCulture);
 
     private static string Time(DateTimeOffset value) => value.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
-
-    // The pipeline's duration notation (5m, 1.5h), without depending on the pipeline reader.
-    private static string Span(TimeSpan value) => value switch
-    {
-        _ when value.TotalHours >= 1 && value.TotalHours % 1 == 0 => Invariant(value.TotalHours, "h"),
-        _ when value.TotalMinutes >= 1 && value.TotalMinutes % 1 == 0 => Invariant(value.TotalMinutes, "m"),
-        _ when value.TotalSeconds >= 1 => Invariant(value.TotalSeconds, "s"),
-        _ => Invariant(value.TotalMilliseconds, "ms"),
-    };
-
-    private static string Invariant(double amount, string unit) => amount.ToString("0.###", CultureInfo.InvariantCulture) + unit;
 }
