@@ -190,10 +190,12 @@ public sealed partial class FeedbackClient : IFeedbackClient, IAsyncDisposable, 
     {
         if (Interlocked.Exchange(ref _shutdown, 1) == 1) return false;
         var started = _time.GetTimestamp();
-        // Two slices of this past the deadline at most: one for a cancelled send to end, one to release the transport.
+        // The sender stops trying one slice of this before the deadline; a cancelled send then takes up to a slice to end
+        // and the transport's release up to another, so the shutdown ends within a slice of the deadline either way, with
+        // room for a loaded machine's scheduling (it once ran 64 ms past two whole slices).
         var grace = ShutdownGrace(timeout);
         var target = _ring.Close();
-        var delivered = await _sender.StopAsync(target, timeout, grace).ConfigureAwait(false);
+        var delivered = await _sender.StopAsync(target, Max(timeout - grace, TimeSpan.Zero), grace).ConfigureAwait(false);
         var left = timeout - _time.GetElapsedTime(started);
         if (_transport is ISpoolDrain spool && left > TimeSpan.Zero)
         {
@@ -207,8 +209,9 @@ public sealed partial class FeedbackClient : IFeedbackClient, IAsyncDisposable, 
     }
 
     /// <summary>
-    /// A twentieth of the timeout, between 100 ms and 5 s: twice this is the most a shutdown may run past its timeout (a
-    /// tenth of it from 2 s up; below that the floor leaves a transport that releases at once the time to do so).
+    /// A twentieth of the timeout, between 100 ms and 5 s: a shutdown gives up delivering this long before its timeout and
+    /// may run this long past it (a twentieth of it from 2 s up; below that the floor leaves a transport that releases at
+    /// once the time to do so).
     /// </summary>
     internal static TimeSpan ShutdownGrace(TimeSpan timeout) =>
         TimeSpan.FromTicks(Math.Clamp(timeout.Ticks / 20, TimeSpan.FromMilliseconds(100).Ticks, TimeSpan.FromSeconds(5).Ticks));
