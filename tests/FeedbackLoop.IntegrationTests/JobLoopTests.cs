@@ -132,7 +132,7 @@ public sealed class JobLoopTests : IAsyncDisposable
         await _loop.CommitAsync(120);
 
         var run = await _loop.RunEndedAsync();
-        Assert.Equal(RunStatus.Completed, run.Status);
+        Assert.True(run.Status == RunStatus.Completed, $"{run.Status}: {run.Reason}; {_loop.Describe()}");
         Assert.Equal([AttemptState.Failed, AttemptState.Succeeded], _loop.Jobs.Attempts(Tune(run)).Select(a => a.State));
         Assert.EndsWith("tune-2", _loop.Registry.CurrentModel(JobLoop.AppId)!.ArtifactPath, StringComparison.Ordinal);
     }

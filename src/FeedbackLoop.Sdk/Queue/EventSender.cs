@@ -64,11 +64,13 @@ internal sealed partial class EventSender : IDisposable
 
     /// <summary>
     /// Sends everything up to <paramref name="target"/>, then stops. True when all of it was delivered or spooled in time.
-    /// When <paramref name="timeout"/> passes first, the send in progress is cancelled and given <paramref name="grace"/> to
-    /// end; what was not delivered then is counted as dropped (<see cref="DropReason.ShutDown"/>) and logged once.
+    /// When <paramref name="giveUpAfter"/> passes first, the send in progress is cancelled and may end until
+    /// <paramref name="abandonAfter"/> (both counted from this call, so a late timer on a loaded machine does not add up);
+    /// what was not delivered then is counted as dropped (<see cref="DropReason.ShutDown"/>) and logged once.
     /// </summary>
-    public async Task<bool> StopAsync(long target, TimeSpan timeout, TimeSpan grace)
+    public async Task<bool> StopAsync(long target, TimeSpan giveUpAfter, TimeSpan abandonAfter)
     {
+        var started = _options.TimeProvider.GetTimestamp();
         var lostBefore = Volatile.Read(ref _lost);
         var shutDownBefore = _counters.Dropped(DropReason.ShutDown);
         Volatile.Write(ref _finalTarget, target);
@@ -76,14 +78,16 @@ internal sealed partial class EventSender : IDisposable
         var inTime = true;
         try
         {
-            await _loop.WaitAsync(timeout, _options.TimeProvider).ConfigureAwait(false);
+            await _loop.WaitAsync(giveUpAfter, _options.TimeProvider).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
             inTime = false;
             await _stopping.CancelAsync().ConfigureAwait(false);
-            // A well-behaved transport ends at once when cancelled; a hung one is abandoned after the grace period.
-            await _loop.WaitAsync(grace, _options.TimeProvider).ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
+            // A well-behaved transport ends at once when cancelled; a hung one is abandoned at abandonAfter.
+            var left = abandonAfter - _options.TimeProvider.GetElapsedTime(started);
+            await _loop.WaitAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero, _options.TimeProvider)
+                .ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
         }
         // What the sender could not take in time is lost with the process: count it, so the books balance.
         // (Only once the loop has ended: the ring has a single consumer.)
@@ -96,7 +100,7 @@ internal sealed partial class EventSender : IDisposable
         }
         if (unsent > 0) Lose(DropReason.ShutDown, unsent);
         // One line for the whole shutdown: the cancelled batch and what was still queued together.
-        if (!inTime) TryLog(() => LogShutdownTimedOut(_logger, timeout.TotalSeconds, _counters.Dropped(DropReason.ShutDown) - shutDownBefore));
+        if (!inTime) TryLog(() => LogShutdownTimedOut(_logger, abandonAfter.TotalSeconds, _counters.Dropped(DropReason.ShutDown) - shutDownBefore));
         Signal();
         return inTime && Settled >= target && Volatile.Read(ref _lost) == lostBefore;
     }

@@ -56,7 +56,7 @@ internal sealed class JobLoop : IAsyncDisposable
     /// <summary>The started loop's services.</summary>
     public IServiceProvider Services => _provider ?? throw new InvalidOperationException("the loop has not started");
 
-    /// <summary>The app's pipeline: the stand-in as trainer and evaluator, 200 ms retry backoff, 3 s heartbeat timeout (workers beat every 100 ms: 30 missed beats, so a loaded 2-core machine does not lose a live attempt).</summary>
+    /// <summary>The app's pipeline: the stand-in as trainer and evaluator, 200 ms retry backoff, 10 s heartbeat timeout (workers beat every 100 ms: 100 missed beats; 3 s still let a loaded CI machine expire live attempts until a run ran out of attempts).</summary>
     public static AppPipeline Pipeline(
         string markers, bool requireSignoff = false, int maxAttempts = 3, TimeSpan? trainerTimeout = null, IReadOnlyList<CommandTemplate>? checks = null,
         TimeSpan? heartbeatTimeout = null) =>
@@ -75,7 +75,7 @@ internal sealed class JobLoop : IAsyncDisposable
                 Command = CommandTemplate.FromArguments(["/bin/sh", Script, "eval", "--data", "{eval}", "--model", "{model}", "--output", "{output}", "--markers", markers]),
                 ExtraCommands = checks ?? [],
             },
-            Jobs = new JobSettings(maxAttempts, TimeSpan.FromMilliseconds(200), heartbeatTimeout ?? TimeSpan.FromSeconds(3)),
+            Jobs = new JobSettings(maxAttempts, TimeSpan.FromMilliseconds(200), heartbeatTimeout ?? TimeSpan.FromSeconds(10)),
             Gate = new GateSettings(0.02, requireSignoff),
         };
 
