@@ -17,6 +17,11 @@ namespace FeedbackLoop.IntegrationTests;
 /// train and gate, and meanwhile one extractor, one worker and the active orchestrator die by SIGKILL. Afterwards every
 /// event's pair and label is in the datasets once, every run ended once, and the store shows the standby's takeover.
 /// </summary>
+/// <remarks>
+/// In the RabbitMQ collection, so it never runs beside the other PostgreSQL process tests: it sets the store password's
+/// variable for this process while it runs (the other tests' servers trust loopback, but a file named there must exist).
+/// </remarks>
+[Collection(RabbitMqCollection.Name)]
 public sealed class LocalClusterTests(ITestOutputHelper output)
 {
     private const string App = "shop";
@@ -33,6 +38,19 @@ public sealed class LocalClusterTests(ITestOutputHelper output)
         // The store's password, as every role of the cluster reads it (the tests' own PostgreSQL servers trust loopback
         // and ignore it).
         Environment.SetEnvironmentVariable(StoreLocation.PasswordFileVariable, cluster.StorePasswordFile);
+        try
+        {
+            await DriveAndCheckAsync(cluster);
+        }
+        finally
+        {
+            // Before the cluster's folder goes: a later test must not be pointed at a file that no longer exists.
+            Environment.SetEnvironmentVariable(StoreLocation.PasswordFileVariable, null);
+        }
+    }
+
+    private static async Task DriveAndCheckAsync(LocalCluster cluster)
+    {
         var registry = new ModelRegistry(cluster.Store);
         var jobs = new JobStore(cluster.Store);
         var firstHolder = OrchestratorLease.Current(registry.Database)!.Holder;
