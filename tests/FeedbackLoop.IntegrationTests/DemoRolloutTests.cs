@@ -16,9 +16,10 @@ public sealed class DemoRolloutTests : IDisposable
     [Fact]
     public async Task A_canary_is_promoted_and_the_broken_one_is_rolled_back_with_its_numbers()
     {
-        // Rounds enough for the second canary to reach its decision or its 30-minute limit (3 simulated minutes a round;
-        // the demo wraps up as soon as it is decided). With 24 it was once still on trial when the rounds ran out.
-        var runner = new DemoRunner(new DemoOptions(_out, Seed: 2, Users: 60, Generations: 2, PromptsPerRound: 150, Rounds: 32, CandidatesPerPrompt: 4,
+        // Rounds enough for the second canary to reach its decision or its 30-minute limit (3 simulated minutes a round)
+        // and then serve as a generation; the demo wraps up as soon as that is so. With 24 a canary was once still on
+        // trial when the rounds ran out, with 32 one was promoted in the last round and never served.
+        var runner = new DemoRunner(new DemoOptions(_out, Seed: 2, Users: 60, Generations: 2, PromptsPerRound: 150, Rounds: 40, CandidatesPerPrompt: 4,
             DemoCommand.DemoPipeline, DriftRound: 0, FaultyCanary: 1), NullLoggerFactory.Instance);
 
         var report = await runner.RunAsync(_ => { }, CancellationToken.None);
