@@ -226,16 +226,7 @@ public sealed class PostgresServer : IDisposable
         }
     }
 
-    // Folders of test processes that died without disposing their server; their servers stopped with them.
-    private static void RemoveFoldersOfDeadRuns()
-    {
-        foreach (var folder in Directory.EnumerateDirectories(Path.GetTempPath(), FolderPrefix + "*"))
-        {
-            var pidText = Path.GetFileName(folder)[FolderPrefix.Length..].Split('-')[0];
-            if (!int.TryParse(pidText, CultureInfo.InvariantCulture, out var pid) || pid == Environment.ProcessId || Directory.Exists($"/proc/{pid}")) continue;
-            try { Directory.Delete(folder, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-        }
-    }
+    private static void RemoveFoldersOfDeadRuns() => DeadRunFolders.Remove(FolderPrefix);
 
     // Runs the server in the foreground and stops it (SIGINT: fast shutdown) when stdin closes: the fixture's stop, or
     // the test process's death. Loopback only; the socket in the private folder, not /var/run/postgresql.

@@ -472,16 +472,7 @@ public sealed class RabbitMqBroker : IAsyncLifetime
         }
     }
 
-    // Folders of test processes that died without disposing their fixture; their nodes stopped with them.
-    private static void RemoveFoldersOfDeadRuns()
-    {
-        foreach (var folder in Directory.EnumerateDirectories(Path.GetTempPath(), FolderPrefix + "*"))
-        {
-            var pidText = Path.GetFileName(folder)[FolderPrefix.Length..].Split('-')[0];
-            if (!int.TryParse(pidText, CultureInfo.InvariantCulture, out var pid) || pid == Environment.ProcessId || Directory.Exists($"/proc/{pid}")) continue;
-            try { Directory.Delete(folder, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-        }
-    }
+    private static void RemoveFoldersOfDeadRuns() => DeadRunFolders.Remove(FolderPrefix);
 
     // Runs the node's epmd, then the node, in the foreground; stops both when stdin closes (the fixture's stop,
     // or the test process's death) and exits with the node's status. rabbitmq-server turns SIGTERM into a clean
