@@ -62,6 +62,9 @@ internal sealed partial class EventSender : IDisposable
         return reached && Volatile.Read(ref _lost) == lostBefore;
     }
 
+    // How long a cancelled send always gets to end (and count its batch), even when the cancel came at the deadline.
+    private static readonly TimeSpan MinimumAfterCancel = TimeSpan.FromMilliseconds(50);
+
     /// <summary>
     /// Sends everything up to <paramref name="target"/>, then stops. True when all of it was delivered or spooled in time.
     /// When <paramref name="giveUpAfter"/> passes first, the send in progress is cancelled and may end until
@@ -85,8 +88,9 @@ internal sealed partial class EventSender : IDisposable
             inTime = false;
             await _stopping.CancelAsync().ConfigureAwait(false);
             // A well-behaved transport ends at once when cancelled; a hung one is abandoned at abandonAfter.
+            // At least a moment, however late the cancel came: a send that ends at once must get to count its batch.
             var left = abandonAfter - _options.TimeProvider.GetElapsedTime(started);
-            await _loop.WaitAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero, _options.TimeProvider)
+            await _loop.WaitAsync(left > MinimumAfterCancel ? left : MinimumAfterCancel, _options.TimeProvider)
                 .ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
         }
         // What the sender could not take in time is lost with the process: count it, so the books balance.
