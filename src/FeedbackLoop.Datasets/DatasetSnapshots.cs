@@ -3,7 +3,6 @@ using FeedbackLoop.Core.Runs;
 using FeedbackLoop.Core.Tuning;
 using FeedbackLoop.Datasets.Review;
 using FeedbackLoop.Datasets.Snapshots;
-using Parquet.Serialization;
 
 namespace FeedbackLoop.Datasets;
 
@@ -50,10 +49,10 @@ public sealed class DatasetSnapshots(string dataRoot) : ISnapshotSource
     {
         ArgumentNullException.ThrowIfNull(snapshot);
         if (snapshot.SnapshotId is not { } id) return null;
-        var rows = (await ReadAsync(snapshot, cancellationToken).ConfigureAwait(false)).Select(PreferencePairRow.From).ToList();
+        var rows = await ReadAsync(snapshot, cancellationToken).ConfigureAwait(false);
         DurableFile.CreatePrivateDirectory(folder);
         var path = Path.Combine(folder, "part-" + id + DatasetPaths.Extension);
-        await DurableFile.WriteAsync(path, stream => ParquetSerializer.SerializeAsync(rows, stream, DatasetStore.Options, cancellationToken: cancellationToken), cancellationToken).ConfigureAwait(false);
+        await DurableFile.WriteAsync(path, stream => DatasetColumns.WritePairsAsync(stream, rows, cancellationToken), cancellationToken).ConfigureAwait(false);
         return path;
     }
 

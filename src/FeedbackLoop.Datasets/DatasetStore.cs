@@ -3,7 +3,6 @@ using System.Text;
 using FeedbackLoop.Contracts.Datasets;
 using FeedbackLoop.Core.Extraction;
 using Parquet;
-using Parquet.Serialization;
 
 namespace FeedbackLoop.Datasets;
 
@@ -56,7 +55,7 @@ public sealed class DatasetStore(string dataRoot) : IExtractionSink
             var (fresh, dup) = await FreshAsync(group.Key, DatasetKinds.PreferencePairs, group, p => p.PairId, cancellationToken).ConfigureAwait(false);
             skipped += dup;
             if (fresh.Count == 0) continue;
-            files.Add(await WriteFileAsync(group.Key, DatasetKinds.PreferencePairs, fresh.Select(PreferencePairRow.From).ToList(), fresh.Select(p => p.PairId), cancellationToken).ConfigureAwait(false));
+            files.Add(await WriteFileAsync(group.Key, DatasetKinds.PreferencePairs, (stream, ct) => DatasetColumns.WritePairsAsync(stream, fresh, ct), fresh.Select(p => p.PairId), cancellationToken).ConfigureAwait(false));
             Remember(group.Key, DatasetKinds.PreferencePairs, files[^1], fresh.Select(p => p.PairId));
             pairs += fresh.Count;
             pairsByApp[group.Key] = fresh.Count;
@@ -66,7 +65,7 @@ public sealed class DatasetStore(string dataRoot) : IExtractionSink
             var (fresh, dup) = await FreshAsync(group.Key, DatasetKinds.FeedbackLabels, group, l => l.LabelId, cancellationToken).ConfigureAwait(false);
             skipped += dup;
             if (fresh.Count == 0) continue;
-            files.Add(await WriteFileAsync(group.Key, DatasetKinds.FeedbackLabels, fresh.Select(FeedbackLabelRow.From).ToList(), fresh.Select(l => l.LabelId), cancellationToken).ConfigureAwait(false));
+            files.Add(await WriteFileAsync(group.Key, DatasetKinds.FeedbackLabels, (stream, ct) => DatasetColumns.WriteLabelsAsync(stream, fresh, ct), fresh.Select(l => l.LabelId), cancellationToken).ConfigureAwait(false));
             Remember(group.Key, DatasetKinds.FeedbackLabels, files[^1], fresh.Select(l => l.LabelId));
             labels += fresh.Count;
         }
@@ -75,7 +74,7 @@ public sealed class DatasetStore(string dataRoot) : IExtractionSink
             var (fresh, dup) = await FreshAsync(group.Key, DatasetKinds.Engagement, group, w => w.WindowId, cancellationToken).ConfigureAwait(false);
             skipped += dup;
             if (fresh.Count == 0) continue;
-            files.Add(await WriteFileAsync(group.Key, DatasetKinds.Engagement, fresh.Select(EngagementRow.From).ToList(), fresh.Select(w => w.WindowId), cancellationToken).ConfigureAwait(false));
+            files.Add(await WriteFileAsync(group.Key, DatasetKinds.Engagement, (stream, ct) => DatasetColumns.WriteWindowsAsync(stream, fresh, ct), fresh.Select(w => w.WindowId), cancellationToken).ConfigureAwait(false));
             Remember(group.Key, DatasetKinds.Engagement, files[^1], fresh.Select(w => w.WindowId));
             windows += fresh.Count;
         }
@@ -134,12 +133,12 @@ public sealed class DatasetStore(string dataRoot) : IExtractionSink
         public HashSet<string> Files { get; } = new(StringComparer.Ordinal);
     }
 
-    private async Task<string> WriteFileAsync<TRow>(string appId, string kind, List<TRow> rows, IEnumerable<string> ids, CancellationToken cancellationToken)
+    private async Task<string> WriteFileAsync(string appId, string kind, Func<Stream, CancellationToken, Task> write, IEnumerable<string> ids, CancellationToken cancellationToken)
     {
         var folder = FolderOf(appId, kind);
         DurableFile.CreatePrivateDirectory(folder);
         var path = Path.Combine(folder, FileName(ids));
-        await DurableFile.WriteBufferedAsync(path, stream => ParquetSerializer.SerializeAsync(rows, stream, Options, cancellationToken: cancellationToken), cancellationToken).ConfigureAwait(false);
+        await DurableFile.WriteBufferedAsync(path, stream => write(stream, cancellationToken), cancellationToken).ConfigureAwait(false);
         return path;
     }
 

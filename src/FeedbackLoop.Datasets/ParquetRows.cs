@@ -41,16 +41,6 @@ internal sealed class PreferencePairRow
     [JsonPropertyName("created_at"), ParquetTimestamp(ParquetTimestampResolution.Microseconds, true, true)]
     public DateTime CreatedAt { get; set; }
 
-    public static PreferencePairRow From(PreferencePair p) => new()
-    {
-        PairId = p.PairId, AppId = p.AppId, Prompt = MessageRow.From(p.Prompt),
-        Chosen = MessageRow.From(p.Chosen), Rejected = MessageRow.From(p.Rejected),
-        Signal = p.Signal, Weight = p.Weight, ChosenGenerationId = p.ChosenGenerationId,
-        RejectedGenerationId = p.RejectedGenerationId, ChosenModelVersion = p.ChosenModelVersion,
-        RejectedModelVersion = p.RejectedModelVersion, SessionId = p.SessionId, UserId = p.UserId,
-        CreatedAt = Microseconds(p.CreatedAt),
-    };
-
     public PreferencePair ToRecord() => new(
         PairId, AppId, MessageRow.ToMessages(Prompt), MessageRow.ToMessages(Chosen).Single(), MessageRow.ToMessages(Rejected).Single(),
         Signal, Weight, ChosenGenerationId, RejectedGenerationId, ChosenModelVersion, RejectedModelVersion, SessionId, UserId,
@@ -77,13 +67,6 @@ internal sealed class FeedbackLabelRow
     [JsonPropertyName("user_id"), ParquetRequired] public string UserId { get; set; } = "";
     [JsonPropertyName("created_at"), ParquetTimestamp(ParquetTimestampResolution.Microseconds, true, true)]
     public DateTime CreatedAt { get; set; }
-
-    public static FeedbackLabelRow From(FeedbackLabel l) => new()
-    {
-        LabelId = l.LabelId, AppId = l.AppId, Prompt = MessageRow.From(l.Prompt), Completion = MessageRow.From(l.Completion),
-        Label = l.Label, GenerationId = l.GenerationId, ModelVersion = l.ModelVersion, SessionId = l.SessionId,
-        UserId = l.UserId, CreatedAt = PreferencePairRow.Microseconds(l.CreatedAt),
-    };
 
     public FeedbackLabel ToRecord() => new(
         LabelId, AppId, MessageRow.ToMessages(Prompt), MessageRow.ToMessages(Completion).Single(), Label, GenerationId,
@@ -115,16 +98,6 @@ internal sealed class EngagementRow
     [JsonPropertyName("dwell_p90_ms")] public double? DwellP90Ms { get; set; }
     [JsonPropertyName("dwell_p99_ms")] public double? DwellP99Ms { get; set; }
     [JsonPropertyName("partition")] public int Partition { get; set; }
-
-    public static EngagementRow From(EngagementWindow w) => new()
-    {
-        WindowId = w.WindowId, AppId = w.AppId, ModelVersion = w.ModelVersion, Variant = w.Variant,
-        WindowStart = w.WindowStart.UtcDateTime, WindowEnd = w.WindowEnd.UtcDateTime, Shown = w.Shown,
-        ThumbsUp = w.ThumbsUp, ThumbsDown = w.ThumbsDown, Regenerated = w.Regenerated, Edited = w.Edited,
-        Copied = w.Copied, Accepted = w.Accepted, Rejected = w.Rejected, ComparisonsWon = w.ComparisonsWon,
-        ComparisonsLost = w.ComparisonsLost, DwellSamples = w.DwellSamples, DwellP50Ms = w.DwellP50Ms,
-        DwellP90Ms = w.DwellP90Ms, DwellP99Ms = w.DwellP99Ms, Partition = w.Partition,
-    };
 
     public EngagementWindow ToRecord() => new(
         WindowId, AppId, ModelVersion, Variant,

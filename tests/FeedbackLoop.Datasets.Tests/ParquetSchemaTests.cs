@@ -1,6 +1,9 @@
 using FeedbackLoop.Contracts.Datasets;
+using FeedbackLoop.Contracts;
+using FeedbackLoop.Core.Extraction;
 using Parquet;
 using Parquet.Schema;
+using Parquet.Serialization;
 
 namespace FeedbackLoop.Datasets.Tests;
 
@@ -77,6 +80,51 @@ public sealed class ParquetSchemaTests : IDisposable
         Assert.NotNull(element.LogicalType?.TIMESTAMP);
         Assert.True(element.LogicalType!.TIMESTAMP!.IsAdjustedToUTC);
         Assert.NotNull(element.LogicalType.TIMESTAMP.Unit.MICROS);
+    }
+
+    /// <summary>
+    /// The store writes column by column (DatasetColumns), the readers map files back to the row classes: the file's schema
+    /// must be exactly what Parquet.Net derives from those classes, or readers would see other columns or levels.
+    /// </summary>
+    [Theory]
+    [InlineData(DatasetKinds.PreferencePairs, typeof(PreferencePairRow))]
+    [InlineData(DatasetKinds.FeedbackLabels, typeof(FeedbackLabelRow))]
+    [InlineData(DatasetKinds.Engagement, typeof(EngagementRow))]
+    public async Task Written_files_have_exactly_the_row_classes_schema(string kind, Type rowClass)
+    {
+        var written = await SchemaOf(kind);
+
+        Assert.Equal(rowClass.GetParquetSchema(forWriting: false), written);
+        Assert.Equal(
+            rowClass.GetParquetSchema(forWriting: false).GetDataFields().Select(f => (f.Path.ToString(), f.MaxDefinitionLevel, f.MaxRepetitionLevel, f.ClrType, f.IsNullable)),
+            written.GetDataFields().Select(f => (f.Path.ToString(), f.MaxDefinitionLevel, f.MaxRepetitionLevel, f.ClrType, f.IsNullable)));
+    }
+
+    /// <summary>The list levels the store writes by hand: an empty prompt between one- and many-message prompts.</summary>
+    [Fact]
+    public async Task Empty_single_and_multi_message_prompts_read_back_in_their_rows()
+    {
+        var output = new ExtractionOutput();
+        IReadOnlyList<ConversationTurn>[] prompts = [Samples.Prompt, [], [new ConversationTurn("user", "one")], [], Samples.Prompt];
+        for (var i = 0; i < prompts.Length; i++)
+        {
+            output.Pairs.Add(Samples.Pair(Samples.Shop, $"g{i}", Samples.Start) with { Prompt = prompts[i] });
+            output.Labels.Add(new FeedbackLabel($"label-{i}", Samples.Shop, prompts[i], new ConversationTurn("assistant", $"answer {i}"),
+                i % 2 == 0, $"g{i}", "model-a", "session-1", "user-1", Samples.Start));
+        }
+
+        await new DatasetStore(_root).WriteAsync(output);
+
+        var pairs = (await DatasetReader.ReadPairsAsync(_root, Samples.Shop)).ToDictionary(p => p.ChosenGenerationId);
+        var labels = (await DatasetReader.ReadLabelsAsync(_root, Samples.Shop)).ToDictionary(l => l.LabelId);
+        for (var i = 0; i < prompts.Length; i++)
+        {
+            Assert.Equal(prompts[i], pairs[$"g{i}"].Prompt);
+            Assert.Equal(new ConversationTurn("assistant", "Paris."), pairs[$"g{i}"].Chosen);
+            Assert.Equal(prompts[i], labels[$"label-{i}"].Prompt);
+            Assert.Equal(new ConversationTurn("assistant", $"answer {i}"), labels[$"label-{i}"].Completion);
+            Assert.Equal(i % 2 == 0, labels[$"label-{i}"].Label);
+        }
     }
 
     private static void AssertMessageList(ParquetSchema schema, string name)
