@@ -33,21 +33,31 @@ internal static class BenchCommand
         };
         var runs = new Option<int>("--runs") { Description = "Measured runs of each kind; the median is reported.", DefaultValueFactory = _ => 3 };
         var output = new Option<FileInfo>("--out") { Description = "Where to write the JSON result.", DefaultValueFactory = _ => new FileInfo("bench-results/extract.json") };
+        var consumers = new Option<int>("--consumers")
+        {
+            Description = "Extraction loops in the process, as `extract --consumers` runs them. Default: the machine's cores.",
+            DefaultValueFactory = _ => Math.Clamp(Environment.ProcessorCount, 1, ExtractCommand.MaxConsumers),
+        };
 
         var extract = new Command("extract", "Measure extractor throughput (events/s) against the raw consume rate of the same records.")
         {
-            events, partitions, runs, output,
+            events, partitions, runs, output, consumers,
         };
-        extract.SetAction((parse, ct) => RunExtractAsync(parse.GetValue(events), parse.GetValue(partitions), parse.GetValue(runs), parse.GetValue(output)!,
+        extract.SetAction((parse, ct) => RunExtractAsync(parse.GetValue(events), parse.GetValue(partitions), parse.GetValue(runs), parse.GetValue(consumers), parse.GetValue(output)!,
             parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct));
         return new Command("bench", "Benchmarks of the project's hot paths; results go to bench-results/ and docs/BENCHMARKS.md.") { extract, BenchCollector.Create(), BenchReview.Create() };
     }
 
-    private static async Task<int> RunExtractAsync(int sessions, int partitions, int runs, FileInfo output, TextWriter stdout, TextWriter stderr, CancellationToken ct)
+    private static async Task<int> RunExtractAsync(int sessions, int partitions, int runs, int consumers, FileInfo output, TextWriter stdout, TextWriter stderr, CancellationToken ct)
     {
         if (sessions < 1 || partitions < 1 || runs < 1)
         {
             await stderr.WriteLineAsync("--sessions, --partitions and --runs must be positive.").ConfigureAwait(false);
+            return 2;
+        }
+        if (consumers is < 1 or > ExtractCommand.MaxConsumers)
+        {
+            await stderr.WriteLineAsync($"--consumers must be from 1 to {ExtractCommand.MaxConsumers}.").ConfigureAwait(false);
             return 2;
         }
         using var cluster = EmbeddedKafkaCluster.Start(brokers: 3);
@@ -64,8 +74,9 @@ internal static class BenchCommand
         // profiled with one, its measured runs still spent a sixth of their CPU in the JIT on a loaded machine.
         await stderr.WriteLineAsync("  warm-up passes (not measured)…").ConfigureAwait(false);
         RawConsume(cluster.BootstrapServers, topic, produced, "bench-raw-warmup");
-        for (var warmUp = 1; warmUp <= 2; warmUp++)
-            await ExtractAsync(cluster.BootstrapServers, topic, produced, $"bench-extract-warmup-{warmUp}").ConfigureAwait(false);
+        // The first warm-up is a single loop: the rows it writes are what every run must write, however its loops split the partitions.
+        var (_, _, _, expectedRows) = await ExtractAsync(cluster.BootstrapServers, topic, produced, 1, null, "bench-extract-warmup-1").ConfigureAwait(false);
+        await ExtractAsync(cluster.BootstrapServers, topic, produced, consumers, expectedRows, "bench-extract-warmup-2").ConfigureAwait(false);
 
         var raw = new List<double>();
         var extracted = new List<double>();
@@ -79,7 +90,7 @@ internal static class BenchCommand
             raw.Add(rawRate);
             rawCpu.Add(rawCpuPerEvent);
             await stderr.WriteLineAsync($"  run {run}: raw consume {rawRate:N0} events/s, {rawCpuPerEvent:0.0} µs CPU/event").ConfigureAwait(false);
-            var (rate, cpuPerEvent, jitPerEvent, rows) = await ExtractAsync(cluster.BootstrapServers, topic, produced, $"bench-extract-{run}").ConfigureAwait(false);
+            var (rate, cpuPerEvent, jitPerEvent, rows) = await ExtractAsync(cluster.BootstrapServers, topic, produced, consumers, expectedRows, $"bench-extract-{run}").ConfigureAwait(false);
             extracted.Add(rate);
             extractCpu.Add(cpuPerEvent);
             extractJit.Add(jitPerEvent);
@@ -92,6 +103,7 @@ internal static class BenchCommand
             ["bytes_per_event"] = Math.Round(bytes / (double)produced),
             ["partitions"] = partitions,
             ["runs"] = runs,
+            ["consumers"] = consumers,
             ["raw_consume_events_per_s"] = Math.Round(Median(raw)),
             ["extract_events_per_s"] = Math.Round(Median(extracted)),
             // CPU time of the whole process (every thread, the in-process brokers included) per event over the same
@@ -109,7 +121,7 @@ internal static class BenchCommand
         };
         output.Directory?.Create();
         await File.WriteAllTextAsync(output.FullName, result.ToJsonString(new JsonSerializerOptions { WriteIndented = true }), ct).ConfigureAwait(false);
-        await stdout.WriteLineAsync($"| {produced:N0} events | {Median(raw):N0} events/s raw consume | {Median(extracted):N0} events/s extract | {Median(extracted) / Median(raw):P0} of raw | {Machine()} |").ConfigureAwait(false);
+        await stdout.WriteLineAsync($"| {produced:N0} events | {Median(raw):N0} events/s raw consume | {Median(extracted):N0} events/s extract | {Median(extracted) / Median(raw):P0} of raw | {consumers} consumers | {Machine()} |").ConfigureAwait(false);
         await stderr.WriteLineAsync($"Wrote {output.FullName}").ConfigureAwait(false);
         return 0;
     }
@@ -196,27 +208,41 @@ internal static class BenchCommand
         return (read / elapsed.TotalSeconds, cpu.TotalMicroseconds / read);
     }
 
-    private static async Task<(double Rate, double CpuMicrosecondsPerEvent, double JitMicrosecondsPerEvent, long Rows)> ExtractAsync(string bootstrap, string topic, long expected, string group)
+    /// <summary>
+    /// One measured extraction: <paramref name="consumers"/> loops in one group on one data folder, as <c>extract --consumers</c>
+    /// runs them, until they read every record; the rate runs from the first record read to the final commit. When
+    /// <paramref name="expectedRows"/> is given, the run must have written exactly those rows (a loop that re-read after a
+    /// rebalance writes no row twice), or the bench fails.
+    /// </summary>
+    private static async Task<(double Rate, double CpuMicrosecondsPerEvent, double JitMicrosecondsPerEvent, long Rows)> ExtractAsync(
+        string bootstrap, string topic, long expected, int consumers, long? expectedRows, string group)
     {
         var data = Path.Combine(Path.GetTempPath(), "feedbackloop-bench-" + Guid.NewGuid().ToString("N"));
         try
         {
-            var loop = new ExtractionLoop(ExtractorOptions(bootstrap, group, topic, Path.Combine(data, "state")), new DatasetStore(data), NullLogger.Instance);
+            var loops = Enumerable.Range(1, consumers)
+                .Select(consumer => new ExtractionLoop(ExtractorOptions(bootstrap, group, topic, Path.Combine(data, "state")) with { Consumer = consumers == 1 ? null : consumer },
+                    new DatasetStore(data), NullLogger.Instance))
+                .ToList();
             using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(3));
-            var run = loop.RunAsync(stop.Token);
+            var run = Task.WhenAll(loops.Select(loop => loop.RunAsync(stop.Token)));
+            long Read() => loops.Sum(loop => loop.Progress.RecordsRead);
             // The CPU clock starts within one poll (2 ms) of the first record, as near to the rate's own start as polling allows.
-            while (loop.Progress.RecordsRead == 0 && !run.IsCompleted) await Task.Delay(2).ConfigureAwait(false);
+            while (Read() == 0 && !run.IsCompleted) await Task.Delay(2).ConfigureAwait(false);
             var cpuAtFirst = ProcessCpu();
             var jitAtFirst = JitInfo.GetCompilationTime();
-            while (loop.Progress.RecordsRead < expected && !run.IsCompleted) await Task.Delay(20).ConfigureAwait(false);
+            while (Read() < expected && !run.IsCompleted) await Task.Delay(20).ConfigureAwait(false);
             await stop.CancelAsync().ConfigureAwait(false);
-            await run.ConfigureAwait(false); // includes the final write and commit
-            var elapsed = Stopwatch.GetElapsedTime(loop.Progress.FirstRecordTimestamp);
+            await run.ConfigureAwait(false); // includes the final writes and commits
+            var elapsed = Stopwatch.GetElapsedTime(loops.Where(loop => loop.Progress.RecordsRead > 0).Min(loop => loop.Progress.FirstRecordTimestamp));
             var cpu = ProcessCpu() - cpuAtFirst;
             var jit = JitInfo.GetCompilationTime() - jitAtFirst;
-            if (loop.Counters.EventsProcessed != expected || loop.Progress.DeadLettered != 0)
-                throw new InvalidOperationException($"extractor processed {loop.Counters.EventsProcessed} of {expected} events ({loop.Progress.DeadLettered} dead-lettered)");
-            return (expected / elapsed.TotalSeconds, cpu.TotalMicroseconds / expected, jit.TotalMicroseconds / expected, loop.Progress.PairsWritten + loop.Progress.LabelsWritten + loop.Progress.WindowsWritten);
+            var processed = loops.Sum(loop => loop.Counters.EventsProcessed);
+            var deadLettered = loops.Sum(loop => loop.Progress.DeadLettered);
+            var rows = loops.Sum(loop => loop.Progress.PairsWritten + loop.Progress.LabelsWritten + loop.Progress.WindowsWritten);
+            if (processed < expected || deadLettered != 0 || (expectedRows is { } want && rows != want))
+                throw new InvalidOperationException($"the extractor processed {processed} of {expected} events ({deadLettered} dead-lettered) and wrote {rows} rows{(expectedRows is { } w ? $" of {w}" : "")}");
+            return (expected / elapsed.TotalSeconds, cpu.TotalMicroseconds / expected, jit.TotalMicroseconds / expected, rows);
         }
         finally
         {

@@ -26,6 +26,9 @@ internal static class ExtractCommand
     /// <summary>Exit code of an <c>--until-idle</c> run that found records deleted before they were read.</summary>
     public const int RecordsLostExitCode = 3;
 
+    /// <summary>The most extraction loops one process runs (<c>--consumers</c>): more gains nothing on the machines we measured.</summary>
+    public const int MaxConsumers = 16;
+
     /// <summary>The consumer group every extractor joins unless told otherwise.</summary>
     public const string DefaultGroup = "feedbackloop-extractors";
 
@@ -58,22 +61,33 @@ internal static class ExtractCommand
         var pipelineFile = HostOptionsCli.Pipeline();
         var metricsPort = HostOptionsCli.MetricsPort();
         var verbose = new Option<bool>("--verbose") { Description = "Log partition assignments and each dead-lettered record." };
+        var consumers = new Option<int>("--consumers")
+        {
+            Description = "Extraction loops in this process, each a member of the group with partitions of its own, so the work of different partitions "
+                + $"runs on different cores (at most {MaxConsumers}; set it to the machine's cores for throughput). Memory budgets are split between them.",
+            DefaultValueFactory = _ => 1,
+        };
 
         var command = new Command("extract", "Run the preference and engagement extractors on the events topic.")
         {
-            bootstrap, kafkaConfig, data, untilIdle, group, pipelineFile, metricsPort, verbose, maxEventAge,
+            bootstrap, kafkaConfig, data, untilIdle, group, pipelineFile, metricsPort, verbose, maxEventAge, consumers,
         };
         command.Subcommands.Add(ExtractStatusCommand.Create());
         command.SetAction((parse, ct) => RunAsync(
             parse.GetRequiredValue(bootstrap), parse.GetValue(kafkaConfig), parse.GetValue(data), parse.GetValue(untilIdle), parse.GetValue(group)!, parse.GetValue(pipelineFile),
-            parse.GetValue(metricsPort), parse.GetValue(verbose), parse.GetValue(maxEventAge), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct));
+            parse.GetValue(metricsPort), parse.GetValue(verbose), parse.GetValue(maxEventAge), parse.GetValue(consumers), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct));
         return command;
     }
 
     private static async Task<int> RunAsync(
         string bootstrap, FileInfo? kafkaConfig, DirectoryInfo? dataOption, double? untilIdle, string group, FileInfo? pipelineFile, int? metricsPort, bool verbose, double? maxEventAgeDays,
-        TextWriter output, TextWriter error, CancellationToken cancellationToken)
+        int consumers, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
+        if (consumers is < 1 or > MaxConsumers)
+        {
+            await error.WriteLineAsync($"--consumers must be a whole number from 1 to {MaxConsumers}, e.g. the machine's cores: --consumers {Math.Min(Environment.ProcessorCount, MaxConsumers)}.").ConfigureAwait(false);
+            return 2;
+        }
         if (untilIdle is <= 0)
         {
             await error.WriteLineAsync("--until-idle must be a positive number of seconds, e.g. --until-idle 5.").ConfigureAwait(false);
@@ -136,9 +150,12 @@ internal static class ExtractCommand
             builder.Services.AddSingleton<CommitAnnouncer>();
         }
 
-        builder.Services.AddSingleton(sp => new ExtractionLoop(
+        // One loop per consumer, each with its own data-folder index and Kafka clients: they share the folder as separate
+        // processes would (the store skips rows another instance wrote, progress marks and checkpoints are per partition).
+        builder.Services.AddSingleton<IReadOnlyList<ExtractionLoop>>(sp => [.. Enumerable.Range(1, consumers).Select(consumer => new ExtractionLoop(
             new ExtractionLoopOptions
             {
+                Consumer = consumers == 1 ? null : consumer,
                 BootstrapServers = bootstrap,
                 KafkaProperties = kafkaProperties,
                 StateDirectory = Path.Combine(data, "state", "extract"),
@@ -153,7 +170,8 @@ internal static class ExtractCommand
                     Rules = pipeline.ToRuleBook(),
                     MaxEntriesPerSession = budgets.MaxEntriesPerSession,
                     MaxSessionBytes = budgets.MaxSessionBytes,
-                    MaxSessionStateBytes = budgets.MaxSessionStateBytes,
+                    // The process's budget, shared out: each loop holds the sessions of its own partitions.
+                    MaxSessionStateBytes = Math.Max(1, budgets.MaxSessionStateBytes / consumers),
                     MaxEventAge = maxEventAgeDays is { } days ? TimeSpan.FromDays(days) : null,
                     MaxCheckpointBytes = checkpoints.MaxBytes,
                 },
@@ -162,17 +180,17 @@ internal static class ExtractCommand
                 Committed = sp.GetService<CommitAnnouncer>() is { } announcer ? announcer.Announce : null,
             },
             new DatasetStore(data),
-            sp.GetRequiredService<ILoggerFactory>().CreateLogger("extract")));
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger(consumers == 1 ? "extract" : $"extract.{consumer}")))]);
         builder.Services.AddSingleton<ExtractionService>().AddHostedService(sp => sp.GetRequiredService<ExtractionService>());
         using var app = builder.Build();
 
-        await error.WriteLineAsync($"Extracting from {bootstrap} into {data} (group {group}){(untilIdle is { } i ? $", stopping after {i:0.#}s without events" : ", Ctrl+C or SIGTERM to stop")}.").ConfigureAwait(false);
+        await error.WriteLineAsync($"Extracting from {bootstrap} into {data} (group {group}{(consumers > 1 ? $", {consumers} consumers" : "")}){(untilIdle is { } i ? $", stopping after {i:0.#}s without events" : ", Ctrl+C or SIGTERM to stop")}.").ConfigureAwait(false);
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
         app.MarkStarted();
-        var loop = app.Services.GetRequiredService<ExtractionLoop>();
+        var loops = app.Services.GetRequiredService<IReadOnlyList<ExtractionLoop>>();
         var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
         // Progress is for a person watching: a pipe or a log file gets the summary only.
-        var progress = Console.IsErrorRedirected ? Task.CompletedTask : ShowProgressAsync(loop, error, lifetime.ApplicationStopping);
+        var progress = Console.IsErrorRedirected ? Task.CompletedTask : ShowProgressAsync(loops, error, lifetime.ApplicationStopping);
         await app.WaitForShutdownAsync(CancellationToken.None).ConfigureAwait(false);
         await progress.ConfigureAwait(false);
 
@@ -182,17 +200,16 @@ internal static class ExtractCommand
             return 1;
         }
 
-        var p = loop.Progress;
-        var counters = loop.Counters;
-        await output.WriteLineAsync($"events read {p.RecordsRead}, processed {counters.EventsProcessed}, duplicates {counters.DuplicateEvents}, dead-lettered {p.DeadLettered}, replayed {p.ReplayedRecords}").ConfigureAwait(false);
+        var p = ExtractionTotals.Of(loops);
+        await output.WriteLineAsync($"events read {p.RecordsRead}, processed {p.EventsProcessed}, duplicates {p.DuplicateEvents}, dead-lettered {p.DeadLettered}, replayed {p.ReplayedRecords}").ConfigureAwait(false);
         await output.WriteLineAsync($"rows written: pairs {p.PairsWritten}, labels {p.LabelsWritten}, engagement windows {p.WindowsWritten} (already present, skipped: {p.RowsAlreadyPresent})").ConfigureAwait(false);
         // Rows of a session appear when it ends: a quick try that sends one thumb and no session.ended sees 0 and must be told why.
-        await output.WriteLineAsync($"sessions still open {loop.OpenSessions} (their labels are written on session.ended, or once event time passes the session timeout, {new ExtractionSettings().SessionTimeout.TotalMinutes:0} minutes by default)").ConfigureAwait(false);
+        await output.WriteLineAsync($"sessions still open {p.OpenSessions} (their labels are written on session.ended, or once event time passes the session timeout, {new ExtractionSettings().SessionTimeout.TotalMinutes:0} minutes by default)").ConfigureAwait(false);
         var discarded = string.Join(", ", p.CheckpointsDiscarded.Select(d => $"{d.Key} {d.Value}"));
         await output.WriteLineAsync($"checkpoints: written {p.CheckpointsWritten}, loaded {p.CheckpointsLoaded}, discarded {p.CheckpointsDiscarded.Sum(d => d.Value)}{(discarded.Length > 0 ? $" ({discarded})" : "")}").ConfigureAwait(false);
         foreach (var appId in DatasetPaths.Apps(data))
             await output.WriteLineAsync($"datasets of {appId}: {Path.Combine(data, "datasets", appId)}").ConfigureAwait(false);
-        await ReportUnregisteredAsync(loop.UnregisteredApps, pipeline, output).ConfigureAwait(false);
+        await ReportUnregisteredAsync(p, pipeline, output).ConfigureAwait(false);
         if (app.Services.GetService<CommitAnnouncer>() is { } commits)
             await output.WriteLineAsync($"DatasetCommitted on {transport}: {commits.Published} published, {commits.Failed} not (the orchestrator's dataset poll finds those pairs)").ConfigureAwait(false);
         if (p.RecordsLost > 0)
@@ -213,17 +230,17 @@ internal static class ExtractCommand
     /// Names each app whose events were extracted though the pipeline does not register it, once. The ids passed the
     /// app-id rule (a-z, 0-9, '.', '_', '-'), so they are printed as they are: an operator needs them to register an app.
     /// </summary>
-    private static async Task ReportUnregisteredAsync(UnregisteredApps unregistered, PipelineDefinition pipeline, TextWriter output)
+    private static async Task ReportUnregisteredAsync(ExtractionTotals unregistered, PipelineDefinition pipeline, TextWriter output)
     {
-        if (unregistered.Events == 0) return;
-        var named = unregistered.Reported;
-        var more = unregistered.Unnamed > 0 ? $" and more not named (over the cap of {named.Count})" : "";
+        if (unregistered.UnregisteredEvents == 0) return;
+        var named = unregistered.UnregisteredApps;
+        var more = unregistered.UnregisteredUnnamed > 0 ? $" and more not named (over the cap of {named.Count})" : "";
         await output.WriteLineAsync(
             $"unregistered apps (events extracted, no run will start; to let one train, {pipeline.HowToRegister}): "
-            + $"{string.Join(", ", named.Select(LogText.Escape))}{more}; {unregistered.Events} events").ConfigureAwait(false);
+            + $"{string.Join(", ", named.Select(LogText.Escape))}{more}; {unregistered.UnregisteredEvents} events").ConfigureAwait(false);
     }
 
-    private static async Task ShowProgressAsync(ExtractionLoop loop, TextWriter error, CancellationToken stopping)
+    private static async Task ShowProgressAsync(IReadOnlyList<ExtractionLoop> loops, TextWriter error, CancellationToken stopping)
     {
         var clock = Stopwatch.StartNew();
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(2));
@@ -231,7 +248,7 @@ internal static class ExtractCommand
         {
             while (await timer.WaitForNextTickAsync(stopping).ConfigureAwait(false))
             {
-                var p = loop.Progress;
+                var p = ExtractionTotals.Of(loops);
                 await error.WriteLineAsync($"  {clock.Elapsed:mm\\:ss}  read {p.RecordsRead:N0}  dead-lettered {p.DeadLettered:N0}  pairs {p.PairsWritten:N0}  labels {p.LabelsWritten:N0}  windows {p.WindowsWritten:N0}").ConfigureAwait(false);
             }
         }
@@ -243,32 +260,56 @@ internal static class ExtractCommand
 }
 
 /// <summary>
-/// The extraction loop as a hosted service. A stop cancels the loop, which writes and commits what it processed before
-/// it returns; with <c>--until-idle</c> the loop ends by itself and stops the host.
+/// The extraction loops (<c>--consumers</c>) as one hosted service. A stop cancels them all, and each writes and commits what
+/// it processed before it returns. With <c>--until-idle</c> each loop ends by itself once its partitions are read to the end
+/// and quiet; a loop the group gave no partition would wait for ever, so once one loop has ended that way, those without
+/// partitions are stopped (a partition the ended loop gave up moves to one that goes on). The first failure stops the
+/// other loops, which commit what they processed, and the process.
 /// </summary>
-internal sealed class ExtractionService(ExtractionLoop loop, IHostApplicationLifetime lifetime) : BackgroundService
+internal sealed class ExtractionService(IReadOnlyList<ExtractionLoop> loops, IHostApplicationLifetime lifetime) : BackgroundService
 {
-    /// <summary>Why the loop stopped on its own, when it failed (Kafka or the disk); null after a normal end.</summary>
+    /// <summary>Why a loop stopped on its own, when it failed (Kafka or the disk); null after a normal end.</summary>
     public Exception? Failure { get; private set; }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        var stops = loops.Select(_ => CancellationTokenSource.CreateLinkedTokenSource(stoppingToken)).ToList();
+        var running = loops.Select((loop, i) => (Run: RunOneAsync(loop, stops[i].Token), Loop: loop, Stop: stops[i])).ToList();
         try
         {
-            await loop.RunAsync(stoppingToken).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-        {
-            // SIGTERM or Ctrl+C: the loop already wrote and committed what it had processed.
-        }
-        catch (Exception ex) when (ex is Confluent.Kafka.KafkaException or IOException)
-        {
-            Failure = ex;
+            while (running.Count > 0)
+            {
+                var ended = await Task.WhenAny(running.Select(r => r.Run)).ConfigureAwait(false);
+                var endedCleanly = Failure is null && !stoppingToken.IsCancellationRequested;
+                running.RemoveAll(r => r.Run == ended);
+                foreach (var other in running)
+                {
+                    // A failure stops every loop; an --until-idle end stops the loops that have nothing to read.
+                    if (!endedCleanly || !other.Loop.HasAssignment) await other.Stop.CancelAsync().ConfigureAwait(false);
+                }
+            }
         }
         finally
         {
-            // --until-idle, or a failure: the process ends with the loop.
+            foreach (var stop in stops) stop.Dispose();
+            // --until-idle, or a failure: the process ends with the loops.
             lifetime.StopApplication();
+        }
+    }
+
+    private async Task RunOneAsync(ExtractionLoop loop, CancellationToken stop)
+    {
+        try
+        {
+            await loop.RunAsync(stop).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            // SIGTERM, Ctrl+C or another loop's end: the loop already wrote and committed what it had processed.
+        }
+        catch (Exception ex) when (ex is Confluent.Kafka.KafkaException or IOException)
+        {
+            Failure ??= ex;
         }
     }
 }

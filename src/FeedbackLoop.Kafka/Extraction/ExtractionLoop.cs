@@ -44,6 +44,8 @@ public sealed partial class ExtractionLoop
     private readonly Dictionary<int, long> _positions = [];
     private readonly CommitTraceBatch _batchTrace = new();
     private readonly HashSet<int> _assigned = [];
+    // _assigned.Count for other threads (HasAssignment).
+    private int _assignedCount;
     // Assigned partitions whose end-of-partition marker came after their last record: what --until-idle waits for.
     private readonly HashSet<int> _atEnd = [];
     // Per assigned partition, the offset the loop needs next: the committed offset right after an assignment, then one
@@ -97,6 +99,9 @@ public sealed partial class ExtractionLoop
     /// <summary>Apps whose events were extracted though no pipeline registers them (see <see cref="ExtractionLoopOptions.IsRegisteredApp"/>).</summary>
     public UnregisteredApps UnregisteredApps { get; }
 
+    /// <summary>Whether the group gave this loop any partition (as of its last assignment or revocation); safe to read from another thread.</summary>
+    public bool HasAssignment => Volatile.Read(ref _assignedCount) > 0;
+
     /// <summary>Totals so far; safe to read from another thread.</summary>
     public ExtractionProgress Progress { get; } = new();
 
@@ -118,7 +123,7 @@ public sealed partial class ExtractionLoop
         // The loop's spans start from its records, never from whatever span was current where RunAsync was called.
         Activity.Current = null;
         using var metrics = new ExtractionMetrics(Progress, () => _extractor.OpenSessions, () => _extractor.Counters.PairBudgetHits, _options.MeterFactory,
-            _extractor.Counters, () => _extractor.SessionStateBytes);
+            _extractor.Counters, () => _extractor.SessionStateBytes, _options.Consumer);
         metrics.ObserveUnregisteredApps(UnregisteredApps);
         var consumerConfig = new ConsumerConfig
         {
@@ -128,7 +133,7 @@ public sealed partial class ExtractionLoop
             EnableAutoCommit = false,
             EnableAutoOffsetStore = false,
             PartitionAssignmentStrategy = PartitionAssignmentStrategy.RoundRobin,
-            ClientId = "feedbackloop-extractor",
+            ClientId = ClientName("feedbackloop-extractor"),
             // End-of-partition markers tell the extractor a partition is caught up (engagement watermark).
             EnablePartitionEof = true,
             SessionTimeoutMs = (int)_options.ConsumerSessionTimeout.TotalMilliseconds,
@@ -141,7 +146,7 @@ public sealed partial class ExtractionLoop
             EnableIdempotence = true,
             Acks = Acks.All,
             LingerMs = 5,
-            ClientId = "feedbackloop-extractor-dlq",
+            ClientId = ClientName("feedbackloop-extractor-dlq"),
         };
         _options.KafkaProperties.ApplyTo(producerConfig);
 
@@ -668,6 +673,7 @@ public sealed partial class ExtractionLoop
         foreach (var tp in partitions)
         {
             _assigned.Add(tp.Partition.Value);
+            Volatile.Write(ref _assignedCount, _assigned.Count);
             _marks.Forget(tp.Partition.Value);
             _extractor.TrackPartition(tp.Partition.Value);
         }
@@ -805,6 +811,7 @@ public sealed partial class ExtractionLoop
     private void Release(int partition)
     {
         _assigned.Remove(partition);
+        Volatile.Write(ref _assignedCount, _assigned.Count);
         _atEnd.Remove(partition);
         _nextOffsets.Remove(partition);
         _positions.Remove(partition);
@@ -819,6 +826,8 @@ public sealed partial class ExtractionLoop
     {
         if (message.Level <= SyslogLevel.Warning) LogClientMessage(_logger, LogText.Escape(message.Facility), LogText.Escape(message.Message));
     }
+
+    private string ClientName(string name) => _options.Consumer is { } consumer ? string.Create(CultureInfo.InvariantCulture, $"{name}-{consumer}") : name;
 
     private static string Sanitize(string name) =>
         string.Concat(name.Select(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' ? c : '_'));

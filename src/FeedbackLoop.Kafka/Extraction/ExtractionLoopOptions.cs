@@ -55,11 +55,17 @@ public sealed record ExtractionLoopOptions
     public Action<ExtractionWriteResult>? Committed { get; init; }
 
     /// <summary>
+    /// Which of several loops in one process this is (<c>extract --consumers</c>, counted from 1), or null when it runs alone.
+    /// It names the loop's Kafka clients and tags its metrics (<c>consumer</c>), so the loops' series add up.
+    /// </summary>
+    public int? Consumer { get; init; }
+
+    /// <summary>
     /// Creates the <c>FeedbackLoop.Extraction</c> meter (dependency injection's, so a host's listeners and
     /// scoping apply); when null the loop creates the meter itself. The loop adds its instruments when its run
     /// starts and disposes the meter when the run ends. A factory hands out one cached meter per name, so
-    /// loops that run side by side in one process should not share a factory, or their instruments would
-    /// share names on one meter.
+    /// loops that run side by side in one process share one only when each has its own <see cref="Consumer"/>, which
+    /// is part of the meter's identity.
     /// </summary>
     public IMeterFactory? MeterFactory { get; init; }
 

@@ -38,24 +38,28 @@ internal sealed class ExtractionMetrics : IDisposable
     private static readonly KeyValuePair<string, object?> CutForMemory = new("reason", "memory");
 
     private readonly Meter _meter;
+    private readonly KeyValuePair<string, object?>[] _consumer;
 
     public ExtractionMetrics(
         ExtractionProgress progress, Func<int> openSessions, Func<long> pairBudgetHits, IMeterFactory? factory,
-        ExtractionCounters counters, Func<long> sessionStateBytes)
+        ExtractionCounters counters, Func<long> sessionStateBytes, int? consumer = null)
     {
+        // Several loops in one process (extract --consumers) each report under their own consumer tag, so their series add up
+        // instead of colliding.
+        _consumer = consumer is { } c ? [new KeyValuePair<string, object?>("consumer", c.ToString(System.Globalization.CultureInfo.InvariantCulture))] : [];
         var version = typeof(ExtractionMetrics).Assembly.GetName().Version?.ToString();
-        _meter = factory?.Create(new MeterOptions(ExtractionTelemetry.MeterName) { Version = version })
-            ?? new Meter(ExtractionTelemetry.MeterName, version);
+        // The tag is part of a factory's cache key too: each loop gets a meter of its own, which it may dispose when it ends.
+        _meter = factory?.Create(new MeterOptions(ExtractionTelemetry.MeterName) { Version = version, Tags = _consumer })
+            ?? new Meter(ExtractionTelemetry.MeterName, version, _consumer);
 
         Counter("feedbackloop.extraction.events_read", "Kafka records read from the events topic, valid or not", () => progress.RecordsRead, "{record}");
         Counter("feedbackloop.extraction.events_processed", "Valid events the extractor applied", () => progress.EventsProcessed);
         Counter("feedbackloop.extraction.events_duplicate", "Valid events skipped because their event_id was already applied", () => progress.DuplicateEvents);
         _meter.CreateObservableCounter("feedbackloop.extraction.events_dead_lettered",
-            () => Reasons.Select(r => new Measurement<long>(progress.DeadLetteredFor(r.Kind), r.Tag)),
+            () => Reasons.Select(r => Measure(progress.DeadLetteredFor(r.Kind), r.Tag)),
             "{record}", "Records sent to the dead-letter topic, by reason code");
         _meter.CreateObservableCounter<long>("feedbackloop.extraction.rows_written",
-            () => [new Measurement<long>(progress.PairsWritten, PairsTag), new Measurement<long>(progress.LabelsWritten, LabelsTag),
-                new Measurement<long>(progress.WindowsWritten, EngagementTag)],
+            () => [Measure(progress.PairsWritten, PairsTag), Measure(progress.LabelsWritten, LabelsTag), Measure(progress.WindowsWritten, EngagementTag)],
             "{row}", "Rows made durable in the Parquet datasets, by dataset");
         Counter("feedbackloop.extraction.traceparent_invalid", "Records whose traceparent header was malformed (ignored)", () => progress.InvalidTraceParents, "{record}");
         Counter("feedbackloop.extraction.trace_links_dropped", "Traced records a commit span could not link (over the cap)", () => progress.TraceLinksDropped, "{record}");
@@ -63,22 +67,22 @@ internal sealed class ExtractionMetrics : IDisposable
         // value one hit behind is fine for a counter.
         Counter("feedbackloop.extraction.pair_budget_hits", "Sessions in which a preference rule reached its pair budget and stopped pairing", pairBudgetHits, "{hit}");
         _meter.CreateObservableCounter("feedbackloop.extraction.records_lost",
-            () => progress.RecordsLostByPartition.Select(l => new Measurement<long>(l.Value, new KeyValuePair<string, object?>("partition", l.Key))),
+            () => progress.RecordsLostByPartition.Select(l => Measure(l.Value, new KeyValuePair<string, object?>("partition", l.Key))),
             "{record}", "Records the broker deleted (retention, the embedded cluster's cap) before this data folder handled them, per partition");
         _meter.CreateObservableGauge("feedbackloop.extraction.consumer_lag",
-            () => progress.ConsumerLag.Select(l => new Measurement<long>(l.Lag, new KeyValuePair<string, object?>("partition", l.Partition))),
+            () => progress.ConsumerLag.Select(l => Measure(l.Lag, new KeyValuePair<string, object?>("partition", l.Partition))),
             "{record}", "Records in the log beyond the extractor's position (high watermark − position), per partition, as of the last flush");
-        _meter.CreateObservableUpDownCounter("feedbackloop.extraction.open_sessions", () => (long)openSessions(),
+        _meter.CreateObservableUpDownCounter("feedbackloop.extraction.open_sessions", () => Measure((long)openSessions()),
             "{session}", "Sessions whose state the extractor holds (their records are re-read after a restart)");
-        _meter.CreateObservableGauge("feedbackloop.extraction.oldest_uncommitted_offset_age", () => progress.OldestUncommittedAge.TotalSeconds,
+        _meter.CreateObservableGauge("feedbackloop.extraction.oldest_uncommitted_offset_age", () => Measure(progress.OldestUncommittedAge.TotalSeconds),
             "s", "How long the oldest record read but not yet through a completed write-and-commit has waited");
         // Session budgets (ExtractionSettings.MaxEntriesPerSession, MaxSessionBytes, MaxSessionStateBytes).
         _meter.CreateObservableCounter<long>("feedbackloop.extraction.sessions_cut",
-            () => [new Measurement<long>(counters.SessionsCutOverEntries, CutForEntries), new Measurement<long>(counters.SessionsCutOverBytes, CutForBytes),
-                new Measurement<long>(counters.SessionsEvictedForMemory, CutForMemory)],
+            () => [Measure(counters.SessionsCutOverEntries, CutForEntries), Measure(counters.SessionsCutOverBytes, CutForBytes),
+                Measure(counters.SessionsEvictedForMemory, CutForMemory)],
             "{session}", "Sessions cut over their entry or byte budget, or resolved early because all sessions were over the memory budget, by reason");
         Counter("feedbackloop.extraction.cut_session_events_ignored", "Events of a cut session that arrived before it expired (ignored)", () => counters.EventsIgnoredInCutSessions);
-        _meter.CreateObservableGauge("feedbackloop.extraction.session_state_bytes", sessionStateBytes,
+        _meter.CreateObservableGauge("feedbackloop.extraction.session_state_bytes", () => Measure(sessionStateBytes()),
             "By", "Estimated heap held by open sessions, against ExtractionSettings.MaxSessionStateBytes");
 
         // Read like pair_budget_hits: 64-bit reads of counters only the consume thread writes.
@@ -103,12 +107,17 @@ internal sealed class ExtractionMetrics : IDisposable
         Counter("feedbackloop.extraction.checkpoints_loaded", "Partition checkpoints restored at assignments (the partition resumed at its committed offset)",
             () => progress.CheckpointsLoaded, "{checkpoint}");
         _meter.CreateObservableCounter("feedbackloop.extraction.checkpoints_discarded",
-            () => progress.CheckpointsDiscarded.Select(d => new Measurement<long>(d.Value, new KeyValuePair<string, object?>("reason", d.Key))),
+            () => progress.CheckpointsDiscarded.Select(d => Measure(d.Value, new KeyValuePair<string, object?>("reason", d.Key))),
             "{checkpoint}", "Checkpoints not loaded at an assignment, or not written (too large), by reason; the state is rebuilt by re-reading");
 
         void Counter(string name, string description, Func<long> read, string unit = "{event}") =>
-            _meter.CreateObservableCounter(name, () => read(), unit, description);
+            _meter.CreateObservableCounter(name, () => Measure(read()), unit, description);
     }
+
+    private Measurement<T> Measure<T>(T value) where T : struct => new(value, _consumer);
+
+    private Measurement<T> Measure<T>(T value, KeyValuePair<string, object?> tag) where T : struct =>
+        _consumer.Length == 0 ? new(value, tag) : new(value, tag, _consumer[0]);
 
     public void Dispose() => _meter.Dispose();
 
@@ -116,6 +125,6 @@ internal sealed class ExtractionMetrics : IDisposable
 
     /// <summary>Adds the count of events of apps no pipeline registers (no app id tag: the ids are the senders' choice).</summary>
     public void ObserveUnregisteredApps(UnregisteredApps apps) =>
-        _meter.CreateObservableCounter("feedbackloop.extraction.unregistered_app_events", () => apps.Events, "{event}",
+        _meter.CreateObservableCounter("feedbackloop.extraction.unregistered_app_events", () => Measure(apps.Events), "{event}",
             "Events of app ids the pipeline does not register: extracted, never trained on (each id is logged once)");
 }
