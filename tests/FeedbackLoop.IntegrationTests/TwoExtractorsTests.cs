@@ -1,3 +1,5 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
 using Confluent.Kafka;
 using FeedbackLoop.Cli.Commands;
 using FeedbackLoop.Contracts;
@@ -77,6 +79,40 @@ public sealed class TwoExtractorsTests : IDisposable
         Assert.All(fullMinutes, t => Assert.Equal((600L, 300L, 300L, 4), (t.Shown, t.ThumbsUp, t.DwellSamples, t.Partitions)));
         var differing = twoRows.Except(oneRows).Select(w => $"{w.WindowStart:HH:mm} {w.ModelVersion} p{w.Partition}: two {Counts(w)} one {Counts(oneRows.Single(o => o.WindowId == w.WindowId))}");
         Assert.True(oneTotals.SequenceEqual(twoTotals), "rows that differ:\n" + string.Join('\n', differing));
+        await broker.TerminateAsync(TimeSpan.FromSeconds(10));
+    }
+
+    /// <summary>
+    /// <c>extract --consumers</c> runs several loops in one process, so different partitions' work runs on different cores
+    /// (issue 11, item 1). Three loops on a topic of two partitions write exactly what one loop writes; the loop the group
+    /// gave no partition does not hold <c>--until-idle</c> open; the summary counts every loop's records.
+    /// </summary>
+    [Fact]
+    public async Task Consumers_in_one_process_write_what_one_consumer_writes_and_one_without_partitions_does_not_hold_until_idle()
+    {
+        var several = Path.Combine(_root, "several");
+        var single = Path.Combine(_root, "single");
+        using var broker = CliProcess.Start("broker", "--brokers", "1", "--partitions", "2");
+        var bootstrap = (await broker.FirstStdoutLineAsync(TimeSpan.FromSeconds(60)))[BrokerCommand.BootstrapLinePrefix.Length..];
+        var events = InterleavedSessions();
+        using (var producer = new ProducerBuilder<string, byte[]>(new ProducerConfig { BootstrapServers = bootstrap, Acks = Acks.All, LingerMs = 5 }).Build())
+            Produce(producer, events, 0, events.Count);
+
+        var severalRun = await RunUntilIdleAsync(["extract", "--bootstrap", bootstrap, "--data", several, "--group", "several", "--consumers", "3", "--until-idle", "3"]);
+        await RunUntilIdleAsync(["extract", "--bootstrap", bootstrap, "--data", single, "--group", "single", "--until-idle", "3"]);
+
+        Assert.Contains("3 consumers", severalRun, StringComparison.Ordinal);
+        var read = long.Parse(Regex.Match(severalRun, @"events read (\d+),").Groups[1].Value, CultureInfo.InvariantCulture);
+        Assert.True(read >= events.Count, $"the summary counts {read} of {events.Count} records:\n{severalRun}");
+        var onePairs = await DatasetReader.ReadPairsAsync(single, App);
+        Assert.Equal(Sessions, onePairs.Count);
+        AssertSameIdsOnce(onePairs.Select(p => p.PairId), (await DatasetReader.ReadPairsAsync(several, App)).Select(p => p.PairId), "pairs");
+        AssertSameIdsOnce((await DatasetReader.ReadLabelsAsync(single, App)).Select(l => l.LabelId),
+            (await DatasetReader.ReadLabelsAsync(several, App)).Select(l => l.LabelId), "labels");
+        var oneRows = await DatasetReader.ReadEngagementAsync(single, App);
+        var severalRows = await DatasetReader.ReadEngagementAsync(several, App);
+        AssertSameIdsOnce(oneRows.Select(w => w.WindowId), severalRows.Select(w => w.WindowId), "engagement rows");
+        Assert.Equal(oneRows.OrderBy(w => w.WindowId, StringComparer.Ordinal), severalRows.OrderBy(w => w.WindowId, StringComparer.Ordinal));
         await broker.TerminateAsync(TimeSpan.FromSeconds(10));
     }
 
