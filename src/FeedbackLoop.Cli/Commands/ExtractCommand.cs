@@ -230,14 +230,14 @@ internal static class ExtractCommand
     /// Names each app whose events were extracted though the pipeline does not register it, once. The ids passed the
     /// app-id rule (a-z, 0-9, '.', '_', '-'), so they are printed as they are: an operator needs them to register an app.
     /// </summary>
-    private static async Task ReportUnregisteredAsync(ExtractionTotals unregistered, PipelineDefinition pipeline, TextWriter output)
+    private static async Task ReportUnregisteredAsync(ExtractionTotals totals, PipelineDefinition pipeline, TextWriter output)
     {
-        if (unregistered.UnregisteredEvents == 0) return;
-        var named = unregistered.UnregisteredApps;
-        var more = unregistered.UnregisteredUnnamed > 0 ? $" and more not named (over the cap of {named.Count})" : "";
+        if (totals.UnregisteredEvents == 0) return;
+        var named = totals.UnregisteredApps;
+        var more = totals.UnregisteredUnnamed > 0 ? $" and more not named (over the cap of {named.Count})" : "";
         await output.WriteLineAsync(
             $"unregistered apps (events extracted, no run will start; to let one train, {pipeline.HowToRegister}): "
-            + $"{string.Join(", ", named.Select(LogText.Escape))}{more}; {unregistered.UnregisteredEvents} events").ConfigureAwait(false);
+            + $"{string.Join(", ", named.Select(LogText.Escape))}{more}; {totals.UnregisteredEvents} events").ConfigureAwait(false);
     }
 
     private static async Task ShowProgressAsync(IReadOnlyList<ExtractionLoop> loops, TextWriter error, CancellationToken stopping)
@@ -248,8 +248,9 @@ internal static class ExtractCommand
         {
             while (await timer.WaitForNextTickAsync(stopping).ConfigureAwait(false))
             {
-                var p = ExtractionTotals.Of(loops);
-                await error.WriteLineAsync($"  {clock.Elapsed:mm\\:ss}  read {p.RecordsRead:N0}  dead-lettered {p.DeadLettered:N0}  pairs {p.PairsWritten:N0}  labels {p.LabelsWritten:N0}  windows {p.WindowsWritten:N0}").ConfigureAwait(false);
+                // Progress only: it is safe to read while the loops run (their extractors' counters are not).
+                await error.WriteLineAsync($"  {clock.Elapsed:mm\\:ss}  read {loops.Sum(l => l.Progress.RecordsRead):N0}  dead-lettered {loops.Sum(l => l.Progress.DeadLettered):N0}  "
+                    + $"pairs {loops.Sum(l => l.Progress.PairsWritten):N0}  labels {loops.Sum(l => l.Progress.LabelsWritten):N0}  windows {loops.Sum(l => l.Progress.WindowsWritten):N0}").ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException)

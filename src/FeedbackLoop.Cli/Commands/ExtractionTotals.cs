@@ -2,7 +2,7 @@ using FeedbackLoop.Kafka.Extraction;
 
 namespace FeedbackLoop.Cli.Commands;
 
-/// <summary>What the extraction loops of one <c>extract</c> process did together (<c>--consumers</c>), for its progress and summary lines.</summary>
+/// <summary>What the extraction loops of one <c>extract</c> process did together (<c>--consumers</c>), for its summary once they stopped.</summary>
 internal sealed record ExtractionTotals
 {
     public long RecordsRead { get; init; }
