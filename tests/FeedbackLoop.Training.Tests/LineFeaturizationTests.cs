@@ -41,6 +41,27 @@ public sealed class LineFeaturizationTests
     }
 
     [Fact]
+    public void By_line_pairs_whose_answers_are_all_blank_are_refused_with_the_reason()
+    {
+        PreferencePair[] pairs = [StylePairs.Pair("p1", "", "\n"), StylePairs.Pair("p2", " ", "\r\n")];
+
+        var thrown = Assert.Throws<ArgumentException>(() => RewardModelTrainer.Train(pairs, ByLine));
+
+        Assert.Contains("every response is blank", thrown.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void By_line_a_blank_answer_among_others_scores_zero()
+    {
+        PreferencePair[] pairs = [.. LinePairs(), StylePairs.Pair("blank", "keep it short.", "")];
+
+        var model = RewardModelTrainer.Train(pairs, ByLine);
+
+        Assert.Equal(0.0, model.Score([], "\n \n"));
+        Assert.True(model.Score([], "keep it short.") > model.Score([], ""));
+    }
+
+    [Fact]
     public void A_model_trained_by_line_prefers_the_liked_line_on_answers_it_never_saw()
     {
         var model = RewardModelTrainer.Train(LinePairs(), ByLine);

@@ -47,7 +47,12 @@ internal sealed class ResponseFeaturizer
     internal static ResponseFeaturizer Fit(MLContext mlContext, IReadOnlyList<string> texts, RewardTrainingOptions options)
     {
         // By line, the vocabulary is that of the lines (first-appearance order), so it holds no n-gram across a line break.
-        if (options.NgramsWithinLines) texts = [.. texts.SelectMany(Lines).Distinct(StringComparer.Ordinal)];
+        if (options.NgramsWithinLines)
+        {
+            texts = [.. texts.SelectMany(Lines).Distinct(StringComparer.Ordinal)];
+            // ML.NET cannot fit a vocabulary on nothing; say why rather than let its schema error through.
+            if (texts.Count == 0) throw new ArgumentException("Cannot train a reward model by line: every response is blank.", nameof(texts));
+        }
         var featurizerOptions = new TextFeaturizingEstimator.Options
         {
             CaseMode = TextNormalizingEstimator.CaseMode.Lower,
