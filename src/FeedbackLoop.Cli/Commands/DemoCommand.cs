@@ -19,7 +19,7 @@ internal static class DemoCommand
         var output = new Option<DirectoryInfo>("--out") { Description = "Folder for report.json, report.png, datasets/, models/ and registry.db.", DefaultValueFactory = _ => new DirectoryInfo("demo-out") };
         var seed = new Option<int>("--seed") { Description = "Seed of the simulated users, prompts and reactions.", DefaultValueFactory = _ => 7 };
         var users = new Option<int>("--users") { Description = "Simulated users, each with hidden tastes.", DefaultValueFactory = _ => 400 };
-        var generations = new Option<int>("--generations") { Description = "Stop after this many promoted models (or when --rounds run out).", DefaultValueFactory = _ => 3 };
+        var generations = new Option<int>("--generations") { Description = "Stop after this many promoted models (or when --rounds run out).", DefaultValueFactory = _ => DefaultGenerations };
         var rounds = new Option<int>("--rounds") { Description = "At most this many rounds of traffic (a round: --prompts-per-round prompts, three simulated minutes).", DefaultValueFactory = _ => DefaultRounds };
         var prompts = new Option<int>("--prompts-per-round") { Description = "Prompts answered per round; the app checks for a newly promoted model between rounds.", DefaultValueFactory = _ => 150 };
         var pipeline = new Option<FileInfo?>("--pipeline") { Description = "Pipeline file (YAML); the demo's built-in settings when absent." };
@@ -38,10 +38,22 @@ internal static class DemoCommand
     /// <summary>
     /// The most rounds a default run serves: when the gate stops passing candidates (its held-out accuracy saturates near
     /// 0.65–0.7 on these noisy users) the run ends here rather than at 60 rounds, which took over 4 minutes on 2 shared cores.
-    /// 44 rather than 40 (docs/adr/0036): a run that reached its third promotion stops by itself, so only runs still short
-    /// of it use the extra rounds, where a canary on trial for up to ten rounds had otherwise ended the run undecided.
+    /// 52 (was 44; docs/adr/0042): the last generation now serves until it was shown 1,000 times, about eight rounds, and
+    /// a run that has promoted three models keeps learning until <see cref="ClosingRounds"/> before the end.
     /// </summary>
-    internal const int DefaultRounds = 44;
+    internal const int DefaultRounds = 52;
+
+    /// <summary>The promotions a default run waits for (issue 14's bar); it may make more while it is still learning.</summary>
+    internal const int DefaultGenerations = 3;
+
+    /// <summary>
+    /// The last rounds of a run in which no new run starts once it has its promotions: a canary's time limit (ten rounds)
+    /// and about eight rounds to show its model 1,000 times, plus one for the tuning run. Before them the loop keeps
+    /// learning after its third promotion (docs/adr/0042): a run that stopped at the third ended with whatever model passed
+    /// third, which after an early pass had learnt the drifted taste from a few rounds only; and a model promoted in these
+    /// last rounds would be measured on a few hundred outputs.
+    /// </summary>
+    internal const int ClosingRounds = 20;
 
     /// <summary>The round from which users' tastes drift by default: after the first models learned the old tastes.</summary>
     internal const int DefaultDriftRound = 12;
@@ -101,7 +113,8 @@ internal static class DemoCommand
         if (faultyCanary > 0)
             AnsiConsole.MarkupLine($"[yellow]injected fault[/]: canary {faultyCanary} is served with its ranking reversed on purpose, to show an automatic rollback (--faulty-canary 0: off).");
         using var logging = CliLogging.Create();
-        var runner = new DemoRunner(new DemoOptions(output.FullName, seed, users, generations, prompts, rounds, 4, pipeline, viaCollector, driftRound, faultyCanary), logging);
+        var runner = new DemoRunner(new DemoOptions(output.FullName, seed, users, generations, prompts, rounds, 4, pipeline, viaCollector, driftRound, faultyCanary,
+            LearnUntilRound: Math.Max(0, rounds - ClosingRounds)), logging);
         DemoReport? report = null;
         if (Console.IsOutputRedirected)
         {

@@ -77,9 +77,12 @@ public sealed class RewardModel
     {
         var json = await File.ReadAllBytesAsync(Path.Combine(directory, ManifestFileName), cancellationToken).ConfigureAwait(false);
         var manifest = JsonSerializer.Deserialize<RewardModelManifest>(json, ManifestJson);
-        if (manifest is null || manifest.Format != RewardModelManifest.CurrentFormat || manifest.Version is null)
+        if (manifest is null || manifest.Version is null
+            || manifest.Format != RewardModelManifest.FormatFor(manifest.NgramsWithinLines))
         {
-            throw new InvalidDataException($"{ManifestFileName} in '{directory}' is not a {RewardModelManifest.CurrentFormat} manifest.");
+            throw new InvalidDataException(
+                $"{ManifestFileName} in '{directory}' is not a {RewardModelManifest.CurrentFormat} or {RewardModelManifest.LinesFormat} manifest"
+                + " (the lines format with ngrams_within_lines true, the other without).");
         }
 
         var zip = await File.ReadAllBytesAsync(Path.Combine(directory, ModelFileName), cancellationToken).ConfigureAwait(false);
@@ -96,7 +99,7 @@ public sealed class RewardModel
         {
             throw new InvalidDataException($"{ModelFileName} in '{directory}' is not a featurizer followed by a linear reward model.");
         }
-        var featurizer = ResponseFeaturizer.FromTransformer(mlContext, parts[0], inputSchema);
+        var featurizer = ResponseFeaturizer.FromTransformer(mlContext, parts[0], inputSchema, manifest.NgramsWithinLines);
         if (featurizer.FeatureCount != manifest.FeatureCount)
         {
             throw new InvalidDataException(

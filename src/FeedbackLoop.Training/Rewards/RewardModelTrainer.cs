@@ -95,8 +95,11 @@ public static class RewardModelTrainer
         // is saved as one zip (and that ML.NET tooling could run on its own).
         var chain = new TransformerChain<ITransformer>(featurizer.Transformer, fitted);
         var manifest = new RewardModelManifest(
-            RewardModelManifest.CurrentFormat, options.Version, options.Seed, train.Count, featurizer.FeatureCount,
-            options.WordNgramLength, options.CharNgramLength, options.L2Regularization, fitted.Model.SubModel.Bias);
+            RewardModelManifest.FormatFor(options.NgramsWithinLines), options.Version, options.Seed, train.Count, featurizer.FeatureCount,
+            options.WordNgramLength, options.CharNgramLength, options.L2Regularization, fitted.Model.SubModel.Bias)
+        {
+            NgramsWithinLines = options.NgramsWithinLines,
+        };
         return new RewardModel(featurizer, chain, RewardModel.DenseWeights(fitted.Model.SubModel, featurizer.FeatureCount), manifest);
     }
 
