@@ -31,7 +31,7 @@ internal static class BenchCommand
             Description = "Partitions of the bench topic. The in-process cluster keeps only ~5 MiB per partition, so records are spread thin.",
             DefaultValueFactory = _ => 48,
         };
-        var runs = new Option<int>("--runs") { Description = "Measured runs of each kind; the median is reported.", DefaultValueFactory = _ => 3 };
+        var runs = new Option<int>("--runs") { Description = "Measured runs of each kind; the median is reported.", DefaultValueFactory = _ => 5 };
         var output = new Option<FileInfo>("--out") { Description = "Where to write the JSON result.", DefaultValueFactory = _ => new FileInfo("bench-results/extract.json") };
         var consumers = new Option<int>("--consumers")
         {
@@ -75,10 +75,10 @@ internal static class BenchCommand
         await stderr.WriteLineAsync("  warm-up passes (not measured)…").ConfigureAwait(false);
         RawConsume(cluster.BootstrapServers, topic, produced, "bench-raw-warmup");
         // The first warm-up is a single loop: the rows it writes are what every run must write, however its loops split the partitions.
-        var (_, _, _, expectedRows) = await ExtractAsync(cluster.BootstrapServers, topic, produced, 1, null, "bench-extract-warmup-1").ConfigureAwait(false);
+        var (_, _, _, expectedRows) = await ExtractAsync(cluster.BootstrapServers, topic, partitions, produced, 1, null, "bench-extract-warmup-1").ConfigureAwait(false);
         // Then the measured configuration twice: with several loops, more methods tier up while the runs go on.
         for (var warmUp = 2; warmUp <= 3; warmUp++)
-            await ExtractAsync(cluster.BootstrapServers, topic, produced, consumers, expectedRows, $"bench-extract-warmup-{warmUp}").ConfigureAwait(false);
+            await ExtractAsync(cluster.BootstrapServers, topic, partitions, produced, consumers, expectedRows, $"bench-extract-warmup-{warmUp}").ConfigureAwait(false);
 
         var raw = new List<double>();
         var extracted = new List<double>();
@@ -92,7 +92,7 @@ internal static class BenchCommand
             raw.Add(rawRate);
             rawCpu.Add(rawCpuPerEvent);
             await stderr.WriteLineAsync($"  run {run}: raw consume {rawRate:N0} events/s, {rawCpuPerEvent:0.0} µs CPU/event").ConfigureAwait(false);
-            var (rate, cpuPerEvent, jitPerEvent, rows) = await ExtractAsync(cluster.BootstrapServers, topic, produced, consumers, expectedRows, $"bench-extract-{run}").ConfigureAwait(false);
+            var (rate, cpuPerEvent, jitPerEvent, rows) = await ExtractAsync(cluster.BootstrapServers, topic, partitions, produced, consumers, expectedRows, $"bench-extract-{run}").ConfigureAwait(false);
             extracted.Add(rate);
             extractCpu.Add(cpuPerEvent);
             extractJit.Add(jitPerEvent);
@@ -220,13 +220,18 @@ internal static class BenchCommand
     /// rebalance writes no row twice), or the bench fails.
     /// </summary>
     private static async Task<(double Rate, double CpuMicrosecondsPerEvent, double JitMicrosecondsPerEvent, long Rows)> ExtractAsync(
-        string bootstrap, string topic, long expected, int consumers, long? expectedRows, string group)
+        string bootstrap, string topic, int partitions, long expected, int consumers, long? expectedRows, string group)
     {
         var data = Path.Combine(Path.GetTempPath(), "feedbackloop-bench-" + Guid.NewGuid().ToString("N"));
         try
         {
+            using var together = new Barrier(consumers);
             var loops = Enumerable.Range(1, consumers)
-                .Select(consumer => new ExtractionLoop(ExtractorOptions(bootstrap, group, topic, Path.Combine(data, "state")) with { Consumer = consumers == 1 ? null : consumer },
+                .Select(consumer => new ExtractionLoop(ExtractorOptions(bootstrap, group, topic, Path.Combine(data, "state")) with
+                    {
+                        Consumer = consumers == 1 ? null : consumer,
+                        BeforeSubscribe = () => together.SignalAndWait(TimeSpan.FromSeconds(30)),
+                    },
                     new DatasetStore(data), NullLogger.Instance))
                 .ToList();
             using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(3));
@@ -236,7 +241,11 @@ internal static class BenchCommand
             while (Read() == 0 && !run.IsCompleted) await Task.Delay(2).ConfigureAwait(false);
             var cpuAtFirst = ProcessCpu();
             var jitAtFirst = JitInfo.GetCompilationTime();
-            while (Read() < expected && !run.IsCompleted) await Task.Delay(20).ConfigureAwait(false);
+            // Done when every partition is held by a loop that read it to its end. Not a count of records: several loops
+            // can re-read records after a rebalance whose commit the group refused, which a count would take for new ones.
+            bool ReadAll() => Read() >= expected && loops.Sum(loop => loop.AssignedPartitions) == partitions
+                && loops.All(loop => !loop.HasAssignment || loop.IsCaughtUp);
+            while (!ReadAll() && !run.IsCompleted) await Task.Delay(5).ConfigureAwait(false);
             await stop.CancelAsync().ConfigureAwait(false);
             await run.ConfigureAwait(false); // includes the final writes and commits
             var elapsed = Stopwatch.GetElapsedTime(loops.Where(loop => loop.Progress.RecordsRead > 0).Min(loop => loop.Progress.FirstRecordTimestamp));

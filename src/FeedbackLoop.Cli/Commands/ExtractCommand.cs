@@ -152,10 +152,14 @@ internal static class ExtractCommand
 
         // One loop per consumer, each with its own data-folder index and Kafka clients: they share the folder as separate
         // processes would (the store skips rows another instance wrote, progress marks and checkpoints are per partition).
+        // They join the group together (BeforeSubscribe): one that joined alone would take every partition and hand half of
+        // them over at once. The wait is bounded, so a loop that fails before it cannot hold the others.
+        using var together = new Barrier(consumers);
         builder.Services.AddSingleton<IReadOnlyList<ExtractionLoop>>(sp => [.. Enumerable.Range(1, consumers).Select(consumer => new ExtractionLoop(
             new ExtractionLoopOptions
             {
                 Consumer = consumers == 1 ? null : consumer,
+                BeforeSubscribe = consumers == 1 ? null : () => together.SignalAndWait(TimeSpan.FromSeconds(30)),
                 BootstrapServers = bootstrap,
                 KafkaProperties = kafkaProperties,
                 StateDirectory = Path.Combine(data, "state", "extract"),

@@ -44,8 +44,10 @@ public sealed partial class ExtractionLoop
     private readonly Dictionary<int, long> _positions = [];
     private readonly CommitTraceBatch _batchTrace = new();
     private readonly HashSet<int> _assigned = [];
-    // _assigned.Count for other threads (HasAssignment).
+    // _assigned.Count for other threads (HasAssignment, AssignedPartitions).
     private int _assignedCount;
+    // Whether _atEnd covers _assigned (and there is an assignment), for other threads; kept as either changes.
+    private volatile bool _caughtUp;
     // Assigned partitions whose end-of-partition marker came after their last record: what --until-idle waits for.
     private readonly HashSet<int> _atEnd = [];
     // Per assigned partition, the offset the loop needs next: the committed offset right after an assignment, then one
@@ -100,7 +102,16 @@ public sealed partial class ExtractionLoop
     public UnregisteredApps UnregisteredApps { get; }
 
     /// <summary>Whether the group gave this loop any partition (as of its last assignment or revocation); safe to read from another thread.</summary>
-    public bool HasAssignment => Volatile.Read(ref _assignedCount) > 0;
+    public bool HasAssignment => AssignedPartitions > 0;
+
+    /// <summary>How many partitions the group gave this loop (as of its last assignment or revocation); safe to read from another thread.</summary>
+    public int AssignedPartitions => Volatile.Read(ref _assignedCount);
+
+    /// <summary>
+    /// Whether every partition the loop holds reported its end after its last record, i.e. it has read all there was;
+    /// false without an assignment. Safe to read from another thread.
+    /// </summary>
+    public bool IsCaughtUp => _caughtUp;
 
     /// <summary>Totals so far; safe to read from another thread.</summary>
     public ExtractionProgress Progress { get; } = new();
@@ -165,6 +176,7 @@ public sealed partial class ExtractionLoop
         _marks.Bind(origin);
         _origin = origin;
         if (origin is not null) _originText = DeadLetterTail.OriginText(origin);
+        _options.BeforeSubscribe?.Invoke();
         consumer.Subscribe(_options.Topic);
         var lastFlush = Stopwatch.StartNew();
         var sawAssignment = false;
@@ -237,10 +249,11 @@ public sealed partial class ExtractionLoop
             _extractor.MarkCaughtUp(result.Partition.Value);
             _positions[result.Partition.Value] = result.Offset.Value;
             _atEnd.Add(result.Partition.Value);
+            NoteCaughtUp();
         }
         else if (result.Message is not null)
         {
-            _atEnd.Remove(result.Partition.Value);
+            if (_atEnd.Remove(result.Partition.Value)) _caughtUp = false;
             CheckForLoss(consumer, result.Partition.Value, result.Offset.Value, next: result.Offset.Value + 1);
             Handle(result, parsed, producer);
             _lastRecord.Restart();
@@ -674,6 +687,7 @@ public sealed partial class ExtractionLoop
         {
             _assigned.Add(tp.Partition.Value);
             Volatile.Write(ref _assignedCount, _assigned.Count);
+            _caughtUp = false;
             _marks.Forget(tp.Partition.Value);
             _extractor.TrackPartition(tp.Partition.Value);
         }
@@ -813,6 +827,7 @@ public sealed partial class ExtractionLoop
         _assigned.Remove(partition);
         Volatile.Write(ref _assignedCount, _assigned.Count);
         _atEnd.Remove(partition);
+        NoteCaughtUp();
         _nextOffsets.Remove(partition);
         _positions.Remove(partition);
         _needFrom.Remove(partition);
@@ -826,6 +841,8 @@ public sealed partial class ExtractionLoop
     {
         if (message.Level <= SyslogLevel.Warning) LogClientMessage(_logger, LogText.Escape(message.Facility), LogText.Escape(message.Message));
     }
+
+    private void NoteCaughtUp() => _caughtUp = _assigned.Count > 0 && _atEnd.IsSupersetOf(_assigned);
 
     private string ClientName(string name) => _options.Consumer is { } consumer ? string.Create(CultureInfo.InvariantCulture, $"{name}-{consumer}") : name;
 

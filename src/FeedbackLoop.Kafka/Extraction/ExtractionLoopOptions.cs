@@ -61,6 +61,13 @@ public sealed record ExtractionLoopOptions
     public int? Consumer { get; init; }
 
     /// <summary>
+    /// Called on the loop's thread right before it subscribes. Several loops of one process wait there for each other
+    /// (<c>extract --consumers</c>), so they join the group together: one that joined alone would take every partition,
+    /// start reading, and give half of them up at once when the next one joins.
+    /// </summary>
+    public Action? BeforeSubscribe { get; init; }
+
+    /// <summary>
     /// Creates the <c>FeedbackLoop.Extraction</c> meter (dependency injection's, so a host's listeners and
     /// scoping apply); when null the loop creates the meter itself. The loop adds its instruments when its run
     /// starts and disposes the meter when the run ends. A factory hands out one cached meter per name, so
