@@ -225,8 +225,9 @@ public sealed partial class FeedbackClient : IFeedbackClient, IAsyncDisposable, 
     /// </summary>
     private async Task ReleaseTransportAsync(TimeSpan within)
     {
-        // On the thread pool: some transports block inside DisposeAsync (a synchronous flush).
-        var release = Task.Run(async () => await _transport.DisposeAsync().ConfigureAwait(false));
+        // On a thread of its own, not the pool's: some transports block inside DisposeAsync (librdkafka's flush waits up to
+        // 10 s for an unreachable broker), and a pool thread held that long delays the continuations waiting for one.
+        var release = Task.Factory.StartNew(() => _transport.DisposeAsync().AsTask(), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
         try
         {
             await release.WaitAsync(within, _time).ConfigureAwait(false);

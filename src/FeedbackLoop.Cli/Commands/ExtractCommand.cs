@@ -267,8 +267,8 @@ internal static class ExtractCommand
 /// <summary>
 /// The extraction loops (<c>--consumers</c>) as one hosted service. A stop cancels them all, and each writes and commits what
 /// it processed before it returns. With <c>--until-idle</c> each loop ends by itself once its partitions are read to the end
-/// and quiet; a loop the group gave no partition would wait for ever, so once one loop has ended that way, those without
-/// partitions are stopped (a partition the ended loop gave up moves to one that goes on). The first failure stops the
+/// and nothing arrived, nor did its assignment change, for the idle time: a loop the group gave no partition ends too, and
+/// one between a revocation and its next assignment does not take that pause for the end. The first failure stops the
 /// other loops, which commit what they processed, and the process.
 /// </summary>
 internal sealed class ExtractionService(IReadOnlyList<ExtractionLoop> loops, IHostApplicationLifetime lifetime) : BackgroundService
@@ -279,19 +279,15 @@ internal sealed class ExtractionService(IReadOnlyList<ExtractionLoop> loops, IHo
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var stops = loops.Select(_ => CancellationTokenSource.CreateLinkedTokenSource(stoppingToken)).ToList();
-        var running = loops.Select((loop, i) => (Run: RunOneAsync(loop, stops[i].Token), Loop: loop, Stop: stops[i])).ToList();
+        var running = loops.Select((loop, i) => (Run: RunOneAsync(loop, stops[i].Token), Stop: stops[i])).ToList();
         try
         {
             while (running.Count > 0)
             {
                 var ended = await Task.WhenAny(running.Select(r => r.Run)).ConfigureAwait(false);
-                var endedCleanly = Failure is null && !stoppingToken.IsCancellationRequested;
                 running.RemoveAll(r => r.Run == ended);
-                foreach (var other in running)
-                {
-                    // A failure stops every loop; an --until-idle end stops the loops that have nothing to read.
-                    if (!endedCleanly || !other.Loop.HasAssignment) await other.Stop.CancelAsync().ConfigureAwait(false);
-                }
+                if (Failure is null) continue;
+                foreach (var other in running) await other.Stop.CancelAsync().ConfigureAwait(false);
             }
         }
         finally

@@ -46,6 +46,8 @@ public sealed partial class ExtractionLoop
     private readonly HashSet<int> _assigned = [];
     // _assigned.Count for other threads (HasAssignment, AssignedPartitions).
     private int _assignedCount;
+    // The group has answered this member at least once, with partitions or without (more members than partitions).
+    private bool _joined;
     // Whether _atEnd covers _assigned (and there is an assignment), for other threads; kept as either changes.
     private volatile bool _caughtUp;
     // Assigned partitions whose end-of-partition marker came after their last record: what --until-idle waits for.
@@ -75,7 +77,7 @@ public sealed partial class ExtractionLoop
     private bool _broken;
     private string? _deliveryError;
     private readonly RecordReadAhead _readAhead;
-    // Since the last record was handled (or the first assignment): what --until-idle measures.
+    // Since the last record was handled or the assignment last changed: what --until-idle measures.
     private readonly Stopwatch _lastRecord = Stopwatch.StartNew();
 
     /// <summary>Creates the loop; nothing connects until <see cref="RunAsync"/>.</summary>
@@ -197,7 +199,7 @@ public sealed partial class ExtractionLoop
                 }
 
                 if (result is not null) HandleItem(consumer, producer, result, parsed);
-                if (!sawAssignment && _assigned.Count > 0)
+                if (!sawAssignment && _joined)
                 {
                     // Idle time counts from the moment there is something to read, not from start-up.
                     sawAssignment = true;
@@ -683,6 +685,10 @@ public sealed partial class ExtractionLoop
 
     private List<TopicPartitionOffset> OnAssigned(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartition> partitions)
     {
+        _joined = true;
+        // --until-idle counts quiet time from the last change of assignment too: a member between a revocation and its
+        // next assignment holds nothing, which must not read as "everything read" (a rebalance can outlast the idle time).
+        _lastRecord.Restart();
         foreach (var tp in partitions)
         {
             _assigned.Add(tp.Partition.Value);
@@ -824,6 +830,7 @@ public sealed partial class ExtractionLoop
 
     private void Release(int partition)
     {
+        _lastRecord.Restart();
         _assigned.Remove(partition);
         Volatile.Write(ref _assignedCount, _assigned.Count);
         _atEnd.Remove(partition);
