@@ -28,7 +28,7 @@ public sealed class TwoExtractorsTests : IDisposable
         var shared = Path.Combine(_root, "two");
         var single = Path.Combine(_root, "one");
         using var broker = CliProcess.Start("broker", "--brokers", "1", "--partitions", "4");
-        var bootstrap = (await broker.FirstStdoutLineAsync(TimeSpan.FromSeconds(60)))[BrokerCommand.BootstrapLinePrefix.Length..];
+        var bootstrap = await BootstrapOfAsync(broker);
         var events = InterleavedSessions();
         string[] Extract(string data, string group, params string[] more) => ["extract", "--bootstrap", bootstrap, "--data", data, "--group", group, "--verbose", .. more];
 
@@ -93,7 +93,7 @@ public sealed class TwoExtractorsTests : IDisposable
         var several = Path.Combine(_root, "several");
         var single = Path.Combine(_root, "single");
         using var broker = CliProcess.Start("broker", "--brokers", "1", "--partitions", "2");
-        var bootstrap = (await broker.FirstStdoutLineAsync(TimeSpan.FromSeconds(60)))[BrokerCommand.BootstrapLinePrefix.Length..];
+        var bootstrap = await BootstrapOfAsync(broker);
         var events = InterleavedSessions();
         using (var producer = new ProducerBuilder<string, byte[]>(new ProducerConfig { BootstrapServers = bootstrap, Acks = Acks.All, LingerMs = 5 }).Build())
             Produce(producer, events, 0, events.Count);
@@ -129,6 +129,10 @@ public sealed class TwoExtractorsTests : IDisposable
         Assert.Equal(skipped, ExtractionLoop.IsGroupChange(code));
 
     private static string Counts(EngagementWindow w) => $"shown {w.Shown} up {w.ThumbsUp} won {w.ComparisonsWon} lost {w.ComparisonsLost} dwell {w.DwellSamples}";
+
+    /// <summary>The bootstrap servers a started <c>feedbackloop broker</c> prints on its first line.</summary>
+    private static async Task<string> BootstrapOfAsync(CliProcess broker) =>
+        (await broker.FirstStdoutLineAsync(TimeSpan.FromSeconds(60)))[BrokerCommand.BootstrapLinePrefix.Length..];
 
     private static bool Assigned(CliProcess extract) => extract.Output.Contains("Assigned partitions", StringComparison.Ordinal);
 

@@ -244,7 +244,7 @@ internal static class BenchCommand
             // Done when every partition is held by a loop that read it to its end. Not a count of records: several loops
             // can re-read records after a rebalance whose commit the group refused, which a count would take for new ones.
             bool ReadAll() => Read() >= expected && loops.Sum(loop => loop.AssignedPartitions) == partitions
-                && loops.All(loop => !loop.HasAssignment || loop.IsCaughtUp);
+                && loops.All(loop => loop.AssignedPartitions == 0 || loop.IsCaughtUp);
             while (!ReadAll() && !run.IsCompleted) await Task.Delay(5).ConfigureAwait(false);
             await stop.CancelAsync().ConfigureAwait(false);
             await run.ConfigureAwait(false); // includes the final writes and commits

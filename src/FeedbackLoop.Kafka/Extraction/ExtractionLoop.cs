@@ -44,7 +44,7 @@ public sealed partial class ExtractionLoop
     private readonly Dictionary<int, long> _positions = [];
     private readonly CommitTraceBatch _batchTrace = new();
     private readonly HashSet<int> _assigned = [];
-    // _assigned.Count for other threads (HasAssignment, AssignedPartitions).
+    // _assigned.Count for other threads (AssignedPartitions).
     private int _assignedCount;
     // The group has answered this member at least once, with partitions or without (more members than partitions).
     private bool _joined;
@@ -102,9 +102,6 @@ public sealed partial class ExtractionLoop
 
     /// <summary>Apps whose events were extracted though no pipeline registers them (see <see cref="ExtractionLoopOptions.IsRegisteredApp"/>).</summary>
     public UnregisteredApps UnregisteredApps { get; }
-
-    /// <summary>Whether the group gave this loop any partition (as of its last assignment or revocation); safe to read from another thread.</summary>
-    public bool HasAssignment => AssignedPartitions > 0;
 
     /// <summary>How many partitions the group gave this loop (as of its last assignment or revocation); safe to read from another thread.</summary>
     public int AssignedPartitions => Volatile.Read(ref _assignedCount);
