@@ -87,8 +87,8 @@ public sealed class HardeningSessionBudgetTests(ClusterFixture fixture, ITestOut
         // 48 partitions, each with 8 sessions of 14 pending edits of 30,000 characters (3.4 MB a partition, under the
         // embedded cluster's ~5 MiB), then one good side-by-side session: 161 MB of JSON that an unbounded extractor
         // holds as ~320 MiB of UTF-16, and that a 16 MiB global budget keeps to 16 MiB by resolving the least
-        // recently active sessions. Measured on a 2-core machine: 546–563 MiB peak without budgets; with them ~280 MiB
-        // when this test was written, 322–368 MiB on a quiet machine since, and 416–431 MiB on CI runs of the whole suite
+        // recently active sessions. Measured on a 2-core machine: 501–563 MiB peak without budgets; with them ~280 MiB
+        // when this test was written, 318–368 MiB on a quiet machine since, and 416–431 MiB on CI runs of the whole suite
         // (runtime, librdkafka's fetch buffers, Parquet and garbage the workstation GC had not yet collected, which grows
         // with the load). The bound sits between the two, clear of both: 460 MiB.
         const int Partitions = 48, SessionsPerPartition = 8, EditsPerSession = 14;
