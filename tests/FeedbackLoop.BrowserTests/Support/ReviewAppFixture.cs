@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using FeedbackLoop.Cli.Commands;
 using FeedbackLoop.Contracts;
 using FeedbackLoop.Contracts.Datasets;
@@ -130,8 +131,32 @@ public sealed class ReviewAppFixture : IAsyncLifetime, IDisposable
         await page.FillAsync("#name", Reviewer);
         await page.FillAsync("#token", Token);
         await page.ClickAsync("#sign-in");
-        await page.WaitForURLAsync(Url.ToString());
+        await ArrivedAtAsync(page, new Regex("^" + Regex.Escape(Url.ToString()) + "$"));
         return page;
+    }
+
+    /// <summary>
+    /// Waits until the page's address contains <paramref name="part"/> and that document has loaded. It polls the page's
+    /// state (a web-first assertion) instead of waiting for a navigation event: <c>WaitForURLAsync</c> reads the current
+    /// address and only then listens for navigations, while the driver's events are handled on another thread, so a
+    /// navigation that lands in between is never seen. CI saw such waits time out four times on a loaded machine (with
+    /// Enter and with requestSubmit alike), each with no navigation seen at all.
+    /// </summary>
+    public Task ArrivedAtAsync(IPage page, string part) => ArrivedAtAsync(page, new Regex(Regex.Escape(part)));
+
+    /// <summary>As <see cref="ArrivedAtAsync(IPage, string)"/>, for an address that matches <paramref name="address"/>.</summary>
+    public async Task ArrivedAtAsync(IPage page, Regex address)
+    {
+        var timeout = (float)Deadline.TotalMilliseconds;
+        try
+        {
+            await Assertions.Expect(page).ToHaveURLAsync(address, new PageAssertionsToHaveURLOptions { Timeout = timeout });
+            await page.WaitForLoadStateAsync(LoadState.Load, new PageWaitForLoadStateOptions { Timeout = timeout });
+        }
+        catch (Exception e) when (e is PlaywrightException or TimeoutException)
+        {
+            throw new InvalidOperationException($"The page did not arrive at an address matching '{address}': it is at {page.Url}. The app's output:\n{AppOutput}", e);
+        }
     }
 
     /// <summary>The app's output so far, for failure messages.</summary>
