@@ -113,8 +113,37 @@ public sealed class HardeningTests(ClusterFixture fixture) : IClassFixture<Clust
         Assert.Equal(expected, pairs.GroupBy(p => p.Signal).ToDictionary(g => g.Key, g => g.Count()));
     }
 
-    /// <summary>Weights that throw for one signal, with a message that must never reach a header or log.</summary>
-    private sealed class ThrowingWeights(string signal) : IReadOnlyDictionary<string, double>
+    [Fact]
+    public async Task Running_out_of_memory_while_a_record_is_applied_stops_the_loop_with_no_dead_letter_and_no_commit_past_it_so_a_restart_loses_nothing()
+    {
+        using var harness = new PipelineHarness(fixture.Cluster);
+        harness.Produce(KnownSessions.All());
+        // The same place as above, but the process's condition rather than the record's: a container at its memory limit.
+#pragma warning disable CA2201 // The runtime's own exception, thrown where an allocation would throw it at a heap limit.
+        var failing = harness.Options() with
+        {
+            Settings = new ExtractionSettings { Rules = RuleBook.Uniform(new AppRules(AppRules.Builtin.EnabledSignals, new ThrowingWeights(PairSignals.Comparison, () => new OutOfMemoryException()))) },
+        };
+#pragma warning restore CA2201
+        var loop = new ExtractionLoop(failing, new DatasetStore(harness.DataRoot), NullLogger.Instance);
+        using (var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2)))
+        {
+            await Assert.ThrowsAsync<OutOfMemoryException>(() => loop.RunAsync(timeout.Token));
+        }
+        Assert.Equal(0, loop.Progress.DeadLettered);
+        Assert.Empty(harness.ReadDeadLetters());
+
+        // The restart reads from what the failed loop committed: the comparison.chosen record again, so its pairs are there.
+        var restart = new ExtractionLoop(harness.Options(), new DatasetStore(harness.DataRoot), NullLogger.Instance);
+        using (var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2))) await restart.RunAsync(timeout.Token);
+        var pairs = await DatasetReader.ReadPairsAsync(harness.DataRoot, "demo");
+        Assert.Equal(KnownSessions.ExpectedPairsBySignal, pairs.GroupBy(p => p.Signal).ToDictionary(g => g.Key, g => g.Count()));
+        Assert.Equal(pairs.Count, pairs.Select(p => p.PairId).Distinct(StringComparer.Ordinal).Count());
+        Assert.Empty(harness.ReadDeadLetters());
+    }
+
+    /// <summary>Weights that throw for one signal (by default with a message that must never reach a header or log).</summary>
+    private sealed class ThrowingWeights(string signal, Func<Exception>? exception = null) : IReadOnlyDictionary<string, double>
     {
         public double this[string key] => throw new KeyNotFoundException();
         public IEnumerable<string> Keys => [];
@@ -126,7 +155,7 @@ public sealed class HardeningTests(ClusterFixture fixture) : IClassFixture<Clust
 
         public bool TryGetValue(string key, out double value)
         {
-            if (key == signal) throw new InvalidOperationException("user text: alice@example.com");
+            if (key == signal) throw exception?.Invoke() ?? new InvalidOperationException("user text: alice@example.com");
             value = 0;
             return false;
         }

@@ -200,7 +200,10 @@ internal static class ExtractCommand
 
         if (app.Services.GetRequiredService<ExtractionService>().Failure is { } failure)
         {
-            await error.WriteLineAsync($"Extraction stopped: {failure.Message}. Nothing past the last commit was lost; run the same command again to resume.").ConfigureAwait(false);
+            var reason = failure is OutOfMemoryException
+                ? $"the process ran out of memory (give it more, or lower {ExtractionBudgetConfig.MaxSessionStateBytesKey}, docs/SECURITY.md)"
+                : failure.Message;
+            await error.WriteLineAsync($"Extraction stopped: {reason}. Nothing past the last commit was lost; run the same command again to resume.").ConfigureAwait(false);
             return 1;
         }
 
@@ -308,8 +311,9 @@ internal sealed class ExtractionService(IReadOnlyList<ExtractionLoop> loops, IHo
         {
             // SIGTERM, Ctrl+C or another loop's end: the loop already wrote and committed what it had processed.
         }
-        catch (Exception ex) when (ex is Confluent.Kafka.KafkaException or IOException)
+        catch (Exception ex) when (ex is Confluent.Kafka.KafkaException or IOException or OutOfMemoryException)
         {
+            // Out of memory stops the loop without a commit (ExtractionLoop), never dead-letters the records read meanwhile.
             Failure ??= ex;
         }
     }

@@ -230,6 +230,14 @@ public sealed partial class ExtractionLoop
             }
             Flush(consumer, producer, final: true);
         }
+        catch
+        {
+            // Whatever escaped (out of memory, a fault outside one record's handling) may have left the state half
+            // applied: the close below runs the revoke handler, which must neither write nor commit it. A restart
+            // re-reads from the last commit.
+            _broken = true;
+            throw;
+        }
         finally
         {
             // Records read ahead but not handed out stay uncommitted, like those the client fetched and never returned;
@@ -282,11 +290,13 @@ public sealed partial class ExtractionLoop
         {
             rejection = Apply(result, parsed, partition, offset);
         }
-        catch (Exception ex) when (ex is not OperationCanceledException)
+        catch (Exception ex) when (ex is not (OperationCanceledException or OutOfMemoryException))
         {
             // Defence in depth: a bug that one record triggers must not stop the loop for every app on the
             // partition (and again after each restart). The record is dead-lettered like an invalid one; the log
-            // names the exception's type only, since messages can quote the record.
+            // names the exception's type only, since messages can quote the record. Running out of memory is the
+            // process's condition, not the record's: dead-lettering would send every record read meanwhile to the
+            // dead-letter topic as an internal error and commit past it, so it stops the loop instead (see Run).
             LogInternalError(_logger, Source(result), ex.GetType().FullName ?? ex.GetType().Name);
             rejection = new EventRejection("$", InternalErrorReason) { Kind = EventRejectionKind.InternalError };
         }
