@@ -18,7 +18,7 @@ namespace FeedbackLoop.IntegrationTests;
 /// Issue 10, finding 6: one session's state was unbounded (20,000 pending edits of 32 KiB held 1.2 GB, and every
 /// later shown event rescanned them). Raw records into the embedded cluster, among good sessions: the session is cut
 /// at its byte budget with the reason counted, the good rows are exact, and the run stays fast; and <c>extract</c> as
-/// a real process keeps its peak memory under a bound that the same attack exceeds without the budgets.
+/// a real process reads the attack within a GC heap limit that the same attack exhausts without the budgets.
 /// </summary>
 public sealed class HardeningSessionBudgetTests(ClusterFixture fixture, ITestOutputHelper output) : IClassFixture<ClusterFixture>
 {
