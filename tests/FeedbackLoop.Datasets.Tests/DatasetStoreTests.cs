@@ -118,6 +118,35 @@ public sealed class DatasetStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task Ids_in_another_form_than_the_stable_ids_are_told_apart_character_by_character_before_and_after_a_restart()
+    {
+        // The store keeps stable ids (32 lowercase hex digits) as numbers; an id of any other form must still be its own,
+        // whether it meets the other in the same store or after a restart.
+        var lower = StableId.Pair(PairSignals.Comparison, "g1", "g1-rejected");
+        var pair = Samples.Pair(Samples.Shop, "g1", SessionStart);
+        ExtractionOutput Rows(params string[] ids)
+        {
+            var output = new ExtractionOutput();
+            foreach (var id in ids) output.Pairs.Add(pair with { PairId = id });
+            return output;
+        }
+        var others = new[] { lower.ToUpperInvariant(), lower[..31], lower + "0", "X" };
+
+        var first = await new DatasetStore(_root).WriteAsync(Rows(lower, "x"));
+        var second = await new DatasetStore(_root).WriteAsync(Rows([lower, .. others]));
+        var store = new DatasetStore(_root);
+        var third = await store.WriteAsync(Rows([lower, "x", .. others]));
+        var fourth = await store.WriteAsync(Rows([lower, "x", .. others]));
+
+        Assert.Equal((2, 0), (first.PairsWritten, first.RowsAlreadyPresent));
+        Assert.Equal((4, 1), (second.PairsWritten, second.RowsAlreadyPresent));
+        Assert.Equal((0, 6), (third.PairsWritten, third.RowsAlreadyPresent));
+        Assert.Equal((0, 6), (fourth.PairsWritten, fourth.RowsAlreadyPresent));
+        var ids = (await DatasetReader.ReadPairsAsync(_root, Samples.Shop)).Select(p => p.PairId).Order(StringComparer.Ordinal);
+        Assert.Equal(others.Append(lower).Append("x").Order(StringComparer.Ordinal), ids);
+    }
+
+    [Fact]
     public async Task A_write_that_overlaps_an_earlier_one_adds_only_the_new_rows()
     {
         var first = Samples.Output();
