@@ -75,7 +75,7 @@ internal static class BenchCommand
         await stderr.WriteLineAsync("  warm-up passes (not measured)…").ConfigureAwait(false);
         RawConsume(cluster.BootstrapServers, topic, produced, "bench-raw-warmup");
         // The first warm-up is a single loop: the rows it writes are what every run must write, however its loops split the partitions.
-        var (_, _, _, expectedRows) = await ExtractAsync(cluster.BootstrapServers, topic, partitions, produced, 1, null, "bench-extract-warmup-1").ConfigureAwait(false);
+        var (_, _, _, _, expectedRows) = await ExtractAsync(cluster.BootstrapServers, topic, partitions, produced, 1, null, "bench-extract-warmup-1").ConfigureAwait(false);
         // Then the measured configuration twice: with several loops, more methods tier up while the runs go on.
         for (var warmUp = 2; warmUp <= 3; warmUp++)
             await ExtractAsync(cluster.BootstrapServers, topic, partitions, produced, consumers, expectedRows, $"bench-extract-warmup-{warmUp}").ConfigureAwait(false);
@@ -84,19 +84,23 @@ internal static class BenchCommand
         var extracted = new List<double>();
         var rawCpu = new List<double>();
         var extractCpu = new List<double>();
+        var rawAlloc = new List<double>();
+        var extractAlloc = new List<double>();
         var extractJit = new List<double>();
         for (var run = 1; run <= runs; run++)
         {
             ct.ThrowIfCancellationRequested();
-            var (rawRate, rawCpuPerEvent) = RawConsume(cluster.BootstrapServers, topic, produced, $"bench-raw-{run}");
+            var (rawRate, rawCpuPerEvent, rawAllocPerEvent) = RawConsume(cluster.BootstrapServers, topic, produced, $"bench-raw-{run}");
             raw.Add(rawRate);
             rawCpu.Add(rawCpuPerEvent);
-            await stderr.WriteLineAsync($"  run {run}: raw consume {rawRate:N0} events/s, {rawCpuPerEvent:0.0} µs CPU/event").ConfigureAwait(false);
-            var (rate, cpuPerEvent, jitPerEvent, rows) = await ExtractAsync(cluster.BootstrapServers, topic, partitions, produced, consumers, expectedRows, $"bench-extract-{run}").ConfigureAwait(false);
+            rawAlloc.Add(rawAllocPerEvent);
+            await stderr.WriteLineAsync($"  run {run}: raw consume {rawRate:N0} events/s, {rawCpuPerEvent:0.0} µs CPU/event, {rawAllocPerEvent:N0} B allocated/event").ConfigureAwait(false);
+            var (rate, cpuPerEvent, jitPerEvent, allocPerEvent, rows) = await ExtractAsync(cluster.BootstrapServers, topic, partitions, produced, consumers, expectedRows, $"bench-extract-{run}").ConfigureAwait(false);
             extracted.Add(rate);
             extractCpu.Add(cpuPerEvent);
             extractJit.Add(jitPerEvent);
-            await stderr.WriteLineAsync($"  run {run}: extractor  {rate:N0} events/s, {cpuPerEvent:0.0} µs CPU/event, JIT {jitPerEvent:0.0} µs/event ({rows:N0} rows written)").ConfigureAwait(false);
+            extractAlloc.Add(allocPerEvent);
+            await stderr.WriteLineAsync($"  run {run}: extractor  {rate:N0} events/s, {cpuPerEvent:0.0} µs CPU/event, JIT {jitPerEvent:0.0} µs/event, {allocPerEvent:N0} B allocated/event ({rows:N0} rows written)").ConfigureAwait(false);
         }
 
         var result = new JsonObject
@@ -118,6 +122,10 @@ internal static class BenchCommand
             // Time the JIT spent compiling (tiering up) during the run, which a long-running extractor pays once: wall time
             // summed over the compiling threads (the runtime's only measure), so near its CPU time on a quiet machine only.
             ["extract_jit_us_per_event"] = Math.Round(Median(extractJit), 2),
+            // Managed bytes allocated per event over the same interval, every thread: unlike time, it does not move with the
+            // machine's load, so a change to what the hot path allocates shows here even when the rates' noise hides it.
+            ["raw_consume_alloc_bytes_per_event"] = Math.Round(Median(rawAlloc)),
+            ["extract_alloc_bytes_per_event"] = Math.Round(Median(extractAlloc)),
             ["load_average_1m"] = LoadAverage(),
             ["raw_consume_runs"] = new JsonArray(raw.Select(r => (JsonNode)Math.Round(r)).ToArray()),
             ["extract_runs"] = new JsonArray(extracted.Select(r => (JsonNode)Math.Round(r)).ToArray()),
@@ -181,7 +189,7 @@ internal static class BenchCommand
         return self.TotalProcessorTime;
     }
 
-    private static (double Rate, double CpuMicrosecondsPerEvent) RawConsume(string bootstrap, string topic, long expected, string group)
+    private static (double Rate, double CpuMicrosecondsPerEvent, double AllocatedBytesPerEvent) RawConsume(string bootstrap, string topic, long expected, string group)
     {
         var config = new ConsumerConfig
         {
@@ -193,6 +201,7 @@ internal static class BenchCommand
         consumer.Subscribe(topic);
         long read = 0, checksum = 0, first = 0;
         var cpuAtFirst = TimeSpan.Zero;
+        long allocatedAtFirst = 0;
         var deadline = Stopwatch.StartNew();
         while (read < expected && deadline.Elapsed < TimeSpan.FromMinutes(3))
         {
@@ -202,15 +211,17 @@ internal static class BenchCommand
             {
                 first = Stopwatch.GetTimestamp();
                 cpuAtFirst = ProcessCpu();
+                allocatedAtFirst = GC.GetTotalAllocatedBytes();
             }
             checksum += value.Length; // touch the bytes, as any real consumer would
         }
         var elapsed = Stopwatch.GetElapsedTime(first);
         var cpu = ProcessCpu() - cpuAtFirst;
+        var allocated = GC.GetTotalAllocatedBytes() - allocatedAtFirst;
         consumer.Close();
         if (read < expected) throw new InvalidOperationException($"raw consume read {read} of {expected} records; the in-process cluster may have dropped old segments (use more --partitions)");
         GC.KeepAlive(checksum);
-        return (read / elapsed.TotalSeconds, cpu.TotalMicroseconds / read);
+        return (read / elapsed.TotalSeconds, cpu.TotalMicroseconds / read, allocated / (double)read);
     }
 
     /// <summary>
@@ -219,7 +230,7 @@ internal static class BenchCommand
     /// <paramref name="expectedRows"/> is given, the run must have written exactly those rows (a loop that re-read after a
     /// rebalance writes no row twice), or the bench fails.
     /// </summary>
-    private static async Task<(double Rate, double CpuMicrosecondsPerEvent, double JitMicrosecondsPerEvent, long Rows)> ExtractAsync(
+    private static async Task<(double Rate, double CpuMicrosecondsPerEvent, double JitMicrosecondsPerEvent, double AllocatedBytesPerEvent, long Rows)> ExtractAsync(
         string bootstrap, string topic, int partitions, long expected, int consumers, long? expectedRows, string group)
     {
         var data = Path.Combine(Path.GetTempPath(), "feedbackloop-bench-" + Guid.NewGuid().ToString("N"));
@@ -241,6 +252,7 @@ internal static class BenchCommand
             while (Read() == 0 && !run.IsCompleted) await Task.Delay(2).ConfigureAwait(false);
             var cpuAtFirst = ProcessCpu();
             var jitAtFirst = JitInfo.GetCompilationTime();
+            var allocatedAtFirst = GC.GetTotalAllocatedBytes();
             // Done when every partition is held by a loop that read it to its end. Not a count of records: several loops
             // can re-read records after a rebalance whose commit the group refused, which a count would take for new ones.
             bool ReadAll() => Read() >= expected && loops.Sum(loop => loop.AssignedPartitions) == partitions
@@ -251,12 +263,13 @@ internal static class BenchCommand
             var elapsed = Stopwatch.GetElapsedTime(loops.Where(loop => loop.Progress.RecordsRead > 0).Min(loop => loop.Progress.FirstRecordTimestamp));
             var cpu = ProcessCpu() - cpuAtFirst;
             var jit = JitInfo.GetCompilationTime() - jitAtFirst;
+            var allocated = GC.GetTotalAllocatedBytes() - allocatedAtFirst;
             var processed = loops.Sum(loop => loop.Counters.EventsProcessed);
             var deadLettered = loops.Sum(loop => loop.Progress.DeadLettered);
             var rows = loops.Sum(loop => loop.Progress.PairsWritten + loop.Progress.LabelsWritten + loop.Progress.WindowsWritten);
             if (processed < expected || deadLettered != 0 || (expectedRows is { } want && rows != want))
                 throw new InvalidOperationException($"the extractor processed {processed} of {expected} events ({deadLettered} dead-lettered) and wrote {rows} rows{(expectedRows is { } w ? $" of {w}" : "")}");
-            return (expected / elapsed.TotalSeconds, cpu.TotalMicroseconds / expected, jit.TotalMicroseconds / expected, rows);
+            return (expected / elapsed.TotalSeconds, cpu.TotalMicroseconds / expected, jit.TotalMicroseconds / expected, allocated / (double)expected, rows);
         }
         finally
         {
