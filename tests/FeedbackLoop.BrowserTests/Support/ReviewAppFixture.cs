@@ -138,9 +138,10 @@ public sealed class ReviewAppFixture : IAsyncLifetime, IDisposable
     /// <summary>
     /// Waits until the page's address contains <paramref name="part"/> and that document has loaded. It polls the page's
     /// state (a web-first assertion) instead of waiting for a navigation event: <c>WaitForURLAsync</c> reads the current
-    /// address and only then listens for navigations, while the driver's events are handled on another thread, so a
-    /// navigation that lands in between is never seen. CI saw such waits time out four times on a loaded machine (with
-    /// Enter and with requestSubmit alike), each with no navigation seen at all.
+    /// address and only then listens for navigations, so a navigation whose event is handled in between (the driver's
+    /// events can arrive on another thread) would never be seen. That is the likely cause, not one reproduced here: CI
+    /// saw such waits time out four times on a loaded machine (with Enter and with requestSubmit alike), each with no
+    /// navigation seen at all.
     /// </summary>
     public Task ArrivedAtAsync(IPage page, string part) => ArrivedAtAsync(page, new Regex(Regex.Escape(part)));
 
