@@ -52,8 +52,9 @@ public static class EditDistance
         // A word step costs about as much as four cells of the band; the bit table is bounded (8 MiB) for texts far
         // past the default edit-text limit.
         var bandCells = (long)Math.Min(sb.Length, 2L * limit + 1);
-        var table = (long)CountDistinct(sb) * blocks;
-        return bandCells <= 4L * blocks || table > MaxBitTableWords ? WithinBand(sa, sb, limit) : WithinBitParallel(sa, sb, limit);
+        if (bandCells <= 4L * blocks) return WithinBand(sa, sb, limit);
+        var ids = new CharIds(stackalloc int[CharIds.TableSize], sb);
+        return (long)ids.Count * blocks > MaxBitTableWords ? WithinBand(sa, sb, limit) : WithinBitParallel(sa, sb, limit, ids);
     }
 
     private const long MaxBitTableWords = 1 << 20;
@@ -105,12 +106,10 @@ public static class EditDistance
     /// over <paramref name="shorter"/> are kept as vertical +1/−1 deltas, 64 rows per word, and one character of
     /// <paramref name="longer"/> updates a whole column in a few word operations per block.
     /// </summary>
-    private static int? WithinBitParallel(ReadOnlySpan<char> longer, ReadOnlySpan<char> shorter, int limit)
+    private static int? WithinBitParallel(ReadOnlySpan<char> longer, ReadOnlySpan<char> shorter, int limit, CharIds ids)
     {
         var m = shorter.Length;
         var blocks = (m + 63) / 64;
-        var ids = new Dictionary<char, int>();
-        foreach (var c in shorter) ids.TryAdd(c, ids.Count);
         var peqRented = ArrayPool<ulong>.Shared.Rent(ids.Count * blocks);
         var pvRented = ArrayPool<ulong>.Shared.Rent(blocks);
         var mvRented = ArrayPool<ulong>.Shared.Rent(blocks);
@@ -119,7 +118,7 @@ public static class EditDistance
             // peq[id·blocks + b]: bit k set where shorter[64b + k] is the character with that id.
             var peq = peqRented.AsSpan(0, ids.Count * blocks);
             peq.Clear();
-            for (var i = 0; i < m; i++) peq[ids[shorter[i]] * blocks + (i >> 6)] |= 1UL << (i & 63);
+            for (var i = 0; i < m; i++) peq[ids.Of(shorter[i]) * blocks + (i >> 6)] |= 1UL << (i & 63);
             // Column 0 is 0, 1, 2, …: every vertical delta +1.
             var pv = pvRented.AsSpan(0, blocks);
             var mv = mvRented.AsSpan(0, blocks);
@@ -129,7 +128,7 @@ public static class EditDistance
             var score = m;
             for (var j = 0; j < longer.Length; j++)
             {
-                var id = ids.TryGetValue(longer[j], out var found) ? found : -1;
+                var id = ids.Of(longer[j]);
                 // Row 0 is 0, 1, 2, …: the horizontal delta entering the first block is +1.
                 var carry = 1;
                 for (var b = 0; b < blocks; b++)
@@ -167,11 +166,39 @@ public static class EditDistance
         }
     }
 
-    private static int CountDistinct(ReadOnlySpan<char> text)
+    /// <summary>
+    /// Dense ids (0, 1, …, in order of first appearance) of the distinct UTF-16 units of a text, as rows of the bit table.
+    /// Units below <see cref="TableSize"/>, which most texts are made of, are looked up in a table on the caller's
+    /// stack; only the others need a dictionary, so the usual edit allocates nothing here.
+    /// </summary>
+    private ref struct CharIds
     {
-        var seen = new HashSet<char>();
-        foreach (var c in text) seen.Add(c);
-        return seen.Count;
+        public const int TableSize = 128;
+        private readonly Span<int> _table; // id + 1; 0: not in the text
+        private readonly Dictionary<char, int>? _others;
+
+        public CharIds(Span<int> table, ReadOnlySpan<char> text)
+        {
+            _table = table;
+            _table.Clear();
+            foreach (var c in text)
+            {
+                if (c < TableSize)
+                {
+                    if (_table[c] == 0) _table[c] = ++Count;
+                }
+                else if ((_others ??= []).TryAdd(c, Count))
+                {
+                    Count++;
+                }
+            }
+        }
+
+        public int Count { get; private set; }
+
+        /// <summary>The unit's id, or −1 when the text does not hold it.</summary>
+        public readonly int Of(char c) =>
+            c < TableSize ? _table[c] - 1 : _others is not null && _others.TryGetValue(c, out var id) ? id : -1;
     }
 
     /// <summary>

@@ -115,8 +115,9 @@ public sealed partial class Extractor
         writer.WriteNullable(session.LastRecordAt);
         writer.WriteNullable(session.CutReason);
         writer.Write(session.EstimatedBytes);
-        writer.Write(session.Shown.Count);
-        foreach (var shown in session.Shown.Values)
+        var generations = session.ShownIfAny ?? Unused.Shown;
+        writer.Write(generations.Count);
+        foreach (var shown in generations.Values)
         {
             writer.Write(shown.GenerationId);
             writer.Write(shown.ModelVersion);
@@ -130,8 +131,9 @@ public sealed partial class Extractor
             writer.Write(shown.Output);
             writer.WriteNullable(shown.CandidateSetId);
         }
-        writer.Write(session.Thumbs.Count);
-        foreach (var ((generationId, userId), thumb) in session.Thumbs)
+        var thumbs = session.ThumbsIfAny ?? Unused.Feedback;
+        writer.Write(thumbs.Count);
+        foreach (var ((generationId, userId), thumb) in thumbs)
         {
             writer.Write(generationId);
             writer.Write(userId);
@@ -139,40 +141,45 @@ public sealed partial class Extractor
             writer.Write(thumb.At);
             writer.Write(thumb.IsThumb);
         }
-        writer.Write(session.Ratings.Count);
-        foreach (var ((generationId, userId), rating) in session.Ratings)
+        var ratings = session.RatingsIfAny ?? Unused.Ratings;
+        writer.Write(ratings.Count);
+        foreach (var ((generationId, userId), rating) in ratings)
         {
             writer.Write(generationId);
             writer.Write(userId);
             writer.Write(rating.Score);
             writer.Write(rating.At);
         }
-        WriteLinks(writer, session.ReplacedBy);
-        WriteLinks(writer, session.Replaces);
-        writer.Write(session.Positive.Count);
-        foreach (var (generationId, (at, userId)) in session.Positive)
+        WriteLinks(writer, session.ReplacedByIfAny ?? Unused.Links);
+        WriteLinks(writer, session.ReplacesIfAny ?? Unused.Links);
+        var positive = session.PositiveIfAny ?? Unused.Positive;
+        writer.Write(positive.Count);
+        foreach (var (generationId, (at, userId)) in positive)
         {
             writer.Write(generationId);
             writer.Write(at);
             writer.Write(userId);
         }
-        writer.Write(session.CandidateSets.Count);
-        foreach (var (setId, members) in session.CandidateSets)
+        var sets = session.CandidateSetsIfAny ?? Unused.Sets;
+        writer.Write(sets.Count);
+        foreach (var (setId, members) in sets)
         {
             writer.Write(setId);
             writer.Write(members.Count);
             foreach (var member in members) writer.Write(member);
         }
-        writer.Write(session.Choices.Count);
-        foreach (var (setId, choice) in session.Choices)
+        var choices = session.ChoicesIfAny ?? Unused.Choices;
+        writer.Write(choices.Count);
+        foreach (var (setId, choice) in choices)
         {
             writer.Write(setId);
             writer.Write(choice.GenerationId);
             writer.Write(choice.At);
             writer.Write(choice.UserId);
         }
-        writer.Write(session.PendingEdits.Count);
-        foreach (var (generationId, edits) in session.PendingEdits)
+        var pendingEdits = session.PendingEditsIfAny ?? Unused.Edits;
+        writer.Write(pendingEdits.Count);
+        foreach (var (generationId, edits) in pendingEdits)
         {
             writer.Write(generationId);
             writer.Write(edits.Count);
@@ -185,14 +192,15 @@ public sealed partial class Extractor
                 writer.Write(((GenerationEdited)edit.Data).EditedOutput);
             }
         }
-        WriteSet(writer, session.EmittedPairs);
-        writer.Write(session.PairsBySignal.Count);
-        foreach (var (signal, count) in session.PairsBySignal)
+        WriteSet(writer, session.EmittedPairsIfAny ?? Unused.Set);
+        var pairsBySignal = session.PairsBySignalIfAny ?? Unused.Counts;
+        writer.Write(pairsBySignal.Count);
+        foreach (var (signal, count) in pairsBySignal)
         {
             writer.Write(signal);
             writer.Write(count);
         }
-        WriteSet(writer, session.PairBudgetSpent);
+        WriteSet(writer, session.PairBudgetSpentIfAny ?? Unused.Set);
     }
 
     private SessionState ReadSession(CheckpointReader reader)
@@ -231,8 +239,9 @@ public sealed partial class Extractor
             var key = (reader.ReadString(), reader.ReadString());
             session.Ratings[key] = (reader.ReadInt32(), reader.ReadTime());
         }
-        ReadLinks(reader, session.ReplacedBy);
-        ReadLinks(reader, session.Replaces);
+        // A collection is touched only for an entry, so a restored session creates no empty ones (SessionState).
+        for (int i = 0, n = reader.ReadCount(); i < n; i++) session.ReplacedBy[reader.ReadString()] = reader.ReadString();
+        for (int i = 0, n = reader.ReadCount(); i < n; i++) session.Replaces[reader.ReadString()] = reader.ReadString();
         for (int i = 0, n = reader.ReadCount(); i < n; i++) session.Positive[reader.ReadString()] = (reader.ReadTime(), reader.ReadString());
         for (int i = 0, n = reader.ReadCount(); i < n; i++)
         {
@@ -257,9 +266,9 @@ public sealed partial class Extractor
             session.PendingEdits[generationId] = edits;
             session.PendingEditCount += edits.Count;
         }
-        ReadSet(reader, session.EmittedPairs);
+        for (int i = 0, n = reader.ReadCount(); i < n; i++) session.EmittedPairs.Add(reader.ReadString());
         for (int i = 0, n = reader.ReadCount(); i < n; i++) session.PairsBySignal[reader.ReadString()] = reader.ReadInt32();
-        ReadSet(reader, session.PairBudgetSpent);
+        for (int i = 0, n = reader.ReadCount(); i < n; i++) session.PairBudgetSpent.Add(reader.ReadString());
         return session;
     }
 
@@ -273,19 +282,27 @@ public sealed partial class Extractor
         }
     }
 
-    private static void ReadLinks(CheckpointReader reader, Dictionary<string, string> links)
-    {
-        for (int i = 0, n = reader.ReadCount(); i < n; i++) links[reader.ReadString()] = reader.ReadString();
-    }
-
     private static void WriteSet(CheckpointWriter writer, HashSet<string> set)
     {
         writer.Write(set.Count);
         foreach (var item in set) writer.Write(item);
     }
 
-    private static void ReadSet(CheckpointReader reader, HashSet<string> set)
+    /// <summary>
+    /// Stand-ins for the collections a session never used (<see cref="SessionState"/> creates each on first use), so the
+    /// writer reads every kind the same way without creating any. Only ever read: nothing may add to them.
+    /// </summary>
+    private static class Unused
     {
-        for (int i = 0, n = reader.ReadCount(); i < n; i++) set.Add(reader.ReadString());
+        public static readonly Dictionary<string, ShownGeneration> Shown = [];
+        public static readonly Dictionary<(string GenerationId, string UserId), FinalFeedback> Feedback = [];
+        public static readonly Dictionary<(string GenerationId, string UserId), (int Score, DateTimeOffset At)> Ratings = [];
+        public static readonly Dictionary<string, string> Links = [];
+        public static readonly Dictionary<string, (DateTimeOffset At, string UserId)> Positive = [];
+        public static readonly Dictionary<string, List<string>> Sets = [];
+        public static readonly Dictionary<string, (string GenerationId, DateTimeOffset At, string UserId)> Choices = [];
+        public static readonly Dictionary<string, List<FeedbackEvent>> Edits = [];
+        public static readonly Dictionary<string, int> Counts = [];
+        public static readonly HashSet<string> Set = [];
     }
 }

@@ -156,6 +156,10 @@ public sealed partial class Extractor
     /// </summary>
     public void TrackPartition(int partition) => Partition(partition);
 
+    /// <summary>The sessions open on a partition, for tests of what a session holds.</summary>
+    internal IReadOnlyCollection<SessionState> SessionsOf(int partition) =>
+        _partitions.TryGetValue(partition, out var state) ? state.Sessions.Values : [];
+
     /// <summary>
     /// The partition has been read to its end for now. A caught-up partition no longer holds windows open:
     /// an event that arrives there later for a closed window is late (counted, not added).
@@ -372,25 +376,25 @@ public sealed partial class Extractor
         if (evt.Data is SessionEnded) return;
         if (evt.Data is ComparisonChosen chosen)
         {
-            if (!session.Shown.TryGetValue(chosen.ChosenGenerationId, out var winner))
+            if (session.ShownIfAny is not { } shownAll || !shownAll.TryGetValue(chosen.ChosenGenerationId, out var winner))
             {
                 Counters.UnattributedEngagementEvents++;
                 return;
             }
             _engagement.Add(session.AppId, winner, evt.OccurredAt, partition, session.FirstOffset, recordTime, EngagementMetric.ComparisonsWon);
-            if (session.CandidateSets.TryGetValue(chosen.CandidateSetId, out var members))
+            if (session.CandidateSetsIfAny?.TryGetValue(chosen.CandidateSetId, out var members) == true)
             {
                 foreach (var member in members)
                 {
                     if (member != winner.GenerationId)
-                        _engagement.Add(session.AppId, session.Shown[member], evt.OccurredAt, partition, session.FirstOffset, recordTime, EngagementMetric.ComparisonsLost);
+                        _engagement.Add(session.AppId, shownAll[member], evt.OccurredAt, partition, session.FirstOffset, recordTime, EngagementMetric.ComparisonsLost);
                 }
             }
             return;
         }
 
         var generationId = evt.Data.SubjectGenerationId!;
-        if (!session.Shown.TryGetValue(generationId, out var generation))
+        if (session.ShownIfAny is not { } shown || !shown.TryGetValue(generationId, out var generation))
         {
             Counters.UnattributedEngagementEvents++;
             return;

@@ -49,7 +49,7 @@ internal static class SessionBudget
     public static long Of(GenerationShown shown)
     {
         var bytes = Entry(shown.GenerationId, shown.Output) + Of(shown.ModelVersion) + Of(shown.Variant) + Of(shown.CandidateSetId);
-        foreach (var message in shown.Input) bytes += EntryBytes + Of(message.Role) + Of(message.Content);
+        for (var i = 0; i < shown.Input.Count; i++) bytes += EntryBytes + Of(shown.Input[i].Role) + Of(shown.Input[i].Content); // no boxed enumerator
         return bytes;
     }
 

@@ -56,7 +56,7 @@ internal sealed class SessionRules(ExtractionSettings settings, ExtractionCounte
                 foreach (var last in LastMembersTouching(session, regenerated.ReplacementGenerationId)) TryFireChain(session, last);
                 break;
             case GenerationEdited edited:
-                if (session.Shown.TryGetValue(edited.GenerationId, out var original))
+                if (session.ShownIfAny?.TryGetValue(edited.GenerationId, out var original) == true)
                 {
                     FireEdit(session, evt, edited, original);
                     break;
@@ -94,14 +94,23 @@ internal sealed class SessionRules(ExtractionSettings settings, ExtractionCounte
         if (session.Rules.IsEnabled(PairSignals.Thumbs)) EmitThumbContrasts(session);
         if (session.Rules.LabelsEnabled) EmitLabels(session);
         counters.SignalsNeverResolved += session.PendingEditCount;
-        foreach (var choice in session.Choices.Values)
+        if (session.ChoicesIfAny is { } choices)
         {
-            if (!session.Shown.ContainsKey(choice.GenerationId)) counters.SignalsNeverResolved++;
+            foreach (var choice in choices.Values)
+            {
+                if (session.ShownIfAny?.ContainsKey(choice.GenerationId) != true) counters.SignalsNeverResolved++;
+            }
         }
-        foreach (var generationId in session.Positive.Keys)
+        if (session.PositiveIfAny is { } positive)
         {
-            if (session.Replaces.ContainsKey(generationId) && !session.ReplacedBy.ContainsKey(generationId) && !ChainFullyShown(session, generationId))
-                counters.SignalsNeverResolved++;
+            foreach (var generationId in positive.Keys)
+            {
+                if (session.ReplacesIfAny?.ContainsKey(generationId) == true && session.ReplacedByIfAny?.ContainsKey(generationId) != true
+                    && !ChainFullyShown(session, generationId))
+                {
+                    counters.SignalsNeverResolved++;
+                }
+            }
         }
     }
 
@@ -137,7 +146,7 @@ internal sealed class SessionRules(ExtractionSettings settings, ExtractionCounte
                 TryFireComparison(session, setId, shown.GenerationId);
             }
         }
-        if (session.PendingEdits.Remove(shown.GenerationId, out var edits))
+        if (session.PendingEditsIfAny?.Remove(shown.GenerationId, out var edits) == true)
         {
             // Newest first, as the pending edits were always fired; the order decides which pairs a spent budget keeps.
             for (var i = edits.Count - 1; i >= 0; i--)
@@ -151,7 +160,7 @@ internal sealed class SessionRules(ExtractionSettings settings, ExtractionCounte
         }
 
         // A chain whose members were not all shown yet may be complete now.
-        if (session.Positive.Count > 0)
+        if (session.PositiveIfAny is { Count: > 0 })
         {
             foreach (var last in LastMembersTouching(session, shown.GenerationId)) TryFireChain(session, last);
         }
@@ -174,9 +183,9 @@ internal sealed class SessionRules(ExtractionSettings settings, ExtractionCounte
     private void TryFireComparison(SessionState session, string setId, string? newMemberId = null)
     {
         if (!session.Rules.IsEnabled(PairSignals.Comparison)) return;
-        if (!session.Choices.TryGetValue(setId, out var choice)) return;
+        if (session.ChoicesIfAny is not { } choices || !choices.TryGetValue(setId, out var choice)) return;
         if (!session.Shown.TryGetValue(choice.GenerationId, out var chosen)) return;
-        if (!session.CandidateSets.TryGetValue(setId, out var members)) return;
+        if (session.CandidateSetsIfAny is not { } sets || !sets.TryGetValue(setId, out var members)) return;
         if (newMemberId is not null && newMemberId != chosen.GenerationId)
         {
             Emit(session, PairSignals.Comparison, chosen.Input, chosen.GenerationId, chosen.Output, chosen.ModelVersion,
@@ -220,9 +229,9 @@ internal sealed class SessionRules(ExtractionSettings settings, ExtractionCounte
     private void TryFireChain(SessionState session, string lastId)
     {
         if (!session.Rules.IsEnabled(PairSignals.Regenerate)) return;
-        if (!session.Positive.TryGetValue(lastId, out var positive)) return;
-        if (session.ReplacedBy.ContainsKey(lastId)) return; // not the end of its chain
-        if (!session.Replaces.ContainsKey(lastId)) return; // no chain
+        if (session.PositiveIfAny is not { } positives || !positives.TryGetValue(lastId, out var positive)) return;
+        if (session.ReplacedByIfAny?.ContainsKey(lastId) == true) return; // not the end of its chain
+        if (session.ReplacesIfAny?.ContainsKey(lastId) != true) return; // no chain
         if (!ChainFullyShown(session, lastId)) return;
         var winner = session.Shown[lastId];
         foreach (var earlierId in Predecessors(session, lastId))
@@ -237,10 +246,10 @@ internal sealed class SessionRules(ExtractionSettings settings, ExtractionCounte
 
     private static bool ChainFullyShown(SessionState session, string lastId)
     {
-        if (!session.Shown.ContainsKey(lastId)) return false;
+        if (session.ShownIfAny is not { } shown || !shown.ContainsKey(lastId)) return false;
         foreach (var id in Predecessors(session, lastId))
         {
-            if (!session.Shown.ContainsKey(id)) return false;
+            if (!shown.ContainsKey(id)) return false;
         }
         return true;
     }
@@ -250,7 +259,8 @@ internal sealed class SessionRules(ExtractionSettings settings, ExtractionCounte
     {
         var seen = new HashSet<string>(StringComparer.Ordinal) { lastId };
         var current = lastId;
-        while (seen.Count <= MaxChainLength && session.Replaces.TryGetValue(current, out var previous) && seen.Add(previous))
+        var replaces = session.ReplacesIfAny;
+        while (seen.Count <= MaxChainLength && replaces is not null && replaces.TryGetValue(current, out var previous) && seen.Add(previous))
         {
             yield return previous;
             current = previous;
@@ -262,7 +272,8 @@ internal sealed class SessionRules(ExtractionSettings settings, ExtractionCounte
     {
         var seen = new HashSet<string>(StringComparer.Ordinal) { generationId };
         var current = generationId;
-        while (seen.Count <= MaxChainLength && session.ReplacedBy.TryGetValue(current, out var next) && seen.Add(next)) current = next;
+        var replacedBy = session.ReplacedByIfAny;
+        while (seen.Count <= MaxChainLength && replacedBy is not null && replacedBy.TryGetValue(current, out var next) && seen.Add(next)) current = next;
         yield return current;
     }
 
@@ -274,11 +285,12 @@ internal sealed class SessionRules(ExtractionSettings settings, ExtractionCounte
     /// </summary>
     private void EmitThumbContrasts(SessionState session)
     {
+        if (session.ThumbsIfAny is not { } thumbs || session.ShownIfAny is not { } shown) return;
         var ups = new List<(ShownGeneration Generation, string UserId, DateTimeOffset At)>();
         var downs = new List<(ShownGeneration Generation, string UserId, DateTimeOffset At)>();
-        foreach (var ((generationId, userId), thumb) in session.Thumbs)
+        foreach (var ((generationId, userId), thumb) in thumbs)
         {
-            if (!session.Shown.TryGetValue(generationId, out var generation)) continue;
+            if (!shown.TryGetValue(generationId, out var generation)) continue;
             (thumb.Positive ? ups : downs).Add((generation, userId, thumb.At));
         }
         if (ups.Count == 0 || downs.Count == 0) return;
@@ -308,15 +320,21 @@ internal sealed class SessionRules(ExtractionSettings settings, ExtractionCounte
     /// <summary>Rule 5: one row per (generation, user) with a final thumb, else a rating other than 3.</summary>
     private void EmitLabels(SessionState session)
     {
-        foreach (var ((generationId, userId), thumb) in session.Thumbs)
+        if (session.ShownIfAny is not { } shown) return; // a label needs its generation shown
+        var thumbs = session.ThumbsIfAny;
+        if (thumbs is not null)
         {
-            if (session.Shown.TryGetValue(generationId, out var generation))
-                EmitLabel(session, generation, userId, thumb.Positive, thumb.At);
+            foreach (var ((generationId, userId), thumb) in thumbs)
+            {
+                if (shown.TryGetValue(generationId, out var generation))
+                    EmitLabel(session, generation, userId, thumb.Positive, thumb.At);
+            }
         }
-        foreach (var ((generationId, userId), rating) in session.Ratings)
+        if (session.RatingsIfAny is not { } ratings) return;
+        foreach (var ((generationId, userId), rating) in ratings)
         {
-            if (rating.Score == 3 || session.Thumbs.ContainsKey((generationId, userId))) continue;
-            if (session.Shown.TryGetValue(generationId, out var generation))
+            if (rating.Score == 3 || thumbs?.ContainsKey((generationId, userId)) == true) continue;
+            if (shown.TryGetValue(generationId, out var generation))
                 EmitLabel(session, generation, userId, rating.Score >= 4, rating.At);
         }
     }
@@ -379,10 +397,11 @@ internal sealed class SessionRules(ExtractionSettings settings, ExtractionCounte
     internal static int InputKey(IReadOnlyList<ConversationTurn> input)
     {
         var hash = new HashCode();
-        foreach (var message in input)
+        // Indexed, not foreach: enumerating the interface would box the list's enumerator for every shown generation.
+        for (var i = 0; i < input.Count; i++)
         {
-            hash.Add(message.Role, StringComparer.Ordinal);
-            hash.Add(message.Content, StringComparer.Ordinal);
+            hash.Add(input[i].Role, StringComparer.Ordinal);
+            hash.Add(input[i].Content, StringComparer.Ordinal);
         }
         return hash.ToHashCode();
     }

@@ -362,8 +362,9 @@ public sealed partial class ExtractionLoop
             ? null
             : new DateTimeOffset(result.Message.Timestamp.UtcDateTime, TimeSpan.Zero);
 
-    private static string Source(ConsumeResult<byte[]?, byte[]?> result) =>
-        string.Create(CultureInfo.InvariantCulture, $"{result.Topic}/{result.Partition.Value}/{result.Offset.Value}");
+    // The topic comes from the options: the consumer does not copy it into each result (ApplyFetchSettings).
+    private string Source(ConsumeResult<byte[]?, byte[]?> result) =>
+        string.Create(CultureInfo.InvariantCulture, $"{_options.Topic}/{result.Partition.Value}/{result.Offset.Value}");
 
     private static bool KeyMatches(byte[] key, string sessionId)
     {

@@ -141,5 +141,9 @@ public sealed record ExtractionLoopOptions
     {
         ArgumentNullException.ThrowIfNull(config);
         config.FetchQueueBackoffMs = (int)FetchQueueBackoff.TotalMilliseconds;
+        // The consumer reads one topic, so the client need not copy its name into a new string for every record
+        // (ConsumeResult.Topic stays null; the loop names the topic from its options). Headers carry trace context and the
+        // timestamp bounds event time, so both are still read.
+        config.ConsumeResultFields = "headers,timestamp";
     }
 }
