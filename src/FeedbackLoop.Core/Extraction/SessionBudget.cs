@@ -17,7 +17,9 @@ internal static class SessionBudget
     /// <summary>Reason of a session cut for holding more than <see cref="ExtractionSettings.MaxSessionBytes"/> (estimated).</summary>
     public const string BytesReason = "bytes";
 
-    /// <summary>An open session with nothing in it: the state object and its empty collections.</summary>
+    /// <summary>An open session with nothing in it: the state object, and room for the empty collections it creates on first
+    /// use (<see cref="SessionState"/>). Kept at what all twelve cost when they were made up front, so the estimate stays on
+    /// the safe side of what is held.</summary>
     public const long EmptySessionBytes = 2_048;
 
     /// <summary>One entry's slot, key tuple, value and object headers, beyond its strings.</summary>
