@@ -52,11 +52,18 @@ pids="$dir/pids"
 logs="$dir/logs"
 secrets="$dir/secrets"
 
-# A port nothing on loopback listens on now. Random in a high range, checked by connecting (bash's /dev/tcp).
+# A port nothing on loopback listens on now, checked by connecting (bash's /dev/tcp). Taken below the kernel's ephemeral
+# range when there is room: a port inside it can be handed to any outgoing connection, or to a listener on port 0, between
+# this check and the service's bind.
 free_port() {
-    local port
+    local port low=32768 first=20000 span=40000
+    read -r low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+    if [ "$low" -gt 11024 ] 2>/dev/null; then
+        first=10000
+        span=$((low - first))
+    fi
     for _ in $(seq 1 200); do
-        port=$((20000 + RANDOM % 40000))
+        port=$((first + (RANDOM * 32768 + RANDOM) % span))
         if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
             echo "$port"
             return

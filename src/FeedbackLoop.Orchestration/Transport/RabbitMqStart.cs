@@ -61,6 +61,12 @@ internal static class RabbitMqStart
         }
         if (socket?.SocketErrorCode is SocketError.HostNotFound or SocketError.NoData or SocketError.TryAgain)
             return $"the RabbitMQ host name '{broker.Host}' does not resolve: check the host in the RabbitMQ settings.";
+        // Any other socket error may come at once, so the message names it rather than a wait that may not have happened.
+        if (socket is not null)
+        {
+            return $"connecting to {where} failed with the socket error {socket.SocketErrorCode}: check that the host and port are right, "
+                + "that they are reachable from here (firewall), and that RabbitMQ runs there.";
+        }
         var seconds = broker.StartTimeout.TotalSeconds.ToString("0.#", CultureInfo.InvariantCulture);
         return $"{where} did not accept a connection within {seconds} s: check that the host and port are right, "
             + "that they are reachable from here (firewall), and that RabbitMQ runs there.";
