@@ -119,7 +119,8 @@ public sealed class DatasetStore(string dataRoot) : IExtractionSink
             DurableFile.RemoveLeftovers(folder, LeftoverAge);
             _indexes[(appId, kind)] = index = new DatasetIndex();
         }
-        foreach (var file in DatasetPaths.Files(folder))
+        // Which files exist, not their order: the ids go into a set.
+        foreach (var file in DatasetPaths.UnorderedFiles(folder))
         {
             if (index.Files.Contains(Path.GetFileName(file))) continue;
             index.AddRange(await DatasetReader.ReadIdColumnAsync(file, DatasetPaths.IdColumn(kind), cancellationToken).ConfigureAwait(false));
