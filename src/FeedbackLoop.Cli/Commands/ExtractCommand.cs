@@ -165,6 +165,7 @@ internal static class ExtractCommand
                 StateDirectory = Path.Combine(data, "state", "extract"),
                 GroupId = group,
                 UntilIdle = untilIdle is { } s ? TimeSpan.FromSeconds(s) : null,
+                FlushInterval = checkpoints.Flush,
                 CheckpointInterval = checkpoints.Interval,
                 CheckpointMaxRecords = checkpoints.MaxRecords,
                 // Each listed app's rules, the file's defaults for every other app (as the demo does), with the budgets

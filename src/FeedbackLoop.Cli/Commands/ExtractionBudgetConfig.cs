@@ -36,19 +36,25 @@ internal static class ExtractionBudgetConfig
     public const string CheckpointSecondsKey = "FeedbackLoop:Extraction:CheckpointSeconds";
     public const string CheckpointMaxRecordsKey = "FeedbackLoop:Extraction:CheckpointMaxRecords";
     public const string MaxCheckpointBytesKey = "FeedbackLoop:Extraction:MaxCheckpointBytes";
+    public const string FlushSecondsKey = "FeedbackLoop:Extraction:FlushSeconds";
 
     /// <summary>
-    /// How often partition checkpoints are written (ADR 0014), from the same configuration: absent keys keep the defaults of
-    /// <see cref="Kafka.Extraction.ExtractionLoopOptions"/> and <see cref="ExtractionSettings"/>; else the first key whose value is not a positive whole number.
+    /// How often rows are written (<c>FlushSeconds</c>) and partition checkpoints taken (ADR 0014), from the same
+    /// configuration: absent keys keep the defaults of <see cref="Kafka.Extraction.ExtractionLoopOptions"/> and
+    /// <see cref="ExtractionSettings"/>; else the first key whose value is not a positive whole number in range. Each flush
+    /// adds a file per (app, kind) that got rows, so a longer flush means fewer, larger files and later rows
+    /// (docs/contract/kafka.md).
     /// </summary>
-    public static (TimeSpan Interval, long MaxRecords, long MaxBytes, string? InvalidKey) ReadCheckpoints(IConfiguration configuration)
+    public static (TimeSpan Interval, long MaxRecords, long MaxBytes, TimeSpan Flush, string? InvalidKey) ReadCheckpoints(IConfiguration configuration)
     {
         var defaults = new Kafka.Extraction.ExtractionLoopOptions { BootstrapServers = "-", StateDirectory = "-" };
         if (!TryRead(configuration, CheckpointSecondsKey, (long)defaults.CheckpointInterval.TotalSeconds, out var seconds) || seconds > 86_400)
-            return (default, 0, 0, CheckpointSecondsKey);
-        if (!TryRead(configuration, CheckpointMaxRecordsKey, defaults.CheckpointMaxRecords, out var records)) return (default, 0, 0, CheckpointMaxRecordsKey);
+            return (default, 0, 0, default, CheckpointSecondsKey);
+        if (!TryRead(configuration, CheckpointMaxRecordsKey, defaults.CheckpointMaxRecords, out var records)) return (default, 0, 0, default, CheckpointMaxRecordsKey);
         if (!TryRead(configuration, MaxCheckpointBytesKey, new ExtractionSettings().MaxCheckpointBytes, out var bytes) || bytes > int.MaxValue)
-            return (default, 0, 0, MaxCheckpointBytesKey);
-        return (TimeSpan.FromSeconds(seconds), records, bytes, null);
+            return (default, 0, 0, default, MaxCheckpointBytesKey);
+        if (!TryRead(configuration, FlushSecondsKey, (long)defaults.FlushInterval.TotalSeconds, out var flush) || flush > 86_400)
+            return (default, 0, 0, default, FlushSecondsKey);
+        return (TimeSpan.FromSeconds(seconds), records, bytes, TimeSpan.FromSeconds(flush), null);
     }
 }

@@ -27,7 +27,8 @@ public sealed record ExtractionLoopOptions
     /// <summary>Where invalid records go.</summary>
     public string DeadLetterTopic { get; init; } = KafkaTopics.DeadLetters;
 
-    /// <summary>Rows are written and offsets committed at least this often while events flow.</summary>
+    /// <summary>Rows are written at least this often while events flow; offsets are committed with the checkpoints taken at
+    /// flushes (<see cref="CheckpointInterval"/>). Each flush adds a file per (app, kind) that got rows. Default 1 s.</summary>
     public TimeSpan FlushInterval { get; init; } = TimeSpan.FromSeconds(1);
 
     /// <summary>Also flush once this many events were read since the last flush (bounds memory and replay).</summary>
