@@ -128,7 +128,8 @@ public sealed class RetryingTransportTests
         var started = clock.GetUtcNow();
 
         var send = transport.SendAsync(TestEvents.Batch(2), CancellationToken.None);
-        await clock.WhileAdvancingAsync(send, TimeSpan.FromMilliseconds(100));
+        // The clock stops at the range's end: the send must have been cut off by then.
+        await clock.WhileAdvancingAsync(send, TimeSpan.FromMilliseconds(100), atMost: TimeSpan.FromMilliseconds(8_100));
 
         var fault = await Assert.ThrowsAsync<FeedbackTransportException>(() => send);
         Assert.Equal(2, inner.Tries);
@@ -146,7 +147,8 @@ public sealed class RetryingTransportTests
         var started = clock.GetUtcNow();
 
         var send = transport.SendAsync(TestEvents.Batch(2), CancellationToken.None);
-        await clock.WhileAdvancingAsync(send, TimeSpan.FromMilliseconds(100));
+        // The clock stops at the range's end: the send must have been cut off by then.
+        await clock.WhileAdvancingAsync(send, TimeSpan.FromMilliseconds(100), atMost: TimeSpan.FromMilliseconds(8_100));
 
         var fault = await Assert.ThrowsAsync<FeedbackTransportException>(() => send);
         Assert.Equal(1, inner.Tries);

@@ -24,13 +24,19 @@ internal static class FakeClockExtensions
 
     /// <summary>
     /// Moves <paramref name="clock"/> forward in <paramref name="step"/>s until <paramref name="work"/> completes; fails
-    /// the test if it has not completed within 10 real seconds.
+    /// the test if it has not completed within 10 real seconds. With <paramref name="atMost"/>, the clock stops that far
+    /// from where it was and the work must complete there: a test that asserts when the work ended on the fake clock then
+    /// does not depend on how soon, in real time, the work's continuations ran (on a busy machine the clock could move a
+    /// step or two past the moment the work was cut off before the completion was seen).
     /// </summary>
-    public static Task WhileAdvancingAsync(this FakeTimeProvider clock, Task work, TimeSpan step) =>
-        Eventually.HoldsAsync(() =>
+    public static Task WhileAdvancingAsync(this FakeTimeProvider clock, Task work, TimeSpan step, TimeSpan? atMost = null)
+    {
+        var end = atMost is { } limit ? clock.GetUtcNow() + limit : DateTimeOffset.MaxValue;
+        return Eventually.HoldsAsync(() =>
         {
             if (work.IsCompleted) return true;
-            clock.Advance(step);
+            if (clock.GetUtcNow() + step <= end) clock.Advance(step);
             return false;
         }, TimeSpan.FromSeconds(10), "the work's completion", pollInterval: Step);
+    }
 }
