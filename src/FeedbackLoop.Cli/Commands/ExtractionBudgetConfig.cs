@@ -47,14 +47,15 @@ internal static class ExtractionBudgetConfig
     /// </summary>
     public static (TimeSpan Interval, long MaxRecords, long MaxBytes, TimeSpan Flush, string? InvalidKey) ReadCheckpoints(IConfiguration configuration)
     {
+        static (TimeSpan, long, long, TimeSpan, string?) Refused(string key) => (default, 0, 0, default, key);
         var defaults = new Kafka.Extraction.ExtractionLoopOptions { BootstrapServers = "-", StateDirectory = "-" };
         if (!TryRead(configuration, CheckpointSecondsKey, (long)defaults.CheckpointInterval.TotalSeconds, out var seconds) || seconds > 86_400)
-            return (default, 0, 0, default, CheckpointSecondsKey);
-        if (!TryRead(configuration, CheckpointMaxRecordsKey, defaults.CheckpointMaxRecords, out var records)) return (default, 0, 0, default, CheckpointMaxRecordsKey);
+            return Refused(CheckpointSecondsKey);
+        if (!TryRead(configuration, CheckpointMaxRecordsKey, defaults.CheckpointMaxRecords, out var records)) return Refused(CheckpointMaxRecordsKey);
         if (!TryRead(configuration, MaxCheckpointBytesKey, new ExtractionSettings().MaxCheckpointBytes, out var bytes) || bytes > int.MaxValue)
-            return (default, 0, 0, default, MaxCheckpointBytesKey);
+            return Refused(MaxCheckpointBytesKey);
         if (!TryRead(configuration, FlushSecondsKey, (long)defaults.FlushInterval.TotalSeconds, out var flush) || flush > 86_400)
-            return (default, 0, 0, default, FlushSecondsKey);
+            return Refused(FlushSecondsKey);
         return (TimeSpan.FromSeconds(seconds), records, bytes, TimeSpan.FromSeconds(flush), null);
     }
 }
