@@ -8,14 +8,8 @@ namespace FeedbackLoop.Contracts;
 /// <param name="Content">The message text.</param>
 public sealed record ConversationTurn(string Role, string Content)
 {
-    private static readonly string[] AllowedRoles = ["system", "user", "assistant", "tool"];
-
     /// <summary>The roles the contract allows.</summary>
-    public static IReadOnlyList<string> Roles => AllowedRoles;
-
-    /// <summary>Whether the contract allows <paramref name="role"/> (ordinal). Checked for every message of every shown
-    /// event: searching the array itself allocates nothing, where <c>Roles.Contains</c> went through an enumerator.</summary>
-    public static bool IsRole(string role) => Array.IndexOf(AllowedRoles, role) >= 0;
+    public static IReadOnlyList<string> Roles { get; } = ["system", "user", "assistant", "tool"];
 }
 
 /// <summary>Type-specific payload of an event (the envelope's <c>data</c>).</summary>
@@ -64,7 +58,7 @@ public sealed record GenerationShown(
         for (var i = 0; i < Input.Count; i++)
         {
             if (Input[i] is null) return new EventRejection($"data.input[{i}]", "must be a {role, content} object");
-            if (!ConversationTurn.IsRole(Input[i].Role))
+            if (!ConversationTurn.Roles.Contains(Input[i].Role))
                 return new EventRejection($"data.input[{i}].role", "must be one of system, user, assistant, tool");
         }
         if (Position is < 0) return new EventRejection("data.position", "must be >= 0");
