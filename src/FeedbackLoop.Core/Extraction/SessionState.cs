@@ -22,7 +22,7 @@ internal readonly record struct FinalFeedback(bool Positive, DateTimeOffset At, 
 /// <remarks>
 /// Each collection is created on its first use through its property: most sessions use a few of the twelve, and
 /// sessions stay open across garbage collections, so empty collections made up front were copied from generation to
-/// generation for nothing (about 0.9 KB a session; docs/BENCHMARKS.md). Code that only reads goes through the
+/// generation for nothing (about 850 B a session, as estimated in docs/BENCHMARKS.md). Code that only reads goes through the
 /// <c>…IfAny</c> twin, null while the collection was never used, so reading never creates one.
 /// </remarks>
 internal sealed class SessionState(string appId, string sessionId, long firstOffset, DateTimeOffset firstEventAt, AppRules rules)
