@@ -189,7 +189,7 @@ internal static class ExtractCommand
         builder.Services.AddSingleton<ExtractionService>().AddHostedService(sp => sp.GetRequiredService<ExtractionService>());
         using var app = builder.Build();
 
-        await error.WriteLineAsync($"Extracting from {bootstrap} into {data} (group {group}{(consumers > 1 ? $", {consumers} consumers" : "")}, {(System.Runtime.GCSettings.IsServerGC ? "server" : "workstation")} GC){(untilIdle is { } i ? $", stopping after {i:0.#}s without events" : ", Ctrl+C or SIGTERM to stop")}.").ConfigureAwait(false);
+        await error.WriteLineAsync($"Extracting from {bootstrap} into {data} (group {group}{(consumers > 1 ? $", {consumers} consumers" : "")}, {GcMode.Describe()}){(untilIdle is { } i ? $", stopping after {i:0.#}s without events" : ", Ctrl+C or SIGTERM to stop")}.").ConfigureAwait(false);
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
         app.MarkStarted();
         var loops = app.Services.GetRequiredService<IReadOnlyList<ExtractionLoop>>();
