@@ -45,7 +45,7 @@ public sealed class CheckpointStoreTests
             "the topic created again" => Origin with { TopicId = "topic-2" },
             _ => Origin,
         };
-        store.Write(writtenFor, Partition, @case == "written for an earlier offset only" ? Offset - 10 : Offset, RebuildFrom, Body);
+        store.WriteAll(writtenFor, [(Partition, @case == "written for an earlier offset only" ? Offset - 10 : Offset, RebuildFrom, Body)]);
         var path = root.Combine("checkpoints", $"partition-{Partition}-{Offset}.checkpoint");
         if (@case == "no file for the committed offset") File.Delete(path);
         if (File.Exists(path))
@@ -77,9 +77,9 @@ public sealed class CheckpointStoreTests
     {
         using var root = new TempFolder("checkpoint-store");
         var store = new CheckpointStore(root.Combine("checkpoints"));
-        store.Write(Origin, Partition, 100, 10, Body);
-        store.Write(Origin, Partition, 200, 10, Body);
-        store.Write(Origin, 12, 300, 10, Body);
+        store.WriteAll(Origin, [(Partition, 100, 10, Body)]);
+        store.WriteAll(Origin, [(Partition, 200, 10, Body)]);
+        store.WriteAll(Origin, [(12, 300, 10, Body)]);
         File.WriteAllBytes(root.Combine("checkpoints", $"partition-{Partition}-400.checkpoint.partial"), Body);
 
         store.Prune(Partition, keep: 200);
@@ -88,6 +88,24 @@ public sealed class CheckpointStoreTests
             Directory.EnumerateFiles(root.Combine("checkpoints")).Select(Path.GetFileName).Order(StringComparer.Ordinal));
         store.Prune(Partition, keep: null);
         Assert.Equal(["partition-12-300.checkpoint"], Directory.EnumerateFiles(root.Combine("checkpoints")).Select(Path.GetFileName));
+    }
+
+    [Fact]
+    public void Checkpoints_written_together_are_each_whole_and_leave_no_temporary()
+    {
+        using var root = new TempFolder("checkpoint-store");
+        var store = new CheckpointStore(root.Combine("checkpoints"));
+        var bodies = Enumerable.Range(0, 24).Select(p => Encoding.UTF8.GetBytes($"state of partition {p}: " + new string('x', 1_000 * p))).ToArray();
+
+        store.WriteAll(Origin, bodies.Select((body, p) => (p, 1_000L + p, 10L, body)));
+
+        for (var p = 0; p < bodies.Length; p++)
+        {
+            var found = store.Find(Origin, p, 1_000 + p);
+            Assert.Null(found.Reason);
+            Assert.Equal(bodies[p], found.Body.ToArray());
+        }
+        Assert.DoesNotContain(Directory.EnumerateFiles(root.Combine("checkpoints")), f => f.EndsWith(".partial", StringComparison.Ordinal));
     }
 
     private static byte[] Flip(byte[] bytes, int at)

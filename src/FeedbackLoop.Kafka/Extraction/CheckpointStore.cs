@@ -7,7 +7,7 @@ namespace FeedbackLoop.Kafka.Extraction;
 
 /// <summary>
 /// Partition checkpoints as files in the data folder (ADR 0014): <c>partition-&lt;p&gt;-&lt;offset&gt;.checkpoint</c>, one per
-/// committed offset, written to a temporary name, fsynced and renamed before the offset is committed, and the older
+/// committed offset, written to a temporary name, fsynced and renamed (and the folder fsynced) before the offset is committed, and the older
 /// ones of the partition deleted only after the commit, so the checkpoint of the committed offset exists whenever the
 /// process dies. Each file starts with one line of text that the body's damage cannot hide:
 /// <c>flcp 1 &lt;cluster id&gt; &lt;topic id&gt; &lt;partition&gt; &lt;offset&gt; &lt;rebuild from&gt; &lt;body bytes&gt; &lt;sha-256&gt;</c>, where
@@ -21,22 +21,20 @@ internal sealed class CheckpointStore(string directory)
     // A header is a few ids and numbers; a longer first line is not one of ours.
     private const int MaxHeaderBytes = 1_024;
 
-    /// <summary>Writes a partition's checkpoint durably; it counts only once the group commits <paramref name="offset"/>.</summary>
-    public void Write(LogOrigin origin, int partition, long offset, long rebuildFrom, byte[] body)
+    /// <summary>
+    /// Writes partitions' checkpoints durably, together (<see cref="StateFiles.ReplaceAll"/>); each counts only once the group
+    /// commits its offset.
+    /// </summary>
+    public void WriteAll(LogOrigin origin, IEnumerable<(int Partition, long Offset, long RebuildFrom, byte[] Body)> checkpoints)
     {
-        if (OperatingSystem.IsWindows()) Directory.CreateDirectory(directory);
-        else Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        var header = string.Create(CultureInfo.InvariantCulture,
-            $"{Magic} {Version} {origin.ClusterId} {origin.TopicId} {partition} {offset} {rebuildFrom} {body.Length} {Convert.ToHexStringLower(SHA256.HashData(body))}\n");
-        var path = PathOf(partition, offset);
-        var temporary = path + ".partial";
-        using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
+        var files = new List<StateFile>();
+        foreach (var (partition, offset, rebuildFrom, body) in checkpoints)
         {
-            stream.Write(Encoding.ASCII.GetBytes(header));
-            stream.Write(body);
-            stream.Flush(flushToDisk: true);
+            var header = string.Create(CultureInfo.InvariantCulture,
+                $"{Magic} {Version} {origin.ClusterId} {origin.TopicId} {partition} {offset} {rebuildFrom} {body.Length} {Convert.ToHexStringLower(SHA256.HashData(body))}\n");
+            files.Add(new StateFile(PathOf(partition, offset), Encoding.ASCII.GetBytes(header), body));
         }
-        File.Move(temporary, path, overwrite: true);
+        StateFiles.ReplaceAll(directory, files);
     }
 
     /// <summary>

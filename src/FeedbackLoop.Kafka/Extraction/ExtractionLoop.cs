@@ -479,10 +479,7 @@ public sealed partial class ExtractionLoop
     private async Task<ExtractionWriteResult> WriteAsync(ExtractionOutput rows, List<PartitionCheckpoint> files)
     {
         var written = rows.IsEmpty ? ExtractionWriteResult.Empty : await _sink.WriteAsync(rows).ConfigureAwait(false);
-        foreach (var file in files)
-        {
-            if (file.Body is { } body) _checkpoints.Write(_origin!, file.Partition, file.Offset, file.RebuildFrom, body);
-        }
+        _checkpoints.WriteAll(_origin!, files.Where(f => f.Body is not null).Select(f => (f.Partition, f.Offset, f.RebuildFrom, f.Body!)));
         return written;
     }
 
@@ -545,10 +542,7 @@ public sealed partial class ExtractionLoop
         // crash in between leaves the dead letters since the last mark to that read.
         if (final || _sinceMarks.Elapsed >= MarksInterval)
         {
-            foreach (var (partition, next) in pending.Marks)
-            {
-                if (_assigned.Contains(partition)) _marks.Set(partition, next);
-            }
+            _marks.SetAll(pending.Marks.Where(m => _assigned.Contains(m.Partition)));
             _sinceMarks.Restart();
         }
     }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text;
 using Confluent.Kafka;
 using Confluent.Kafka.Admin;
 using FeedbackLoop.Kafka.Configuration;
@@ -43,23 +44,20 @@ internal sealed partial class ProgressMarks(string directory, ILogger logger)
         return value;
     }
 
-    public void Set(int partition, long offset)
+    /// <summary>Raises the marks of these partitions where they moved forward, all written together (<see cref="StateFiles.ReplaceAll"/>).</summary>
+    public void SetAll(IEnumerable<(int Partition, long Offset)> marks)
     {
         if (_origin is not { } origin) return;
-        if (_cache.TryGetValue(partition, out var current) && current >= offset) return;
-        if (OperatingSystem.IsWindows()) Directory.CreateDirectory(directory);
-        else Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        var path = PathOf(partition);
-        var temporary = path + ".partial";
-        using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
-        using (var writer = new StreamWriter(stream))
+        var files = new List<StateFile>();
+        var raised = new List<(int Partition, long Offset)>();
+        foreach (var (partition, offset) in marks)
         {
-            writer.Write(string.Create(CultureInfo.InvariantCulture, $"{Version} {origin.ClusterId} {origin.TopicId} {offset}\n"));
-            writer.Flush();
-            stream.Flush(flushToDisk: true);
+            if (_cache.TryGetValue(partition, out var current) && current >= offset) continue;
+            files.Add(new StateFile(PathOf(partition), Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{Version} {origin.ClusterId} {origin.TopicId} {offset}\n")), ReadOnlyMemory<byte>.Empty));
+            raised.Add((partition, offset));
         }
-        File.Move(temporary, path, overwrite: true);
-        _cache[partition] = offset;
+        StateFiles.ReplaceAll(directory, files);
+        foreach (var (partition, offset) in raised) _cache[partition] = offset;
     }
 
     /// <summary>Forget cached values of partitions this instance no longer owns (another may advance them).</summary>
