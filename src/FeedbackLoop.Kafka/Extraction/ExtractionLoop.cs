@@ -580,6 +580,7 @@ public sealed partial class ExtractionLoop
         try
         {
             consumer.Commit(offsets);
+            Progress.RecordCommitted();
             // Only now are older checkpoints of these partitions useless: until the commit, the group's offset was theirs.
             var committed = offsets.Select(o => o.Partition.Value).ToHashSet();
             var kept = 0;

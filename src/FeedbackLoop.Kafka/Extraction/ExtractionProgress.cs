@@ -24,6 +24,7 @@ public sealed class ExtractionProgress
     private long _replayedRecords;
     private long _flushes;
     private long _firstRecordTimestamp;
+    private long _lastCommitTimestamp;
     private long _invalidTraceParents;
     private long _traceLinksDropped;
     private long _oldestUncommittedTimestamp;
@@ -74,6 +75,11 @@ public sealed class ExtractionProgress
 
     /// <summary><see cref="Stopwatch.GetTimestamp"/> when the first record was read; 0 before.</summary>
     public long FirstRecordTimestamp => Interlocked.Read(ref _firstRecordTimestamp);
+
+    /// <summary><see cref="Stopwatch.GetTimestamp"/> when the group last accepted this loop's offsets; 0 before.</summary>
+    public long LastCommitTimestamp => Interlocked.Read(ref _lastCommitTimestamp);
+
+    internal void RecordCommitted() => Interlocked.Exchange(ref _lastCommitTimestamp, Stopwatch.GetTimestamp());
 
     /// <summary>Records dead-lettered for faults of <paramref name="kind"/>.</summary>
     public long DeadLetteredFor(EventRejectionKind kind) =>
