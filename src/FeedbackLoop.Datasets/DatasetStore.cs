@@ -119,10 +119,9 @@ public sealed class DatasetStore(string dataRoot) : IExtractionSink
             DurableFile.RemoveLeftovers(folder, LeftoverAge);
             _indexes[(appId, kind)] = index = new DatasetIndex();
         }
-        // Which files exist, not their order: the ids go into a set.
-        foreach (var file in DatasetPaths.UnorderedFiles(folder))
+        // Which files are new, not their order: the ids go into a set.
+        foreach (var file in DatasetPaths.FilesNotIn(folder, index.Files))
         {
-            if (index.Files.Contains(Path.GetFileName(file))) continue;
             index.AddRange(await DatasetReader.ReadIdColumnAsync(file, DatasetPaths.IdColumn(kind), cancellationToken).ConfigureAwait(false));
             index.Files.Add(Path.GetFileName(file));
         }
