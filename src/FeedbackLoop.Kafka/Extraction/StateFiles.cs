@@ -1,3 +1,4 @@
+using System.Runtime.ExceptionServices;
 using System.Runtime.InteropServices;
 
 namespace FeedbackLoop.Kafka.Extraction;
@@ -23,7 +24,7 @@ internal static partial class StateFiles
     private const int Einval = 22;
 
     /// <summary>Creates the folder (owner-only where the OS has modes) if it is missing.</summary>
-    public static void CreatePrivateFolder(string directory)
+    private static void CreatePrivateFolder(string directory)
     {
         if (OperatingSystem.IsWindows()) Directory.CreateDirectory(directory);
         else Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
@@ -34,8 +35,22 @@ internal static partial class StateFiles
     {
         if (files.Count == 0) return;
         CreatePrivateFolder(directory);
-        if (files.Count == 1) WriteTemporary(files[0]);
-        else Parallel.For(0, files.Count, new ParallelOptions { MaxDegreeOfParallelism = ConcurrentWrites }, i => WriteTemporary(files[i]));
+        if (files.Count == 1)
+        {
+            WriteTemporary(files[0]);
+        }
+        else
+        {
+            try
+            {
+                Parallel.For(0, files.Count, new ParallelOptions { MaxDegreeOfParallelism = ConcurrentWrites }, i => WriteTemporary(files[i]));
+            }
+            catch (AggregateException ex)
+            {
+                // The first failure (a full disk, a read-only folder) as the one-at-a-time writes threw it; nothing was renamed.
+                ExceptionDispatchInfo.Capture(ex.InnerExceptions[0]).Throw();
+            }
+        }
         foreach (var file in files) File.Move(TemporaryOf(file.Path), file.Path, overwrite: true);
         SyncFolder(directory);
     }
