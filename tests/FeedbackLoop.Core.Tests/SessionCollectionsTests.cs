@@ -23,6 +23,7 @@ public sealed class SessionCollectionsTests
         { "edit pairs", "EmittedPairs PairsBySignal Shown" },
         { "candidate set chosen", "CandidateSets Choices EmittedPairs PairsBySignal Shown" },
         { "thumb on an unseen generation", "Positive Thumbs" },
+        { "choice before its generations", "Choices" },
     };
 
     private static SessionScript Script(string name) => name switch
@@ -37,6 +38,7 @@ public sealed class SessionCollectionsTests
         "edit pairs" => new SessionScript("s").Shown("g1").Edited("g1", "Answer g1, corrected"),
         "candidate set chosen" => new SessionScript("s").Shown("x", candidateSet: "cs").Shown("y", candidateSet: "cs").Chose("cs", "x"),
         "thumb on an unseen generation" => new SessionScript("s").ThumbUp("g9"),
+        "choice before its generations" => new SessionScript("s").Chose("cs", "x"),
         _ => throw new ArgumentOutOfRangeException(nameof(name)),
     };
 

@@ -184,18 +184,18 @@ internal sealed class SessionRules(ExtractionSettings settings, ExtractionCounte
     {
         if (!session.Rules.IsEnabled(PairSignals.Comparison)) return;
         if (session.ChoicesIfAny is not { } choices || !choices.TryGetValue(setId, out var choice)) return;
-        if (!session.Shown.TryGetValue(choice.GenerationId, out var chosen)) return;
+        if (session.ShownIfAny is not { } shown || !shown.TryGetValue(choice.GenerationId, out var chosen)) return;
         if (session.CandidateSetsIfAny is not { } sets || !sets.TryGetValue(setId, out var members)) return;
         if (newMemberId is not null && newMemberId != chosen.GenerationId)
         {
             Emit(session, PairSignals.Comparison, chosen.Input, chosen.GenerationId, chosen.Output, chosen.ModelVersion,
-                session.Shown[newMemberId], choice.UserId, choice.At);
+                shown[newMemberId], choice.UserId, choice.At);
             return;
         }
         foreach (var memberId in members)
         {
             if (memberId == chosen.GenerationId) continue;
-            var rejected = session.Shown[memberId];
+            var rejected = shown[memberId];
             if (!Emit(session, PairSignals.Comparison, chosen.Input, chosen.GenerationId, chosen.Output, chosen.ModelVersion,
                     rejected, choice.UserId, choice.At))
             {
