@@ -26,7 +26,7 @@ public sealed class ExtractCadenceConfigTests
     [MemberData(nameof(Values))]
     public void A_value_in_range_is_taken_and_any_other_is_refused_by_its_key(string key, string value, string? refused)
     {
-        var read = ExtractionBudgetConfig.ReadCheckpoints(Configuration((key, value)));
+        var read = ExtractionBudgetConfig.ReadCadence(Configuration((key, value)));
 
         Assert.Equal(refused, read.InvalidKey);
         if (refused is null && key == ExtractionBudgetConfig.FlushSecondsKey)
@@ -36,7 +36,7 @@ public sealed class ExtractCadenceConfigTests
     [Fact]
     public void Without_keys_the_loops_defaults_hold()
     {
-        var read = ExtractionBudgetConfig.ReadCheckpoints(Configuration());
+        var read = ExtractionBudgetConfig.ReadCadence(Configuration());
 
         Assert.Null(read.InvalidKey);
         Assert.Equal((TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(10), 100_000L), (read.Flush, read.Interval, read.MaxRecords));

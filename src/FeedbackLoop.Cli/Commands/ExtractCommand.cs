@@ -134,10 +134,10 @@ internal static class ExtractCommand
             await error.WriteLineAsync($"Configuration {invalidKey} must be a positive whole number.").ConfigureAwait(false);
             return 2;
         }
-        var checkpoints = ExtractionBudgetConfig.ReadCheckpoints(builder.Configuration);
-        if (checkpoints.InvalidKey is { } invalidCheckpointKey)
+        var cadence = ExtractionBudgetConfig.ReadCadence(builder.Configuration);
+        if (cadence.InvalidKey is { } invalidCadenceKey)
         {
-            await error.WriteLineAsync($"Configuration {invalidCheckpointKey} must be a positive whole number (seconds at most 86400, bytes at most 2147483647).").ConfigureAwait(false);
+            await error.WriteLineAsync($"Configuration {invalidCadenceKey} must be a positive whole number (seconds at most 86400, bytes at most 2147483647).").ConfigureAwait(false);
             return 2;
         }
         builder.Services.AddSingleton(locations);
@@ -165,9 +165,9 @@ internal static class ExtractCommand
                 StateDirectory = Path.Combine(data, "state", "extract"),
                 GroupId = group,
                 UntilIdle = untilIdle is { } s ? TimeSpan.FromSeconds(s) : null,
-                FlushInterval = checkpoints.Flush,
-                CheckpointInterval = checkpoints.Interval,
-                CheckpointMaxRecords = checkpoints.MaxRecords,
+                FlushInterval = cadence.Flush,
+                CheckpointInterval = cadence.Interval,
+                CheckpointMaxRecords = cadence.MaxRecords,
                 // Each listed app's rules, the file's defaults for every other app (as the demo does), with the budgets
                 // from configuration and the event-age horizon from the command line.
                 Settings = new ExtractionSettings
@@ -178,7 +178,7 @@ internal static class ExtractCommand
                     // The process's budget, shared out: each loop holds the sessions of its own partitions.
                     MaxSessionStateBytes = Math.Max(1, budgets.MaxSessionStateBytes / consumers),
                     MaxEventAge = maxEventAgeDays is { } days ? TimeSpan.FromDays(days) : null,
-                    MaxCheckpointBytes = checkpoints.MaxBytes,
+                    MaxCheckpointBytes = cadence.MaxBytes,
                 },
                 // Events of an app the file does not list are extracted, counted and reported once: they never train.
                 IsRegisteredApp = pipeline.IsRegistered,

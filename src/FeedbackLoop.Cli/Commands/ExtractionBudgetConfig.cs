@@ -45,7 +45,7 @@ internal static class ExtractionBudgetConfig
     /// adds a file per (app, kind) that got rows, so a longer flush means fewer, larger files and later rows
     /// (docs/contract/kafka.md).
     /// </summary>
-    public static (TimeSpan Interval, long MaxRecords, long MaxBytes, TimeSpan Flush, string? InvalidKey) ReadCheckpoints(IConfiguration configuration)
+    public static (TimeSpan Interval, long MaxRecords, long MaxBytes, TimeSpan Flush, string? InvalidKey) ReadCadence(IConfiguration configuration)
     {
         static (TimeSpan, long, long, TimeSpan, string?) Refused(string key) => (default, 0, 0, default, key);
         var defaults = new Kafka.Extraction.ExtractionLoopOptions { BootstrapServers = "-", StateDirectory = "-" };
