@@ -33,12 +33,17 @@ internal static class BenchCollector
         var seconds = new Option<int>("--seconds") { Description = "Measured seconds per endpoint (after a warm-up of a third of it).", DefaultValueFactory = _ => 15 };
         var linger = new Option<int>("--linger-ms") { Description = "The collector's KafkaLinger, in milliseconds (its default unless given).", DefaultValueFactory = _ => -1 };
         var output = new Option<FileInfo>("--out") { Description = "Where to write the JSON result.", DefaultValueFactory = _ => new FileInfo("bench-results/collector.json") };
-        var command = new Command("collector", "Measure the collector (events/s, p99) against a bare Kestrel endpoint that only parses the same bodies.") { clients, seconds, linger, output };
-        command.SetAction((parse, ct) => RunAsync(parse.GetValue(clients), parse.GetValue(seconds), parse.GetValue(linger), parse.GetValue(output)!, parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct));
+        var bootstrap = new Option<string?>("--bootstrap")
+        {
+            Description = "Kafka to produce to instead of an embedded cluster in the bench's process (its events topic must exist), so the brokers' CPU is not counted.",
+        };
+        var command = new Command("collector", "Measure the collector (events/s, p99) against a bare Kestrel endpoint that only parses the same bodies.") { clients, seconds, linger, output, bootstrap };
+        command.SetAction((parse, ct) => RunAsync(parse.GetValue(clients), parse.GetValue(seconds), parse.GetValue(linger), parse.GetValue(bootstrap), parse.GetValue(output)!,
+            parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct));
         return command;
     }
 
-    private static async Task<int> RunAsync(int clients, int seconds, int lingerMs, FileInfo output, TextWriter stdout, TextWriter stderr, CancellationToken ct)
+    private static async Task<int> RunAsync(int clients, int seconds, int lingerMs, string? bootstrap, FileInfo output, TextWriter stdout, TextWriter stderr, CancellationToken ct)
     {
         if (clients < 1 || seconds < 1)
         {
@@ -48,7 +53,7 @@ internal static class BenchCollector
         var folder = Directory.CreateTempSubdirectory("feedbackloop-bench-collector-");
         try
         {
-            using var cluster = EmbeddedKafkaCluster.StartWithFeedbackLoopTopics(brokers: 3, eventPartitions: 12);
+            using var cluster = bootstrap is null ? EmbeddedKafkaCluster.StartWithFeedbackLoopTopics(brokers: 3, eventPartitions: 12) : null;
             var keysFile = Path.Combine(folder.FullName, "keys.json");
             var key = new WriteKeyFile(keysFile).Create("bench", DateTimeOffset.UtcNow).Key;
             var bodies = Bodies(64);
@@ -56,7 +61,7 @@ internal static class BenchCollector
 
             var bare = BareEndpoint();
             await bare.StartAsync(ct).ConfigureAwait(false);
-            var options = new CollectorOptions { BootstrapServers = cluster.BootstrapServers, KeysFile = keysFile };
+            var options = new CollectorOptions { BootstrapServers = cluster?.BootstrapServers ?? bootstrap!, KeysFile = keysFile };
             if (lingerMs >= 0) options = options with { KafkaLinger = TimeSpan.FromMilliseconds(lingerMs) };
             var collector = CollectorServe.Build(options, "http://127.0.0.1:0");
             await collector.StartAsync(ct).ConfigureAwait(false);
@@ -72,6 +77,11 @@ internal static class BenchCollector
                 await LoadAsync(collectorUrl, key, bodies, clients, warm, ct).ConfigureAwait(false);
                 var run = await LoadAsync(collectorUrl, key, bodies, clients, measured, ct).ConfigureAwait(false);
                 await stderr.WriteLineAsync($"  collector:    {run.EventsPerSecond:N0} events/s, p99 {run.P99Ms:0.0} ms, {run.CpuMicrosPerEvent:0.00} CPU µs/event, {run.Refused} requests not answered 200").ConfigureAwait(false);
+                // The collector's Kafka path alone, for reference: what the durable answer costs before any HTTP or validation.
+                var batches = KafkaBatches(64);
+                await KafkaOnlyAsync(options, batches, clients, warm, ct).ConfigureAwait(false);
+                var kafkaRun = await KafkaOnlyAsync(options, batches, clients, measured, ct).ConfigureAwait(false);
+                await stderr.WriteLineAsync($"  kafka alone:  {kafkaRun.EventsPerSecond:N0} events/s, {kafkaRun.CpuMicrosPerEvent:0.00} CPU µs/event, {kafkaRun.Refused} batches not acknowledged").ConfigureAwait(false);
 
                 var result = new JsonObject
                 {
@@ -84,8 +94,12 @@ internal static class BenchCollector
                     ["seconds"] = seconds,
                     ["not_200"] = run.Refused,
                     ["kafka_linger_ms"] = options.KafkaLinger.TotalMilliseconds,
+                    ["brokers"] = cluster is null ? "outside the bench's process" : "embedded, in the bench's process",
                     ["cpu_us_per_event"] = Math.Round(run.CpuMicrosPerEvent, 2),
                     ["bare_cpu_us_per_event"] = Math.Round(bareRun.CpuMicrosPerEvent, 2),
+                    // The same events sent through the collector's producer by the bench itself: no HTTP, no gzip, no validation.
+                    ["kafka_only_events_per_s"] = Math.Round(kafkaRun.EventsPerSecond),
+                    ["kafka_only_cpu_us_per_event"] = Math.Round(kafkaRun.CpuMicrosPerEvent, 2),
                 };
                 output.Directory?.Create();
                 await File.WriteAllTextAsync(output.FullName, result.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n", ct).ConfigureAwait(false);
@@ -163,29 +177,77 @@ internal static class BenchCollector
         return new LoadResult(accepted / elapsed, p99, refused, accepted == 0 ? 0 : cpu.TotalMicroseconds / accepted);
     }
 
-    /// <summary>Batches as the SDK sends them: the events' own JSON in an array, gzip at the fastest level.</summary>
-    private static byte[][] Bodies(int count)
+    /// <summary>
+    /// The collector's Kafka path with nothing in front of it: <paramref name="clients"/> senders each hand a batch of
+    /// already accepted events to the collector's producer (<see cref="KafkaDelivery"/>, the same settings) and wait for
+    /// Kafka's acknowledgement of all of them, as a request does before its answer. The lower bound of what an event costs
+    /// the collector on these cores, whatever its HTTP and validation cost.
+    /// </summary>
+    private static async Task<LoadResult> KafkaOnlyAsync(CollectorOptions options, (byte[] Body, List<AcceptedEvent> Events)[] batches, int clients, TimeSpan duration, CancellationToken ct)
     {
-        var now = DateTimeOffset.UtcNow;
-        var prompt = new[] { new ConversationTurn("user", "How do I reset my password?") };
-        return [.. Enumerable.Range(0, count).Select(b =>
+        using var delivery = new KafkaDelivery(options);
+        long acknowledged = 0, failed = 0;
+        var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
+        var clock = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, clients).Select(async c =>
+        {
+            for (var i = c; clock.Elapsed < duration && !ct.IsCancellationRequested; i += clients)
+            {
+                var (body, events) = batches[i % batches.Length];
+                if (await delivery.SendAsync(body, events, []).ConfigureAwait(false)) Interlocked.Add(ref acknowledged, events.Count);
+                else Interlocked.Increment(ref failed);
+            }
+        })).ConfigureAwait(false);
+        var elapsed = clock.Elapsed.TotalSeconds;
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime - cpuBefore;
+        return new LoadResult(acknowledged / elapsed, 0, failed, acknowledged == 0 ? 0 : cpu.TotalMicroseconds / acknowledged);
+    }
+
+    /// <summary>The bench's events as the collector hands them to Kafka once accepted: a body, and each event's bytes in it and key.</summary>
+    private static (byte[] Body, List<AcceptedEvent> Events)[] KafkaBatches(int count) =>
+        [.. Events(count).Select(batch =>
+        {
+            var body = new MemoryStream();
+            var events = new List<AcceptedEvent>(EventsPerBatch);
+            foreach (var evt in batch)
+            {
+                var bytes = EventJson.SerializeToUtf8Bytes(evt);
+                events.Add(new AcceptedEvent(new BatchElement((int)body.Length, bytes.Length), evt.SessionId));
+                body.Write(bytes);
+            }
+            return (body.ToArray(), events);
+        })];
+
+    /// <summary>Batches as the SDK sends them: the events' own JSON in an array, gzip at the fastest level.</summary>
+    private static byte[][] Bodies(int count) =>
+        [.. Events(count).Select(batch =>
         {
             var buffer = new MemoryStream();
             using (var gzip = new GZipStream(buffer, CompressionLevel.Fastest, leaveOpen: true))
             {
                 gzip.WriteByte((byte)'[');
-                for (var i = 0; i < EventsPerBatch; i++)
+                for (var i = 0; i < batch.Length; i++)
                 {
                     if (i > 0) gzip.WriteByte((byte)',');
-                    var n = b * EventsPerBatch + i;
-                    EventData data = (i % 2) == 0
-                        ? new GenerationShown("g" + n, "m1", prompt, "Open Settings, then Security, then Reset password.")
-                        : new ThumbGiven("g" + (n - 1), ThumbValue.Up);
-                    gzip.Write(EventJson.SerializeToUtf8Bytes(new FeedbackEvent($"e{n}", "bench", "s" + (n / 10), "u" + (n / 10), now, data)));
+                    gzip.Write(EventJson.SerializeToUtf8Bytes(batch[i]));
                 }
                 gzip.WriteByte((byte)']');
             }
             return buffer.ToArray();
         })];
+
+    /// <summary>The bench's events, <see cref="EventsPerBatch"/> a batch: half shown generations, half thumbs up on them, ten to a session.</summary>
+    private static IEnumerable<FeedbackEvent[]> Events(int count)
+    {
+        var now = DateTimeOffset.UtcNow;
+        var prompt = new[] { new ConversationTurn("user", "How do I reset my password?") };
+        return Enumerable.Range(0, count).Select(b => Enumerable.Range(0, EventsPerBatch).Select(i =>
+        {
+            var n = b * EventsPerBatch + i;
+            EventData data = (i % 2) == 0
+                ? new GenerationShown("g" + n, "m1", prompt, "Open Settings, then Security, then Reset password.")
+                : new ThumbGiven("g" + (n - 1), ThumbValue.Up);
+            return new FeedbackEvent($"e{n}", "bench", "s" + (n / 10), "u" + (n / 10), now, data);
+        }).ToArray());
     }
 }
