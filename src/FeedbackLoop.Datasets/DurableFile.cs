@@ -1,4 +1,4 @@
-using System.Runtime.InteropServices;
+using FeedbackLoop.Durability;
 
 namespace FeedbackLoop.Datasets;
 
@@ -6,7 +6,7 @@ namespace FeedbackLoop.Datasets;
 /// Write-then-rename with fsync: a reader (or a restarted extractor) sees either the whole file or none
 /// of it, and once <see cref="WriteAsync"/> returns the file survives a power loss.
 /// </summary>
-internal static partial class DurableFile
+internal static class DurableFile
 {
     public const string PartialSuffix = ".partial";
 
@@ -51,7 +51,7 @@ internal static partial class DurableFile
         {
             await write(temporary).ConfigureAwait(false);
             File.Move(temporary, finalPath, overwrite: true);
-            SyncDirectory(directory);
+            FolderSync.Sync(directory);
         }
         catch
         {
@@ -108,29 +108,4 @@ internal static partial class DurableFile
             // Best effort: a leftover temporary is removed again at the next start.
         }
     }
-
-    /// <summary>fsync on the folder makes the rename itself durable (POSIX); Windows has no equivalent need.</summary>
-    internal static void SyncDirectory(string directory)
-    {
-        if (OperatingSystem.IsWindows()) return;
-        var fd = Open(directory, 0 /* O_RDONLY */);
-        if (fd < 0) return;
-        try
-        {
-            _ = Fsync(fd);
-        }
-        finally
-        {
-            _ = Close(fd);
-        }
-    }
-
-    [LibraryImport("libc", EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int Open(string path, int flags);
-
-    [LibraryImport("libc", EntryPoint = "fsync")]
-    private static partial int Fsync(int fd);
-
-    [LibraryImport("libc", EntryPoint = "close")]
-    private static partial int Close(int fd);
 }

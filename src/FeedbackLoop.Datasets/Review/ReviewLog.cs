@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using FeedbackLoop.Durability;
 
 namespace FeedbackLoop.Datasets.Review;
 
@@ -85,7 +86,7 @@ public sealed class ReviewLog
             await stream.WriteAsync(Encoding.UTF8.GetBytes(line.ToString()), cancellationToken).ConfigureAwait(false);
             await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
             stream.Flush(flushToDisk: true);
-            if (created) DurableFile.SyncDirectory(Folder);
+            if (created) FolderSync.Sync(Folder);
             return new ReviewOutcome(decision, Recorded: true);
         }
     }

@@ -1,5 +1,5 @@
 using System.Runtime.ExceptionServices;
-using System.Runtime.InteropServices;
+using FeedbackLoop.Durability;
 
 namespace FeedbackLoop.Kafka.Extraction;
 
@@ -13,15 +13,13 @@ namespace FeedbackLoop.Kafka.Extraction;
 /// The temporaries are written and fsynced on several threads at once, so their fsyncs can share the file system's journal
 /// commits. Measured on the 2-core VM (ext4; 24 files of 46 KB, one loop's part of <c>bench extract</c>'s final checkpoint;
 /// median of 55 rounds, two runs): 15.8–19.2 ms one after another without the folder's fsync (before), 12.3–14.1 ms
-/// concurrently with it. The dataset files follow the same steps (<c>DurableFile</c> in FeedbackLoop.Datasets); this project
-/// has its own few lines because it does not depend on the dataset code, and FeedbackLoop.Core does no I/O.
+/// concurrently with it. The dataset files follow the same steps (<c>DurableFile</c> in FeedbackLoop.Datasets), with the same
+/// folder fsync (<see cref="FolderSync"/>).
 /// </remarks>
-internal static partial class StateFiles
+internal static class StateFiles
 {
     // Enough to share journal commits; more would only park thread-pool threads in fsync.
     private const int ConcurrentWrites = 8;
-    private const int Ebadf = 9;
-    private const int Einval = 22;
 
     /// <summary>Creates the folder (owner-only where the OS has modes) if it is missing.</summary>
     private static void CreatePrivateFolder(string directory)
@@ -52,7 +50,7 @@ internal static partial class StateFiles
             }
         }
         foreach (var file in files) File.Move(TemporaryOf(file.Path), file.Path, overwrite: true);
-        SyncFolder(directory);
+        FolderSync.Sync(directory);
     }
 
     private static void WriteTemporary(StateFile file)
@@ -64,33 +62,6 @@ internal static partial class StateFiles
     }
 
     private static string TemporaryOf(string path) => path + ".partial";
-
-    /// <summary>fsync on the folder makes the renames in it durable (POSIX); Windows has no equivalent need.</summary>
-    private static void SyncFolder(string directory)
-    {
-        if (OperatingSystem.IsWindows()) return;
-        var fd = Open(directory, 0 /* O_RDONLY */);
-        if (fd < 0) throw new IOException($"could not open the state folder to fsync it (errno {Marshal.GetLastPInvokeError()})");
-        try
-        {
-            // EINVAL and EBADF: a file system that cannot fsync a folder (as PostgreSQL also accepts); anything else is a failed write.
-            if (Fsync(fd) != 0 && Marshal.GetLastPInvokeError() is var errno && errno is not (Einval or Ebadf))
-                throw new IOException($"fsync of the state folder failed (errno {errno})");
-        }
-        finally
-        {
-            _ = Close(fd);
-        }
-    }
-
-    [LibraryImport("libc", EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
-    private static partial int Open(string path, int flags);
-
-    [LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
-    private static partial int Fsync(int fd);
-
-    [LibraryImport("libc", EntryPoint = "close")]
-    private static partial int Close(int fd);
 }
 
 /// <summary>One state file's final path and content (a text head, then an optional body).</summary>
