@@ -19,7 +19,8 @@ namespace FeedbackLoop.Cli.Commands;
 /// <c>feedbackloop bench collector</c>: SDK-shaped gzip batches of 100 events posted over loopback by several clients
 /// at once, against the collector (keys, validation, Kafka with acks=all, the durable answer) and, in the same run,
 /// against a bare Kestrel endpoint that reads, inflates and parses the same bodies and throws them away. The ratio
-/// is the price of validation, Kafka and the durable answer.
+/// is the price of validation, Kafka and the durable answer. A third run, Kafka alone, sends the same events through the
+/// collector's producer with nothing in front of it, to show how much of that price Kafka is (docs/BENCHMARKS.md).
 /// </summary>
 internal static class BenchCollector
 {
@@ -180,8 +181,8 @@ internal static class BenchCollector
     /// <summary>
     /// The collector's Kafka path with nothing in front of it: <paramref name="clients"/> senders each hand a batch of
     /// already accepted events to the collector's producer (<see cref="KafkaDelivery"/>, the same settings) and wait for
-    /// Kafka's acknowledgement of all of them, as a request does before its answer. The lower bound of what an event costs
-    /// the collector on these cores, whatever its HTTP and validation cost.
+    /// Kafka's acknowledgement of all of them, as a request does before its answer. No collector can spend less per event
+    /// than this on the same cores, however cheap its HTTP and validation.
     /// </summary>
     private static async Task<LoadResult> KafkaOnlyAsync(CollectorOptions options, (byte[] Body, List<AcceptedEvent> Events)[] batches, int clients, TimeSpan duration, CancellationToken ct)
     {
