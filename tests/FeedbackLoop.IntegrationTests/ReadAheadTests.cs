@@ -52,9 +52,34 @@ public sealed class ReadAheadTests(ClusterFixture fixture) : IClassFixture<Clust
         Assert.Equal(DeadLetters(inline), DeadLetters(ahead));
     }
 
-    private static async Task<ExtractionLoop> ExtractAsync(PipelineHarness harness, int readAhead)
+    [Fact]
+    public async Task A_batch_of_large_records_stops_at_the_byte_bound_and_writes_what_parsing_inline_writes()
     {
-        var loop = new ExtractionLoop(harness.Options() with { ReadAheadRecords = readAhead }, new DatasetStore(harness.DataRoot), NullLogger.Instance);
+        // Records of about 20 KB (a long output in every shown generation): 512 of them would be 10 MB in one batch.
+        const long Bound = 64 * 1024;
+        using var inline = new PipelineHarness(fixture.Cluster, partitions: 2);
+        using var ahead = new PipelineHarness(fixture.Cluster, partitions: 2);
+        var records = SyntheticTraffic.Sessions(300, App)
+            .Select(evt => evt.Data is GenerationShown shown ? evt with { Data = shown with { Output = shown.Output + new string('x', 20_000) } } : evt)
+            .Select(evt => ((string?)evt.SessionId, (byte[]?)EventJson.SerializeToUtf8Bytes(evt)))
+            .ToList();
+        var largest = records.Max(r => r.Item1!.Length + r.Item2!.Length);
+        inline.ProduceRaw(records);
+        ahead.ProduceRaw(records);
+
+        var inlineLoop = await ExtractAsync(inline, readAhead: 1);
+        var aheadLoop = await ExtractAsync(ahead, readAhead: 512, readAheadBytes: Bound);
+
+        Assert.InRange(aheadLoop.ReadAheadLargestBatchBytes, largest, Bound - 1 + largest);
+        Assert.Equal(records.Count, aheadLoop.Progress.RecordsRead);
+        Assert.Equal(inlineLoop.Counters.PairsEmitted, aheadLoop.Counters.PairsEmitted);
+        Assert.Equal(Ids(await DatasetReader.ReadPairsAsync(inline.DataRoot, App), p => p.PairId), Ids(await DatasetReader.ReadPairsAsync(ahead.DataRoot, App), p => p.PairId));
+        Assert.Equal(Ids(await DatasetReader.ReadLabelsAsync(inline.DataRoot, App), l => l.LabelId), Ids(await DatasetReader.ReadLabelsAsync(ahead.DataRoot, App), l => l.LabelId));
+    }
+
+    private static async Task<ExtractionLoop> ExtractAsync(PipelineHarness harness, int readAhead, long readAheadBytes = 4L * 1024 * 1024)
+    {
+        var loop = new ExtractionLoop(harness.Options() with { ReadAheadRecords = readAhead, ReadAheadBytes = readAheadBytes }, new DatasetStore(harness.DataRoot), NullLogger.Instance);
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
         await loop.RunAsync(timeout.Token);
         return loop;

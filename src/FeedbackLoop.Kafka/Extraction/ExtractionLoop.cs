@@ -100,7 +100,8 @@ public sealed partial class ExtractionLoop
         // even when a new group replays the topic into it.
         _marks = new ProgressMarks(Path.Combine(options.StateDirectory, Sanitize(options.Topic)), logger);
         UnregisteredApps = new UnregisteredApps(options.MaxUnregisteredAppsReported);
-        _readAhead = new RecordReadAhead(options.ReadAheadRecords);
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.ReadAheadBytes, 1);
+        _readAhead = new RecordReadAhead(options.ReadAheadRecords, options.ReadAheadBytes);
         _checkpoints = new CheckpointStore(Path.Combine(options.StateDirectory, Sanitize(options.Topic), "checkpoints"));
     }
 
@@ -129,6 +130,9 @@ public sealed partial class ExtractionLoop
     /// Consumes until cancelled (or, with <see cref="ExtractionLoopOptions.UntilIdle"/>, until idle), then
     /// writes and commits what was processed. Open sessions stay uncommitted and are rebuilt next time.
     /// </summary>
+    /// <summary>The most bytes one read-ahead batch held so far (<see cref="ExtractionLoopOptions.ReadAheadBytes"/> bounds it).</summary>
+    internal long ReadAheadLargestBatchBytes => _readAhead.LargestBatchBytes;
+
     public Task RunAsync(CancellationToken cancellationToken) =>
         Task.Factory.StartNew(() => Run(cancellationToken), cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 

@@ -112,6 +112,14 @@ public sealed record ExtractionLoopOptions
     public int ReadAheadRecords { get; init; } = 512;
 
     /// <summary>
+    /// The most bytes (keys and values as read) one read-ahead batch collects: a batch ends at whichever of
+    /// <see cref="ReadAheadRecords"/> and this comes first, after at least one record. Records can be up to the topic's
+    /// message size, so a count alone would let 512 large ones hold hundreds of MB; two batches of this size (and their
+    /// parsed events, about twice as large again) are what read-ahead holds at most. Default 4 MiB.
+    /// </summary>
+    public long ReadAheadBytes { get; init; } = 4L * 1024 * 1024;
+
+    /// <summary>
     /// Checkpoint each partition's state and commit its offset at least this often while events flow (ADR 0014). Rows are
     /// still written every <see cref="FlushInterval"/>; the commit, which needs a checkpoint of every open session, follows
     /// less often. Default 10 s.

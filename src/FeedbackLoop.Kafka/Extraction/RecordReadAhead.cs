@@ -13,7 +13,8 @@ internal readonly record struct ParsedValue(FeedbackEvent? Event, EventRejection
 /// <summary>
 /// Hands the consume loop its records one at a time, in the order the consumer returned them, with each value already
 /// parsed where possible: while the loop applies one batch on its thread, the next batch (what the client has already
-/// fetched, at most <see cref="ExtractionLoopOptions.ReadAheadRecords"/>) is parsed on a thread-pool thread, so parsing,
+/// fetched, at most <see cref="ExtractionLoopOptions.ReadAheadRecords"/> records and <see cref="ExtractionLoopOptions.ReadAheadBytes"/>
+/// bytes) is parsed on a thread-pool thread, so parsing,
 /// the largest per-record cost, runs on the second core. A record the worker has not reached when its turn comes is
 /// parsed by the loop itself (records are claimed in order by whichever thread comes first), so a busy or late worker
 /// never stalls the loop. Nothing else moves: every record is still checked, applied, counted and dead-lettered on the
@@ -21,7 +22,7 @@ internal readonly record struct ParsedValue(FeedbackEvent? Event, EventRejection
 /// the loop's thread (rebalance callbacks run inside it), and a callback first takes every record read so far
 /// (<see cref="TakeAll"/>), so a revoke finds them applied exactly as if they had been handed out one by one.
 /// </summary>
-internal sealed class RecordReadAhead(int batchSize)
+internal sealed class RecordReadAhead(int batchSize, long batchBytes = long.MaxValue)
 {
     private Batch _ready = Batch.Empty;
     private int _next;
@@ -30,6 +31,9 @@ internal sealed class RecordReadAhead(int batchSize)
     private List<ConsumeResult<byte[]?, byte[]?>>? _collecting;
     // A consume error met after some records were collected: raised once they are handed out, so the order holds.
     private ConsumeException? _deferred;
+
+    /// <summary>The most bytes (keys and values) one batch collected so far: what the byte bound held it to.</summary>
+    public long LargestBatchBytes { get; private set; }
 
     /// <summary>
     /// The next record or end-of-partition marker, and its parsed value; null when nothing arrived within
@@ -128,13 +132,15 @@ internal sealed class RecordReadAhead(int batchSize)
     {
         var results = new List<ConsumeResult<byte[]?, byte[]?>>(batchSize);
         _collecting = results;
+        long bytes = 0;
         try
         {
             var result = consumer.Consume(timeout);
             while (result is not null)
             {
                 results.Add(result);
-                if (results.Count >= batchSize) break;
+                bytes += (result.Message?.Key?.Length ?? 0) + (result.Message?.Value?.Length ?? 0);
+                if (results.Count >= batchSize || bytes >= batchBytes) break;
                 result = consumer.Consume(TimeSpan.Zero);
             }
         }
@@ -145,6 +151,7 @@ internal sealed class RecordReadAhead(int batchSize)
         finally
         {
             _collecting = null;
+            LargestBatchBytes = Math.Max(LargestBatchBytes, bytes);
         }
         return results;
     }
