@@ -126,13 +126,13 @@ public sealed partial class ExtractionLoop
     /// <summary>Sessions that have neither ended nor timed out yet: their labels and unpaired rows are still to come.</summary>
     public int OpenSessions => _extractor.OpenSessions;
 
+    /// <summary>The most bytes one read-ahead batch held so far (<see cref="ExtractionLoopOptions.ReadAheadBytes"/> bounds it).</summary>
+    internal long ReadAheadLargestBatchBytes => _readAhead.LargestBatchBytes;
+
     /// <summary>
     /// Consumes until cancelled (or, with <see cref="ExtractionLoopOptions.UntilIdle"/>, until idle), then
     /// writes and commits what was processed. Open sessions stay uncommitted and are rebuilt next time.
     /// </summary>
-    /// <summary>The most bytes one read-ahead batch held so far (<see cref="ExtractionLoopOptions.ReadAheadBytes"/> bounds it).</summary>
-    internal long ReadAheadLargestBatchBytes => _readAhead.LargestBatchBytes;
-
     public Task RunAsync(CancellationToken cancellationToken) =>
         Task.Factory.StartNew(() => Run(cancellationToken), cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 
