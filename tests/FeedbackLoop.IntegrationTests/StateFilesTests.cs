@@ -28,6 +28,7 @@ public sealed class StateFilesTests
             StateFiles.ReplaceAll(root.Path, [Named(root, "a", "new a\n", ""), Named(root, Path.Combine("missing", "b"), "new b\n", "")]));
 
         Assert.Equal("old", File.ReadAllText(root.Combine("a")));
+        Assert.Equal(["a"], Directory.EnumerateFiles(root.Path).Select(Path.GetFileName)); // no temporary of the set left behind
     }
 
     private static StateFile Named(TempFolder root, string name, string head, string body) =>

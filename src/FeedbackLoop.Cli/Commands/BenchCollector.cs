@@ -150,32 +150,23 @@ internal static class BenchCollector
     {
         using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = clients }) { Timeout = TimeSpan.FromSeconds(30) };
         var latencies = new List<double>[clients];
-        long accepted = 0, refused = 0;
-        var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
-        var clock = Stopwatch.StartNew();
-        await Task.WhenAll(Enumerable.Range(0, clients).Select(async c =>
+        for (var c = 0; c < clients; c++) latencies[c] = [];
+        var (eventsPerSecond, refused, cpuPerEvent) = await RunClientsAsync(clients, duration, async (c, i) =>
         {
-            var mine = latencies[c] = [];
-            for (var i = c; clock.Elapsed < duration && !ct.IsCancellationRequested; i += clients)
-            {
-                using var content = new ByteArrayContent(bodies[i % bodies.Length]);
-                content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-                content.Headers.ContentEncoding.Add("gzip");
-                using var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = content };
-                request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
-                var started = Stopwatch.GetTimestamp();
-                using var response = await http.SendAsync(request, ct).ConfigureAwait(false);
-                var answer = await response.Content.ReadAsByteArrayAsync(ct).ConfigureAwait(false);
-                mine.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
-                if (response.IsSuccessStatusCode && JsonDocument.Parse(answer).RootElement.GetProperty("accepted").GetInt32() == EventsPerBatch) Interlocked.Add(ref accepted, EventsPerBatch);
-                else Interlocked.Increment(ref refused);
-            }
-        })).ConfigureAwait(false);
-        var elapsed = clock.Elapsed.TotalSeconds;
-        var cpu = Process.GetCurrentProcess().TotalProcessorTime - cpuBefore;
+            using var content = new ByteArrayContent(bodies[i % bodies.Length]);
+            content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+            content.Headers.ContentEncoding.Add("gzip");
+            using var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = content };
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
+            var started = Stopwatch.GetTimestamp();
+            using var response = await http.SendAsync(request, ct).ConfigureAwait(false);
+            var answer = await response.Content.ReadAsByteArrayAsync(ct).ConfigureAwait(false);
+            latencies[c].Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            return response.IsSuccessStatusCode && JsonDocument.Parse(answer).RootElement.GetProperty("accepted").GetInt32() == EventsPerBatch ? EventsPerBatch : 0;
+        }, ct).ConfigureAwait(false);
         var all = latencies.SelectMany(l => l).Order().ToList();
         var p99 = all.Count == 0 ? 0 : all[Math.Min(all.Count - 1, (int)Math.Ceiling(all.Count * 0.99) - 1)];
-        return new LoadResult(accepted / elapsed, p99, refused, accepted == 0 ? 0 : cpu.TotalMicroseconds / accepted);
+        return new LoadResult(eventsPerSecond, p99, refused, cpuPerEvent);
     }
 
     /// <summary>
@@ -187,21 +178,37 @@ internal static class BenchCollector
     private static async Task<LoadResult> KafkaOnlyAsync(CollectorOptions options, (byte[] Body, List<AcceptedEvent> Events)[] batches, int clients, TimeSpan duration, CancellationToken ct)
     {
         using var delivery = new KafkaDelivery(options);
-        long acknowledged = 0, failed = 0;
+        var (eventsPerSecond, failed, cpuPerEvent) = await RunClientsAsync(clients, duration, async (_, i) =>
+        {
+            var (body, events) = batches[i % batches.Length];
+            return await delivery.SendAsync(body, events, []).ConfigureAwait(false) ? events.Count : 0;
+        }, ct).ConfigureAwait(false);
+        return new LoadResult(eventsPerSecond, 0, failed, cpuPerEvent);
+    }
+
+    /// <summary>
+    /// <paramref name="clients"/> concurrent senders for <paramref name="duration"/>; client c sends batch c, c + clients, … and
+    /// <paramref name="send"/> says how many of its events counted (0: the batch failed). Events/s, batches that failed, and
+    /// this process's CPU time per event counted.
+    /// </summary>
+    private static async Task<(double EventsPerSecond, long Failed, double CpuMicrosPerEvent)> RunClientsAsync(
+        int clients, TimeSpan duration, Func<int, int, Task<int>> send, CancellationToken ct)
+    {
+        long counted = 0, failed = 0;
         var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
         var clock = Stopwatch.StartNew();
         await Task.WhenAll(Enumerable.Range(0, clients).Select(async c =>
         {
             for (var i = c; clock.Elapsed < duration && !ct.IsCancellationRequested; i += clients)
             {
-                var (body, events) = batches[i % batches.Length];
-                if (await delivery.SendAsync(body, events, []).ConfigureAwait(false)) Interlocked.Add(ref acknowledged, events.Count);
+                var events = await send(c, i).ConfigureAwait(false);
+                if (events > 0) Interlocked.Add(ref counted, events);
                 else Interlocked.Increment(ref failed);
             }
         })).ConfigureAwait(false);
         var elapsed = clock.Elapsed.TotalSeconds;
         var cpu = Process.GetCurrentProcess().TotalProcessorTime - cpuBefore;
-        return new LoadResult(acknowledged / elapsed, 0, failed, acknowledged == 0 ? 0 : cpu.TotalMicroseconds / acknowledged);
+        return (counted / elapsed, failed, counted == 0 ? 0 : cpu.TotalMicroseconds / counted);
     }
 
     /// <summary>The bench's events as the collector hands them to Kafka once accepted: a body, and each event's bytes in it and key.</summary>

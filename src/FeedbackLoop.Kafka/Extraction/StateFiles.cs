@@ -45,7 +45,9 @@ internal static class StateFiles
             }
             catch (AggregateException ex)
             {
-                // The first failure (a full disk, a read-only folder) as the one-at-a-time writes threw it; nothing was renamed.
+                // The first failure (a full disk, a read-only folder) as the one-at-a-time writes threw it; nothing was renamed,
+                // and the temporaries the other threads wrote are not left behind.
+                foreach (var file in files) TryDelete(TemporaryOf(file.Path));
                 ExceptionDispatchInfo.Capture(ex.InnerExceptions[0]).Throw();
             }
         }
@@ -62,6 +64,18 @@ internal static class StateFiles
     }
 
     private static string TemporaryOf(string path) => path + ".partial";
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Best effort: the next write of that name replaces the temporary anyway.
+        }
+    }
 }
 
 /// <summary>One state file's final path and content (a text head, then an optional body).</summary>
