@@ -81,11 +81,11 @@ internal static class EventDataReader
             int bit;
             bool ok;
             if (reader.ValueTextEquals("generation_id"u8)) (bit, ok) = (1, RequiredString(ref reader, out generationId));
-            else if (reader.ValueTextEquals("model_version"u8)) (bit, ok) = (2, RequiredString(ref reader, out modelVersion));
+            else if (reader.ValueTextEquals("model_version"u8)) (bit, ok) = (2, RequiredString(ref reader, out modelVersion, repeated: true));
             else if (reader.ValueTextEquals("input"u8)) (bit, ok) = (4, Messages(ref reader, out input));
             else if (reader.ValueTextEquals("output"u8)) (bit, ok) = (8, RequiredString(ref reader, out output));
-            else if (reader.ValueTextEquals("prompt_version"u8)) (bit, ok) = (16, OptionalString(ref reader, out promptVersion));
-            else if (reader.ValueTextEquals("variant"u8)) (bit, ok) = (32, OptionalString(ref reader, out variant));
+            else if (reader.ValueTextEquals("prompt_version"u8)) (bit, ok) = (16, OptionalString(ref reader, out promptVersion, repeated: true));
+            else if (reader.ValueTextEquals("variant"u8)) (bit, ok) = (32, OptionalString(ref reader, out variant, repeated: true));
             else if (reader.ValueTextEquals("candidate_set_id"u8)) (bit, ok) = (64, OptionalString(ref reader, out candidateSetId));
             else if (reader.ValueTextEquals("position"u8)) (bit, ok) = (128, OptionalNumber(ref reader, out position) && position is null or (>= int.MinValue and <= int.MaxValue));
             else if (reader.ValueTextEquals("latency_ms"u8)) (bit, ok) = (256, OptionalNumber(ref reader, out latencyMs));
@@ -159,7 +159,7 @@ internal static class EventDataReader
     }
 
     /// <summary>One or two required string fields (<paramref name="second"/> empty: one).</summary>
-    private static bool ReadStrings(ref Utf8JsonReader reader, ReadOnlySpan<byte> first, ReadOnlySpan<byte> second, out string? a, out string? b)
+    private static bool ReadStrings(ref Utf8JsonReader reader, ReadOnlySpan<byte> first, ReadOnlySpan<byte> second, out string? a, out string? b, bool firstRepeats = false)
     {
         a = null;
         b = null;
@@ -171,7 +171,7 @@ internal static class EventDataReader
             if (reader.ValueTextEquals(first))
             {
                 bit = 1;
-                if (!RequiredString(ref reader, out a)) return false;
+                if (!RequiredString(ref reader, out a, firstRepeats)) return false;
             }
             else if (!second.IsEmpty && reader.ValueTextEquals(second))
             {
@@ -195,26 +195,28 @@ internal static class EventDataReader
         var list = new List<ConversationTurn>(2);
         while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
         {
-            if (reader.TokenType != JsonTokenType.StartObject || !ReadStrings(ref reader, "role"u8, "content"u8, out var role, out var content)) return false;
+            if (reader.TokenType != JsonTokenType.StartObject || !ReadStrings(ref reader, "role"u8, "content"u8, out var role, out var content, firstRepeats: true)) return false;
             list.Add(new ConversationTurn(role!, content!));
         }
         messages = list;
         return true;
     }
 
-    private static bool RequiredString(ref Utf8JsonReader reader, out string? value)
+    /// <summary>A required string; <paramref name="repeated"/>: a field whose few values repeat across events (<see cref="RepeatedText"/>).</summary>
+    private static bool RequiredString(ref Utf8JsonReader reader, out string? value, bool repeated = false)
     {
-        value = reader.Read() && reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+        value = reader.Read() && reader.TokenType == JsonTokenType.String ? (repeated ? RepeatedText.Read(ref reader) : reader.GetString()) : null;
         return value is not null;
     }
 
-    private static bool OptionalString(ref Utf8JsonReader reader, out string? value)
+    /// <summary>An optional string (null allowed); <paramref name="repeated"/> as for <see cref="RequiredString"/>.</summary>
+    private static bool OptionalString(ref Utf8JsonReader reader, out string? value, bool repeated = false)
     {
         value = null;
         if (!reader.Read()) return false;
         if (reader.TokenType == JsonTokenType.Null) return true;
         if (reader.TokenType != JsonTokenType.String) return false;
-        value = reader.GetString();
+        value = repeated ? RepeatedText.Read(ref reader) : reader.GetString();
         return true;
     }
 

@@ -168,7 +168,8 @@ public static partial class EventJson
                     }
                     break;
                 default:
-                    var text = reader.GetString()!;
+                    // An app id repeats in every event of the app: one string for all of them (RepeatedText).
+                    var text = field == EnvelopeField.AppId ? RepeatedText.Read(ref reader) : reader.GetString()!;
                     if (field == EnvelopeField.EventId) eventId = text;
                     else if (field == EnvelopeField.AppId) appId = text;
                     else if (field == EnvelopeField.SessionId) sessionId = text;

@@ -39,6 +39,9 @@ public sealed partial class StableIdTests
         // against every dataset written before the change.
         Assert.Equal("fc214b8179eff42ba8a6e08f554f85c7", StableId.Pair(PairSignals.Comparison, "a", "b"));
         Assert.Equal("bcc77795f1568db3c7ef0e8db14220dc", StableId.Label("g1", "u1"));
+        // Multi-byte UTF-8, and parts too long for the stack buffer (computed with Python's hashlib, not with this code).
+        Assert.Equal("1dda887fc55da588d8c43a4d44f573b6", StableId.Of("edit", "événement-ü", "生成"));
+        Assert.Equal("69ae4bc20988562fed4382ff82dfb0b7", StableId.Of("thumbs", new string('x', 600), "y"));
     }
 
     [Fact]

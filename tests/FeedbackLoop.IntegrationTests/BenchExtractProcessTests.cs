@@ -25,6 +25,8 @@ public sealed class BenchExtractProcessTests
             Assert.True(json.GetProperty(rate).GetDouble() > 0, $"{rate} = {json.GetProperty(rate)}");
         Assert.True(json.GetProperty("extract_exit_ms").GetDouble() >= 0);
         Assert.Equal(json.GetProperty("extract_events_per_s").GetDouble(), json.GetProperty("extract_runs")[0].GetDouble());
+        // One loop is the whole group: its group never forms twice, so no run is set aside.
+        Assert.Equal(0, json.GetProperty("extract_rebalanced_runs").GetArrayLength());
         Assert.Equal(("server", false, 4, 1), (json.GetProperty("gc").GetString(), json.GetProperty("gc_dynamic_adaptation").GetBoolean(),
             json.GetProperty("partitions").GetInt32(), json.GetProperty("consumers").GetInt32()));
         Assert.True(json.GetProperty("events").GetInt64() > 300, "every synthetic session has several events");

@@ -12,11 +12,15 @@ public static class StableId
     /// <summary>32 lowercase hex chars: the first 128 bits of SHA-256 over the parts, unit-separated.</summary>
     public static string Of(string part1, string part2, string part3)
     {
-        var text = string.Concat(part1, "\u001f", part2, "\u001f", part3);
-        Span<byte> hash = stackalloc byte[32];
-        var byteCount = Encoding.UTF8.GetByteCount(text);
+        // The UTF-8 of part1 \u001f part2 \u001f part3, written straight into one buffer: no joined string per row.
+        var byteCount = Encoding.UTF8.GetByteCount(part1) + Encoding.UTF8.GetByteCount(part2) + Encoding.UTF8.GetByteCount(part3) + 2;
         var buffer = byteCount <= 512 ? stackalloc byte[byteCount] : new byte[byteCount];
-        Encoding.UTF8.GetBytes(text, buffer);
+        var at = Encoding.UTF8.GetBytes(part1, buffer);
+        buffer[at++] = 0x1f;
+        at += Encoding.UTF8.GetBytes(part2, buffer[at..]);
+        buffer[at++] = 0x1f;
+        Encoding.UTF8.GetBytes(part3, buffer[at..]);
+        Span<byte> hash = stackalloc byte[32];
         SHA256.HashData(buffer, hash);
         return Convert.ToHexStringLower(hash[..16]);
     }

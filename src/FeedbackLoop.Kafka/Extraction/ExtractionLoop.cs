@@ -697,6 +697,7 @@ public sealed partial class ExtractionLoop
     private List<TopicPartitionOffset> OnAssigned(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartition> partitions)
     {
         _joined = true;
+        Progress.RecordAssignment();
         // --until-idle counts quiet time from the last change of assignment too: a member between a revocation and its
         // next assignment holds nothing, which must not read as "everything read" (a rebalance can outlast the idle time).
         _lastRecord.Restart();

@@ -158,6 +158,15 @@ public sealed class ExtractionProgress
     }
 
     private long _commitsRefusedByRebalance;
+    private long _assignments;
+
+    /// <summary>
+    /// Assignments the group gave this loop since it started: one while the group never changed, more after each rebalance
+    /// that gave it partitions again.
+    /// </summary>
+    public long Assignments => Interlocked.Read(ref _assignments);
+
+    internal void RecordAssignment() => Interlocked.Increment(ref _assignments);
 
     /// <summary>Commits the group refused because it was rebalancing (another instance joined or left); their rows were written.</summary>
     public long CommitsRefusedByRebalance => Interlocked.Read(ref _commitsRefusedByRebalance);
