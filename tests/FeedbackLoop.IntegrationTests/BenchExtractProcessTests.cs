@@ -24,6 +24,7 @@ public sealed class BenchExtractProcessTests
         foreach (var rate in new[] { "raw_consume_events_per_s", "extract_events_per_s", "raw_consume_cpu_us_per_event", "extract_cpu_us_per_event", "extract_alloc_bytes_per_event" })
             Assert.True(json.GetProperty(rate).GetDouble() > 0, $"{rate} = {json.GetProperty(rate)}");
         Assert.True(json.GetProperty("extract_exit_ms").GetDouble() >= 0);
+        Assert.True(json.GetProperty("extract_gc_pause_ms").GetDouble() >= 0);
         Assert.Equal(json.GetProperty("extract_events_per_s").GetDouble(), json.GetProperty("extract_runs")[0].GetDouble());
         // One loop is the whole group: its group never forms twice, so no run is set aside.
         Assert.Equal(0, json.GetProperty("extract_rebalanced_runs").GetArrayLength());

@@ -88,6 +88,7 @@ internal static class BenchCommand
         var extractAlloc = new List<double>();
         var extractJit = new List<double>();
         var extractExit = new List<double>();
+        var extractGcPause = new List<double>();
         var rebalanced = new List<double>();
         // A run in which the group formed more than once is not counted, and another takes its place (at most as many again as
         // asked for). The in-process cluster's coordinator refuses a member's SyncGroup when it arrives after the leader's
@@ -113,8 +114,10 @@ internal static class BenchCommand
             extractJit.Add(extract.JitMicrosecondsPerEvent);
             extractAlloc.Add(extract.AllocatedBytesPerEvent);
             extractExit.Add(extract.Exit.TotalMilliseconds);
+            extractGcPause.Add(extract.GcPause.TotalMilliseconds);
             await stderr.WriteLineAsync($"  run {run}: extractor  {extract.Rate:N0} events/s, {extract.CpuMicrosecondsPerEvent:0.0} µs CPU/event, JIT {extract.JitMicrosecondsPerEvent:0.0} µs/event, "
-                + $"{extract.AllocatedBytesPerEvent:N0} B allocated/event ({extract.Rows:N0} rows written; the loops exited {extract.Exit.TotalMilliseconds:N0} ms after the final commit)").ConfigureAwait(false);
+                + $"{extract.AllocatedBytesPerEvent:N0} B allocated/event, GC pauses {extract.GcPause.TotalMilliseconds:N0} ms "
+                + $"({extract.Rows:N0} rows written; the loops exited {extract.Exit.TotalMilliseconds:N0} ms after the final commit)").ConfigureAwait(false);
         }
         if (extracted.Count == 0)
         {
@@ -151,6 +154,9 @@ internal static class BenchCommand
             // machine's load, so a change to what the hot path allocates shows here even when the rates' noise hides it.
             ["raw_consume_alloc_bytes_per_event"] = Math.Round(Median(rawAlloc)),
             ["extract_alloc_bytes_per_event"] = Math.Round(Median(extractAlloc)),
+            // How long garbage collections held every thread still, per run (from the first record to the loops' exit): the
+            // pauses are a large and variable part of a run of about a second, and they explain much of the rates' spread.
+            ["extract_gc_pause_ms"] = Math.Round(Median(extractGcPause)),
             ["load_average_1m"] = LoadAverage(),
             ["raw_consume_runs"] = new JsonArray(raw.Select(r => (JsonNode)Math.Round(r)).ToArray()),
             ["extract_runs"] = new JsonArray(extracted.Select(r => (JsonNode)Math.Round(r)).ToArray()),
@@ -282,6 +288,7 @@ internal static class BenchCommand
             var cpuAtFirst = ProcessCpu();
             var jitAtFirst = JitInfo.GetCompilationTime();
             var allocatedAtFirst = GC.GetTotalAllocatedBytes();
+            var pausedAtFirst = GC.GetTotalPauseDuration();
             // Done when every partition is held by a loop that read it to its end. Not a count of records: several loops
             // can re-read records after a rebalance whose commit the group refused, which a count would take for new ones.
             bool ReadAll() => Read() >= expected && loops.Sum(loop => loop.AssignedPartitions) == partitions
@@ -298,13 +305,14 @@ internal static class BenchCommand
             var cpu = ProcessCpu() - cpuAtFirst;
             var jit = JitInfo.GetCompilationTime() - jitAtFirst;
             var allocated = GC.GetTotalAllocatedBytes() - allocatedAtFirst;
+            var paused = GC.GetTotalPauseDuration() - pausedAtFirst;
             var processed = loops.Sum(loop => loop.Counters.EventsProcessed);
             var deadLettered = loops.Sum(loop => loop.Progress.DeadLettered);
             var rows = loops.Sum(loop => loop.Progress.PairsWritten + loop.Progress.LabelsWritten + loop.Progress.WindowsWritten);
             if (processed < expected || deadLettered != 0 || (expectedRows is { } want && rows != want))
                 throw new InvalidOperationException($"the extractor processed {processed} of {expected} events ({deadLettered} dead-lettered) and wrote {rows} rows{(expectedRows is { } w ? $" of {w}" : "")}");
             var rebalanced = loops.Any(loop => loop.Progress.Assignments > 1);
-            return new ExtractRun(expected / elapsed.TotalSeconds, cpu.TotalMicroseconds / expected, jit.TotalMicroseconds / expected, allocated / (double)expected, rows, exit, rebalanced);
+            return new ExtractRun(expected / elapsed.TotalSeconds, cpu.TotalMicroseconds / expected, jit.TotalMicroseconds / expected, allocated / (double)expected, rows, exit, rebalanced, paused);
         }
         finally
         {
@@ -314,9 +322,11 @@ internal static class BenchCommand
 
     /// <summary>
     /// One measured extraction: its rate (first record to final commit), its costs per event, its exit after the final commit,
-    /// and whether the group formed more than once during it (some loop was given partitions twice).
+    /// whether the group formed more than once during it (some loop was given partitions twice), and how long the garbage
+    /// collector held every thread still over the same interval as the CPU.
     /// </summary>
-    private sealed record ExtractRun(double Rate, double CpuMicrosecondsPerEvent, double JitMicrosecondsPerEvent, double AllocatedBytesPerEvent, long Rows, TimeSpan Exit, bool Rebalanced);
+    private sealed record ExtractRun(
+        double Rate, double CpuMicrosecondsPerEvent, double JitMicrosecondsPerEvent, double AllocatedBytesPerEvent, long Rows, TimeSpan Exit, bool Rebalanced, TimeSpan GcPause);
 
     private static ExtractionLoopOptions ExtractorOptions(string bootstrap, string group, string topic, string stateDirectory) => new()
     {
