@@ -40,9 +40,8 @@ public sealed partial class Extractor
             writer.Write(clock.OpenSessions);
             writer.Write(clock.LastActive);
         }
-        var remembered = state.Deduplication.Remembered;
-        writer.Write(remembered.Count);
-        foreach (var id in remembered) writer.Write(id);
+        writer.Write(state.Deduplication.Count);
+        foreach (var id in state.Deduplication.Remembered) writer.Write(id);
         writer.Write(state.Sessions.Count);
         foreach (var session in state.Sessions.Values) WriteSession(writer, session);
         _engagement.WriteShares(partition, writer);
