@@ -52,9 +52,53 @@ public sealed class DeduplicationWindowTests
 
         foreach (var id in ids) Assert.True(window.Add(id));
 
-        Assert.Equal(ids[1..], window.Remembered);
+        Assert.Equal(ids[1..], Checkpointed(window));
         Assert.Equal(3, window.Count);
         Assert.True(window.Add(ids[0]), "the forgotten id counts as new again");
         Assert.False(window.Add(ids[3]));
+    }
+
+    [Fact]
+    public void A_checkpoint_holds_each_id_in_the_bytes_its_string_would_have()
+    {
+        // The checkpoint format is unchanged by packing: a packed UUID is written exactly as its string was before.
+        string[] ids = ["01960f6e-7a2b-7c3d-9e4f-5a6b7c8d9e0f", "e-2", "g\u00e9n\u00e9ration", "00000000-0000-0000-0000-000000000000"];
+        var window = new DeduplicationWindow(10);
+        foreach (var id in ids) window.Add(id);
+        using var packed = new MemoryStream();
+        using (var writer = new CheckpointWriter(packed)) window.WriteIds(writer);
+        using var strings = new MemoryStream();
+        using (var writer = new CheckpointWriter(strings))
+        {
+            foreach (var id in ids) writer.Write(id);
+        }
+
+        Assert.Equal(strings.ToArray(), packed.ToArray());
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("01960f6e-7a2b-7c3d-9e4f-5a6b7c8d9e0f")]
+    [InlineData("g\u00e9n\u00e9ration \u751f\u6210 \ud83d\ude00")]
+    [InlineData("a long one: 0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789")]
+    public void Text_written_from_a_span_is_written_as_from_a_string(string text)
+    {
+        using var fromSpan = new MemoryStream();
+        using (var writer = new CheckpointWriter(fromSpan)) writer.Write(text.AsSpan());
+        using var fromString = new MemoryStream();
+        using (var writer = new CheckpointWriter(fromString)) writer.Write(text);
+
+        Assert.Equal(fromString.ToArray(), fromSpan.ToArray());
+    }
+
+    private static List<string> Checkpointed(DeduplicationWindow window)
+    {
+        using var body = new MemoryStream();
+        using (var writer = new CheckpointWriter(body)) window.WriteIds(writer);
+        body.Position = 0;
+        using var reader = new CheckpointReader(body);
+        var ids = new List<string>();
+        for (var i = 0; i < window.Count; i++) ids.Add(reader.ReadString());
+        return ids;
     }
 }

@@ -17,6 +17,13 @@ internal sealed class CheckpointWriter(Stream stream) : IDisposable
     public void Write(long value) => _writer.Write(value);
     public void Write(bool value) => _writer.Write(value);
     public void Write(string value) => _writer.Write(value);
+
+    /// <summary>Text in the same form as <see cref="Write(string)"/> (its UTF-8 length, then its UTF-8), without a string.</summary>
+    public void Write(ReadOnlySpan<char> value)
+    {
+        _writer.Write7BitEncodedInt(Encoding.UTF8.GetByteCount(value));
+        _writer.Write(value);
+    }
     public void Write(ReadOnlySpan<byte> bytes) => _writer.Write(bytes);
 
     public void WriteNullable(string? value)

@@ -30,12 +30,23 @@ internal sealed class DeduplicationWindow(int capacity)
     /// <summary>How many ids are remembered.</summary>
     public int Count => _order.Count;
 
-    /// <summary>The remembered ids, oldest first, as they came: what a checkpoint keeps, so a restore remembers exactly these.</summary>
-    public IEnumerable<string> Remembered
+    /// <summary>
+    /// The remembered ids, oldest first, as they came, each as <see cref="CheckpointWriter.Write(string)"/> writes a string:
+    /// what a checkpoint keeps, so a restore (which adds them back in this order) remembers exactly these. A packed id is
+    /// written from its bytes, with no string made for it.
+    /// </summary>
+    public void WriteIds(CheckpointWriter writer)
     {
-        get
+        Span<char> uuid = stackalloc char[36];
+        foreach (var key in _order)
         {
-            foreach (var key in _order) yield return key.ToString();
+            if (key.Text is { } text)
+            {
+                writer.Write(text);
+                continue;
+            }
+            key.Uuid.TryFormat(uuid, out _, "D");
+            writer.Write((ReadOnlySpan<char>)uuid);
         }
     }
 }

@@ -41,7 +41,7 @@ public sealed partial class Extractor
             writer.Write(clock.LastActive);
         }
         writer.Write(state.Deduplication.Count);
-        foreach (var id in state.Deduplication.Remembered) writer.Write(id);
+        state.Deduplication.WriteIds(writer);
         writer.Write(state.Sessions.Count);
         foreach (var session in state.Sessions.Values) WriteSession(writer, session);
         _engagement.WriteShares(partition, writer);
