@@ -14,7 +14,7 @@ internal static class DurableFile
     /// <summary>
     /// The memory files are built in before their one write: pooled blocks of 128 KiB, not a <see cref="MemoryStream"/> that
     /// doubles. A flush's files are megabytes, so the doubling allocated about twice each file, on the large object heap,
-    /// whose growth brings on full collections (docs/BENCHMARKS.md, "Dataset files built in pooled blocks"). Blocks come
+    /// whose growth counts towards full collections (docs/BENCHMARKS.md, "Dataset files built in pooled blocks"). Blocks come
     /// back when a write ends; at most 64 MiB of free blocks are kept, the rest is left to the GC.
     /// </summary>
     private static readonly RecyclableMemoryStreamManager Buffers = new(new RecyclableMemoryStreamManager.Options
