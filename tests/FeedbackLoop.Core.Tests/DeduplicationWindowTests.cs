@@ -20,10 +20,11 @@ public sealed class DeduplicationWindowTests
     [InlineData("", false)]
     public void Only_a_lowercase_UUID_is_packed_and_every_id_reads_back_as_it_came(string id, bool packed)
     {
-        var key = EventIdKey.Of(id);
+        var window = new DeduplicationWindow(10);
 
-        Assert.Equal(packed, key.Text is null);
-        Assert.Equal(id, key.ToString());
+        Assert.Equal(packed, DeduplicationWindow.IsLowercaseUuid(id));
+        Assert.True(window.Add(id));
+        Assert.Equal([id], Checkpointed(window));
     }
 
     [Fact]
@@ -56,6 +57,9 @@ public sealed class DeduplicationWindowTests
         Assert.Equal(3, window.Count);
         Assert.True(window.Add(ids[0]), "the forgotten id counts as new again");
         Assert.False(window.Add(ids[3]));
+        Assert.Equal([ids[2], ids[3], ids[0]], Checkpointed(window));
+        Assert.True(window.Add(ids[1]), "the text id was forgotten when the UUID came back");
+        Assert.Equal([ids[3], ids[0], ids[1]], Checkpointed(window));
     }
 
     [Fact]

@@ -7,23 +7,37 @@ namespace FeedbackLoop.Core.Extraction;
 /// </summary>
 /// <remarks>
 /// The window outlives many garbage collections (up to 200,000 ids a partition by default), so how an id is kept matters:
-/// an id in the SDK's form, a UUID written in lowercase (<see cref="EventIdKey"/>), is kept as its 16 bytes inside the
-/// set's and the queue's arrays, with no string object for the collector to trace and copy. Any other id is kept as it
-/// came. Equality stays the ids' own, character for character: only the one spelling that a UUID's text gives back is
-/// packed, so two ids are the same key exactly when they are the same string.
+/// an id in the SDK's form, a UUID written in lowercase (<see cref="IsLowercaseUuid"/>), is kept as its 16 bytes in a set
+/// and an order queue whose arrays hold no reference at all, so the collector neither traces an object per id nor scans
+/// those arrays. Any other id is kept as its string, in a set and order of its own. Equality stays the ids' own, character
+/// for character: only the one spelling that a UUID's text gives back is packed, and a packed id never equals a text one,
+/// so two ids are the same exactly when they are the same string.
 /// </remarks>
 internal sealed class DeduplicationWindow(int capacity)
 {
-    private readonly HashSet<EventIdKey> _ids = [];
-    private readonly Queue<EventIdKey> _order = new();
+    private readonly HashSet<Guid> _uuids = [];
+    private readonly HashSet<string> _texts = new(StringComparer.Ordinal);
+    // Every id in arrival order, for eviction and checkpoints: a packed id as its value, a text id as a marker whose
+    // string is the next one in _textOrder.
+    private readonly Queue<Arrival> _order = new();
+    private readonly Queue<string> _textOrder = new();
 
     /// <summary>True when the id is new (and is now remembered).</summary>
     public bool Add(string id)
     {
-        var key = EventIdKey.Of(id);
-        if (!_ids.Add(key)) return false;
-        _order.Enqueue(key);
-        if (_order.Count > capacity) _ids.Remove(_order.Dequeue());
+        if (IsLowercaseUuid(id))
+        {
+            var uuid = Guid.ParseExact(id, "D");
+            if (!_uuids.Add(uuid)) return false;
+            _order.Enqueue(new Arrival(uuid, IsText: false));
+        }
+        else
+        {
+            if (!_texts.Add(id)) return false;
+            _order.Enqueue(new Arrival(default, IsText: true));
+            _textOrder.Enqueue(id);
+        }
+        if (_order.Count > capacity) Forget(_order.Dequeue());
         return true;
     }
 
@@ -38,29 +52,22 @@ internal sealed class DeduplicationWindow(int capacity)
     public void WriteIds(CheckpointWriter writer)
     {
         Span<char> uuid = stackalloc char[36];
-        foreach (var key in _order)
+        using var texts = _textOrder.GetEnumerator();
+        foreach (var arrival in _order)
         {
-            if (key.Text is { } text)
+            if (arrival.IsText)
             {
-                writer.Write(text);
+                texts.MoveNext();
+                writer.Write(texts.Current);
                 continue;
             }
-            key.Uuid.TryFormat(uuid, out _, "D");
+            arrival.Uuid.TryFormat(uuid, out _, "D");
             writer.Write((ReadOnlySpan<char>)uuid);
         }
     }
-}
-
-/// <summary>An event id as the de-duplication window keeps it: a lowercase UUID as its 16 bytes, anything else as its text.</summary>
-internal readonly record struct EventIdKey(Guid Uuid, string? Text)
-{
-    public static EventIdKey Of(string id) => IsLowercaseUuid(id) ? new EventIdKey(Guid.ParseExact(id, "D"), null) : new EventIdKey(default, id);
-
-    /// <summary>The id as it came: a packed UUID's text is exactly the id it was made from.</summary>
-    public override string ToString() => Text ?? Uuid.ToString("D");
 
     /// <summary>The 8-4-4-4-12 form with lowercase hex digits only: the one spelling <see cref="Guid.ToString(string)"/> gives back.</summary>
-    private static bool IsLowercaseUuid(string id)
+    internal static bool IsLowercaseUuid(string id)
     {
         if (id.Length != 36) return false;
         for (var i = 0; i < id.Length; i++)
@@ -71,4 +78,13 @@ internal readonly record struct EventIdKey(Guid Uuid, string? Text)
         }
         return true;
     }
+
+    private void Forget(Arrival oldest)
+    {
+        if (oldest.IsText) _texts.Remove(_textOrder.Dequeue());
+        else _uuids.Remove(oldest.Uuid);
+    }
+
+    /// <summary>One id's place in the arrival order; no reference, so the queue's array is never scanned by the collector.</summary>
+    private readonly record struct Arrival(Guid Uuid, bool IsText);
 }
