@@ -80,21 +80,6 @@ public sealed class DeduplicationWindowTests
         Assert.Equal(strings.ToArray(), packed.ToArray());
     }
 
-    [Theory]
-    [InlineData("")]
-    [InlineData("01960f6e-7a2b-7c3d-9e4f-5a6b7c8d9e0f")]
-    [InlineData("g\u00e9n\u00e9ration \u751f\u6210 \ud83d\ude00")]
-    [InlineData("a long one: 0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789")]
-    public void Text_written_from_a_span_is_written_as_from_a_string(string text)
-    {
-        using var fromSpan = new MemoryStream();
-        using (var writer = new CheckpointWriter(fromSpan)) writer.Write(text.AsSpan());
-        using var fromString = new MemoryStream();
-        using (var writer = new CheckpointWriter(fromString)) writer.Write(text);
-
-        Assert.Equal(fromString.ToArray(), fromSpan.ToArray());
-    }
-
     private static List<string> Checkpointed(DeduplicationWindow window)
     {
         using var body = new MemoryStream();
