@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Text.Json.Serialization.Metadata;
@@ -345,11 +346,16 @@ public static partial class EventJson
         _ => null,
     };
 
+    // Every type's name as UTF-8 with its metadata, looked up once: matching against a string would transcode it per type
+    // tried, and enumerating EventTypes.All through its interface allocated an enumerator per event.
+    private static readonly (byte[] Name, JsonTypeInfo Info)[] KnownTypes =
+        [.. EventTypes.All.Select(type => (Encoding.UTF8.GetBytes(type), TypeInfoFor(type)!))];
+
     private static JsonTypeInfo? MatchType(ref Utf8JsonReader reader)
     {
-        foreach (var type in EventTypes.All)
+        foreach (var (name, info) in KnownTypes)
         {
-            if (reader.ValueTextEquals(type)) return TypeInfoFor(type);
+            if (reader.ValueTextEquals(name)) return info;
         }
         return null;
     }

@@ -50,6 +50,12 @@ public sealed class ReadAheadTests(ClusterFixture fixture) : IClassFixture<Clust
 
         // Same source offsets (the topics differ only in name, and the keys place records on the same partitions), same reasons.
         Assert.Equal(DeadLetters(inline), DeadLetters(ahead));
+        // Each dead letter carries its record's own key and value: they are copied out of the pooled blocks that later
+        // records reuse (RecordBlocks), so a block given back too early would show here as another record's bytes.
+        var refused = Carried(records.Where(r => Hostile().Any(h => h.Key == r.Key && h.Value.AsSpan().SequenceEqual(r.Value))));
+        Assert.Equal(records.Count - SyntheticTraffic.Sessions(Sessions, App).Count(), refused.Count);
+        Assert.Equal(refused, Carried(inline.ReadDeadLetters().Select(l => (l.Key, l.Value))));
+        Assert.Equal(refused, Carried(ahead.ReadDeadLetters().Select(l => (l.Key, l.Value))));
     }
 
     [Fact]
@@ -115,6 +121,9 @@ public sealed class ReadAheadTests(ClusterFixture fixture) : IClassFixture<Clust
     }
 
     private static List<string> Ids<T>(IEnumerable<T> rows, Func<T, string> id) => [.. rows.Select(id).Order(StringComparer.Ordinal)];
+
+    private static List<string> Carried(IEnumerable<(string? Key, byte[]? Value)> records) =>
+        [.. records.Select(r => $"{r.Key} {Convert.ToHexString(r.Value ?? [])}").Order(StringComparer.Ordinal)];
 
     private static List<string> DeadLetters(PipelineHarness harness) =>
         [.. harness.ReadDeadLetters()

@@ -5,6 +5,8 @@ using Confluent.Kafka;
 using FeedbackLoop.Contracts;
 using FeedbackLoop.Core.Extraction;
 using Microsoft.Extensions.Logging;
+using Record = Confluent.Kafka.ConsumeResult<System.ReadOnlyMemory<byte>?, System.ReadOnlyMemory<byte>?>;
+using RecordConsumer = Confluent.Kafka.IConsumer<System.ReadOnlyMemory<byte>?, System.ReadOnlyMemory<byte>?>;
 
 namespace FeedbackLoop.Kafka.Extraction;
 
@@ -92,6 +94,9 @@ public sealed partial class ExtractionLoop
         // librdkafka's range for fetch.queue.backoff.ms.
         ArgumentOutOfRangeException.ThrowIfLessThan(options.FetchQueueBackoff, TimeSpan.Zero);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(options.FetchQueueBackoff, TimeSpan.FromMinutes(5));
+        // And for fetch.wait.max.ms.
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.FetchMaxWait, TimeSpan.Zero);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(options.FetchMaxWait, TimeSpan.FromMinutes(5));
         _options = options;
         _sink = sink;
         _logger = logger;
@@ -171,7 +176,9 @@ public sealed partial class ExtractionLoop
         using var producer = new ProducerBuilder<byte[]?, byte[]?>(producerConfig)
             .SetLogHandler((_, m) => LogClient(m))
             .Build();
-        using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(consumerConfig)
+        using var consumer = new ConsumerBuilder<ReadOnlyMemory<byte>?, ReadOnlyMemory<byte>?>(consumerConfig)
+            .SetKeyDeserializer(_readAhead.Blocks)
+            .SetValueDeserializer(_readAhead.Blocks)
             .SetLogHandler((_, m) => LogClient(m))
             .SetPartitionsAssignedHandler(OnAssigned)
             .SetPartitionsRevokedHandler((c, partitions) => OnRevoked(c, producer, partitions))
@@ -191,7 +198,7 @@ public sealed partial class ExtractionLoop
         {
             while (!cancellationToken.IsCancellationRequested)
             {
-                ConsumeResult<byte[]?, byte[]?>? result;
+                Record? result;
                 ParsedValue parsed;
                 try
                 {
@@ -256,7 +263,7 @@ public sealed partial class ExtractionLoop
     }
 
     /// <summary>One record or end-of-partition marker, in the order the consumer returned it.</summary>
-    private void HandleItem(IConsumer<byte[]?, byte[]?> consumer, IProducer<byte[]?, byte[]?> producer, ConsumeResult<byte[]?, byte[]?> result, ParsedValue parsed)
+    private void HandleItem(RecordConsumer consumer, IProducer<byte[]?, byte[]?> producer, Record result, ParsedValue parsed)
     {
         if (result.IsPartitionEOF)
         {
@@ -275,7 +282,7 @@ public sealed partial class ExtractionLoop
         }
     }
 
-    private void Handle(ConsumeResult<byte[]?, byte[]?> result, ParsedValue parsed, IProducer<byte[]?, byte[]?> producer)
+    private void Handle(Record result, ParsedValue parsed, IProducer<byte[]?, byte[]?> producer)
     {
         Progress.RecordRead();
         _readSinceFlush++;
@@ -322,18 +329,16 @@ public sealed partial class ExtractionLoop
     }
 
     /// <summary>Validates one record and applies it; the rejection when it is dead-lettered instead.</summary>
-    private EventRejection? Apply(ConsumeResult<byte[]?, byte[]?> result, ParsedValue parsed, int partition, long offset)
+    private EventRejection? Apply(Record result, ParsedValue parsed, int partition, long offset)
     {
-        var value = result.Message.Value;
-        if (value is null || value.Length == 0)
+        if (result.Message.Value is not { Length: > 0 } value)
             return new EventRejection("$", "empty record") { Kind = EventRejectionKind.Empty };
         // Parsed ahead on another thread (RecordReadAhead), or here when it was not (or the parse threw there).
         var evt = parsed.Event;
         var rejection = parsed.Rejection;
-        if (!parsed.IsParsed) _ = EventJson.TryParse(value, out evt, out rejection);
+        if (!parsed.IsParsed) _ = EventJson.TryParse(value.Span, out evt, out rejection);
         if (evt is null) return rejection;
-        var key = result.Message.Key;
-        if (key is null || !KeyMatches(key, evt.SessionId))
+        if (result.Message.Key is not { } key || !KeyMatches(key.Span, evt.SessionId))
         {
             return new EventRejection("key", "the Kafka message key must equal the event's session_id (it keeps a session on one partition)")
             {
@@ -361,16 +366,16 @@ public sealed partial class ExtractionLoop
     /// is plausible (see <see cref="EventTimeCheck.Reference"/>), so a replay of the topic dead-letters exactly the
     /// records the first run did; the extractor's clock only bounds that reference.
     /// </summary>
-    private static DateTimeOffset? RecordTime(ConsumeResult<byte[]?, byte[]?> result) =>
+    private static DateTimeOffset? RecordTime(Record result) =>
         result.Message.Timestamp.Type == TimestampType.NotAvailable
             ? null
             : new DateTimeOffset(result.Message.Timestamp.UtcDateTime, TimeSpan.Zero);
 
     // The topic comes from the options: the consumer does not copy it into each result (ApplyFetchSettings).
-    private string Source(ConsumeResult<byte[]?, byte[]?> result) =>
+    private string Source(Record result) =>
         string.Create(CultureInfo.InvariantCulture, $"{_options.Topic}/{result.Partition.Value}/{result.Offset.Value}");
 
-    private static bool KeyMatches(byte[] key, string sessionId)
+    private static bool KeyMatches(ReadOnlySpan<byte> key, string sessionId)
     {
         if (key.Length != Encoding.UTF8.GetByteCount(sessionId)) return false;
         Span<byte> buffer = key.Length <= 512 ? stackalloc byte[key.Length] : new byte[key.Length];
@@ -378,7 +383,7 @@ public sealed partial class ExtractionLoop
         return buffer.SequenceEqual(key);
     }
 
-    private void DeadLetter(IProducer<byte[]?, byte[]?> producer, ConsumeResult<byte[]?, byte[]?> result, EventRejection rejection)
+    private void DeadLetter(IProducer<byte[]?, byte[]?> producer, Record result, EventRejection rejection)
     {
         Progress.RecordDeadLetter(rejection.Kind);
         var source = Source(result);
@@ -393,7 +398,8 @@ public sealed partial class ExtractionLoop
         LogDeadLetter(_logger, source, LogText.Escape(rejection.Field), LogText.Escape(rejection.Reason));
         producer.Produce(
             _options.DeadLetterTopic,
-            new Message<byte[]?, byte[]?> { Key = result.Message.Key, Value = result.Message.Value, Headers = headers },
+            // Copied: the record's bytes live in a pooled block that is reused once the record is handled (RecordBlocks).
+            new Message<byte[]?, byte[]?> { Key = result.Message.Key?.ToArray(), Value = result.Message.Value?.ToArray(), Headers = headers },
             report =>
             {
                 if (report.Error.IsError) _deliveryError ??= report.Error.Reason;
@@ -405,7 +411,7 @@ public sealed partial class ExtractionLoop
     /// is written (one write in flight). The offsets committed for a write are the ones computed when its
     /// rows were drained, and they are committed only after that write is durable.
     /// </summary>
-    private void Flush(IConsumer<byte[]?, byte[]?> consumer, IProducer<byte[]?, byte[]?> producer, bool final = false)
+    private void Flush(RecordConsumer consumer, IProducer<byte[]?, byte[]?> producer, bool final = false)
     {
         // After a failed write or dead letter nothing may be committed any more (the consumer's close still
         // runs the revoke handler): a later commit would cover rows that never became durable.
@@ -513,7 +519,7 @@ public sealed partial class ExtractionLoop
     }
 
     /// <summary>Waits for the write in flight, makes sure dead letters landed, then commits: the order is the guarantee.</summary>
-    private void CompletePendingWrite(IConsumer<byte[]?, byte[]?> consumer, IProducer<byte[]?, byte[]?> producer, bool final = false)
+    private void CompletePendingWrite(RecordConsumer consumer, IProducer<byte[]?, byte[]?> producer, bool final = false)
     {
         if (_pendingWrite is not { } pending) return;
         _pendingWrite = null;
@@ -556,7 +562,7 @@ public sealed partial class ExtractionLoop
         Activity? Span, ActivityContext? Parent, long FirstRead, List<PartitionCheckpoint> Checkpoints);
 
     /// <summary>The write, the dead letters and the offsets of one batch, in the order that is the guarantee.</summary>
-    private ExtractionWriteResult Commit(IConsumer<byte[]?, byte[]?> consumer, IProducer<byte[]?, byte[]?> producer, PendingWrite pending)
+    private ExtractionWriteResult Commit(RecordConsumer consumer, IProducer<byte[]?, byte[]?> producer, PendingWrite pending)
     {
         ExtractionWriteResult written;
         try
@@ -637,7 +643,7 @@ public sealed partial class ExtractionLoop
     /// Samples consumer lag for the gauge: the high watermark librdkafka last saw in a fetch response (a
     /// cached value, no broker round trip) minus the loop's position. A partition without both yet is left out.
     /// </summary>
-    private void SampleLag(IConsumer<byte[]?, byte[]?> consumer)
+    private void SampleLag(RecordConsumer consumer)
     {
         var lag = new List<PartitionLag>(_assigned.Count);
         foreach (var partition in _assigned)
@@ -665,7 +671,7 @@ public sealed partial class ExtractionLoop
     /// --until-idle</c> to exit non-zero. <paramref name="next"/> is what the loop needs after <paramref name="got"/>:
     /// one past a record, or the end-of-partition offset itself.
     /// </summary>
-    private void CheckForLoss(IConsumer<byte[]?, byte[]?> consumer, int partition, long got, long next)
+    private void CheckForLoss(RecordConsumer consumer, int partition, long got, long next)
     {
         if (_needFrom.TryGetValue(partition, out var needFrom) && got > needFrom
             && RecordLoss.Find(partition, needFrom, _marks.Get(partition), got, LogStart(consumer, partition)) is { } lost)
@@ -680,7 +686,7 @@ public sealed partial class ExtractionLoop
     /// The partition's first retained offset, asked of the broker. Only jumps in offsets ask (rare: a transaction marker,
     /// compaction, or loss), and librdkafka's cached value from fetches can be stale, which would hide a loss.
     /// </summary>
-    private long? LogStart(IConsumer<byte[]?, byte[]?> consumer, int partition)
+    private long? LogStart(RecordConsumer consumer, int partition)
     {
         try
         {
@@ -694,7 +700,7 @@ public sealed partial class ExtractionLoop
         }
     }
 
-    private List<TopicPartitionOffset> OnAssigned(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartition> partitions)
+    private List<TopicPartitionOffset> OnAssigned(RecordConsumer consumer, List<TopicPartition> partitions)
     {
         _joined = true;
         Progress.RecordAssignment();
@@ -767,7 +773,7 @@ public sealed partial class ExtractionLoop
     }
 
     /// <summary>Where the group stands in each new partition: the first offset it needs (0 when it never committed).</summary>
-    private void NoteCommittedOffsets(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartition> partitions)
+    private void NoteCommittedOffsets(RecordConsumer consumer, List<TopicPartition> partitions)
     {
         for (var attempt = 1; ; attempt++)
         {
@@ -815,7 +821,7 @@ public sealed partial class ExtractionLoop
         LogDeadLetterTail(_logger, found.RecordsRead, found.Sent.Values.Sum(s => s.Count));
     }
 
-    private void OnRevoked(IConsumer<byte[]?, byte[]?> consumer, IProducer<byte[]?, byte[]?> producer, List<TopicPartitionOffset> partitions)
+    private void OnRevoked(RecordConsumer consumer, IProducer<byte[]?, byte[]?> producer, List<TopicPartitionOffset> partitions)
     {
         // Hand over cleanly: what was read is handled, written and committed before another member takes it.
         HandleReadAhead(consumer, producer);
@@ -823,7 +829,7 @@ public sealed partial class ExtractionLoop
         foreach (var tp in partitions) Release(tp.Partition.Value);
     }
 
-    private void OnLost(IConsumer<byte[]?, byte[]?> consumer, IProducer<byte[]?, byte[]?> producer, List<TopicPartitionOffset> partitions)
+    private void OnLost(RecordConsumer consumer, IProducer<byte[]?, byte[]?> producer, List<TopicPartitionOffset> partitions)
     {
         // Lost, not revoked: another member may already own them; our uncommitted work is redone there.
         HandleReadAhead(consumer, producer);
@@ -834,7 +840,7 @@ public sealed partial class ExtractionLoop
     /// A rebalance callback runs inside the consumer, possibly while records are read ahead: they are handled first, as
     /// they would have been had they been handed out one at a time.
     /// </summary>
-    private void HandleReadAhead(IConsumer<byte[]?, byte[]?> consumer, IProducer<byte[]?, byte[]?> producer)
+    private void HandleReadAhead(RecordConsumer consumer, IProducer<byte[]?, byte[]?> producer)
     {
         if (_broken) return;
         foreach (var (result, parsed) in _readAhead.TakeAll()) HandleItem(consumer, producer, result, parsed);

@@ -1,5 +1,7 @@
 using Confluent.Kafka;
 using FeedbackLoop.Contracts;
+using Record = Confluent.Kafka.ConsumeResult<System.ReadOnlyMemory<byte>?, System.ReadOnlyMemory<byte>?>;
+using RecordConsumer = Confluent.Kafka.IConsumer<System.ReadOnlyMemory<byte>?, System.ReadOnlyMemory<byte>?>;
 
 namespace FeedbackLoop.Kafka.Extraction;
 
@@ -21,16 +23,23 @@ internal readonly record struct ParsedValue(FeedbackEvent? Event, EventRejection
 /// loop's thread, in order, and offsets advance only as records are applied there. The consumer is only ever called on
 /// the loop's thread (rebalance callbacks run inside it), and a callback first takes every record read so far
 /// (<see cref="TakeAll"/>), so a revoke finds them applied exactly as if they had been handed out one by one.
+/// Records' bytes live in <see cref="Blocks"/> (the consumer's deserializer); a batch gives its blocks back when the loop
+/// asks for the record after its last, that is, once every record of it was parsed and handled.
 /// </summary>
 internal sealed class RecordReadAhead(int batchSize, long batchBytes = long.MaxValue)
 {
     private Batch _ready = Batch.Empty;
+    // Without read-ahead: the blocks of the record handed out last, given back at the next call.
+    private List<byte[]>? _handedOut;
     private int _next;
     private Batch? _parsing;
     // The records of the batch being collected; a rebalance callback can run (and take them) while it is.
-    private List<ConsumeResult<byte[]?, byte[]?>>? _collecting;
+    private List<Record>? _collecting;
     // A consume error met after some records were collected: raised once they are handed out, so the order holds.
     private ConsumeException? _deferred;
+
+    /// <summary>The key and value deserializer the consumer must use: where the records' bytes live until they are handled.</summary>
+    public RecordBlocks Blocks { get; } = new();
 
     /// <summary>The most bytes (keys and values) one batch collected so far: what the byte bound held it to.</summary>
     public long LargestBatchBytes { get; private set; }
@@ -39,12 +48,15 @@ internal sealed class RecordReadAhead(int batchSize, long batchBytes = long.MaxV
     /// The next record or end-of-partition marker, and its parsed value; null when nothing arrived within
     /// <paramref name="timeout"/>. Throws the consumer's errors as <see cref="IConsumer{TKey,TValue}.Consume(TimeSpan)"/> does.
     /// </summary>
-    public ConsumeResult<byte[]?, byte[]?>? Next(IConsumer<byte[]?, byte[]?> consumer, TimeSpan timeout, out ParsedValue parsed)
+    public Record? Next(RecordConsumer consumer, TimeSpan timeout, out ParsedValue parsed)
     {
         if (batchSize <= 1)
         {
+            RecordBlocks.Return(_handedOut);
             parsed = default;
-            return consumer.Consume(timeout);
+            var result = consumer.Consume(timeout);
+            _handedOut = Blocks.Seal();
+            return result;
         }
         while (true)
         {
@@ -53,6 +65,8 @@ internal sealed class RecordReadAhead(int batchSize, long batchBytes = long.MaxV
                 parsed = _ready.Get(_next);
                 return _ready.Results[_next++];
             }
+            // Every record of the batch was handed out, parsed, and handled before this call: its bytes are read no more.
+            _ready.ReturnBlocks();
             if (_parsing is { } parsing)
             {
                 _parsing = null;
@@ -67,15 +81,19 @@ internal sealed class RecordReadAhead(int batchSize, long batchBytes = long.MaxV
                 _deferred = null;
                 throw error;
             }
-            var first = Collect(consumer, timeout);
+            var (first, blocks) = Collect(consumer, timeout);
             if (first.Count == 0)
             {
+                RecordBlocks.Return(blocks);
                 parsed = default;
                 return null;
             }
-            var batch = new Batch(first);
+            var batch = new Batch(first, blocks);
             batch.ParseOnWorker();
             SetReady(batch);
+            // And what the client already holds behind it is parsed while the loop applies this one. Without this the next
+            // batch was only read once this one was used up, so the worker never ran ahead of the loop (until 2026-12-02).
+            StartParsing(Collect(consumer, TimeSpan.Zero));
         }
     }
 
@@ -83,9 +101,9 @@ internal sealed class RecordReadAhead(int batchSize, long batchBytes = long.MaxV
     /// Every record read but not yet handed out, in order (records of the batch being collected are left unparsed, for the
     /// loop to parse): a rebalance callback applies them before it flushes.
     /// </summary>
-    public List<(ConsumeResult<byte[]?, byte[]?> Result, ParsedValue Parsed)> TakeAll()
+    public List<(Record Result, ParsedValue Parsed)> TakeAll()
     {
-        var all = new List<(ConsumeResult<byte[]?, byte[]?>, ParsedValue)>();
+        var all = new List<(Record, ParsedValue)>();
         for (; _next < _ready.Results.Count; _next++) all.Add((_ready.Results[_next], _ready.Get(_next)));
         if (_parsing is { } parsing)
         {
@@ -119,18 +137,23 @@ internal sealed class RecordReadAhead(int batchSize, long batchBytes = long.MaxV
         _next = 0;
     }
 
-    private void StartParsing(List<ConsumeResult<byte[]?, byte[]?>> results)
+    private void StartParsing((List<Record> Results, List<byte[]>? Blocks) collected)
     {
-        if (results.Count == 0) return;
-        var batch = new Batch(results);
+        var (results, blocks) = collected;
+        if (results.Count == 0)
+        {
+            RecordBlocks.Return(blocks);
+            return;
+        }
+        var batch = new Batch(results, blocks);
         batch.ParseOnWorker();
         _parsing = batch;
     }
 
     /// <summary>Records the client returns within <paramref name="timeout"/> for the first and at once for the rest, up to the batch size.</summary>
-    private List<ConsumeResult<byte[]?, byte[]?>> Collect(IConsumer<byte[]?, byte[]?> consumer, TimeSpan timeout)
+    private (List<Record> Results, List<byte[]>? Blocks) Collect(RecordConsumer consumer, TimeSpan timeout)
     {
-        var results = new List<ConsumeResult<byte[]?, byte[]?>>(batchSize);
+        var results = new List<Record>(batchSize);
         _collecting = results;
         long bytes = 0;
         try
@@ -153,18 +176,20 @@ internal sealed class RecordReadAhead(int batchSize, long batchBytes = long.MaxV
             _collecting = null;
             LargestBatchBytes = Math.Max(LargestBatchBytes, bytes);
         }
-        return results;
+        return (results, Blocks.Seal());
     }
 
-    private sealed class Batch(List<ConsumeResult<byte[]?, byte[]?>> results)
+    private sealed class Batch(List<Record> results, List<byte[]>? blocks)
     {
-        public static readonly Batch Empty = new([]);
+        public static readonly Batch Empty = new([], null);
         private readonly ParsedValue[] _parsed = new ParsedValue[results.Count];
         // 1 once record i is parsed (or its parse threw); records are claimed in order through _claimed by either thread.
         private readonly int[] _done = new int[results.Count];
         private int _claimed;
 
-        public List<ConsumeResult<byte[]?, byte[]?>> Results { get; } = results;
+        public List<Record> Results { get; } = results;
+
+        public void ReturnBlocks() => RecordBlocks.Return(blocks);
 
         public void ParseOnWorker()
         {
@@ -206,7 +231,7 @@ internal sealed class RecordReadAhead(int batchSize, long batchBytes = long.MaxV
             {
                 try
                 {
-                    _ = EventJson.TryParse(value, out var evt, out var rejection);
+                    _ = EventJson.TryParse(value.Span, out var evt, out var rejection);
                     _parsed[index] = new ParsedValue(evt, rejection, true);
                 }
                 catch (Exception)
