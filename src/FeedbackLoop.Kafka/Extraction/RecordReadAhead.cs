@@ -91,9 +91,10 @@ internal sealed class RecordReadAhead(int batchSize, long batchBytes = long.MaxV
             var batch = new Batch(first, blocks);
             batch.ParseOnWorker();
             SetReady(batch);
-            // And what the client already holds behind it is parsed while the loop applies this one. Without this the next
-            // batch was only read once this one was used up, so the worker never ran ahead of the loop (until 2026-12-02).
-            StartParsing(Collect(consumer, TimeSpan.Zero));
+            // And what the client already holds behind it is parsed while the loop applies this one (unless an error ended
+            // this batch: nothing more is read before it is raised). Without this the next batch was only read once this one
+            // was used up, so the worker never ran ahead of the loop (until 2026-12-02).
+            if (_deferred is null) StartParsing(Collect(consumer, TimeSpan.Zero));
         }
     }
 
