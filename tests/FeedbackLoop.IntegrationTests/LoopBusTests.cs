@@ -145,10 +145,18 @@ public sealed class LoopBusTests : IAsyncLifetime, IDisposable
 
     // The registry is the source of truth, so the tests wait on it (with a deadline) rather than on the harness's Any()
     // and Select(), which wait for the bus to fall quiet; the harness is read only as it is (HarnessRecords).
-    private async Task RunsCompletedAsync(int count) =>
+    private async Task RunsCompletedAsync(int count)
+    {
         // ML.NET trains and scores in this process: its first run (JIT included) took over a minute on a loaded CI machine.
-        Assert.True(await Eventually.TrueAsync(() => _registry.ListRuns("demo").Count(r => r.Status != RunStatus.Running) >= count, TimeSpan.FromMinutes(3)),
-            $"{count} run(s) did not finish in time: {string.Join("; ", _registry.ListRuns("demo").Select(r => $"{r.RunId} {r.Status} {r.Reason}"))}");
+        if (await Eventually.TrueAsync(() => _registry.ListRuns("demo").Count(r => r.Status != RunStatus.Running) >= count, TimeSpan.FromMinutes(3))) return;
+        // A run stayed Running here twice in full runs of the suite (it takes seconds alone): say where each job stood, and
+        // how many offers went out, so the next failure shows whether an offer was lost (one is sent again only after
+        // OrchestratorOptions.OfferAgainAfter, 5 minutes) or an attempt never ended.
+        var jobs = new JobStore(_registry.DatabasePath).List("demo")
+            .Select(j => $"{j.JobId} {j.Kind} {j.State} attempt {j.Attempt}/{j.MaxAttempts} due {j.DueAt:O} updated {j.UpdatedAt:O} {j.Reason}");
+        Assert.Fail($"{count} run(s) did not finish in time: {string.Join("; ", _registry.ListRuns("demo").Select(r => $"{r.RunId} {r.Status} {r.Reason}"))}"
+            + $" | jobs: {string.Join("; ", jobs)} | offers sent: {_harness.SentSoFar<JobOffered>().Count}, jobs consumed by workers: {_harness.ConsumedSoFar<JobOffered>().Count}");
+    }
 
     private async Task WaitForConsumedAsync<T>(int count) where T : class =>
         Assert.True(await Eventually.TrueAsync(() => _harness.ConsumedSoFar<T>().Count >= count, TimeSpan.FromSeconds(30)), $"{count} {typeof(T).Name} not consumed");
