@@ -20,14 +20,15 @@ public sealed partial class FetchSettingsTests(ClusterFixture fixture) : IClassF
 {
     [Theory]
     [InlineData(0, 0)]
-    [InlineData(10, 10)]
-    [InlineData(1_000, 1_000)]
+    [InlineData(10, 100)]
+    [InlineData(1_000, 500)]
     [InlineData(300_000, 300_000)]
-    public void The_fetch_queue_backoff_goes_to_the_client_in_milliseconds(int backoffMs, int expectedMs)
+    public void The_fetch_settings_go_to_the_client_in_milliseconds(int backoffMs, int waitMs)
     {
         var config = new ConsumerConfig();
-        Options(TimeSpan.FromMilliseconds(backoffMs)).ApplyFetchSettings(config);
-        Assert.Equal(expectedMs, config.FetchQueueBackoffMs);
+        Options(backoffMs, waitMs).ApplyFetchSettings(config);
+        Assert.Equal(backoffMs, config.FetchQueueBackoffMs);
+        Assert.Equal(waitMs, config.FetchWaitMaxMs);
     }
 
     [Fact]
@@ -40,36 +41,14 @@ public sealed partial class FetchSettingsTests(ClusterFixture fixture) : IClassF
     }
 
     [Theory]
-    [InlineData(0)]
-    [InlineData(100)]
-    [InlineData(500)]
-    [InlineData(300_000)]
-    public void The_fetch_wait_goes_to_the_client_in_milliseconds(int waitMs)
-    {
-        var config = new ConsumerConfig();
-        new ExtractionLoopOptions { BootstrapServers = "localhost:9092", StateDirectory = "state", FetchMaxWait = TimeSpan.FromMilliseconds(waitMs) }
-            .ApplyFetchSettings(config);
-        Assert.Equal(waitMs, config.FetchWaitMaxMs);
-    }
-
-    [Theory]
-    [InlineData(-1)]
-    [InlineData(300_001)]
-    public void A_fetch_wait_outside_the_clients_range_is_refused_at_construction(int waitMs)
+    [InlineData(-1, 100)]
+    [InlineData(300_001, 100)]
+    [InlineData(10, -1)]
+    [InlineData(10, 300_001)]
+    public void A_fetch_setting_outside_the_clients_range_is_refused_at_construction(int backoffMs, int waitMs)
     {
         using var folder = new TempFolder("fetch-settings");
-        var options = new ExtractionLoopOptions { BootstrapServers = "localhost:9092", StateDirectory = "state", FetchMaxWait = TimeSpan.FromMilliseconds(waitMs) };
-        Assert.Throws<ArgumentOutOfRangeException>(() => new ExtractionLoop(options, new DatasetStore(folder.Path), NullLogger.Instance));
-    }
-
-    [Theory]
-    [InlineData(-1)]
-    [InlineData(300_001)]
-    public void A_fetch_queue_backoff_outside_the_clients_range_is_refused_at_construction(int backoffMs)
-    {
-        using var folder = new TempFolder("fetch-settings");
-        Assert.Throws<ArgumentOutOfRangeException>(() =>
-            new ExtractionLoop(Options(TimeSpan.FromMilliseconds(backoffMs)), new DatasetStore(folder.Path), NullLogger.Instance));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new ExtractionLoop(Options(backoffMs, waitMs), new DatasetStore(folder.Path), NullLogger.Instance));
     }
 
     [Fact]
@@ -114,8 +93,13 @@ public sealed partial class FetchSettingsTests(ClusterFixture fixture) : IClassF
         Assert.All(backoffs, ms => Assert.Equal(10, ms));
     }
 
-    private static ExtractionLoopOptions Options(TimeSpan backoff) =>
-        new() { BootstrapServers = "localhost:9092", StateDirectory = "state", FetchQueueBackoff = backoff };
+    private static ExtractionLoopOptions Options(int backoffMs, int waitMs) => new()
+    {
+        BootstrapServers = "localhost:9092",
+        StateDirectory = "state",
+        FetchQueueBackoff = TimeSpan.FromMilliseconds(backoffMs),
+        FetchMaxWait = TimeSpan.FromMilliseconds(waitMs),
+    };
 
     // librdkafka's debug line for a partition whose local queue is over queued.min.messages or queued.max.messages.kbytes.
     [GeneratedRegex(@"Fetch backoff for (\d+)ms: Local: Queue full")]

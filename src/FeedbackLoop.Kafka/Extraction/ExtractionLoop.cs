@@ -91,12 +91,7 @@ public sealed partial class ExtractionLoop
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(options.CheckpointMaxRecords, 1);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(options.CheckpointInterval, TimeSpan.Zero);
-        // librdkafka's range for fetch.queue.backoff.ms.
-        ArgumentOutOfRangeException.ThrowIfLessThan(options.FetchQueueBackoff, TimeSpan.Zero);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(options.FetchQueueBackoff, TimeSpan.FromMinutes(5));
-        // And for fetch.wait.max.ms.
-        ArgumentOutOfRangeException.ThrowIfLessThan(options.FetchMaxWait, TimeSpan.Zero);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(options.FetchMaxWait, TimeSpan.FromMinutes(5));
+        options.CheckFetchSettings();
         _options = options;
         _sink = sink;
         _logger = logger;

@@ -152,6 +152,16 @@ public sealed record ExtractionLoopOptions
     /// </summary>
     public TimeSpan FetchMaxWait { get; init; } = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>Throws unless both fetch settings are in librdkafka's range for them, 0 to 5 minutes; the loop checks when it is built.</summary>
+    internal void CheckFetchSettings()
+    {
+        foreach (var (value, name) in new[] { (FetchQueueBackoff, nameof(FetchQueueBackoff)), (FetchMaxWait, nameof(FetchMaxWait)) })
+        {
+            if (value < TimeSpan.Zero || value > TimeSpan.FromMinutes(5))
+                throw new ArgumentOutOfRangeException(name, value, "librdkafka takes 0 to 5 minutes for fetch.queue.backoff.ms and fetch.wait.max.ms");
+        }
+    }
+
     /// <summary>
     /// Sets the fetch settings of these options on a consumer's configuration. The extractor's consumer uses it, and so
     /// does any consumer that must read the way the extractor does (the bench's raw consumer).

@@ -22,7 +22,8 @@ internal sealed class RecordBlocks : IDeserializer<ReadOnlyMemory<byte>?>
     // Larger records get an array of their own, so one of them never leaves most of a block unused.
     internal const int LargestInBlock = BlockSize / 4;
 
-    private List<byte[]> _sealedSoon = [];
+    // The blocks written since the last Seal: the next holder's.
+    private List<byte[]> _unsealed = [];
     private byte[]? _block;
     private int _used;
 
@@ -35,7 +36,7 @@ internal sealed class RecordBlocks : IDeserializer<ReadOnlyMemory<byte>?>
         if (_block is null || _block.Length - _used < data.Length)
         {
             _block = ArrayPool<byte>.Shared.Rent(BlockSize);
-            _sealedSoon.Add(_block);
+            _unsealed.Add(_block);
             _used = 0;
         }
         data.CopyTo(_block.AsSpan(_used));
@@ -47,9 +48,9 @@ internal sealed class RecordBlocks : IDeserializer<ReadOnlyMemory<byte>?>
     /// <summary>The blocks that hold the records deserialized since the last call (null if none); later records go to new blocks.</summary>
     public List<byte[]>? Seal()
     {
-        if (_sealedSoon.Count == 0) return null;
-        var blocks = _sealedSoon;
-        _sealedSoon = [];
+        if (_unsealed.Count == 0) return null;
+        var blocks = _unsealed;
+        _unsealed = [];
         _block = null;
         return blocks;
     }
