@@ -146,8 +146,8 @@ public sealed record ExtractionLoopOptions
     /// The longest a broker holds a Fetch request that found nothing new to return (librdkafka's <c>fetch.wait.max.ms</c>,
     /// 500 ms by default). The client keeps one Fetch in flight per broker, so while one waits on partitions that are read
     /// to their end, the broker's other partitions wait behind it, among them those the client left out of that request
-    /// because its queue was full (<see cref="FetchQueueBackoff"/>). With 500 ms the bench's extraction runs stood still
-    /// for up to 400 ms in the middle of reading (ADR 0047). A shorter wait costs a consumer that has nothing to read one
+    /// because its queue was full (<see cref="FetchQueueBackoff"/>). With 500 ms some of the bench's extraction runs stood
+    /// still for 200–425 ms, one of them in the middle of reading (ADR 0047). A shorter wait costs a consumer that has nothing to read one
     /// empty Fetch per broker per interval. Default 100 ms.
     /// </summary>
     public TimeSpan FetchMaxWait { get; init; } = TimeSpan.FromMilliseconds(100);
