@@ -21,7 +21,9 @@ public sealed class IdCharacterTests
         { "user_id", @"u\u0000" },
         { "user_id", @"\u0000" },
         { "user_id", @"u\u001b[31mred" },
+        { "user_id", @"u\u001f" },
         { "user_id", @"u\u007f" },
+        { "event_id", @"e\u0080" },
         { "session_id", @"s\n2026-01-31 WARN forged" },
         { "session_id", @"s\r" },
         { "session_id", @"s\t1" },
@@ -56,6 +58,7 @@ public sealed class IdCharacterTests
         { "session_id", @"s-\ud83d\ude00" },
         { "session_id", "会话-81" },
         { "session_id", "s/1:2|3" },
+        { "user_id", "u~1 " },
         { "event_id", "01944f3a-7c1e-7d2a-9b1f-3c5d7e9a0b12" },
         { "event_id", @"e\u00a0\u2028" },
     };
