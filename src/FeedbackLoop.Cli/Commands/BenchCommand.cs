@@ -142,6 +142,9 @@ internal static class BenchCommand
             // Off unless DOTNET_GCDynamicAdaptationMode=1 turned it back on (ADR 0043): with it, the Server GC started with one
             // heap and small gen0 budgets, and used about a tenth more CPU per event in this bench.
             ["gc_dynamic_adaptation"] = GcMode.DynamicAdaptation,
+            // 4 MiB as shipped (ADR 0048): below it, a flush's short-lived arrays die in gen0 instead of filling the large
+            // object heap's budget, which starts full collections.
+            ["gc_loh_threshold_bytes"] = GcMode.LargeObjectThreshold,
             ["raw_consume_events_per_s"] = Math.Round(Median(raw)),
             ["extract_events_per_s"] = Math.Round(Median(extracted)),
             // CPU time of the whole process (every thread, the in-process brokers included) per event over the same

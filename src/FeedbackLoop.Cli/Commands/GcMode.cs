@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Runtime;
 
 namespace FeedbackLoop.Cli.Commands;
@@ -15,6 +16,15 @@ internal static class GcMode
     /// <summary>Whether the Server GC adapts its heap count and gen0 budget to the application's size (DATAS); never with the workstation GC.</summary>
     public static bool DynamicAdaptation =>
         GCSettings.IsServerGC && GC.GetConfigurationVariables().TryGetValue("GCDynamicAdaptationMode", out var mode) && mode is long and not 0;
+
+    /// <summary>
+    /// Arrays of at least this many bytes go to the large object heap: the runtime's 85,000 unless the runtime configuration
+    /// (the executable sets 4 MiB, ADR 0048) or <c>DOTNET_GCLOHThreshold</c> says otherwise.
+    /// </summary>
+    public static long LargeObjectThreshold =>
+        GC.GetConfigurationVariables().TryGetValue("LOHThreshold", out var bytes) && bytes is IConvertible value
+            ? value.ToInt64(CultureInfo.InvariantCulture)
+            : 85_000;
 
     /// <summary>For people: <c>server GC</c>, <c>server GC with dynamic adaptation</c> or <c>workstation GC</c>.</summary>
     public static string Describe() => DynamicAdaptation ? "server GC with dynamic adaptation" : Name + " GC";
