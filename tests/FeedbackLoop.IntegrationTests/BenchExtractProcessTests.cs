@@ -4,7 +4,7 @@ namespace FeedbackLoop.IntegrationTests;
 
 /// <summary>
 /// <c>bench extract</c> as a process, small: the result file has the fields issue 11's goal and BENCHMARKS.md read, with values
-/// a real run gives (rates and costs above zero, the rate ending at the final commit, the GC named as the process ran it).
+/// a real run gives (rates and costs above zero, the rate ending at the final commit, the GC named as the process ran it, with the large-object threshold it ran with).
 /// </summary>
 public sealed class BenchExtractProcessTests
 {
@@ -30,6 +30,9 @@ public sealed class BenchExtractProcessTests
         Assert.Equal(0, json.GetProperty("extract_rebalanced_runs").GetArrayLength());
         Assert.Equal(("server", false, 4, 1), (json.GetProperty("gc").GetString(), json.GetProperty("gc_dynamic_adaptation").GetBoolean(),
             json.GetProperty("partitions").GetInt32(), json.GetProperty("consumers").GetInt32()));
+        // The executable's runtime configuration asks for 4 MiB (ADR 0048); the GC keeps it, rounded down to its alignment.
+        var largeObjectThreshold = json.GetProperty("gc_loh_threshold_bytes").GetInt64();
+        Assert.InRange(largeObjectThreshold, 4 * 1024 * 1024 - 1024, 4 * 1024 * 1024);
         Assert.True(json.GetProperty("events").GetInt64() > 300, "every synthetic session has several events");
         Assert.StartsWith($"{Environment.ProcessorCount} cores, ", json.GetProperty("machine").GetString(), StringComparison.Ordinal);
     }
