@@ -48,12 +48,18 @@ public sealed class RecordBlocksTests
         Assert.NotNull(sealedSecond);
         Assert.NotSame(sealedFirst[0], sealedSecond[0]);
 
-        // Giving the second holder's blocks back leaves the first holder's record as it was, and a record too large for a
-        // block is never in one (nothing to seal).
+        Assert.Equal([4, 5, 6], second.ToArray());
+
+        // Giving the second holder's blocks back, then writing a record into whatever block the pool hands out next, leaves
+        // the first holder's record as it was: had its block been given back too, the new record could overwrite it.
         RecordBlocks.Return(sealedSecond);
         Assert.Empty(sealedSecond);
+        var third = blocks.Deserialize([9, 9, 9], isNull: false, Context)!.Value;
         Assert.Equal([1, 2, 3], first.ToArray());
-        Assert.Equal([4, 5, 6], second.ToArray());
+        Assert.Equal([9, 9, 9], third.ToArray());
+        RecordBlocks.Return(blocks.Seal());
+
+        // A record too large for a block is never in one: nothing to seal.
         _ = blocks.Deserialize(new byte[RecordBlocks.LargestInBlock + 1], isNull: false, Context);
         Assert.Null(blocks.Seal());
         RecordBlocks.Return(sealedFirst);
