@@ -45,65 +45,71 @@ public sealed class DatasetStore(string dataRoot) : IExtractionSink
     public async Task<ExtractionWriteResult> WriteAsync(ExtractionOutput output, CancellationToken cancellationToken = default)
     {
         if (output.IsEmpty) return ExtractionWriteResult.Empty;
-        var files = new List<string>();
+        var planned = new List<PlannedFile>();
         var skipped = 0;
-        var pairs = 0;
-        var labels = 0;
-        var windows = 0;
-        var pairsByApp = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var (appId, rows) in ByApp(output.Pairs, p => p.AppId))
+            skipped += await PlanAsync(planned, appId, DatasetKinds.PreferencePairs, rows, p => p.PairId, DatasetColumns.WritePairsAsync, cancellationToken).ConfigureAwait(false);
+        foreach (var (appId, rows) in ByApp(output.Labels, l => l.AppId))
+            skipped += await PlanAsync(planned, appId, DatasetKinds.FeedbackLabels, rows, l => l.LabelId, DatasetColumns.WriteLabelsAsync, cancellationToken).ConfigureAwait(false);
+        foreach (var (appId, rows) in ByApp(output.Windows, w => w.AppId))
+            skipped += await PlanAsync(planned, appId, DatasetKinds.Engagement, rows, w => w.WindowId, DatasetColumns.WriteWindowsAsync, cancellationToken).ConfigureAwait(false);
 
-        foreach (var group in output.Pairs.GroupBy(p => p.AppId, StringComparer.Ordinal))
+        var files = new List<string>();
+        foreach (var file in planned)
         {
-            var (fresh, dup) = await FreshAsync(group.Key, DatasetKinds.PreferencePairs, group, p => p.PairId, cancellationToken).ConfigureAwait(false);
-            skipped += dup;
-            if (fresh.Count == 0) continue;
-            files.Add(await WriteFileAsync(group.Key, DatasetKinds.PreferencePairs, (stream, ct) => DatasetColumns.WritePairsAsync(stream, fresh, ct), fresh.Select(p => p.PairId), cancellationToken).ConfigureAwait(false));
-            Remember(group.Key, DatasetKinds.PreferencePairs, files[^1], fresh.Select(p => p.PairId));
-            pairs += fresh.Count;
-            pairsByApp[group.Key] = fresh.Count;
+            files.Add(await WriteFileAsync(file, cancellationToken).ConfigureAwait(false));
+            // Durable now: a later write skips these rows, even when a file after this one fails.
+            file.Ids.Commit(Path.GetFileName(files[^1]));
         }
-        foreach (var group in output.Labels.GroupBy(l => l.AppId, StringComparer.Ordinal))
+
+        int RowsOf(string kind) => planned.Where(f => f.Kind == kind).Sum(f => f.Rows);
+        var pairsByApp = planned.Where(f => f.Kind == DatasetKinds.PreferencePairs).ToDictionary(f => f.AppId, f => f.Rows, StringComparer.Ordinal);
+        return new ExtractionWriteResult(RowsOf(DatasetKinds.PreferencePairs), RowsOf(DatasetKinds.FeedbackLabels), RowsOf(DatasetKinds.Engagement), skipped, files)
         {
-            var (fresh, dup) = await FreshAsync(group.Key, DatasetKinds.FeedbackLabels, group, l => l.LabelId, cancellationToken).ConfigureAwait(false);
-            skipped += dup;
-            if (fresh.Count == 0) continue;
-            files.Add(await WriteFileAsync(group.Key, DatasetKinds.FeedbackLabels, (stream, ct) => DatasetColumns.WriteLabelsAsync(stream, fresh, ct), fresh.Select(l => l.LabelId), cancellationToken).ConfigureAwait(false));
-            Remember(group.Key, DatasetKinds.FeedbackLabels, files[^1], fresh.Select(l => l.LabelId));
-            labels += fresh.Count;
-        }
-        foreach (var group in output.Windows.GroupBy(w => w.AppId, StringComparer.Ordinal))
-        {
-            var (fresh, dup) = await FreshAsync(group.Key, DatasetKinds.Engagement, group, w => w.WindowId, cancellationToken).ConfigureAwait(false);
-            skipped += dup;
-            if (fresh.Count == 0) continue;
-            files.Add(await WriteFileAsync(group.Key, DatasetKinds.Engagement, (stream, ct) => DatasetColumns.WriteWindowsAsync(stream, fresh, ct), fresh.Select(w => w.WindowId), cancellationToken).ConfigureAwait(false));
-            Remember(group.Key, DatasetKinds.Engagement, files[^1], fresh.Select(w => w.WindowId));
-            windows += fresh.Count;
-        }
-        return new ExtractionWriteResult(pairs, labels, windows, skipped, files) { PairsByApp = pairsByApp };
+            PairsByApp = pairsByApp,
+        };
     }
 
-    private async Task<(List<T> Fresh, int Duplicates)> FreshAsync<T>(
-        string appId, string kind, IEnumerable<T> rows, Func<T, string> idOf, CancellationToken cancellationToken)
+    /// <summary>One file a write will add: its dataset, its new rows' ids, and how to write its rows.</summary>
+    private sealed record PlannedFile(string AppId, string Kind, int Rows, RowIds Ids, Func<Stream, CancellationToken, Task> Write);
+
+    /// <summary>Adds the file of <paramref name="rows"/>' new rows to <paramref name="planned"/>, if any is new; returns how many were not.</summary>
+    private async Task<int> PlanAsync<T>(List<PlannedFile> planned, string appId, string kind, List<T> rows, Func<T, string> idOf,
+        Func<Stream, IReadOnlyList<T>, CancellationToken, Task> write, CancellationToken cancellationToken)
+    {
+        var (fresh, ids, duplicates) = await FreshAsync(appId, kind, rows, idOf, cancellationToken).ConfigureAwait(false);
+        if (fresh.Count > 0) planned.Add(new PlannedFile(appId, kind, fresh.Count, ids, (stream, ct) => write(stream, fresh, ct)));
+        return duplicates;
+    }
+
+    /// <summary>
+    /// The rows of each app, in their order. Nearly every flush holds one app, and then its list is used as it is, where
+    /// grouping copied every row into a new list.
+    /// </summary>
+    private static IEnumerable<(string AppId, List<T> Rows)> ByApp<T>(List<T> rows, Func<T, string> appOf)
+    {
+        if (rows.Count == 0) yield break;
+        var first = appOf(rows[0]);
+        if (rows.TrueForAll(r => string.Equals(appOf(r), first, StringComparison.Ordinal)))
+        {
+            yield return (first, rows);
+            yield break;
+        }
+        foreach (var group in rows.GroupBy(appOf, StringComparer.Ordinal)) yield return (group.Key, group.ToList());
+    }
+
+    /// <summary>The rows whose id is neither in the dataset nor earlier in the batch, and those rows' ids.</summary>
+    private async Task<(List<T> Fresh, RowIds Ids, int Duplicates)> FreshAsync<T>(
+        string appId, string kind, List<T> rows, Func<T, string> idOf, CancellationToken cancellationToken)
     {
         var committed = await IndexAsync(appId, kind, cancellationToken).ConfigureAwait(false);
-        var inBatch = new HashSet<string>(StringComparer.Ordinal);
-        var fresh = new List<T>();
-        var duplicates = 0;
+        var ids = new RowIds(committed, rows.Count);
+        var fresh = new List<T>(rows.Count);
         foreach (var row in rows)
         {
-            var id = idOf(row);
-            if (committed.Contains(id) || !inBatch.Add(id)) duplicates++;
-            else fresh.Add(row);
+            if (ids.TryAdd(idOf(row))) fresh.Add(row);
         }
-        return (fresh, duplicates);
-    }
-
-    private void Remember(string appId, string kind, string file, IEnumerable<string> ids)
-    {
-        var index = _indexes[(appId, kind)];
-        index.Files.Add(Path.GetFileName(file));
-        index.AddRange(ids);
+        return (fresh, ids, rows.Count - fresh.Count);
     }
 
     /// <summary>
@@ -143,46 +149,107 @@ public sealed class DatasetStore(string dataRoot) : IExtractionSink
 
         public HashSet<string> Files { get; } = new(StringComparer.Ordinal);
 
-        public bool Contains(string id) => Pack(id) is { } packed ? _stableIds.Contains(packed) : _otherIds.Contains(id);
+        public bool Contains(PackedId? packed, string id) => packed is { } stable ? _stableIds.Contains(stable) : _otherIds.Contains(id);
 
         public void AddRange(IEnumerable<string> ids)
         {
-            foreach (var id in ids)
-            {
-                if (Pack(id) is { } packed) _stableIds.Add(packed);
-                else _otherIds.Add(id);
-            }
+            foreach (var id in ids) Add(Pack(id), id);
         }
 
-        private static PackedId? Pack(string id) =>
+        public void Add(PackedId? packed, string id)
+        {
+            if (packed is { } stable) _stableIds.Add(stable);
+            else _otherIds.Add(id);
+        }
+
+        public static PackedId? Pack(string id) =>
             id.Length == 32 && !id.AsSpan().ContainsAnyExcept(LowerHex)
                 ? new PackedId(Half(id.AsSpan(0, 16)), Half(id.AsSpan(16)))
                 : null;
 
         private static ulong Half(ReadOnlySpan<char> hex) => ulong.Parse(hex, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture);
-
-        /// <summary>A stable id's 128 bits (two halves: a UInt128 is aligned to 16 bytes, which makes each set entry 32).</summary>
-        private readonly record struct PackedId(ulong High, ulong Low);
     }
 
-    private async Task<string> WriteFileAsync(string appId, string kind, Func<Stream, CancellationToken, Task> write, IEnumerable<string> ids, CancellationToken cancellationToken)
+    /// <summary>A stable id's 128 bits (two halves: a UInt128 is aligned to 16 bytes, which makes each set entry 32).</summary>
+    private readonly record struct PackedId(ulong High, ulong Low);
+
+    /// <summary>
+    /// The ids of the rows one write keeps, in their order. Each id is packed once (<see cref="DatasetIndex.Pack"/>): to
+    /// check it against the dataset and the batch, and to add it to the dataset's index once its file is durable.
+    /// </summary>
+    private sealed class RowIds(DatasetIndex committed, int capacity)
     {
-        var folder = FolderOf(appId, kind);
+        private readonly List<(PackedId? Packed, string Id)> _kept = new(capacity);
+        private readonly HashSet<PackedId> _stableInBatch = new(capacity);
+        private readonly HashSet<string> _otherInBatch = new(StringComparer.Ordinal);
+
+        public IEnumerable<string> Ids => _kept.Select(k => k.Id);
+
+        /// <summary>True, and the id is kept, when neither the dataset nor an earlier row of the batch has it.</summary>
+        public bool TryAdd(string id)
+        {
+            var packed = DatasetIndex.Pack(id);
+            if (committed.Contains(packed, id)) return false;
+            var first = packed is { } stable ? _stableInBatch.Add(stable) : _otherInBatch.Add(id);
+            if (first) _kept.Add((packed, id));
+            return first;
+        }
+
+        /// <summary>The file with these rows is durable: the dataset has their ids now.</summary>
+        public void Commit(string fileName)
+        {
+            committed.Files.Add(fileName);
+            foreach (var (packed, id) in _kept) committed.Add(packed, id);
+        }
+    }
+
+    private async Task<string> WriteFileAsync(PlannedFile file, CancellationToken cancellationToken)
+    {
+        var folder = FolderOf(file.AppId, file.Kind);
         DurableFile.CreatePrivateDirectory(folder);
-        var path = Path.Combine(folder, FileName(ids));
-        await DurableFile.WriteBufferedAsync(path, stream => write(stream, cancellationToken), cancellationToken).ConfigureAwait(false);
+        var path = Path.Combine(folder, FileName(file.Ids.Ids));
+        await DurableFile.WriteBufferedAsync(path, stream => file.Write(stream, cancellationToken), cancellationToken).ConfigureAwait(false);
         return path;
     }
 
-    /// <summary>Content-addressed: the same rows give the same name, so a rewrite replaces rather than adds.</summary>
-    private static string FileName(IEnumerable<string> ids)
+    /// <summary>
+    /// Content-addressed: the same rows give the same name, so a rewrite replaces rather than adds. The name is the first
+    /// 10 bytes of SHA-256 over each id's UTF-8 and a newline, in row order. The bytes go to the hash in chunks of up to
+    /// <see cref="NameChunkBytes"/>: each call crosses into OpenSSL, and two calls per id cost more than the hashing.
+    /// </summary>
+    internal static string FileName(IEnumerable<string> ids)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        foreach (var id in ids)
+        var chunk = ArrayPool<byte>.Shared.Rent(NameChunkBytes);
+        try
         {
-            hash.AppendData(Encoding.UTF8.GetBytes(id));
-            hash.AppendData("\n"u8);
+            var used = 0;
+            foreach (var id in ids)
+            {
+                var most = Encoding.UTF8.GetMaxByteCount(id.Length) + 1;
+                if (used + most > chunk.Length)
+                {
+                    hash.AppendData(chunk, 0, used);
+                    used = 0;
+                }
+                if (most > chunk.Length)
+                {
+                    // An id longer than a chunk (a file written by hand): hashed on its own.
+                    hash.AppendData(Encoding.UTF8.GetBytes(id));
+                    hash.AppendData("\n"u8);
+                    continue;
+                }
+                used += Encoding.UTF8.GetBytes(id, chunk.AsSpan(used));
+                chunk[used++] = (byte)'\n';
+            }
+            hash.AppendData(chunk, 0, used);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(chunk);
         }
         return "part-" + Convert.ToHexStringLower(hash.GetHashAndReset().AsSpan(0, 10)) + DatasetPaths.Extension;
     }
+
+    private const int NameChunkBytes = 64 * 1024;
 }

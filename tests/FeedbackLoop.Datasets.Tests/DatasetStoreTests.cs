@@ -234,6 +234,45 @@ public sealed class DatasetStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task A_write_that_fails_for_one_dataset_keeps_the_files_before_it_and_the_next_write_adds_the_rest_once()
+    {
+        // The engagement file comes last; the pairs and labels files before it are durable when it fails.
+        var output = Samples.Output();
+        var store = new DatasetStore(_root);
+        var blocked = DatasetPaths.Folder(_root, Samples.Shop, DatasetKinds.Engagement);
+        Directory.CreateDirectory(Path.GetDirectoryName(blocked)!);
+        await File.WriteAllTextAsync(blocked, "a file where the engagement folder belongs");
+
+        await Assert.ThrowsAnyAsync<IOException>(() => store.WriteAsync(output));
+
+        File.Delete(blocked);
+        var result = await store.WriteAsync(output);
+        Assert.Equal((0, 0, output.Windows.Count, output.Pairs.Count + output.Labels.Count),
+            (result.PairsWritten, result.LabelsWritten, result.WindowsWritten, result.RowsAlreadyPresent));
+        await AssertEachRowOnce(output);
+    }
+
+    public static TheoryData<string[]> FileNameIds => new()
+    {
+        { [StableId.Of("file", "name", "a"), StableId.Of("file", "name", "b")] },
+        { ["x", "ünïcödé-ид-🙂", ""] },
+        // More than one 64 KiB chunk of ids, and one id longer than a chunk on its own.
+        { Enumerable.Range(0, 3_000).Select(i => StableId.Of("file", "name", i.ToString(System.Globalization.CultureInfo.InvariantCulture))).ToArray() },
+        { ["before", new string('é', 40_000), "after"] },
+    };
+
+    [Theory]
+    [MemberData(nameof(FileNameIds))]
+    public void A_file_name_is_the_first_ten_bytes_of_sha256_over_each_id_and_a_newline(string[] ids)
+    {
+        // Names must not change between versions: a replay after an upgrade must replace the file it wrote before.
+        var expected = "part-" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(
+            System.Text.Encoding.UTF8.GetBytes(string.Concat(ids.Select(id => id + "\n"))))[..10]) + ".parquet";
+
+        Assert.Equal(expected, DatasetStore.FileName(ids));
+    }
+
+    [Fact]
     public async Task Reading_an_app_without_datasets_gives_no_rows()
     {
         Assert.Empty(await DatasetReader.ReadPairsAsync(_root, "nobody"));
