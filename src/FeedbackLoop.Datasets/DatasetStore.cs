@@ -62,29 +62,29 @@ public sealed class DatasetStore(string dataRoot) : IExtractionSink
             file.Ids.Commit(Path.GetFileName(files[^1]));
         }
 
-        int RowsOf(string kind) => planned.Where(f => f.Kind == kind).Sum(f => f.Rows);
-        var pairsByApp = planned.Where(f => f.Kind == DatasetKinds.PreferencePairs).ToDictionary(f => f.AppId, f => f.Rows, StringComparer.Ordinal);
+        int RowsOf(string kind) => planned.Where(f => f.Kind == kind).Sum(f => f.Ids.Count);
+        var pairsByApp = planned.Where(f => f.Kind == DatasetKinds.PreferencePairs).ToDictionary(f => f.AppId, f => f.Ids.Count, StringComparer.Ordinal);
         return new ExtractionWriteResult(RowsOf(DatasetKinds.PreferencePairs), RowsOf(DatasetKinds.FeedbackLabels), RowsOf(DatasetKinds.Engagement), skipped, files)
         {
             PairsByApp = pairsByApp,
         };
     }
 
-    /// <summary>One file a write will add: its dataset, its new rows' ids, and how to write its rows.</summary>
-    private sealed record PlannedFile(string AppId, string Kind, int Rows, RowIds Ids, Func<Stream, CancellationToken, Task> Write);
+    /// <summary>One file a write will add: its dataset, its new rows' ids (one per row), and how to write its rows.</summary>
+    private sealed record PlannedFile(string AppId, string Kind, RowIds Ids, Func<Stream, CancellationToken, Task> Write);
 
     /// <summary>Adds the file of <paramref name="rows"/>' new rows to <paramref name="planned"/>, if any is new; returns how many were not.</summary>
     private async Task<int> PlanAsync<T>(List<PlannedFile> planned, string appId, string kind, List<T> rows, Func<T, string> idOf,
         Func<Stream, IReadOnlyList<T>, CancellationToken, Task> write, CancellationToken cancellationToken)
     {
         var (fresh, ids, duplicates) = await FreshAsync(appId, kind, rows, idOf, cancellationToken).ConfigureAwait(false);
-        if (fresh.Count > 0) planned.Add(new PlannedFile(appId, kind, fresh.Count, ids, (stream, ct) => write(stream, fresh, ct)));
+        if (fresh.Count > 0) planned.Add(new PlannedFile(appId, kind, ids, (stream, ct) => write(stream, fresh, ct)));
         return duplicates;
     }
 
     /// <summary>
-    /// The rows of each app, in their order. Nearly every flush holds one app, and then its list is used as it is, where
-    /// grouping copied every row into a new list.
+    /// The rows of each app, in their order. When a flush holds one app (as in a deployment of one app, or the bench), its
+    /// list is used as it is, where grouping copied every row into a new list.
     /// </summary>
     private static IEnumerable<(string AppId, List<T> Rows)> ByApp<T>(List<T> rows, Func<T, string> appOf)
     {
@@ -144,8 +144,11 @@ public sealed class DatasetStore(string dataRoot) : IExtractionSink
     private sealed class DatasetIndex
     {
         private static readonly SearchValues<char> LowerHex = SearchValues.Create("0123456789abcdef");
-        private readonly HashSet<PackedId> _stableIds = [];
+        private readonly HashSet<PackedId> _stableIds;
         private readonly HashSet<string> _otherIds = new(StringComparer.Ordinal);
+
+        /// <summary>An index sized for <paramref name="capacity"/> stable ids before it grows.</summary>
+        public DatasetIndex(int capacity = 0) => _stableIds = new HashSet<PackedId>(capacity);
 
         public HashSet<string> Files { get; } = new(StringComparer.Ordinal);
 
@@ -156,11 +159,8 @@ public sealed class DatasetStore(string dataRoot) : IExtractionSink
             foreach (var id in ids) Add(Pack(id), id);
         }
 
-        public void Add(PackedId? packed, string id)
-        {
-            if (packed is { } stable) _stableIds.Add(stable);
-            else _otherIds.Add(id);
-        }
+        /// <summary>Adds the id (<paramref name="packed"/> when it is a stable one); false when it was already there.</summary>
+        public bool Add(PackedId? packed, string id) => packed is { } stable ? _stableIds.Add(stable) : _otherIds.Add(id);
 
         public static PackedId? Pack(string id) =>
             id.Length == 32 && !id.AsSpan().ContainsAnyExcept(LowerHex)
@@ -180,19 +180,20 @@ public sealed class DatasetStore(string dataRoot) : IExtractionSink
     private sealed class RowIds(DatasetIndex committed, int capacity)
     {
         private readonly List<(PackedId? Packed, string Id)> _kept = new(capacity);
-        private readonly HashSet<PackedId> _stableInBatch = new(capacity);
-        private readonly HashSet<string> _otherInBatch = new(StringComparer.Ordinal);
+        private readonly DatasetIndex _inBatch = new(capacity);
 
         public IEnumerable<string> Ids => _kept.Select(k => k.Id);
+
+        /// <summary>How many ids were kept: one per row of the file.</summary>
+        public int Count => _kept.Count;
 
         /// <summary>True, and the id is kept, when neither the dataset nor an earlier row of the batch has it.</summary>
         public bool TryAdd(string id)
         {
             var packed = DatasetIndex.Pack(id);
-            if (committed.Contains(packed, id)) return false;
-            var first = packed is { } stable ? _stableInBatch.Add(stable) : _otherInBatch.Add(id);
-            if (first) _kept.Add((packed, id));
-            return first;
+            if (committed.Contains(packed, id) || !_inBatch.Add(packed, id)) return false;
+            _kept.Add((packed, id));
+            return true;
         }
 
         /// <summary>The file with these rows is durable: the dataset has their ids now.</summary>
