@@ -9,8 +9,8 @@ namespace FeedbackLoop.Benchmarks;
 
 /// <summary>
 /// One extraction loop's final write in <c>bench extract</c>, alone: 16,000 pairs, 12,000 labels and 3,000 engagement
-/// windows into a new data folder (Parquet encoding, Snappy, fsync and rename). The rows are synthetic, with texts of
-/// about the bench's sizes. <c>bench extract</c> moves by a fifth from one run to the next on a two-core VM, so a change
+/// windows into a new data folder (Parquet encoding, Snappy, fsync and rename). The rows are synthetic: answers of about
+/// 136 characters and prompts of 166 over two turns, where the bench's pairs carry 146–156 and 115. <c>bench extract</c> moves by a fifth from one run to the next on a two-core VM, so a change
 /// to the write path is compared here (docs/BENCHMARKS.md, "A run's final write, in the bench and alone").
 /// <c>dotnet run -c Release --project bench/FeedbackLoop.Benchmarks -- --filter *DatasetWrite*</c>
 /// </summary>
