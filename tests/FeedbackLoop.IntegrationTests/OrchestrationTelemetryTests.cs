@@ -25,6 +25,8 @@ public sealed class OrchestrationTelemetryTests : IAsyncDisposable
 
         await _loop.CommitAsync(120);
         var run = await _loop.RunEndedAsync();
+        var attempts = new[] { JobIds.Tune(run.RunId), JobIds.Eval(run.RunId) }.SelectMany(_loop.Jobs.Attempts).ToList();
+        await EndCountedAsync(recorded, attempts);
         recorded.Listener.RecordObservableInstruments();
 
         Assert.Equal(RunStatus.Completed, run.Status);
@@ -36,7 +38,6 @@ public sealed class OrchestrationTelemetryTests : IAsyncDisposable
         Assert.Equal(1, recorded.Sum("feedbackloop.job.attempts", ("kind", "eval"), ("outcome", "succeeded")));
         // Under load a worker's heartbeat can miss the short test timeout, so an attempt may be given up on and offered
         // again: every count is checked against the attempts the store recorded, not against a guess.
-        var attempts = new[] { JobIds.Tune(run.RunId), JobIds.Eval(run.RunId) }.SelectMany(_loop.Jobs.Attempts).ToList();
         Assert.Equal(attempts.Count, recorded.Count("feedbackloop.job.queue_wait"));
         Assert.Equal(attempts.Count(a => a.State == AttemptState.Lost), recorded.Sum("feedbackloop.job.attempts", ("outcome", "expired")));
         Assert.All(recorded.Values("feedbackloop.job.duration"), seconds => Assert.InRange(seconds, 0.0, 60.0));
@@ -58,10 +59,25 @@ public sealed class OrchestrationTelemetryTests : IAsyncDisposable
         Assert.Equal(RunStatus.Failed, run.Status);
         var attempts = _loop.Jobs.Attempts(JobIds.Tune(run.RunId));
         Assert.Equal(2, attempts.Count);
+        await EndCountedAsync(recorded, attempts);
         Assert.Equal(attempts.Count(a => a.State == AttemptState.Failed), recorded.Sum("feedbackloop.job.attempts", ("kind", "tune"), ("outcome", "failed")));
         Assert.Equal(attempts.Count(a => a.State == AttemptState.Lost), recorded.Sum("feedbackloop.job.attempts", ("kind", "tune"), ("outcome", "expired")));
         Assert.Equal(1, recorded.Sum("feedbackloop.runs.ended", ("outcome", "failed_tuning")));
         Assert.Equal(0, recorded.Count("feedbackloop.gate.decisions"));
+    }
+
+    /// <summary>
+    /// Waits until the run's end and every attempt the store holds as ended have been counted. The store is written first
+    /// and the count follows (the report consumer counts an attempt just after recording it; the reconciler counts a run
+    /// just after completing it), and the supervisor's sweep may end the run in between: a run the registry shows as
+    /// ended does not yet mean its counts are in (a CI run once saw eval's success counted 0 times that way).
+    /// </summary>
+    private static async Task EndCountedAsync(Recorder recorded, IReadOnlyList<AttemptRecord> attempts)
+    {
+        var ended = attempts.Count(a => a.State is not (AttemptState.Offered or AttemptState.Running));
+        Assert.True(await Eventually.TrueAsync(
+                () => recorded.Sum("feedbackloop.job.attempts") >= ended && recorded.Sum("feedbackloop.runs.ended") >= 1, TimeSpan.FromSeconds(10)),
+            $"{recorded.Sum("feedbackloop.job.attempts")} of {ended} ended attempts and {recorded.Sum("feedbackloop.runs.ended")} of 1 run end were counted");
     }
 
     /// <summary>Every measurement of one meter instance (other tests' loops in this process have their own).</summary>
