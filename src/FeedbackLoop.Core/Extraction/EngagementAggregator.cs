@@ -38,6 +38,9 @@ internal sealed partial class EngagementAggregator(ExtractionSettings settings, 
         if (!_watermarks.TryGetValue(appId, out var current) || watermark > current) _watermarks[appId] = watermark;
     }
 
+    /// <summary>The watermark stored for <paramref name="appId"/>; false while the app has none (no window open since its last closed).</summary>
+    public bool TryGetWatermark(string appId, out DateTimeOffset watermark) => _watermarks.TryGetValue(appId, out watermark);
+
     /// <summary>Moves the record clock forward (never back): the latest record time read on any partition.</summary>
     public void AdvanceRecordClock(DateTimeOffset recordTime)
     {

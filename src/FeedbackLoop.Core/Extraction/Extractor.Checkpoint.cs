@@ -99,6 +99,9 @@ public sealed partial class Extractor
         DropPartition(partition);
         _partitions[partition] = state;
         _partitionList.Add(state);
+        // The restored partition and its app clocks are new to the per-app clock cache, whether or not the partition was
+        // known before (DropPartition moves the layout only for a partition it had).
+        _clockLayout++;
         Volatile.Write(ref _openSessions, _openSessions + state.Sessions.Count);
         AddSessionStateBytes(state.Sessions.Values.Sum(s => s.EstimatedBytes));
         _engagement.Restore(partition, shares);

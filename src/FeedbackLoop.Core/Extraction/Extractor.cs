@@ -25,10 +25,10 @@ public sealed partial class Extractor
     private readonly Dictionary<int, PartitionState> _partitions = [];
     // The same states as a list: the engagement watermark scans them for every event.
     private readonly List<PartitionState> _partitionList = [];
-    // Per app, its clock on each partition of _partitionList (null where it has none), so the scan for every event reads
+    // Per app, its clock on each partition of _partitionList (null where it has none), so the watermark's scan reads
     // references instead of looking the app up in each partition's table. Valid while _clockLayout is unchanged: it moves
     // whenever a partition or an app clock comes or goes, and the cache is then rebuilt as apps are met.
-    private readonly Dictionary<string, AppClock?[]> _clocksByApp = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, AppClocks> _clocksByApp = new(StringComparer.Ordinal);
     private int _clockLayout;
     private int _clocksByAppLayout;
     // Kept as sessions open and close, so a metrics thread can read it without walking the dictionaries.
@@ -116,7 +116,7 @@ public sealed partial class Extractor
         var bytesBefore = session.EstimatedBytes;
         _rules.Apply(session, evt);
         AddSessionStateBytes(session.EstimatedBytes - bytesBefore);
-        _engagement.Advance(evt.AppId, EngagementWatermark(evt.AppId));
+        AdvanceEngagement(evt.AppId);
         CountEngagement(session, evt, partition, offset, recordTime);
 
         if (SessionBudget.Check(session.Entries, session.EstimatedBytes, _settings) is { } reason)
@@ -146,7 +146,12 @@ public sealed partial class Extractor
                 if (session.CutReason is null) Counters.SessionsTimedOut++;
             }
         }
-        foreach (var appId in _engagement.AppsWithOpenWindows()) _engagement.Advance(appId, EngagementWatermark(appId));
+        foreach (var appId in _engagement.AppsWithOpenWindows())
+        {
+            var app = ClocksOf(appId);
+            _engagement.Advance(appId, EngagementWatermark(app, out var witness));
+            app.Witness = witness;
+        }
         _engagement.CloseDue();
     }
 
@@ -167,23 +172,24 @@ public sealed partial class Extractor
     public void MarkCaughtUp(int partition) => Partition(partition).CaughtUp = true;
 
     /// <summary>
-    /// Event time up to which every partition has been read, for the windows of <paramref name="appId"/> (windows are
+    /// Event time up to which every partition has been read, for the windows of <paramref name="app"/> (windows are
     /// per app, so each app's close on its own clock). Over the partitions still reading a backlog it is the minimum
     /// (a partition that is ahead must not make the others' events late) of the app's own clock there, or, where the
     /// partition has not shown the app yet, of the partition's clock (its backlog may still hold the app's events:
     /// another app can hold these windows open while that backlog is read, never close them). Once every partition
     /// is caught up it is the maximum of the app's own clocks. Deterministic given the records, unlike a wall-clock
     /// idle timeout. An app that holds no clock anywhere (past <see cref="ExtractionSettings.MaxAppClocksPerPartition"/>)
-    /// falls back to the partitions' shared clocks.
+    /// falls back to the partitions' shared clocks. <paramref name="witness"/> is the index of the partition that gave the
+    /// minimum (see <see cref="AdvanceEngagement"/>), -1 when every partition is caught up.
     /// </summary>
-    private DateTimeOffset EngagementWatermark(string appId)
+    private DateTimeOffset EngagementWatermark(AppClocks app, out int witness)
     {
         var min = DateTimeOffset.MaxValue;
         var maxOwn = DateTimeOffset.MinValue;
         var maxShared = DateTimeOffset.MinValue;
         var own = false;
-        var reading = false;
-        var clocks = ClocksOf(appId);
+        witness = -1;
+        var clocks = app.Clocks;
         for (var i = 0; i < clocks.Length; i++)
         {
             var state = _partitionList[i];
@@ -193,15 +199,49 @@ public sealed partial class Extractor
             if (state.Watermark > maxShared) maxShared = state.Watermark;
             own |= tracked;
             if (state.CaughtUp) continue;
-            reading = true;
             var bound = tracked ? clock!.Watermark : state.Watermark;
-            if (bound < min) min = bound;
+            if (witness < 0 || bound < min)
+            {
+                min = bound;
+                witness = i;
+            }
         }
-        return reading ? min : own ? maxOwn : maxShared;
+        return witness >= 0 ? min : own ? maxOwn : maxShared;
     }
 
-    /// <summary>The app's clock on each partition, in <see cref="_partitionList"/>'s order (see <see cref="_clocksByApp"/>).</summary>
-    private AppClock?[] ClocksOf(string appId)
+    /// <summary>
+    /// Advances the engagement watermark of <paramref name="appId"/> after one of its events, skipping the scan over every
+    /// partition (<see cref="EngagementWatermark"/>) where it cannot move the watermark. If the partition that bounded the
+    /// app at the last scan (its witness) is still being read, the scan's minimum is at most that partition's bound; when
+    /// that bound is at or below the watermark already stored, so is the minimum, and advancing (which never moves back)
+    /// would leave the watermark as it is. Which windows close, and when, is exactly what a scan for every event gives;
+    /// the scan runs only once the witness's own bound passes the stored watermark or it stops being read. (The scan was
+    /// 5 % of a consume loop's time with 24 partitions: docs/BENCHMARKS.md, "Where a whole bench's CPU goes".)
+    /// </summary>
+    private void AdvanceEngagement(string appId)
+    {
+        var app = ClocksOf(appId);
+        if (app.Witness >= 0 && !_partitionList[app.Witness].CaughtUp && _engagement.TryGetWatermark(appId, out var stored)
+            && BoundOf(app, app.Witness) <= stored)
+        {
+            return;
+        }
+        _engagement.Advance(appId, EngagementWatermark(app, out var witness));
+        app.Witness = witness;
+    }
+
+    /// <summary>
+    /// The engagement watermark stored for <paramref name="appId"/> (null: none), and what a scan over every partition gives
+    /// now; the scan leaves the app's witness as it was. For tests of <see cref="AdvanceEngagement"/>.
+    /// </summary>
+    internal (DateTimeOffset? Stored, DateTimeOffset Scanned) EngagementWatermarks(string appId) =>
+        (_engagement.TryGetWatermark(appId, out var stored) ? stored : null, EngagementWatermark(ClocksOf(appId), out _));
+
+    /// <summary>What holds the app's windows back on partition <paramref name="index"/>: its own clock there, or the partition's.</summary>
+    private DateTimeOffset BoundOf(AppClocks app, int index) => app.Clocks[index]?.Watermark ?? _partitionList[index].Watermark;
+
+    /// <summary>The app's clocks in <see cref="_partitionList"/>'s order (see <see cref="_clocksByApp"/>).</summary>
+    private AppClocks ClocksOf(string appId)
     {
         // App ids come from senders: the cache holds at most as many apps as a partition holds clocks, plus a margin.
         if (_clocksByAppLayout != _clockLayout || _clocksByApp.Count > 2 * _settings.MaxAppClocksPerPartition + 16)
@@ -209,13 +249,14 @@ public sealed partial class Extractor
             _clocksByApp.Clear();
             _clocksByAppLayout = _clockLayout;
         }
-        if (!_clocksByApp.TryGetValue(appId, out var clocks))
+        if (!_clocksByApp.TryGetValue(appId, out var app))
         {
-            clocks = new AppClock?[_partitionList.Count];
+            var clocks = new AppClock?[_partitionList.Count];
             for (var i = 0; i < clocks.Length; i++) clocks[i] = _partitionList[i].Apps.GetValueOrDefault(appId);
-            _clocksByApp[appId] = clocks;
+            app = new AppClocks(clocks);
+            _clocksByApp[appId] = app;
         }
-        return clocks;
+        return app;
     }
 
     /// <summary>
@@ -442,6 +483,17 @@ public sealed partial class Extractor
         /// <summary>The latest record time read from the partition (see <see cref="SessionExpiry.IsIdle"/>).</summary>
         public DateTimeOffset RecordClock { get; set; } = DateTimeOffset.MinValue;
         public bool CaughtUp { get; set; }
+    }
+
+    /// <summary>
+    /// One app's clocks, one per partition of <see cref="_partitionList"/> (null where it has none), and its witness: the
+    /// index of the partition that gave the minimum at the app's last watermark scan, or -1 (no scan yet, or none was
+    /// being read). Built for one partition layout and dropped with it, so an index always names the same partition.
+    /// </summary>
+    private sealed class AppClocks(AppClock?[] clocks)
+    {
+        public AppClock?[] Clocks { get; } = clocks;
+        public int Witness { get; set; } = -1;
     }
 
     /// <summary>One app's event time on one partition: the latest occurred_at of its events there (never moves back).</summary>
