@@ -23,7 +23,7 @@ public sealed partial class Extractor
     private readonly SessionRules _rules;
     private readonly EngagementAggregator _engagement;
     private readonly Dictionary<int, PartitionState> _partitions = [];
-    // The same states as a list: the engagement watermark scans them for every event.
+    // The same states as a list, in the order the engagement watermark's scan and the per-app clock cache index them.
     private readonly List<PartitionState> _partitionList = [];
     // Per app, its clock on each partition of _partitionList (null where it has none), so the watermark's scan reads
     // references instead of looking the app up in each partition's table. Valid while _clockLayout is unchanged: it moves
@@ -215,8 +215,9 @@ public sealed partial class Extractor
     /// app at the last scan (its witness) is still being read, the scan's minimum is at most that partition's bound; when
     /// that bound is at or below the watermark already stored, so is the minimum, and advancing (which never moves back)
     /// would leave the watermark as it is. Which windows close, and when, is exactly what a scan for every event gives;
-    /// the scan runs only once the witness's own bound passes the stored watermark or it stops being read. (The scan was
-    /// 5 % of a consume loop's time with 24 partitions: docs/BENCHMARKS.md, "Where a whole bench's CPU goes".)
+    /// the scan runs only once the witness's own bound passes the stored watermark or it stops being read. (A scan for
+    /// every event took 5.8 % of a consume loop's thread with 24 partitions, this 0.8 %: docs/BENCHMARKS.md, "The
+    /// engagement watermark without a scan for every event".)
     /// </summary>
     private void AdvanceEngagement(string appId)
     {
