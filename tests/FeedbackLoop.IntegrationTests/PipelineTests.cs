@@ -5,8 +5,10 @@ using FeedbackLoop.Contracts.Datasets;
 using FeedbackLoop.Core.Extraction;
 using FeedbackLoop.Datasets;
 using FeedbackLoop.IntegrationTests.Support;
+using FeedbackLoop.Kafka.Extraction;
 using FeedbackLoop.Sdk;
 using FeedbackLoop.Sdk.Kafka;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace FeedbackLoop.IntegrationTests;
 
@@ -194,6 +196,37 @@ public sealed class PipelineTests(ClusterFixture fixture) : IClassFixture<Cluste
         Assert.Equal(clean, recovered);
         var cleanLabels = (await DatasetReader.ReadLabelsAsync(cleanRoot, "demo")).Select(l => l.LabelId).Order(StringComparer.Ordinal);
         var recoveredLabels = (await DatasetReader.ReadLabelsAsync(flakyRoot, "demo")).Select(l => l.LabelId).Order(StringComparer.Ordinal);
+        Assert.Equal(cleanLabels, recoveredLabels);
+    }
+
+    [Fact]
+    public async Task A_checkpoint_written_beside_rows_that_failed_is_never_loaded()
+    {
+        using var harness = new PipelineHarness(fixture.Cluster);
+        harness.Produce(KnownSessions.All());
+        var cleanRoot = Path.Combine(harness.DataRoot, "clean");
+        await harness.ExtractAsync(group: "clean-run", dataRoot: cleanRoot);
+
+        // One flush only, the final one, which always checkpoints: its rows fail while its checkpoints are written beside
+        // them (ExtractionLoop.WriteCheckpointsBesideAsync), so those checkpoints reach the disk for an offset never committed.
+        var root = Path.Combine(harness.DataRoot, "failed");
+        var options = harness.Options("failed", root) with { FlushInterval = TimeSpan.FromHours(1) };
+        using (var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2)))
+        {
+            var failing = new ExtractionLoop(options, new FailFirstWrite(new DatasetStore(root)), NullLogger.Instance);
+            await Assert.ThrowsAsync<IOException>(() => failing.RunAsync(timeout.Token));
+        }
+        Assert.NotEmpty(Directory.EnumerateFiles(options.StateDirectory, "*.checkpoint", SearchOption.AllDirectories));
+
+        // The restart starts where the group committed (nowhere), rebuilds the state by reading, and writes every row.
+        var restarted = await harness.ExtractAsync(group: "failed", dataRoot: root);
+        Assert.Equal(0, restarted.Progress.CheckpointsLoaded);
+        var clean = (await DatasetReader.ReadPairsAsync(cleanRoot, "demo")).Select(p => p.PairId).Order(StringComparer.Ordinal);
+        var recovered = (await DatasetReader.ReadPairsAsync(root, "demo")).Select(p => p.PairId).Order(StringComparer.Ordinal);
+        Assert.NotEmpty(clean);
+        Assert.Equal(clean, recovered);
+        var cleanLabels = (await DatasetReader.ReadLabelsAsync(cleanRoot, "demo")).Select(l => l.LabelId).Order(StringComparer.Ordinal);
+        var recoveredLabels = (await DatasetReader.ReadLabelsAsync(root, "demo")).Select(l => l.LabelId).Order(StringComparer.Ordinal);
         Assert.Equal(cleanLabels, recoveredLabels);
     }
 

@@ -420,18 +420,63 @@ public sealed partial class ExtractionLoop
         // known origin no checkpoint could be checked on load, so the commit stays at the oldest offset the state needs.
         var due = final || _readSinceCheckpoint >= _options.CheckpointMaxRecords || _sinceCheckpoint.Elapsed >= _options.CheckpointInterval;
         var checkpoint = _origin is not null && due;
-        var files = new List<PartitionCheckpoint>();
+        var toCheckpoint = new List<(int Partition, long Next, long RebuildFrom)>();
         foreach (var (partition, next) in _nextOffsets)
         {
             if (!_assigned.Contains(partition)) continue;
             marks.Add((partition, next));
             var rebuildFrom = _extractor.CommittableOffset(partition, next);
-            if (_origin is null)
-            {
-                offsets.Add(new TopicPartitionOffset(_options.Topic, partition, rebuildFrom));
-                continue;
-            }
-            if (!checkpoint || _checkpointed.GetValueOrDefault(partition, -1) == next) continue;
+            if (_origin is null) offsets.Add(new TopicPartitionOffset(_options.Topic, partition, rebuildFrom));
+            else if (checkpoint && _checkpointed.GetValueOrDefault(partition, -1) != next) toCheckpoint.Add((partition, next, rebuildFrom));
+        }
+        if (due)
+        {
+            _readSinceCheckpoint = 0;
+            _sinceCheckpoint.Restart();
+        }
+
+        // One write in flight: the sink and the checkpoint folder take one write at a time.
+        CompletePendingWrite(consumer, producer);
+        var trace = _batchTrace.Take();
+        if (trace.LinksDropped > 0) Progress.RecordTraceLinksDropped(trace.LinksDropped);
+        Activity? span = null;
+        Task<ExtractionWriteResult> write;
+        var files = new List<PartitionCheckpoint>();
+        if (rows.IsEmpty && _readSinceFlush == 0 && toCheckpoint.Count == 0)
+        {
+            // Nothing read and nothing to write: an idle tick, not a commit worth a span.
+            write = Task.FromResult(ExtractionWriteResult.Empty);
+        }
+        else
+        {
+            var outer = Activity.Current;
+            span = StartCommitSpan(trace, _readSinceFlush);
+            // The span is current while the writes' tasks start, so anything the sink traces nests under it;
+            // the consume thread itself goes on outside it.
+            var rowsWrite = rows.IsEmpty ? Task.FromResult(ExtractionWriteResult.Empty) : Task.Run(() => _sink.WriteAsync(rows));
+            // While the rows are written, this thread takes the checkpoints of the state they leave behind, and they are
+            // written beside the rows: both are durable before the commit, which is what makes a checkpoint count.
+            files = TakeCheckpoints(toCheckpoint, offsets);
+            write = files.Exists(f => f.Body is not null) ? WriteCheckpointsBesideAsync(rowsWrite, files) : rowsWrite;
+            Activity.Current = outer;
+        }
+        _pendingWrite = new PendingWrite(write, offsets, marks, span, trace.HasParent ? trace.Parent : null, _batchFirstRead, files);
+        _batchFirstRead = 0;
+        _readSinceFlush = 0;
+        PublishOldestUncommitted();
+        // A checkpoint is committed before reading goes on, so a crash re-reads at most CheckpointMaxRecords records.
+        if (final || checkpoint) CompletePendingWrite(consumer, producer, final: true);
+    }
+
+    /// <summary>
+    /// The checkpoint of each partition in <paramref name="due"/>, with the offset its commit will name added to
+    /// <paramref name="offsets"/>: the next record's when the checkpoint can be written, else the offset to rebuild from.
+    /// </summary>
+    private List<PartitionCheckpoint> TakeCheckpoints(List<(int Partition, long Next, long RebuildFrom)> due, List<TopicPartitionOffset> offsets)
+    {
+        var files = new List<PartitionCheckpoint>(due.Count);
+        foreach (var (partition, next, rebuildFrom) in due)
+        {
             if (_extractor.CheckpointPartition(partition) is { } body)
             {
                 files.Add(new PartitionCheckpoint(partition, next, rebuildFrom, body));
@@ -447,44 +492,24 @@ public sealed partial class ExtractionLoop
             }
             _checkpointed[partition] = next;
         }
-        if (due)
-        {
-            _readSinceCheckpoint = 0;
-            _sinceCheckpoint.Restart();
-        }
-
-        CompletePendingWrite(consumer, producer);
-        var trace = _batchTrace.Take();
-        if (trace.LinksDropped > 0) Progress.RecordTraceLinksDropped(trace.LinksDropped);
-        Activity? span = null;
-        Task<ExtractionWriteResult> write;
-        if (rows.IsEmpty && _readSinceFlush == 0 && files.Count == 0)
-        {
-            // Nothing read and nothing to write: an idle tick, not a commit worth a span.
-            write = Task.FromResult(ExtractionWriteResult.Empty);
-        }
-        else
-        {
-            var outer = Activity.Current;
-            span = StartCommitSpan(trace, _readSinceFlush);
-            // The span is current while the write's task starts, so anything the sink traces nests under it;
-            // the consume thread itself goes on outside it.
-            write = rows.IsEmpty && files.Count == 0 ? Task.FromResult(ExtractionWriteResult.Empty) : Task.Run(() => WriteAsync(rows, files));
-            Activity.Current = outer;
-        }
-        _pendingWrite = new PendingWrite(write, offsets, marks, span, trace.HasParent ? trace.Parent : null, _batchFirstRead, files);
-        _batchFirstRead = 0;
-        _readSinceFlush = 0;
-        PublishOldestUncommitted();
-        // A checkpoint is committed before reading goes on, so a crash re-reads at most CheckpointMaxRecords records.
-        if (final || checkpoint) CompletePendingWrite(consumer, producer, final: true);
+        return files;
     }
 
-    /// <summary>The rows first, then the checkpoints of the state after them: a checkpoint never covers rows that are not durable.</summary>
-    private async Task<ExtractionWriteResult> WriteAsync(ExtractionOutput rows, List<PartitionCheckpoint> files)
+    /// <summary>
+    /// The checkpoint files, written while the rows are: the write ends once both are durable, and fails if either did.
+    /// A checkpoint is only ever loaded for the offset the group committed (ADR 0014), and the commit waits for this whole
+    /// write, so a checkpoint that reached the disk before its rows did is never used unless they did too. Written after
+    /// the rows, the checkpoint files' fsyncs came on top of the flush's time: a single loop's final flush in the bench was
+    /// 12 and 38 ms shorter in two benches (docs/BENCHMARKS.md, "The final flush of a run").
+    /// </summary>
+    private async Task<ExtractionWriteResult> WriteCheckpointsBesideAsync(Task<ExtractionWriteResult> rows, List<PartitionCheckpoint> files)
     {
-        var written = rows.IsEmpty ? ExtractionWriteResult.Empty : await _sink.WriteAsync(rows).ConfigureAwait(false);
-        _checkpoints.WriteAll(_origin!, files.Where(f => f.Body is not null).Select(f => (f.Partition, f.Offset, f.RebuildFrom, f.Body!)));
+        var checkpoints = Task.Run(() => _checkpoints.WriteAll(_origin!, files.Where(f => f.Body is not null).Select(f => (f.Partition, f.Offset, f.RebuildFrom, f.Body!))));
+        // Both end before the result is known, whichever failed: no checkpoint file is still being written when a failed
+        // write stops the loop. The rows' failure is the one raised, as when the files were written after them.
+        await Task.WhenAll(rows, checkpoints).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        var written = await rows.ConfigureAwait(false);
+        await checkpoints.ConfigureAwait(false);
         return written;
     }
 
