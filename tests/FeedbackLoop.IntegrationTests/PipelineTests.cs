@@ -191,12 +191,7 @@ public sealed class PipelineTests(ClusterFixture fixture) : IClassFixture<Cluste
 
         await harness.ExtractAsync(group: "flaky", dataRoot: flakyRoot);
 
-        var clean = (await DatasetReader.ReadPairsAsync(cleanRoot, "demo")).Select(p => p.PairId).Order(StringComparer.Ordinal);
-        var recovered = (await DatasetReader.ReadPairsAsync(flakyRoot, "demo")).Select(p => p.PairId).Order(StringComparer.Ordinal);
-        Assert.Equal(clean, recovered);
-        var cleanLabels = (await DatasetReader.ReadLabelsAsync(cleanRoot, "demo")).Select(l => l.LabelId).Order(StringComparer.Ordinal);
-        var recoveredLabels = (await DatasetReader.ReadLabelsAsync(flakyRoot, "demo")).Select(l => l.LabelId).Order(StringComparer.Ordinal);
-        Assert.Equal(cleanLabels, recoveredLabels);
+        await AssertSamePairsAndLabelsAsync(cleanRoot, flakyRoot);
     }
 
     [Fact]
@@ -221,12 +216,18 @@ public sealed class PipelineTests(ClusterFixture fixture) : IClassFixture<Cluste
         // The restart starts where the group committed (nowhere), rebuilds the state by reading, and writes every row.
         var restarted = await harness.ExtractAsync(group: "failed", dataRoot: root);
         Assert.Equal(0, restarted.Progress.CheckpointsLoaded);
-        var clean = (await DatasetReader.ReadPairsAsync(cleanRoot, "demo")).Select(p => p.PairId).Order(StringComparer.Ordinal);
-        var recovered = (await DatasetReader.ReadPairsAsync(root, "demo")).Select(p => p.PairId).Order(StringComparer.Ordinal);
+        await AssertSamePairsAndLabelsAsync(cleanRoot, root);
+    }
+
+    /// <summary>The recovered folder holds exactly the clean run's pairs and labels (by id), and the clean run has some.</summary>
+    private static async Task AssertSamePairsAndLabelsAsync(string cleanRoot, string recoveredRoot)
+    {
+        var clean = (await DatasetReader.ReadPairsAsync(cleanRoot, "demo")).Select(p => p.PairId).Order(StringComparer.Ordinal).ToList();
+        var recovered = (await DatasetReader.ReadPairsAsync(recoveredRoot, "demo")).Select(p => p.PairId).Order(StringComparer.Ordinal);
         Assert.NotEmpty(clean);
         Assert.Equal(clean, recovered);
         var cleanLabels = (await DatasetReader.ReadLabelsAsync(cleanRoot, "demo")).Select(l => l.LabelId).Order(StringComparer.Ordinal);
-        var recoveredLabels = (await DatasetReader.ReadLabelsAsync(root, "demo")).Select(l => l.LabelId).Order(StringComparer.Ordinal);
+        var recoveredLabels = (await DatasetReader.ReadLabelsAsync(recoveredRoot, "demo")).Select(l => l.LabelId).Order(StringComparer.Ordinal);
         Assert.Equal(cleanLabels, recoveredLabels);
     }
 
