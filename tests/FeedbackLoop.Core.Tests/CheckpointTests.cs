@@ -57,12 +57,12 @@ public sealed class CheckpointTests
         running.Sweep();
         running.Output.TakeAll();
         var duplicatesBefore = running.Counters.DuplicateEvents;
-        var body = running.CheckpointPartition(0)!;
+        var body = running.CheckpointPartition(0)!.Value.ToArray();
 
         var restored = new Extractor(settings);
         Assert.Null(restored.RestorePartition(0, body));
 
-        Assert.Equal(body, restored.CheckpointPartition(0));
+        Assert.Equal(body, restored.CheckpointPartition(0)?.ToArray());
         Assert.Equal((running.OpenSessions, running.SessionStateBytes, running.OpenEngagementWindows),
             (restored.OpenSessions, restored.SessionStateBytes, restored.OpenEngagementWindows));
         foreach (var extractor in new[] { running, restored })
@@ -107,7 +107,7 @@ public sealed class CheckpointTests
         var (events, settings) = Scenarios["thumbs, ratings and labels"]();
         var source = new Extractor(settings);
         for (var i = 0; i < 6; i++) source.Process(0, i, events[i]);
-        var body = source.CheckpointPartition(0)!;
+        var body = source.CheckpointPartition(0)!.Value.ToArray();
         // Offsets of the layout: magic (4), version (4), partition (4), watermark and record clock (10 each), sequence (8), app count (4).
         const int AppCount = 4 + 4 + 4 + 10 + 10 + 8;
         var damaged = damage switch
@@ -127,10 +127,34 @@ public sealed class CheckpointTests
 
         var target = new Extractor(settings);
         for (var i = 0; i < 3; i++) target.Process(0, i, events[i]);
-        var before = target.CheckpointPartition(0);
+        var before = target.CheckpointPartition(0)?.ToArray();
 
         Assert.Equal(reason, target.RestorePartition(0, damaged));
-        Assert.Equal(before, target.CheckpointPartition(0));
+        Assert.Equal(before, target.CheckpointPartition(0)?.ToArray());
+    }
+
+    public static TheoryData<string> ScenarioNames() => [.. Scenarios.Keys];
+
+    [Theory]
+    [MemberData(nameof(ScenarioNames))]
+    public void A_checkpoint_sized_from_the_last_one_holds_exactly_the_state_as_it_grows_and_shrinks(string scenario)
+    {
+        // The running extractor sizes each body's buffer from its previous one (smaller or larger than the next); the fresh
+        // one, fed the same prefix, starts from nothing. Every checkpoint must be the same bytes either way.
+        var (events, settings) = Scenarios[scenario]();
+        var running = new Extractor(settings);
+        for (var i = 0; i < events.Count; i++)
+        {
+            running.Process(0, i, events[i], events[i].OccurredAt);
+            running.Sweep();
+            var fresh = new Extractor(settings);
+            for (var j = 0; j <= i; j++)
+            {
+                fresh.Process(0, j, events[j], events[j].OccurredAt);
+                fresh.Sweep();
+            }
+            Assert.Equal(fresh.CheckpointPartition(0)!.Value.ToArray(), running.CheckpointPartition(0)!.Value.ToArray());
+        }
     }
 
     [Fact]
@@ -139,7 +163,7 @@ public sealed class CheckpointTests
         var (events, _) = Scenarios["thumbs, ratings and labels"]();
         var unbounded = new Extractor();
         foreach (var (evt, offset) in events.Select((e, i) => (e, (long)i))) unbounded.Process(0, offset, evt);
-        var body = unbounded.CheckpointPartition(0)!;
+        var body = unbounded.CheckpointPartition(0)!.Value.ToArray();
         var bounded = new ExtractionSettings { MaxCheckpointBytes = body.Length - 1 };
 
         var over = new Extractor(bounded);
@@ -156,7 +180,7 @@ public sealed class CheckpointTests
         new SessionScript("s1").Shown("a").Feed(extractor, firstOffset: 100);
         new SessionScript("s2").Shown("b").Feed(extractor, firstOffset: 200);
         var restored = new Extractor();
-        Assert.Null(restored.RestorePartition(0, extractor.CheckpointPartition(0)!));
+        Assert.Null(restored.RestorePartition(0, extractor.CheckpointPartition(0)!.Value.ToArray()));
         Assert.Equal(100, restored.CommittableOffset(0, 300));
     }
 
@@ -189,7 +213,7 @@ public sealed class CheckpointTests
 
         // With checkpoints: the restart resumes after the last record, with B's window and nothing of A.
         var restored = new Extractor(settings);
-        Assert.Null(restored.RestorePartition(0, first.CheckpointPartition(0)!));
+        Assert.Null(restored.RestorePartition(0, first.CheckpointPartition(0)!.Value.ToArray()));
         restored.Sweep();
         restored.ResolveAll();
         Assert.Empty(restored.Output.Pairs);

@@ -50,14 +50,14 @@ public sealed class SessionCollectionsTests
         var running = new Extractor(new ExtractionSettings());
         for (var i = 0; i < events.Count; i++) running.Process(0, i, events[i], events[i].OccurredAt);
         running.Sweep();
-        var body = running.CheckpointPartition(0)!;
+        var body = running.CheckpointPartition(0)!.Value.ToArray();
         var restored = new Extractor(new ExtractionSettings());
         Assert.Null(restored.RestorePartition(0, body));
 
         Assert.Equal(expected, Used(Assert.Single(running.SessionsOf(0))));
         Assert.Equal(expected, Used(Assert.Single(restored.SessionsOf(0))));
         // Writing the checkpoint read every collection; still none was created, and the restored one writes the same bytes.
-        Assert.Equal(body, restored.CheckpointPartition(0));
+        Assert.Equal(body, restored.CheckpointPartition(0)?.ToArray());
         Assert.Equal(expected, Used(Assert.Single(running.SessionsOf(0))));
     }
 

@@ -97,7 +97,7 @@ public sealed class CheckpointStoreTests
         var store = new CheckpointStore(root.Combine("checkpoints"));
         var bodies = Enumerable.Range(0, 24).Select(p => Encoding.UTF8.GetBytes($"state of partition {p}: " + new string('x', 1_000 * p))).ToArray();
 
-        store.WriteAll(Origin, bodies.Select((body, p) => (p, 1_000L + p, 10L, body)));
+        store.WriteAll(Origin, bodies.Select((body, p) => (p, 1_000L + p, 10L, (ReadOnlyMemory<byte>)body)));
 
         for (var p = 0; p < bodies.Length; p++)
         {

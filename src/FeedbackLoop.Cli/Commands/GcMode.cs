@@ -26,6 +26,12 @@ internal static class GcMode
             ? value.ToInt64(CultureInfo.InvariantCulture)
             : 85_000;
 
+    /// <summary>
+    /// Whether memory the GC frees stays committed for reuse instead of going back to the operating system: on as shipped
+    /// (ADR 0049), off with <c>DOTNET_GCRetainVM=0</c>.
+    /// </summary>
+    public static bool RetainVM => GC.GetConfigurationVariables().TryGetValue("RetainVM", out var retain) && retain is true;
+
     /// <summary>For people: <c>server GC</c>, <c>server GC with dynamic adaptation</c> or <c>workstation GC</c>.</summary>
     public static string Describe() => DynamicAdaptation ? "server GC with dynamic adaptation" : Name + " GC";
 }

@@ -21,14 +21,21 @@ public sealed partial class Extractor
     /// Call it where the state matches what was read: after the records up to the offset the checkpoint is for, and after
     /// the <see cref="Sweep"/> whose rows the same commit makes durable.
     /// </summary>
-    public byte[]? CheckpointPartition(int partition)
+    /// <remarks>
+    /// The body is built in one array sized for the partition's previous body (a quarter more), and handed back as it is,
+    /// without a copy. A stream growing from empty doubled its array up to the body's size, then copied it out: about three
+    /// times the body allocated, for a body that holds the whole de-duplication window (megabytes once it is full), every
+    /// checkpoint of every partition (docs/BENCHMARKS.md, "Checkpoint bodies built once").
+    /// </remarks>
+    public ReadOnlyMemory<byte>? CheckpointPartition(int partition)
     {
-        using var buffer = new MemoryStream();
+        var state = Partition(partition);
+        var expected = Math.Min(state.LastCheckpointBytes + state.LastCheckpointBytes / 4, _settings.MaxCheckpointBytes + 1);
+        using var buffer = new MemoryStream((int)Math.Min(expected, Array.MaxLength));
         using var writer = new CheckpointWriter(buffer);
         writer.Write(CheckpointMagic);
         writer.Write(CheckpointFormatVersion);
         writer.Write(partition);
-        var state = Partition(partition);
         writer.Write(state.Watermark);
         writer.Write(state.RecordClock);
         writer.Write(state.Sequence);
@@ -46,7 +53,9 @@ public sealed partial class Extractor
         foreach (var session in state.Sessions.Values) WriteSession(writer, session);
         _engagement.WriteShares(partition, writer);
         writer.Flush();
-        return buffer.Length > _settings.MaxCheckpointBytes ? null : buffer.ToArray();
+        state.LastCheckpointBytes = buffer.Length;
+        if (buffer.Length > _settings.MaxCheckpointBytes) return null;
+        return buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
     }
 
     /// <summary>
@@ -71,6 +80,7 @@ public sealed partial class Extractor
                 Watermark = reader.ReadTime(),
                 RecordClock = reader.ReadTime(),
                 Sequence = reader.ReadInt64(),
+                LastCheckpointBytes = body.Length,
             };
             for (int i = 0, apps = reader.ReadCount(); i < apps; i++)
             {

@@ -484,6 +484,8 @@ public sealed partial class Extractor
         /// <summary>The latest record time read from the partition (see <see cref="SessionExpiry.IsIdle"/>).</summary>
         public DateTimeOffset RecordClock { get; set; } = DateTimeOffset.MinValue;
         public bool CaughtUp { get; set; }
+        /// <summary>The size of the partition's last checkpoint body, which sizes the next one's buffer (0: none yet).</summary>
+        public long LastCheckpointBytes { get; set; }
     }
 
     /// <summary>

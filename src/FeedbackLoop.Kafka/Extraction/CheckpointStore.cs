@@ -25,13 +25,13 @@ internal sealed class CheckpointStore(string directory)
     /// Writes partitions' checkpoints durably, together (<see cref="StateFiles.ReplaceAll"/>); each counts only once the group
     /// commits its offset.
     /// </summary>
-    public void WriteAll(LogOrigin origin, IEnumerable<(int Partition, long Offset, long RebuildFrom, byte[] Body)> checkpoints)
+    public void WriteAll(LogOrigin origin, IEnumerable<(int Partition, long Offset, long RebuildFrom, ReadOnlyMemory<byte> Body)> checkpoints)
     {
         var files = new List<StateFile>();
         foreach (var (partition, offset, rebuildFrom, body) in checkpoints)
         {
             var header = string.Create(CultureInfo.InvariantCulture,
-                $"{Magic} {Version} {origin.ClusterId} {origin.TopicId} {partition} {offset} {rebuildFrom} {body.Length} {Convert.ToHexStringLower(SHA256.HashData(body))}\n");
+                $"{Magic} {Version} {origin.ClusterId} {origin.TopicId} {partition} {offset} {rebuildFrom} {body.Length} {Convert.ToHexStringLower(SHA256.HashData(body.Span))}\n");
             files.Add(new StateFile(PathOf(partition, offset), Encoding.ASCII.GetBytes(header), body));
         }
         StateFiles.ReplaceAll(directory, files);

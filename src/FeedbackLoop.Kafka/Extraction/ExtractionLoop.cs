@@ -504,7 +504,7 @@ public sealed partial class ExtractionLoop
     /// </summary>
     private async Task<ExtractionWriteResult> WriteCheckpointsBesideAsync(Task<ExtractionWriteResult> rows, List<PartitionCheckpoint> files)
     {
-        var checkpoints = Task.Run(() => _checkpoints.WriteAll(_origin!, files.Where(f => f.Body is not null).Select(f => (f.Partition, f.Offset, f.RebuildFrom, f.Body!))));
+        var checkpoints = Task.Run(() => _checkpoints.WriteAll(_origin!, files.Where(f => f.Body is not null).Select(f => (f.Partition, f.Offset, f.RebuildFrom, f.Body.GetValueOrDefault()))));
         // Both end before the result is known, whichever failed: no checkpoint file is still being written when a failed
         // write stops the loop. The rows' failure is the one raised, as when the files were written after them.
         await Task.WhenAll(rows, checkpoints).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
@@ -514,7 +514,7 @@ public sealed partial class ExtractionLoop
     }
 
     /// <summary>One partition's checkpoint for a commit; a null body: too large, the commit is the offset to rebuild from.</summary>
-    private sealed record PartitionCheckpoint(int Partition, long Offset, long RebuildFrom, byte[]? Body);
+    private sealed record PartitionCheckpoint(int Partition, long Offset, long RebuildFrom, ReadOnlyMemory<byte>? Body);
 
     /// <summary>
     /// Starts the span of one commit: a child of the first traced record's context, linked to the other
