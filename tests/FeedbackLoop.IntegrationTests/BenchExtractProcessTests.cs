@@ -4,7 +4,7 @@ namespace FeedbackLoop.IntegrationTests;
 
 /// <summary>
 /// <c>bench extract</c> as a process, small: the result file has the fields issue 11's goal and BENCHMARKS.md read, with values
-/// a real run gives (rates and costs above zero, the rate ending at the final commit, the GC named as the process ran it, with the large-object threshold it ran with).
+/// a real run gives (rates and costs above zero, the rate ending at the final commit, the GC named as the process ran it, with the large-object threshold and the retained memory it ran with).
 /// </summary>
 public sealed class BenchExtractProcessTests
 {
@@ -33,6 +33,8 @@ public sealed class BenchExtractProcessTests
         // The executable's runtime configuration asks for 4 MiB (ADR 0048); the GC keeps it, rounded down to its alignment.
         var largeObjectThreshold = json.GetProperty("gc_loh_threshold_bytes").GetInt64();
         Assert.InRange(largeObjectThreshold, 4 * 1024 * 1024 - 1024, 4 * 1024 * 1024);
+        // It also keeps the memory its GC frees (ADR 0049), and the result says so, read back from the runtime.
+        Assert.True(json.GetProperty("gc_retain_vm").GetBoolean());
         Assert.True(json.GetProperty("events").GetInt64() > 300, "every synthetic session has several events");
         Assert.StartsWith($"{Environment.ProcessorCount} cores, ", json.GetProperty("machine").GetString(), StringComparison.Ordinal);
     }

@@ -64,6 +64,10 @@ internal static class BenchCommand
             await stderr.WriteLineAsync($"--consumers must be from 1 to {ExtractCommand.MaxConsumers}.").ConfigureAwait(false);
             return 2;
         }
+        // Deployed extractors run the Server GC (ADR 0043); a bench under the workstation GC measures something else, so say so
+        // before the minute it takes, not only in the result's "gc".
+        if (!GCSettings.IsServerGC && consumers > 1)
+            await stderr.WriteLineAsync($"Note: the workstation GC runs here, which stops all {consumers} loops while one core collects. Extractors are deployed with the Server GC; set DOTNET_gcServer=1 to measure what they run (docs/BENCHMARKS.md).").ConfigureAwait(false);
         using var cluster = EmbeddedKafkaCluster.Start(brokers: 3);
         const string topic = "bench.events";
         cluster.CreateTopic(topic, partitions, 3);
