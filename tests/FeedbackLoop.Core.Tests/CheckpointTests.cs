@@ -180,7 +180,7 @@ public sealed class CheckpointTests
         new SessionScript("s1").Shown("a").Feed(extractor, firstOffset: 100);
         new SessionScript("s2").Shown("b").Feed(extractor, firstOffset: 200);
         var restored = new Extractor();
-        Assert.Null(restored.RestorePartition(0, extractor.CheckpointPartition(0)!.Value.ToArray()));
+        Assert.Null(restored.RestorePartition(0, extractor.CheckpointPartition(0)!.Value.Span));
         Assert.Equal(100, restored.CommittableOffset(0, 300));
     }
 
@@ -213,7 +213,7 @@ public sealed class CheckpointTests
 
         // With checkpoints: the restart resumes after the last record, with B's window and nothing of A.
         var restored = new Extractor(settings);
-        Assert.Null(restored.RestorePartition(0, first.CheckpointPartition(0)!.Value.ToArray()));
+        Assert.Null(restored.RestorePartition(0, first.CheckpointPartition(0)!.Value.Span));
         restored.Sweep();
         restored.ResolveAll();
         Assert.Empty(restored.Output.Pairs);
