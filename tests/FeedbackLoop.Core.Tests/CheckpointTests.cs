@@ -41,6 +41,10 @@ public sealed class CheckpointTests
             new SessionScript("s-dup").Shown("d1").Redelivered().ThumbUp("d1").Redelivered().Ended(),
             new SessionScript("s-late", start: SessionScript.T0.AddMinutes(5)).Shown("l1").ThumbDown("l1")),
             new ExtractionSettings { MaxEntriesPerSession = 10, MaxPairsPerSessionPerRule = 2 }),
+        ["the SDK's UUID event ids among text ones, duplicates"] = () => (Interleave(
+            new SessionScript("s-dup").Shown("d1").Redelivered().ThumbUp("d1").Redelivered().Ended(),
+            new SessionScript("s2", "u2").Shown("c").Rated("c", 2).Dwelled("c", 900)).Select(WithUuidIds).ToList(),
+            new ExtractionSettings()),
         ["two apps, timeouts, closing windows"] = () => (Interleave(
             new SessionScript("s1", appId: "app-a").Shown("a1").ThumbUp("a1").After(TimeSpan.FromMinutes(40)).Shown("a2").ThumbDown("a2"),
             new SessionScript("s2", appId: "app-b").Shown("b1").After(3 * Minute).Shown("b2").Dwelled("b2", 100).After(3 * Minute).Dwelled("b1", 50).Ended()),
@@ -219,6 +223,13 @@ public sealed class CheckpointTests
         Assert.Empty(restored.Output.Pairs);
     }
 
+    /// <summary>Every other id as a lowercase UUID derived from it, as the SDK sends them; a redelivered event keeps its twin's.</summary>
+    private static FeedbackEvent WithUuidIds(FeedbackEvent evt)
+    {
+        var hash = System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(evt.EventId));
+        return hash[0] % 2 == 0 ? evt with { EventId = new Guid(hash.AsSpan(0, 16)).ToString("D") } : evt;
+    }
+
     private static byte[] With(byte[] body, int at, params int[] bytes)
     {
         var copy = body.ToArray();
@@ -253,19 +264,80 @@ public sealed class CheckpointTests
             .Order(StringComparer.Ordinal),
     ];
 
-    // The codec: the de-duplication window writes packed UUIDs from a span, and they must read back as the strings did.
-    [Theory]
-    [InlineData("")]
-    [InlineData("01960f6e-7a2b-7c3d-9e4f-5a6b7c8d9e0f")]
-    [InlineData("g\u00e9n\u00e9ration \u751f\u6210 \ud83d\ude00")]
-    [InlineData("a long one: 0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789")]
-    public void Text_written_from_a_span_is_written_as_from_a_string(string text)
-    {
-        using var fromSpan = new MemoryStream();
-        using (var writer = new CheckpointWriter(fromSpan)) writer.Write(text.AsSpan());
-        using var fromString = new MemoryStream();
-        using (var writer = new CheckpointWriter(fromString)) writer.Write(text);
+    /// <summary>
+    /// A body of <see cref="Extractor.PreviousCheckpointFormatVersion"/>, written by the extractor before UUID ids were kept as
+    /// their bytes (commit ae26645), for <see cref="PreviousFormatStream"/>. An upgrade must restore what its predecessor
+    /// committed, or it re-reads every partition from where its oldest open session began.
+    /// </summary>
+    private const string PreviousFormatBody =
+        "RkxYUwEAAAAAAAAAAAKuyTFa3QgAAAACrskxWt0IAAAFAAAAAAAAAAEAAAADYXBwAAKuyTFa3QgAAAIAAAAFAAAAAAAAAAUAAAAkMDE5MGM1YTgtMTExMS03MDAwLTgwMDAtMDAwMDAwMDAwMDAxJDAxOTBjNWE4LTExMTEtNzAwMC04MDAwLTAwMDAwMDAwMDAwMglzMi10ZXh0LTEkMDE5MGM1YTgtMTExMS03MDAwLTgwMDAtMDAwMDAwMDAwMDAzCVMyLVRFWFQtMgIAAAADYXBwAnMxAAAAAAAAAACAaxXJMVrdCAAAAYBrFckxWt0IAAAAGA4AAAAAAAACAAAAAmcxB21vZGVsLWEAAgAAAAZzeXN0ZW0cWW91IGFyZSBhIGhlbHBmdWwgYXNzaXN0YW50LgR1c2VyHldoYXQgaXMgdGhlIGNhcGl0YWwgb2YgRnJhbmNlPwZQYXJpcy4AAmcyB21vZGVsLWIAAgAAAAZzeXN0ZW0cWW91IGFyZSBhIGhlbHBmdWwgYXNzaXN0YW50LgR1c2VyHldoYXQgaXMgdGhlIGNhcGl0YWwgb2YgRnJhbmNlPwxJdCBpcyBQYXJpcy4AAQAAAAJnMQJ1MQGAaxXJMVrdCAAAAQAAAAAAAAAAAAAAAAEAAAACZzGAaxXJMVrdCAAAAnUxAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA2FwcAJzMgIAAAAAAAAAAAKuyTFa3QgAAAEAAq7JMVrdCAAAAAQLAAAAAAAAAQAAAAJnMwdtb2RlbC1hAAIAAAAGc3lzdGVtHFlvdSBhcmUgYSBoZWxwZnVsIGFzc2lzdGFudC4EdXNlch5XaGF0IGlzIHRoZSBjYXBpdGFsIG9mIEZyYW5jZT8FTHlvbi4AAQAAAAJnMwJ1MgAAAq7JMVrdCAAAAQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAq7JMVrdCAAAAgAAAANhcHAHbW9kZWwtYQAAqEvHMVrdCAAAAAAAAAAACwAAAAIAAAAAAAAAAQAAAAAAAAABAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAQACrskxWt0IAAADYXBwB21vZGVsLWIAAKhLxzFa3QgAAAAAAAAAAAsAAAABAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAGAPuTHMVrdCAAA";
 
-        Assert.Equal(fromString.ToArray(), fromSpan.ToArray());
+    /// <summary>UUID and text event ids, one id sent twice, two sessions left open: the stream <see cref="PreviousFormatBody"/> was taken after.</summary>
+    private static List<FeedbackEvent> PreviousFormatStream()
+    {
+        var t0 = SessionScript.T0;
+        var prompt = SessionScript.Prompt();
+        return
+        [
+            new("0190c5a8-1111-7000-8000-000000000001", "app", "s1", "u1", t0, new GenerationShown("g1", "model-a", prompt, "Paris.")),
+            new("0190c5a8-1111-7000-8000-000000000002", "app", "s1", "u1", t0.AddSeconds(1), new GenerationShown("g2", "model-b", prompt, "It is Paris.")),
+            new("s2-text-1", "app", "s2", "u2", t0.AddSeconds(2), new GenerationShown("g3", "model-a", prompt, "Lyon.")),
+            new("0190c5a8-1111-7000-8000-000000000003", "app", "s1", "u1", t0.AddSeconds(3), new ThumbGiven("g1", ThumbValue.Up)),
+            new("0190c5a8-1111-7000-8000-000000000003", "app", "s1", "u1", t0.AddSeconds(3), new ThumbGiven("g1", ThumbValue.Up)),
+            new("S2-TEXT-2", "app", "s2", "u2", t0.AddSeconds(4), new ThumbGiven("g3", ThumbValue.Down)),
+        ];
+    }
+
+    [Fact]
+    public void A_body_of_the_previous_format_restores_the_state_the_same_stream_builds_now()
+    {
+        var events = PreviousFormatStream();
+        var running = new Extractor();
+        for (var i = 0; i < events.Count; i++) running.Process(0, i, events[i], events[i].OccurredAt);
+        running.Sweep();
+        var previous = Convert.FromBase64String(PreviousFormatBody);
+        Assert.Equal(Extractor.PreviousCheckpointFormatVersion, BitConverter.ToInt32(previous, 4));
+
+        var restored = new Extractor();
+        Assert.Null(restored.RestorePartition(0, previous));
+
+        // The same state, now written in the current format by both.
+        var current = running.CheckpointPartition(0)!.Value.ToArray();
+        Assert.Equal(Extractor.CheckpointFormatVersion, BitConverter.ToInt32(current, 4));
+        Assert.Equal(current, restored.CheckpointPartition(0)?.ToArray());
+        // Both kinds of id were restored: a packed UUID and a text id sent again are duplicates, a new one is not.
+        var again = new[] { events[0], events[2], events[0] with { EventId = "0190c5a8-1111-7000-8000-0000000000ff" } };
+        foreach (var evt in again) restored.Process(0, events.Count, evt, evt.OccurredAt);
+        Assert.Equal(2, restored.Counters.DuplicateEvents);
+    }
+
+    [Fact]
+    public void A_packed_uuid_takes_seventeen_bytes_of_a_body_and_a_text_id_its_text()
+    {
+        var events = PreviousFormatStream();
+        var extractor = new Extractor();
+        for (var i = 0; i < events.Count; i++) extractor.Process(0, i, events[i], events[i].OccurredAt);
+        var body = extractor.CheckpointPartition(0)!.Value.ToArray();
+        var previous = Convert.FromBase64String(PreviousFormatBody);
+
+        // Three distinct UUIDs (36 characters and a length byte each before, a tag and 16 bytes now) and two text ids (a tag more).
+        Assert.Equal(previous.Length - (3 * (37 - 17)) + 2, body.Length);
+    }
+
+    [Fact]
+    public void An_id_with_an_unknown_tag_is_a_damaged_body()
+    {
+        var (events, settings) = Scenarios["thumbs, ratings and labels"]();
+        var source = new Extractor(settings);
+        for (var i = 0; i < 6; i++) source.Process(0, i, events[i]);
+        var body = source.CheckpointPartition(0)!.Value.ToArray();
+        // After the header (44 bytes with the app count), the one app "app" (its string, clock, open sessions, last active),
+        // then the id count: the first id's tag, a text id's in this stream.
+        const int FirstIdTag = 44 + (1 + 3) + 10 + 4 + 8 + 4;
+        Assert.Equal(2, body[FirstIdTag]);
+
+        var target = new Extractor(settings);
+        Assert.Equal(CheckpointReasons.Corrupt, target.RestorePartition(0, With(body, FirstIdTag, 0x7F)));
+        Assert.Equal(CheckpointReasons.Truncated, target.RestorePartition(0, body.AsSpan(0, FirstIdTag + 1)));
     }
 }

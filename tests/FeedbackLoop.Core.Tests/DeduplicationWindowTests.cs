@@ -4,7 +4,8 @@ namespace FeedbackLoop.Core.Tests;
 
 /// <summary>
 /// The de-duplication window keeps the SDK's UUID ids as 16 bytes and every other id as its text; either way an id is the
-/// same as another exactly when the strings are equal, and a checkpoint gets every id back as it came.
+/// same as another exactly when the strings are equal, and a checkpoint gets every id back as it came (a packed one as its
+/// bytes, a text one as its string).
 /// </summary>
 public sealed class DeduplicationWindowTests
 {
@@ -63,31 +64,68 @@ public sealed class DeduplicationWindowTests
     }
 
     [Fact]
-    public void A_checkpoint_holds_each_id_in_the_bytes_its_string_would_have()
+    public void A_checkpoint_holds_a_packed_id_as_a_tag_and_its_16_bytes_and_a_text_id_as_a_tag_and_its_string()
     {
-        // The checkpoint format is unchanged by packing: a packed UUID is written exactly as its string was before.
         string[] ids = ["01960f6e-7a2b-7c3d-9e4f-5a6b7c8d9e0f", "e-2", "g\u00e9n\u00e9ration", "00000000-0000-0000-0000-000000000000"];
         var window = new DeduplicationWindow(10);
         foreach (var id in ids) window.Add(id);
         using var packed = new MemoryStream();
         using (var writer = new CheckpointWriter(packed)) window.WriteIds(writer);
-        using var strings = new MemoryStream();
-        using (var writer = new CheckpointWriter(strings))
+        using var expected = new MemoryStream();
+        using (var writer = new CheckpointWriter(expected))
         {
-            foreach (var id in ids) writer.Write(id);
+            foreach (var id in ids)
+            {
+                if (DeduplicationWindow.IsLowercaseUuid(id))
+                {
+                    writer.Write((byte)1);
+                    writer.Write(Guid.ParseExact(id, "D").ToByteArray());
+                }
+                else
+                {
+                    writer.Write((byte)2);
+                    writer.Write(id);
+                }
+            }
         }
 
-        Assert.Equal(strings.ToArray(), packed.ToArray());
+        Assert.Equal(expected.ToArray(), packed.ToArray());
     }
 
+    /// <summary>The ids a checkpoint of <paramref name="window"/> gives back: restored into a fresh window, checkpointed again and read.</summary>
     private static List<string> Checkpointed(DeduplicationWindow window)
     {
-        using var body = new MemoryStream();
-        using (var writer = new CheckpointWriter(body)) window.WriteIds(writer);
-        body.Position = 0;
-        using var reader = new CheckpointReader(body);
-        var ids = new List<string>();
-        for (var i = 0; i < window.Count; i++) ids.Add(reader.ReadString());
-        return ids;
+        var restored = new DeduplicationWindow(window.Count);
+        using (var body = new MemoryStream())
+        {
+            using (var writer = new CheckpointWriter(body)) window.WriteIds(writer);
+            body.Position = 0;
+            using var reader = new CheckpointReader(body);
+            restored.ReadIds(reader, window.Count);
+            Assert.Equal(0, reader.Remaining);
+        }
+
+        using var again = new MemoryStream();
+        using (var writer = new CheckpointWriter(again)) restored.WriteIds(writer);
+        again.Position = 0;
+        using var ids = new CheckpointReader(again);
+        var result = new List<string>();
+        for (var i = 0; i < restored.Count; i++)
+        {
+            result.Add(ids.ReadByte() switch
+            {
+                1 => ReadUuid(ids),
+                2 => ids.ReadString(),
+                var tag => throw new InvalidDataException($"tag {tag}"),
+            });
+        }
+        return result;
+    }
+
+    private static string ReadUuid(CheckpointReader reader)
+    {
+        Span<byte> bytes = stackalloc byte[16];
+        reader.ReadExactly(bytes);
+        return new Guid(bytes).ToString("D");
     }
 }

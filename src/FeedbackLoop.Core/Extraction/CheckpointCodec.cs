@@ -16,14 +16,9 @@ internal sealed class CheckpointWriter(Stream stream) : IDisposable
     public void Write(int value) => _writer.Write(value);
     public void Write(long value) => _writer.Write(value);
     public void Write(bool value) => _writer.Write(value);
+    public void Write(byte value) => _writer.Write(value);
     public void Write(string value) => _writer.Write(value);
 
-    /// <summary>Text in the same form as <see cref="Write(string)"/> (its UTF-8 length, then its UTF-8), without a string.</summary>
-    public void Write(ReadOnlySpan<char> value)
-    {
-        _writer.Write7BitEncodedInt(Encoding.UTF8.GetByteCount(value));
-        _writer.Write(value);
-    }
     public void Write(ReadOnlySpan<byte> bytes) => _writer.Write(bytes);
 
     public void WriteNullable(string? value)
@@ -59,7 +54,11 @@ internal sealed class CheckpointReader(Stream stream) : IDisposable
     public int ReadInt32() => _reader.ReadInt32();
     public long ReadInt64() => _reader.ReadInt64();
     public bool ReadBoolean() => _reader.ReadBoolean();
+    public byte ReadByte() => _reader.ReadByte();
     public byte[] ReadBytes(int count) => _reader.ReadBytes(count);
+
+    /// <summary>Fills <paramref name="buffer"/>; the body ending first is a cut-off body (<see cref="EndOfStreamException"/>).</summary>
+    public void ReadExactly(Span<byte> buffer) => stream.ReadExactly(buffer);
 
     public string ReadString()
     {

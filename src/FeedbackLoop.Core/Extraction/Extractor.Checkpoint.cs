@@ -12,8 +12,14 @@ public sealed partial class Extractor
 {
     // "FLXS" little-endian, then the body's format version: a body of another format is refused, never guessed at.
     private const int CheckpointMagic = 0x53584C46;
-    /// <summary>The format version of checkpoint bodies this extractor writes and reads.</summary>
-    public const int CheckpointFormatVersion = 1;
+    /// <summary>
+    /// The format version of checkpoint bodies this extractor writes. It also reads <see cref="PreviousCheckpointFormatVersion"/>,
+    /// so an upgrade restores the checkpoints its predecessor committed instead of re-reading their partitions.
+    /// </summary>
+    public const int CheckpointFormatVersion = 2;
+
+    /// <summary>The version before <see cref="CheckpointFormatVersion"/>: the same layout, with every de-duplication id as text.</summary>
+    public const int PreviousCheckpointFormatVersion = 1;
 
     /// <summary>
     /// The state of <paramref name="partition"/> as a checkpoint body, or null when it is larger than
@@ -73,7 +79,8 @@ public sealed partial class Extractor
             using var stream = new MemoryStream(body.ToArray(), writable: false);
             using var reader = new CheckpointReader(stream);
             if (reader.ReadInt32() != CheckpointMagic) return CheckpointReasons.Corrupt;
-            if (reader.ReadInt32() != CheckpointFormatVersion) return CheckpointReasons.Version;
+            var version = reader.ReadInt32();
+            if (version is not (CheckpointFormatVersion or PreviousCheckpointFormatVersion)) return CheckpointReasons.Version;
             if (reader.ReadInt32() != partition) return CheckpointReasons.Corrupt;
             state = new PartitionState(_settings.DeduplicationWindow)
             {
@@ -87,7 +94,15 @@ public sealed partial class Extractor
                 var appId = reader.ReadString();
                 state.Apps[appId] = new AppClock { Watermark = reader.ReadTime(), OpenSessions = reader.ReadInt32(), LastActive = reader.ReadInt64() };
             }
-            for (int i = 0, ids = reader.ReadCount(); i < ids; i++) state.Deduplication.Add(reader.ReadString());
+            var ids = reader.ReadCount();
+            if (version == PreviousCheckpointFormatVersion)
+            {
+                for (var i = 0; i < ids; i++) state.Deduplication.Add(reader.ReadString());
+            }
+            else
+            {
+                state.Deduplication.ReadIds(reader, ids);
+            }
             for (int i = 0, sessions = reader.ReadCount(); i < sessions; i++)
             {
                 var session = ReadSession(reader);
