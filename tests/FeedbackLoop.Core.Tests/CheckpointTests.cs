@@ -320,8 +320,9 @@ public sealed class CheckpointTests
         var body = extractor.CheckpointPartition(0)!.Value.ToArray();
         var previous = Convert.FromBase64String(PreviousFormatBody);
 
-        // Three distinct UUIDs (36 characters and a length byte each before, a tag and 16 bytes now) and two text ids (a tag more).
-        Assert.Equal(previous.Length - (3 * (37 - 17)) + 2, body.Length);
+        // Three distinct UUIDs (36 characters and a length byte each before, a tag and 16 bytes now), two text ids (a tag
+        // more each), and the byte that says the window is written whole.
+        Assert.Equal(previous.Length - (3 * (37 - 17)) + 2 + 1, body.Length);
     }
 
     [Fact]
@@ -332,12 +333,93 @@ public sealed class CheckpointTests
         for (var i = 0; i < 6; i++) source.Process(0, i, events[i]);
         var body = source.CheckpointPartition(0)!.Value.ToArray();
         // After the header (44 bytes with the app count), the one app "app" (its string, clock, open sessions, last active),
-        // then the id count: the first id's tag, a text id's in this stream.
-        const int FirstIdTag = 44 + (1 + 3) + 10 + 4 + 8 + 4;
-        Assert.Equal(2, body[FirstIdTag]);
+        // the window's section (0: written whole) and its id count: the first id's tag, a text id's in this stream.
+        const int Section = 44 + (1 + 3) + 10 + 4 + 8;
+        const int FirstIdTag = Section + 1 + 4;
+        Assert.Equal((0, 2), (body[Section], body[FirstIdTag]));
 
         var target = new Extractor(settings);
         Assert.Equal(CheckpointReasons.Corrupt, target.RestorePartition(0, With(body, FirstIdTag, 0x7F)));
+        Assert.Equal(CheckpointReasons.Corrupt, target.RestorePartition(0, With(body, Section, 0x7F)));
         Assert.Equal(CheckpointReasons.Truncated, target.RestorePartition(0, body.AsSpan(0, FirstIdTag + 1)));
+    }
+
+    // The window from DeduplicationWindow.InlineBelow ids on: a base file, and in each body what arrived since it.
+    private const int BigWindow = 8_192;
+
+    /// <summary>One UUID-identified event of its own ended session, as the SDK would send it: it only fills the window.</summary>
+    private static FeedbackEvent Ended(int n) =>
+        new(new Guid(n, 0x7000, 0x0800, 0, 0, 0, 0, 0, 0, 0, 0).ToString("D"), "app", $"s-{n}", "u1", SessionScript.T0.AddMilliseconds(n), SessionEnded.Instance);
+
+    [Fact]
+    public void A_large_window_is_restored_from_its_bases_and_what_each_body_added_across_many_checkpoints()
+    {
+        var settings = new ExtractionSettings { DeduplicationWindow = BigWindow };
+        var running = new Extractor(settings);
+        var bases = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+        var referenced = new HashSet<string>(StringComparer.Ordinal);
+        const int Events = 3 * BigWindow, Chunk = 700;
+        for (var read = 0; read < Events;)
+        {
+            for (var end = Math.Min(read + Chunk, Events); read < end; read++) running.Process(0, read, Ended(read), Ended(read).OccurredAt);
+            running.Sweep();
+            var body = running.CheckpointPartition(0)!.Value.ToArray();
+            if (running.TakeWindowBase(0) is { } fresh) bases[fresh.Hash] = fresh.Bytes.ToArray();
+            var baseHash = running.WindowBaseOf(0);
+            Assert.Equal(read >= DeduplicationWindow.InlineBelow, baseHash is not null);
+            if (baseHash is null) continue;
+            referenced.Add(baseHash);
+            // A body holds what arrived since its base, never a whole window's ids again.
+            Assert.True(body.Length < bases[baseHash].Length / 2, $"a body of {body.Length} bytes on a base of {bases[baseHash].Length}");
+
+            var restored = new Extractor(settings);
+            Assert.Null(restored.RestorePartition(0, body, hash => bases.GetValueOrDefault(hash)));
+            Assert.Equal(body, restored.CheckpointPartition(0)?.ToArray());
+            Assert.Null(restored.TakeWindowBase(0));
+            // The restored window holds exactly the last BigWindow ids: each of them is a duplicate, the one before is not.
+            var remembered = Enumerable.Range(Math.Max(0, read - BigWindow), Math.Min(read, BigWindow)).ToList();
+            foreach (var n in remembered) Assert.Equal(ProcessOutcome.Duplicate, restored.Process(0, read, Ended(n), Ended(n).OccurredAt));
+            if (read > BigWindow) Assert.Equal(ProcessOutcome.Processed, restored.Process(0, read, Ended(read - BigWindow - 1), Ended(read).OccurredAt));
+        }
+        // A new base once a quarter of the window came after the last one, not at every checkpoint.
+        Assert.InRange(referenced.Count, (Events - DeduplicationWindow.InlineBelow) / (BigWindow / 4) - 1, (Events - DeduplicationWindow.InlineBelow) / (BigWindow / 4) + 1);
+    }
+
+    [Fact]
+    public void A_body_whose_window_base_is_missing_or_damaged_is_refused_and_changes_nothing()
+    {
+        var settings = new ExtractionSettings { DeduplicationWindow = BigWindow };
+        var source = new Extractor(settings);
+        for (var n = 0; n < BigWindow; n++) source.Process(0, n, Ended(n), Ended(n).OccurredAt);
+        var body = source.CheckpointPartition(0)!.Value.ToArray();
+        var windowBase = source.TakeWindowBase(0)!;
+        var damaged = windowBase.Bytes.ToArray();
+        damaged[^1] ^= 0xFF;
+
+        var target = new Extractor(settings);
+        target.Process(0, 0, Ended(-1), Ended(0).OccurredAt);
+        var before = target.CheckpointPartition(0)?.ToArray();
+        Assert.Equal(CheckpointReasons.WindowMissing, target.RestorePartition(0, body));
+        Assert.Equal(CheckpointReasons.WindowMissing, target.RestorePartition(0, body, _ => null));
+        Assert.Equal(CheckpointReasons.Corrupt, target.RestorePartition(0, body, _ => damaged));
+        Assert.Equal(before, target.CheckpointPartition(0)?.ToArray());
+        Assert.Null(target.RestorePartition(0, body, hash => hash == windowBase.Hash ? windowBase.Bytes.ToArray() : null));
+    }
+
+    [Fact]
+    public void A_body_over_the_size_bound_leaves_no_reference_to_a_base_that_was_never_written()
+    {
+        var events = new List<FeedbackEvent>();
+        for (var n = 0; n < DeduplicationWindow.InlineBelow; n++) events.Add(Ended(n));
+        // An open session whose answer makes the body larger than the bound, while the window's ids sit in the base.
+        events.Add(new FeedbackEvent(Guid.NewGuid().ToString("D"), "app", "s-open", "u1", SessionScript.T0.AddHours(1),
+            new GenerationShown("g1", "model-a", SessionScript.Prompt(), new string('a', 4_000))));
+        var bounded = new ExtractionSettings { MaxCheckpointBytes = 2_000 };
+        var extractor = new Extractor(bounded);
+        foreach (var (evt, offset) in events.Select((e, i) => (e, (long)i))) extractor.Process(0, offset, evt, evt.OccurredAt);
+
+        Assert.Null(extractor.CheckpointPartition(0));
+        Assert.Null(extractor.TakeWindowBase(0));
+        Assert.Null(extractor.WindowBaseOf(0));
     }
 }

@@ -70,7 +70,7 @@ public sealed class DeduplicationWindowTests
         var window = new DeduplicationWindow(10);
         foreach (var id in ids) window.Add(id);
         using var packed = new MemoryStream();
-        using (var writer = new CheckpointWriter(packed)) window.WriteIds(writer);
+        using (var writer = new CheckpointWriter(packed)) window.WriteIds(writer, skip: 0);
         using var expected = new MemoryStream();
         using (var writer = new CheckpointWriter(expected))
         {
@@ -98,7 +98,7 @@ public sealed class DeduplicationWindowTests
         var restored = new DeduplicationWindow(window.Count);
         using (var body = new MemoryStream())
         {
-            using (var writer = new CheckpointWriter(body)) window.WriteIds(writer);
+            using (var writer = new CheckpointWriter(body)) window.WriteIds(writer, skip: 0);
             body.Position = 0;
             using var reader = new CheckpointReader(body);
             restored.ReadIds(reader, window.Count);
@@ -106,7 +106,7 @@ public sealed class DeduplicationWindowTests
         }
 
         using var again = new MemoryStream();
-        using (var writer = new CheckpointWriter(again)) restored.WriteIds(writer);
+        using (var writer = new CheckpointWriter(again)) restored.WriteIds(writer, skip: 0);
         again.Position = 0;
         using var ids = new CheckpointReader(again);
         var result = new List<string>();

@@ -45,7 +45,7 @@ public sealed class CheckpointStoreTests
             "the topic created again" => Origin with { TopicId = "topic-2" },
             _ => Origin,
         };
-        store.WriteAll(writtenFor, [(Partition, @case == "written for an earlier offset only" ? Offset - 10 : Offset, RebuildFrom, Body)]);
+        store.WriteAll(writtenFor, [(Partition, @case == "written for an earlier offset only" ? Offset - 10 : Offset, RebuildFrom, Body, null)]);
         var path = root.Combine("checkpoints", $"partition-{Partition}-{Offset}.checkpoint");
         if (@case == "no file for the committed offset") File.Delete(path);
         if (File.Exists(path))
@@ -77,9 +77,9 @@ public sealed class CheckpointStoreTests
     {
         using var root = new TempFolder("checkpoint-store");
         var store = new CheckpointStore(root.Combine("checkpoints"));
-        store.WriteAll(Origin, [(Partition, 100, 10, Body)]);
-        store.WriteAll(Origin, [(Partition, 200, 10, Body)]);
-        store.WriteAll(Origin, [(12, 300, 10, Body)]);
+        store.WriteAll(Origin, [(Partition, 100, 10, Body, null)]);
+        store.WriteAll(Origin, [(Partition, 200, 10, Body, null)]);
+        store.WriteAll(Origin, [(12, 300, 10, Body, null)]);
         File.WriteAllBytes(root.Combine("checkpoints", $"partition-{Partition}-400.checkpoint.partial"), Body);
 
         store.Prune(Partition, keep: 200);
@@ -97,7 +97,7 @@ public sealed class CheckpointStoreTests
         var store = new CheckpointStore(root.Combine("checkpoints"));
         var bodies = Enumerable.Range(0, 24).Select(p => Encoding.UTF8.GetBytes($"state of partition {p}: " + new string('x', 1_000 * p))).ToArray();
 
-        store.WriteAll(Origin, bodies.Select((body, p) => (p, 1_000L + p, 10L, (ReadOnlyMemory<byte>)body)));
+        store.WriteAll(Origin, bodies.Select((body, p) => (p, 1_000L + p, 10L, (ReadOnlyMemory<byte>)body, (WindowBaseFile?)null)));
 
         for (var p = 0; p < bodies.Length; p++)
         {
@@ -107,6 +107,54 @@ public sealed class CheckpointStoreTests
         }
         Assert.DoesNotContain(Directory.EnumerateFiles(root.Combine("checkpoints")), f => f.EndsWith(".partial", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public void A_window_base_is_written_with_the_checkpoint_that_first_refers_to_it_and_kept_while_the_committed_one_does()
+    {
+        using var root = new TempFolder("checkpoint-store");
+        var store = new CheckpointStore(root.Combine("checkpoints"));
+        var first = Base("the ids of the window at offset 100");
+        var second = Base("the ids of the window at offset 300");
+
+        store.WriteAll(Origin, [(Partition, 100, 10, Body, first)]);
+        store.WriteAll(Origin, [(Partition, 200, 10, Body, null)]); // refers to the first base
+        Assert.Equal(first.Bytes.ToArray(), store.ReadWindowBase(Partition, first.Hash));
+        Assert.Null(store.ReadWindowBase(Partition, second.Hash));
+        Assert.Null(store.ReadWindowBase(12, first.Hash)); // another partition's bases are its own
+
+        store.Prune(Partition, keep: 200, keepBase: first.Hash);
+        Assert.Equal([$"partition-{Partition}-200.checkpoint", $"partition-{Partition}-window-{first.Hash}.ids"], FileNames(root));
+
+        store.WriteAll(Origin, [(Partition, 300, 10, Body, second)]);
+        store.Prune(Partition, keep: 300, keepBase: second.Hash);
+        Assert.Equal([$"partition-{Partition}-300.checkpoint", $"partition-{Partition}-window-{second.Hash}.ids"], FileNames(root));
+        Assert.Null(store.ReadWindowBase(Partition, first.Hash));
+
+        store.Prune(Partition, keep: null, keepBase: second.Hash); // no checkpoint kept: no base either
+        Assert.Empty(FileNames(root));
+    }
+
+    [Theory]
+    [InlineData("../partition-2-100.checkpoint")]
+    [InlineData("ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789")]
+    [InlineData("")]
+    public void A_base_name_that_is_not_a_hash_is_never_looked_up(string name)
+    {
+        using var root = new TempFolder("checkpoint-store");
+        var store = new CheckpointStore(root.Combine("checkpoints"));
+        store.WriteAll(Origin, [(Partition, 100, 10, Body, Base("ids"))]);
+
+        Assert.Null(store.ReadWindowBase(Partition, name));
+    }
+
+    private static WindowBaseFile Base(string text)
+    {
+        var bytes = Encoding.UTF8.GetBytes(text);
+        return new WindowBaseFile(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes)), bytes);
+    }
+
+    private static IEnumerable<string?> FileNames(TempFolder root) =>
+        Directory.EnumerateFiles(root.Combine("checkpoints")).Select(Path.GetFileName).Order(StringComparer.Ordinal);
 
     private static byte[] Flip(byte[] bytes, int at)
     {

@@ -219,6 +219,32 @@ public sealed class PipelineTests(ClusterFixture fixture) : IClassFixture<Cluste
         await AssertSamePairsAndLabelsAsync(cleanRoot, root);
     }
 
+    [Fact]
+    public async Task A_restart_restores_a_large_de_duplication_window_from_its_base_file_and_the_ids_added_since()
+    {
+        // One partition whose window passes the size from which it is kept in a base file beside the checkpoints.
+        using var harness = new PipelineHarness(fixture.Cluster, partitions: 1);
+        var now = DateTimeOffset.UtcNow.AddMinutes(-1);
+        FeedbackEvent Ended(int n) => new(new Guid(n, 0x7000, 0x0800, 1, 2, 3, 4, 5, 6, 7, 8).ToString("D"), "demo", $"s-{n}", "u1", now.AddMilliseconds(n), SessionEnded.Instance);
+        var first = Extractor.WindowBaseFrom + 500;
+        harness.Produce(Enumerable.Range(0, first).Select(Ended));
+        var firstRun = await harness.ExtractAsync(group: "window");
+        Assert.Equal(first, firstRun.Progress.EventsProcessed);
+        var folder = Directory.EnumerateDirectories(Path.Combine(harness.DataRoot, "state", "extract"), "checkpoints", SearchOption.AllDirectories).Single();
+        var bases = Directory.EnumerateFiles(folder, "partition-0-window-*.ids").ToList();
+        Assert.Single(bases);
+
+        // Sent again: ids from the base's oldest to the newest, and new ones. The window must know every old one.
+        harness.Produce(Enumerable.Range(0, 300).Select(Ended).Concat(Enumerable.Range(first - 300, 300).Select(Ended)).Concat(Enumerable.Range(first, 200).Select(Ended)));
+        var restarted = await harness.ExtractAsync(group: "window");
+
+        Assert.Equal(1, restarted.Progress.CheckpointsLoaded);
+        Assert.Equal((600, 200), (restarted.Progress.DuplicateEvents, restarted.Progress.EventsProcessed));
+        // After its commit, the partition keeps one checkpoint and the one base it refers to: 200 ids did not need a new one.
+        Assert.Equal([.. bases.Select(Path.GetFileName)], Directory.EnumerateFiles(folder, "partition-0-window-*.ids").Select(Path.GetFileName));
+        Assert.Single(Directory.EnumerateFiles(folder, "partition-0-*.checkpoint"));
+    }
+
     /// <summary>The recovered folder holds exactly the clean run's pairs and labels (by id), and the clean run has some.</summary>
     private static async Task AssertSamePairsAndLabelsAsync(string cleanRoot, string recoveredRoot)
     {

@@ -28,6 +28,9 @@ public static class CheckpointReasons
     /// <summary>The group has a committed offset, and no checkpoint was written for it (an older version committed it, or the file was lost).</summary>
     public const string Missing = "missing";
 
+    /// <summary>The body refers to a base of its de-duplication window that is not there (a file lost or deleted).</summary>
+    public const string WindowMissing = "window_missing";
+
     /// <summary>Every reason, for tests and documentation.</summary>
-    public static IReadOnlyList<string> All { get; } = [Truncated, Corrupt, Version, TooLarge, Foreign, OriginUnknown, Missing];
+    public static IReadOnlyList<string> All { get; } = [Truncated, Corrupt, Version, TooLarge, Foreign, OriginUnknown, Missing, WindowMissing];
 }

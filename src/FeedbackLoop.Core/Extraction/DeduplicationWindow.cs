@@ -13,7 +13,7 @@ namespace FeedbackLoop.Core.Extraction;
 /// for character: only the one spelling that a UUID's text gives back is packed, and a packed id never equals a text one,
 /// so two ids are the same exactly when they are the same string.
 /// </remarks>
-internal sealed class DeduplicationWindow(int capacity)
+internal sealed partial class DeduplicationWindow(int capacity)
 {
     private readonly HashSet<Guid> _uuids = [];
     private readonly HashSet<string> _texts = new(StringComparer.Ordinal);
@@ -29,7 +29,7 @@ internal sealed class DeduplicationWindow(int capacity)
         if (!_texts.Add(id)) return false;
         _order.Enqueue(new Arrival(default, IsText: true));
         _textOrder.Enqueue(id);
-        ForgetOverCapacity();
+        Added();
         return true;
     }
 
@@ -37,74 +37,18 @@ internal sealed class DeduplicationWindow(int capacity)
     {
         if (!_uuids.Add(uuid)) return false;
         _order.Enqueue(new Arrival(uuid, IsText: false));
-        ForgetOverCapacity();
+        Added();
         return true;
     }
 
-    private void ForgetOverCapacity()
+    private void Added()
     {
+        if (_sinceBase < int.MaxValue) _sinceBase++;
         if (_order.Count > capacity) Forget(_order.Dequeue());
     }
 
     /// <summary>How many ids are remembered.</summary>
     public int Count => _order.Count;
-
-    /// <summary>
-    /// The remembered ids, oldest first, as a checkpoint keeps them, so a restore (<see cref="ReadIds"/>) remembers exactly
-    /// these: each id is a tag byte, then a packed UUID's 16 bytes, or a text id as <see cref="CheckpointWriter.Write(string)"/>
-    /// writes a string.
-    /// </summary>
-    /// <remarks>
-    /// Format version 1 wrote every id as text, a packed one formatted back to its 36 characters: 37 bytes an id instead of
-    /// 17, and a formatting and a parse per id for a window that is full (200,000 ids a partition by default) in every
-    /// checkpoint of a running extractor (docs/BENCHMARKS.md, "Checkpoints keep UUID ids as their 16 bytes").
-    /// </remarks>
-    public void WriteIds(CheckpointWriter writer)
-    {
-        Span<byte> uuid = stackalloc byte[16];
-        using var texts = _textOrder.GetEnumerator();
-        foreach (var arrival in _order)
-        {
-            if (arrival.IsText)
-            {
-                texts.MoveNext();
-                writer.Write(TextTag);
-                writer.Write(texts.Current);
-                continue;
-            }
-            arrival.Uuid.TryWriteBytes(uuid);
-            writer.Write(UuidTag);
-            writer.Write((ReadOnlySpan<byte>)uuid);
-        }
-    }
-
-    /// <summary>Adds <paramref name="count"/> ids written by <see cref="WriteIds"/>, in their order; an unknown tag is a damaged body.</summary>
-    public void ReadIds(CheckpointReader reader, int count)
-    {
-        // Sized once for what the window will hold, rather than grown by doubling through a full window's 200,000 ids.
-        _uuids.EnsureCapacity(Math.Min(count, capacity));
-        _order.EnsureCapacity(Math.Min(count, capacity) + 1);
-        Span<byte> uuid = stackalloc byte[16];
-        for (var i = 0; i < count; i++)
-        {
-            switch (reader.ReadByte())
-            {
-                case UuidTag:
-                    reader.ReadExactly(uuid);
-                    AddPacked(new Guid(uuid));
-                    break;
-                case TextTag:
-                    // Through Add, so a text that is a UUID's spelling is packed as it would have been when it arrived.
-                    Add(reader.ReadString());
-                    break;
-                default:
-                    throw new InvalidDataException("unknown id tag");
-            }
-        }
-    }
-
-    private const byte UuidTag = 1;
-    private const byte TextTag = 2;
 
     /// <summary>The 8-4-4-4-12 form with lowercase hex digits only: the one spelling <see cref="Guid.ToString(string)"/> gives back.</summary>
     internal static bool IsLowercaseUuid(string id)

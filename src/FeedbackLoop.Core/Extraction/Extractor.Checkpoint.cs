@@ -18,7 +18,10 @@ public sealed partial class Extractor
     /// </summary>
     public const int CheckpointFormatVersion = 2;
 
-    /// <summary>The version before <see cref="CheckpointFormatVersion"/>: the same layout, with every de-duplication id as text.</summary>
+    /// <summary>
+    /// The version before <see cref="CheckpointFormatVersion"/>: the same layout, except that the de-duplication window was
+    /// written whole into every body, each id as text.
+    /// </summary>
     public const int PreviousCheckpointFormatVersion = 1;
 
     /// <summary>
@@ -53,23 +56,48 @@ public sealed partial class Extractor
             writer.Write(clock.OpenSessions);
             writer.Write(clock.LastActive);
         }
-        writer.Write(state.Deduplication.Count);
-        state.Deduplication.WriteIds(writer);
+        state.Deduplication.WriteSection(writer);
         writer.Write(state.Sessions.Count);
         foreach (var session in state.Sessions.Values) WriteSession(writer, session);
         _engagement.WriteShares(partition, writer);
         writer.Flush();
         state.LastCheckpointBytes = buffer.Length;
-        if (buffer.Length > _settings.MaxCheckpointBytes) return null;
+        if (buffer.Length > _settings.MaxCheckpointBytes)
+        {
+            state.Deduplication.Abandon();
+            return null;
+        }
         return buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
     }
+
+    /// <summary>
+    /// From this many ids on, a partition's de-duplication window is kept in a base file beside its checkpoints, and each
+    /// body holds the ids added since the base (<see cref="TakeWindowBase"/>); a smaller window is written into every body.
+    /// </summary>
+    public const int WindowBaseFrom = DeduplicationWindow.InlineBelow;
+
+    /// <summary>
+    /// The de-duplication window's base that the last body of <paramref name="partition"/> refers to, by its name; null when
+    /// that body holds the whole window. The checkpoint's file must keep it (docs/adr/0014-partition-checkpoints.md).
+    /// </summary>
+    public string? WindowBaseOf(int partition) => _partitions.TryGetValue(partition, out var state) ? state.Deduplication.BaseHash : null;
+
+    /// <summary>
+    /// The base taken for the last body of <paramref name="partition"/>, once; null when that body refers to an older base or
+    /// to none. It must be durable before that body's offset is committed.
+    /// </summary>
+    public WindowBaseFile? TakeWindowBase(int partition) => _partitions.TryGetValue(partition, out var state) ? state.Deduplication.TakeNewBase() : null;
 
     /// <summary>
     /// Replaces the state of <paramref name="partition"/> with a checkpoint's. Null when it was restored; else the reason
     /// (<see cref="CheckpointReasons"/>) it was refused, and the extractor is left as it was, so the caller can rebuild the
     /// state by re-reading instead.
     /// </summary>
-    public string? RestorePartition(int partition, ReadOnlySpan<byte> body)
+    /// <param name="partition">The partition the body was written for.</param>
+    /// <param name="body">The body <see cref="CheckpointPartition"/> wrote.</param>
+    /// <param name="windowBases">The de-duplication window's bases by name (<see cref="TakeWindowBase"/>); a body that refers
+    /// to one it does not have is refused (<see cref="CheckpointReasons.WindowMissing"/>).</param>
+    public string? RestorePartition(int partition, ReadOnlySpan<byte> body, Func<string, byte[]?>? windowBases = null)
     {
         if (body.Length > _settings.MaxCheckpointBytes) return CheckpointReasons.TooLarge;
         PartitionState state;
@@ -94,14 +122,13 @@ public sealed partial class Extractor
                 var appId = reader.ReadString();
                 state.Apps[appId] = new AppClock { Watermark = reader.ReadTime(), OpenSessions = reader.ReadInt32(), LastActive = reader.ReadInt64() };
             }
-            var ids = reader.ReadCount();
             if (version == PreviousCheckpointFormatVersion)
             {
-                for (var i = 0; i < ids; i++) state.Deduplication.Add(reader.ReadString());
+                for (int i = 0, ids = reader.ReadCount(); i < ids; i++) state.Deduplication.Add(reader.ReadString());
             }
-            else
+            else if (!state.Deduplication.ReadSection(reader, windowBases))
             {
-                state.Deduplication.ReadIds(reader, ids);
+                return CheckpointReasons.WindowMissing;
             }
             for (int i = 0, sessions = reader.ReadCount(); i < sessions; i++)
             {

@@ -9,7 +9,8 @@ namespace FeedbackLoop.Kafka.Extraction;
 /// Partition checkpoints as files in the data folder (ADR 0014): <c>partition-&lt;p&gt;-&lt;offset&gt;.checkpoint</c>, one per
 /// committed offset, written to a temporary name, fsynced and renamed (and the folder fsynced) before the offset is committed, and the older
 /// ones of the partition deleted only after the commit, so the checkpoint of the committed offset exists whenever the
-/// process dies. Each file starts with one line of text that the body's damage cannot hide:
+/// process dies. Beside them, the bases of the partitions' de-duplication windows that the checkpoints refer to, kept as
+/// long as the committed checkpoint refers to them. Each file starts with one line of text that the body's damage cannot hide:
 /// <c>flcp 1 &lt;cluster id&gt; &lt;topic id&gt; &lt;partition&gt; &lt;offset&gt; &lt;rebuild from&gt; &lt;body bytes&gt; &lt;sha-256&gt;</c>, where
 /// <c>rebuild from</c> is the oldest offset any open session or window of the state needs: the offset to re-read from
 /// when the body cannot be used.
@@ -25,16 +26,40 @@ internal sealed class CheckpointStore(string directory)
     /// Writes partitions' checkpoints durably, together (<see cref="StateFiles.ReplaceAll"/>); each counts only once the group
     /// commits its offset.
     /// </summary>
-    public void WriteAll(LogOrigin origin, IEnumerable<(int Partition, long Offset, long RebuildFrom, ReadOnlyMemory<byte> Body)> checkpoints)
+    /// <remarks>
+    /// A checkpoint whose body refers to a new base of its de-duplication window (<paramref name="checkpoints"/>'
+    /// <c>NewBase</c>) gets the base's file in the same write: <c>partition-&lt;p&gt;-window-&lt;sha-256&gt;.ids</c>, the base's
+    /// bytes as the extractor made them. Its name is its hash, so the restore checks the bytes against it.
+    /// </remarks>
+    public void WriteAll(LogOrigin origin, IEnumerable<(int Partition, long Offset, long RebuildFrom, ReadOnlyMemory<byte> Body, WindowBaseFile? NewBase)> checkpoints)
     {
         var files = new List<StateFile>();
-        foreach (var (partition, offset, rebuildFrom, body) in checkpoints)
+        foreach (var (partition, offset, rebuildFrom, body, newBase) in checkpoints)
         {
             var header = string.Create(CultureInfo.InvariantCulture,
                 $"{Magic} {Version} {origin.ClusterId} {origin.TopicId} {partition} {offset} {rebuildFrom} {body.Length} {Convert.ToHexStringLower(SHA256.HashData(body.Span))}\n");
             files.Add(new StateFile(PathOf(partition, offset), Encoding.ASCII.GetBytes(header), body));
+            if (newBase is not null) files.Add(new StateFile(PathOfBase(partition, newBase.Hash), [], newBase.Bytes));
         }
         StateFiles.ReplaceAll(directory, files);
+    }
+
+    /// <summary>
+    /// The bytes of the de-duplication window base <paramref name="hash"/> of <paramref name="partition"/>, for a restore;
+    /// null when there is no such file or it cannot be read (the restore then refuses the checkpoint).
+    /// </summary>
+    public byte[]? ReadWindowBase(int partition, string hash)
+    {
+        // The name comes from a body whose hash checked out; a name that is not a hash is not looked up at all.
+        if (hash.Length != 64 || !hash.All(char.IsAsciiHexDigitLower)) return null;
+        try
+        {
+            return File.ReadAllBytes(PathOfBase(partition, hash));
+        }
+        catch (IOException)
+        {
+            return null;
+        }
     }
 
     /// <summary>
@@ -77,20 +102,29 @@ internal sealed class CheckpointStore(string directory)
         return new CheckpointLookup(body, null, rebuildFrom);
     }
 
-    /// <summary>Deletes the partition's checkpoints other than the one of <paramref name="keep"/> (null: all of them).</summary>
-    public void Prune(int partition, long? keep)
+    /// <summary>
+    /// Deletes the partition's checkpoints other than the one of <paramref name="keep"/> (null: all of them), and its window
+    /// bases other than <paramref name="keepBase"/>, the one the kept checkpoint refers to.
+    /// </summary>
+    public void Prune(int partition, long? keep, string? keepBase = null)
     {
         if (!Directory.Exists(directory)) return;
         var prefix = "partition-" + partition.ToString(CultureInfo.InvariantCulture) + "-";
+        var kept = keep is { } offset ? Path.GetFileName(PathOf(partition, offset)) : null;
+        var keptBase = keep is not null && keepBase is not null ? Path.GetFileName(PathOfBase(partition, keepBase)) : null;
         foreach (var file in Directory.EnumerateFiles(directory, prefix + "*"))
         {
-            if (keep is { } offset && Path.GetFileName(file) == Path.GetFileName(PathOf(partition, offset))) continue;
+            var name = Path.GetFileName(file);
+            if (name == kept || name == keptBase) continue;
             File.Delete(file);
         }
     }
 
     private string PathOf(int partition, long offset) =>
         Path.Combine(directory, string.Create(CultureInfo.InvariantCulture, $"partition-{partition}-{offset}.checkpoint"));
+
+    private string PathOfBase(int partition, string hash) =>
+        Path.Combine(directory, string.Create(CultureInfo.InvariantCulture, $"partition-{partition}-window-{hash}.ids"));
 }
 
 /// <summary>

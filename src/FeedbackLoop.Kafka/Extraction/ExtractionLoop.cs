@@ -479,7 +479,7 @@ public sealed partial class ExtractionLoop
         {
             if (_extractor.CheckpointPartition(partition) is { } body)
             {
-                files.Add(new PartitionCheckpoint(partition, next, rebuildFrom, body));
+                files.Add(new PartitionCheckpoint(partition, next, rebuildFrom, body, _extractor.WindowBaseOf(partition), _extractor.TakeWindowBase(partition)));
                 offsets.Add(new TopicPartitionOffset(_options.Topic, partition, next));
             }
             else
@@ -487,7 +487,7 @@ public sealed partial class ExtractionLoop
                 // Too large to write: this partition commits where a re-read rebuilds its state, as without checkpoints.
                 Progress.RecordCheckpointDiscarded(CheckpointReasons.TooLarge);
                 LogCheckpointTooLarge(_logger, partition, _options.Settings.MaxCheckpointBytes, rebuildFrom);
-                files.Add(new PartitionCheckpoint(partition, rebuildFrom, rebuildFrom, null));
+                files.Add(new PartitionCheckpoint(partition, rebuildFrom, rebuildFrom, null, null, null));
                 offsets.Add(new TopicPartitionOffset(_options.Topic, partition, rebuildFrom));
             }
             _checkpointed[partition] = next;
@@ -504,7 +504,7 @@ public sealed partial class ExtractionLoop
     /// </summary>
     private async Task<ExtractionWriteResult> WriteCheckpointsBesideAsync(Task<ExtractionWriteResult> rows, List<PartitionCheckpoint> files)
     {
-        var checkpoints = Task.Run(() => _checkpoints.WriteAll(_origin!, files.Where(f => f.Body is not null).Select(f => (f.Partition, f.Offset, f.RebuildFrom, f.Body.GetValueOrDefault()))));
+        var checkpoints = Task.Run(() => _checkpoints.WriteAll(_origin!, files.Where(f => f.Body is not null).Select(f => (f.Partition, f.Offset, f.RebuildFrom, f.Body.GetValueOrDefault(), f.NewWindowBase))));
         // Both end before the result is known, whichever failed: no checkpoint file is still being written when a failed
         // write stops the loop. The rows' failure is the one raised, as when the files were written after them.
         await Task.WhenAll(rows, checkpoints).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
@@ -513,8 +513,11 @@ public sealed partial class ExtractionLoop
         return written;
     }
 
-    /// <summary>One partition's checkpoint for a commit; a null body: too large, the commit is the offset to rebuild from.</summary>
-    private sealed record PartitionCheckpoint(int Partition, long Offset, long RebuildFrom, ReadOnlyMemory<byte>? Body);
+    /// <summary>
+    /// One partition's checkpoint for a commit; a null body: too large, the commit is the offset to rebuild from. The body may
+    /// refer to a base of the de-duplication window (<paramref name="WindowBase"/>), which is written with it when it is new.
+    /// </summary>
+    private sealed record PartitionCheckpoint(int Partition, long Offset, long RebuildFrom, ReadOnlyMemory<byte>? Body, string? WindowBase, WindowBaseFile? NewWindowBase);
 
     /// <summary>
     /// Starts the span of one commit: a child of the first traced record's context, linked to the other
@@ -616,7 +619,7 @@ public sealed partial class ExtractionLoop
             var kept = 0;
             foreach (var file in pending.Checkpoints.Where(c => committed.Contains(c.Partition)))
             {
-                _checkpoints.Prune(file.Partition, file.Body is null ? null : file.Offset);
+                _checkpoints.Prune(file.Partition, file.Body is null ? null : file.Offset, file.WindowBase);
                 if (file.Body is not null) kept++;
             }
             Progress.RecordCheckpointsWritten(kept);
@@ -767,7 +770,7 @@ public sealed partial class ExtractionLoop
                 starts.Add(new TopicPartitionOffset(tp, Offset.Unset));
                 continue;
             }
-            var reason = found.Reason ?? _extractor.RestorePartition(partition, found.Body.Span);
+            var reason = found.Reason ?? _extractor.RestorePartition(partition, found.Body.Span, hash => _checkpoints.ReadWindowBase(partition, hash));
             if (reason is null)
             {
                 Progress.RecordCheckpointLoaded();
