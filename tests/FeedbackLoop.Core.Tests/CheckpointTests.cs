@@ -345,7 +345,7 @@ public sealed class CheckpointTests
     }
 
     // The window from DeduplicationWindow.InlineBelow ids on: a base file, and in each body what arrived since it.
-    private const int BigWindow = 8_192;
+    private const int BigWindow = 2 * DeduplicationWindow.InlineBelow;
 
     /// <summary>One UUID-identified event of its own ended session, as the SDK would send it: it only fills the window.</summary>
     private static FeedbackEvent Ended(int n) =>
@@ -358,7 +358,7 @@ public sealed class CheckpointTests
         var running = new Extractor(settings);
         var bases = new Dictionary<string, byte[]>(StringComparer.Ordinal);
         var referenced = new HashSet<string>(StringComparer.Ordinal);
-        const int Events = 3 * BigWindow, Chunk = 700;
+        const int Events = 3 * BigWindow, Chunk = 3_000;
         for (var read = 0; read < Events;)
         {
             for (var end = Math.Min(read + Chunk, Events); read < end; read++) running.Process(0, read, Ended(read), Ended(read).OccurredAt);

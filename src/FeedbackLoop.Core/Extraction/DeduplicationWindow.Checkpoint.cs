@@ -17,8 +17,11 @@ namespace FeedbackLoop.Core.Extraction;
 /// </remarks>
 internal sealed partial class DeduplicationWindow
 {
-    /// <summary>Windows with fewer ids are written whole into each body: a base file would cost more than it saves.</summary>
-    public const int InlineBelow = 4_096;
+    /// <summary>
+    /// Windows with fewer ids (under 280 KB of UUIDs) are written whole into each body: a base is one more file, and fsync,
+    /// for a partition's next checkpoint, which young or quiet partitions would pay without writing much less.
+    /// </summary>
+    public const int InlineBelow = 16_384;
 
     private const byte UuidTag = 1;
     private const byte TextTag = 2;
