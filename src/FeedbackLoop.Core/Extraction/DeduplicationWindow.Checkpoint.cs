@@ -104,7 +104,7 @@ internal sealed partial class DeduplicationWindow
         switch (reader.ReadByte())
         {
             case Inline:
-                ReadIds(reader, reader.ReadCount());
+                ReadIds(reader, reader.ReadCount(minBytesEach: 2));
                 (_base, _sinceBase) = (null, 0);
                 return true;
             case OnBase:
@@ -119,8 +119,7 @@ internal sealed partial class DeduplicationWindow
                 using (var baseReader = new CheckpointReader(stream))
                 {
                     if (baseReader.ReadCount(minBytesEach: 2) != baseCount) throw new InvalidDataException("window base count");
-                    SkipIds(baseReader, forgotten);
-                    ReadIds(baseReader, baseCount - forgotten);
+                    ReadIds(baseReader, baseCount, skip: forgotten);
                     if (baseReader.Remaining != 0) throw new InvalidDataException("window base length");
                 }
                 ReadIds(reader, added);
@@ -134,15 +133,15 @@ internal sealed partial class DeduplicationWindow
     }
 
     /// <summary>
-    /// Adds <paramref name="count"/> ids as <see cref="WriteIds"/> writes them: each a tag byte, then a packed UUID's 16 bytes
-    /// or a text id's string. Before format 2 every id was text, a UUID formatted back to its 36 characters: 37 bytes an id
+    /// Reads <paramref name="count"/> ids as <see cref="WriteIds"/> writes them, each a tag byte, then a packed UUID's 16 bytes
+    /// or a text id's string, and adds all but the first <paramref name="skip"/>. Before format 2 every id was text, a UUID formatted back to its 36 characters: 37 bytes an id
     /// instead of 17, and a format and a parse per id (docs/BENCHMARKS.md, "Checkpoints keep UUID ids as their 16 bytes, and write what arrived since a base of the window").
     /// </summary>
-    public void ReadIds(CheckpointReader reader, int count)
+    public void ReadIds(CheckpointReader reader, int count, int skip = 0)
     {
         // Sized once for what the window will hold, rather than grown by doubling through a full window's 200,000 ids.
-        _uuids.EnsureCapacity(Math.Min(_uuids.Count + count, capacity));
-        _order.EnsureCapacity(Math.Min(_order.Count + count, capacity) + 1);
+        _uuids.EnsureCapacity(Math.Min(_uuids.Count + count - skip, capacity));
+        _order.EnsureCapacity(Math.Min(_order.Count + count - skip, capacity) + 1);
         Span<byte> uuid = stackalloc byte[16];
         for (var i = 0; i < count; i++)
         {
@@ -150,30 +149,12 @@ internal sealed partial class DeduplicationWindow
             {
                 case UuidTag:
                     reader.ReadExactly(uuid);
-                    AddPacked(new Guid(uuid));
+                    if (i >= skip) AddPacked(new Guid(uuid));
                     break;
                 case TextTag:
                     // Through Add, so a text that is a UUID's spelling is packed as it would have been when it arrived.
-                    Add(reader.ReadString());
-                    break;
-                default:
-                    throw new InvalidDataException("unknown id tag");
-            }
-        }
-    }
-
-    private static void SkipIds(CheckpointReader reader, int count)
-    {
-        Span<byte> uuid = stackalloc byte[16];
-        for (var i = 0; i < count; i++)
-        {
-            switch (reader.ReadByte())
-            {
-                case UuidTag:
-                    reader.ReadExactly(uuid);
-                    break;
-                case TextTag:
-                    reader.ReadString();
+                    var text = reader.ReadString();
+                    if (i >= skip) Add(text);
                     break;
                 default:
                     throw new InvalidDataException("unknown id tag");

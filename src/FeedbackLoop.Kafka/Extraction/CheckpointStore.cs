@@ -9,11 +9,11 @@ namespace FeedbackLoop.Kafka.Extraction;
 /// Partition checkpoints as files in the data folder (ADR 0014): <c>partition-&lt;p&gt;-&lt;offset&gt;.checkpoint</c>, one per
 /// committed offset, written to a temporary name, fsynced and renamed (and the folder fsynced) before the offset is committed, and the older
 /// ones of the partition deleted only after the commit, so the checkpoint of the committed offset exists whenever the
-/// process dies. Beside them, the bases of the partitions' de-duplication windows that the checkpoints refer to, kept as
-/// long as the committed checkpoint refers to them. Each file starts with one line of text that the body's damage cannot hide:
+/// process dies. Each file starts with one line of text that the body's damage cannot hide:
 /// <c>flcp 1 &lt;cluster id&gt; &lt;topic id&gt; &lt;partition&gt; &lt;offset&gt; &lt;rebuild from&gt; &lt;body bytes&gt; &lt;sha-256&gt;</c>, where
 /// <c>rebuild from</c> is the oldest offset any open session or window of the state needs: the offset to re-read from
-/// when the body cannot be used.
+/// when the body cannot be used. Beside them lie the bases of the partitions' de-duplication windows that bodies refer to
+/// (<see cref="WriteAll"/>), each kept while the partition's committed checkpoint refers to it.
 /// </summary>
 internal sealed class CheckpointStore(string directory)
 {
