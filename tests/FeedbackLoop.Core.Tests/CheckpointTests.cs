@@ -385,6 +385,36 @@ public sealed class CheckpointTests
         Assert.InRange(referenced.Count, (Events - DeduplicationWindow.InlineBelow) / (BigWindow / 4) - 1, (Events - DeduplicationWindow.InlineBelow) / (BigWindow / 4) + 1);
     }
 
+    [Theory]
+    [InlineData(BigWindow / 2)]
+    [InlineData(BigWindow * 2)]
+    public void A_window_restored_under_another_capacity_keeps_the_newest_ids_it_has_room_for(int capacity)
+    {
+        var running = new Extractor(new ExtractionSettings { DeduplicationWindow = BigWindow });
+        const int Read = BigWindow + BigWindow / 8; // a base, some of its ids forgotten, and ids added since
+        for (var n = 0; n < BigWindow; n++) running.Process(0, n, Ended(n), Ended(n).OccurredAt);
+        running.CheckpointPartition(0);
+        var windowBase = running.TakeWindowBase(0)!;
+        for (var n = BigWindow; n < Read; n++) running.Process(0, n, Ended(n), Ended(n).OccurredAt);
+        var body = running.CheckpointPartition(0)!.Value.ToArray();
+        Assert.Null(running.TakeWindowBase(0)); // the body refers to the base above
+
+        var restored = new Extractor(new ExtractionSettings { DeduplicationWindow = capacity });
+        Assert.Null(restored.RestorePartition(0, body, hash => hash == windowBase.Hash ? windowBase.Bytes.ToArray() : null));
+
+        var kept = Math.Min(capacity, BigWindow);
+        Assert.Equal(ProcessOutcome.Duplicate, restored.Process(0, Read, Ended(Read - kept), Ended(Read).OccurredAt));
+        Assert.Equal(ProcessOutcome.Processed, restored.Process(0, Read, Ended(Read - kept - 1), Ended(Read).OccurredAt));
+        // Its next checkpoint, on the old base or a new one, restores to the same state again.
+        var next = restored.CheckpointPartition(0)!.Value.ToArray();
+        var nextBase = restored.TakeWindowBase(0);
+        var again = new Extractor(new ExtractionSettings { DeduplicationWindow = capacity });
+        var bases = new Dictionary<string, byte[]> { [windowBase.Hash] = windowBase.Bytes.ToArray() };
+        if (nextBase is not null) bases[nextBase.Hash] = nextBase.Bytes.ToArray();
+        Assert.Null(again.RestorePartition(0, next, hash => bases.GetValueOrDefault(hash)));
+        Assert.Equal(next, again.CheckpointPartition(0)?.ToArray());
+    }
+
     [Fact]
     public void A_body_whose_window_base_is_missing_or_damaged_is_refused_and_changes_nothing()
     {
