@@ -33,8 +33,8 @@ public sealed partial class Extractor
     /// <remarks>
     /// The body is built in one array sized for the partition's previous body (a quarter more), and handed back as it is,
     /// without a copy. A stream growing from empty doubled its array up to the body's size, then copied it out: about three
-    /// times the body allocated, for a body that holds the whole de-duplication window (megabytes once it is full), every
-    /// checkpoint of every partition (docs/BENCHMARKS.md, "Checkpoint bodies built once").
+    /// times the body allocated, every checkpoint of every partition, when bodies still held the whole de-duplication window
+    /// (megabytes once it is full; docs/BENCHMARKS.md, "Checkpoint bodies built once").
     /// </remarks>
     public ReadOnlyMemory<byte>? CheckpointPartition(int partition)
     {
